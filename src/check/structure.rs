@@ -1,0 +1,216 @@
+//! The structure walk: the YAML tree against the model's key tables.
+//!
+//! This is coreos-cloudinit's `checkStructure` and `checkValidity`, with kindling's
+//! differences: a wrong type is an error, duplicate keys are reported, an empty value
+//! gets its own warning, unknown keys come with suggestions, and `write_files` under
+//! `coreos` is reported once.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Finding, Span};
+use crate::model::scalar::{Resolved, resolve};
+use crate::model::{CloudConfig, FieldSpec, Kind, SectionInfo, normalize_key};
+use crate::rules;
+use crate::source::{Entry, Node, Style, Value};
+
+/// Walk the document root.
+pub fn walk(root: &Node, out: &mut Vec<Finding>) {
+    if root.is_null() {
+        return;
+    }
+    match root.as_mapping() {
+        Some(entries) => section(&CloudConfig::INFO, entries, "", out),
+        None => out.push(rules::structure_root::RULE.at(
+            root.span,
+            format!("the document is {}, not a mapping of keys", root.describe()),
+        )),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn section(info: &SectionInfo, entries: &[Entry], path: &str, out: &mut Vec<Finding>) {
+    let mut seen: HashMap<std::borrow::Cow<'_, str>, &Entry> = HashMap::new();
+    for entry in entries {
+        let Some(raw) = entry.key_text() else {
+            continue;
+        };
+        let key = normalize_key(raw);
+        if let Some(prev) = seen.insert(key.clone(), entry) {
+            out.push(
+                rules::yaml_duplicate_key::RULE
+                    .at(
+                        prev.key.span,
+                        format!(
+                            "{:?} is set again below; this value is ignored",
+                            prev.key_text().unwrap_or(raw)
+                        ),
+                    )
+                    .with_related(entry.key.span, "this one wins"),
+            );
+        }
+        match info.field(&key) {
+            None => out.push(unknown(info, entry, raw, &key, path)),
+            Some(spec) => {
+                if let Some(why) = spec.deprecated {
+                    out.push(
+                        rules::structure_deprecated_key::RULE
+                            .at(entry.key.span, format!("{raw:?} is deprecated: {why}")),
+                    );
+                }
+                value(
+                    spec,
+                    entry.key.span,
+                    &entry.value,
+                    raw,
+                    &join(path, &key),
+                    out,
+                );
+            }
+        }
+    }
+}
+
+fn unknown(info: &SectionInfo, entry: &Entry, raw: &str, key: &str, path: &str) -> Finding {
+    if info.path == "coreos" && key == "write_files" {
+        return rules::write_files_under_coreos::RULE.at(
+            entry.key.span,
+            format!("{raw:?} is under coreos:, where it is ignored"),
+        );
+    }
+    let place = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" in {path}")
+    };
+    let finding = rules::structure_unknown_key::RULE.at(
+        entry.key.span,
+        format!("unknown key {raw:?}{place}; the node ignores it"),
+    );
+    match rules::structure_unknown_key::suggest(info, key) {
+        Some(help) => finding.with_help(help),
+        None => finding,
+    }
+}
+
+/// Where a type finding points: the value when it is a scalar written on the key's line,
+/// else the key.
+fn type_span(key_span: Span, node: &Node) -> Span {
+    match node.value {
+        Value::Scalar(_) if !node.span.is_empty() => node.span,
+        _ => key_span,
+    }
+}
+
+fn value(
+    spec: &FieldSpec,
+    key_span: Span,
+    node: &Node,
+    name: &str,
+    path: &str,
+    out: &mut Vec<Finding>,
+) {
+    if node.is_null() {
+        out.push(
+            rules::structure_empty_value::RULE
+                .at(key_span, format!("{name:?} has no value; it is ignored")),
+        );
+        return;
+    }
+    let wrong = |out: &mut Vec<Finding>, name: &str, span: Span, node: &Node, kind: Kind| {
+        let mut finding = rules::structure_incorrect_type::RULE.at(
+            span,
+            format!(
+                "{name:?} must be {}, not {}",
+                kind.describe(),
+                node.describe()
+            ),
+        );
+        if let (Kind::Bool, Some(s)) = (kind, node.as_scalar()) {
+            if s.style != Style::Plain && crate::model::scalar::bool_word(&s.text).is_some() {
+                finding = finding.with_help(format!(
+                    "remove the quotes: {:?} in quotes is a string",
+                    s.text
+                ));
+            } else {
+                finding = finding
+                    .with_help("write true or false (YAML 1.1 also reads yes/no, on/off, y/n)");
+            }
+        }
+        out.push(finding);
+    };
+    match spec.kind {
+        Kind::Text | Kind::Content => {
+            let Some(scalar) = node.as_scalar() else {
+                wrong(out, name, key_span, node, spec.kind);
+                return;
+            };
+            if let Some(rule) = spec.valid {
+                // coreos-cloudinit never checks zero values.
+                if !scalar.text.is_empty() {
+                    if let Err(why) = (rule.check)(&scalar.text) {
+                        out.push(rule.rule.at(node.span, why));
+                    }
+                }
+            }
+        }
+        Kind::Bool => {
+            if !matches!(node.as_scalar().map(resolve), Some(Resolved::Bool(_))) {
+                wrong(out, name, type_span(key_span, node), node, spec.kind);
+            }
+        }
+        Kind::Int => {
+            if !matches!(node.as_scalar().map(resolve), Some(Resolved::Int(_))) {
+                wrong(out, name, type_span(key_span, node), node, spec.kind);
+            }
+        }
+        Kind::Float => {
+            if !matches!(
+                node.as_scalar().map(resolve),
+                Some(Resolved::Int(_) | Resolved::Float(_))
+            ) {
+                wrong(out, name, type_span(key_span, node), node, spec.kind);
+            }
+        }
+        Kind::TextList => {
+            let Some(items) = node.as_sequence() else {
+                wrong(out, name, key_span, node, spec.kind);
+                return;
+            };
+            for (i, item) in items.iter().enumerate() {
+                if item.as_scalar().is_none_or(|s| s.is_null()) {
+                    wrong(out, &format!("{name}[{i}]"), item.span, item, Kind::Text);
+                }
+            }
+        }
+        Kind::Struct(info) => match node.as_mapping() {
+            Some(entries) => section(info, entries, path, out),
+            None => wrong(out, name, type_span(key_span, node), node, spec.kind),
+        },
+        Kind::StructList(info) => {
+            let Some(items) = node.as_sequence() else {
+                wrong(out, name, type_span(key_span, node), node, spec.kind);
+                return;
+            };
+            for (i, item) in items.iter().enumerate() {
+                let item_path = format!("{path}[{i}]");
+                match item.as_mapping() {
+                    Some(entries) => section(info, entries, &item_path, out),
+                    None => wrong(
+                        out,
+                        &format!("{name}[{i}]"),
+                        item.span,
+                        item,
+                        Kind::Struct(info),
+                    ),
+                }
+            }
+        }
+    }
+}

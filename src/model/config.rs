@@ -1,0 +1,258 @@
+//! The sections of a cloud-config that kindling compiles: the document root, `coreos`,
+//! `coreos.update`, `coreos.locksmith`, `coreos.units` (with drop-ins), `write_files`
+//! and `users`. Keys, types, value rules and environment names are those of
+//! coreos-cloudinit v1.14.0 (`config/*.go`); extensions are marked.
+
+use super::legacy::{Etcd, Etcd2, Flannel, Fleet};
+use super::{Block, Content, Spanned, section};
+use crate::rules;
+
+section! {
+    /// A `#cloud-config` document.
+    pub struct CloudConfig in "" {
+        /// CoreOS-specific settings: update strategy, reboot lock, systemd units.
+        coreos: Coreos,
+        /// SSH public keys authorised for the `core` user.
+        ssh_authorized_keys: Vec<Spanned<String>>,
+        /// Files to write, with content, permissions and owner.
+        write_files: Vec<Spanned<WriteFile>>,
+        /// The node's hostname.
+        hostname: String,
+        /// Users to create or update.
+        users: Vec<Spanned<User>>,
+        /// Generate `/etc/hosts`; only `localhost` is supported.
+        manage_etc_hosts: String,
+    }
+}
+
+section! {
+    /// The `coreos` section.
+    pub struct Coreos in "coreos" {
+        /// etcd (v0.4) settings, written as a drop-in for etcd.service.
+        @deprecated("etcd is no longer shipped in Container Linux")
+        etcd: Etcd,
+        /// etcd2 settings, written as a drop-in for etcd2.service.
+        @deprecated("etcd2 is no longer shipped in Container Linux")
+        etcd2: Etcd2,
+        /// flannel settings, written to /run/flannel/options.env.
+        flannel: Flannel,
+        /// fleet settings, written as a drop-in for fleet.service.
+        @deprecated("fleet is no longer shipped in Container Linux")
+        fleet: Fleet,
+        /// The reboot lock (locksmithd) settings.
+        locksmith: Locksmith,
+        /// Written to /etc/oem-release.
+        oem: Oem,
+        /// The update engine's settings, written to /etc/coreos/update.conf.
+        update: Update,
+        /// systemd units to write, enable, mask or start.
+        units: Vec<Spanned<Unit>>,
+    }
+}
+
+section! {
+    /// `coreos.update`: how the node gets updates and reboots into them.
+    pub struct Update in "coreos.update" {
+        /// `reboot`, `etcd-lock`, `off`, or the kindling extension `best-effort`.
+        @valid(rules::update_reboot_strategy::VALUE) @env("REBOOT_STRATEGY")
+        reboot_strategy: String,
+        /// The update channel (`stable`, `beta`, `alpha`, or a custom group).
+        @env("GROUP")
+        group: String,
+        /// The Omaha update server URL.
+        @env("SERVER")
+        server: String,
+    }
+}
+
+section! {
+    /// `coreos.locksmith`: the cluster-wide reboot lock.
+    pub struct Locksmith in "coreos.locksmith" {
+        /// etcd endpoint(s) of the reboot lock.
+        @env("LOCKSMITHD_ENDPOINT")
+        endpoint: String,
+        /// CA file for the etcd connection.
+        @env("LOCKSMITHD_ETCD_CAFILE")
+        etcd_cafile: String,
+        /// Client certificate for the etcd connection.
+        @env("LOCKSMITHD_ETCD_CERTFILE")
+        etcd_certfile: String,
+        /// Client key for the etcd connection.
+        @env("LOCKSMITHD_ETCD_KEYFILE")
+        etcd_keyfile: String,
+        /// etcd user name.
+        @env("LOCKSMITHD_ETCD_USERNAME")
+        etcd_username: String,
+        /// etcd password.
+        @env("LOCKSMITHD_ETCD_PASSWORD")
+        etcd_password: String,
+        /// The lock group this node belongs to.
+        @env("LOCKSMITHD_GROUP")
+        group: String,
+        /// Start of the reboot window: `[<day> ]H:MM`, e.g. `Sun 4:00`.
+        @valid(rules::locksmith_window_start::VALUE) @env("REBOOT_WINDOW_START")
+        window_start: String,
+        /// Length of the reboot window, e.g. `1h30m`.
+        @valid(rules::locksmith_window_length::VALUE) @env("REBOOT_WINDOW_LENGTH")
+        window_length: String,
+    }
+}
+
+section! {
+    /// One entry of `coreos.units`.
+    pub struct Unit in "coreos.units[]" {
+        /// The unit's file name, e.g. `docker.service`. Required.
+        name: String,
+        /// Mask the unit (link it to /dev/null).
+        mask: bool,
+        /// Enable the unit (per its [Install] section).
+        enable: bool,
+        /// Write to /run (lost at reboot) instead of /etc.
+        runtime: bool,
+        /// The unit file's text.
+        content: Block,
+        /// A systemctl command to run: start, stop, restart, reload, try-restart,
+        /// reload-or-restart or reload-or-try-restart.
+        @valid(rules::units_command::VALUE)
+        command: String,
+        /// Drop-ins for the unit.
+        drop_ins: Vec<Spanned<DropIn>>,
+    }
+}
+
+section! {
+    /// A drop-in of a unit.
+    pub struct DropIn in "coreos.units[].drop_ins[]" {
+        /// The drop-in's file name, e.g. `50-proxy.conf`. Required.
+        name: String,
+        /// The drop-in's text. Required.
+        content: Block,
+    }
+}
+
+section! {
+    /// One entry of `write_files`.
+    pub struct WriteFile in "write_files[]" {
+        /// How `content` is encoded: base64, b64, gz, gzip, gz+base64, gzip+base64,
+        /// gz+b64 or gzip+b64.
+        @valid(rules::write_files_encoding::VALUE)
+        encoding: String,
+        /// The file's content.
+        content: Content,
+        /// Owner, `user` or `user:group`.
+        owner: String,
+        /// Absolute path of the file. Required.
+        path: String,
+        /// Octal mode, e.g. `0644` (always read as octal, quoted or not).
+        @valid(rules::write_files_permissions::VALUE)
+        permissions: String,
+    }
+}
+
+section! {
+    /// One entry of `users`.
+    pub struct User in "users[]" {
+        /// The login name. Required.
+        name: String,
+        /// The password hash.
+        passwd: String,
+        /// SSH public keys for this user.
+        ssh_authorized_keys: Vec<Spanned<String>>,
+        /// Import the SSH keys of a GitHub user.
+        @deprecated("trying to fetch from a remote endpoint introduces too many intermittent errors")
+        coreos_ssh_import_github: String,
+        /// Import the SSH keys of several GitHub users.
+        @deprecated("trying to fetch from a remote endpoint introduces too many intermittent errors")
+        coreos_ssh_import_github_users: Vec<Spanned<String>>,
+        /// Import SSH keys from a URL.
+        @deprecated("trying to fetch from a remote endpoint introduces too many intermittent errors")
+        coreos_ssh_import_url: String,
+        /// The GECOS (comment) field.
+        gecos: String,
+        /// The home directory.
+        homedir: String,
+        /// Do not create the home directory.
+        no_create_home: bool,
+        /// The primary group.
+        primary_group: String,
+        /// Supplementary groups.
+        groups: Vec<Spanned<String>>,
+        /// Do not create a group with the user's name.
+        no_user_group: bool,
+        /// Create a system user.
+        system: bool,
+        /// Do not add the user to the lastlog and faillog databases.
+        no_log_init: bool,
+        /// The login shell.
+        shell: String,
+    }
+}
+
+section! {
+    /// `coreos.oem`: written to /etc/oem-release when `id` is set.
+    pub struct Oem in "coreos.oem" {
+        /// OEM id.
+        id: String,
+        /// OEM name.
+        name: String,
+        /// OEM version.
+        version_id: String,
+        /// Home page.
+        home_url: String,
+        /// Where to report bugs.
+        bug_report_url: String,
+    }
+}
+
+impl CloudConfig {
+    /// The `coreos.units` entries.
+    pub fn units(&self) -> impl Iterator<Item = &Spanned<Unit>> {
+        self.coreos
+            .iter()
+            .flat_map(|c| c.value.units.iter())
+            .flat_map(|u| u.value.iter())
+    }
+
+    /// The `write_files` entries.
+    pub fn write_files(&self) -> impl Iterator<Item = &Spanned<WriteFile>> {
+        self.write_files.iter().flat_map(|w| w.value.iter())
+    }
+
+    /// The `users` entries.
+    pub fn users(&self) -> impl Iterator<Item = &Spanned<User>> {
+        self.users.iter().flat_map(|u| u.value.iter())
+    }
+
+    /// `coreos.update`, when present.
+    #[must_use]
+    pub fn update(&self) -> Option<&Spanned<Update>> {
+        self.coreos.as_ref().and_then(|c| c.value.update.as_ref())
+    }
+
+    /// `coreos.locksmith`, when present.
+    #[must_use]
+    pub fn locksmith(&self) -> Option<&Spanned<Locksmith>> {
+        self.coreos
+            .as_ref()
+            .and_then(|c| c.value.locksmith.as_ref())
+    }
+}
+
+impl Unit {
+    /// The drop-ins.
+    pub fn drop_ins(&self) -> impl Iterator<Item = &Spanned<DropIn>> {
+        self.drop_ins.iter().flat_map(|d| d.value.iter())
+    }
+
+    /// The unit's name, or "" when it has none.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.name.as_ref().map_or("", |n| n.value.as_str())
+    }
+
+    /// Whether a boolean flag is set to true.
+    #[must_use]
+    pub fn flag(flag: Option<&Spanned<bool>>) -> bool {
+        flag.is_some_and(|f| f.value)
+    }
+}

@@ -1,0 +1,135 @@
+//! The rule catalogue: one file per rule, each with its code, severity, help, book text
+//! and examples, and (for rules that look at the whole config) its check.
+//!
+//! Adding a rule means adding its file, a `mod` line and a line in [`ALL`] (and in
+//! [`CHECKS`] when it has a check). A test renders every rule's book page and fails when
+//! `book/src/codes/` is out of date, and runs every example and fixed example.
+
+use crate::check::Context;
+use crate::diagnostic::{Finding, Rule};
+
+pub mod etcd2_proxy;
+pub mod etcd_discovery_url;
+pub mod locksmith_window_length;
+pub mod locksmith_window_pair;
+pub mod locksmith_window_start;
+pub mod manage_etc_hosts;
+pub mod source_gzip;
+pub mod source_not_cloud_config;
+pub mod source_skipped;
+pub mod source_utf8;
+pub mod structure_deprecated_key;
+pub mod structure_empty_value;
+pub mod structure_incorrect_type;
+pub mod structure_root;
+pub mod structure_unknown_key;
+pub mod units_command;
+pub mod units_drop_in_incomplete;
+pub mod units_duplicate_name;
+pub mod units_missing_name;
+pub mod units_section;
+pub mod units_timer_never_started;
+pub mod update_reboot_strategy;
+pub mod users_missing_name;
+pub mod write_files_duplicate_path;
+pub mod write_files_encoding;
+pub mod write_files_missing_content;
+pub mod write_files_missing_path;
+pub mod write_files_permissions;
+pub mod write_files_read_only;
+pub mod write_files_undecodable;
+pub mod write_files_under_coreos;
+pub mod yaml_duplicate_key;
+pub mod yaml_limits;
+pub mod yaml_multiple_documents;
+pub mod yaml_syntax;
+
+/// Every rule, in the order the book lists them.
+pub static ALL: &[&Rule] = &[
+    &source_not_cloud_config::RULE,
+    &source_skipped::RULE,
+    &source_gzip::RULE,
+    &source_utf8::RULE,
+    &yaml_syntax::RULE,
+    &yaml_limits::RULE,
+    &yaml_duplicate_key::RULE,
+    &yaml_multiple_documents::RULE,
+    &structure_root::RULE,
+    &structure_unknown_key::RULE,
+    &structure_deprecated_key::RULE,
+    &structure_incorrect_type::RULE,
+    &structure_empty_value::RULE,
+    &update_reboot_strategy::RULE,
+    &locksmith_window_start::RULE,
+    &locksmith_window_length::RULE,
+    &locksmith_window_pair::RULE,
+    &units_missing_name::RULE,
+    &units_duplicate_name::RULE,
+    &units_command::RULE,
+    &units_drop_in_incomplete::RULE,
+    &units_section::RULE,
+    &units_timer_never_started::RULE,
+    &write_files_missing_path::RULE,
+    &write_files_missing_content::RULE,
+    &write_files_duplicate_path::RULE,
+    &write_files_permissions::RULE,
+    &write_files_encoding::RULE,
+    &write_files_undecodable::RULE,
+    &write_files_read_only::RULE,
+    &write_files_under_coreos::RULE,
+    &users_missing_name::RULE,
+    &manage_etc_hosts::RULE,
+    &etcd_discovery_url::RULE,
+    &etcd2_proxy::RULE,
+];
+
+/// A check over a whole config.
+pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
+
+/// The checks run on every cloud-config after the structure walk.
+pub static CHECKS: &[Check] = &[
+    locksmith_window_pair::check,
+    units_missing_name::check,
+    units_duplicate_name::check,
+    units_drop_in_incomplete::check,
+    units_section::check,
+    units_timer_never_started::check,
+    write_files_missing_path::check,
+    write_files_missing_content::check,
+    write_files_duplicate_path::check,
+    write_files_undecodable::check,
+    write_files_read_only::check,
+    users_missing_name::check,
+    manage_etc_hosts::check,
+    etcd_discovery_url::check,
+];
+
+/// The rule with this code (with or without the `kindling::` prefix).
+#[must_use]
+pub fn find(code: &str) -> Option<&'static Rule> {
+    let full = if code.starts_with(crate::diagnostic::CODE_PREFIX) {
+        code.to_string()
+    } else {
+        format!("{}{code}", crate::diagnostic::CODE_PREFIX)
+    };
+    ALL.iter()
+        .copied()
+        .find(|r| r.code == full || r.slug() == code)
+}
+
+/// The rule's page for the book (`book/src/codes/<slug>.md`), also printed by
+/// `kindling explain`.
+#[must_use]
+pub fn book_page(rule: &Rule) -> String {
+    let mut page = format!(
+        "# `{}`\n\n**Severity:** {} · {}\n\n{}\n\n**Help:** {}\n",
+        rule.code, rule.severity, rule.summary, rule.explanation, rule.help
+    );
+    if !rule.example.is_empty() {
+        page.push_str(&format!(
+            "\n## Example\n\n```yaml\n{}```\n\n## Fixed\n\n```yaml\n{}```\n",
+            rule.example, rule.fixed
+        ));
+    }
+    page
+}

@@ -1,0 +1,191 @@
+//! `kindling::structure::unknown-key`: a key the dialect does not have, with suggestions.
+
+use crate::diagnostic::{Rule, Severity};
+use crate::model::SectionInfo;
+
+/// The rule.
+pub static RULE: Rule = Rule {
+    code: "kindling::structure::unknown-key",
+    severity: Severity::Warning,
+    summary: "a key that coreos-cloudinit does not know; the node ignores it",
+    help: "check the spelling and the indentation; unknown keys are ignored on the node",
+    explanation: "Nodes ignore keys they do not know, so a typo (`permision`), a key at the \
+wrong level (`update:` at the top instead of under `coreos:`) or a key from cloud-init or \
+Butane (`runcmd`, `packages`, `systemd`) silently does nothing. kindling suggests the key you \
+probably meant: by spelling, and by where the key belongs.",
+    example: "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    permision: '0644'\n    content: hi\n",
+    fixed: "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    permissions: '0644'\n    content: hi\n",
+};
+
+/// Keys that belong elsewhere: (section path where found, key, where it belongs).
+const MISPLACED: &[(&str, &str, &str)] = &[
+    ("", "units", "coreos.units"),
+    ("", "update", "coreos.update"),
+    ("", "locksmith", "coreos.locksmith"),
+    ("", "etcd", "coreos.etcd"),
+    ("", "etcd2", "coreos.etcd2"),
+    ("", "fleet", "coreos.fleet"),
+    ("", "flannel", "coreos.flannel"),
+    ("", "oem", "coreos.oem"),
+    ("", "reboot_strategy", "coreos.update.reboot-strategy"),
+    ("coreos", "reboot_strategy", "coreos.update.reboot-strategy"),
+    ("coreos", "hostname", "the top level"),
+    ("coreos", "users", "the top level"),
+    ("coreos", "ssh_authorized_keys", "the top level"),
+    (
+        "coreos.update",
+        "window_start",
+        "coreos.locksmith.window-start",
+    ),
+    (
+        "coreos.update",
+        "window_length",
+        "coreos.locksmith.window-length",
+    ),
+    (
+        "coreos.locksmith",
+        "reboot_strategy",
+        "coreos.update.reboot-strategy",
+    ),
+    (
+        "coreos.units[].drop_ins[]",
+        "command",
+        "the unit itself (drop-ins have only name and content)",
+    ),
+    (
+        "coreos.units[].drop_ins[]",
+        "enable",
+        "the unit itself (drop-ins have only name and content)",
+    ),
+];
+
+/// Keys of neighbouring tools, with what to use instead.
+const FOREIGN: &[(&str, &str)] = &[
+    (
+        "runcmd",
+        "cloud-init's runcmd is not supported: write a oneshot unit with `command: start`",
+    ),
+    (
+        "bootcmd",
+        "cloud-init's bootcmd is not supported: write a oneshot unit with `command: start`",
+    ),
+    (
+        "packages",
+        "CoreOS-style images have no package manager: run software in containers or sysexts",
+    ),
+    (
+        "package_update",
+        "CoreOS-style images have no package manager",
+    ),
+    (
+        "mounts",
+        "cloud-init's mounts is not supported: write a .mount unit in coreos.units",
+    ),
+    (
+        "chpasswd",
+        "cloud-init's chpasswd is not supported: set `passwd` (a hash) under users",
+    ),
+    (
+        "passwd",
+        "this is a Butane/Container Linux Config key: use `users` in a cloud-config",
+    ),
+    (
+        "systemd",
+        "this is a Butane/Container Linux Config key: use `coreos.units` in a cloud-config",
+    ),
+    (
+        "storage",
+        "this is a Butane/Container Linux Config key: use `write_files` in a cloud-config",
+    ),
+    (
+        "ignition",
+        "this is an Ignition key: Ignition configs are JSON and are not cloud-configs",
+    ),
+    (
+        "variant",
+        "this is a Butane key: compile Butane configs with butane, not as a cloud-config",
+    ),
+];
+
+/// A help line for an unknown `key` (normalised) found in `section`, if one fits.
+#[must_use]
+pub fn suggest(section: &SectionInfo, key: &str) -> Option<String> {
+    if let Some((_, _, place)) = MISPLACED
+        .iter()
+        .find(|(path, k, _)| *path == section.path && *k == key)
+    {
+        return Some(format!("`{key}` belongs under {place}"));
+    }
+    if section.path.is_empty() {
+        if let Some((_, why)) = FOREIGN.iter().find(|(k, _)| *k == key) {
+            return Some((*why).to_string());
+        }
+    }
+    let best = section
+        .fields
+        .iter()
+        .map(|f| (distance(key, f.key), f.key))
+        .min()?;
+    let limit = (key.len().max(best.1.len()) / 3).max(1);
+    (best.0 <= limit)
+        .then(|| format!("did you mean `{}`?", best.1.replace('_', "-")))
+        .map(|s| {
+            // Prefer the spelling coreos-cloudinit's docs use for the common keys.
+            s.replace("`write-files`", "`write_files`")
+                .replace("`ssh-authorized-keys`", "`ssh_authorized_keys`")
+                .replace("`manage-etc-hosts`", "`manage_etc_hosts`")
+        })
+}
+
+/// Levenshtein distance (with adjacent transpositions counted as one edit).
+#[must_use]
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CloudConfig, Coreos, WriteFile};
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest(&WriteFile::INFO, "permision").unwrap(),
+            "did you mean `permissions`?"
+        );
+        assert_eq!(
+            suggest(&WriteFile::INFO, "permission").unwrap(),
+            "did you mean `permissions`?"
+        );
+        assert_eq!(
+            suggest(&CloudConfig::INFO, "update").unwrap(),
+            "`update` belongs under coreos.update"
+        );
+        assert!(
+            suggest(&CloudConfig::INFO, "runcmd")
+                .unwrap()
+                .contains("oneshot")
+        );
+        assert!(suggest(&Coreos::INFO, "zzzzzz").is_none());
+        assert_eq!(distance("ab", "ba"), 1);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,25 @@
+//! `kindling::users::missing-name`: a user without a name.
+
+use crate::check::Context;
+use crate::diagnostic::{Finding, Rule, Severity};
+
+/// The rule.
+pub static RULE: Rule = Rule {
+    code: "kindling::users::missing-name",
+    severity: Severity::Error,
+    summary: "a users entry without a name; the node skips it",
+    help: "add `name:` with the login name",
+    explanation: "coreos-cloudinit logs `User object has no 'name' field, skipping` and creates \
+nothing, so the keys and groups of that entry are lost.",
+    example: "#cloud-config\nusers:\n  - groups: [docker]\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAA\n",
+    fixed: "#cloud-config\nusers:\n  - name: alice\n    groups: [docker]\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAA\n",
+};
+
+/// Check every user.
+pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    for user in cx.config.users() {
+        if user.value.name.as_ref().is_none_or(|n| n.value.is_empty()) {
+            out.push(RULE.at(user.span, "this user has no name"));
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! What kind of user-data a text is, decided exactly as coreos-cloudinit's validator does.
+//!
+//! Order: empty, `#!` script, Ignition JSON, `#cloud-config`, else an error on line 1.
+//! The header must be the whole first line, case-sensitive, with only trailing white
+//! space (a CR included) allowed. Where the first line is a near miss (a BOM, leading
+//! blanks, other case, a trailing comment, a Butane or multipart file) the help says
+//! exactly what to change.
+
+use crate::diagnostic::{Finding, Span};
+use crate::rules;
+
+/// The kinds of user-data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserData {
+    /// Zero bytes: nothing to do.
+    Empty,
+    /// First line starts with `#!`: run as a script on the node, not validated.
+    Script,
+    /// A JSON Ignition config.
+    Ignition,
+    /// A `#cloud-config`.
+    CloudConfig,
+    /// None of the above.
+    Unrecognized,
+}
+
+/// The header line every cloud-config starts with.
+pub const HEADER: &str = "#cloud-config";
+
+/// Classify `text`; the finding says what was found when it is not a cloud-config.
+#[must_use]
+pub fn classify(text: &str) -> (UserData, Option<Finding>) {
+    if text.is_empty() {
+        return (
+            UserData::Empty,
+            Some(rules::source_skipped::RULE.at(
+                Span::point(0),
+                "the user-data is empty: there is nothing to apply",
+            )),
+        );
+    }
+    let first = text.split('\n').next().unwrap_or("");
+    let first_span = Span::new(0, first.len());
+    if first.starts_with("#!") {
+        return (
+            UserData::Script,
+            Some(rules::source_skipped::RULE.at(
+                first_span,
+                "this user-data is a script: coreos-cloudinit runs it with /bin/bash; it is not validated",
+            ).with_help("nothing to check here; a node runs the script whatever its #! line names")),
+        );
+    }
+    if is_ignition(text) {
+        return (
+            UserData::Ignition,
+            Some(rules::source_skipped::RULE.at(
+                first_span,
+                "this user-data is an Ignition config, not a cloud-config; kindling does not validate it",
+            ).with_help("check it with `ignition-validate`; nodes with Ignition apply it on first boot")),
+        );
+    }
+    if first.trim_end() == HEADER {
+        return (UserData::CloudConfig, None);
+    }
+    let help = near_miss_help(text, first);
+    (
+        UserData::Unrecognized,
+        Some(
+            rules::source_not_cloud_config::RULE
+                .at(
+                    first_span,
+                    "the user-data must start with the line \"#cloud-config\" or with \"#!\"",
+                )
+                .with_help(help),
+        ),
+    )
+}
+
+fn is_ignition(text: &str) -> bool {
+    if !text.trim_start().starts_with('{') {
+        return false;
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return false;
+    };
+    value
+        .get("ignitionVersion")
+        .is_some_and(serde_json::Value::is_i64)
+        || value
+            .get("ignition")
+            .and_then(|i| i.get("version"))
+            .is_some_and(serde_json::Value::is_string)
+}
+
+fn near_miss_help(text: &str, first: &str) -> String {
+    let trimmed = first.trim_end();
+    if let Some(rest) = trimmed.strip_prefix('\u{feff}') {
+        if rest.trim_end() == HEADER {
+            return "remove the UTF-8 byte order mark before #cloud-config; nodes compare the first line byte for byte".into();
+        }
+    }
+    if trimmed.trim_start() == HEADER {
+        return "remove the blanks before #cloud-config; it must start the first line".into();
+    }
+    if trimmed.eq_ignore_ascii_case(HEADER) {
+        return "the header is case-sensitive: write it as #cloud-config".into();
+    }
+    if trimmed.starts_with(HEADER) {
+        return "nothing may follow #cloud-config on the first line; move the comment to the next line".into();
+    }
+    if trimmed.starts_with("Content-Type: multipart") || trimmed.starts_with("MIME-Version") {
+        return "multipart MIME user-data is not understood by coreos-cloudinit; send the #cloud-config part on its own".into();
+    }
+    if trimmed.starts_with("## template:") {
+        return "a template header must be followed by the rendered #cloud-config; render the template first".into();
+    }
+    let lines: Vec<&str> = text.lines().take(40).collect();
+    if lines.iter().any(|l| l.starts_with("variant:")) {
+        return "this looks like a Butane config (it has `variant:`); compile it with butane to Ignition instead".into();
+    }
+    if lines.iter().any(|l| l.trim() == HEADER) {
+        return "#cloud-config must be the very first line; move it to the top".into();
+    }
+    if lines.iter().any(|l| {
+        [
+            "coreos:",
+            "write_files:",
+            "write-files:",
+            "users:",
+            "ssh_authorized_keys:",
+            "hostname:",
+        ]
+        .iter()
+        .any(|k| l.starts_with(k))
+    }) {
+        return "add the line #cloud-config at the top; without it nodes ignore the whole file"
+            .into();
+    }
+    "start a cloud-config with the line #cloud-config, or a script with #!".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(text: &str) -> UserData {
+        classify(text).0
+    }
+
+    #[test]
+    fn header_rules_match_coreos_cloudinit() {
+        assert_eq!(kind("#cloud-config\n"), UserData::CloudConfig);
+        assert_eq!(kind("#cloud-config  \r\nx: 1"), UserData::CloudConfig);
+        assert_eq!(kind("#cloud-config"), UserData::CloudConfig);
+        assert_eq!(kind(" #cloud-config\n"), UserData::Unrecognized);
+        assert_eq!(kind("#cloud-config # c\n"), UserData::Unrecognized);
+        assert_eq!(kind("\u{feff}#cloud-config\n"), UserData::Unrecognized);
+        assert_eq!(kind("#Cloud-Config\n"), UserData::Unrecognized);
+        assert_eq!(kind("#!/bin/bash\necho"), UserData::Script);
+        assert_eq!(kind("#!bin/bash\r\n"), UserData::Script);
+        assert_eq!(kind(""), UserData::Empty);
+        assert_eq!(kind("{\"ignitionVersion\":1}"), UserData::Ignition);
+        assert_eq!(
+            kind("{\"ignition\":{\"version\":\"3.3.0\"}}"),
+            UserData::Ignition
+        );
+        assert_eq!(kind("{}"), UserData::Unrecognized);
+        assert_eq!(
+            kind("{\"ignition\":{\"version\":3}}"),
+            UserData::Unrecognized
+        );
+    }
+
+    #[test]
+    fn near_misses_get_specific_help() {
+        let help = |t: &str| classify(t).1.unwrap().help.unwrap();
+        assert!(help("  #cloud-config\n").contains("remove the blanks"));
+        assert!(help("\u{feff}#cloud-config\n").contains("byte order mark"));
+        assert!(help("#CLOUD-CONFIG\n").contains("case-sensitive"));
+        assert!(help("coreos:\n  units: []\n").contains("add the line"));
+        assert!(help("variant: flatcar\nversion: 1.0.0\n").contains("Butane"));
+    }
+}
