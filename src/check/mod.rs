@@ -25,7 +25,7 @@ pub struct Context<'a> {
 #[must_use]
 pub fn check(source: &SourceFile, root: &Node, config: &CloudConfig) -> Vec<Finding> {
     let mut out = Vec::new();
-    structure::walk(root, &mut out);
+    structure::walk(&source.text, root, &mut out);
     let cx = Context {
         source,
         root,

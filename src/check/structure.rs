@@ -14,12 +14,12 @@ use crate::rules;
 use crate::source::{Entry, Node, Style, Value};
 
 /// Walk the document root.
-pub fn walk(root: &Node, out: &mut Vec<Finding>) {
+pub fn walk(text: &str, root: &Node, out: &mut Vec<Finding>) {
     if root.is_null() {
         return;
     }
     match root.as_mapping() {
-        Some(entries) => section(&CloudConfig::INFO, entries, "", out),
+        Some(entries) => section(text, &CloudConfig::INFO, entries, "", out),
         None => out.push(rules::structure_root::RULE.at(
             root.span,
             format!("the document is {}, not a mapping of keys", root.describe()),
@@ -35,7 +35,7 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn section(info: &SectionInfo, entries: &[Entry], path: &str, out: &mut Vec<Finding>) {
+fn section(text: &str, info: &SectionInfo, entries: &[Entry], path: &str, out: &mut Vec<Finding>) {
     let mut seen: HashMap<std::borrow::Cow<'_, str>, &Entry> = HashMap::new();
     for entry in entries {
         let Some(raw) = entry.key_text() else {
@@ -65,6 +65,7 @@ fn section(info: &SectionInfo, entries: &[Entry], path: &str, out: &mut Vec<Find
                     );
                 }
                 value(
+                    text,
                     spec,
                     entry.key.span,
                     &entry.value,
@@ -101,14 +102,18 @@ fn unknown(info: &SectionInfo, entry: &Entry, raw: &str, key: &str, path: &str) 
 
 /// Where a type finding points: the value when it is a scalar written on the key's line,
 /// else the key.
-fn type_span(key_span: Span, node: &Node) -> Span {
+fn type_span(text: &str, key_span: Span, node: &Node) -> Span {
+    let same_line = text
+        .get(key_span.end..node.span.start)
+        .is_some_and(|between| !between.contains(['\n', '\r']));
     match node.value {
-        Value::Scalar(_) if !node.span.is_empty() => node.span,
+        Value::Scalar(_) if !node.span.is_empty() && same_line => node.span,
         _ => key_span,
     }
 }
 
 fn value(
+    text: &str,
     spec: &FieldSpec,
     key_span: Span,
     node: &Node,
@@ -162,12 +167,12 @@ fn value(
         }
         Kind::Bool => {
             if !matches!(node.as_scalar().map(resolve), Some(Resolved::Bool(_))) {
-                wrong(out, name, type_span(key_span, node), node, spec.kind);
+                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
             }
         }
         Kind::Int => {
             if !matches!(node.as_scalar().map(resolve), Some(Resolved::Int(_))) {
-                wrong(out, name, type_span(key_span, node), node, spec.kind);
+                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
             }
         }
         Kind::Float => {
@@ -175,7 +180,7 @@ fn value(
                 node.as_scalar().map(resolve),
                 Some(Resolved::Int(_) | Resolved::Float(_))
             ) {
-                wrong(out, name, type_span(key_span, node), node, spec.kind);
+                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
             }
         }
         Kind::TextList => {
@@ -190,18 +195,18 @@ fn value(
             }
         }
         Kind::Struct(info) => match node.as_mapping() {
-            Some(entries) => section(info, entries, path, out),
-            None => wrong(out, name, type_span(key_span, node), node, spec.kind),
+            Some(entries) => section(text, info, entries, path, out),
+            None => wrong(out, name, type_span(text, key_span, node), node, spec.kind),
         },
         Kind::StructList(info) => {
             let Some(items) = node.as_sequence() else {
-                wrong(out, name, type_span(key_span, node), node, spec.kind);
+                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
                 return;
             };
             for (i, item) in items.iter().enumerate() {
                 let item_path = format!("{path}[{i}]");
                 match item.as_mapping() {
-                    Some(entries) => section(info, entries, &item_path, out),
+                    Some(entries) => section(text, info, entries, &item_path, out),
                     None => wrong(
                         out,
                         &format!("{name}[{i}]"),

@@ -50,6 +50,10 @@ fn number(part: &str, max: u32, what: &str) -> Result<u32, String> {
 }
 
 fn check(text: &str) -> Result<(), String> {
+    check_parts(text).map_err(|why| format!("{text:?} is not a window start: {why}"))
+}
+
+fn check_parts(text: &str) -> Result<(), String> {
     let time = match text.split_once(' ') {
         Some((day, time)) => {
             if !DAYS.contains(&day.to_ascii_lowercase().as_str()) {

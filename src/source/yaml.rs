@@ -87,7 +87,12 @@ pub fn parse(text: &str, index: &LineIndex) -> Parsed {
                 return b.finish_failed();
             }
         };
-        let span = b.span(yspan);
+        // The stream ends at the end of the text, whatever line the scanner counted.
+        let span = if matches!(event, Event::StreamEnd) {
+            Span::point(text.len())
+        } else {
+            b.span(yspan)
+        };
         if let Some(tab_at) = b.tabs.before(span.start, &event) {
             b.syntax_error(
                 tab_at,

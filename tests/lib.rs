@@ -1,0 +1,11 @@
+//! kindling's integration tests, compiled as one binary (as casey/just does): data-driven
+//! tests against data no one on this project wrote (`conformance`, `corpus`), the real
+//! binary on temporary files (`cli`), hostile input (`fuzz`), and drift checks for
+//! generated files (`generated`).
+
+mod cli;
+mod common;
+mod conformance;
+mod corpus;
+mod fuzz;
+mod generated;
