@@ -1,1 +1,142 @@
-//! placeholder
+//! Generated files stay in sync with the code: the JSON Schema (`schema/`), one book page
+//! per diagnostic code (`book/src/codes/`), and the rules' own examples really trigger
+//! their rule (and the fixed examples do not). Set `UPDATE_GENERATED=1` to rewrite the
+//! files instead of failing.
+
+use std::path::Path;
+
+use kindling::rules;
+
+use crate::common::{root, validate_text};
+
+fn check_file(rel: &str, want: &str) {
+    let path = root().join(rel);
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{rel} is out of date; run `UPDATE_GENERATED=1 cargo test --test integration generated`"
+    );
+}
+
+#[test]
+fn schema_is_current() {
+    check_file(kindling::schema::PATH, &kindling::schema::render());
+}
+
+#[test]
+fn schema_describes_the_dialect() {
+    let schema = kindling::schema::generate();
+    let text = schema.to_string();
+    for needle in [
+        "reboot-strategy",
+        "reboot_strategy",
+        "drop-ins",
+        "write_files",
+        "x-kindling-extension",
+        "deprecated",
+    ] {
+        assert!(text.contains(needle), "schema lacks {needle}");
+    }
+    // A document root that allows only the dialect's keys.
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}
+
+#[test]
+fn book_has_a_current_page_per_code() {
+    let mut listed = String::new();
+    for rule in rules::ALL {
+        check_file(
+            &format!("book/src/{}", rule.doc_path()),
+            &rules::book_page(rule),
+        );
+        listed.push_str(&format!("  - [{}]({})\n", rule.code, rule.doc_path()));
+    }
+    let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).unwrap();
+    for rule in rules::ALL {
+        assert!(
+            summary.contains(&format!("({})", rule.doc_path())),
+            "SUMMARY.md lacks {}",
+            rule.code
+        );
+    }
+    // No page without a rule.
+    let codes = root().join("book/src/codes");
+    for area in std::fs::read_dir(&codes).unwrap() {
+        let area = area.unwrap().path();
+        if !area.is_dir() {
+            continue;
+        }
+        for page in std::fs::read_dir(&area).unwrap() {
+            let page = page.unwrap().path();
+            let slug = format!(
+                "{}/{}",
+                area.file_name().unwrap().to_string_lossy(),
+                Path::new(&page).file_stem().unwrap().to_string_lossy()
+            );
+            assert!(
+                rules::find(&slug).is_some(),
+                "{} documents no rule",
+                page.display()
+            );
+        }
+    }
+    assert!(!listed.is_empty());
+}
+
+#[test]
+fn codes_are_unique_and_well_formed() {
+    let mut seen = std::collections::BTreeSet::new();
+    for rule in rules::ALL {
+        assert!(seen.insert(rule.code), "duplicate code {}", rule.code);
+        assert!(
+            rule.code.starts_with("kindling::") && rule.code.split("::").count() == 3,
+            "{}",
+            rule.code
+        );
+        assert!(
+            rule.code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ':' || c == '-'),
+            "{}",
+            rule.code
+        );
+        assert!(!rule.summary.is_empty() && !rule.help.is_empty() && !rule.explanation.is_empty());
+    }
+}
+
+#[test]
+fn rule_examples_trigger_their_rule() {
+    let mut failures = Vec::new();
+    for rule in rules::ALL {
+        if rule.example.is_empty() {
+            continue;
+        }
+        let bad = validate_text(rule.example);
+        if !bad.findings.iter().any(|f| f.rule.code == rule.code) {
+            failures.push(format!(
+                "{}: example does not trigger it: {:?}",
+                rule.code, bad.findings
+            ));
+        }
+        let good = validate_text(rule.fixed);
+        let left: Vec<_> = good
+            .findings
+            .iter()
+            .filter(|f| {
+                f.rule.code == rule.code || f.severity == kindling::diagnostic::Severity::Error
+            })
+            .collect();
+        if !left.is_empty() && rule.code != "kindling::source::skipped" {
+            failures.push(format!("{}: fixed example still has {left:?}", rule.code));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

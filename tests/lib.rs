@@ -3,6 +3,9 @@
 //! binary on temporary files (`cli`), hostile input (`fuzz`), and drift checks for
 //! generated files (`generated`).
 
+// A panic is how a test reports failure, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod cli;
 mod common;
 mod conformance;

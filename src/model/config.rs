@@ -54,6 +54,7 @@ section! {
     /// `coreos.update`: how the node gets updates and reboots into them.
     pub struct Update in "coreos.update" {
         /// `reboot`, `etcd-lock`, `off`, or the kindling extension `best-effort`.
+        #[schemars(extend("examples" = ["reboot", "etcd-lock", "off", "best-effort"]))]
         @valid(rules::update_reboot_strategy::VALUE) @env("REBOOT_STRATEGY")
         reboot_strategy: String,
         /// The update channel (`stable`, `beta`, `alpha`, or a custom group).
@@ -113,6 +114,7 @@ section! {
         content: Block,
         /// A systemctl command to run: start, stop, restart, reload, try-restart,
         /// reload-or-restart or reload-or-try-restart.
+        #[schemars(extend("examples" = ["start", "stop", "restart", "reload", "try-restart", "reload-or-restart", "reload-or-try-restart"]))]
         @valid(rules::units_command::VALUE)
         command: String,
         /// Drop-ins for the unit.
@@ -135,6 +137,7 @@ section! {
     pub struct WriteFile in "write_files[]" {
         /// How `content` is encoded: base64, b64, gz, gzip, gz+base64, gzip+base64,
         /// gz+b64 or gzip+b64.
+        #[schemars(extend("examples" = ["base64", "b64", "gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64"]))]
         @valid(rules::write_files_encoding::VALUE)
         encoding: String,
         /// The file's content.
@@ -144,6 +147,7 @@ section! {
         /// Absolute path of the file. Required.
         path: String,
         /// Octal mode, e.g. `0644` (always read as octal, quoted or not).
+        #[schemars(extend("examples" = ["0644", "0755", "0600"]))]
         @valid(rules::write_files_permissions::VALUE)
         permissions: String,
     }

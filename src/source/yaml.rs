@@ -184,6 +184,10 @@ fn convert_tag(handle: &str, suffix: &str) -> Tag {
 
 impl Builder<'_> {
     fn offset(&self, line: usize, col: usize) -> usize {
+        // The scanner counts a line past the last one at the end of input.
+        if line > self.index.line_count() {
+            return self.text.len();
+        }
         if self.ascii {
             // Characters are bytes; still go through the line so a marker past the end
             // of a line is clamped the same way.
@@ -404,7 +408,14 @@ fn null_node(span: Span) -> Node {
 /// before that point, which is also where go-yaml reports "could not find expected ':'".
 fn explain_syntax_error(text: &str, index: &LineIndex, at: usize, info: &str) -> (usize, String) {
     if info.starts_with("simple key expect") {
-        let mut line = index.position(text, at).line;
+        let pos = index.position(text, at);
+        // Reported at the start of the next line (or the end of input): the key that
+        // lacks its ':' is on a line above.
+        let mut line = if pos.column == 1 && pos.line > 1 {
+            pos.line - 1
+        } else {
+            pos.line
+        };
         loop {
             let content = index.line_text(text, line);
             let trimmed = content.trim_start();
