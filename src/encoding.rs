@@ -60,9 +60,26 @@ pub fn decode_base64(text: &[u8]) -> Result<Vec<u8>, DecodeError> {
         .copied()
         .filter(|b| *b != b'\n' && *b != b'\r')
         .collect();
-    GO_STD
-        .decode(&cleaned)
-        .map_err(|e| DecodeError::Base64(e.to_string()))
+    GO_STD.decode(&cleaned).map_err(|e| {
+        DecodeError::Base64(match e {
+            base64::DecodeError::InvalidByte(at, byte) => format!(
+                "{:?} at character {} is not a base64 character",
+                char::from(byte),
+                at + 1
+            ),
+            base64::DecodeError::InvalidLength(len) => {
+                format!("{len} characters is not a whole number of 4-character groups")
+            }
+            base64::DecodeError::InvalidLastSymbol(at, byte) => format!(
+                "the last symbol {:?} at character {} leaves stray bits",
+                char::from(byte),
+                at + 1
+            ),
+            base64::DecodeError::InvalidPadding => {
+                "the '=' padding is missing or misplaced".to_string()
+            }
+        })
+    })
 }
 
 /// Decode the text of a `!!binary` scalar.

@@ -1,1 +1,324 @@
-//! placeholder
+//! The real `kindling` binary on temporary files and standard input: exit statuses,
+//! output formats, and every example under `examples/`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::common::root;
+
+/// A run of the binary, built up fluently and checked in one go (after casey/just).
+struct Run {
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    files: Vec<(String, Vec<u8>)>,
+    dir: tempfile::TempDir,
+}
+
+struct Output {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn new(args: &[&str]) -> Self {
+        Run {
+            args: args.iter().map(|s| (*s).to_string()).collect(),
+            stdin: None,
+            files: Vec::new(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn file(mut self, name: &str, content: impl Into<Vec<u8>>) -> Self {
+        self.files.push((name.to_string(), content.into()));
+        self
+    }
+
+    fn stdin(mut self, content: &str) -> Self {
+        self.stdin = Some(content.as_bytes().to_vec());
+        self
+    }
+
+    fn run(self) -> Output {
+        for (name, content) in &self.files {
+            std::fs::write(self.dir.path().join(name), content).unwrap();
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kindling"))
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(bytes) = &self.stdin {
+            stdin.write_all(bytes).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+}
+
+fn json(out: &Output) -> Vec<serde_json::Value> {
+    serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout))
+}
+
+const REBOOT_ALWAYS: &str =
+    "#cloud-config\n# a comment\ncoreos:\n  update:\n    reboot-strategy: always\n";
+
+#[test]
+fn reboot_strategy_always_is_an_error_at_its_value() {
+    let out = Run::new(&["validate", "--format", "json", "c.yaml"])
+        .file("c.yaml", REBOOT_ALWAYS)
+        .run();
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    let findings = json(&out);
+    assert_eq!(findings.len(), 1);
+    let f = &findings[0];
+    assert_eq!(f["file"], "c.yaml");
+    assert_eq!(f["line"], 5);
+    assert_eq!(f["column"], 22, "the column of `always`");
+    assert_eq!(f["end_line"], 5);
+    assert_eq!(f["end_column"], 28);
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["code"], "kindling::update::reboot-strategy");
+    assert!(f["message"].as_str().unwrap().contains("always"));
+    assert!(f["help"].as_str().unwrap().contains("etcd-lock"));
+    let keys: Vec<&String> = f.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 9, "exactly the documented fields: {keys:?}");
+}
+
+#[test]
+fn human_output_shows_the_code_the_place_and_help() {
+    let out = Run::new(&["validate", "c.yaml"])
+        .file("c.yaml", REBOOT_ALWAYS)
+        .run();
+    assert_eq!(out.status, 1);
+    assert!(
+        out.stdout.contains("kindling::update::reboot-strategy"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("[c.yaml:5:22]"), "{}", out.stdout);
+    assert!(out.stdout.contains("reboot-strategy: always"));
+    assert!(out.stdout.contains("help: use reboot, etcd-lock"));
+    assert!(
+        out.stdout
+            .ends_with("1 file: 1 error, 0 warnings, 0 infos\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn colour_can_be_forced() {
+    let out = Run::new(&["validate", "--color", "always", "c.yaml"])
+        .file("c.yaml", REBOOT_ALWAYS)
+        .run();
+    assert!(out.stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn exit_statuses() {
+    let clean = "#cloud-config\nhostname: node1\n";
+    let warning = "#cloud-config\nhostnme: node1\n";
+    assert_eq!(
+        Run::new(&["validate", "a.yaml"])
+            .file("a.yaml", clean)
+            .run()
+            .status,
+        0
+    );
+    assert_eq!(
+        Run::new(&["validate", "a.yaml"])
+            .file("a.yaml", warning)
+            .run()
+            .status,
+        0
+    );
+    assert_eq!(
+        Run::new(&["validate", "--strict", "a.yaml"])
+            .file("a.yaml", warning)
+            .run()
+            .status,
+        1
+    );
+    let missing = Run::new(&["validate", "nope.yaml"]).run();
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing.stderr.contains("cannot read nope.yaml"),
+        "{}",
+        missing.stderr
+    );
+    assert_eq!(
+        Run::new(&["validate", "--format", "xml", "a.yaml"])
+            .run()
+            .status,
+        2
+    );
+    assert_eq!(Run::new(&["validate"]).run().status, 2);
+    assert_eq!(Run::new(&["frobnicate"]).run().status, 2);
+    assert_eq!(Run::new(&["--version"]).run().status, 0);
+}
+
+#[test]
+fn io_error_on_one_file_still_reports_the_others() {
+    let out = Run::new(&["validate", "--format", "json", "a.yaml", "missing.yaml"])
+        .file("a.yaml", REBOOT_ALWAYS)
+        .run();
+    assert_eq!(out.status, 2);
+    assert_eq!(json(&out).len(), 1);
+}
+
+#[test]
+fn standard_input() {
+    let out = Run::new(&["validate", "--format", "json", "-"])
+        .stdin(REBOOT_ALWAYS)
+        .run();
+    assert_eq!(out.status, 1);
+    assert_eq!(json(&out)[0]["file"], "-");
+}
+
+#[test]
+fn scripts_ignition_and_empty_input_pass_with_an_info() {
+    for (text, word) in [
+        ("#!/bin/bash\necho hi\n", "script"),
+        ("{\"ignition\": {\"version\": \"3.3.0\"}}", "Ignition"),
+        ("", "empty"),
+    ] {
+        let out = Run::new(&["validate", "--format", "json", "-"])
+            .stdin(text)
+            .run();
+        assert_eq!(out.status, 0, "{text:?}");
+        let f = json(&out);
+        assert_eq!(f[0]["severity"], "info");
+        assert!(f[0]["message"].as_str().unwrap().contains(word));
+    }
+}
+
+#[test]
+fn unrecognised_user_data_is_an_error_on_line_one() {
+    let out = Run::new(&["validate", "--format", "json", "-"])
+        .stdin(" #cloud-config\nhostname: x\n")
+        .run();
+    assert_eq!(out.status, 1);
+    let f = &json(&out)[0];
+    assert_eq!(f["line"], 1);
+    assert_eq!(f["code"], "kindling::source::not-cloud-config");
+    assert!(f["help"].as_str().unwrap().contains("remove the blanks"));
+}
+
+#[test]
+fn gzipped_user_data_is_unpacked() {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(REBOOT_ALWAYS.as_bytes()).unwrap();
+    let out = Run::new(&["validate", "--format", "json", "c.gz"])
+        .file("c.gz", enc.finish().unwrap())
+        .run();
+    assert_eq!(out.status, 1);
+    assert_eq!(json(&out)[0]["line"], 5);
+}
+
+#[test]
+fn many_files_one_summary() {
+    let out = Run::new(&["validate", "a.yaml", "b.yaml"])
+        .file("a.yaml", REBOOT_ALWAYS)
+        .file("b.yaml", "#cloud-config\nhostnme: x\n")
+        .run();
+    assert!(
+        out.stdout
+            .ends_with("2 files: 1 error, 1 warning, 0 infos\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let out = Run::new(&["schema"]).run();
+    assert_eq!(out.status, 0);
+    let committed = std::fs::read_to_string(root().join("schema/cloud-config.json")).unwrap();
+    assert_eq!(out.stdout, committed);
+}
+
+#[test]
+fn explain_prints_a_rule_page() {
+    let out = Run::new(&["explain", "structure::unknown-key"]).run();
+    assert_eq!(out.status, 0);
+    assert!(
+        out.stdout
+            .starts_with("# `kindling::structure::unknown-key`")
+    );
+    assert!(out.stdout.contains("## Fixed"));
+    let all = Run::new(&["explain"]).run();
+    assert_eq!(all.stdout.lines().count(), kindling::rules::ALL.len());
+    assert_eq!(Run::new(&["explain", "nope"]).run().status, 2);
+}
+
+fn examples() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn examples_are_clean_except_the_mistakes() {
+    let files = examples();
+    assert!(files.len() >= 4);
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let out = Run::new(&[
+            "validate",
+            "--strict",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ])
+        .run();
+        let findings = json(&out);
+        if name == "mistakes.yaml" {
+            assert_eq!(out.status, 1);
+            let codes: Vec<&str> = findings
+                .iter()
+                .map(|f| f["code"].as_str().unwrap())
+                .collect();
+            for code in [
+                "kindling::update::reboot-strategy",
+                "kindling::locksmith::window-pair",
+                "kindling::structure::incorrect-type",
+                "kindling::units::section",
+                "kindling::units::timer-never-started",
+                "kindling::write-files::read-only",
+                "kindling::structure::unknown-key",
+                "kindling::write-files::undecodable",
+                "kindling::manage-etc-hosts::unsupported",
+            ] {
+                assert!(
+                    codes.contains(&code),
+                    "mistakes.yaml lacks {code}: {codes:?}"
+                );
+            }
+        } else {
+            assert_eq!(out.status, 0, "{name}: {findings:?}");
+            assert!(findings.is_empty(), "{name}: {findings:?}");
+        }
+    }
+}
