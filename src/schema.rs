@@ -22,7 +22,7 @@ pub fn generate() -> Value {
     if let Value::Object(root) = &mut value {
         root.insert(
             "$id".into(),
-            Value::String("https://kindling.dev/schema/cloud-config.json".into()),
+            Value::String("urn:kindling:schema:cloud-config".into()),
         );
         root.insert(
             "title".into(),
@@ -66,4 +66,109 @@ fn add_hyphen_aliases(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(add_hyphen_aliases),
         _ => {}
     }
+}
+
+/// The book's config reference (`book/src/reference.md`), generated from the model's key
+/// tables so it cannot drift from what kindling reads.
+#[must_use]
+pub fn reference_page() -> String {
+    use crate::model::{
+        Coreos, DropIn, Kind, Locksmith, Oem, SectionInfo, Unit, Update, User, WriteFile, legacy,
+    };
+    let sections: [(&SectionInfo, &str); 13] = [
+        (&CloudConfig::INFO, "The top level of the document."),
+        (&Coreos::INFO, "CoreOS-specific settings."),
+        (
+            &Update::INFO,
+            "Written to `/etc/coreos/update.conf` (`GROUP=`, `REBOOT_STRATEGY=`, `SERVER=`).",
+        ),
+        (
+            &Locksmith::INFO,
+            "Written as `Environment=` lines of a locksmithd drop-in.",
+        ),
+        (
+            &Unit::INFO,
+            "One systemd unit: its file, and what to do with it.",
+        ),
+        (
+            &DropIn::INFO,
+            "A drop-in of a unit, written to `<unit>.d/<name>`.",
+        ),
+        (&WriteFile::INFO, "One file to write."),
+        (&User::INFO, "One user to create or update."),
+        (
+            &Oem::INFO,
+            "Written to `/etc/oem-release` when `id` is set.",
+        ),
+        (
+            &legacy::Etcd::INFO,
+            "Deprecated: etcd v0.4, written as a drop-in for etcd.service.",
+        ),
+        (
+            &legacy::Etcd2::INFO,
+            "Deprecated: etcd2, written as a drop-in for etcd2.service.",
+        ),
+        (
+            &legacy::Fleet::INFO,
+            "Deprecated: fleet, written as a drop-in for fleet.service.",
+        ),
+        (
+            &legacy::Flannel::INFO,
+            "flannel, written to `/run/flannel/options.env`.",
+        ),
+    ];
+    let mut page = String::from(
+        "# The cloud-config dialect\n\n\
+<!-- Generated from src/model by `UPDATE_GENERATED=1 cargo test --test integration generated`; do not edit. -->\n\n\
+kindling reads the `#cloud-config` dialect of coreos-cloudinit v1.14.0:\n\n\
+- The first line is exactly `#cloud-config` (trailing blanks allowed). A `#!` first line is a\n  script, JSON with `ignition.version` is Ignition; both are passed over. Gzip'd user-data is\n  unpacked first.\n\
+- Keys may be written with `-` or `_`: `reboot-strategy` and `reboot_strategy` are the same key.\n  Keys are otherwise case-sensitive.\n\
+- YAML 1.1, as on the node: a **string** key keeps the text as written, so `permissions: 0644`\n  is the octal text `0644` (never decimal 420) and `reboot-strategy: off` is the word `off`.\n  A **bool** key takes `true/false`, `yes/no`, `on/off`, `y/n` unquoted; a quoted `\"true\"`\n  is a string and is refused. Merge keys (`<<: *anchor`) work.\n\
+- Unknown keys are ignored by nodes, so kindling warns about them.\n\n\
+Types: *string* (any scalar, text kept), *bool*, *int*, *float64* (a number), *[]string*\n\
+(a list of strings), *struct* (a mapping), *[]struct* (a list of mappings).\n",
+    );
+    for (info, about) in sections {
+        let title = if info.path.is_empty() {
+            "Top level"
+        } else {
+            info.path
+        };
+        page.push_str(&format!(
+            "\n## `{title}`\n\n{about}\n\n| key | type | notes |\n|---|---|---|\n"
+        ));
+        for f in info.fields {
+            let mut notes = Vec::new();
+            if let Some(env) = f.env {
+                notes.push(format!("`{env}`"));
+            }
+            if let Some(rule) = f.valid {
+                notes.push(format!(
+                    "checked: [`{}`]({})",
+                    rule.rule.code,
+                    rule.rule.doc_path()
+                ));
+            }
+            if let Some(why) = f.deprecated {
+                notes.push(format!("**deprecated**: {why}"));
+            }
+            if let Some(why) = f.extension {
+                notes.push(format!("**kindling extension**: {why}"));
+            }
+            let key = if f.key.contains('_') {
+                format!("`{}` / `{}`", f.key, f.key.replace('_', "-"))
+            } else {
+                format!("`{}`", f.key)
+            };
+            let kind = match f.kind {
+                Kind::Struct(s) | Kind::StructList(s) => {
+                    format!("{} (`{}`)", f.kind.go_name(), s.path)
+                }
+                other => other.go_name().to_string(),
+            };
+            page.push_str(&format!("| {key} | {kind} | {} |\n", notes.join("; ")));
+        }
+    }
+    page.push_str("\n`reboot-strategy` also accepts `best-effort`, a kindling extension: reboot through the\netcd lock when etcd is reachable, else reboot at once.\n");
+    page
 }

@@ -322,3 +322,26 @@ fn examples_are_clean_except_the_mistakes() {
         }
     }
 }
+
+#[test]
+fn quickstart_output_is_true() {
+    let out = Run::new(&[
+        "validate",
+        "--color",
+        "never",
+        root().join("examples/mistakes.yaml").to_str().unwrap(),
+    ])
+    .run();
+    let summary = out.stdout.lines().last().unwrap().to_string();
+    let page = std::fs::read_to_string(root().join("book/src/quickstart.md")).unwrap();
+    assert!(
+        page.contains(&summary),
+        "quickstart.md should show {summary:?}"
+    );
+    let block = "   ·                      ──────\n 8 │   locksmith:";
+    assert!(
+        out.stdout.contains(block) && page.contains(block),
+        "{}",
+        out.stdout
+    );
+}

@@ -29,6 +29,16 @@ fn schema_is_current() {
 }
 
 #[test]
+fn config_reference_is_current() {
+    check_file("book/src/reference.md", &kindling::schema::reference_page());
+}
+
+#[test]
+fn codes_index_is_current() {
+    check_file("book/src/codes.md", &rules::codes_page());
+}
+
+#[test]
 fn schema_describes_the_dialect() {
     let schema = kindling::schema::generate();
     let text = schema.to_string();

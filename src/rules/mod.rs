@@ -133,3 +133,24 @@ pub fn book_page(rule: &Rule) -> String {
     }
     page
 }
+
+/// The book's index of codes (`book/src/codes.md`).
+#[must_use]
+pub fn codes_page() -> String {
+    let mut page = String::from(
+        "# Diagnostic codes\n\n<!-- Generated from src/rules; do not edit. -->\n\n\
+Every finding has a stable code. `kindling explain CODE` prints the same page as the book.\n\
+Errors fail `kindling validate`; warnings fail it under `--strict`; infos never do.\n\n\
+| code | severity | summary |\n|---|---|---|\n",
+    );
+    for rule in ALL {
+        page.push_str(&format!(
+            "| [`{}`]({}) | {} | {} |\n",
+            rule.code,
+            rule.doc_path(),
+            rule.severity,
+            rule.summary
+        ));
+    }
+    page
+}
