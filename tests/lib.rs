@@ -12,3 +12,4 @@ mod conformance;
 mod corpus;
 mod fuzz;
 mod generated;
+mod snapshots;

@@ -260,3 +260,90 @@ impl Unit {
         flag.is_some_and(|f| f.value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::CloudConfig;
+
+    fn read(text: &str) -> CloudConfig {
+        let v = crate::validate("t", text.as_bytes().to_vec());
+        v.config
+    }
+
+    /// coreos-cloudinit's TestNewCloudConfig: hyphen and underscore keys, raw text kept.
+    #[test]
+    fn raw_text_and_key_spellings() {
+        for (perm, want) in [
+            ("0744", "0744"),
+            ("744", "744"),
+            ("'0744'", "0744"),
+            ("'744'", "744"),
+        ] {
+            let c = read(&format!(
+                "#cloud-config\nwrite-files:\n  - path: /x\n    permissions: {perm}\n"
+            ));
+            let f = c.write_files().next().unwrap();
+            assert_eq!(f.value.permissions.as_ref().unwrap().value, want);
+        }
+        for (text, want) in [
+            ("off", "off"),
+            ("false", "false"),
+            ("best-effort", "best-effort"),
+        ] {
+            let c = read(&format!(
+                "#cloud-config\ncoreos:\n  update:\n    reboot-strategy: {text}\n"
+            ));
+            assert_eq!(
+                c.update()
+                    .unwrap()
+                    .value
+                    .reboot_strategy
+                    .as_ref()
+                    .unwrap()
+                    .value,
+                want
+            );
+        }
+        let c = read(
+            "#cloud-config\ncoreos:\n  units:\n    - name: a.service\n      drop_ins:\n        - name: x.conf\n          content: y\n",
+        );
+        assert_eq!(c.units().next().unwrap().value.drop_ins().count(), 1);
+    }
+
+    /// coreos-cloudinit's TestCloudConfigUsers: YAML 1.1 booleans.
+    #[test]
+    fn yaml_1_1_booleans() {
+        let c = read(
+            "#cloud-config\nusers:\n  - name: a\n    no_create_home: yes\n    system: y\n    no_log_init: True\n    no_user_group: off\n",
+        );
+        let u = &c.users().next().unwrap().value;
+        assert!(u.no_create_home.as_ref().unwrap().value);
+        assert!(u.system.as_ref().unwrap().value);
+        assert!(u.no_log_init.as_ref().unwrap().value);
+        assert!(!u.no_user_group.as_ref().unwrap().value);
+        let quoted = read("#cloud-config\nusers:\n  - name: a\n    system: \"true\"\n");
+        assert!(
+            quoted.users().next().unwrap().value.system.is_none(),
+            "a quoted true is a string"
+        );
+    }
+
+    /// TestCloudConfigKeysNotList: wrong item types are dropped, not fatal.
+    #[test]
+    fn wrong_items_are_dropped() {
+        let c = read("#cloud-config\nssh_authorized_keys:\n  - {foo: bar}\n  - ssh-ed25519 AAAA\n");
+        let keys = c.ssh_authorized_keys.unwrap().value;
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].value, "ssh-ed25519 AAAA");
+    }
+
+    /// TestNewCloudConfigDecode's !!binary case: bytes kept as bytes.
+    #[test]
+    fn binary_content() {
+        let c = read("#cloud-config\nwrite_files:\n  - path: /x\n    content: !!binary aGVsbG8K\n");
+        let f = c.write_files().next().unwrap();
+        let content = &f.value.content.as_ref().unwrap().value;
+        assert_eq!(content.bytes, b"hello\n");
+        assert!(content.binary);
+    }
+}
