@@ -6,6 +6,7 @@
 //! data (`diagnostic`), catalogued in `rules`, and rendered by `report`. `cli` is the
 //! command line; `main.rs` only calls it.
 
+pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;
