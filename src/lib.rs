@@ -1,17 +1,22 @@
 //! kindling: compile, lint, preview and apply `#cloud-config` for CoreOS-style fleets.
 //!
-//! The pipeline is `source -> model -> check` (then `plan -> emit`, `diff`, `apply` in
-//! later stages). `source` reads and classifies user-data and builds a spanned YAML tree;
-//! `model` reads the typed config from it; `check` returns every finding. Findings are
+//! The pipeline is `source -> model -> check -> plan -> emit` (`diff`, `apply` and the
+//! agent come next). `source` reads and classifies user-data and builds a spanned YAML tree;
+//! `model` reads the typed config from it; `check` returns every finding; `compile`
+//! substitutes per-node variables and `plan` turns the config into files and actions, which
+//! `emit` renders as a tree or an Ignition config. Findings are
 //! data (`diagnostic`), catalogued in `rules`, and rendered by `report`. `cli` is the
 //! command line; `main.rs` only calls it.
 
 pub mod calendar;
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod diagnostic;
+pub mod emit;
 pub mod encoding;
 pub mod model;
+pub mod plan;
 pub mod report;
 pub mod rules;
 pub mod schema;

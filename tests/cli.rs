@@ -3,70 +3,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use crate::common::root;
-
-/// A run of the binary, built up fluently and checked in one go (after casey/just).
-struct Run {
-    args: Vec<String>,
-    stdin: Option<Vec<u8>>,
-    files: Vec<(String, Vec<u8>)>,
-    dir: tempfile::TempDir,
-}
-
-struct Output {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn new(args: &[&str]) -> Self {
-        Run {
-            args: args.iter().map(|s| (*s).to_string()).collect(),
-            stdin: None,
-            files: Vec::new(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn file(mut self, name: &str, content: impl Into<Vec<u8>>) -> Self {
-        self.files.push((name.to_string(), content.into()));
-        self
-    }
-
-    fn stdin(mut self, content: &str) -> Self {
-        self.stdin = Some(content.as_bytes().to_vec());
-        self
-    }
-
-    fn run(self) -> Output {
-        for (name, content) in &self.files {
-            std::fs::write(self.dir.path().join(name), content).unwrap();
-        }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kindling"))
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        if let Some(bytes) = &self.stdin {
-            stdin.write_all(bytes).unwrap();
-        }
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        Output {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-}
+use crate::common::{Output, Run, root};
 
 fn json(out: &Output) -> Vec<serde_json::Value> {
     serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout)
@@ -252,7 +190,10 @@ fn schema_command_prints_the_committed_schema() {
     let out = Run::new(&["schema"]).run();
     assert_eq!(out.status, 0);
     let committed = std::fs::read_to_string(root().join("schema/cloud-config.json")).unwrap();
-    assert_eq!(out.stdout, committed);
+    assert!(
+        out.stdout == committed,
+        "`kindling schema` differs from schema/cloud-config.json"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use kindling::Validation;
 
@@ -71,4 +73,65 @@ pub fn book_table(page: &str, heading: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// A run of the binary, built up fluently and checked in one go (after casey/just).
+pub struct Run {
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    files: Vec<(String, Vec<u8>)>,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn new(args: &[&str]) -> Self {
+        Run {
+            args: args.iter().map(|s| (*s).to_string()).collect(),
+            stdin: None,
+            files: Vec::new(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn file(mut self, name: &str, content: impl Into<Vec<u8>>) -> Self {
+        self.files.push((name.to_string(), content.into()));
+        self
+    }
+
+    pub fn stdin(mut self, content: &str) -> Self {
+        self.stdin = Some(content.as_bytes().to_vec());
+        self
+    }
+
+    pub fn run(self) -> Output {
+        for (name, content) in &self.files {
+            std::fs::write(self.dir.path().join(name), content).unwrap();
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kindling"))
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(bytes) = &self.stdin {
+            stdin.write_all(bytes).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
 }

@@ -63,6 +63,27 @@ section! {
         /// The Omaha update server URL.
         @env("SERVER")
         server: String,
+        /// A proxy for the update engine (`http://`, `https://`, `socks4://`, `socks5://`),
+        /// written as `ALL_PROXY` in an update-engine.service drop-in.
+        @extension("update-engine proxy drop-in, not in coreos-cloudinit")
+        proxy: String,
+        /// Reboot into updates only inside this window: a timer, a service and a script
+        /// that reboots when an update is staged (through the reboot lock when etcd runs).
+        @extension("the update-window recipe as one key, not in coreos-cloudinit")
+        maintenance_window: MaintenanceWindow,
+    }
+}
+
+section! {
+    /// `coreos.update.maintenance-window` (kindling extension).
+    pub struct MaintenanceWindow in "coreos.update.maintenance_window" {
+        /// When to check for a staged update: a systemd calendar expression
+        /// (`OnCalendar=`), e.g. `*-*-* 05,06:00,30:00`. Required.
+        #[schemars(extend("examples" = ["*-*-* 05,06:00,30:00", "Sun 04:00", "daily"]))]
+        calendar: String,
+        /// Upper bound, in seconds, of the random delay before an unlocked reboot
+        /// (default 3600; 0 reboots at once).
+        random_delay: i64,
     }
 }
 

@@ -21,7 +21,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use crate::diagnostic::{Rule, Span};
 use crate::source::{Entry, Node, Style, Tag};
 
-pub use config::{CloudConfig, Coreos, DropIn, Locksmith, Oem, Unit, Update, User, WriteFile};
+pub use config::{
+    CloudConfig, Coreos, DropIn, Locksmith, MaintenanceWindow, Oem, Unit, Update, User, WriteFile,
+};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +193,62 @@ pub trait FieldValue: Sized {
 
     /// The JSON Schema of the value as it may be written in YAML.
     fn schema(generator: &mut SchemaGenerator) -> Schema;
+}
+
+/// A value that becomes an environment variable, before formatting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EnvValue<'a> {
+    /// Text, written as is.
+    Text(&'a str),
+    /// A boolean (`true` when set).
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float (Go `%v`).
+    Float(f64),
+}
+
+impl EnvValue<'_> {
+    /// Whether this is Go's zero value, which coreos-cloudinit leaves out.
+    #[must_use]
+    pub fn is_zero(&self) -> bool {
+        match *self {
+            EnvValue::Text(t) => t.is_empty(),
+            EnvValue::Bool(b) => !b,
+            EnvValue::Int(i) => i == 0,
+            EnvValue::Float(f) => f == 0.0,
+        }
+    }
+}
+
+/// Types whose values can become environment variables.
+pub trait AsEnv {
+    /// The value.
+    fn as_env(&self) -> EnvValue<'_>;
+}
+
+impl AsEnv for String {
+    fn as_env(&self) -> EnvValue<'_> {
+        EnvValue::Text(self)
+    }
+}
+
+impl AsEnv for bool {
+    fn as_env(&self) -> EnvValue<'_> {
+        EnvValue::Bool(*self)
+    }
+}
+
+impl AsEnv for i64 {
+    fn as_env(&self) -> EnvValue<'_> {
+        EnvValue::Int(*self)
+    }
+}
+
+impl AsEnv for f64 {
+    fn as_env(&self) -> EnvValue<'_> {
+        EnvValue::Float(*self)
+    }
 }
 
 /// `-` and `_` are interchangeable in keys: normalise to `_`.
@@ -459,6 +517,24 @@ macro_rules! section {
                     )*
                 ],
             };
+        }
+
+        impl $name {
+            /// The keys that become environment variables, in declaration order, with
+            /// their values when set.
+            #[allow(unused_mut)]
+            #[must_use]
+            pub fn env_values(&self) -> Vec<(&'static str, $crate::model::EnvValue<'_>)> {
+                let mut out = Vec::new();
+                $(
+                    $(
+                        if let Some(v) = &self.$field {
+                            out.push(($env, $crate::model::AsEnv::as_env(&v.value)));
+                        }
+                    )?
+                )*
+                out
+            }
         }
 
         impl $crate::model::FieldValue for $name {

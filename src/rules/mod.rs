@@ -8,6 +8,9 @@
 use crate::check::Context;
 use crate::diagnostic::{Finding, Rule};
 
+pub mod compile_ignition;
+pub mod compile_unset_variable;
+pub mod compile_unsupported_input;
 pub mod etcd2_proxy;
 pub mod etcd_discovery_url;
 pub mod locksmith_window_length;
@@ -81,6 +84,9 @@ pub static ALL: &[&Rule] = &[
     &manage_etc_hosts::RULE,
     &etcd_discovery_url::RULE,
     &etcd2_proxy::RULE,
+    &compile_unset_variable::RULE,
+    &compile_unsupported_input::RULE,
+    &compile_ignition::RULE,
 ];
 
 /// A check over a whole config.

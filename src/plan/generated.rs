@@ -1,0 +1,419 @@
+//! What coreos-cloudinit generates from the `coreos` sections, plus kindling's extensions.
+//!
+//! Files: `/etc/oem-release`, `/etc/coreos/update.conf` (merged with a base, whole keys
+//! only), `/etc/hosts`, `/run/flannel/options.env`, the maintenance window's script.
+//! Units: the etcd, etcd2 and fleet drop-ins, locksmithd's drop-in and reboot-strategy
+//! handling, the update-engine restart, the update-engine proxy drop-in, and the
+//! maintenance window's service and timer.
+//!
+//! Deliberate differences from coreos-cloudinit (book: differences.md): `Environment=`
+//! values are quoted and escaped for systemd; update.conf keys match whole (`GROUPIE=`
+//! is not `GROUP=`) and a key's later duplicates are dropped; locksmithd is restarted when
+//! its drop-in is written (unless masked); sections that are absent generate nothing.
+
+use super::text::{environment_line, environment_line_plain, go_float, go_quote};
+use super::units::UnitSpec;
+use super::{ActionKind, Builder, Content, Effect, PlanOptions, PlannedFile, text};
+use crate::diagnostic::Span;
+use crate::model::{CloudConfig, EnvValue, MaintenanceWindow, Spanned};
+
+/// Where the maintenance window's script goes.
+pub const WINDOW_SCRIPT: &str = "/opt/bin/update-window.sh";
+
+/// Default upper bound of the random delay, in seconds.
+pub const DEFAULT_RANDOM_DELAY: i64 = 3600;
+
+fn env_text(value: EnvValue<'_>) -> String {
+    match value {
+        EnvValue::Text(t) => t.to_string(),
+        EnvValue::Bool(b) => b.to_string(),
+        EnvValue::Int(i) => i.to_string(),
+        EnvValue::Float(f) => go_float(f),
+    }
+}
+
+/// `[Service]` with one quoted `Environment=` line per set key, or `None` when no key is
+/// set (coreos-cloudinit's `serviceContents`).
+fn service_contents(values: Vec<(&'static str, EnvValue<'_>)>) -> Option<String> {
+    let lines: Vec<String> = values
+        .into_iter()
+        .filter(|(_, v)| !v.is_zero())
+        .map(|(k, v)| environment_line(k, &env_text(v)))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let mut out = String::from("[Service]\n");
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// Merge `KEY=value` settings into an update.conf: the first line setting a key is
+/// replaced, later lines setting it again are dropped, every other line is kept, and keys
+/// not found are appended in sorted order.
+#[must_use]
+pub fn merge_update_conf(base: Option<&str>, settings: &[(&str, String)]) -> String {
+    let mut pending: Vec<(&str, &String)> = settings.iter().map(|(k, v)| (*k, v)).collect();
+    pending.sort_by_key(|(k, _)| *k);
+    let mut done: Vec<&str> = Vec::new();
+    let mut out = String::new();
+    for line in base.unwrap_or("").lines() {
+        let key = line.split_once('=').map(|(k, _)| k.trim());
+        if let Some(key) = key {
+            if done.contains(&key) {
+                continue;
+            }
+            if let Some(pos) = pending.iter().position(|(k, _)| *k == key) {
+                let (k, v) = pending.remove(pos);
+                out.push_str(&format!("{k}={v}\n"));
+                done.push(k);
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (k, v) in pending {
+        out.push_str(&format!("{k}={v}\n"));
+    }
+    out
+}
+
+fn window(config: &CloudConfig) -> Option<(&Spanned<MaintenanceWindow>, String, i64)> {
+    let w = config.update()?.value.maintenance_window.as_ref()?;
+    let calendar = text(w.value.calendar.as_ref())?.to_string();
+    let delay = w
+        .value
+        .random_delay
+        .as_ref()
+        .map_or(DEFAULT_RANDOM_DELAY, |d| d.value.max(0));
+    Some((w, calendar, delay))
+}
+
+/// The maintenance window's service unit.
+#[must_use]
+pub fn window_service() -> String {
+    format!(
+        "[Unit]\nDescription=Reboot into a staged update inside the maintenance window\nConditionPathExists={WINDOW_SCRIPT}\n\n[Service]\nType=oneshot\nExecStart={WINDOW_SCRIPT}\n"
+    )
+}
+
+/// The maintenance window's timer unit.
+#[must_use]
+pub fn window_timer(calendar: &str) -> String {
+    format!(
+        "[Unit]\nDescription=Maintenance window for update reboots\n\n[Timer]\nOnCalendar={calendar}\n\n[Install]\nWantedBy=timers.target\n"
+    )
+}
+
+/// The maintenance window's script: reboot only when an update is staged, through the
+/// reboot lock when etcd runs on the node, else after a random delay.
+#[must_use]
+pub fn window_script(random_delay: i64) -> String {
+    let mut s = String::from(
+        "#!/bin/bash\n\
+# Reboot into a staged update, inside the maintenance window.\n\
+# Through the cluster reboot lock when etcd runs here, else after a random\n\
+# delay so that nodes do not all reboot at once.\n\
+if ! update_engine_client -status 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then\n    exit 0\nfi\n\
+if systemctl is-active --quiet etcd-member etcd2 etcd; then\n    exec locksmithctl reboot\nfi\n",
+    );
+    if random_delay > 0 {
+        s.push_str(&format!("sleep \"$(shuf -i 0-{random_delay} -n 1)\"\n"));
+    }
+    s.push_str("exec systemctl reboot\n");
+    s
+}
+
+/// The generated files, in coreos-cloudinit's order, then the extensions'.
+pub fn files(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
+    let file = |path: &str, bytes: String, mode: u32, effect: Effect, span: Span, origin: &str| {
+        PlannedFile {
+            path: path.to_string(),
+            content: Content::Bytes(bytes.into_bytes()),
+            mode,
+            owner: None,
+            effect,
+            span,
+            origin: origin.to_string(),
+        }
+    };
+    let coreos = config.coreos.as_ref().map(|c| &c.value);
+
+    // /etc/oem-release
+    if let Some(oem) = coreos.and_then(|c| c.oem.as_ref()) {
+        let o = &oem.value;
+        if let Some(id) = text(o.id.as_ref()) {
+            let field = |v: &Option<Spanned<String>>| {
+                v.as_ref().map_or("", |v| v.value.as_str()).to_string()
+            };
+            let content = format!(
+                "ID={id}\nVERSION_ID={}\nNAME={}\nHOME_URL={}\nBUG_REPORT_URL={}\n",
+                field(&o.version_id),
+                go_quote(&field(&o.name)),
+                go_quote(&field(&o.home_url)),
+                go_quote(&field(&o.bug_report_url)),
+            );
+            b.file(file(
+                "/etc/oem-release",
+                content,
+                0o644,
+                Effect::InService,
+                oem.key_span,
+                "coreos.oem",
+            ));
+        }
+    }
+
+    // /etc/coreos/update.conf
+    if let Some(update) = config.update() {
+        let u = &update.value;
+        let mut settings = Vec::new();
+        if let Some(g) = text(u.group.as_ref()) {
+            settings.push(("GROUP", g.to_string()));
+        }
+        if window(config).is_some() {
+            settings.push(("REBOOT_STRATEGY", "off".to_string()));
+        } else if let Some(s) = text(u.reboot_strategy.as_ref()) {
+            settings.push(("REBOOT_STRATEGY", s.to_string()));
+        }
+        if let Some(s) = text(u.server.as_ref()) {
+            settings.push(("SERVER", s.to_string()));
+        }
+        if !settings.is_empty() {
+            let content = merge_update_conf(options.update_conf_base.as_deref(), &settings);
+            b.file(file(
+                "/etc/coreos/update.conf",
+                content,
+                0o644,
+                Effect::InService,
+                update.key_span,
+                "coreos.update",
+            ));
+        }
+    }
+
+    // /etc/hosts
+    if let Some(hosts) = config
+        .manage_etc_hosts
+        .as_ref()
+        .filter(|h| h.value == "localhost")
+    {
+        match text(config.hostname.as_ref()) {
+            Some(hostname) => b.file(file(
+                "/etc/hosts",
+                format!("127.0.0.1 {hostname}\n"),
+                0o644,
+                Effect::InService,
+                hosts.span,
+                "manage_etc_hosts",
+            )),
+            None => b.action(ActionKind::WriteEtcHosts, Effect::InService, hosts.span),
+        }
+    }
+
+    // /run/flannel/options.env: KEY=value lines, no trailing newline, as on the node.
+    if let Some(flannel) = coreos.and_then(|c| c.flannel.as_ref()) {
+        let lines: Vec<String> = flannel
+            .value
+            .env_values()
+            .into_iter()
+            .filter(|(_, v)| !v.is_zero())
+            .map(|(k, v)| format!("{k}={}", env_text(v)))
+            .collect();
+        if !lines.is_empty() {
+            b.file(file(
+                "/run/flannel/options.env",
+                lines.join("\n"),
+                0o644,
+                Effect::RebootRequired,
+                flannel.key_span,
+                "coreos.flannel",
+            ));
+        }
+    }
+
+    // The maintenance window's script.
+    if let Some((w, _, delay)) = window(config) {
+        b.file(file(
+            WINDOW_SCRIPT,
+            window_script(delay),
+            0o755,
+            Effect::InService,
+            w.key_span,
+            "coreos.update.maintenance-window",
+        ));
+    }
+}
+
+/// The generated units, in coreos-cloudinit's order, then the extensions'.
+pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
+    let mut out = Vec::new();
+    let Some(coreos) = config.coreos.as_ref() else {
+        return out;
+    };
+    let c = &coreos.value;
+    let drop_in = |name: &str, contents: String, span: Span, origin: &str| UnitSpec {
+        name: name.to_string(),
+        drop_ins: vec![("20-cloudinit.conf".to_string(), contents)],
+        runtime: true,
+        span,
+        origin: origin.to_string(),
+        ..UnitSpec::default()
+    };
+    if let Some(s) = &c.etcd {
+        if let Some(contents) = service_contents(s.value.env_values()) {
+            out.push(drop_in("etcd.service", contents, s.key_span, "coreos.etcd"));
+        }
+    }
+    if let Some(s) = &c.etcd2 {
+        if let Some(contents) = service_contents(s.value.env_values()) {
+            out.push(drop_in(
+                "etcd2.service",
+                contents,
+                s.key_span,
+                "coreos.etcd2",
+            ));
+        }
+    }
+    if let Some(s) = &c.fleet {
+        if let Some(contents) = service_contents(s.value.env_values()) {
+            out.push(drop_in(
+                "fleet.service",
+                contents,
+                s.key_span,
+                "coreos.fleet",
+            ));
+        }
+    }
+    let update = c.update.as_ref();
+    let strategy = update.and_then(|u| text(u.value.reboot_strategy.as_ref()));
+    let masked = window(config).is_some() || strategy == Some("off");
+    if let Some(s) = &c.locksmith {
+        if let Some(contents) = service_contents(s.value.env_values()) {
+            let mut unit = drop_in(
+                "locksmithd.service",
+                contents,
+                s.key_span,
+                "coreos.locksmith",
+            );
+            if !masked {
+                unit.command = Some("restart".into());
+            }
+            out.push(unit);
+        }
+    }
+    if let Some(update) = update {
+        let u = &update.value;
+        if masked {
+            out.push(UnitSpec {
+                name: "locksmithd.service".into(),
+                runtime: true,
+                mask: true,
+                command: Some("stop".into()),
+                span: update.key_span,
+                origin: "coreos.update".into(),
+                ..UnitSpec::default()
+            });
+        } else if strategy.is_some() {
+            out.push(UnitSpec {
+                name: "locksmithd.service".into(),
+                runtime: true,
+                command: Some("restart".into()),
+                span: update.key_span,
+                origin: "coreos.update".into(),
+                ..UnitSpec::default()
+            });
+        }
+        let proxy = text(u.proxy.as_ref());
+        if text(u.group.as_ref()).is_some() || text(u.server.as_ref()).is_some() || proxy.is_some()
+        {
+            out.push(UnitSpec {
+                name: "update-engine.service".into(),
+                drop_ins: proxy
+                    .map(|p| {
+                        vec![(
+                            "proxy.conf".to_string(),
+                            format!("[Service]\n{}\n", environment_line_plain("ALL_PROXY", p)),
+                        )]
+                    })
+                    .unwrap_or_default(),
+                command: Some("restart".into()),
+                span: update.key_span,
+                origin: "coreos.update".into(),
+                ..UnitSpec::default()
+            });
+        }
+        if let Some((w, calendar, _)) = window(config) {
+            out.push(UnitSpec {
+                name: "update-window.service".into(),
+                content: Some(window_service()),
+                runtime: true,
+                span: w.key_span,
+                origin: "coreos.update.maintenance-window".into(),
+                ..UnitSpec::default()
+            });
+            out.push(UnitSpec {
+                name: "update-window.timer".into(),
+                content: Some(window_timer(&calendar)),
+                runtime: true,
+                enable: true,
+                command: Some("start".into()),
+                span: w.key_span,
+                origin: "coreos.update.maintenance-window".into(),
+                ..UnitSpec::default()
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_conf_merge_matches_the_peer_test() {
+        // coreos-cloudinit's TestUpdateConf case.
+        let base = "SERVER=https://example.com\nGROUP=thegroupc\nREBOOT_STRATEGY=awesome";
+        let out = merge_update_conf(Some(base), &[("REBOOT_STRATEGY", "etcd-lock".into())]);
+        assert_eq!(
+            out,
+            "SERVER=https://example.com\nGROUP=thegroupc\nREBOOT_STRATEGY=etcd-lock\n"
+        );
+    }
+
+    #[test]
+    fn update_conf_merge_matches_whole_keys() {
+        let base = "# comment\nGROUPIE=x\nGROUP=alpha\nGROUP=alpha-again\nREBOOT_STRATEGY_X=1\n";
+        let out = merge_update_conf(
+            Some(base),
+            &[("GROUP", "beta".into()), ("REBOOT_STRATEGY", "off".into())],
+        );
+        assert_eq!(
+            out,
+            "# comment\nGROUPIE=x\nGROUP=beta\nREBOOT_STRATEGY_X=1\nREBOOT_STRATEGY=off\n"
+        );
+        let fresh = merge_update_conf(None, &[("SERVER", "s".into()), ("GROUP", "g".into())]);
+        assert_eq!(fresh, "GROUP=g\nSERVER=s\n");
+    }
+
+    #[test]
+    fn service_contents_quote_and_skip_zero_values() {
+        let out = service_contents(vec![
+            ("A", EnvValue::Text("x\"%")),
+            ("B", EnvValue::Text("")),
+            ("C", EnvValue::Float(0.000001)),
+            ("D", EnvValue::Bool(false)),
+            ("E", EnvValue::Int(3)),
+        ]);
+        assert_eq!(
+            out.unwrap(),
+            "[Service]\nEnvironment=\"A=x\\\"%%\"\nEnvironment=\"C=1e-06\"\nEnvironment=\"E=3\"\n"
+        );
+        assert_eq!(service_contents(vec![("B", EnvValue::Bool(false))]), None);
+    }
+}

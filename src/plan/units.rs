@@ -1,0 +1,238 @@
+//! Units: coreos-cloudinit's `processUnits`, as a plan.
+//!
+//! For each unit in order: write its content and drop-ins (under /etc, or /run when
+//! `runtime`; `systemd/network` for .network/.netdev/.link), mask it (a /dev/null link,
+//! which replaces any content) or, for runtime units, remove a runtime mask, and enable it
+//! (not network units). Then one daemon-reload if anything was written, a restart of
+//! systemd-networkd if a network unit was, and the units' commands in order (network
+//! units' commands are ignored, as on the node).
+
+use super::{ActionKind, Builder, Content, Effect, PlannedFile};
+use crate::diagnostic::Span;
+use crate::model::{CloudConfig, Unit};
+
+/// A unit to process, from the config or generated.
+#[derive(Debug, Clone, Default)]
+pub struct UnitSpec {
+    /// File name, e.g. `docker.service`.
+    pub name: String,
+    /// Unit file text, when the config gives one.
+    pub content: Option<String>,
+    /// Drop-ins: (name, text).
+    pub drop_ins: Vec<(String, String)>,
+    /// Link to /dev/null.
+    pub mask: bool,
+    /// `systemctl enable`.
+    pub enable: bool,
+    /// Under /run instead of /etc.
+    pub runtime: bool,
+    /// A systemctl verb to run.
+    pub command: Option<String>,
+    /// Where it comes from.
+    pub span: Span,
+    /// What it comes from, e.g. `coreos.units[3]`.
+    pub origin: String,
+}
+
+/// Whether the unit is a systemd-networkd file.
+#[must_use]
+pub fn is_network(name: &str) -> bool {
+    [".network", ".netdev", ".link"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Where a unit's file goes on the node.
+#[must_use]
+pub fn destination(name: &str, runtime: bool) -> String {
+    let dir = if runtime { "/run" } else { "/etc" };
+    let group = if is_network(name) {
+        "network"
+    } else {
+        "system"
+    };
+    format!("{dir}/systemd/{group}/{name}")
+}
+
+/// The config's own units.
+pub fn from_config(config: &CloudConfig) -> Vec<UnitSpec> {
+    config
+        .units()
+        .enumerate()
+        .map(|(i, unit)| {
+            let u = &unit.value;
+            let text_of = |c: &Option<crate::model::Spanned<crate::model::Block>>| {
+                c.as_ref()
+                    .map(|c| c.value.text.clone())
+                    .filter(|t| !t.is_empty())
+            };
+            UnitSpec {
+                name: u.name().to_string(),
+                content: text_of(&u.content),
+                drop_ins: u
+                    .drop_ins()
+                    .filter_map(|d| {
+                        let name = d.value.name.as_ref()?.value.clone();
+                        let content = text_of(&d.value.content)?;
+                        (!name.is_empty()).then_some((name, content))
+                    })
+                    .collect(),
+                mask: Unit::flag(u.mask.as_ref()),
+                enable: Unit::flag(u.enable.as_ref()),
+                runtime: Unit::flag(u.runtime.as_ref()),
+                command: u
+                    .command
+                    .as_ref()
+                    .map(|c| c.value.clone())
+                    .filter(|c| !c.is_empty()),
+                span: unit.span,
+                origin: format!("coreos.units[{i}]"),
+            }
+        })
+        .collect()
+}
+
+/// Whether running `verb` makes a new definition of the unit current.
+fn applies_now(verb: Option<&str>) -> bool {
+    matches!(
+        verb,
+        Some(
+            "start"
+                | "restart"
+                | "reload"
+                | "try-restart"
+                | "reload-or-restart"
+                | "reload-or-try-restart"
+        )
+    )
+}
+
+/// Turn the units into files and actions.
+pub fn process(units: &[UnitSpec], b: &mut Builder) {
+    let mut reload: Option<Span> = None;
+    let mut networkd: Option<Span> = None;
+    let mut commands: Vec<(String, String, Span)> = Vec::new();
+    // Services a timer, path or socket of the config activates: their next run uses the
+    // new definition.
+    let triggered: Vec<String> = units
+        .iter()
+        .filter_map(|u| {
+            let stem = u
+                .name
+                .strip_suffix(".timer")
+                .or_else(|| u.name.strip_suffix(".path"))
+                .or_else(|| u.name.strip_suffix(".socket"))?;
+            Some(format!("{stem}.service"))
+        })
+        .collect();
+    for u in units {
+        if u.name.is_empty() {
+            continue;
+        }
+        let network = is_network(&u.name);
+        let dest = destination(&u.name, u.runtime);
+        let oneshot = u
+            .content
+            .as_deref()
+            .is_some_and(|c| c.lines().any(|l| l.trim() == "Type=oneshot"));
+        let activated = oneshot || triggered.contains(&u.name);
+        let definition_effect = if network || activated || applies_now(u.command.as_deref()) {
+            Effect::InService
+        } else {
+            Effect::RebootRequired
+        };
+        if let Some(content) = &u.content {
+            b.file(PlannedFile {
+                path: dest.clone(),
+                content: Content::Bytes(content.clone().into_bytes()),
+                mode: 0o644,
+                owner: None,
+                effect: definition_effect,
+                span: u.span,
+                origin: u.origin.clone(),
+            });
+            reload.get_or_insert(u.span);
+        }
+        for (name, content) in &u.drop_ins {
+            b.file(PlannedFile {
+                path: format!("{dest}.d/{name}"),
+                content: Content::Bytes(content.clone().into_bytes()),
+                mode: 0o644,
+                owner: None,
+                effect: definition_effect,
+                span: u.span,
+                origin: u.origin.clone(),
+            });
+            reload.get_or_insert(u.span);
+        }
+        if u.mask {
+            let stopped = u.command.as_deref() == Some("stop");
+            b.file(PlannedFile {
+                path: dest.clone(),
+                content: Content::Symlink("/dev/null".into()),
+                mode: 0o777,
+                owner: None,
+                effect: if stopped {
+                    Effect::InService
+                } else {
+                    Effect::RebootRequired
+                },
+                span: u.span,
+                origin: u.origin.clone(),
+            });
+        } else if u.runtime {
+            let unmask = ActionKind::Unmask {
+                unit: u.name.clone(),
+                path: dest.clone(),
+            };
+            if !b.plan.actions.iter().any(|a| a.kind == unmask) {
+                b.action(unmask, Effect::InService, u.span);
+            }
+        }
+        if u.enable && !network {
+            let enable = ActionKind::Enable {
+                unit: u.name.clone(),
+                runtime: u.runtime,
+            };
+            if !b.plan.actions.iter().any(|a| a.kind == enable) {
+                let effect = if applies_now(u.command.as_deref()) {
+                    Effect::InService
+                } else {
+                    Effect::RebootRequired
+                };
+                b.action(enable, effect, u.span);
+            }
+        }
+        if network {
+            networkd.get_or_insert(u.span);
+        } else if let Some(verb) = &u.command {
+            if !commands.iter().any(|(v, n, _)| v == verb && *n == u.name) {
+                commands.push((verb.clone(), u.name.clone(), u.span));
+            }
+        }
+    }
+    // A unit masked by a later entry is not unmasked first.
+    let masked: Vec<String> = b
+        .plan
+        .files
+        .iter()
+        .filter(|f| f.content == Content::Symlink("/dev/null".into()))
+        .map(|f| f.path.clone())
+        .collect();
+    b.plan
+        .actions
+        .retain(|a| !matches!(&a.kind, ActionKind::Unmask { path, .. } if masked.contains(path)));
+    if let Some(span) = reload {
+        b.action(ActionKind::DaemonReload, Effect::InService, span);
+    }
+    if let Some(span) = networkd {
+        b.action(ActionKind::RestartNetworkd, Effect::InService, span);
+    }
+    for (verb, unit, span) in commands {
+        b.action(
+            ActionKind::Systemctl { verb, unit },
+            Effect::InService,
+            span,
+        );
+    }
+}
