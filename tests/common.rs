@@ -87,6 +87,8 @@ pub struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
+    /// The directory the command ran in (kept alive as long as the output).
+    pub dir: tempfile::TempDir,
 }
 
 impl Run {
@@ -132,6 +134,7 @@ impl Run {
             status: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),
             stderr: String::from_utf8(out.stderr).unwrap(),
+            dir: self.dir,
         }
     }
 }

@@ -69,14 +69,12 @@ fn book_has_a_current_page_per_code() {
         );
         listed.push_str(&format!("  - [{}]({})\n", rule.code, rule.doc_path()));
     }
+    // SUMMARY.md lists every code under "Diagnostic codes", generated from the catalogue.
     let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).unwrap();
-    for rule in rules::ALL {
-        assert!(
-            summary.contains(&format!("({})", rule.doc_path())),
-            "SUMMARY.md lacks {}",
-            rule.code
-        );
-    }
+    let marker = "- [Diagnostic codes](codes.md)\n";
+    let head =
+        &summary[..summary.find(marker).expect("SUMMARY.md has the codes line") + marker.len()];
+    check_file("book/src/SUMMARY.md", &format!("{head}{listed}"));
     // No page without a rule.
     let codes = root().join("book/src/codes");
     for area in std::fs::read_dir(&codes).unwrap() {
@@ -98,7 +96,6 @@ fn book_has_a_current_page_per_code() {
             );
         }
     }
-    assert!(!listed.is_empty());
 }
 
 #[test]

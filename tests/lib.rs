@@ -9,6 +9,7 @@
 mod calendar;
 mod cli;
 mod common;
+mod compile;
 mod conformance;
 mod corpus;
 mod fuzz;

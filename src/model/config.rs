@@ -65,7 +65,7 @@ section! {
         server: String,
         /// A proxy for the update engine (`http://`, `https://`, `socks4://`, `socks5://`),
         /// written as `ALL_PROXY` in an update-engine.service drop-in.
-        @extension("update-engine proxy drop-in, not in coreos-cloudinit")
+        @valid(rules::update_proxy::VALUE) @extension("update-engine proxy drop-in, not in coreos-cloudinit")
         proxy: String,
         /// Reboot into updates only inside this window: a timer, a service and a script
         /// that reboots when an update is staged (through the reboot lock when etcd runs).

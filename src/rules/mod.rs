@@ -24,6 +24,7 @@ pub mod source_utf8;
 pub mod structure_deprecated_key;
 pub mod structure_empty_value;
 pub mod structure_incorrect_type;
+pub mod structure_line_break;
 pub mod structure_root;
 pub mod structure_unknown_key;
 pub mod units_command;
@@ -32,6 +33,8 @@ pub mod units_duplicate_name;
 pub mod units_missing_name;
 pub mod units_section;
 pub mod units_timer_never_started;
+pub mod update_maintenance_window;
+pub mod update_proxy;
 pub mod update_reboot_strategy;
 pub mod users_missing_name;
 pub mod write_files_duplicate_path;
@@ -62,7 +65,10 @@ pub static ALL: &[&Rule] = &[
     &structure_deprecated_key::RULE,
     &structure_incorrect_type::RULE,
     &structure_empty_value::RULE,
+    &structure_line_break::RULE,
     &update_reboot_strategy::RULE,
+    &update_proxy::RULE,
+    &update_maintenance_window::RULE,
     &locksmith_window_start::RULE,
     &locksmith_window_length::RULE,
     &locksmith_window_pair::RULE,
@@ -94,6 +100,8 @@ pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
 
 /// The checks run on every cloud-config after the structure walk.
 pub static CHECKS: &[Check] = &[
+    structure_line_break::check,
+    update_maintenance_window::check,
     locksmith_window_pair::check,
     units_missing_name::check,
     units_duplicate_name::check,
