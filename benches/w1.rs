@@ -37,7 +37,13 @@ fn main() {
         println!("wrote {}", dir.display());
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    // Under target/ unless KINDLING_BENCH_DIR names another place (e.g. a tmpfs, to see
+    // kindling's own cost apart from the disk's): file creation speed varies a lot between
+    // file systems, and the tree figures are printed beside that floor.
+    let base = std::env::var("KINDLING_BENCH_DIR")
+        .unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_string());
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    println!("working in {base}");
     let path = dir.path().join("w1.yaml");
     std::fs::write(&path, &w1).unwrap();
     let lines = w1.lines().count();
@@ -67,6 +73,118 @@ fn main() {
         median(runs).as_secs_f64() * 1e3,
         30,
         peak_child_rss_kib() as f64 / 1024.0
+    );
+
+    // Compile W1 to a tree, writing included (the previous tree is replaced each time).
+    let out = dir.path().join("tree");
+    let mut compiles = Vec::new();
+    for i in 0..16 {
+        let start = Instant::now();
+        let status = Command::new(exe)
+            .args(["compile"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let took = start.elapsed();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        if i > 0 {
+            compiles.push(took);
+        }
+    }
+    // The floor this machine sets: the same files (same directories, same sizes) written
+    // with plain std::fs by one thread, no kindling at all, and the previous copy removed.
+    let planned = kindling::compile::compile(
+        "w1",
+        w1.as_bytes().to_vec(),
+        &kindling::compile::Options {
+            target: kindling::compile::Target::Tree,
+            vars: std::collections::BTreeMap::new(),
+            plan: kindling::plan::PlanOptions::default(),
+        },
+    )
+    .plan
+    .unwrap();
+    let mut floors = Vec::new();
+    for _ in 0..5 {
+        let raw = dir.path().join("raw");
+        let start = Instant::now();
+        let _ = std::fs::remove_dir_all(&raw);
+        for f in &planned.files {
+            let path = raw.join(f.path.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if let kindling::plan::Content::Bytes(b) = &f.content {
+                std::fs::write(&path, b).unwrap();
+            }
+        }
+        floors.push(start.elapsed());
+    }
+    let floor = median(floors);
+    let tree = median(compiles);
+    println!(
+        "kindling compile W1 --out DIR (binary, writing {} files, replacing the previous tree): median {:.1} ms over 15 runs",
+        planned.files.len(),
+        tree.as_secs_f64() * 1e3
+    );
+    println!(
+        "  floor on this machine (the same files written and replaced with plain std::fs): median {:.1} ms",
+        floor.as_secs_f64() * 1e3
+    );
+    let ign = dir.path().join("ign");
+    let mut ignition = Vec::new();
+    for _ in 0..11 {
+        let start = Instant::now();
+        let status = Command::new(exe)
+            .args(["compile", "--target", "ignition"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&ign)
+            .output()
+            .unwrap();
+        assert!(status.status.success());
+        ignition.push(start.elapsed());
+    }
+    println!(
+        "kindling compile W1 --target ignition: median {:.1} ms",
+        median(ignition).as_secs_f64() * 1e3
+    );
+
+    // The compile stages in process.
+    let options = kindling::compile::Options {
+        target: kindling::compile::Target::Tree,
+        vars: std::collections::BTreeMap::new(),
+        plan: kindling::plan::PlanOptions::default(),
+    };
+    let stage = |f: &mut dyn FnMut()| {
+        let mut samples = Vec::new();
+        for _ in 0..11 {
+            let start = Instant::now();
+            f();
+            samples.push(start.elapsed());
+        }
+        median(samples).as_secs_f64() * 1e3
+    };
+    let compiled = kindling::compile::compile("w1", w1.as_bytes().to_vec(), &options);
+    let plan = compiled.plan.clone().unwrap();
+    let t_compile = stage(&mut || {
+        let _ = kindling::compile::compile("w1", w1.as_bytes().to_vec(), &options);
+    });
+    let t_plan = stage(&mut || {
+        let _ = kindling::plan::plan(&compiled.validation.config, &options.plan);
+    });
+    let t_manifest = stage(&mut || {
+        let _ = kindling::emit::manifest::render(&plan, &compiled.validation.source);
+    });
+    let t_ignition = stage(&mut || {
+        let _ = kindling::emit::ignition::render(&plan);
+    });
+    println!(
+        "in process: compile (validate + plan) {t_compile:.1} ms, of which plan {t_plan:.1} ms; manifest {t_manifest:.1} ms; ignition {t_ignition:.1} ms"
     );
 
     let time = |text: &str| {

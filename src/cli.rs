@@ -294,13 +294,18 @@ fn compile(args: &CompileArgs) -> ExitCode {
     }
 }
 
-/// Write a file through a temporary file in the same directory and a rename.
+/// Write a file through a temporary file in the same directory and a rename, so a reader
+/// sees the old or the new file, never half of one. (A build artifact: not fsynced.)
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    // NamedTempFile creates 0600; the config is not a secret of kindling's.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -181,12 +181,16 @@ fn ignition_checks(plan: &Plan, out: &mut Vec<Finding>) {
             ));
         }
     }
+    // Units masked by the plan: a /dev/null link named after the unit.
+    let masked: std::collections::HashSet<&str> = plan
+        .files
+        .iter()
+        .filter(|f| f.content == crate::plan::Content::Symlink("/dev/null".into()))
+        .filter_map(|f| f.path.rsplit('/').next())
+        .collect();
     for action in &plan.actions {
         if let ActionKind::Systemctl { verb, unit } = &action.kind {
-            let masked = plan.files.iter().any(|f| {
-                f.content == crate::plan::Content::Symlink("/dev/null".into())
-                    && f.path.ends_with(&format!("/{unit}"))
-            });
+            let masked = masked.contains(unit.as_str());
             let starts = matches!(verb.as_str(), "start" | "restart" | "reload-or-restart");
             let implied_by_mask = verb == "stop" && masked;
             if !(starts || implied_by_mask) {

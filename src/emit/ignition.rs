@@ -258,14 +258,16 @@ fn user(spec: &UserSpec) -> User {
 pub fn render(plan: &Plan) -> String {
     let mut storage = Storage::default();
     let mut units: Vec<Unit> = Vec::new();
-    let unit = |units: &mut Vec<Unit>, name: &str| -> usize {
-        if let Some(i) = units.iter().position(|u| u.name == name) {
-            return i;
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut unit = |units: &mut Vec<Unit>, name: &str| -> usize {
+        if let Some(i) = index.get(name) {
+            return *i;
         }
         units.push(Unit {
             name: name.to_string(),
             ..Unit::default()
         });
+        index.insert(name.to_string(), units.len() - 1);
         units.len() - 1
     };
     let mut tmpfiles = Vec::new();
@@ -352,6 +354,7 @@ pub fn render(plan: &Plan) -> String {
         });
     }
     let mut users: Vec<User> = Vec::new();
+    let mut links_seen = std::collections::HashSet::new();
     for action in &plan.actions {
         match &action.kind {
             ActionKind::Enable { unit: name, .. } => {
@@ -372,7 +375,7 @@ pub fn render(plan: &Plan) -> String {
                         target: format!("/etc/systemd/system/{name}"),
                         overwrite: true,
                     };
-                    if !storage.links.iter().any(|l| l.path == link.path) {
+                    if links_seen.insert(link.path.clone()) {
                         storage.links.push(link);
                     }
                 } else {

@@ -1,7 +1,7 @@
 //! `kindling-plan.json`: every file (path, type, mode, owner, size, sha256, effect, origin,
 //! source line) and every action in order. Deterministic: same plan, same bytes.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::plan::{Content, Plan};
@@ -17,64 +17,89 @@ pub fn sha256(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Render the manifest of `plan`, whose spans point into `source`.
+/// A JSON string literal.
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Render the manifest of `plan`, whose spans point into `source`. Written directly (keys
+/// in a fixed order, two-space indentation) rather than through a JSON tree: a manifest
+/// lists thousands of files and this is on the compile path.
 #[must_use]
 pub fn render(plan: &Plan, source: &SourceFile) -> String {
+    use std::fmt::Write;
     let line = |span: crate::diagnostic::Span| source.position(span.start).line;
-    let files: Vec<Value> = plan
-        .files
-        .iter()
-        .map(|f| {
-            let mut m = Map::new();
-            m.insert("path".into(), json!(f.path));
-            match &f.content {
-                Content::Bytes(bytes) => {
-                    m.insert("type".into(), json!("file"));
-                    m.insert("mode".into(), json!(format!("{:04o}", f.mode)));
-                    m.insert(
-                        "owner".into(),
-                        json!(f.owner.as_deref().unwrap_or("root:root")),
-                    );
-                    m.insert("size".into(), json!(bytes.len()));
-                    m.insert("sha256".into(), json!(sha256(bytes)));
-                }
-                Content::Symlink(target) => {
-                    m.insert("type".into(), json!("symlink"));
-                    m.insert("target".into(), json!(target));
-                }
-            }
-            m.insert("effect".into(), json!(f.effect.as_str()));
-            m.insert("origin".into(), json!(f.origin));
-            m.insert("line".into(), json!(line(f.span)));
-            Value::Object(m)
-        })
-        .collect();
-    let actions: Vec<Value> = plan
-        .actions
-        .iter()
-        .map(|a| {
-            let mut v = serde_json::to_value(&a.kind).unwrap_or(Value::Null);
-            if let Value::Object(m) = &mut v {
-                m.insert("effect".into(), json!(a.effect.as_str()));
-                m.insert("line".into(), json!(line(a.span)));
-            }
-            v
-        })
-        .collect();
     let reboot = plan
         .files
         .iter()
         .map(|f| f.effect)
         .chain(plan.actions.iter().map(|a| a.effect))
         .any(|e| e == crate::plan::Effect::RebootRequired);
-    let doc = json!({
-        "format": "kindling-plan/1",
-        "input_sha256": sha256(source.text.as_bytes()),
-        "reboot_required": reboot,
-        "files": files,
-        "actions": actions,
+    let mut out = String::with_capacity(256 + plan.files.len() * 320);
+    out.push_str("{\n  \"format\": \"kindling-plan/1\",\n");
+    let _ = writeln!(
+        out,
+        "  \"input_sha256\": \"{}\",",
+        sha256(source.text.as_bytes())
+    );
+    let _ = writeln!(out, "  \"reboot_required\": {reboot},");
+    out.push_str("  \"files\": [");
+    for (i, f) in plan.files.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        let _ = write!(out, "    {{\n      \"path\": {},\n", q(&f.path));
+        match &f.content {
+            Content::Bytes(bytes) => {
+                let _ = write!(
+                    out,
+                    "      \"type\": \"file\",\n      \"mode\": \"{:04o}\",\n      \"owner\": {},\n      \"size\": {},\n      \"sha256\": \"{}\",\n",
+                    f.mode,
+                    q(f.owner.as_deref().unwrap_or("root:root")),
+                    bytes.len(),
+                    sha256(bytes)
+                );
+            }
+            Content::Symlink(target) => {
+                let _ = write!(
+                    out,
+                    "      \"type\": \"symlink\",\n      \"target\": {},\n",
+                    q(target)
+                );
+            }
+        }
+        let _ = write!(
+            out,
+            "      \"effect\": \"{}\",\n      \"origin\": {},\n      \"line\": {}\n    }}",
+            f.effect.as_str(),
+            q(&f.origin),
+            line(f.span)
+        );
+    }
+    out.push_str(if plan.files.is_empty() {
+        "],\n"
+    } else {
+        "\n  ],\n"
     });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    out.push_str("  \"actions\": [");
+    for (i, a) in plan.actions.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        let mut v = serde_json::to_value(&a.kind).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("effect".into(), json!(a.effect.as_str()));
+            m.insert("line".into(), json!(line(a.span)));
+        }
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        for (j, l) in text.lines().enumerate() {
+            if j > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(l);
+        }
+    }
+    out.push_str(if plan.actions.is_empty() {
+        "]\n}\n"
+    } else {
+        "\n  ]\n}\n"
+    });
+    out
 }

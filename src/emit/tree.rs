@@ -5,14 +5,17 @@
 //! the new one is in place). The output must be absent, empty, or a previous kindling
 //! tree (it has `kindling-plan.json`); anything else is refused so no user data is lost.
 //! Modes are set as planned; owners are recorded in the manifest (applied by
-//! `kindling apply`), since compiling needs no privileges.
+//! `kindling apply`), since compiling needs no privileges. Like any compiler's output the
+//! tree is not fsynced file by file: it is an artifact, made whole by the final rename;
+//! durability on a node is `kindling apply`'s job.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
 use std::path::{Component, Path, PathBuf};
 
-use crate::plan::{Content, Plan};
+use crate::plan::{Content, Plan, PlannedFile};
 
 /// Why the tree could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -53,28 +56,79 @@ fn inside(out: &Path, planned: &str) -> Result<PathBuf, TreeError> {
     Ok(out.join(rel))
 }
 
+fn write_file(path: &Path, file: &PlannedFile) -> Result<(), TreeError> {
+    match &file.content {
+        Content::Bytes(bytes) => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(file.mode & 0o777)
+                .open(path)
+                .map_err(io(path))?;
+            f.write_all(bytes).map_err(io(path))?;
+            // The umask may have cleared bits, and special bits are never set by open.
+            fs::set_permissions(path, fs::Permissions::from_mode(file.mode)).map_err(io(path))?;
+        }
+        Content::Symlink(target) => symlink(target, path).map_err(io(path))?,
+    }
+    Ok(())
+}
+
 fn write_into(root: &Path, plan: &Plan, manifest: &str) -> Result<usize, TreeError> {
-    let mut count = 0;
+    // Directories first, each once (not one create_dir_all per file).
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut jobs: Vec<(PathBuf, &PlannedFile)> = Vec::with_capacity(plan.files.len());
     for file in &plan.files {
         let path = inside(root, &file.path)?;
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
+            dirs.insert(parent.to_path_buf());
         }
-        match &file.content {
-            Content::Bytes(bytes) => {
-                let mut f = fs::File::create(&path).map_err(io(&path))?;
-                f.write_all(bytes).map_err(io(&path))?;
-                f.sync_all().map_err(io(&path))?;
-                fs::set_permissions(&path, fs::Permissions::from_mode(file.mode))
-                    .map_err(io(&path))?;
-            }
-            Content::Symlink(target) => symlink(target, &path).map_err(io(&path))?,
-        }
-        count += 1;
+        jobs.push((path, file));
     }
+    for dir in &dirs {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    // Files on both cores: creating files is bound by each directory's lock, so split by
+    // directory, alternating, to keep the halves balanced.
+    let mut by_dir: std::collections::BTreeMap<&Path, Vec<&(PathBuf, &PlannedFile)>> =
+        std::collections::BTreeMap::new();
+    for job in &jobs {
+        by_dir
+            .entry(job.0.parent().unwrap_or(root))
+            .or_default()
+            .push(job);
+    }
+    let mut groups: Vec<Vec<&(PathBuf, &PlannedFile)>> = vec![Vec::new(), Vec::new()];
+    let mut sizes = [0usize; 2];
+    let mut dir_lists: Vec<_> = by_dir.into_values().collect();
+    dir_lists.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    for list in dir_lists {
+        let i = usize::from(sizes[1] < sizes[0]);
+        sizes[i] += list.len();
+        groups[i].extend(list);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| {
+                scope.spawn(move || {
+                    for (path, file) in group {
+                        write_file(path, file)?;
+                    }
+                    Ok::<(), TreeError>(())
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(TreeError::BadPath("a writer thread panicked".into())))?;
+        }
+        Ok::<(), TreeError>(())
+    })?;
     let manifest_path = root.join(super::manifest::FILE_NAME);
     fs::write(&manifest_path, manifest).map_err(io(&manifest_path))?;
-    Ok(count)
+    Ok(jobs.len())
 }
 
 /// Write `plan` (and its `manifest`) as the directory `out`; returns the number of files.

@@ -207,11 +207,15 @@ impl Plan {
 #[derive(Default)]
 struct Builder {
     plan: Plan,
+    /// Paths already planned, so that the common case (a new path) stays O(1).
+    paths: std::collections::HashSet<String>,
 }
 
 impl Builder {
     fn file(&mut self, file: PlannedFile) {
-        self.plan.files.retain(|f| f.path != file.path);
+        if !self.paths.insert(file.path.clone()) {
+            self.plan.files.retain(|f| f.path != file.path);
+        }
         self.plan.files.push(file);
     }
 

@@ -7,6 +7,8 @@
 //! systemd-networkd if a network unit was, and the units' commands in order (network
 //! units' commands are ignored, as on the node).
 
+use std::collections::HashSet;
+
 use super::{ActionKind, Builder, Content, Effect, PlannedFile};
 use crate::diagnostic::Span;
 use crate::model::{CloudConfig, Unit};
@@ -112,9 +114,12 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
     let mut reload: Option<Span> = None;
     let mut networkd: Option<Span> = None;
     let mut commands: Vec<(String, String, Span)> = Vec::new();
+    // What is already queued, for de-duplication in O(1).
+    let mut queued: HashSet<(String, String)> = HashSet::new();
+    let mut unit_actions: HashSet<(&'static str, String)> = HashSet::new();
     // Services a timer, path or socket of the config activates: their next run uses the
     // new definition.
-    let triggered: Vec<String> = units
+    let triggered: HashSet<String> = units
         .iter()
         .filter_map(|u| {
             let stem = u
@@ -185,7 +190,7 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
                 unit: u.name.clone(),
                 path: dest.clone(),
             };
-            if !b.plan.actions.iter().any(|a| a.kind == unmask) {
+            if unit_actions.insert(("unmask", u.name.clone())) {
                 b.action(unmask, Effect::InService, u.span);
             }
         }
@@ -194,7 +199,7 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
                 unit: u.name.clone(),
                 runtime: u.runtime,
             };
-            if !b.plan.actions.iter().any(|a| a.kind == enable) {
+            if unit_actions.insert(("enable", u.name.clone())) {
                 let effect = if applies_now(u.command.as_deref()) {
                     Effect::InService
                 } else {
@@ -206,13 +211,13 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
         if network {
             networkd.get_or_insert(u.span);
         } else if let Some(verb) = &u.command {
-            if !commands.iter().any(|(v, n, _)| v == verb && *n == u.name) {
+            if queued.insert((verb.clone(), u.name.clone())) {
                 commands.push((verb.clone(), u.name.clone(), u.span));
             }
         }
     }
     // A unit masked by a later entry is not unmasked first.
-    let masked: Vec<String> = b
+    let masked: HashSet<String> = b
         .plan
         .files
         .iter()
