@@ -222,10 +222,10 @@ fn compile(args: &CompileArgs) -> ExitCode {
         }
     };
     let base = match &args.base_update_conf {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
+        Some(path) => match crate::source::read(&path.to_string_lossy()) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
             Err(err) => {
-                eprintln!("kindling: cannot read {}: {err}", path.display());
+                eprintln!("kindling: {err}");
                 return ExitCode::from(2);
             }
         },

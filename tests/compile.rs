@@ -800,3 +800,29 @@ fn write_files_modes_and_encodings_reach_the_tree() {
     assert_eq!(read("etc/kindling/gzip-binary.txt"), b"hello\n");
     assert_eq!(read("etc/kindling/raw-binary.bin"), b"hello\n");
 }
+
+#[test]
+fn base_update_conf_is_merged_by_whole_keys() {
+    let out = Run::new(&["compile", "c.yaml", "--out", "out", "--base-update-conf", "base.conf"])
+        .file("c.yaml", "#cloud-config\ncoreos:\n  update:\n    group: beta\n")
+        .file("base.conf", "# from the image\nGROUPIE=keep\nGROUP=stable\nSERVER=https://public.update.example/v1/update/\n")
+        .run();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let merged =
+        std::fs::read_to_string(out.dir.path().join("out/etc/coreos/update.conf")).unwrap();
+    assert_eq!(
+        merged,
+        "# from the image\nGROUPIE=keep\nGROUP=beta\nSERVER=https://public.update.example/v1/update/\n"
+    );
+    let missing = Run::new(&[
+        "compile",
+        "c.yaml",
+        "--out",
+        "out",
+        "--base-update-conf",
+        "nope",
+    ])
+    .file("c.yaml", "#cloud-config\nhostname: a\n")
+    .run();
+    assert_eq!(missing.status, 2);
+}
