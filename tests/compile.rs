@@ -799,6 +799,11 @@ fn write_files_modes_and_encodings_reach_the_tree() {
     assert_eq!(read("etc/kindling/gzip-base64.txt"), b"bar");
     assert_eq!(read("etc/kindling/gzip-binary.txt"), b"hello\n");
     assert_eq!(read("etc/kindling/raw-binary.bin"), b"hello\n");
+    assert_eq!(read("etc/kindling/gz-binary.txt"), b"hello\n");
+    assert_eq!(read("etc/kindling/gz-base64.txt"), b"bar");
+    assert_eq!(read("etc/kindling/gzip-b64.txt"), b"bar");
+    assert_eq!(read("etc/kindling/b64.txt"), b"hello\n");
+    assert_eq!(mode("etc/kindling/gzip-b64.txt"), 0o640);
 }
 
 #[test]

@@ -43,6 +43,7 @@ pub mod write_files_missing_content;
 pub mod write_files_missing_path;
 pub mod write_files_permissions;
 pub mod write_files_read_only;
+pub mod write_files_special_bits;
 pub mod write_files_undecodable;
 pub mod write_files_under_coreos;
 pub mod yaml_duplicate_key;
@@ -82,6 +83,7 @@ pub static ALL: &[&Rule] = &[
     &write_files_missing_content::RULE,
     &write_files_duplicate_path::RULE,
     &write_files_permissions::RULE,
+    &write_files_special_bits::RULE,
     &write_files_encoding::RULE,
     &write_files_undecodable::RULE,
     &write_files_read_only::RULE,
@@ -113,6 +115,7 @@ pub static CHECKS: &[Check] = &[
     write_files_duplicate_path::check,
     write_files_undecodable::check,
     write_files_read_only::check,
+    write_files_special_bits::check,
     users_missing_name::check,
     manage_etc_hosts::check,
     etcd_discovery_url::check,
