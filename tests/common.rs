@@ -16,6 +16,17 @@ pub fn corpus(rel: &str) -> PathBuf {
     root().join("../shared/corpus").join(rel)
 }
 
+/// The `*.yaml` files of a directory, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Validate a file on disk.
 pub fn validate_file(path: &Path) -> Validation {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

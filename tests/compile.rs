@@ -30,14 +30,24 @@ const IMAGE_BINARIES: &[&str] = &[
 ];
 
 fn examples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    crate::common::yaml_files(&root().join("examples"))
+        .into_iter()
         .filter(|p| !p.ends_with("mistakes.yaml"))
-        .collect();
-    files.sort();
-    files
+        .collect()
+}
+
+/// Compile `examples/<name>.yaml` to a tree in a fresh directory (kept alive by the
+/// returned guard).
+fn compile_example(name: &str, dir: &tempfile::TempDir, sub: &str) -> PathBuf {
+    let out = dir.path().join(sub);
+    let example = root().join("examples").join(format!("{name}.yaml"));
+    compile(&[
+        "compile",
+        example.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    out
 }
 
 fn compile(args: &[&str]) -> crate::common::Output {
@@ -205,14 +215,7 @@ fn compiling_twice_gives_identical_bytes() {
 #[test]
 fn update_window_recipe_compiles_as_specified() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("tree");
-    let example = root().join("examples/update-window.yaml");
-    compile(&[
-        "compile",
-        example.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = compile_example("update-window", &dir, "tree");
     let update_conf = std::fs::read_to_string(out.join("etc/coreos/update.conf")).unwrap();
     assert!(
         update_conf.lines().any(|l| l == "GROUP=stable"),
@@ -254,14 +257,7 @@ fn update_window_recipe_compiles_as_specified() {
     );
 
     // The same recipe through the extension key: the same node files.
-    let ext = dir.path().join("ext");
-    let example = root().join("examples/maintenance-window.yaml");
-    compile(&[
-        "compile",
-        example.to_str().unwrap(),
-        "--out",
-        ext.to_str().unwrap(),
-    ]);
+    let ext = compile_example("maintenance-window", &dir, "ext");
     let node_files = |d: &Path| -> Vec<(String, Vec<u8>)> {
         listing(d)
             .into_iter()
@@ -276,14 +272,7 @@ fn update_window_recipe_compiles_as_specified() {
     );
 
     // The proxy drop-in appears when a proxy is set.
-    let proxy = dir.path().join("proxy");
-    let example = root().join("examples/update-proxy.yaml");
-    compile(&[
-        "compile",
-        example.to_str().unwrap(),
-        "--out",
-        proxy.to_str().unwrap(),
-    ]);
+    let proxy = compile_example("update-proxy", &dir, "proxy");
     let dropin = std::fs::read_to_string(
         proxy.join("etc/systemd/system/update-engine.service.d/proxy.conf"),
     )
@@ -777,14 +766,7 @@ fn recompiling_replaces_the_previous_tree_whole() {
 #[test]
 fn write_files_modes_and_encodings_reach_the_tree() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("tree");
-    let example = root().join("examples/write-files.yaml");
-    compile(&[
-        "compile",
-        example.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = compile_example("write-files", &dir, "tree");
     let mode = |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode("etc/motd"), 0o644);
     assert_eq!(

@@ -75,13 +75,7 @@ const DISPUTED: &[(&str, &str)] = &[
 ];
 
 fn corpus_files(dir: &str) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(corpus(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
+    crate::common::yaml_files(&corpus(dir))
 }
 
 #[test]

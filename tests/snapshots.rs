@@ -8,12 +8,7 @@ use crate::common::root;
 
 #[test]
 fn human_reports_of_examples() {
-    let mut dir: Vec<_> = std::fs::read_dir(root().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    dir.sort();
+    let dir = crate::common::yaml_files(&root().join("examples"));
     let mut stale = Vec::new();
     for path in dir {
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();

@@ -146,28 +146,21 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
         } else {
             Effect::RebootRequired
         };
+        let definition = |path: String, content: &str| PlannedFile {
+            path,
+            content: Content::Bytes(content.as_bytes().to_vec()),
+            mode: 0o644,
+            owner: None,
+            effect: definition_effect,
+            span: u.span,
+            origin: u.origin.clone(),
+        };
         if let Some(content) = &u.content {
-            b.file(PlannedFile {
-                path: dest.clone(),
-                content: Content::Bytes(content.clone().into_bytes()),
-                mode: 0o644,
-                owner: None,
-                effect: definition_effect,
-                span: u.span,
-                origin: u.origin.clone(),
-            });
+            b.file(definition(dest.clone(), content));
             reload.get_or_insert(u.span);
         }
         for (name, content) in &u.drop_ins {
-            b.file(PlannedFile {
-                path: format!("{dest}.d/{name}"),
-                content: Content::Bytes(content.clone().into_bytes()),
-                mode: 0o644,
-                owner: None,
-                effect: definition_effect,
-                span: u.span,
-                origin: u.origin.clone(),
-            });
+            b.file(definition(format!("{dest}.d/{name}"), content));
             reload.get_or_insert(u.span);
         }
         if u.mask {
