@@ -113,6 +113,10 @@ pub enum Format {
     Human,
     /// A JSON array of findings.
     Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
 }
 
 /// Colour choice.
@@ -178,6 +182,8 @@ fn validate(args: &ValidateArgs) -> ExitCode {
     }
     let text = match args.format {
         Format::Json => report::json::render(&results),
+        Format::Sarif => report::sarif::render(&results),
+        Format::Github => report::github::render(&results),
         Format::Human => {
             let color = match args.color {
                 Color::Always => true,

@@ -69,6 +69,7 @@ pub fn validate(name: &str, bytes: Vec<u8>) -> Validation {
             }
         }
     }
+    check::suppress::apply(&source, &mut findings);
     diagnostic::sort(&mut findings);
     Validation {
         source,

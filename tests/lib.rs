@@ -12,6 +12,7 @@ mod common;
 mod compile;
 mod conformance;
 mod corpus;
+mod formats;
 mod fuzz;
 mod generated;
 mod snapshots;

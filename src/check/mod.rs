@@ -6,6 +6,7 @@
 //! Check is pure: no I/O, no clock, same input, same findings.
 
 mod structure;
+pub mod suppress;
 
 use crate::diagnostic::Finding;
 use crate::model::CloudConfig;

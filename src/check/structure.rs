@@ -19,12 +19,74 @@ pub fn walk(text: &str, root: &Node, out: &mut Vec<Finding>) {
         return;
     }
     match root.as_mapping() {
-        Some(entries) => section(text, &CloudConfig::INFO, entries, "", out),
+        Some(entries) => {
+            section(text, &CloudConfig::INFO, entries, "", out);
+            hyphen_keys(root, out);
+        }
         None => out.push(rules::structure_root::RULE.at(
             root.span,
             format!("the document is {}, not a mapping of keys", root.describe()),
         )),
     }
+}
+
+/// One note for the whole document when known keys are written with `-`.
+fn hyphen_keys(root: &Node, out: &mut Vec<Finding>) {
+    fn visit<'n>(node: &'n Node, info: &SectionInfo, found: &mut Vec<&'n Node>) {
+        let Some(entries) = node.as_mapping() else {
+            return;
+        };
+        for entry in entries {
+            let Some(raw) = entry.key_text() else {
+                continue;
+            };
+            let Some(spec) = info.field(&normalize_key(raw)) else {
+                continue;
+            };
+            if raw.contains('-') {
+                found.push(&entry.key);
+            }
+            match spec.kind {
+                Kind::Struct(inner) => visit(&entry.value, inner, found),
+                Kind::StructList(inner) => {
+                    for item in entry.value.as_sequence().unwrap_or(&[]) {
+                        visit(item, inner, found);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut found = Vec::new();
+    visit(root, &CloudConfig::INFO, &mut found);
+    let Some(first) = found.first() else {
+        return;
+    };
+    let mut names: Vec<&str> = found
+        .iter()
+        .filter_map(|n| n.as_scalar().map(|s| s.text.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let shown = names
+        .iter()
+        .take(5)
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if names.len() > 5 {
+        format!(" and {} more", names.len() - 5)
+    } else {
+        String::new()
+    };
+    out.push(rules::portability_hyphen_keys::RULE.at(
+        first.span,
+        format!(
+            "{} key{} written with '-' ({shown}{more}): Flatcar's coreos-cloudinit 3975.2.0+ ignores them",
+            found.len(),
+            if found.len() == 1 { " is" } else { "s are" }
+        ),
+    ));
 }
 
 fn join(path: &str, key: &str) -> String {

@@ -1,10 +1,13 @@
-//! Report: findings rendered for people (`human`, miette) and for tools (`json`).
+//! Report: findings rendered for people (`human`, miette) and for tools (`json`, `sarif`,
+//! `github` workflow commands).
 //!
 //! Rendering never changes findings; it only formats them. Line and column numbers are
 //! 1-based, columns count characters, and `end_*` is exclusive, in every format.
 
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod sarif;
 
 use crate::Validation;
 use crate::diagnostic::Severity;

@@ -13,10 +13,12 @@ pub mod compile_unset_variable;
 pub mod compile_unsupported_input;
 pub mod etcd2_proxy;
 pub mod etcd_discovery_url;
+pub mod lint_unused_suppression;
 pub mod locksmith_window_length;
 pub mod locksmith_window_pair;
 pub mod locksmith_window_start;
 pub mod manage_etc_hosts;
+pub mod portability_hyphen_keys;
 pub mod source_gzip;
 pub mod source_not_cloud_config;
 pub mod source_skipped;
@@ -92,6 +94,8 @@ pub static ALL: &[&Rule] = &[
     &manage_etc_hosts::RULE,
     &etcd_discovery_url::RULE,
     &etcd2_proxy::RULE,
+    &portability_hyphen_keys::RULE,
+    &lint_unused_suppression::RULE,
     &compile_unset_variable::RULE,
     &compile_unsupported_input::RULE,
     &compile_ignition::RULE,
