@@ -21,6 +21,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod units;
 
 use diagnostic::{Finding, Severity};
 use model::CloudConfig;

@@ -16,3 +16,4 @@ mod formats;
 mod fuzz;
 mod generated;
 mod snapshots;
+mod units;

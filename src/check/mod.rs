@@ -8,9 +8,24 @@
 mod structure;
 pub mod suppress;
 
-use crate::diagnostic::Finding;
-use crate::model::CloudConfig;
+use crate::diagnostic::{Finding, Span};
+use crate::model::{Block, CloudConfig, DropIn, Spanned, Unit};
 use crate::source::{Node, SourceFile};
+use crate::units::UnitText;
+
+/// A unit file or drop-in of the config, parsed once for every rule that looks inside.
+pub struct UnitDoc<'a> {
+    /// The `coreos.units` entry.
+    pub unit: &'a Spanned<Unit>,
+    /// The unit's name.
+    pub name: &'a str,
+    /// The drop-in, when this is one.
+    pub drop_in: Option<&'a Spanned<DropIn>>,
+    /// The text as written in the config.
+    pub content: &'a Spanned<Block>,
+    /// The text as systemd reads it.
+    pub text: UnitText,
+}
 
 /// What a rule may look at.
 pub struct Context<'a> {
@@ -20,6 +35,64 @@ pub struct Context<'a> {
     pub root: &'a Node,
     /// The typed config.
     pub config: &'a CloudConfig,
+    /// Every unit file and drop-in with content, parsed.
+    pub units: Vec<UnitDoc<'a>>,
+}
+
+impl Context<'_> {
+    /// The span of bytes `range` of line `line` of a unit's text, in the YAML file (the
+    /// whole value when the block is not a literal `|` block).
+    #[must_use]
+    pub fn unit_span(&self, doc: &UnitDoc<'_>, line: usize, range: (usize, usize)) -> Span {
+        let c = doc.content;
+        if !c.value.literal {
+            return c.span;
+        }
+        let l = self
+            .source
+            .block_line_span(c.span, &c.value.text, true, line);
+        let start = (l.start + range.0).min(l.end);
+        let end = (l.start + range.1).min(l.end).max(start);
+        Span::new(start, end)
+    }
+}
+
+fn unit_docs(config: &CloudConfig) -> Vec<UnitDoc<'_>> {
+    let mut out = Vec::new();
+    for unit in config.units() {
+        let name = unit.value.name();
+        if let Some(content) = unit
+            .value
+            .content
+            .as_ref()
+            .filter(|c| !c.value.text.is_empty())
+        {
+            out.push(UnitDoc {
+                unit,
+                name,
+                drop_in: None,
+                content,
+                text: crate::units::parse(&content.value.text),
+            });
+        }
+        for drop_in in unit.value.drop_ins() {
+            if let Some(content) = drop_in
+                .value
+                .content
+                .as_ref()
+                .filter(|c| !c.value.text.is_empty())
+            {
+                out.push(UnitDoc {
+                    unit,
+                    name,
+                    drop_in: Some(drop_in),
+                    content,
+                    text: crate::units::parse(&content.value.text),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// All findings for a parsed document.
@@ -31,6 +104,7 @@ pub fn check(source: &SourceFile, root: &Node, config: &CloudConfig) -> Vec<Find
         source,
         root,
         config,
+        units: unit_docs(config),
     };
     for check in crate::rules::CHECKS {
         check(&cx, &mut out);

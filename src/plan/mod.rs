@@ -19,6 +19,8 @@ mod generated;
 pub mod text;
 mod units;
 
+pub use units::is_network as is_network_unit;
+
 use serde::Serialize;
 
 use crate::diagnostic::Span;

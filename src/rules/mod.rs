@@ -31,10 +31,19 @@ pub mod structure_root;
 pub mod structure_unknown_key;
 pub mod units_command;
 pub mod units_drop_in_incomplete;
+pub mod units_drop_in_name;
 pub mod units_duplicate_name;
+pub mod units_enable_without_install;
+pub mod units_invalid_value;
+pub mod units_missing_exec_start;
 pub mod units_missing_name;
+pub mod units_name;
+pub mod units_network_command;
 pub mod units_section;
+pub mod units_service_refused;
 pub mod units_timer_never_started;
+pub mod units_timer_target;
+pub mod units_unknown_directive;
 pub mod update_maintenance_window;
 pub mod update_proxy;
 pub mod update_reboot_strategy;
@@ -80,6 +89,15 @@ pub static ALL: &[&Rule] = &[
     &units_command::RULE,
     &units_drop_in_incomplete::RULE,
     &units_section::RULE,
+    &units_name::RULE,
+    &units_unknown_directive::RULE,
+    &units_invalid_value::RULE,
+    &units_missing_exec_start::RULE,
+    &units_service_refused::RULE,
+    &units_enable_without_install::RULE,
+    &units_network_command::RULE,
+    &units_drop_in_name::RULE,
+    &units_timer_target::RULE,
     &units_timer_never_started::RULE,
     &write_files_missing_path::RULE,
     &write_files_missing_content::RULE,
@@ -113,6 +131,15 @@ pub static CHECKS: &[Check] = &[
     units_duplicate_name::check,
     units_drop_in_incomplete::check,
     units_section::check,
+    units_name::check,
+    units_unknown_directive::check,
+    units_invalid_value::check,
+    units_missing_exec_start::check,
+    units_service_refused::check,
+    units_enable_without_install::check,
+    units_network_command::check,
+    units_drop_in_name::check,
+    units_timer_target::check,
     units_timer_never_started::check,
     write_files_missing_path::check,
     write_files_missing_content::check,

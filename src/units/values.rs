@@ -1,0 +1,373 @@
+//! Value types of common systemd directives, checked as systemd 252 parses them:
+//! booleans (`parse_boolean`), time spans (`parse_sec`), the enumerations of `Type=`,
+//! `Restart=`, `KillMode=`, `NotifyAccess=`, unit-name lists (`WantedBy=` ...) and
+//! calendar expressions (`OnCalendar=`, via `crate::calendar`).
+
+/// What kind of value a directive takes, for the directives checked here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A boolean.
+    Bool,
+    /// A time span.
+    Timespan,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// A space-separated list of unit names.
+    UnitNames,
+    /// A calendar expression.
+    Calendar,
+}
+
+const BOOLEANS: &[(&str, &[&str])] = &[
+    (
+        "Unit",
+        &[
+            "DefaultDependencies",
+            "RefuseManualStart",
+            "RefuseManualStop",
+            "AllowIsolate",
+            "IgnoreOnIsolate",
+            "StopWhenUnneeded",
+        ],
+    ),
+    (
+        "Service",
+        &[
+            "RemainAfterExit",
+            "GuessMainPID",
+            "PermissionsStartOnly",
+            "RootDirectoryStartOnly",
+            "NonBlocking",
+            "PrivateTmp",
+            "PrivateDevices",
+            "PrivateNetwork",
+            "NoNewPrivileges",
+            "ProtectKernelTunables",
+            "ProtectKernelModules",
+            "ProtectKernelLogs",
+            "ProtectControlGroups",
+            "ProtectClock",
+            "ProtectHostname",
+            "MemoryDenyWriteExecute",
+            "RestrictRealtime",
+            "RestrictSUIDSGID",
+            "LockPersonality",
+            "PrivateUsers",
+            "PrivateMounts",
+            "CPUAccounting",
+            "MemoryAccounting",
+            "IOAccounting",
+            "TasksAccounting",
+            "IPAccounting",
+            "SendSIGKILL",
+            "SendSIGHUP",
+            "IgnoreSIGPIPE",
+            "TTYReset",
+            "TTYVHangup",
+            "TTYVTDisallocate",
+        ],
+    ),
+    (
+        "Timer",
+        &[
+            "Persistent",
+            "WakeSystem",
+            "RemainAfterElapse",
+            "OnClockChange",
+            "OnTimezoneChange",
+        ],
+    ),
+    (
+        "Socket",
+        &[
+            "Accept",
+            "FreeBind",
+            "Transparent",
+            "Broadcast",
+            "PassCredentials",
+            "PassSecurity",
+            "ReusePort",
+            "RemoveOnStop",
+            "KeepAlive",
+            "NoDelay",
+            "Writable",
+            "FlushPending",
+        ],
+    ),
+    (
+        "Mount",
+        &[
+            "LazyUnmount",
+            "ForceUnmount",
+            "ReadWriteOnly",
+            "SloppyOptions",
+        ],
+    ),
+    ("Path", &["MakeDirectory"]),
+];
+
+const TIMESPANS: &[(&str, &[&str])] = &[
+    (
+        "Unit",
+        &[
+            "JobTimeoutSec",
+            "JobRunningTimeoutSec",
+            "StartLimitIntervalSec",
+        ],
+    ),
+    (
+        "Service",
+        &[
+            "TimeoutSec",
+            "TimeoutStartSec",
+            "TimeoutStopSec",
+            "TimeoutAbortSec",
+            "RestartSec",
+            "RuntimeMaxSec",
+            "RuntimeRandomizedExtraSec",
+            "WatchdogSec",
+        ],
+    ),
+    (
+        "Timer",
+        &[
+            "OnActiveSec",
+            "OnBootSec",
+            "OnStartupSec",
+            "OnUnitActiveSec",
+            "OnUnitInactiveSec",
+            "AccuracySec",
+            "RandomizedDelaySec",
+        ],
+    ),
+    (
+        "Socket",
+        &[
+            "TimeoutSec",
+            "KeepAliveTimeSec",
+            "KeepAliveIntervalSec",
+            "DeferAcceptSec",
+            "TriggerLimitIntervalSec",
+        ],
+    ),
+    ("Mount", &["TimeoutSec"]),
+    ("Swap", &["TimeoutSec"]),
+    ("Path", &["TriggerLimitIntervalSec"]),
+];
+
+/// `Type=` of services in systemd 252 (`notify-reload` came in 253).
+pub const SERVICE_TYPES: &[&str] = &[
+    "simple", "exec", "forking", "oneshot", "dbus", "notify", "idle",
+];
+/// `Restart=`.
+pub const RESTARTS: &[&str] = &[
+    "no",
+    "on-success",
+    "on-failure",
+    "on-abnormal",
+    "on-watchdog",
+    "on-abort",
+    "always",
+];
+/// `KillMode=`.
+pub const KILL_MODES: &[&str] = &["control-group", "mixed", "process", "none"];
+/// `NotifyAccess=`.
+pub const NOTIFY_ACCESS: &[&str] = &["none", "main", "exec", "all"];
+
+/// How `key` in `section` is checked, if it is.
+#[must_use]
+pub fn kind_of(section: &str, key: &str) -> Option<ValueKind> {
+    let listed = |table: &[(&str, &[&str])]| {
+        table
+            .iter()
+            .any(|(s, keys)| *s == section && keys.contains(&key))
+    };
+    if listed(BOOLEANS) {
+        return Some(ValueKind::Bool);
+    }
+    if listed(TIMESPANS) {
+        return Some(ValueKind::Timespan);
+    }
+    match (section, key) {
+        ("Service", "Type") => Some(ValueKind::Enum(SERVICE_TYPES)),
+        ("Service", "Restart") => Some(ValueKind::Enum(RESTARTS)),
+        ("Service" | "Socket" | "Mount" | "Swap" | "Scope", "KillMode") => {
+            Some(ValueKind::Enum(KILL_MODES))
+        }
+        ("Service", "NotifyAccess") => Some(ValueKind::Enum(NOTIFY_ACCESS)),
+        ("Install", "WantedBy" | "RequiredBy" | "Also" | "Alias") => Some(ValueKind::UnitNames),
+        ("Timer", "OnCalendar") => Some(ValueKind::Calendar),
+        _ => None,
+    }
+}
+
+/// systemd's `parse_boolean`.
+#[must_use]
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "t" | "on" => Some(true),
+        "0" | "no" | "n" | "false" | "f" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+const TIME_UNITS: &[&str] = &[
+    "seconds", "second", "sec", "s", "minutes", "minute", "min", "months", "month", "M", "msec",
+    "ms", "m", "hours", "hour", "hr", "h", "days", "day", "d", "weeks", "week", "w", "years",
+    "year", "y", "usec", "us", "\u{3bc}s", "\u{b5}s",
+];
+
+/// systemd's `parse_sec`: `infinity`, or components of a number (`.5` allowed, `5.` not)
+/// and an optional unit (seconds by default), blanks allowed between them.
+///
+/// # Errors
+/// When systemd would refuse the value.
+pub fn parse_timespan(value: &str) -> Result<(), String> {
+    let t = value.trim();
+    if t == "infinity" {
+        return Ok(());
+    }
+    if t.is_empty() {
+        return Err("an empty time span".into());
+    }
+    let mut rest = t;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return Ok(());
+        }
+        if rest.starts_with('-') {
+            return Err(format!("{value:?} is negative"));
+        }
+        let b = rest.as_bytes();
+        let mut i = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        if b.get(i) == Some(&b'.') {
+            let frac = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if frac == 0 {
+                return Err(format!(
+                    "{value:?} is not a time span (a number like 5, 1.5 or .5 and a unit like s, min, h)"
+                ));
+            }
+            i += 1 + frac;
+        }
+        if i == 0 {
+            return Err(format!(
+                "{value:?} is not a time span (a number and a unit like 30s, 5min, 1h)"
+            ));
+        }
+        rest = rest[i..].trim_start();
+        if let Some(unit) = TIME_UNITS.iter().find(|u| rest.starts_with(**u)) {
+            rest = &rest[unit.len()..];
+        }
+    }
+}
+
+/// A unit name systemd would accept in `WantedBy=` and friends.
+#[must_use]
+pub fn is_unit_name(name: &str) -> bool {
+    let Some((stem, suffix)) = name.rsplit_once('.') else {
+        return false;
+    };
+    !stem.is_empty()
+        && stem.len() + suffix.len() < 256
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '-' | '\\' | '@'))
+        && super::SUFFIXES.iter().any(|(s, _)| *s == suffix)
+}
+
+/// Check a value; `Err` says why systemd ignores it.
+///
+/// # Errors
+/// When the value is not of the directive's type.
+pub fn check(kind: ValueKind, key: &str, value: &str) -> Result<(), String> {
+    match kind {
+        ValueKind::Bool => parse_bool(value).map(|_| ()).ok_or_else(|| {
+            format!("{key}={value} is not a boolean (yes/no, true/false, on/off, 1/0)")
+        }),
+        ValueKind::Timespan => parse_timespan(value).map_err(|e| format!("{key}: {e}")),
+        ValueKind::Enum(words) => {
+            if words.contains(&value) {
+                Ok(())
+            } else {
+                let close = words
+                    .iter()
+                    .map(|w| (crate::rules::structure_unknown_key::distance(value, w), *w))
+                    .min()
+                    .filter(|(d, w)| *d <= w.len() / 3 + 1)
+                    .map(|(_, w)| format!("; did you mean {w}?"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "{key}={value} is not one of {}{close}",
+                    words.join(", ")
+                ))
+            }
+        }
+        ValueKind::UnitNames => {
+            for name in value.split_whitespace() {
+                if !is_unit_name(name) {
+                    return Err(format!(
+                        "{key}: {name:?} is not a unit name (e.g. multi-user.target)"
+                    ));
+                }
+            }
+            Ok(())
+        }
+        ValueKind::Calendar => crate::calendar::parse(value)
+            .map_err(|e| format!("{key}={value} is not a calendar expression: {}", e.message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timespans_as_systemd_analyze() {
+        for ok in [
+            "2 3",
+            "1h2",
+            "1.5h",
+            "infinity",
+            "5 min",
+            "1hour",
+            "1 h 30m",
+            "0",
+            ".5s",
+            "10msec",
+            "3 weeks",
+            "1 M",
+            "1y2M",
+            " 5s",
+            "1\u{3bc}s",
+            "100",
+            "1m 1m",
+        ] {
+            assert!(parse_timespan(ok).is_ok(), "{ok}");
+        }
+        for bad in ["-1s", "5x", "1h,2m", "5.s", "1e3", "infinite", ""] {
+            assert!(parse_timespan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_and_names() {
+        assert!(check(ValueKind::Enum(RESTARTS), "Restart", "sometimes").is_err());
+        assert!(
+            check(ValueKind::Enum(RESTARTS), "Restart", "on-falure")
+                .unwrap_err()
+                .contains("on-failure")
+        );
+        assert!(
+            check(
+                ValueKind::UnitNames,
+                "WantedBy",
+                "multi-user.target default.target"
+            )
+            .is_ok()
+        );
+        assert!(check(ValueKind::UnitNames, "WantedBy", "multi-user").is_err());
+        assert_eq!(parse_bool("YES"), Some(true));
+        assert_eq!(parse_bool("2"), None);
+    }
+}
