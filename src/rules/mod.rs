@@ -14,6 +14,7 @@ pub mod compile_unsupported_input;
 pub mod etcd2_proxy;
 pub mod etcd_discovery_url;
 pub mod lint_unused_suppression;
+pub mod locksmith_window_ignored;
 pub mod locksmith_window_length;
 pub mod locksmith_window_pair;
 pub mod locksmith_window_start;
@@ -29,11 +30,13 @@ pub mod structure_incorrect_type;
 pub mod structure_line_break;
 pub mod structure_root;
 pub mod structure_unknown_key;
+pub mod substitution_variable;
 pub mod units_command;
 pub mod units_drop_in_incomplete;
 pub mod units_drop_in_name;
 pub mod units_duplicate_name;
 pub mod units_enable_without_install;
+pub mod units_exec_not_executable;
 pub mod units_invalid_value;
 pub mod units_missing_exec_start;
 pub mod units_missing_name;
@@ -44,12 +47,15 @@ pub mod units_service_refused;
 pub mod units_timer_never_started;
 pub mod units_timer_target;
 pub mod units_unknown_directive;
+pub mod update_etcd_lock_without_etcd;
+pub mod update_insecure_server;
 pub mod update_maintenance_window;
 pub mod update_proxy;
 pub mod update_reboot_strategy;
 pub mod users_missing_name;
 pub mod write_files_duplicate_path;
 pub mod write_files_encoding;
+pub mod write_files_generated_conflict;
 pub mod write_files_missing_content;
 pub mod write_files_missing_path;
 pub mod write_files_permissions;
@@ -112,6 +118,12 @@ pub static ALL: &[&Rule] = &[
     &manage_etc_hosts::RULE,
     &etcd_discovery_url::RULE,
     &etcd2_proxy::RULE,
+    &units_exec_not_executable::RULE,
+    &update_etcd_lock_without_etcd::RULE,
+    &update_insecure_server::RULE,
+    &substitution_variable::RULE,
+    &write_files_generated_conflict::RULE,
+    &locksmith_window_ignored::RULE,
     &portability_hyphen_keys::RULE,
     &lint_unused_suppression::RULE,
     &compile_unset_variable::RULE,
@@ -150,6 +162,12 @@ pub static CHECKS: &[Check] = &[
     users_missing_name::check,
     manage_etc_hosts::check,
     etcd_discovery_url::check,
+    units_exec_not_executable::check,
+    update_etcd_lock_without_etcd::check,
+    update_insecure_server::check,
+    substitution_variable::check,
+    write_files_generated_conflict::check,
+    locksmith_window_ignored::check,
 ];
 
 /// The rule with this code (with or without the `kindling::` prefix).
