@@ -75,6 +75,38 @@ fn main() {
         peak_child_rss_kib() as f64 / 1024.0
     );
 
+    // The whole real-config corpus in one invocation (82 files), when it is beside us.
+    let corpus = std::path::Path::new("../shared/corpus/cloud-config");
+    if corpus.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(corpus)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        let mut samples = Vec::new();
+        for i in 0..21 {
+            let start = Instant::now();
+            let out = Command::new(exe)
+                .args(["validate", "--format", "json"])
+                .args(&files)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.code().is_some(),
+                "kindling crashed on the corpus"
+            );
+            if i > 0 {
+                samples.push(start.elapsed());
+            }
+        }
+        println!(
+            "kindling validate on the whole corpus ({} files, one invocation): median {:.1} ms",
+            files.len(),
+            median(samples).as_secs_f64() * 1e3
+        );
+    }
+
     // Compile W1 to a tree, writing included (the previous tree is replaced each time).
     let out = dir.path().join("tree");
     let mut compiles = Vec::new();

@@ -37,9 +37,20 @@ pub struct Context<'a> {
     pub config: &'a CloudConfig,
     /// Every unit file and drop-in with content, parsed.
     pub units: Vec<UnitDoc<'a>>,
+    /// Indexes into `units` by unit name (the unit's text first, then its drop-ins).
+    by_name: std::collections::HashMap<&'a str, Vec<usize>>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// The unit's own text and the config's drop-ins for it, in the order systemd reads them.
+    pub fn unit_texts(&self, name: &str) -> impl Iterator<Item = &UnitDoc<'a>> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.units[*i])
+    }
+
     /// The span of bytes `range` of line `line` of a unit's text, in the YAML file (the
     /// whole value when the block is not a literal `|` block).
     #[must_use]
@@ -100,11 +111,17 @@ fn unit_docs(config: &CloudConfig) -> Vec<UnitDoc<'_>> {
 pub fn check(source: &SourceFile, root: &Node, config: &CloudConfig) -> Vec<Finding> {
     let mut out = Vec::new();
     structure::walk(&source.text, root, &mut out);
+    let units = unit_docs(config);
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, doc) in units.iter().enumerate() {
+        by_name.entry(doc.name).or_default().push(i);
+    }
     let cx = Context {
         source,
         root,
         config,
-        units: unit_docs(config),
+        units,
+        by_name,
     };
     for check in crate::rules::CHECKS {
         check(&cx, &mut out);

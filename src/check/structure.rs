@@ -20,7 +20,7 @@ pub fn walk(text: &str, root: &Node, out: &mut Vec<Finding>) {
     }
     match root.as_mapping() {
         Some(entries) => {
-            section(text, &CloudConfig::INFO, entries, "", out);
+            section(text, &CloudConfig::INFO, entries, Path::Root, out);
             hyphen_keys(root, out);
         }
         None => out.push(rules::structure_root::RULE.at(
@@ -89,15 +89,39 @@ fn hyphen_keys(root: &Node, out: &mut Vec<Finding>) {
     ));
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+/// Where in the document a mapping is (`coreos.units[3]`), built on the stack and
+/// formatted only when a message needs it.
+#[derive(Clone, Copy)]
+enum Path<'p> {
+    Root,
+    Key(&'p Path<'p>, &'p str),
+    Index(&'p Path<'p>, usize),
+}
+
+impl Path<'_> {
+    fn is_root(&self) -> bool {
+        matches!(self, Path::Root)
     }
 }
 
-fn section(text: &str, info: &SectionInfo, entries: &[Entry], path: &str, out: &mut Vec<Finding>) {
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(parent, key) if parent.is_root() => f.write_str(key),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+fn section(
+    text: &str,
+    info: &SectionInfo,
+    entries: &[Entry],
+    path: Path<'_>,
+    out: &mut Vec<Finding>,
+) {
     let mut seen: HashMap<std::borrow::Cow<'_, str>, &Entry> = HashMap::new();
     for entry in entries {
         let Some(raw) = entry.key_text() else {
@@ -132,7 +156,7 @@ fn section(text: &str, info: &SectionInfo, entries: &[Entry], path: &str, out: &
                     entry.key.span,
                     &entry.value,
                     raw,
-                    &join(path, &key),
+                    Path::Key(&path, &key),
                     out,
                 );
             }
@@ -140,14 +164,14 @@ fn section(text: &str, info: &SectionInfo, entries: &[Entry], path: &str, out: &
     }
 }
 
-fn unknown(info: &SectionInfo, entry: &Entry, raw: &str, key: &str, path: &str) -> Finding {
+fn unknown(info: &SectionInfo, entry: &Entry, raw: &str, key: &str, path: Path<'_>) -> Finding {
     if info.path == "coreos" && key == "write_files" {
         return rules::write_files_under_coreos::RULE.at(
             entry.key.span,
             format!("{raw:?} is under coreos:, where it is ignored"),
         );
     }
-    let place = if path.is_empty() {
+    let place = if path.is_root() {
         String::new()
     } else {
         format!(" in {path}")
@@ -180,7 +204,7 @@ fn value(
     key_span: Span,
     node: &Node,
     name: &str,
-    path: &str,
+    path: Path<'_>,
     out: &mut Vec<Finding>,
 ) {
     if node.is_null() {
@@ -266,9 +290,8 @@ fn value(
                 return;
             };
             for (i, item) in items.iter().enumerate() {
-                let item_path = format!("{path}[{i}]");
                 match item.as_mapping() {
-                    Some(entries) => section(text, info, entries, &item_path, out),
+                    Some(entries) => section(text, info, entries, Path::Index(&path, i), out),
                     None => wrong(
                         out,
                         &format!("{name}[{i}]"),

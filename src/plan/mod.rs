@@ -263,6 +263,30 @@ fn file_effect(path: &str) -> Effect {
 /// Plan a config.
 #[must_use]
 pub fn plan(config: &CloudConfig, options: &PlanOptions) -> Plan {
+    plan_parts(config, options, true)
+}
+
+/// Where the files generated from keys other than `write_files` can be: a path outside
+/// these cannot collide with one (`generated_files` is then not worth computing).
+pub const GENERATED_PLACES: &[&str] = &[
+    "/etc/systemd/",
+    "/run/systemd/",
+    "/etc/coreos/update.conf",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/oem-release",
+    "/run/flannel/",
+    generated::WINDOW_SCRIPT,
+];
+
+/// The files the config generates from keys other than `write_files` (what
+/// `write_files` must not also write).
+#[must_use]
+pub fn generated_files(config: &CloudConfig) -> Vec<PlannedFile> {
+    plan_parts(config, &PlanOptions::default(), false).files
+}
+
+fn plan_parts(config: &CloudConfig, options: &PlanOptions, with_write_files: bool) -> Plan {
     let mut b = Builder::default();
 
     // 1. hostname
@@ -340,7 +364,11 @@ pub fn plan(config: &CloudConfig, options: &PlanOptions) -> Plan {
     }
 
     // 4. files
-    for (i, file) in config.write_files().enumerate() {
+    for (i, file) in config
+        .write_files()
+        .enumerate()
+        .filter(|_| with_write_files)
+    {
         let f = &file.value;
         let Some(path) = text(f.path.as_ref()) else {
             continue;

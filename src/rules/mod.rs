@@ -191,12 +191,16 @@ pub fn book_page(rule: &Rule) -> String {
         "# `{}`\n\n**Severity:** {} · {}\n\n{}\n\n**Help:** {}\n",
         rule.code, rule.severity, rule.summary, rule.explanation, rule.help
     );
-    if !rule.example.is_empty() {
-        page.push_str(&format!(
-            "\n## Example\n\n```yaml\n{}```\n\n## Fixed\n\n```yaml\n{}```\n",
-            rule.example, rule.fixed
-        ));
-    }
+    // Examples are configs, or (for what no config text can show) console transcripts.
+    let lang = if rule.example.starts_with("$ ") {
+        "console"
+    } else {
+        "yaml"
+    };
+    page.push_str(&format!(
+        "\n## Example\n\n```{lang}\n{}```\n\n## Fixed\n\n```{lang}\n{}```\n",
+        rule.example, rule.fixed
+    ));
     page
 }
 

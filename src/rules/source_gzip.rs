@@ -11,6 +11,6 @@ pub static RULE: Rule = Rule {
     explanation: "User-data that starts with the gzip magic bytes `1f 8b` is unpacked before \
 anything else, as coreos-cloudinit does. A truncated or corrupt stream, or one that unpacks to \
 more than 64 MiB, cannot be read at all.",
-    example: "",
-    fixed: "",
+    example: "$ head -c 100 user-data.gz > truncated.gz\n$ kindling validate truncated.gz\n  × the input starts like gzip but cannot be unpacked: corrupt deflate stream\n",
+    fixed: "$ gzip -c user-data > user-data.gz\n$ kindling validate user-data.gz\n1 file: 0 errors, 0 warnings, 0 infos\n",
 };

@@ -27,7 +27,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let installs = cx.units.iter().filter(|d| d.name == doc.name).any(|d| {
+        let installs = cx.unit_texts(doc.name).any(|d| {
             ["WantedBy", "RequiredBy", "Alias", "Also"]
                 .iter()
                 .any(|k| d.text.get("Install", k).any(|v| !v.value.is_empty()))

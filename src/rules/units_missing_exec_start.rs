@@ -27,12 +27,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         .filter(|d| d.drop_in.is_none() && d.name.ends_with(".service"))
     {
         // The unit and its drop-ins in the config, in the order systemd applies them.
-        let texts: Vec<&crate::units::UnitText> = cx
-            .units
-            .iter()
-            .filter(|d| d.name == doc.name)
-            .map(|d| &d.text)
-            .collect();
+        let texts: Vec<&crate::units::UnitText> =
+            cx.unit_texts(doc.name).map(|d| &d.text).collect();
         let last = |section: &str, key: &str| texts.iter().rev().find_map(|t| t.last(section, key));
         let has = |section: &str, key: &str| last(section, key).is_some_and(|v| !v.is_empty());
         let start = has("Service", "ExecStart");

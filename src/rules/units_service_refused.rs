@@ -25,12 +25,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         .iter()
         .filter(|d| d.drop_in.is_none() && d.name.ends_with(".service"))
     {
-        let texts: Vec<&crate::units::UnitText> = cx
-            .units
-            .iter()
-            .filter(|d| d.name == doc.name)
-            .map(|d| &d.text)
-            .collect();
+        let texts: Vec<&crate::units::UnitText> =
+            cx.unit_texts(doc.name).map(|d| &d.text).collect();
         let last = |key: &str| texts.iter().rev().find_map(|t| t.last("Service", key));
         let ty = last("Type").unwrap_or("simple");
         let mut exec_starts = 0;

@@ -20,6 +20,16 @@ are compared after cleaning (`/etc//x` and `/etc/./x` are `/etc/x`).",
 /// Clean a path as Go's `path.Clean(path.Join("/", p))` does.
 #[must_use]
 pub fn clean(path: &str) -> String {
+    // Most paths are clean already: absolute, no empty, `.` or `..` components.
+    let already = path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if already {
+        return path.to_string();
+    }
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

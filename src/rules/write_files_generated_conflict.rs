@@ -24,7 +24,15 @@ last). kindling finds the generated files by planning the config without `write_
 
 /// Plan the config without write_files and compare paths.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    if cx.config.write_files().next().is_none() {
+    let could_collide = cx.config.write_files().any(|f| {
+        f.value.path.as_ref().is_some_and(|p| {
+            let p = clean(&p.value);
+            crate::plan::GENERATED_PLACES
+                .iter()
+                .any(|place| p.starts_with(place))
+        })
+    });
+    if !could_collide {
         return;
     }
     let mut rest = cx.config.clone();
