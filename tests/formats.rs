@@ -128,3 +128,72 @@ fn unused_and_unknown_suppressions_are_reported() {
         messages[1].contains("not a kindling code") || messages[0].contains("not a kindling code")
     );
 }
+
+#[test]
+fn misspelled_directive_is_a_warning_at_its_line_with_a_suggestion() {
+    let out = Run::new(&["validate", "--format", "json", "c.yaml"])
+        .file(
+            "c.yaml",
+            "#cloud-config\ncoreos:\n  units:\n    - name: hello.service\n      command: start\n      content: |\n        [Service]\n        Type=oneshot\n        ExecStrat=/usr/bin/echo hello\n",
+        )
+        .run();
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["code"] == "kindling::units::unknown-directive")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(9), Some(9))
+    );
+    assert_eq!(
+        f["end_column"].as_u64(),
+        Some(18),
+        "the span covers `ExecStrat`"
+    );
+    assert!(f["help"].as_str().unwrap().contains("ExecStart"), "{f}");
+}
+
+#[test]
+fn invalid_calendar_in_a_timer_is_an_error_at_its_line() {
+    let out = Run::new(&["validate", "--format", "json", "c.yaml"])
+        .file(
+            "c.yaml",
+            "#cloud-config\ncoreos:\n  units:\n    - name: nightly.timer\n      command: start\n      content: |\n        [Timer]\n        OnCalendar=*-*-* 25:00:00\n    - name: nightly.service\n      content: |\n        [Service]\n        Type=oneshot\n        ExecStart=/usr/bin/true\n",
+        )
+        .run();
+    assert_eq!(out.status, 1);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["code"] == "kindling::units::invalid-value")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(f["severity"], "error");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(8), Some(20))
+    );
+    assert!(f["message"].as_str().unwrap().contains("hour 25"), "{f}");
+}
+
+#[test]
+fn suggestions_for_misplaced_and_misspelled_keys() {
+    let v = validate_text(
+        "#cloud-config\nunits:\n  - name: a.service\ncoreos:\n  units:\n    - name: b.service\n      drop-in:\n        - name: x.conf\n          content: y\nwrite_files:\n  - path: /etc/x\n    permisions: '0644'\n    content: x\n",
+    );
+    let helps: Vec<String> = v
+        .findings
+        .iter()
+        .filter(|f| f.rule.code == "kindling::structure::unknown-key")
+        .map(|f| f.help_text().to_string())
+        .collect();
+    assert!(
+        helps
+            .iter()
+            .any(|h| h.contains("belongs under coreos.units")),
+        "{helps:?}"
+    );
+    assert!(helps.iter().any(|h| h.contains("drop-ins")), "{helps:?}");
+    assert!(helps.iter().any(|h| h.contains("permissions")), "{helps:?}");
+}
