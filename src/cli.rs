@@ -28,6 +28,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Compile a cloud-config into the files and actions a node needs.
     Compile(CompileArgs),
+    /// Show what applying a config would change on a root, or what NEW changes over OLD.
+    Diff(DiffArgs),
+    /// Converge a root directory to a config: atomic, confined, convergent.
+    Apply(ApplyArgs),
     /// Print the JSON Schema of the cloud-config dialect.
     Schema,
     /// Explain a diagnostic code (e.g. `structure::unknown-key`), or list them all.
@@ -76,6 +80,64 @@ pub struct CompileArgs {
     #[arg(long)]
     pub strict: bool,
     /// When to use colour for findings.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// FILE (with --root), or OLD NEW.
+    #[arg(required = true, num_args = 1..=2, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// The root to compare with (a directory laid out like the node's root, or /).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+    /// Exit 1 when there is a difference.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// A per-node value of $public_ipv4 and friends.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// Formats of `diff` and `apply` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// A unified diff and a summary line.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// The cloud-config (not needed with --rollback).
+    #[arg(value_name = "FILE", required_unless_present = "rollback")]
+    pub file: Option<String>,
+    /// The root to converge (a directory laid out like the node's root, or /).
+    #[arg(long, value_name = "DIR")]
+    pub root: std::path::PathBuf,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Restore the root to before the last apply.
+    #[arg(long, conflicts_with_all = ["dry_run", "file"])]
+    pub rollback: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+    /// A per-node value of $public_ipv4 and friends.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 }
@@ -147,6 +209,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Compile(args) => compile(&args),
+        Command::Diff(args) => diff(&args),
+        Command::Apply(args) => apply(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Explain { code } => explain(code.as_deref()),
     }
@@ -314,6 +378,196 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     )?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Compile `file` for a node (update.conf merged with the root's own, when there is a root);
+/// prints findings to standard error. `Err` is the exit status to return.
+fn plan_for(
+    file: &str,
+    vars: &[(String, String)],
+    root: Option<&crate::root::Root>,
+    color: Color,
+) -> Result<crate::plan::Plan, ExitCode> {
+    let bytes = crate::source::read(file).map_err(|err| {
+        eprintln!("kindling: {err}");
+        ExitCode::from(2)
+    })?;
+    let base = root.and_then(|r| {
+        ["/etc/coreos/update.conf", "/usr/share/coreos/update.conf"]
+            .iter()
+            .find_map(|p| match r.observe(p) {
+                Ok(crate::root::Observed::File { bytes, .. }) => {
+                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                _ => None,
+            })
+    });
+    let options = crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: vars.iter().cloned().collect(),
+        plan: crate::plan::PlanOptions {
+            update_conf_base: base,
+        },
+    };
+    let compiled = crate::compile::compile(file, bytes, &options);
+    let style = report::human::Style {
+        color: use_color(color, std::io::stderr().is_terminal()),
+        width: 100,
+    };
+    for finding in compiled
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+    {
+        eprint!(
+            "{}",
+            report::human::render_finding(&compiled.validation.source, finding, style)
+        );
+        eprintln!();
+    }
+    compiled.plan.ok_or_else(|| {
+        eprintln!("kindling: {file} has errors; nothing to compare or apply");
+        ExitCode::from(1)
+    })
+}
+
+fn open_root(path: &std::path::Path) -> Result<crate::root::Root, ExitCode> {
+    crate::root::Root::new(path).map_err(|err| {
+        eprintln!("kindling: {err}");
+        ExitCode::from(2)
+    })
+}
+
+fn diff(args: &DiffArgs) -> ExitCode {
+    let color = use_color(args.color, std::io::stdout().is_terminal());
+    let result = match (&args.root, args.files.as_slice()) {
+        (Some(root), [file]) => {
+            let root = match open_root(root) {
+                Ok(r) => r,
+                Err(code) => return code,
+            };
+            let plan = match plan_for(file, &args.vars, Some(&root), args.color) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            crate::apply::diff(&root, &plan).map_err(|e| e.to_string())
+        }
+        (None, [old, new]) => {
+            let old = match plan_for(old, &args.vars, None, args.color) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let new = match plan_for(new, &args.vars, None, args.color) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let paths: Vec<&str> = new.files.iter().map(|f| f.path.as_str()).collect();
+            let now = crate::diff::now_from_plan(&old, &paths);
+            let owner =
+                |o: Option<&str>| crate::diff::Owner::Name(o.unwrap_or("root:root").to_string());
+            let old_actions: Vec<&crate::plan::ActionKind> =
+                old.actions.iter().map(|a| &a.kind).collect();
+            let done = |k: &crate::plan::ActionKind| old_actions.contains(&k);
+            Ok(crate::diff::compare(&new, &now, &owner, &done))
+        }
+        _ => {
+            eprintln!("kindling: diff takes FILE --root DIR, or OLD NEW");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(d) => {
+            let text = match args.format {
+                DiffFormat::Human => crate::diff::render(&d, color),
+                DiffFormat::Json => crate::diff::render_json(&d),
+            };
+            let written = emit(&text);
+            if written != ExitCode::SUCCESS {
+                written
+            } else if args.exit_code && !d.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(message) => {
+            eprintln!("kindling: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn apply(args: &ApplyArgs) -> ExitCode {
+    let root = match open_root(&args.root) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if args.rollback {
+        return match crate::apply::rollback(&root) {
+            Ok(paths) => emit(&format!(
+                "restored {} path(s) to before the last apply\n",
+                paths.len()
+            )),
+            Err(err) => {
+                eprintln!("kindling: {err}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let Some(file) = &args.file else {
+        eprintln!("kindling: apply needs a FILE");
+        return ExitCode::from(2);
+    };
+    let plan = match plan_for(file, &args.vars, Some(&root), args.color) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match crate::apply::apply(&root, &plan, args.dry_run) {
+        Ok(report) => {
+            let text = match args.format {
+                DiffFormat::Json => {
+                    let mut t = serde_json::to_string_pretty(&report).unwrap_or_default();
+                    t.push('\n');
+                    t
+                }
+                DiffFormat::Human => {
+                    let color = use_color(args.color, std::io::stdout().is_terminal());
+                    let mut t = crate::diff::render(&report.diff, color);
+                    if !args.dry_run {
+                        t.push_str(&format!(
+                            "wrote {} file(s), ran {} action(s)",
+                            report.written,
+                            report.ran.len()
+                        ));
+                        if !report.skipped.is_empty() {
+                            t.push_str(&format!(
+                                ", skipped {} (not the running system)",
+                                report.skipped.len()
+                            ));
+                        }
+                        if !report.pending.is_empty() {
+                            t.push_str(&format!(
+                                ", {} pending (users and SSH keys are not applied by this version)",
+                                report.pending.len()
+                            ));
+                        }
+                        if let Some(g) = &report.generation {
+                            t.push_str(&format!(
+                                "; generation {g} saved (kindling apply --rollback restores it)"
+                            ));
+                        }
+                        t.push('\n');
+                    }
+                    t
+                }
+            };
+            emit(&text)
+        }
+        Err(err) => {
+            eprintln!("kindling: {err}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn explain(code: Option<&str>) -> ExitCode {

@@ -8,16 +8,19 @@
 //! data (`diagnostic`), catalogued in `rules`, and rendered by `report`. `cli` is the
 //! command line; `main.rs` only calls it.
 
+pub mod apply;
 pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod diff;
 pub mod emit;
 pub mod encoding;
 pub mod model;
 pub mod plan;
 pub mod report;
+pub mod root;
 pub mod rules;
 pub mod schema;
 pub mod source;

@@ -1,0 +1,493 @@
+//! Apply: converge a root directory to a plan. The only module that writes a host.
+//!
+//! Converge, don't replay: only files that differ are written, and only actions whose
+//! inputs changed run (a record of what was done lives in `/var/lib/kindling/state.json`).
+//! Every write is atomic: a temporary file in the same directory, fsync, mode and owner set
+//! on the open file, rename over the target, fsync of the directory. Paths are resolved
+//! inside the root (`root::Root`); a directory where a file is planned is refused before
+//! anything is written. Before the first change, the previous state of every path about to
+//! change (and of the state file) is saved as a generation under
+//! `/var/lib/kindling/generations/`, so `rollback` restores it exactly.
+//!
+//! Enablement uses the real `systemctl --root=DIR enable`. daemon-reload, unit commands,
+//! networkd restarts and hostnamectl run only when the root is `/` and systemd is running;
+//! otherwise they are reported as skipped. Creating users and authorising SSH keys are not
+//! performed by this version: they are reported as pending.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diff::{self, ActionChange, Diff, Now, Owner};
+use crate::plan::{ActionKind, Content, Plan};
+use crate::root::{Observed, Root, RootError};
+
+/// Where kindling keeps its state on a node.
+pub const STATE_DIR: &str = "/var/lib/kindling";
+const STATE_FILE: &str = "/var/lib/kindling/state.json";
+const GENERATIONS: &str = "/var/lib/kindling/generations";
+
+/// Why an apply stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A path problem (outside the root, a loop, a file where a directory is needed).
+    #[error(transparent)]
+    Root(#[from] RootError),
+    /// A directory stands where a file is planned.
+    #[error("{0}: a directory is there; kindling does not replace a directory with a file")]
+    Directory(String),
+    /// The file system refused.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// systemctl failed.
+    #[error("{command}: {message}")]
+    Command {
+        /// What ran.
+        command: String,
+        /// What it said.
+        message: String,
+    },
+    /// No generation to roll back to.
+    #[error("no generation to roll back to under {0}")]
+    NoGeneration(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
+    move |source| ApplyError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// What differed (and, unless a dry run, was changed).
+    pub diff: Diff,
+    /// Files written.
+    pub written: usize,
+    /// Actions run.
+    pub ran: Vec<ActionChange>,
+    /// Actions skipped because the root is not the running system.
+    pub skipped: Vec<ActionChange>,
+    /// Actions this version does not perform yet.
+    pub pending: Vec<ActionChange>,
+    /// The generation saved, if anything changed.
+    pub generation: Option<String>,
+}
+
+/// What kindling recorded as done on this root.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    /// Actions done, as their JSON.
+    done: Vec<serde_json::Value>,
+}
+
+fn load_state(root: &Root) -> State {
+    root.resolve(STATE_FILE)
+        .ok()
+        .and_then(|p| fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn key(kind: &ActionKind) -> serde_json::Value {
+    serde_json::to_value(kind).unwrap_or_default()
+}
+
+/// What is at each planned path of `plan`, with owners as ids.
+///
+/// # Errors
+/// When a path cannot be resolved or read.
+pub fn observe_plan(root: &Root, plan: &Plan) -> Result<Vec<Now>, ApplyError> {
+    plan.files
+        .iter()
+        .map(|f| {
+            Ok(match root.observe(&f.path)? {
+                Observed::Missing => Now::Missing,
+                Observed::File {
+                    bytes,
+                    mode,
+                    uid,
+                    gid,
+                } => Now::File {
+                    bytes,
+                    mode,
+                    owner: Owner::Ids(uid, gid),
+                },
+                Observed::Symlink { target } => Now::Symlink(target),
+                Observed::Directory => Now::Directory,
+                Observed::Other => Now::Other,
+            })
+        })
+        .collect()
+}
+
+/// The diff of `plan` against `root`, owners resolved in the root.
+///
+/// # Errors
+/// When a path cannot be read or an owner is unknown to the root.
+pub fn diff(root: &Root, plan: &Plan) -> Result<Diff, ApplyError> {
+    let now = observe_plan(root, plan)?;
+    for f in &plan.files {
+        root.owner(f.owner.as_deref())?;
+    }
+    let owner = |o: Option<&str>| {
+        let (u, g) = root.owner(o).unwrap_or((0, 0));
+        Owner::Ids(u, g)
+    };
+    let state = load_state(root);
+    let done = |k: &ActionKind| done_or_moot(root, &state, k);
+    Ok(diff::compare(plan, &now, &owner, &done))
+}
+
+/// Whether an action needs nothing: recorded as done, or (for an unmask) no mask is there.
+fn done_or_moot(root: &Root, state: &State, kind: &ActionKind) -> bool {
+    if let ActionKind::Unmask { path, .. } = kind {
+        return !matches!(root.observe(path), Ok(Observed::Symlink { ref target }) if target == "/dev/null")
+            && !matches!(root.observe(path), Ok(Observed::File { ref bytes, .. }) if bytes.is_empty());
+    }
+    state.done.contains(&key(kind))
+}
+
+/// One entry of a generation: a path and what was there before.
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
+    path: String,
+    #[serde(flatten)]
+    before: Before,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Before {
+    Missing,
+    File {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        blob: String,
+    },
+    Symlink {
+        target: String,
+    },
+}
+
+/// Write `bytes` to the host path `path` atomically, with mode and owner.
+fn write_file(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result<(), ApplyError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kindling-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    let file = tmp.as_file();
+    std::os::unix::fs::fchown(file, Some(owner.0), Some(owner.1)).map_err(io(path))?;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io(path))?;
+    file.sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    sync_dir(dir)
+}
+
+fn write_symlink(path: &Path, target: &str) -> Result<(), ApplyError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = dir.join(format!(".kindling-link-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    symlink(target, &tmp).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), ApplyError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+fn remove(path: &Path) -> Result<(), ApplyError> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("/"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Save the previous state of `paths` as a new generation; returns its name.
+fn save_generation(root: &Root, paths: &[String]) -> Result<String, ApplyError> {
+    let base = root.resolve(&format!("{GENERATIONS}/x"))?;
+    let base = base.parent().unwrap_or(root.path()).to_path_buf();
+    fs::create_dir_all(&base).map_err(io(&base))?;
+    let next = fs::read_dir(&base)
+        .map_err(io(&base))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .map_or(1, |n| n + 1);
+    let name = format!("{next:06}");
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(&base)
+        .map_err(io(&base))?;
+    let mut saved = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let before = match root.observe(path)? {
+            Observed::File {
+                bytes,
+                mode,
+                uid,
+                gid,
+            } => {
+                let blob = format!("{i}.blob");
+                fs::write(staging.path().join(&blob), &bytes).map_err(io(staging.path()))?;
+                Before::File {
+                    mode,
+                    uid,
+                    gid,
+                    blob,
+                }
+            }
+            Observed::Symlink { target } => Before::Symlink { target },
+            _ => Before::Missing,
+        };
+        saved.push(Saved {
+            path: path.clone(),
+            before,
+        });
+    }
+    let manifest = staging.path().join("generation.json");
+    fs::write(
+        &manifest,
+        serde_json::to_vec_pretty(&saved).unwrap_or_default(),
+    )
+    .map_err(io(&manifest))?;
+    for entry in fs::read_dir(staging.path()).map_err(io(staging.path()))? {
+        let entry = entry.map_err(io(staging.path()))?;
+        fs::File::open(entry.path())
+            .and_then(|f| f.sync_all())
+            .map_err(io(&entry.path()))?;
+    }
+    sync_dir(staging.path())?;
+    let target = base.join(&name);
+    fs::rename(staging.path(), &target).map_err(io(&target))?;
+    let _ = staging.keep();
+    sync_dir(&base)?;
+    Ok(name)
+}
+
+fn systemd_running() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+fn run(command: &mut Command) -> Result<(), ApplyError> {
+    let shown = format!("{command:?}");
+    let out = command.output().map_err(|e| ApplyError::Command {
+        command: shown.clone(),
+        message: e.to_string(),
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ApplyError::Command {
+            command: shown,
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Converge `root` to `plan` (or, with `dry_run`, only say what would change).
+///
+/// # Errors
+/// When a path, owner or command fails; files written before the failure stay written (each
+/// whole), and the generation saved first can roll them back.
+pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyError> {
+    let diff = diff(root, plan)?;
+    if let Some(path) = diff.blocked.first() {
+        return Err(ApplyError::Directory(path.clone()));
+    }
+    let mut report = Report {
+        diff,
+        ..Report::default()
+    };
+    if dry_run || report.diff.is_empty() {
+        return Ok(report);
+    }
+    // Everything this apply may touch: changed files, masks to remove, the state file.
+    let mut touched: Vec<String> = report.diff.files.iter().map(|f| f.path.clone()).collect();
+    for a in &report.diff.actions {
+        if let ActionKind::Unmask { path, .. } = &a.kind {
+            touched.push(path.clone());
+        }
+    }
+    touched.push(STATE_FILE.to_string());
+    report.generation = Some(save_generation(root, &touched)?);
+
+    for change in &report.diff.files {
+        let Some(planned) = plan.files.iter().find(|f| f.path == change.path) else {
+            continue;
+        };
+        let host = root.resolve(&planned.path)?;
+        match &planned.content {
+            Content::Bytes(bytes) => {
+                let owner = root.owner(planned.owner.as_deref())?;
+                write_file(&host, bytes, planned.mode, owner)?;
+            }
+            Content::Symlink(target) => write_symlink(&host, target)?,
+        }
+        report.written += 1;
+    }
+
+    let mut state = load_state(root);
+    let live = root.is_host() && systemd_running();
+    for a in report.diff.actions.clone() {
+        let done = match &a.kind {
+            ActionKind::Unmask { path, .. } => {
+                remove(&root.resolve(path)?)?;
+                report.ran.push(a.clone());
+                true
+            }
+            ActionKind::Enable { unit, runtime } => {
+                let mut c = Command::new("systemctl");
+                if !root.is_host() {
+                    c.arg(format!("--root={}", root.path().display()));
+                }
+                c.arg("enable");
+                if *runtime {
+                    c.arg("--runtime");
+                }
+                if root.is_host() {
+                    run(c.arg(unit))?;
+                    report.ran.push(a.clone());
+                } else if *runtime {
+                    // A runtime enablement lives in /run, which a tree does not boot with.
+                    report.skipped.push(a.clone());
+                } else {
+                    run(c.arg(unit))?;
+                    report.ran.push(a.clone());
+                }
+                true
+            }
+            ActionKind::DaemonReload
+            | ActionKind::RestartNetworkd
+            | ActionKind::Systemctl { .. }
+            | ActionKind::SetHostname { .. } => {
+                match live_command(&a.kind).filter(|_| live) {
+                    Some(mut c) => {
+                        run(&mut c)?;
+                        report.ran.push(a.clone());
+                    }
+                    None => report.skipped.push(a.clone()),
+                }
+                true
+            }
+            ActionKind::CreateUser { .. }
+            | ActionKind::AuthorizeKeys { .. }
+            | ActionKind::WriteEtcHosts => {
+                report.pending.push(a.clone());
+                false
+            }
+        };
+        if done
+            && !matches!(
+                a.kind,
+                ActionKind::Unmask { .. } | ActionKind::DaemonReload | ActionKind::RestartNetworkd
+            )
+        {
+            let k = key(&a.kind);
+            if !state.done.contains(&k) {
+                state.done.push(k);
+            }
+        }
+    }
+    let state_path = root.resolve(STATE_FILE)?;
+    write_file(
+        &state_path,
+        &serde_json::to_vec_pretty(&state).unwrap_or_default(),
+        0o644,
+        (0, 0),
+    )?;
+    Ok(report)
+}
+
+/// The command of an action that acts on the running system.
+fn live_command(kind: &ActionKind) -> Option<Command> {
+    let (program, args): (&str, Vec<&str>) = match kind {
+        ActionKind::DaemonReload => ("systemctl", vec!["daemon-reload"]),
+        ActionKind::RestartNetworkd => ("systemctl", vec!["restart", "systemd-networkd.service"]),
+        ActionKind::Systemctl { verb, unit } => ("systemctl", vec![verb.as_str(), unit.as_str()]),
+        ActionKind::SetHostname { hostname } => {
+            ("hostnamectl", vec!["set-hostname", hostname.as_str()])
+        }
+        _ => return None,
+    };
+    let mut c = Command::new(program);
+    c.args(args);
+    Some(c)
+}
+
+/// Restore the latest generation exactly, then remove it; returns the paths restored.
+///
+/// # Errors
+/// When there is no generation or a restore fails.
+pub fn rollback(root: &Root) -> Result<Vec<String>, ApplyError> {
+    let base = root.resolve(&format!("{GENERATIONS}/x"))?;
+    let base = base.parent().unwrap_or(root.path()).to_path_buf();
+    let latest = fs::read_dir(&base)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u64>().is_ok())
+        })
+        .map(|e| e.path())
+        .max()
+        .ok_or_else(|| ApplyError::NoGeneration(base.display().to_string()))?;
+    let manifest = latest.join("generation.json");
+    let saved: Vec<Saved> = serde_json::from_slice(&fs::read(&manifest).map_err(io(&manifest))?)
+        .map_err(|e| ApplyError::Io {
+            path: manifest.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+    let mut restored = Vec::new();
+    for entry in &saved {
+        let host = root.resolve(&entry.path)?;
+        match &entry.before {
+            Before::Missing => remove(&host)?,
+            Before::File {
+                mode,
+                uid,
+                gid,
+                blob,
+            } => {
+                let bytes = fs::read(latest.join(blob)).map_err(io(&latest))?;
+                write_file(&host, &bytes, *mode, (*uid, *gid))?;
+            }
+            Before::Symlink { target } => write_symlink(&host, target)?,
+        }
+        restored.push(entry.path.clone());
+    }
+    fs::remove_dir_all(&latest).map_err(io(&latest))?;
+    Ok(restored)
+}
+
+/// Where a root's generations are, on this machine.
+///
+/// # Errors
+/// When the state directory cannot be resolved.
+pub fn generations_dir(root: &Root) -> Result<PathBuf, ApplyError> {
+    let p = root.resolve(&format!("{GENERATIONS}/x"))?;
+    Ok(p.parent().unwrap_or(root.path()).to_path_buf())
+}
