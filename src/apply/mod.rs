@@ -182,10 +182,20 @@ enum Before {
     },
 }
 
+/// Create missing parent directories, 0755 and root-owned, as coreos-cloudinit does.
+fn make_parents(dir: &Path) -> Result<(), ApplyError> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(io(dir))
+}
+
 /// Write `bytes` to the host path `path` atomically, with mode and owner.
 fn write_file(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result<(), ApplyError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    make_parents(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".kindling-")
         .tempfile_in(dir)
@@ -202,7 +212,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result
 
 fn write_symlink(path: &Path, target: &str) -> Result<(), ApplyError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    make_parents(dir)?;
     let tmp = dir.join(format!(".kindling-link-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     symlink(target, &tmp).map_err(io(&tmp))?;

@@ -1,0 +1,485 @@
+//! `kindling diff` and `kindling apply` on real directories: convergence (a second apply
+//! writes nothing, not even mtimes), the diff afterwards, rollback, enablement through the
+//! real `systemctl --root`, hostile roots (symlinks out of the root, files where
+//! directories are needed, immutable paths, a directory where a file is planned), and
+//! SIGKILL at random moments during apply.
+
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use crate::common::root as repo;
+
+fn kindling(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A scratch root under target/ (file creation in /tmp can be very slow on some machines).
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+fn example(name: &str) -> String {
+    repo().join("examples").join(name).display().to_string()
+}
+
+/// Every regular file and link below `dir` with its mtime and content.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.file_type().is_symlink() {
+                out.push((
+                    p.clone(),
+                    None,
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                ));
+            } else {
+                out.push((p.clone(), meta.modified().ok(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn apply_converges_and_diff_agrees() {
+    let dir = scratch();
+    let root = dir.path().to_str().unwrap();
+    let config = example("update-window.yaml");
+    let first = kindling(&["apply", &config, "--root", root, "--color", "never"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("wrote 6 file(s)"), "{stdout}");
+    let conf = std::fs::read_to_string(dir.path().join("etc/coreos/update.conf")).unwrap();
+    assert!(conf.contains("GROUP=stable\n") && conf.contains("REBOOT_STRATEGY=off\n"));
+    assert_eq!(
+        std::fs::read_link(dir.path().join("run/systemd/system/locksmithd.service")).unwrap(),
+        Path::new("/dev/null")
+    );
+    let script = std::fs::metadata(dir.path().join("opt/bin/update-window.sh")).unwrap();
+    assert_eq!(script.mode() & 0o7777, 0o755);
+
+    let before = snapshot(dir.path());
+    std::thread::sleep(Duration::from_millis(20));
+    let second = kindling(&["apply", &config, "--root", root, "--color", "never"]);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("no changes"));
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a second apply changes no file and no mtime"
+    );
+
+    let diff = kindling(&["diff", &config, "--root", root, "--exit-code"]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("no changes"));
+
+    // group: stable -> beta shows the update.conf change and the restart.
+    let beta = dir.path().join("beta.yaml");
+    std::fs::write(
+        &beta,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("group: stable", "group: beta"),
+    )
+    .unwrap();
+    let diff = kindling(&[
+        "diff",
+        beta.to_str().unwrap(),
+        "--root",
+        root,
+        "--exit-code",
+        "--color",
+        "never",
+    ]);
+    assert_eq!(diff.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains("-GROUP=stable") && text.contains("+GROUP=beta"),
+        "{text}"
+    );
+    assert!(
+        text.contains("run systemctl restart update-engine.service [in-service]"),
+        "{text}"
+    );
+
+    // The same change, config against config, as JSON.
+    let diff = kindling(&["diff", &config, beta.to_str().unwrap(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(json["files"][0]["path"], "/etc/coreos/update.conf");
+    assert_eq!(json["changed"], true);
+}
+
+#[test]
+fn rollback_restores_the_previous_generation_exactly() {
+    let dir = scratch();
+    let root = dir.path().to_str().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc/coreos")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/coreos/update.conf"),
+        "# from the image\nGROUP=alpha\nSERVER=https://u.example/\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("etc/motd"), "old motd\n").unwrap();
+    let before = snapshot(dir.path());
+    let config = dir.path().join("c.yaml");
+    std::fs::write(&config, "#cloud-config\ncoreos:\n  update:\n    group: beta\nwrite_files:\n  - path: /etc/motd\n    content: new motd\n  - path: /opt/bin/tool\n    permissions: '0750'\n    content: x\n").unwrap();
+    let out = kindling(&["apply", config.to_str().unwrap(), "--root", root]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("etc/coreos/update.conf")).unwrap(),
+        "# from the image\nGROUP=beta\nSERVER=https://u.example/\n",
+        "update.conf is merged with the root's own"
+    );
+    let out = kindling(&["apply", "--rollback", "--root", root]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after: Vec<_> = snapshot(dir.path())
+        .into_iter()
+        .filter(|(p, _, _)| !p.starts_with(dir.path().join("var/lib/kindling")) && p != &config)
+        .map(|(p, _, c)| (p, c))
+        .collect();
+    let before: Vec<_> = before.into_iter().map(|(p, _, c)| (p, c)).collect();
+    assert_eq!(
+        after, before,
+        "rollback restores every file and removes created ones"
+    );
+    let again = kindling(&["apply", "--rollback", "--root", root]);
+    assert_eq!(again.status.code(), Some(2), "nothing left to roll back");
+}
+
+#[test]
+fn enable_uses_systemctl_root() {
+    let dir = scratch();
+    let root = dir.path().to_str().unwrap();
+    let out = kindling(&["apply", &example("units-and-timers.yaml"), "--root", root]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = dir
+        .path()
+        .join("etc/systemd/system/timers.target.wants/prune.timer");
+    assert!(
+        std::fs::symlink_metadata(&link).is_ok(),
+        "systemctl --root enable linked prune.timer"
+    );
+    let mask = std::fs::read_link(
+        dir.path()
+            .join("etc/systemd/system/update-engine-stub.service"),
+    )
+    .unwrap();
+    assert_eq!(mask, Path::new("/dev/null"));
+    let again = kindling(&[
+        "apply",
+        &example("units-and-timers.yaml"),
+        "--root",
+        root,
+        "--color",
+        "never",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("no changes"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn hostile_roots_change_nothing_outside() {
+    let outside = scratch();
+    std::fs::write(outside.path().join("keep"), "outside").unwrap();
+    let config_dir = scratch();
+    let config = config_dir.path().join("c.yaml");
+    std::fs::write(&config, "#cloud-config\nwrite_files:\n  - path: /opt/bin/tool\n    permissions: '0755'\n    content: tool\n  - path: /etc/motd\n    content: hi\n").unwrap();
+    let outside_before = snapshot(outside.path());
+
+    // `opt` is a symlink to a directory outside the root: resolved inside, as a chroot would.
+    let dir = scratch();
+    symlink(outside.path(), dir.path().join("opt")).unwrap();
+    let out = kindling(&[
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        snapshot(outside.path()),
+        outside_before,
+        "nothing written outside the root"
+    );
+    let inside = dir
+        .path()
+        .join(outside.path().strip_prefix("/").unwrap())
+        .join("bin/tool");
+    assert_eq!(
+        std::fs::read_to_string(inside).unwrap(),
+        "tool",
+        "the link's target is read inside the root"
+    );
+
+    // A relative link climbing out with `..`.
+    let dir = scratch();
+    symlink("../../../../../../../../..", dir.path().join("opt")).unwrap();
+    let out = kindling(&[
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("bin/tool").is_file(),
+        "`..` stops at the root"
+    );
+    assert_eq!(snapshot(outside.path()), outside_before);
+
+    // A file where a directory is needed: a clear error, nothing written.
+    let dir = scratch();
+    std::fs::write(dir.path().join("opt"), "a file").unwrap();
+    let out = kindling(&[
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/opt") && err.contains("not a directory"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("etc/motd").exists(),
+        "nothing is written when a path is refused"
+    );
+
+    // A directory where a file is planned: refused before anything is written.
+    let dir = scratch();
+    std::fs::create_dir_all(dir.path().join("etc/motd")).unwrap();
+    let out = kindling(&[
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a directory is there"));
+    assert!(!dir.path().join("opt/bin/tool").exists());
+
+    // An unwritable (immutable) directory: a clear error, other paths untouched.
+    let dir = scratch();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    let locked = Command::new("chattr")
+        .arg("+i")
+        .arg(dir.path().join("etc"))
+        .status();
+    if locked.is_ok_and(|s| s.success()) {
+        let out = kindling(&[
+            "apply",
+            config.to_str().unwrap(),
+            "--root",
+            dir.path().to_str().unwrap(),
+        ]);
+        let _ = Command::new("chattr")
+            .arg("-i")
+            .arg(dir.path().join("etc"))
+            .status();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/etc"), "{err}");
+        assert!(!dir.path().join("etc/motd").exists());
+    }
+    assert_eq!(snapshot(outside.path()), outside_before);
+}
+
+/// Kill `kindling apply` at random moments; every planned file must then be its old or its
+/// new content, never anything else, and the next apply must converge.
+#[test]
+fn sigkill_during_apply_leaves_old_or_new_files() {
+    let work = scratch();
+    let old_cfg = work.path().join("old.yaml");
+    let new_cfg = work.path().join("new.yaml");
+    let mut old = String::from("#cloud-config\nwrite_files:\n");
+    let mut new = String::from("#cloud-config\nwrite_files:\n");
+    for i in 0..12 {
+        old.push_str(&format!(
+            "  - path: /etc/kindling/f{i}\n    content: old {i}\n"
+        ));
+        new.push_str(&format!(
+            "  - path: /etc/kindling/f{i}\n    permissions: '0600'\n    content: {}\n",
+            format!("new {i} ").repeat(200)
+        ));
+    }
+    std::fs::write(&old_cfg, &old).unwrap();
+    std::fs::write(&new_cfg, &new).unwrap();
+    let template = work.path().join("template");
+    std::fs::create_dir(&template).unwrap();
+    assert!(
+        kindling(&[
+            "apply",
+            old_cfg.to_str().unwrap(),
+            "--root",
+            template.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+
+    let mut seed: u64 = 0xC0FF_EE00_1234_5678;
+    let mut interrupted = 0;
+    for trial in 0..200 {
+        let root = work.path().join(format!("r{trial}"));
+        copy_tree(&template, &root);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % 6000);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kindling"))
+            .args([
+                "apply",
+                new_cfg.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if !status.success() {
+            interrupted += 1;
+        }
+        for i in 0..12 {
+            let path = root.join(format!("etc/kindling/f{i}"));
+            let content = std::fs::read_to_string(&path).unwrap();
+            let new_content = format!("new {i} ").repeat(200);
+            assert!(
+                content == format!("old {i}") || content == new_content,
+                "trial {trial}: {} is neither old nor new ({} bytes)",
+                path.display(),
+                content.len()
+            );
+        }
+        let done = kindling(&[
+            "apply",
+            new_cfg.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+        ]);
+        assert!(
+            done.status.success(),
+            "trial {trial}: the next apply fails: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let again = kindling(&[
+            "diff",
+            new_cfg.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--exit-code",
+        ]);
+        assert_eq!(again.status.code(), Some(0), "trial {trial}: not converged");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+    assert!(
+        interrupted >= 20,
+        "only {interrupted} of 200 applies were actually interrupted"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        let meta = std::fs::symlink_metadata(e.path()).unwrap();
+        if meta.is_dir() {
+            copy_tree(&e.path(), &target);
+        } else if meta.file_type().is_symlink() {
+            symlink(std::fs::read_link(e.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn owners_resolve_in_the_root_and_unknown_ones_are_refused() {
+    let dir = scratch();
+    let root = dir.path().to_str().unwrap();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(&config, "#cloud-config\nwrite_files:\n  - path: /home/core/.profile\n    owner: core:docker\n    content: x\n").unwrap();
+    let out = kindling(&["apply", config.to_str().unwrap(), "--root", root]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown user \"core\"") && err.contains("etc/passwd"),
+        "{err}"
+    );
+    assert!(!dir.path().join("home").exists(), "nothing written");
+
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/passwd"),
+        "root:x:0:0::/root:/bin/bash\ncore:x:500:500::/home/core:/bin/bash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("etc/group"),
+        "root:x:0:\ncore:x:500:\ndocker:x:233:core\n",
+    )
+    .unwrap();
+    let out = kindling(&["apply", config.to_str().unwrap(), "--root", root]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = std::fs::metadata(dir.path().join("home/core/.profile")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (500, 233));
+    let parent = std::fs::metadata(dir.path().join("home/core")).unwrap();
+    assert_eq!(parent.mode() & 0o7777, 0o755, "parents are created 0755");
+}
