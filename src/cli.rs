@@ -545,12 +545,6 @@ fn apply(args: &ApplyArgs) -> ExitCode {
                                 report.skipped.len()
                             ));
                         }
-                        if !report.pending.is_empty() {
-                            t.push_str(&format!(
-                                ", {} pending (users and SSH keys are not applied by this version)",
-                                report.pending.len()
-                            ));
-                        }
                         if let Some(g) = &report.generation {
                             t.push_str(&format!(
                                 "; generation {g} saved (kindling apply --rollback restores it)"

@@ -483,3 +483,147 @@ fn owners_resolve_in_the_root_and_unknown_ones_are_refused() {
     let parent = std::fs::metadata(dir.path().join("home/core")).unwrap();
     assert_eq!(parent.mode() & 0o7777, 0o755, "parents are created 0755");
 }
+
+fn root_with_accounts() -> tempfile::TempDir {
+    let dir = scratch();
+    std::fs::create_dir_all(dir.path().join("etc/default")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:Core:/home/core:/bin/bash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("etc/group"),
+        "root:x:0:\ncore:x:500:\ndocker:x:233:core\nsudo:x:27:\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("etc/shadow"),
+        "root:*:::::::\ncore:*:::::::\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("etc/default/useradd"), "SHELL=/bin/bash\n").unwrap();
+    dir
+}
+
+#[test]
+fn users_and_keys_are_file_edits_that_converge_and_roll_back() {
+    let dir = root_with_accounts();
+    let root = dir.path().to_str().unwrap();
+    let before = snapshot(dir.path());
+    let out = kindling(&[
+        "apply",
+        &example("network.yaml"),
+        "--root",
+        root,
+        "--color",
+        "never",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passwd = std::fs::read_to_string(dir.path().join("etc/passwd")).unwrap();
+    assert!(
+        passwd.ends_with("alice:x:1000:1000::/home/alice:/bin/bash\n"),
+        "{passwd}"
+    );
+    let group = std::fs::read_to_string(dir.path().join("etc/group")).unwrap();
+    assert!(
+        group.contains("docker:x:233:core,alice\n")
+            && group.contains("sudo:x:27:alice\n")
+            && group.contains("alice:x:1000:\n"),
+        "{group}"
+    );
+    let shadow = std::fs::read_to_string(dir.path().join("etc/shadow")).unwrap();
+    assert!(
+        shadow.contains("alice:*:::::::\n"),
+        "no date: the same config gives the same bytes"
+    );
+    let home = std::fs::metadata(dir.path().join("home/alice")).unwrap();
+    assert_eq!((home.uid(), home.gid()), (1000, 1000));
+    let ssh = std::fs::metadata(dir.path().join("home/alice/.ssh")).unwrap();
+    assert_eq!(ssh.mode() & 0o7777, 0o700);
+    let keys = dir.path().join("home/core/.ssh/authorized_keys");
+    assert!(
+        std::fs::read_to_string(&keys)
+            .unwrap()
+            .contains("core@example")
+    );
+    let meta = std::fs::metadata(&keys).unwrap();
+    assert_eq!(
+        (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+        (0o600, 500, 500)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("etc/hosts")).unwrap(),
+        "127.0.0.1 node1\n"
+    );
+
+    let again = kindling(&[
+        "apply",
+        &example("network.yaml"),
+        "--root",
+        root,
+        "--color",
+        "never",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("no changes"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    let out = kindling(&["apply", "--rollback", "--root", root]);
+    assert!(out.status.success());
+    let files = |s: Vec<(PathBuf, Option<SystemTime>, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
+        s.into_iter()
+            .filter(|(p, _, _)| !p.starts_with(dir.path().join("var/lib/kindling")))
+            .map(|(p, _, c)| (p, c))
+            .collect()
+    };
+    assert_eq!(
+        files(snapshot(dir.path())),
+        files(before),
+        "passwd, group, shadow and keys restored"
+    );
+}
+
+#[test]
+fn accounts_are_refused_clearly() {
+    let dir = root_with_accounts();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        "#cloud-config\nusers:\n  - name: bob\n    groups: [wheel]\n",
+    )
+    .unwrap();
+    let out = kindling(&[
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("group \"wheel\" does not exist"));
+
+    let empty = scratch();
+    std::fs::write(
+        &config,
+        "#cloud-config\nssh_authorized_keys:\n  - ssh-ed25519 AAAA core@x\n",
+    )
+    .unwrap();
+    let out = kindling(&[
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("core is not a user"));
+    assert!(
+        std::fs::read_dir(empty.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}

@@ -11,8 +11,11 @@
 //!
 //! Enablement uses the real `systemctl --root=DIR enable`. daemon-reload, unit commands,
 //! networkd restarts and hostnamectl run only when the root is `/` and systemd is running;
-//! otherwise they are reported as skipped. Creating users and authorising SSH keys are not
-//! performed by this version: they are reported as pending.
+//! otherwise they are reported as skipped. Users, SSH keys and a hostname-dependent
+//! `/etc/hosts` become edits of the root's files (`accounts`), diffed and written like any
+//! other file.
+
+pub mod accounts;
 
 use std::fs;
 use std::io::Write;
@@ -79,8 +82,6 @@ pub struct Report {
     pub ran: Vec<ActionChange>,
     /// Actions skipped because the root is not the running system.
     pub skipped: Vec<ActionChange>,
-    /// Actions this version does not perform yet.
-    pub pending: Vec<ActionChange>,
     /// The generation saved, if anything changed.
     pub generation: Option<String>,
 }
@@ -132,11 +133,39 @@ pub fn observe_plan(root: &Root, plan: &Plan) -> Result<Vec<Now>, ApplyError> {
         .collect()
 }
 
+/// The plan as applied to this root: the config's plan plus the file edits its users, keys
+/// and `/etc/hosts` need here, and the directories those need.
+///
+/// # Errors
+/// When the accounts cannot be derived.
+pub fn prepare(root: &Root, plan: &Plan) -> Result<(Plan, Vec<accounts::Dir>), ApplyError> {
+    let (files, dirs) = accounts::derive(root, plan)?;
+    let mut full = plan.clone();
+    for f in files {
+        full.files.retain(|g| g.path != f.path);
+        full.files.push(f);
+    }
+    full.actions.retain(|a| {
+        !matches!(
+            a.kind,
+            ActionKind::CreateUser { .. }
+                | ActionKind::AuthorizeKeys { .. }
+                | ActionKind::WriteEtcHosts
+        )
+    });
+    Ok((full, dirs))
+}
+
 /// The diff of `plan` against `root`, owners resolved in the root.
 ///
 /// # Errors
 /// When a path cannot be read or an owner is unknown to the root.
 pub fn diff(root: &Root, plan: &Plan) -> Result<Diff, ApplyError> {
+    let (plan, _) = prepare(root, plan)?;
+    diff_prepared(root, &plan)
+}
+
+fn diff_prepared(root: &Root, plan: &Plan) -> Result<Diff, ApplyError> {
     let now = observe_plan(root, plan)?;
     for f in &plan.files {
         root.owner(f.owner.as_deref())?;
@@ -321,7 +350,9 @@ fn run(command: &mut Command) -> Result<(), ApplyError> {
 /// When a path, owner or command fails; files written before the failure stay written (each
 /// whole), and the generation saved first can roll them back.
 pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyError> {
-    let diff = diff(root, plan)?;
+    let (prepared, dirs) = prepare(root, plan)?;
+    let plan = &prepared;
+    let diff = diff_prepared(root, plan)?;
     if let Some(path) = diff.blocked.first() {
         return Err(ApplyError::Directory(path.clone()));
     }
@@ -341,6 +372,17 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
     }
     touched.push(STATE_FILE.to_string());
     report.generation = Some(save_generation(root, &touched)?);
+
+    // Directories users and keys need, owned by the user (kept by a rollback).
+    for d in &dirs {
+        let host = root.resolve(&d.path)?;
+        if !host.exists() {
+            make_parents(host.parent().unwrap_or(Path::new("/")))?;
+            fs::create_dir(&host).map_err(io(&host))?;
+            fs::set_permissions(&host, fs::Permissions::from_mode(d.mode)).map_err(io(&host))?;
+            std::os::unix::fs::chown(&host, Some(d.owner.0), Some(d.owner.1)).map_err(io(&host))?;
+        }
+    }
 
     for change in &report.diff.files {
         let Some(planned) = plan.files.iter().find(|f| f.path == change.path) else {
@@ -400,12 +442,10 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
                 }
                 true
             }
+            // Realised as file edits by `accounts::derive`; `prepare` removed them.
             ActionKind::CreateUser { .. }
             | ActionKind::AuthorizeKeys { .. }
-            | ActionKind::WriteEtcHosts => {
-                report.pending.push(a.clone());
-                false
-            }
+            | ActionKind::WriteEtcHosts => false,
         };
         if done
             && !matches!(
