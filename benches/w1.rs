@@ -186,6 +186,60 @@ fn main() {
         median(ignition).as_secs_f64() * 1e3
     );
 
+    // Apply W1 into an empty root (fsync-bound), then again unchanged, and diff it.
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let start = Instant::now();
+    let out = Command::new(exe)
+        .args(["apply"])
+        .arg(&path)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "kindling apply W1 into an empty root: {:.0} ms (every file and directory fsynced)",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    let mut reapply = Vec::new();
+    let mut diffs = Vec::new();
+    for _ in 0..11 {
+        let start = Instant::now();
+        let out = Command::new(exe)
+            .args(["apply"])
+            .arg(&path)
+            .arg("--root")
+            .arg(&root)
+            .output()
+            .unwrap();
+        reapply.push(start.elapsed());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("no changes") && text.contains("wrote 0 file(s)"),
+            "{text}"
+        );
+        let start = Instant::now();
+        let out = Command::new(exe)
+            .args(["diff", "--exit-code"])
+            .arg(&path)
+            .arg("--root")
+            .arg(&root)
+            .output()
+            .unwrap();
+        diffs.push(start.elapsed());
+        assert!(out.status.success());
+    }
+    println!(
+        "kindling apply W1 again, unchanged (zero writes): median {:.1} ms; kindling diff W1 --root (no changes): median {:.1} ms",
+        median(reapply).as_secs_f64() * 1e3,
+        median(diffs).as_secs_f64() * 1e3
+    );
+
     // The compile stages in process.
     let options = kindling::compile::Options {
         target: kindling::compile::Target::Tree,

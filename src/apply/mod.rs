@@ -86,11 +86,12 @@ pub struct Report {
     pub generation: Option<String>,
 }
 
-/// What kindling recorded as done on this root.
+/// What kindling recorded as done on this root: each action as its JSON text, in a sorted
+/// set (a config may have thousands of units; lookups must stay O(log n)).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     /// Actions done, as their JSON.
-    done: Vec<serde_json::Value>,
+    done: std::collections::BTreeSet<String>,
 }
 
 fn load_state(root: &Root) -> State {
@@ -101,8 +102,8 @@ fn load_state(root: &Root) -> State {
         .unwrap_or_default()
 }
 
-fn key(kind: &ActionKind) -> serde_json::Value {
-    serde_json::to_value(kind).unwrap_or_default()
+fn key(kind: &ActionKind) -> String {
+    serde_json::to_string(kind).unwrap_or_default()
 }
 
 /// What is at each planned path of `plan`, with owners as ids.
@@ -110,27 +111,27 @@ fn key(kind: &ActionKind) -> serde_json::Value {
 /// # Errors
 /// When a path cannot be resolved or read.
 pub fn observe_plan(root: &Root, plan: &Plan) -> Result<Vec<Now>, ApplyError> {
-    plan.files
-        .iter()
-        .map(|f| {
-            Ok(match root.observe(&f.path)? {
-                Observed::Missing => Now::Missing,
-                Observed::File {
-                    bytes,
-                    mode,
-                    uid,
-                    gid,
-                } => Now::File {
-                    bytes,
-                    mode,
-                    owner: Owner::Ids(uid, gid),
-                },
-                Observed::Symlink { target } => Now::Symlink(target),
-                Observed::Directory => Now::Directory,
-                Observed::Other => Now::Other,
-            })
+    let nodes: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+    Ok(root
+        .observe_many(&nodes)?
+        .into_iter()
+        .map(|o| match o {
+            Observed::Missing => Now::Missing,
+            Observed::File {
+                bytes,
+                mode,
+                uid,
+                gid,
+            } => Now::File {
+                bytes,
+                mode,
+                owner: Owner::Ids(uid, gid),
+            },
+            Observed::Symlink { target } => Now::Symlink(target),
+            Observed::Directory => Now::Directory,
+            Observed::Other => Now::Other,
         })
-        .collect()
+        .collect())
 }
 
 /// The plan as applied to this root: the config's plan plus the file edits its users, keys
@@ -453,10 +454,7 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
                 ActionKind::Unmask { .. } | ActionKind::DaemonReload | ActionKind::RestartNetworkd
             )
         {
-            let k = key(&a.kind);
-            if !state.done.contains(&k) {
-                state.done.push(k);
-            }
+            state.done.insert(key(&a.kind));
         }
     }
     let state_path = root.resolve(STATE_FILE)?;

@@ -210,6 +210,36 @@ impl Root {
         Ok(self.path.join(current.iter().collect::<PathBuf>()))
     }
 
+    /// What is at each of `nodes`, resolving each parent directory once (a plan has
+    /// thousands of files in a handful of directories).
+    ///
+    /// # Errors
+    /// When a path cannot be resolved or read.
+    pub fn observe_many(&self, nodes: &[&str]) -> Result<Vec<Observed>, RootError> {
+        let mut parents: HashMap<&str, PathBuf> = HashMap::new();
+        nodes
+            .iter()
+            .map(|node| {
+                let (parent, name) = node.rsplit_once('/').unwrap_or(("", node));
+                let host = match parents.get(parent) {
+                    Some(dir) if !name.is_empty() && name != "." && name != ".." => dir.join(name),
+                    _ => {
+                        let resolved = match self.resolve(node) {
+                            Ok(p) => p,
+                            Err(RootError::NotADirectory { .. }) => return Ok(Observed::Missing),
+                            Err(e) => return Err(e),
+                        };
+                        if let Some(dir) = resolved.parent() {
+                            parents.insert(parent, dir.to_path_buf());
+                        }
+                        resolved
+                    }
+                };
+                self.observe_host(node, &host)
+            })
+            .collect()
+    }
+
     /// What is at node path `node` now.
     ///
     /// # Errors
@@ -220,11 +250,15 @@ impl Root {
             Err(RootError::NotADirectory { .. }) => return Ok(Observed::Missing),
             Err(e) => return Err(e),
         };
+        self.observe_host(node, &path)
+    }
+
+    fn observe_host(&self, node: &str, path: &Path) -> Result<Observed, RootError> {
         let io = |source| RootError::Io {
             path: node.to_string(),
             source,
         };
-        let meta = match fs::symlink_metadata(&path) {
+        let meta = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Observed::Missing),
             Err(e) => return Err(io(e)),
@@ -232,7 +266,7 @@ impl Root {
         let ft = meta.file_type();
         Ok(if ft.is_symlink() {
             Observed::Symlink {
-                target: fs::read_link(&path)
+                target: fs::read_link(path)
                     .map_err(io)?
                     .to_string_lossy()
                     .into_owned(),
@@ -241,7 +275,7 @@ impl Root {
             Observed::Directory
         } else if ft.is_file() {
             Observed::File {
-                bytes: fs::read(&path).map_err(io)?,
+                bytes: fs::read(path).map_err(io)?,
                 mode: meta.permissions().mode() & 0o7777,
                 uid: meta.uid(),
                 gid: meta.gid(),
