@@ -346,8 +346,9 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
         old.push_str(&format!(
             "  - path: /etc/kindling/f{i}\n    content: old {i}\n"
         ));
+        // Quoted, so the content is exactly these bytes (a plain scalar loses its trailing blank).
         new.push_str(&format!(
-            "  - path: /etc/kindling/f{i}\n    permissions: '0600'\n    content: {}\n",
+            "  - path: /etc/kindling/f{i}\n    permissions: '0600'\n    content: \"{}\"\n",
             format!("new {i} ").repeat(200)
         ));
     }
@@ -366,15 +367,36 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
         .success()
     );
 
+    // How long a whole apply takes here, so the kills can land anywhere in it.
+    let mut full = Duration::ZERO;
+    for _ in 0..3 {
+        let root = work.path().join("timing");
+        copy_tree(&template, &root);
+        let start = std::time::Instant::now();
+        assert!(
+            kindling(&[
+                "apply",
+                new_cfg.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap()
+            ])
+            .status
+            .success()
+        );
+        full = full.max(start.elapsed());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+    let span_us = (full.as_micros() as u64 * 12 / 10).max(1);
+
     let mut seed: u64 = 0xC0FF_EE00_1234_5678;
-    let mut interrupted = 0;
+    let (mut interrupted, mut mixed) = (0, 0);
     for trial in 0..200 {
         let root = work.path().join(format!("r{trial}"));
         copy_tree(&template, &root);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_micros(seed % 6000);
+        let delay = Duration::from_micros(seed % span_us);
         let mut child = Command::new(env!("CARGO_BIN_EXE_kindling"))
             .args([
                 "apply",
@@ -392,6 +414,7 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
         if !status.success() {
             interrupted += 1;
         }
+        let mut news = 0;
         for i in 0..12 {
             let path = root.join(format!("etc/kindling/f{i}"));
             let content = std::fs::read_to_string(&path).unwrap();
@@ -402,6 +425,10 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
                 path.display(),
                 content.len()
             );
+            news += usize::from(content == new_content);
+        }
+        if !status.success() && news > 0 && news < 12 {
+            mixed += 1;
         }
         let done = kindling(&[
             "apply",
@@ -424,9 +451,16 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
         assert_eq!(again.status.code(), Some(0), "trial {trial}: not converged");
         std::fs::remove_dir_all(&root).unwrap();
     }
+    println!(
+        "sigkill: {interrupted} of 200 applies interrupted, {mixed} of them with some files new and some old (a full apply takes {full:?})"
+    );
     assert!(
         interrupted >= 20,
         "only {interrupted} of 200 applies were actually interrupted"
+    );
+    assert!(
+        mixed >= 5,
+        "only {mixed} kills landed between two file writes; the test would not see a torn apply"
     );
 }
 
