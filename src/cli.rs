@@ -539,10 +539,11 @@ fn apply(args: &ApplyArgs) -> ExitCode {
                             report.written,
                             report.ran.len()
                         ));
-                        if !report.skipped.is_empty() {
+                        if !report.pending.is_empty() {
                             t.push_str(&format!(
-                                ", skipped {} (not the running system)",
-                                report.skipped.len()
+                                ", {} pending ({} is not the running system)",
+                                report.pending.len(),
+                                root.path().display()
                             ));
                         }
                         if let Some(g) = &report.generation {

@@ -274,6 +274,24 @@ fn hostile_roots_change_nothing_outside() {
     );
     assert_eq!(snapshot(outside.path()), outside_before);
 
+    // Paths with `..` are cleaned as on the node: they stay inside the root.
+    let dir = scratch();
+    let dots = config_dir.path().join("dots.yaml");
+    std::fs::write(&dots, "#cloud-config\nwrite_files:\n  - path: /../../../etc/escape\n    content: x\n  - path: tmp/../../etc/relative\n    content: y\n").unwrap();
+    let out = kindling(&[
+        "apply",
+        dots.to_str().unwrap(),
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("etc/escape").is_file() && dir.path().join("etc/relative").is_file());
+    assert_eq!(snapshot(outside.path()), outside_before);
+
     // A file where a directory is needed: a clear error, nothing written.
     let dir = scratch();
     std::fs::write(dir.path().join("opt"), "a file").unwrap();

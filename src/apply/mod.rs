@@ -11,7 +11,7 @@
 //!
 //! Enablement uses the real `systemctl --root=DIR enable`. daemon-reload, unit commands,
 //! networkd restarts and hostnamectl run only when the root is `/` and systemd is running;
-//! otherwise they are reported as skipped. Users, SSH keys and a hostname-dependent
+//! otherwise they are listed as pending in the report. Users, SSH keys and a hostname-dependent
 //! `/etc/hosts` become edits of the root's files (`accounts`), diffed and written like any
 //! other file.
 
@@ -80,8 +80,9 @@ pub struct Report {
     pub written: usize,
     /// Actions run.
     pub ran: Vec<ActionChange>,
-    /// Actions skipped because the root is not the running system.
-    pub skipped: Vec<ActionChange>,
+    /// Actions left pending because the root is not the running system (daemon-reload,
+    /// unit commands, networkd, hostnamectl): they take effect when the root boots.
+    pub pending: Vec<ActionChange>,
     /// The generation saved, if anything changed.
     pub generation: Option<String>,
 }
@@ -422,8 +423,8 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
                     run(c.arg(unit))?;
                     report.ran.push(a.clone());
                 } else if *runtime {
-                    // A runtime enablement lives in /run, which a tree does not boot with.
-                    report.skipped.push(a.clone());
+                    // A runtime enablement lives in /run, which a tree does not boot with: pending.
+                    report.pending.push(a.clone());
                 } else {
                     run(c.arg(unit))?;
                     report.ran.push(a.clone());
@@ -439,7 +440,7 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
                         run(&mut c)?;
                         report.ran.push(a.clone());
                     }
-                    None => report.skipped.push(a.clone()),
+                    None => report.pending.push(a.clone()),
                 }
                 true
             }
