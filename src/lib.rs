@@ -65,12 +65,10 @@ pub fn validate(name: &str, bytes: Vec<u8>) -> Validation {
             .any(|f| f.severity == Severity::Error);
         findings.extend(parsed.findings);
         // Like the node: after a YAML error nothing else can be said reliably.
-        if !failed {
-            if let Some(tree) = parsed.root {
-                config = model::read(Some(&tree));
-                findings.extend(check::check(&source, &tree, &config));
-                root = Some(tree);
-            }
+        if !failed && let Some(tree) = parsed.root {
+            config = model::read(Some(&tree));
+            findings.extend(check::check(&source, &tree, &config));
+            root = Some(tree);
         }
     }
     check::suppress::apply(&source, &mut findings);

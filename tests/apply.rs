@@ -679,3 +679,44 @@ fn accounts_are_refused_clearly() {
         "nothing written"
     );
 }
+
+#[test]
+fn a_second_apply_at_the_same_time_is_refused_and_stale_temps_are_swept() {
+    let dir = scratch();
+    let root = dir.path().to_str().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/.kindling-stale"), "half").unwrap();
+    let lock_dir = dir.path().join("var/lib/kindling");
+    std::fs::create_dir_all(&lock_dir).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_dir.join("lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    content: hi\n",
+    )
+    .unwrap();
+    let out = kindling(&["apply", config.to_str().unwrap(), "--root", root]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("another kindling apply or rollback is running")
+    );
+    assert!(!dir.path().join("etc/motd").exists());
+    drop(held);
+    let out = kindling(&["apply", config.to_str().unwrap(), "--root", root]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("etc/.kindling-stale").exists(),
+        "a killed apply's temp file is swept"
+    );
+}

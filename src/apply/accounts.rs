@@ -354,13 +354,13 @@ pub fn derive(root: &Root, plan: &Plan) -> Result<(Vec<PlannedFile>, Vec<Dir>), 
         }
         // authorized_keys = every file of authorized_keys.d, by name, ours included.
         let mut all: BTreeMap<String, String> = BTreeMap::new();
-        if let Ok(dir) = root.resolve(&format!("{ssh}/authorized_keys.d/x")) {
-            if let Some(parent) = dir.parent() {
-                for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
-                    let n = entry.file_name().to_string_lossy().into_owned();
-                    if n != KEY_NAME && !n.starts_with('.') {
-                        all.insert(n, std::fs::read_to_string(entry.path()).unwrap_or_default());
-                    }
+        if let Ok(dir) = root.resolve(&format!("{ssh}/authorized_keys.d/x"))
+            && let Some(parent) = dir.parent()
+        {
+            for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+                let n = entry.file_name().to_string_lossy().into_owned();
+                if n != KEY_NAME && !n.starts_with('.') {
+                    all.insert(n, std::fs::read_to_string(entry.path()).unwrap_or_default());
                 }
             }
         }

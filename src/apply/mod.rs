@@ -33,6 +33,7 @@ use crate::root::{Observed, Root, RootError};
 pub const STATE_DIR: &str = "/var/lib/kindling";
 const STATE_FILE: &str = "/var/lib/kindling/state.json";
 const GENERATIONS: &str = "/var/lib/kindling/generations";
+const LOCK: &str = "/var/lib/kindling/lock";
 
 /// Why an apply stopped.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,53 @@ pub enum ApplyError {
     /// No generation to roll back to.
     #[error("no generation to roll back to under {0}")]
     NoGeneration(String),
+    /// Another apply or rollback holds the root.
+    #[error("another kindling apply or rollback is running on {0}")]
+    Busy(String),
+}
+
+/// Hold the root's lock for the duration of an apply or rollback: two at once would
+/// interleave their writes, and the lock makes it safe to remove a killed apply's temps.
+fn lock(root: &Root) -> Result<fs::File, ApplyError> {
+    let path = root.resolve(LOCK)?;
+    make_parents(path.parent().unwrap_or(root.path()))?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    file.try_lock()
+        .map_err(|_| ApplyError::Busy(root.path().display().to_string()))?;
+    Ok(file)
+}
+
+/// Remove temporary files a killed apply left in the directories this apply writes to.
+fn sweep(root: &Root, paths: &[String]) -> Result<(), ApplyError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        if let Some(parent) = root.resolve(p)?.parent()
+            && !dirs.iter().any(|d| d == parent)
+        {
+            dirs.push(parent.to_path_buf());
+        }
+    }
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let is_temp = name.to_str().is_some_and(|n| n.starts_with(".kindling-"));
+            let is_file = entry
+                .file_type()
+                .is_ok_and(|t| t.is_file() || t.is_symlink());
+            if is_temp && is_file {
+                remove(&entry.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
@@ -362,7 +410,13 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
         diff,
         ..Report::default()
     };
-    if dry_run || report.diff.is_empty() {
+    if dry_run {
+        return Ok(report);
+    }
+    let _lock = lock(root)?;
+    let all: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
+    sweep(root, &all)?;
+    if report.diff.is_empty() {
         return Ok(report);
     }
     // Everything this apply may touch: changed files, masks to remove, the state file.
@@ -489,6 +543,7 @@ fn live_command(kind: &ActionKind) -> Option<Command> {
 /// # Errors
 /// When there is no generation or a restore fails.
 pub fn rollback(root: &Root) -> Result<Vec<String>, ApplyError> {
+    let _lock = lock(root)?;
     let base = root.resolve(&format!("{GENERATIONS}/x"))?;
     let base = base.parent().unwrap_or(root.path()).to_path_buf();
     let latest = fs::read_dir(&base)

@@ -123,17 +123,17 @@ pub fn parse(expr: &str) -> Result<()> {
         at += part.len() + 1;
     }
     let mut rest = tokens.as_slice();
-    if let Some(&(off, first)) = rest.first() {
-        if first.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            if SPECIALS.iter().any(|s| s.eq_ignore_ascii_case(first)) {
-                return err(
-                    off,
-                    format!("{first:?} stands alone: it cannot be combined with a date or time"),
-                );
-            }
-            weekdays(first, off)?;
-            rest = &rest[1..];
+    if let Some(&(off, first)) = rest.first()
+        && first.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        if SPECIALS.iter().any(|s| s.eq_ignore_ascii_case(first)) {
+            return err(
+                off,
+                format!("{first:?} stands alone: it cannot be combined with a date or time"),
+            );
         }
+        weekdays(first, off)?;
+        rest = &rest[1..];
     }
     let (mut date, mut time) = (None, None);
     for &(off, token) in rest {

@@ -244,10 +244,10 @@ fn value(
             };
             if let Some(rule) = spec.valid {
                 // coreos-cloudinit never checks zero values.
-                if !scalar.text.is_empty() {
-                    if let Err(why) = (rule.check)(&scalar.text) {
-                        out.push(rule.rule.at(node.span, why));
-                    }
+                if !scalar.text.is_empty()
+                    && let Err(why) = (rule.check)(&scalar.text)
+                {
+                    out.push(rule.rule.at(node.span, why));
                 }
             }
         }

@@ -264,47 +264,47 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
         origin: origin.to_string(),
         ..UnitSpec::default()
     };
-    if let Some(s) = &c.etcd {
-        if let Some(contents) = service_contents(s.value.env_values()) {
-            out.push(drop_in("etcd.service", contents, s.key_span, "coreos.etcd"));
-        }
+    if let Some(s) = &c.etcd
+        && let Some(contents) = service_contents(s.value.env_values())
+    {
+        out.push(drop_in("etcd.service", contents, s.key_span, "coreos.etcd"));
     }
-    if let Some(s) = &c.etcd2 {
-        if let Some(contents) = service_contents(s.value.env_values()) {
-            out.push(drop_in(
-                "etcd2.service",
-                contents,
-                s.key_span,
-                "coreos.etcd2",
-            ));
-        }
+    if let Some(s) = &c.etcd2
+        && let Some(contents) = service_contents(s.value.env_values())
+    {
+        out.push(drop_in(
+            "etcd2.service",
+            contents,
+            s.key_span,
+            "coreos.etcd2",
+        ));
     }
-    if let Some(s) = &c.fleet {
-        if let Some(contents) = service_contents(s.value.env_values()) {
-            out.push(drop_in(
-                "fleet.service",
-                contents,
-                s.key_span,
-                "coreos.fleet",
-            ));
-        }
+    if let Some(s) = &c.fleet
+        && let Some(contents) = service_contents(s.value.env_values())
+    {
+        out.push(drop_in(
+            "fleet.service",
+            contents,
+            s.key_span,
+            "coreos.fleet",
+        ));
     }
     let update = c.update.as_ref();
     let strategy = update.and_then(|u| text(u.value.reboot_strategy.as_ref()));
     let masked = window(config).is_some() || strategy == Some("off");
-    if let Some(s) = &c.locksmith {
-        if let Some(contents) = service_contents(s.value.env_values()) {
-            let mut unit = drop_in(
-                "locksmithd.service",
-                contents,
-                s.key_span,
-                "coreos.locksmith",
-            );
-            if !masked {
-                unit.command = Some("restart".into());
-            }
-            out.push(unit);
+    if let Some(s) = &c.locksmith
+        && let Some(contents) = service_contents(s.value.env_values())
+    {
+        let mut unit = drop_in(
+            "locksmithd.service",
+            contents,
+            s.key_span,
+            "coreos.locksmith",
+        );
+        if !masked {
+            unit.command = Some("restart".into());
         }
+        out.push(unit);
     }
     if let Some(update) = update {
         let u = &update.value;

@@ -203,10 +203,10 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
         }
         if network {
             networkd.get_or_insert(u.span);
-        } else if let Some(verb) = &u.command {
-            if queued.insert((verb.clone(), u.name.clone())) {
-                commands.push((verb.clone(), u.name.clone(), u.span));
-            }
+        } else if let Some(verb) = &u.command
+            && queued.insert((verb.clone(), u.name.clone()))
+        {
+            commands.push((verb.clone(), u.name.clone(), u.span));
         }
     }
     // A unit masked by a later entry is not unmasked first.

@@ -53,13 +53,13 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     }
     for (section, span, values) in sections {
         for (env, value) in values {
-            if let EnvValue::Text(text) = value {
-                if text.trim_end_matches('\n').contains(['\n', '\r']) {
-                    out.push(RULE.at(
-                        span,
-                        format!("the {section} value for {env} spans several lines"),
-                    ));
-                }
+            if let EnvValue::Text(text) = value
+                && text.trim_end_matches('\n').contains(['\n', '\r'])
+            {
+                out.push(RULE.at(
+                    span,
+                    format!("the {section} value for {env} spans several lines"),
+                ));
             }
         }
     }

@@ -116,10 +116,10 @@ pub fn suggest(section: &SectionInfo, key: &str) -> Option<String> {
     {
         return Some(format!("`{key}` belongs under {place}"));
     }
-    if section.path.is_empty() {
-        if let Some((_, why)) = FOREIGN.iter().find(|(k, _)| *k == key) {
-            return Some((*why).to_string());
-        }
+    if section.path.is_empty()
+        && let Some((_, why)) = FOREIGN.iter().find(|(k, _)| *k == key)
+    {
+        return Some((*why).to_string());
     }
     let best = section
         .fields

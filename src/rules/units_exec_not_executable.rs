@@ -54,13 +54,13 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             let Some(exe) = executable(&d.value) else {
                 continue;
             };
-            if let Some((mode, written)) = modes.get(&clean(exe)) {
-                if mode & 0o111 == 0 {
-                    out.push(RULE.at(
+            if let Some((mode, written)) = modes.get(&clean(exe))
+                && mode & 0o111 == 0
+            {
+                out.push(RULE.at(
                         cx.unit_span(doc, d.line, d.value_range),
                         format!("{}= runs {written}, which write_files writes with mode {mode:04o} (not executable)", d.key),
                     ));
-                }
             }
         }
     }

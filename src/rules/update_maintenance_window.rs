@@ -61,10 +61,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    if let Some(delay) = &w.random_delay {
-        if delay.value < 0 {
-            out.push(RULE.at(delay.span, "random-delay cannot be negative"));
-        }
+    if let Some(delay) = &w.random_delay
+        && delay.value < 0
+    {
+        out.push(RULE.at(delay.span, "random-delay cannot be negative"));
     }
     if let Some(strategy) = update
         .value

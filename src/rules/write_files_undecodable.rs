@@ -21,14 +21,14 @@ breaks ignored, nothing else allowed. `!!binary` content must itself be valid ba
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for file in cx.config.write_files() {
         let f = &file.value;
-        if let Some(content) = &f.content {
-            if let Some(why) = &content.value.binary_error {
-                out.push(RULE.at(
-                    content.span,
-                    format!("this !!binary content cannot be decoded: {why}"),
-                ));
-                continue;
-            }
+        if let Some(content) = &f.content
+            && let Some(why) = &content.value.binary_error
+        {
+            out.push(RULE.at(
+                content.span,
+                format!("this !!binary content cannot be decoded: {why}"),
+            ));
+            continue;
         }
         let Some(encoding) = &f.encoding else {
             continue;

@@ -94,10 +94,10 @@ fn is_ignition(text: &str) -> bool {
 
 fn near_miss_help(text: &str, first: &str) -> String {
     let trimmed = first.trim_end();
-    if let Some(rest) = trimmed.strip_prefix('\u{feff}') {
-        if rest.trim_end() == HEADER {
-            return "remove the UTF-8 byte order mark before #cloud-config; nodes compare the first line byte for byte".into();
-        }
+    if let Some(rest) = trimmed.strip_prefix('\u{feff}')
+        && rest.trim_end() == HEADER
+    {
+        return "remove the UTF-8 byte order mark before #cloud-config; nodes compare the first line byte for byte".into();
     }
     if trimmed.trim_start() == HEADER {
         return "remove the blanks before #cloud-config; it must start the first line".into();

@@ -119,14 +119,14 @@ pub fn parse(text: &str, index: &LineIndex) -> Parsed {
                     style: convert_style(style),
                     tag: tag.map(|t| convert_tag(&t.handle, &t.suffix)),
                 };
-                if scalar.style == Style::Literal || scalar.style == Style::Folded {
-                    if let Some(at) = b.tabs.block_scalar_indentation(b.index, span) {
-                        b.syntax_error(
-                            at,
-                            "found a tab character where an indentation space is expected",
-                        );
-                        return b.finish_failed();
-                    }
+                if (scalar.style == Style::Literal || scalar.style == Style::Folded)
+                    && let Some(at) = b.tabs.block_scalar_indentation(b.index, span)
+                {
+                    b.syntax_error(
+                        at,
+                        "found a tab character where an indentation space is expected",
+                    );
+                    return b.finish_failed();
                 }
                 let node = Node {
                     span,
@@ -372,10 +372,10 @@ impl Builder<'_> {
             .collect();
         for source in sources {
             for entry in source {
-                if let Some(k) = entry.key_text() {
-                    if seen.insert(k.to_string()) {
-                        own.push(entry);
-                    }
+                if let Some(k) = entry.key_text()
+                    && seen.insert(k.to_string())
+                {
+                    own.push(entry);
                 }
             }
         }
