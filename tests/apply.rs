@@ -688,6 +688,8 @@ fn a_second_apply_at_the_same_time_is_refused_and_stale_temps_are_swept() {
     std::fs::write(dir.path().join("etc/.kindling-stale"), "half").unwrap();
     let lock_dir = dir.path().join("var/lib/kindling");
     std::fs::create_dir_all(&lock_dir).unwrap();
+    // What a killed apply leaves: its marker.
+    std::fs::write(lock_dir.join("unfinished"), "").unwrap();
     let held = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

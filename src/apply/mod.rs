@@ -34,6 +34,8 @@ pub const STATE_DIR: &str = "/var/lib/kindling";
 const STATE_FILE: &str = "/var/lib/kindling/state.json";
 const GENERATIONS: &str = "/var/lib/kindling/generations";
 const LOCK: &str = "/var/lib/kindling/lock";
+/// Present while an apply is writing; left behind only by an apply that did not finish.
+const UNFINISHED: &str = "/var/lib/kindling/unfinished";
 
 /// Why an apply stopped.
 #[derive(Debug, thiserror::Error)]
@@ -414,8 +416,15 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
         return Ok(report);
     }
     let _lock = lock(root)?;
-    let all: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
-    sweep(root, &all)?;
+    let unfinished = root.resolve(UNFINISHED)?;
+    if unfinished.exists() {
+        // The previous apply was killed: remove its temporary files first.
+        let all: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
+        sweep(root, &all)?;
+        if report.diff.is_empty() {
+            remove(&unfinished)?;
+        }
+    }
     if report.diff.is_empty() {
         return Ok(report);
     }
@@ -428,6 +437,7 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
     }
     touched.push(STATE_FILE.to_string());
     report.generation = Some(save_generation(root, &touched)?);
+    write_file(&unfinished, b"", 0o644, (0, 0))?;
 
     // Directories users and keys need, owned by the user (kept by a rollback).
     for d in &dirs {
@@ -519,6 +529,7 @@ pub fn apply(root: &Root, plan: &Plan, dry_run: bool) -> Result<Report, ApplyErr
         0o644,
         (0, 0),
     )?;
+    remove(&unfinished)?;
     Ok(report)
 }
 
