@@ -1,0 +1,209 @@
+//! The command line: parses arguments with clap and runs one subcommand.
+//!
+//! Exit statuses: 0 clean, 1 the input has errors (or warnings under `--strict`), 2
+//! usage or I/O problems. Reports go to standard output, problems running the command
+//! to standard error.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::Severity;
+use crate::report;
+
+mod apply;
+mod compile;
+mod diff;
+mod explain;
+mod validate;
+
+pub use apply::ApplyArgs;
+pub use compile::{CompileArgs, CompileTarget};
+pub use diff::DiffArgs;
+pub use validate::ValidateArgs;
+
+/// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
+#[derive(Debug, Parser)]
+#[command(name = "kindling", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check cloud-configs and report every mistake with its exact position.
+    Validate(ValidateArgs),
+    /// Compile a cloud-config into the files and actions a node needs.
+    Compile(CompileArgs),
+    /// Show what applying a config would change on a root, or what NEW changes over OLD.
+    Diff(DiffArgs),
+    /// Converge a root directory to a config: atomic, confined, convergent.
+    Apply(ApplyArgs),
+    /// Print the JSON Schema of the cloud-config dialect.
+    Schema,
+    /// Explain a diagnostic code (e.g. `structure::unknown-key`), or list them all.
+    Explain {
+        /// The code, with or without the `kindling::` prefix.
+        code: Option<String>,
+    },
+}
+
+/// Formats of `diff` and `apply` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// A unified diff and a summary line.
+    Human,
+    /// JSON.
+    Json,
+}
+
+pub(crate) fn parse_var(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+    let name = name.trim_start_matches('$');
+    if !crate::compile::VARIABLES.contains(&name) {
+        return Err(format!(
+            "{name:?} is not a variable; use one of {}",
+            crate::compile::VARIABLES.join(", ")
+        ));
+    }
+    if value.contains(['\n', '\r']) {
+        return Err("a variable's value cannot contain a line break".into());
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Output formats of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// miette reports for people.
+    Human,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when standard output is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Run the command line; returns the process's exit status.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Compile(args) => compile::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Schema => emit(&crate::schema::render()),
+        Command::Explain { code } => explain::run(code.as_deref()),
+    }
+}
+
+pub(crate) fn emit(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`kindling ... | head`) is not worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kindling: cannot write output: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub(crate) fn use_color(choice: Color, stream_is_terminal: bool) -> bool {
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => stream_is_terminal && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// Compile `file` for a node (update.conf merged with the root's own, when there is a root);
+/// prints findings to standard error. `Err` is the exit status to return.
+pub(crate) fn plan_for(
+    file: &str,
+    vars: &[(String, String)],
+    root: Option<&crate::root::Root>,
+    color: Color,
+) -> Result<crate::plan::Plan, ExitCode> {
+    let bytes = crate::source::read(file).map_err(|err| {
+        eprintln!("kindling: {err}");
+        ExitCode::from(2)
+    })?;
+    let base = root.and_then(|r| {
+        ["/etc/coreos/update.conf", "/usr/share/coreos/update.conf"]
+            .iter()
+            .find_map(|p| match r.observe(p) {
+                Ok(crate::root::Observed::File { bytes, .. }) => {
+                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                _ => None,
+            })
+    });
+    let options = crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: vars.iter().cloned().collect(),
+        plan: crate::plan::PlanOptions {
+            update_conf_base: base,
+        },
+    };
+    let compiled = crate::compile::compile(file, bytes, &options);
+    let style = report::human::Style {
+        color: use_color(color, std::io::stderr().is_terminal()),
+        width: 100,
+    };
+    for finding in compiled
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+    {
+        eprint!(
+            "{}",
+            report::human::render_finding(&compiled.validation.source, finding, style)
+        );
+        eprintln!();
+    }
+    compiled.plan.ok_or_else(|| {
+        eprintln!("kindling: {file} has errors; nothing to compare or apply");
+        ExitCode::from(1)
+    })
+}
+
+pub(crate) fn open_root(path: &std::path::Path) -> Result<crate::root::Root, ExitCode> {
+    crate::root::Root::new(path).map_err(|err| {
+        eprintln!("kindling: {err}");
+        ExitCode::from(2)
+    })
+}
