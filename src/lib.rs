@@ -8,23 +8,32 @@
 //! data (`diagnostic`), catalogued in `rules`, and rendered by `report`. `cli` is the
 //! command line; `main.rs` only calls it.
 
+pub mod agent;
 pub mod apply;
 pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod datasource;
 pub mod diagnostic;
 pub mod diff;
 pub mod emit;
 pub mod encoding;
+pub mod lock;
 pub mod model;
+pub mod omaha;
+pub mod payload;
 pub mod plan;
+pub mod reboot;
 pub mod report;
 pub mod root;
 pub mod rules;
 pub mod schema;
+pub mod slots;
 pub mod source;
+pub mod template;
 pub mod units;
+pub mod update_server;
 
 use diagnostic::{Finding, Severity};
 use model::CloudConfig;

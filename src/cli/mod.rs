@@ -105,6 +105,22 @@ pub enum Color {
 /// Run the command line; returns the process's exit status.
 #[must_use]
 pub fn main() -> ExitCode {
+    // Installed under another tool's name, kindling answers as that tool does.
+    let argv0 = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    #[allow(clippy::match_single_binding)]
+    match argv0.as_str() {
+        // "update_engine_client" => ...,
+        // "locksmithctl" => ...,
+        // "coreos-cloudinit" => ...,
+        _ => {}
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
