@@ -223,18 +223,28 @@ const TIME_UNITS: &[&str] = &[
 /// # Errors
 /// When systemd would refuse the value.
 pub fn parse_timespan(value: &str) -> Result<(), String> {
+    timespan(value).map(|_| ())
+}
+
+/// The duration of a `parse_sec` time span (`infinity` is `Duration::MAX`).
+///
+/// # Errors
+/// When systemd would refuse the value.
+pub fn timespan(value: &str) -> Result<std::time::Duration, String> {
     let t = value.trim();
     if t == "infinity" {
-        return Ok(());
+        return Ok(std::time::Duration::MAX);
     }
     if t.is_empty() {
         return Err("an empty time span".into());
     }
     let mut rest = t;
+    let mut total = 0.0_f64;
     loop {
         rest = rest.trim_start();
         if rest.is_empty() {
-            return Ok(());
+            return std::time::Duration::try_from_secs_f64(total)
+                .map_err(|_| format!("{value:?} is too long a time span"));
         }
         if rest.starts_with('-') {
             return Err(format!("{value:?} is negative"));
@@ -255,10 +265,29 @@ pub fn parse_timespan(value: &str) -> Result<(), String> {
                 "{value:?} is not a time span (a number and a unit like 30s, 5min, 1h)"
             ));
         }
+        let number: f64 = rest[..i].parse().unwrap_or(0.0);
         rest = rest[i..].trim_start();
+        let mut factor = 1.0;
         if let Some(unit) = TIME_UNITS.iter().find(|u| rest.starts_with(**u)) {
+            factor = unit_seconds(unit);
             rest = &rest[unit.len()..];
         }
+        total += number * factor;
+    }
+}
+
+/// Seconds in one of systemd's time units (its `parse_sec` table).
+fn unit_seconds(unit: &str) -> f64 {
+    match unit {
+        "minutes" | "minute" | "min" | "m" => 60.0,
+        "hours" | "hour" | "hr" | "h" => 3600.0,
+        "days" | "day" | "d" => 86_400.0,
+        "weeks" | "week" | "w" => 604_800.0,
+        "months" | "month" | "M" => 2_629_800.0,
+        "years" | "year" | "y" => 31_557_600.0,
+        "msec" | "ms" => 1e-3,
+        "usec" | "us" | "\u{3bc}s" | "\u{b5}s" => 1e-6,
+        _ => 1.0,
     }
 }
 

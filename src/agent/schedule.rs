@@ -1,0 +1,102 @@
+//! When the next update check is due: pure arithmetic over the settings, the record and a
+//! random draw the caller supplies (so tests fix it).
+//!
+//! The first check comes `first_check` after the agent starts, then every `interval`; each
+//! wait moves by up to ±jitter/2 (update_engine's `FuzzInt`), a server's `PollInterval`
+//! replaces the interval, and consecutive failures back off exponentially
+//! (interval × 2^(failures-1)) up to `max_backoff`, so a dead server is not hammered.
+
+use std::time::Duration;
+
+use super::settings::Timing;
+
+/// The wait before the next check. `first` is true for the first check after start;
+/// `failures` counts consecutive failed cycles; `poll_interval` is the server's, in
+/// seconds; `draw` is a uniform random number in [0, 1).
+#[must_use]
+pub fn next_wait(
+    timing: &Timing,
+    first: bool,
+    failures: u32,
+    poll_interval: Option<u64>,
+    draw: f64,
+) -> Duration {
+    let base = if first {
+        timing.first_check
+    } else if failures > 0 {
+        let exp = failures.saturating_sub(1).min(30);
+        timing
+            .interval
+            .min(timing.max_backoff)
+            .saturating_mul(1u32 << exp)
+            .min(timing.max_backoff)
+    } else if let Some(secs) = poll_interval.filter(|s| *s > 0) {
+        Duration::from_secs(secs)
+    } else {
+        timing.interval
+    };
+    // ±jitter/2, never below zero.
+    let jitter = timing.jitter.as_secs_f64();
+    let shift = (draw.clamp(0.0, 1.0) - 0.5) * jitter;
+    Duration::from_secs_f64((base.as_secs_f64() + shift).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing() -> Timing {
+        Timing::default()
+    }
+
+    #[test]
+    fn first_check_ten_minutes_then_hourly_with_jitter() {
+        let t = timing();
+        assert_eq!(next_wait(&t, true, 0, None, 0.5), Duration::from_secs(600));
+        assert_eq!(
+            next_wait(&t, false, 0, None, 0.5),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            next_wait(&t, false, 0, None, 0.0),
+            Duration::from_secs(3300)
+        );
+        assert_eq!(
+            next_wait(&t, false, 0, None, 1.0),
+            Duration::from_secs(3900)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_four_hours_and_poll_interval_is_honoured() {
+        let t = Timing {
+            jitter: Duration::ZERO,
+            ..timing()
+        };
+        assert_eq!(
+            next_wait(&t, false, 1, None, 0.5),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            next_wait(&t, false, 2, None, 0.5),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(
+            next_wait(&t, false, 3, None, 0.5),
+            Duration::from_secs(14_400)
+        );
+        assert_eq!(
+            next_wait(&t, false, 40, None, 0.5),
+            Duration::from_secs(14_400)
+        );
+        assert_eq!(
+            next_wait(&t, false, 0, Some(120), 0.5),
+            Duration::from_secs(120)
+        );
+        // A failing server's PollInterval does not shorten the backoff.
+        assert_eq!(
+            next_wait(&t, false, 2, Some(1), 0.5),
+            Duration::from_secs(7200)
+        );
+    }
+}

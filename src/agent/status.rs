@@ -1,0 +1,72 @@
+//! What `kindling agent status` and `update_engine_client -status` print.
+//!
+//! The text form is update_engine_client's exact `printf` (five `KEY=value` lines, `%f` with
+//! six decimals), so scripts that grep it keep working; the JSON form adds what
+//! update_engine never told: the staged slot, the denylist and the last error.
+
+use serde::Serialize;
+
+use super::state::{Record, Status};
+
+/// `update_engine_client -status`'s five lines.
+#[must_use]
+pub fn render(record: &Record) -> String {
+    let (version, size) = match (&record.offer, &record.staged) {
+        (Some(o), _) if record.status != Status::Idle => (o.version.clone(), o.size),
+        (_, Some(s)) if record.status == Status::UpdatedNeedReboot => (s.version.clone(), 0),
+        _ => ("0.0.0".to_string(), 0),
+    };
+    format!(
+        "LAST_CHECKED_TIME={}\nPROGRESS={:.6}\nCURRENT_OP={}\nNEW_VERSION={}\nNEW_SIZE={}\n",
+        record.last_checked_time,
+        record.progress_fraction(),
+        record.status.update_engine_name(),
+        version,
+        size
+    )
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    last_checked_time: i64,
+    progress: f64,
+    current_op: &'static str,
+    new_version: String,
+    new_size: u64,
+    running_version: &'a str,
+    record: &'a Record,
+}
+
+/// The JSON form: update_engine's fields plus the whole record.
+#[must_use]
+pub fn render_json(record: &Record, running_version: &str) -> String {
+    let (new_version, new_size) = match &record.offer {
+        Some(o) if record.status != Status::Idle => (o.version.clone(), o.size),
+        _ => ("0.0.0".to_string(), 0),
+    };
+    let mut text = serde_json::to_string_pretty(&Json {
+        last_checked_time: record.last_checked_time,
+        progress: record.progress_fraction(),
+        current_op: record.status.update_engine_name(),
+        new_version,
+        new_size,
+        running_version,
+        record,
+    })
+    .unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_node_prints_update_engines_exact_lines() {
+        assert_eq!(
+            render(&Record::default()),
+            "LAST_CHECKED_TIME=0\nPROGRESS=0.000000\nCURRENT_OP=UPDATE_STATUS_IDLE\nNEW_VERSION=0.0.0\nNEW_SIZE=0\n"
+        );
+    }
+}
