@@ -176,9 +176,9 @@ impl Settings {
             match root.observe(file) {
                 Ok(Observed::File { bytes, .. }) => {
                     for (k, v) in parse_conf(&String::from_utf8_lossy(&bytes)) {
-                        if !keys.contains_key(&k) {
-                            origin.insert(k.clone(), file.to_string());
-                            keys.insert(k, v);
+                        if let std::collections::btree_map::Entry::Vacant(e) = keys.entry(k) {
+                            origin.insert(e.key().clone(), file.to_string());
+                            e.insert(v);
                         }
                     }
                 }
