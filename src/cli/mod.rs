@@ -16,6 +16,7 @@ mod apply;
 mod compile;
 mod diff;
 mod explain;
+mod slots;
 mod validate;
 
 pub use apply::ApplyArgs;
@@ -45,6 +46,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the JSON Schema of the cloud-config dialect.
     Schema,
+    /// The A/B /usr slots of a GPT disk: show, play the firmware, mark, create.
+    Slots(slots::SlotsArgs),
     /// Explain a diagnostic code (e.g. `structure::unknown-key`), or list them all.
     Explain {
         /// The code, with or without the `kindling::` prefix.
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Schema => emit(&crate::schema::render()),
+        Command::Slots(args) => slots::run(&args),
         Command::Explain { code } => explain::run(code.as_deref()),
     }
 }
