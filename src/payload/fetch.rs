@@ -1,0 +1,491 @@
+//! The download: one GET (with `Range` when resuming) streamed into the region by a writer
+//! thread that hashes what it writes (SHA-256), so receiving, hashing and writing overlap
+//! and only a few body chunks are ever in memory.
+//!
+//! Resuming never trusts the region: the writer first reads the prefix `[0, resume_from)`
+//! back and hashes it, then appends. A server that answers 200 to a Range request, a 416,
+//! or a `Content-Range` whose total is not the payload's size (the file changed) make it
+//! start over at byte 0 within the same call. Every wait is bounded: the client's connect
+//! timeout, a stall timeout on the headers and on each read, and a low-speed limit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::region::Region;
+use super::{Expected, Fetched, PayloadError, Target, Timeouts};
+use crate::payload::error::HashPhase;
+
+/// What the download task tells the writer thread.
+enum Msg {
+    /// The next bytes of the payload.
+    Chunk(Bytes),
+    /// Forget everything: the server sends the payload from byte 0.
+    Restart,
+}
+
+/// How many body chunks may wait for the writer (chunks are at most a few hundred KiB).
+const QUEUE: usize = 32;
+
+/// The buffer for reading the prefix back.
+const READ_BLOCK: usize = 1 << 20;
+
+/// Download `expected` into `target`, resuming after the first `resume_from` bytes (which
+/// are read back and re-hashed, never trusted; pass 0 to start over). Calls `progress(done,
+/// total)` as bytes land in the region; the agent may persist `done` as the next
+/// `resume_from`. On success all `expected.size` bytes are in the region, synced, with the
+/// expected SHA-256; nothing is made bootable here.
+pub async fn fetch(
+    client: &reqwest::Client,
+    expected: &Expected,
+    target: &Target,
+    resume_from: u64,
+    timeouts: &Timeouts,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Fetched, PayloadError> {
+    let want = expected.sha256()?;
+    expected.check_url(&expected.url)?;
+    let size = expected.size;
+    let region = Region::open(target, size, true)?;
+    let resume = resume_from.min(size);
+    let done = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let (result_tx, result_rx) = oneshot::channel();
+    let writer_done = Arc::clone(&done);
+    std::thread::Builder::new()
+        .name("payload-writer".into())
+        .spawn(move || {
+            let _ = result_tx.send(write(&region, resume, rx, &writer_done));
+        })
+        .map_err(|e| PayloadError::RegionIo {
+            op: "write",
+            path: target.path.clone(),
+            at: target.offset,
+            source: e,
+        })?;
+    let mut download = Download {
+        client,
+        expected,
+        timeouts,
+        tx,
+        done: &done,
+        progress,
+        from_zero: resume == 0,
+    };
+    let downloaded = download.run(resume).await;
+    let from_zero = download.from_zero;
+    drop(download);
+    let written = result_rx.await.unwrap_or_else(|_| {
+        Err(PayloadError::RegionIo {
+            op: "write",
+            path: target.path.clone(),
+            at: target.offset,
+            source: std::io::Error::other("the writer thread ended unexpectedly"),
+        })
+    });
+    // A failed write ends the download too (its queue closes); the write error is the cause.
+    let (pos, hasher) = match (downloaded, written) {
+        (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
+        (Ok(()), Ok(w)) => w,
+    };
+    if pos != size {
+        return Err(PayloadError::Truncated {
+            url: expected.url.clone(),
+            at: pos,
+            size,
+        });
+    }
+    let actual: [u8; 32] = hasher.finalize().into();
+    if actual != want {
+        return Err(PayloadError::HashMismatch {
+            expected: expected.sha256_b64.clone(),
+            actual: b64(&actual),
+            phase: if from_zero {
+                HashPhase::Download
+            } else {
+                HashPhase::Resumed
+            },
+        });
+    }
+    progress(size, size);
+    Ok(Fetched {
+        size,
+        sha256: actual,
+    })
+}
+
+/// Fetch the minisign signature (`expected.signature_url()`), at most 16 KiB.
+pub async fn fetch_signature(
+    client: &reqwest::Client,
+    expected: &Expected,
+    timeouts: &Timeouts,
+) -> Result<Vec<u8>, PayloadError> {
+    const MAX: usize = 16 * 1024;
+    let url = expected.signature_url();
+    expected.check_url(&url)?;
+    let mut resp = send(client.get(&url), &url, 0, timeouts).await?;
+    match resp.status().as_u16() {
+        200 => {}
+        404 => return Err(PayloadError::SignatureMissing { url }),
+        status => return Err(PayloadError::from_status(&url, status)),
+    }
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(timeouts.stall, resp.chunk()).await {
+            Err(_) => {
+                return Err(PayloadError::Stalled {
+                    url,
+                    at: body.len() as u64,
+                    after: timeouts.stall,
+                });
+            }
+            Ok(Err(e)) => return Err(classify(&e, &url, body.len() as u64, u64::MAX)),
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(Some(chunk))) => {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX {
+                    return Err(PayloadError::MalformedSignature {
+                        reason: format!("{url} is larger than {MAX} bytes"),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The writer thread: hash the prefix back from the region, then write and hash each chunk.
+fn write(
+    region: &Region,
+    prefix: u64,
+    mut rx: mpsc::Receiver<Msg>,
+    done: &AtomicU64,
+) -> Result<(u64, Sha256), PayloadError> {
+    let mut hasher = Sha256::new();
+    let mut pos = 0u64;
+    let mut buf = vec![0u8; READ_BLOCK];
+    while pos < prefix {
+        let n = usize::try_from(prefix - pos).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
+        region.read_at(&mut buf[..n], pos)?;
+        hasher.update(&buf[..n]);
+        pos += n as u64;
+    }
+    drop(buf);
+    done.store(pos, Ordering::Relaxed);
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            Msg::Restart => {
+                hasher = Sha256::new();
+                pos = 0;
+            }
+            Msg::Chunk(bytes) => {
+                region.write_at(&bytes, pos)?;
+                hasher.update(&bytes);
+                pos += bytes.len() as u64;
+            }
+        }
+        done.store(pos, Ordering::Relaxed);
+    }
+    region.sync()?;
+    Ok((pos, hasher))
+}
+
+/// The state of one `fetch`'s HTTP side.
+struct Download<'a> {
+    client: &'a reqwest::Client,
+    expected: &'a Expected,
+    timeouts: &'a Timeouts,
+    tx: mpsc::Sender<Msg>,
+    done: &'a AtomicU64,
+    progress: &'a mut dyn FnMut(u64, u64),
+    /// Whether the bytes being hashed all came from this call, from byte 0.
+    from_zero: bool,
+}
+
+impl Download<'_> {
+    async fn run(&mut self, resume: u64) -> Result<(), PayloadError> {
+        let size = self.expected.size;
+        let url = self.expected.url.clone();
+        let mut start = resume;
+        // At most one restart from byte 0 per call, so a confused server cannot loop us.
+        let mut may_restart = resume > 0;
+        loop {
+            if start == size {
+                return Ok(());
+            }
+            let mut request = self.client.get(&url);
+            if start > 0 {
+                request = request.header(RANGE, format!("bytes={start}-"));
+            }
+            let resp = send(request, &url, start, self.timeouts).await?;
+            let status = resp.status().as_u16();
+            let length = header_u64(&resp, CONTENT_LENGTH);
+            match status {
+                200 => {
+                    if start > 0 {
+                        // The server ignored Range and sends everything: start over.
+                        self.restart().await?;
+                        start = 0;
+                    }
+                    if let Some(len) = length
+                        && len != size
+                    {
+                        return Err(PayloadError::SizeMismatch {
+                            url,
+                            what: "Content-Length",
+                            got: len,
+                            expected: size,
+                        });
+                    }
+                }
+                206 => {
+                    let range = resp
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_content_range);
+                    let Some((first, last, total)) = range else {
+                        return Err(PayloadError::Transfer {
+                            url,
+                            at: start,
+                            reason: "206 without a usable Content-Range".into(),
+                        });
+                    };
+                    if total != Some(size) {
+                        if may_restart {
+                            // The file changed under us: start over from byte 0.
+                            may_restart = false;
+                            self.restart().await?;
+                            start = 0;
+                            continue;
+                        }
+                        return Err(PayloadError::SizeMismatch {
+                            url,
+                            what: "the Content-Range total",
+                            got: total.unwrap_or(0),
+                            expected: size,
+                        });
+                    }
+                    if first != start || last + 1 != size {
+                        return Err(PayloadError::Transfer {
+                            url,
+                            at: start,
+                            reason: format!(
+                                "asked for bytes {start}-{} but got {first}-{last}",
+                                size - 1
+                            ),
+                        });
+                    }
+                    if let Some(len) = length
+                        && len != size - start
+                    {
+                        return Err(PayloadError::SizeMismatch {
+                            url,
+                            what: "Content-Length of the remaining range",
+                            got: len,
+                            expected: size - start,
+                        });
+                    }
+                }
+                416 if may_restart => {
+                    may_restart = false;
+                    self.restart().await?;
+                    start = 0;
+                    continue;
+                }
+                status if status >= 400 => return Err(PayloadError::from_status(&url, status)),
+                status => {
+                    return Err(PayloadError::Transfer {
+                        url,
+                        at: start,
+                        reason: format!("unexpected HTTP status {status}"),
+                    });
+                }
+            }
+            return self.body(resp, start).await;
+        }
+    }
+
+    async fn restart(&mut self) -> Result<(), PayloadError> {
+        self.from_zero = true;
+        self.send(Msg::Restart).await
+    }
+
+    async fn send(&mut self, msg: Msg) -> Result<(), PayloadError> {
+        // A closed queue means the writer failed; `fetch` reports the writer's error.
+        self.tx
+            .send(msg)
+            .await
+            .map_err(|_| PayloadError::Transfer {
+                url: self.expected.url.clone(),
+                at: self.done.load(Ordering::Relaxed),
+                reason: "the writer stopped".into(),
+            })
+    }
+
+    /// Stream the body from payload position `pos`.
+    async fn body(&mut self, mut resp: reqwest::Response, mut pos: u64) -> Result<(), PayloadError> {
+        let size = self.expected.size;
+        let url = self.expected.url.clone();
+        let t = *self.timeouts;
+        let mut window_start = Instant::now();
+        let mut window_bytes = 0u64;
+        loop {
+            let chunk = match tokio::time::timeout(t.stall, resp.chunk()).await {
+                Err(_) => {
+                    return Err(PayloadError::Stalled {
+                        url,
+                        at: pos,
+                        after: t.stall,
+                    });
+                }
+                Ok(Err(e)) => return Err(classify(&e, &url, pos, size)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            let len = chunk.len() as u64;
+            if len > size - pos {
+                // Never write past the payload's end (the region may hold more).
+                let keep = usize::try_from(size - pos).unwrap_or(0);
+                self.send(Msg::Chunk(chunk.slice(..keep))).await?;
+                return Err(PayloadError::SizeMismatch {
+                    url,
+                    what: "the body (at least)",
+                    got: pos + len,
+                    expected: size,
+                });
+            }
+            pos += len;
+            self.send(Msg::Chunk(chunk)).await?;
+            (self.progress)(self.done.load(Ordering::Relaxed), size);
+            window_bytes += len;
+            let elapsed = window_start.elapsed();
+            if elapsed >= t.low_speed_window {
+                let rate = (window_bytes as f64 / elapsed.as_secs_f64()) as u64;
+                if rate < t.low_speed_limit {
+                    return Err(PayloadError::TooSlow {
+                        url,
+                        at: pos,
+                        rate,
+                        limit: t.low_speed_limit,
+                        window: t.low_speed_window,
+                    });
+                }
+                window_start = Instant::now();
+                window_bytes = 0;
+            }
+        }
+        if pos < size {
+            return Err(PayloadError::Truncated { url, at: pos, size });
+        }
+        Ok(())
+    }
+}
+
+/// Send a request, waiting at most the stall timeout for the response headers.
+async fn send(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    at: u64,
+    timeouts: &Timeouts,
+) -> Result<reqwest::Response, PayloadError> {
+    match tokio::time::timeout(timeouts.stall, request.send()).await {
+        Err(_) => Err(PayloadError::Stalled {
+            url: url.to_string(),
+            at,
+            after: timeouts.stall,
+        }),
+        Ok(Err(e)) => Err(classify(&e, url, at, u64::MAX)),
+        Ok(Ok(resp)) => Ok(resp),
+    }
+}
+
+/// Name a reqwest error by what it means for the agent.
+fn classify(e: &reqwest::Error, url: &str, at: u64, size: u64) -> PayloadError {
+    let url = url.to_string();
+    if e.is_connect() {
+        return PayloadError::Connect {
+            url,
+            reason: chain(e),
+        };
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match io.kind() {
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+                    return PayloadError::ConnectionReset { url, at };
+                }
+                K::UnexpectedEof if size != u64::MAX => {
+                    return PayloadError::Truncated { url, at, size };
+                }
+                _ => {}
+            }
+        }
+        source = err.source();
+    }
+    PayloadError::Transfer {
+        url,
+        at,
+        reason: chain(e),
+    }
+}
+
+/// An error and its causes, joined by ": " (reqwest's own Display hides the causes).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(err) = source {
+        let more = err.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = err.source();
+    }
+    text
+}
+
+fn header_u64(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<u64> {
+    resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`, given as `None`).
+fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let first: u64 = first.trim().parse().ok()?;
+    let last: u64 = last.trim().parse().ok()?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    (first <= last).then_some((first, last, total))
+}
+
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(
+            parse_content_range("bytes 10-99/100"),
+            Some((10, 99, Some(100)))
+        );
+        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, 0, None)));
+        assert_eq!(parse_content_range("bytes 9-1/100"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+}
