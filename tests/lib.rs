@@ -6,6 +6,8 @@
 // A panic is how a test reports failure, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
+mod agent_support;
 mod apply;
 mod calendar;
 mod cli;

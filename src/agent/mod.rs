@@ -15,3 +15,7 @@ pub mod schedule;
 pub mod settings;
 pub mod state;
 pub mod status;
+pub mod node;
+pub mod store;
+pub mod pipeline;
+pub mod run;

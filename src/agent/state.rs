@@ -176,19 +176,40 @@ impl Record {
     pub fn offered(&mut self, offer: Offer, now: i64) -> Result<(), BadTransition> {
         self.go(&[Status::CheckingForUpdate], Status::UpdateAvailable)?;
         self.last_checked_time = now;
+        // The same release offered again: an interrupted download of it resumes.
+        if self.offer.as_ref() != Some(&offer) {
+            self.download = None;
+        }
         self.offer = Some(offer);
-        self.download = None;
         Ok(())
     }
 
-    /// UPDATE_AVAILABLE → DOWNLOADING, once the passive slot was made unbootable.
+    /// UPDATE_AVAILABLE → DOWNLOADING, once the passive slot was made unbootable. An
+    /// interrupted download into the same slot keeps its count (the payload module re-hashes
+    /// that prefix from the slot; it is never trusted).
     ///
     /// # Errors
     /// When no update is available.
     pub fn start_download(&mut self, slot: String) -> Result<(), BadTransition> {
         self.go(&[Status::UpdateAvailable], Status::Downloading)?;
-        self.download = Some(Download { slot, written: 0 });
+        let written = match &self.download {
+            Some(d) if d.slot == slot => d.written,
+            _ => 0,
+        };
+        self.download = Some(Download { slot, written });
         Ok(())
+    }
+
+    /// DOWNLOADING, VERIFYING or FINALIZING found on start (the agent was stopped there) →
+    /// UPDATE_AVAILABLE, so the cycle takes it up again from the download (resumed) on.
+    ///
+    /// # Errors
+    /// From any other state.
+    pub fn interrupted(&mut self) -> Result<(), BadTransition> {
+        self.go(
+            &[Status::Downloading, Status::Verifying, Status::Finalizing],
+            Status::UpdateAvailable,
+        )
     }
 
     /// Record download progress (DOWNLOADING only).
@@ -252,8 +273,8 @@ impl Record {
         Ok(())
     }
 
-    /// REPORTING_ERROR_EVENT → IDLE. A download that can resume keeps its record only
-    /// while its offer stays; the next check decides.
+    /// REPORTING_ERROR_EVENT → IDLE. An interrupted download keeps its record; the next
+    /// check decides whether it resumes (the same offer) or starts over.
     ///
     /// # Errors
     /// When not reporting an error.

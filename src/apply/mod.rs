@@ -273,8 +273,14 @@ fn make_parents(dir: &Path) -> Result<(), ApplyError> {
         .map_err(io(dir))
 }
 
-/// Write `bytes` to the host path `path` atomically, with mode and owner.
-fn write_file(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result<(), ApplyError> {
+/// Write `bytes` to the host path `path` atomically, with mode and owner: a temp file in the
+/// same directory, fsync, rename, fsync the directory (the agent's record uses it too).
+pub(crate) fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<(), ApplyError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     make_parents(dir)?;
     let mut tmp = tempfile::Builder::new()

@@ -12,11 +12,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::diagnostic::Severity;
 use crate::report;
 
+mod agent;
 mod apply;
 mod compile;
 mod diff;
 mod explain;
 mod slots;
+mod update_engine_client;
 mod validate;
 
 pub use apply::ApplyArgs;
@@ -48,6 +50,8 @@ pub enum Command {
     Schema,
     /// The A/B /usr slots of a GPT disk: show, play the firmware, mark, create.
     Slots(slots::SlotsArgs),
+    /// The on-node update agent: run, status, check, reset.
+    Agent(agent::AgentArgs),
     /// Explain a diagnostic code (e.g. `structure::unknown-key`), or list them all.
     Explain {
         /// The code, with or without the `kindling::` prefix.
@@ -119,7 +123,9 @@ pub fn main() -> ExitCode {
         .unwrap_or_default();
     #[allow(clippy::match_single_binding)]
     match argv0.as_str() {
-        // "update_engine_client" => ...,
+        "update_engine_client" => {
+            return update_engine_client::main(std::env::args_os().skip(1));
+        }
         // "locksmithctl" => ...,
         // "coreos-cloudinit" => ...,
         _ => {}
@@ -141,6 +147,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Schema => emit(&crate::schema::render()),
+        Command::Agent(args) => agent::run(&args),
         Command::Slots(args) => slots::run(&args),
         Command::Explain { code } => explain::run(code.as_deref()),
     }

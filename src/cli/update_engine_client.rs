@@ -1,0 +1,211 @@
+//! kindling installed as `update_engine_client`: answers `-status`, `-check_for_update`,
+//! `-update`, `-reset_status` and `-watch_for_updates` as update_engine's client does (gflags
+//! spelling: `-flag`, `--flag`, `-flag=true`), so scripts written for CoreOS (the seed
+//! recipe's update-window.sh) run unchanged on a kindling node. Extension: `-root=DIR` (or
+//! `KINDLING_ROOT`) and `-disk=IMG` point it at a simulated node.
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::agent::{NodeArgs, check, read_record, reset};
+use super::{emit, open_root};
+use crate::agent::pipeline::Outcome;
+use crate::agent::state::Status;
+
+#[derive(Debug, Default)]
+struct Flags {
+    status: bool,
+    check_for_update: bool,
+    update: bool,
+    reset_status: bool,
+    watch_for_updates: bool,
+    root: Option<PathBuf>,
+    disk: Option<PathBuf>,
+}
+
+fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
+    let mut flags = Flags::default();
+    let mut args = args.map(|a| a.to_string_lossy().into_owned()).peekable();
+    while let Some(arg) = args.next() {
+        let Some(name) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            return Err(format!("unexpected argument {arg:?}"));
+        };
+        let (name, value) = match name.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (name, None),
+        };
+        let boolean = |v: &Option<String>| match v.as_deref() {
+            None | Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(format!("-{name}={other}: not a boolean")),
+        };
+        match name {
+            "status" => flags.status = boolean(&value)?,
+            "check_for_update" => flags.check_for_update = boolean(&value)?,
+            "update" => flags.update = boolean(&value)?,
+            "reset_status" => flags.reset_status = boolean(&value)?,
+            "watch_for_updates" => flags.watch_for_updates = boolean(&value)?,
+            "root" | "disk" => {
+                let v = value
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("-{name} needs a path"))?;
+                if name == "root" {
+                    flags.root = Some(PathBuf::from(v));
+                } else {
+                    flags.disk = Some(PathBuf::from(v));
+                }
+            }
+            // update_engine_client logs to stderr already; these glog flags change nothing.
+            "logtostderr" | "v" => {}
+            "help" => {
+                return Err("usage: update_engine_client [-status] [-check_for_update] [-update] [-reset_status] [-watch_for_updates]".into());
+            }
+            other => return Err(format!("unknown command line flag '{other}'")),
+        }
+    }
+    Ok(flags)
+}
+
+/// Run as `update_engine_client`.
+pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
+    let flags = match parse(args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let node = NodeArgs {
+        root: flags
+            .root
+            .clone()
+            .or_else(|| std::env::var_os("KINDLING_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/")),
+        disk: flags.disk.clone(),
+    };
+    if flags.reset_status {
+        eprintln!("Setting Update Engine status back to idle...");
+        return match reset(&node) {
+            Ok(m) => {
+                eprintln!("{m}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        };
+    }
+    if flags.check_for_update || flags.update {
+        eprintln!("Initiating update check and install.");
+        match check(&node) {
+            Ok(Some(Outcome::Failed(m))) => {
+                eprintln!("Update failed: {m}");
+                return ExitCode::from(1);
+            }
+            Ok(_) => {}
+            Err(code) => return code,
+        }
+        if flags.update {
+            return wait_for_result(&node);
+        }
+        if !flags.status {
+            return ExitCode::SUCCESS;
+        }
+    }
+    if flags.watch_for_updates {
+        return watch(&node);
+    }
+    // update_engine_client with no flag prints the status too.
+    eprintln!("Querying Update Engine status...");
+    status(&node)
+}
+
+fn status(node: &NodeArgs) -> ExitCode {
+    let root = match open_root(&node.root) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match read_record(&root) {
+        Ok(record) => emit(&crate::agent::status::render(&record)),
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `-update`: poll until IDLE or UPDATED_NEED_REBOOT (update_engine_client polls every 5 s;
+/// kindling every second, reading the record file), at most an hour.
+fn wait_for_result(node: &NodeArgs) -> ExitCode {
+    let root = match open_root(&node.root) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
+    while std::time::Instant::now() < deadline {
+        match read_record(&root) {
+            Ok(r) if r.status == Status::UpdatedNeedReboot => {
+                eprintln!("Update succeeded -- reboot needed.");
+                return ExitCode::SUCCESS;
+            }
+            Ok(r) if r.status == Status::Idle => {
+                if let Some(e) = r.last_error.filter(|e| e.at >= r.last_checked_time) {
+                    eprintln!("Update failed: {}", e.message);
+                    return ExitCode::from(1);
+                }
+                eprintln!("No update available");
+                return ExitCode::SUCCESS;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_secs(1)),
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    eprintln!("ERROR: the update did not finish within an hour");
+    ExitCode::from(1)
+}
+
+/// `-watch_for_updates`: print each status change (until killed).
+fn watch(node: &NodeArgs) -> ExitCode {
+    let root = match open_root(&node.root) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut last = String::new();
+    loop {
+        if let Ok(record) = read_record(&root) {
+            let now = crate::agent::status::render(&record);
+            if now != last {
+                let code = emit(&now);
+                if code != ExitCode::SUCCESS {
+                    return code;
+                }
+                last = now;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Result<Flags, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn gflags_spellings() {
+        assert!(flags(&["-status"]).unwrap().status);
+        assert!(flags(&["--check_for_update"]).unwrap().check_for_update);
+        assert!(!flags(&["-update=false"]).unwrap().update);
+        assert_eq!(
+            flags(&["-root", "/tmp/x"]).unwrap().root,
+            Some(PathBuf::from("/tmp/x"))
+        );
+        assert!(flags(&["-bogus"]).unwrap_err().contains("bogus"));
+        assert!(flags(&["status"]).is_err());
+    }
+}

@@ -1,0 +1,387 @@
+//! The agent end to end on simulated nodes (see `agent_support`): the happy path, the two
+//! ways back from a bad release, the faults that must never make a slot bootable, and
+//! SIGKILL at random moments during download and install.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::agent_support::{Keys, Node, Server, kindling, update_conf, usr_image};
+
+/// A release server with 1.0.1 published on stable, and a 1.0.0 node (strategy given).
+fn setup(dir: &Path, strategy: &str, extra: &str) -> (Server, Node, Keys, std::path::PathBuf) {
+    let keys = Keys::new(dir, "release");
+    let v100 = usr_image(dir, "1.0.0", 8);
+    let v101 = usr_image(dir, "1.0.1", 8);
+    let sig = keys.sign(&v101);
+    let server = Server::start(&dir.join("server"));
+    server.publish("stable", "1.0.1", &v101, &sig);
+    let node = Node::new(
+        &dir.join("node"),
+        &v100,
+        &update_conf(&server.url, strategy, extra),
+        &[&keys],
+    );
+    (server, node, keys, v101)
+}
+
+#[test]
+fn happy_path_check_download_verify_install_reboot_mark_good_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut node, _keys, v101) = setup(dir.path(), "reboot", "");
+    assert_eq!(node.running(), "1.0.0");
+    assert_eq!(node.attrs("USR-A"), (1, 0, 1));
+
+    // One cycle: the update is staged in USR-B and the strategy reboots.
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "strategy reboot ran the reboot command");
+    let status = node.status();
+    assert!(
+        status.contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
+        "{status}"
+    );
+    assert!(status.contains("NEW_VERSION=1.0.1"), "{status}");
+    assert!(status.contains("PROGRESS=1.000000"), "{status}");
+    // Exactly cgpt add -S0 -T1 + prioritize: above USR-A, one try, not yet successful.
+    let (pb, tb, sb) = node.attrs("USR-B");
+    let (pa, ta, sa) = node.attrs("USR-A");
+    assert!(pb > pa, "USR-B priority {pb} above USR-A's {pa}");
+    assert_eq!((tb, sb), (1, 0));
+    assert_eq!((ta, sa), (0, 1));
+    node.assert_gpt_clean();
+    // The slot holds exactly the published payload.
+    let payload = std::fs::read(&v101).unwrap();
+    assert_eq!(&node.slot_bytes("USR-B")[..payload.len()], &payload[..]);
+
+    // The simulated reboot runs 1.0.1 (its one try spent).
+    assert_eq!(node.boot(), "1.0.1");
+    assert_eq!(node.attrs("USR-B").1, 0, "the firmware spent the try");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("marked good"), "{}", out.stderr);
+    let (pb, tb, sb) = node.attrs("USR-B");
+    assert_eq!((tb, sb), (0, 1), "USR-B successful after the health check");
+    assert!(pb > node.attrs("USR-A").0);
+    node.assert_gpt_clean();
+    assert!(node.status().contains("CURRENT_OP=UPDATE_STATUS_IDLE"));
+
+    // The server saw 3/2 from this machine on 1.0.1.
+    let status = server.status_json();
+    let text = status.to_string();
+    assert!(text.contains(&node.machine_id()), "{text}");
+    assert!(text.contains("1.0.1"), "{text}");
+    // And the next boot stays on 1.0.1.
+    assert_eq!(node.boot(), "1.0.1");
+}
+
+#[test]
+fn strategy_off_stages_and_waits_and_reset_status_unstages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, node, _keys, _) = setup(dir.path(), "off", "");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!node.rebooted(), "off never reboots by itself");
+    assert!(
+        node.status()
+            .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+    );
+    // A second cycle only waits (no second download, same slot state).
+    let before = node.attrs("USR-B");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(node.attrs("USR-B"), before);
+
+    // update_engine_client -reset_status, through the compatibility name.
+    let link = dir.path().join("update_engine_client");
+    std::os::unix::fs::symlink(crate::agent_support::bin(), &link).unwrap();
+    let out = crate::agent_support::run(
+        link.to_str().unwrap(),
+        &[
+            "-reset_status",
+            &format!("-root={}", node.root.display()),
+            &format!("-disk={}", node.disk.display()),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = crate::agent_support::run(
+        link.to_str().unwrap(),
+        &["-status", &format!("-root={}", node.root.display())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>()[2],
+        "CURRENT_OP=UPDATE_STATUS_IDLE"
+    );
+    // Unlike update_engine, the staged slot is unbootable again: the node stays on 1.0.0.
+    let (pb, tb, sb) = node.attrs("USR-B");
+    assert_eq!((pb, tb, sb), (0, 0, 0));
+    node.assert_gpt_clean();
+}
+
+#[test]
+fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    // Healthy only on 1.0.0.
+    let health = "KINDLING_HEALTH_COMMAND=grep -q =1.0.0 \"$KINDLING_ROOT/usr/share/coreos/release\"\n";
+    let (_server, mut node, _keys, _) = setup(dir.path(), "reboot", health);
+    assert_eq!(node.agent_once().code, 0);
+    node.clear_rebooted();
+    assert_eq!(node.boot(), "1.0.1");
+    // After boot: unhealthy, not marked good, a reboot to fall back.
+    let out = node.agent_once();
+    assert!(out.stderr.contains("failed its health check"), "{}", out.stderr);
+    assert!(node.rebooted(), "the agent rebooted to leave the bad release");
+    let (_, tb, sb) = node.attrs("USR-B");
+    assert_eq!((tb, sb), (0, 0), "USR-B never marked good");
+    // The firmware rule returns to 1.0.0.
+    assert_eq!(node.boot(), "1.0.0");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not installing it again") || out.stderr.contains("failed on this node"),
+        "{}",
+        out.stderr
+    );
+    assert!(node.status().contains("CURRENT_OP=UPDATE_STATUS_IDLE"));
+    let json = node.status_json();
+    assert!(json.to_string().contains("\"denylist\":[\"1.0.1\"]"), "{json}");
+    // Still on 1.0.0 at the next boot: no reboot loop.
+    assert_eq!(node.boot(), "1.0.0");
+    node.assert_gpt_clean();
+}
+
+#[test]
+fn a_release_that_never_comes_up_is_detected_as_a_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, mut node, _keys, _) = setup(dir.path(), "off", "");
+    assert_eq!(node.agent_once().code, 0);
+    // 1.0.1 boots once and dies before the agent runs; the next boot is 1.0.0 again.
+    assert_eq!(node.boot(), "1.0.1");
+    assert_eq!(node.boot(), "1.0.0");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("rollback detected"), "{}", out.stderr);
+    let json = node.status_json().to_string();
+    assert!(json.contains("\"code\":44"), "{json}");
+    assert!(json.contains("\"denylist\":[\"1.0.1\"]"), "{json}");
+    assert_eq!(node.boot(), "1.0.0");
+}
+
+/// After a failed cycle: the old slot is the firmware's choice and USR-B is not bootable.
+fn assert_nothing_bootable_but_the_old_slot(node: &Node) {
+    let (pb, tb, sb) = node.attrs("USR-B");
+    assert!(
+        pb == 0 || (tb == 0 && sb == 0),
+        "USR-B must not be bootable: priority {pb} tries {tb} successful {sb}"
+    );
+    assert_eq!(node.attrs("USR-A"), (1, 0, 1));
+    node.assert_gpt_clean();
+    let status = node.status();
+    assert!(status.contains("CURRENT_OP=UPDATE_STATUS_IDLE"), "{status}");
+}
+
+#[test]
+fn a_payload_signed_by_an_untrusted_key_is_never_made_bootable() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = Keys::new(dir.path(), "other");
+    let v100 = usr_image(dir.path(), "1.0.0", 4);
+    let v101 = usr_image(dir.path(), "1.0.1", 4);
+    let server = Server::start(&dir.path().join("server"));
+    let rogue = Keys::new(dir.path(), "rogue");
+    server.publish("stable", "1.0.1", &v101, &rogue.sign(&v101));
+    let node = Node::new(
+        &dir.path().join("node"),
+        &v100,
+        &update_conf(&server.url, "reboot", ""),
+        &[&other],
+    );
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!node.rebooted());
+    assert_nothing_bootable_but_the_old_slot(&node);
+    let json = node.status_json().to_string();
+    assert!(json.contains("\"code\":12"), "{json}");
+}
+
+#[test]
+fn a_tampered_payload_is_never_made_bootable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, node, _keys, _) = setup(dir.path(), "reboot", "");
+    // Flip bytes of the payload the server stores, after it was published and hashed.
+    let stored = walk(&server.dir)
+        .into_iter()
+        .filter(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) > 1 << 20)
+        .collect::<Vec<_>>();
+    assert_eq!(stored.len(), 1, "one stored payload: {stored:?}");
+    let mut bytes = std::fs::read(&stored[0]).unwrap();
+    bytes[4096] ^= 0xff;
+    std::fs::write(&stored[0], bytes).unwrap();
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_nothing_bootable_but_the_old_slot(&node);
+    assert!(node.status_json().to_string().contains("\"code\":10"));
+}
+
+#[test]
+fn no_trusted_key_means_no_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, node, _keys, _) = setup(dir.path(), "reboot", "");
+    std::fs::remove_dir_all(node.root.join("etc/kindling/trusted-keys")).unwrap();
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("trusted"), "{}", out.stderr);
+    assert_nothing_bootable_but_the_old_slot(&node);
+}
+
+#[test]
+fn a_dead_server_fails_the_check_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path(), "k");
+    let v100 = usr_image(dir.path(), "1.0.0", 4);
+    let port = crate::agent_support::free_port();
+    let node = Node::new(
+        &dir.path().join("node"),
+        &v100,
+        &update_conf(&format!("http://127.0.0.1:{port}/v1/update/"), "reboot", ""),
+        &[&keys],
+    );
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("update check"), "{}", out.stderr);
+    assert_nothing_bootable_but_the_old_slot(&node);
+    let json = node.status_json().to_string();
+    assert!(json.contains("\"failures\":1"), "{json}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// SIGKILL the agent at 100 random moments spread over a full download-and-install; after
+/// each kill USR-B is either unbootable or holds exactly the verified payload, USR-A keeps
+/// its attributes, the GPT is clean; and the next run converges to the staged update.
+#[test]
+fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, node, _keys, v101) = setup(dir.path(), "off", "");
+    let payload = std::fs::read(&v101).unwrap();
+    // How long a whole cycle takes here.
+    let started = Instant::now();
+    assert_eq!(node.agent_once().code, 0);
+    let full = started.elapsed();
+    let args: Vec<String> = node.agent_args().iter().map(|s| (*s).to_string()).collect();
+    let record = node.root.join("var/lib/kindling/agent.json");
+    let mut interrupted = 0;
+    let mut resumed_mid_download = 0;
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    for round in 0..100 {
+        // Start from a node that has nothing staged.
+        let _ = std::fs::remove_file(&record);
+        let out = kindling(&["slots", "set-unbootable", "--disk", node.disk.to_str().unwrap(), "--partuuid", &node.partuuid("USR-B")]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // Two kills per round in the later half: the second lands on a resumed run.
+        for _ in 0..2 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let at = full.mul_f64((rng % 1000) as f64 / 1000.0);
+            let mut child = std::process::Command::new(crate::agent_support::bin())
+                .args(&args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(at);
+            let finished = child.try_wait().unwrap().is_some();
+            let _ = child.kill();
+            let _ = child.wait();
+            if !finished {
+                interrupted += 1;
+            }
+            // The invariant, after every kill.
+            let (pb, tb, sb) = node.attrs("USR-B");
+            let bootable = pb > 0 && (tb > 0 || sb == 1);
+            if bootable {
+                assert_eq!(
+                    &node.slot_bytes("USR-B")[..payload.len()],
+                    &payload[..],
+                    "round {round}: USR-B bootable with bytes that are not the payload"
+                );
+            }
+            assert_eq!(node.attrs("USR-A"), (1, 0, 1), "round {round}");
+            node.assert_gpt_clean();
+            if let Ok(text) = std::fs::read_to_string(&record)
+                && text.contains("DOWNLOADING")
+                && text.contains("\"written\": ")
+                && !text.contains("\"written\": 0")
+            {
+                resumed_mid_download += 1;
+            }
+            if round % 2 == 0 {
+                break;
+            }
+        }
+        // The next run converges.
+        let out = node.agent_once();
+        assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
+        assert!(
+            node.status()
+                .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
+            "round {round}"
+        );
+        assert_eq!(&node.slot_bytes("USR-B")[..payload.len()], &payload[..]);
+        assert_eq!(node.attrs("USR-B").1, 1, "round {round}: one try");
+    }
+    assert!(
+        interrupted >= 100,
+        "only {interrupted} kills landed while the agent worked (full cycle {full:?})"
+    );
+    assert!(
+        resumed_mid_download > 0,
+        "no kill landed mid-download (full cycle {full:?})"
+    );
+    let _ = Duration::ZERO;
+}
+
+/// The whole update against go-omaha's server, which kindling did not write: the agent's
+/// requests, response parsing, payload URL and `.minisig` beside it all work with it.
+#[test]
+fn updates_from_go_omahas_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path(), "release");
+    let v100 = usr_image(dir.path(), "1.0.0", 4);
+    let v101 = usr_image(dir.path(), "1.0.1", 4);
+    let sig = keys.sign(&v101);
+    let server = crate::agent_support::PeerServer::start(&v101, "1.0.1", &sig);
+    let mut node = Node::new(
+        &dir.path().join("node"),
+        &v100,
+        &update_conf(&server.url, "off", ""),
+        &[&keys],
+    );
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        node.status()
+            .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(node.boot(), "1.0.1");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(node.attrs("USR-B").2, 1, "marked good");
+    // go-omaha offers nothing newer than 1.0.1.
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.status().contains("CURRENT_OP=UPDATE_STATUS_IDLE"));
+}

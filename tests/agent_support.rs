@@ -1,0 +1,528 @@
+//! A node you can run on a laptop: a root directory plus a GPT disk image, payloads that are
+//! real ext4 images of a `/usr` carrying `share/coreos/release`, signed with Debian's
+//! `minisign`, served by `kindling update-server` on 127.0.0.1. A simulated reboot is
+//! `kindling slots next` plus what the firmware and kernel would change in the root: the
+//! kernel command line, the boot id, and the running `/usr`'s release file (read from the
+//! chosen slot with e2fsprogs' `debugfs`, independently of kindling).
+//!
+//! Everything it starts is stopped by its own PID when dropped, also when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The kindling binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kindling")
+}
+
+/// A finished command.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run a program to the end, with a bound on its time.
+pub fn run(program: &str, args: &[&str]) -> Out {
+    run_env(program, args, &[])
+}
+
+/// `run` with extra environment.
+pub fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed? scripts/test installs it)"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{program} {args:?} ran for more than 120 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run kindling.
+pub fn kindling(args: &[&str]) -> Out {
+    run(bin(), args)
+}
+
+/// Fail clearly when a tool the test needs is missing.
+pub fn need(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(found, "{tool} is not installed; scripts/test installs it (Debian package)");
+}
+
+/// A child process killed (by its PID) and reaped on drop.
+pub struct Guard(pub std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until something accepts connections on 127.0.0.1:port.
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on 127.0.0.1:{port} after 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A minisign key pair made by Debian's minisign (no password).
+pub struct Keys {
+    pub public: PathBuf,
+    pub secret: PathBuf,
+}
+
+impl Keys {
+    pub fn new(dir: &Path, name: &str) -> Keys {
+        need("minisign");
+        let public = dir.join(format!("{name}.pub"));
+        let secret = dir.join(format!("{name}.key"));
+        let out = run(
+            "minisign",
+            &[
+                "-G",
+                "-W",
+                "-f",
+                "-p",
+                public.to_str().unwrap(),
+                "-s",
+                secret.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.code, 0, "minisign -G: {}", out.stderr);
+        Keys { public, secret }
+    }
+
+    /// Sign a file; returns FILE.minisig.
+    pub fn sign(&self, file: &Path) -> PathBuf {
+        let out = run(
+            "minisign",
+            &[
+                "-S",
+                "-s",
+                self.secret.to_str().unwrap(),
+                "-m",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.code, 0, "minisign -S: {}", out.stderr);
+        PathBuf::from(format!("{}.minisig", file.display()))
+    }
+}
+
+/// A real ext4 image of a `/usr` whose `share/coreos/release` says `version`.
+pub fn usr_image(dir: &Path, version: &str, size_mib: u32) -> PathBuf {
+    need("mkfs.ext4");
+    let tree = dir.join(format!("usr-{version}"));
+    std::fs::create_dir_all(tree.join("share/coreos")).unwrap();
+    std::fs::write(
+        tree.join("share/coreos/release"),
+        format!("COREOS_RELEASE_VERSION={version}\nCOREOS_RELEASE_BOARD=amd64-usr\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    // Some bulk, so a download takes long enough to be interrupted.
+    let bulk: Vec<u8> = (0..(size_mib as usize * 512 * 1024))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(tree.join("bin/bulk"), &bulk).unwrap();
+    let image = dir.join(format!("usr-{version}.ext4"));
+    let out = run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            tree.to_str().unwrap(),
+            image.to_str().unwrap(),
+            &format!("{size_mib}M"),
+        ],
+    );
+    assert_eq!(out.code, 0, "mkfs.ext4: {}", out.stderr);
+    image
+}
+
+/// `kindling update-server` on a free loopback port, stopped on drop.
+pub struct Server {
+    pub dir: PathBuf,
+    pub url: String,
+    _child: Guard,
+}
+
+impl Server {
+    pub fn start(dir: &Path) -> Server {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = free_port();
+        let child = Command::new(bin())
+            .args([
+                "update-server",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let guard = Guard(child);
+        wait_for_port(port);
+        Server {
+            dir: dir.to_path_buf(),
+            url: format!("http://127.0.0.1:{port}/v1/update/"),
+            _child: guard,
+        }
+    }
+
+    pub fn publish(&self, channel: &str, version: &str, payload: &Path, signature: &Path) {
+        let out = kindling(&[
+            "update-server",
+            "publish",
+            "--dir",
+            self.dir.to_str().unwrap(),
+            "--channel",
+            channel,
+            "--version",
+            version,
+            "--payload",
+            payload.to_str().unwrap(),
+            "--signature",
+            signature.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "publish: {}{}", out.stdout, out.stderr);
+    }
+
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = kindling(&[
+            "update-server",
+            "status",
+            "--dir",
+            self.dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.code, 0, "status: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+}
+
+/// A simulated node: a root directory and a GPT disk image.
+pub struct Node {
+    pub root: PathBuf,
+    pub disk: PathBuf,
+    pub dir: PathBuf,
+    boots: u32,
+    /// Partition numbers of USR-A and USR-B (read with cgpt once).
+    indices: [u32; 2],
+}
+
+/// `cgpt show -i N FLAG IMG`, trimmed.
+pub fn cgpt(disk: &Path, index: u32, flag: &str) -> String {
+    let out = run(
+        "cgpt",
+        &["show", "-i", &index.to_string(), flag, disk.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "cgpt show -i {index} {flag}: {}", out.stderr);
+    out.stdout.trim().to_string()
+}
+
+impl Node {
+    /// A node booted from USR-A running `image` (its release), with `update_conf` as
+    /// /etc/coreos/update.conf and `keys` trusted.
+    pub fn new(dir: &Path, image: &Path, update_conf: &str, keys: &[&Keys]) -> Node {
+        need("cgpt");
+        need("debugfs");
+        let root = dir.join("root");
+        let disk = dir.join("disk.img");
+        std::fs::create_dir_all(root.join("etc/coreos")).unwrap();
+        std::fs::create_dir_all(root.join("etc/kindling/trusted-keys")).unwrap();
+        std::fs::create_dir_all(root.join("proc/sys/kernel/random")).unwrap();
+        std::fs::create_dir_all(root.join("usr/share/coreos")).unwrap();
+        std::fs::write(root.join("etc/machine-id"), machine_id(dir)).unwrap();
+        std::fs::write(root.join("etc/coreos/update.conf"), update_conf).unwrap();
+        for (i, k) in keys.iter().enumerate() {
+            std::fs::copy(
+                &k.public,
+                root.join(format!("etc/kindling/trusted-keys/key{i}.pub")),
+            )
+            .unwrap();
+        }
+        let out = kindling(&[
+            "slots",
+            "init",
+            "--disk",
+            disk.to_str().unwrap(),
+            "--slot-size",
+            "24M",
+            "--usr-a",
+            image.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "slots init: {}{}", out.stdout, out.stderr);
+        let mut node = Node {
+            root,
+            disk,
+            dir: dir.to_path_buf(),
+            boots: 0,
+            indices: [0, 0],
+        };
+        node.indices = [node.find_index("USR-A"), node.find_index("USR-B")];
+        node.boot();
+        node
+    }
+
+    /// The partition number of USR-A or USR-B.
+    pub fn index(&self, label: &str) -> u32 {
+        match label {
+            "USR-A" => self.indices[0],
+            "USR-B" => self.indices[1],
+            other => self.find_index(other),
+        }
+    }
+
+    /// The partition number of a label, read with cgpt.
+    fn find_index(&self, label: &str) -> u32 {
+        (1..=16)
+            .find(|i| {
+                let out = run(
+                    "cgpt",
+                    &["show", "-i", &i.to_string(), "-l", self.disk.to_str().unwrap()],
+                );
+                out.code == 0 && out.stdout.trim() == label
+            })
+            .unwrap_or_else(|| panic!("no {label} on {}", self.disk.display()))
+    }
+
+    /// (priority, tries, successful) of a slot, read with cgpt.
+    pub fn attrs(&self, label: &str) -> (u32, u32, u32) {
+        let i = self.index(label);
+        (
+            cgpt(&self.disk, i, "-P").parse().unwrap(),
+            cgpt(&self.disk, i, "-T").parse().unwrap(),
+            cgpt(&self.disk, i, "-S").parse().unwrap(),
+        )
+    }
+
+    pub fn partuuid(&self, label: &str) -> String {
+        cgpt(&self.disk, self.index(label), "-u").to_lowercase()
+    }
+
+    /// `cgpt show -v` finds valid primary and backup headers and tables.
+    pub fn assert_gpt_clean(&self) {
+        let out = run("cgpt", &["show", "-v", self.disk.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "cgpt show -v: {}{}", out.stdout, out.stderr);
+        let text = format!("{}{}", out.stdout, out.stderr).to_lowercase();
+        for bad in ["invalid", "mismatch", "error", "corrupt"] {
+            assert!(!text.contains(bad), "cgpt show -v reports {bad}:\n{text}");
+        }
+    }
+
+    /// The bytes of a slot, cut out of the image with the offsets cgpt reports.
+    pub fn slot_bytes(&self, label: &str) -> Vec<u8> {
+        let i = self.index(label);
+        let start: u64 = cgpt(&self.disk, i, "-b").parse().unwrap();
+        let size: u64 = cgpt(&self.disk, i, "-s").parse().unwrap();
+        let bytes = std::fs::read(&self.disk).unwrap();
+        bytes[(start * 512) as usize..((start + size) * 512) as usize].to_vec()
+    }
+
+    /// The release in a slot's filesystem, read with debugfs (None: no readable ext4).
+    pub fn slot_release(&self, label: &str) -> Option<String> {
+        let tmp = self.dir.join(format!("slot-{label}.img"));
+        std::fs::write(&tmp, self.slot_bytes(label)).unwrap();
+        let out = run(
+            "debugfs",
+            &["-R", "cat /share/coreos/release", tmp.to_str().unwrap()],
+        );
+        let _ = std::fs::remove_file(&tmp);
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("COREOS_RELEASE_VERSION="))
+            .map(str::to_string)
+    }
+
+    /// Play the firmware and the kernel: `kindling slots next`, then the root's command
+    /// line, boot id and running release follow the chosen slot. Returns the version booted.
+    pub fn boot(&mut self) -> String {
+        let out = kindling(&["slots", "next", "--disk", self.disk.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "slots next: {}", out.stderr);
+        let chosen = out.stdout.trim().to_lowercase();
+        let label = ["USR-A", "USR-B"]
+            .into_iter()
+            .find(|l| self.partuuid(l) == chosen)
+            .unwrap_or_else(|| panic!("slots next chose {chosen}, not a USR slot"));
+        let version = self
+            .slot_release(label)
+            .unwrap_or_else(|| panic!("the firmware chose {label}, which holds no release"));
+        self.boots += 1;
+        std::fs::write(
+            self.root.join("proc/cmdline"),
+            format!("BOOT_IMAGE=/coreos/vmlinuz-a mount.usr=PARTUUID={chosen} rootflags=rw\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            self.root.join("proc/sys/kernel/random/boot_id"),
+            format!("00000000-0000-4000-8000-{:012x}\n", self.boots),
+        )
+        .unwrap();
+        std::fs::write(
+            self.root.join("usr/share/coreos/release"),
+            format!("COREOS_RELEASE_VERSION={version}\nCOREOS_RELEASE_BOARD=amd64-usr\n"),
+        )
+        .unwrap();
+        version
+    }
+
+    /// The running release.
+    pub fn running(&self) -> String {
+        std::fs::read_to_string(self.root.join("usr/share/coreos/release"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("COREOS_RELEASE_VERSION="))
+            .unwrap()
+            .to_string()
+    }
+
+    /// `kindling agent run --once` on this node; a reboot touches `rebooted` in the node dir.
+    pub fn agent_once(&self) -> Out {
+        kindling(&self.agent_args())
+    }
+
+    pub fn agent_args(&self) -> Vec<&str> {
+        vec![
+            "agent",
+            "run",
+            "--once",
+            "--root",
+            self.root.to_str().unwrap(),
+            "--disk",
+            self.disk.to_str().unwrap(),
+            "--reboot-command",
+            self.reboot_command(),
+            "--health-timeout",
+            "20",
+        ]
+    }
+
+    fn reboot_command(&self) -> &'static str {
+        "touch \"$KINDLING_ROOT/../rebooted\""
+    }
+
+    pub fn rebooted(&self) -> bool {
+        self.dir.join("rebooted").exists()
+    }
+
+    pub fn clear_rebooted(&self) {
+        let _ = std::fs::remove_file(self.dir.join("rebooted"));
+    }
+
+    pub fn status(&self) -> String {
+        let out = kindling(&["agent", "status", "--root", self.root.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "agent status: {}", out.stderr);
+        out.stdout
+    }
+
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = kindling(&[
+            "agent",
+            "status",
+            "--root",
+            self.root.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.code, 0, "agent status: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+
+    pub fn machine_id(&self) -> String {
+        std::fs::read_to_string(self.root.join("etc/machine-id"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+/// A machine id unique to the test directory.
+fn machine_id(dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    format!("{:016x}{:016x}", h.finish(), h.finish().rotate_left(17))
+}
+
+/// update.conf for a node of `server`.
+pub fn update_conf(server: &str, strategy: &str, extra: &str) -> String {
+    format!("GROUP=stable\nSERVER={server}\nREBOOT_STRATEGY={strategy}\n{extra}")
+}
+
+/// go-omaha's `omaha-trivial-server` (a server kindling did not write) serving one payload
+/// with its signature, on a free loopback port; stopped on drop.
+pub struct PeerServer {
+    pub url: String,
+    _child: Guard,
+}
+
+impl PeerServer {
+    pub fn start(payload: &Path, version: &str, signature: &Path) -> PeerServer {
+        let peer = crate::common::root().join("../shared/peers/omaha-trivial-server");
+        assert!(
+            peer.is_file(),
+            "{} is missing (the peer tools live in ../shared/peers)",
+            peer.display()
+        );
+        let port = free_port();
+        let child = Command::new(&peer)
+            .args([
+                "-addr",
+                &format!("127.0.0.1:{port}"),
+                "-payload",
+                payload.to_str().unwrap(),
+                "-version",
+                version,
+                "-signature",
+                signature.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let guard = Guard(child);
+        wait_for_port(port);
+        PeerServer {
+            url: format!("http://127.0.0.1:{port}/v1/update/"),
+            _child: guard,
+        }
+    }
+}
