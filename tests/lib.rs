@@ -6,6 +6,7 @@
 // A panic is how a test reports failure, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_compile;
 mod apply;
 mod calendar;
 mod cli;
