@@ -73,14 +73,29 @@ fn add_hyphen_aliases(value: &mut Value) {
 #[must_use]
 pub fn reference_page() -> String {
     use crate::model::{
-        Coreos, DropIn, Kind, Locksmith, Oem, SectionInfo, Unit, Update, User, WriteFile, legacy,
+        Coreos, DropIn, HealthCheck, Kind, Locksmith, MaintenanceWindow, Oem, SectionInfo, Unit,
+        Update, User, WriteFile, legacy,
     };
-    let sections: [(&SectionInfo, &str); 13] = [
+    let sections: [(&SectionInfo, &str); 15] = [
         (&CloudConfig::INFO, "The top level of the document."),
         (&Coreos::INFO, "CoreOS-specific settings."),
         (
             &Update::INFO,
-            "Written to `/etc/coreos/update.conf` (`GROUP=`, `REBOOT_STRATEGY=`, `SERVER=`).",
+            "Written to `/etc/coreos/update.conf` (`GROUP=`, `REBOOT_STRATEGY=`, `SERVER=`, and \
+the kindling agent's `KINDLING_*` keys, which update_engine ignores; time spans are written \
+in whole seconds). `agent: kindling` writes and enables `kindling-agent.service` and masks \
+update-engine and locksmithd; `signing-keys` become `/etc/kindling/trusted-keys/<KEY ID>.pub`. \
+See [Compiling a config](compile.md#the-kindling-agent).",
+        ),
+        (
+            &MaintenanceWindow::INFO,
+            "Kindling extension: the update-window recipe (a timer, a service and a script).",
+        ),
+        (
+            &HealthCheck::INFO,
+            "Kindling extension, read by the kindling agent after booting into an update: \
+`units` become `KINDLING_HEALTH_UNITS=` (names separated by a blank), `command` becomes \
+`KINDLING_HEALTH_COMMAND=` (run with `/bin/sh -c`, healthy on exit 0).",
         ),
         (
             &Locksmith::INFO,
@@ -170,5 +185,6 @@ Types: *string* (any scalar, text kept), *bool*, *int*, *float64* (a number), *[
         }
     }
     page.push_str("\n`reboot-strategy` also accepts `best-effort`, a kindling extension: reboot through the\netcd lock when etcd is reachable, else reboot at once.\n");
+    page.push_str("\n`agent`, `signing-keys`, `health-check`, `check-interval`, `first-check-delay` and\n`check-jitter` configure the kindling agent on the node. The agent has no configuration file\nof its own: it reads only what `compile` writes (update.conf and the trusted keys).\n");
     page
 }

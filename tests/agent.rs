@@ -122,15 +122,23 @@ fn strategy_off_stages_and_waits_and_reset_status_unstages() {
 fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     let dir = tempfile::tempdir().unwrap();
     // Healthy only on 1.0.0.
-    let health = "KINDLING_HEALTH_COMMAND=grep -q =1.0.0 \"$KINDLING_ROOT/usr/share/coreos/release\"\n";
+    let health =
+        "KINDLING_HEALTH_COMMAND=grep -q =1.0.0 \"$KINDLING_ROOT/usr/share/coreos/release\"\n";
     let (_server, mut node, _keys, _) = setup(dir.path(), "reboot", health);
     assert_eq!(node.agent_once().code, 0);
     node.clear_rebooted();
     assert_eq!(node.boot(), "1.0.1");
     // After boot: unhealthy, not marked good, a reboot to fall back.
     let out = node.agent_once();
-    assert!(out.stderr.contains("failed its health check"), "{}", out.stderr);
-    assert!(node.rebooted(), "the agent rebooted to leave the bad release");
+    assert!(
+        out.stderr.contains("failed its health check"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        node.rebooted(),
+        "the agent rebooted to leave the bad release"
+    );
     let (_, tb, sb) = node.attrs("USR-B");
     assert_eq!((tb, sb), (0, 0), "USR-B never marked good");
     // The firmware rule returns to 1.0.0.
@@ -138,13 +146,17 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     let out = node.agent_once();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("not installing it again") || out.stderr.contains("failed on this node"),
+        out.stderr.contains("not installing it again")
+            || out.stderr.contains("failed on this node"),
         "{}",
         out.stderr
     );
     assert!(node.status().contains("CURRENT_OP=UPDATE_STATUS_IDLE"));
     let json = node.status_json();
-    assert!(json.to_string().contains("\"denylist\":[\"1.0.1\"]"), "{json}");
+    assert!(
+        json.to_string().contains("\"denylist\":[\"1.0.1\"]"),
+        "{json}"
+    );
     // Still on 1.0.0 at the next boot: no reboot loop.
     assert_eq!(node.boot(), "1.0.0");
     node.assert_gpt_clean();
@@ -286,7 +298,14 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
     for round in 0..100 {
         // Start from a node that has nothing staged.
         let _ = std::fs::remove_file(&record);
-        let out = kindling(&["slots", "set-unbootable", "--disk", node.disk.to_str().unwrap(), "--partuuid", &node.partuuid("USR-B")]);
+        let out = kindling(&[
+            "slots",
+            "set-unbootable",
+            "--disk",
+            node.disk.to_str().unwrap(),
+            "--partuuid",
+            &node.partuuid("USR-B"),
+        ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         // Two kills per round in the later half: the second lands on a resumed run.
         for _ in 0..2 {

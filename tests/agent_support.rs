@@ -38,13 +38,18 @@ pub fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed? scripts/test installs it)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e} (is it installed? scripts/test installs it)")
+        });
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(Instant::now() < deadline, "{program} {args:?} ran for more than 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "{program} {args:?} ran for more than 120 s"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().unwrap();
@@ -65,7 +70,10 @@ pub fn need(tool: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    assert!(found, "{tool} is not installed; scripts/test installs it (Debian package)");
+    assert!(
+        found,
+        "{tool} is not installed; scripts/test installs it (Debian package)"
+    );
 }
 
 /// A child process killed (by its PID) and reaped on drop.
@@ -91,7 +99,10 @@ pub fn free_port() -> u16 {
 pub fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on 127.0.0.1:{port} after 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on 127.0.0.1:{port} after 20 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -252,7 +263,13 @@ pub struct Node {
 pub fn cgpt(disk: &Path, index: u32, flag: &str) -> String {
     let out = run(
         "cgpt",
-        &["show", "-i", &index.to_string(), flag, disk.to_str().unwrap()],
+        &[
+            "show",
+            "-i",
+            &index.to_string(),
+            flag,
+            disk.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.code, 0, "cgpt show -i {index} {flag}: {}", out.stderr);
     out.stdout.trim().to_string()
@@ -317,7 +334,13 @@ impl Node {
             .find(|i| {
                 let out = run(
                     "cgpt",
-                    &["show", "-i", &i.to_string(), "-l", self.disk.to_str().unwrap()],
+                    &[
+                        "show",
+                        "-i",
+                        &i.to_string(),
+                        "-l",
+                        self.disk.to_str().unwrap(),
+                    ],
                 );
                 out.code == 0 && out.stdout.trim() == label
             })

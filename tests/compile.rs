@@ -381,7 +381,13 @@ fn verify_units(tree: &Path, strict: bool) -> Vec<String> {
                 .nth(1)
                 .and_then(|rest| rest.split(" is not executable").next());
             let tolerated = match executable {
-                Some(cmd) => !strict || written.contains(cmd) || IMAGE_BINARIES.contains(&cmd),
+                // The kindling binary is installed on the node, not by the config.
+                Some(cmd) => {
+                    !strict
+                        || written.contains(cmd)
+                        || IMAGE_BINARIES.contains(&cmd)
+                        || cmd == kindling::plan::AGENT_BINARY
+                }
                 // A dependency the image or the node provides at runtime (a mount, a
                 // service the config does not define).
                 None => !strict && line.contains("Failed to create") && line.contains("not found"),

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod agent_compile;
 mod agent_support;
 mod apply;
 mod calendar;

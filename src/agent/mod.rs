@@ -11,11 +11,11 @@
 //! checks, and never makes the booted slot unbootable.
 
 pub mod health;
+pub mod node;
+pub mod pipeline;
+pub mod run;
 pub mod schedule;
 pub mod settings;
 pub mod state;
 pub mod status;
-pub mod node;
 pub mod store;
-pub mod pipeline;
-pub mod run;

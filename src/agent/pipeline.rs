@@ -225,7 +225,10 @@ impl Agent {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            self.say(&format!("could not report an event to {}: {e}", self.settings.server));
+            self.say(&format!(
+                "could not report an event to {}: {e}",
+                self.settings.server
+            ));
         }
     }
 
@@ -410,8 +413,10 @@ impl Agent {
         if let Some(e) = self.record.last_error.clone()
             && e.code != code::OMAHA_REQUEST
         {
-            self.event(crate::omaha::Event::error(i32::try_from(e.code).unwrap_or(1)))
-                .await;
+            self.event(crate::omaha::Event::error(
+                i32::try_from(e.code).unwrap_or(1),
+            ))
+            .await;
         }
         self.record.reported().map_err(Self::bug)?;
         self.save()?;
@@ -739,8 +744,7 @@ impl Agent {
         }
         match self.settings.strategy {
             super::settings::Strategy::Off => Ok(
-                "REBOOT_STRATEGY=off: staying on the running release until someone reboots"
-                    .into(),
+                "REBOOT_STRATEGY=off: staying on the running release until someone reboots".into(),
             ),
             super::settings::Strategy::Reboot => self.reboot(),
             other => Ok(format!(

@@ -59,15 +59,22 @@ pub async fn send(root: &Root, request: Request) -> Result<bool, String> {
     match tokio::time::timeout(Duration::from_secs(10), exchange).await {
         Ok(Ok(line)) if line.trim() == "ok" => Ok(true),
         Ok(Ok(line)) => Err(format!("the agent answered {:?}", line.trim())),
-        Ok(Err(e)) => Err(format!("cannot talk to the agent at {}: {e}", path.display())),
-        Err(_) => Err(format!("the agent at {} did not answer in 10 s", path.display())),
+        Ok(Err(e)) => Err(format!(
+            "cannot talk to the agent at {}: {e}",
+            path.display()
+        )),
+        Err(_) => Err(format!(
+            "the agent at {} did not answer in 10 s",
+            path.display()
+        )),
     }
 }
 
 fn listen(root: &Root) -> Result<(UnixListener, PathBuf), String> {
     let path = root.resolve(SOCKET).map_err(|e| e.to_string())?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     // We hold the agent lock, so a socket file left here is a dead agent's.
     let _ = std::fs::remove_file(&path);
@@ -115,11 +122,15 @@ pub fn reset(agent: &mut Agent) -> Result<String, String> {
         ));
     }
     let Some(staged) = agent.record.staged.clone() else {
-        return Err("internal error (a bug in kindling): staged status without a staged slot".into());
+        return Err(
+            "internal error (a bug in kindling): staged status without a staged slot".into(),
+        );
     };
     let disk = match &agent.options.disk {
         Some(d) => d.clone(),
-        None => crate::slots::find_disk(agent.root.path(), &staged.slot).map_err(|e| e.to_string())?,
+        None => {
+            crate::slots::find_disk(agent.root.path(), &staged.slot).map_err(|e| e.to_string())?
+        }
     };
     let d = crate::slots::Disk::open(&disk).map_err(|e| e.to_string())?;
     d.make_unbootable(&staged.slot).map_err(|e| e.to_string())?;

@@ -1,8 +1,9 @@
 //! When the next update check is due: pure arithmetic over the settings, the record and a
 //! random draw the caller supplies (so tests fix it).
 //!
-//! The first check comes `first_check` after the agent starts, then every `interval`; each
-//! wait moves by up to ±jitter/2 (update_engine's `FuzzInt`), a server's `PollInterval`
+//! The first check comes `first_check` after the agent starts, then every `interval`; a
+//! random delay of up to `jitter` is added to every wait (so a fleet started at once does not
+//! check at once; update_engine fuzzes its waits the same way), a server's `PollInterval`
 //! replaces the interval, and consecutive failures back off exponentially
 //! (interval × 2^(failures-1)) up to `max_backoff`, so a dead server is not hammered.
 
@@ -35,10 +36,7 @@ pub fn next_wait(
     } else {
         timing.interval
     };
-    // ±jitter/2, never below zero.
-    let jitter = timing.jitter.as_secs_f64();
-    let shift = (draw.clamp(0.0, 1.0) - 0.5) * jitter;
-    Duration::from_secs_f64((base.as_secs_f64() + shift).max(0.0))
+    base.saturating_add(timing.jitter.mul_f64(draw.clamp(0.0, 1.0)))
 }
 
 #[cfg(test)]
@@ -52,19 +50,11 @@ mod tests {
     #[test]
     fn first_check_ten_minutes_then_hourly_with_jitter() {
         let t = timing();
-        assert_eq!(next_wait(&t, true, 0, None, 0.5), Duration::from_secs(600));
-        assert_eq!(
-            next_wait(&t, false, 0, None, 0.5),
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            next_wait(&t, false, 0, None, 0.0),
-            Duration::from_secs(3300)
-        );
-        assert_eq!(
-            next_wait(&t, false, 0, None, 1.0),
-            Duration::from_secs(3900)
-        );
+        let secs = |first, draw| next_wait(&t, first, 0, None, draw).as_secs();
+        assert_eq!(secs(true, 0.0), 600);
+        assert_eq!(secs(true, 0.5), 900);
+        assert_eq!(secs(false, 0.0), 3600);
+        assert_eq!(secs(false, 1.0), 4200);
     }
 
     #[test]

@@ -10,7 +10,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::plan::agent as agent_keys;
 use crate::root::{Observed, Root};
+
+/// The longest wait after consecutive failures (an agent-only key; the compiler does not
+/// emit it).
+pub const MAX_BACKOFF_KEY: &str = "KINDLING_MAX_BACKOFF";
 
 /// The files read, first match wins per key.
 pub const FILES: [&str; 6] = [
@@ -81,7 +86,7 @@ pub struct Timing {
     pub first_check: Duration,
     /// Interval between checks.
     pub interval: Duration,
-    /// Each wait is moved by a random amount in ±jitter/2.
+    /// A random delay of up to this much is added to every wait, the first included.
     pub jitter: Duration,
     /// The longest wait after consecutive errors.
     pub max_backoff: Duration,
@@ -160,7 +165,11 @@ fn span(text: &str) -> Option<Duration> {
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    crate::units::values::timespan(text).ok()
+    // `infinity` is no interval for a check.
+    crate::units::values::timespan_usec(text)
+        .ok()
+        .flatten()
+        .map(Duration::from_micros)
 }
 
 impl Settings {
@@ -211,10 +220,10 @@ impl Settings {
             .map_err(|e| format!("{e}{}", at("REBOOT_STRATEGY")))?;
         let mut timing = Timing::default();
         for (key, slot) in [
-            ("KINDLING_FIRST_CHECK_DELAY", &mut timing.first_check),
-            ("KINDLING_CHECK_INTERVAL", &mut timing.interval),
-            ("KINDLING_CHECK_JITTER", &mut timing.jitter),
-            ("KINDLING_MAX_BACKOFF", &mut timing.max_backoff),
+            (agent_keys::FIRST_CHECK_DELAY_KEY, &mut timing.first_check),
+            (agent_keys::CHECK_INTERVAL_KEY, &mut timing.interval),
+            (agent_keys::CHECK_JITTER_KEY, &mut timing.jitter),
+            (MAX_BACKOFF_KEY, &mut timing.max_backoff),
         ] {
             if let Some(v) = keys.get(key).filter(|v| !v.is_empty()) {
                 *slot = span(v).ok_or_else(|| {
@@ -227,13 +236,14 @@ impl Settings {
         }
         if timing.interval.is_zero() {
             return Err(format!(
-                "KINDLING_CHECK_INTERVAL{} must be more than 0",
-                at("KINDLING_CHECK_INTERVAL")
+                "{}{} must be more than 0",
+                agent_keys::CHECK_INTERVAL_KEY,
+                at(agent_keys::CHECK_INTERVAL_KEY)
             ));
         }
         let health = Health {
             units: keys
-                .get("KINDLING_HEALTH_UNITS")
+                .get(agent_keys::HEALTH_UNITS_KEY)
                 .map(|v| {
                     v.split([' ', ','])
                         .filter(|u| !u.is_empty())
@@ -242,7 +252,7 @@ impl Settings {
                 })
                 .unwrap_or_default(),
             command: keys
-                .get("KINDLING_HEALTH_COMMAND")
+                .get(agent_keys::HEALTH_COMMAND_KEY)
                 .filter(|v| !v.is_empty())
                 .cloned(),
         };

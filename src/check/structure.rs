@@ -30,7 +30,8 @@ pub fn walk(text: &str, root: &Node, out: &mut Vec<Finding>) {
     }
 }
 
-/// One note for the whole document when known keys are written with `-`.
+/// One note for the whole document when known keys are written with `-` (kindling's
+/// extensions aside).
 fn hyphen_keys(root: &Node, out: &mut Vec<Finding>) {
     fn visit<'n>(node: &'n Node, info: &SectionInfo, found: &mut Vec<&'n Node>) {
         let Some(entries) = node.as_mapping() else {
@@ -43,6 +44,11 @@ fn hyphen_keys(root: &Node, out: &mut Vec<Finding>) {
             let Some(spec) = info.field(&normalize_key(raw)) else {
                 continue;
             };
+            // coreos-cloudinit knows no kindling extension in either spelling, and only
+            // kindling reads them: their spelling is not a portability question.
+            if spec.extension.is_some() {
+                continue;
+            }
             if raw.contains('-') {
                 found.push(&entry.key);
             }

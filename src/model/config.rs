@@ -71,6 +71,48 @@ section! {
         /// that reboots when an update is staged (through the reboot lock when etcd runs).
         @extension("the update-window recipe as one key, not in coreos-cloudinit")
         maintenance_window: MaintenanceWindow,
+        /// Which program keeps the node updated: `update-engine` (the default) or
+        /// `kindling`, whose agent (`kindling-agent.service`) then replaces update-engine
+        /// and locksmithd (both masked).
+        #[schemars(extend("examples" = ["update-engine", "kindling"]))]
+        @valid(rules::update_agent::VALUE) @extension("the kindling agent instead of update-engine, not in coreos-cloudinit")
+        agent: String,
+        /// minisign public keys the kindling agent trusts for update payloads, each the
+        /// two lines of a `.pub` file or its base64 line alone; written to
+        /// `/etc/kindling/trusted-keys/<KEY ID>.pub`.
+        @extension("trusted payload keys of the kindling agent, not in coreos-cloudinit")
+        signing_keys: Vec<Spanned<Block>>,
+        /// What the kindling agent checks after booting into an update before it marks the
+        /// new slot good (else it rolls back).
+        @extension("the kindling agent's health check, not in coreos-cloudinit")
+        health_check: HealthCheck,
+        /// How often the kindling agent checks for updates: a systemd time span
+        /// (`1h`, `45min`); written in whole seconds.
+        #[schemars(extend("examples" = ["1h", "45min", "2h 30min"]))]
+        @valid(rules::update_check_timing::VALUE) @env("KINDLING_CHECK_INTERVAL") @extension("kindling agent timing, not in coreos-cloudinit")
+        check_interval: String,
+        /// How long after it starts the kindling agent checks for the first time: a
+        /// systemd time span; written in whole seconds.
+        #[schemars(extend("examples" = ["10min", "2min"]))]
+        @valid(rules::update_check_timing::VALUE) @env("KINDLING_FIRST_CHECK_DELAY") @extension("kindling agent timing, not in coreos-cloudinit")
+        first_check_delay: String,
+        /// Upper bound of the random delay added to every wait between checks: a systemd
+        /// time span; written in whole seconds.
+        #[schemars(extend("examples" = ["10min", "5min"]))]
+        @valid(rules::update_check_timing::VALUE) @env("KINDLING_CHECK_JITTER") @extension("kindling agent timing, not in coreos-cloudinit")
+        check_jitter: String,
+    }
+}
+
+section! {
+    /// `coreos.update.health-check` (kindling extension): what must be healthy after an
+    /// update before the kindling agent marks the new slot good.
+    pub struct HealthCheck in "coreos.update.health_check" {
+        /// Units that must be active, e.g. `docker.service`.
+        units: Vec<Spanned<String>>,
+        /// A command run with `/bin/sh -c` that must exit 0, e.g. `curl -fsS http://127.0.0.1:8080/healthz`.
+        @valid(rules::update_health_check::COMMAND) @env("KINDLING_HEALTH_COMMAND")
+        command: Block,
     }
 }
 
@@ -260,6 +302,27 @@ impl CloudConfig {
         self.coreos
             .as_ref()
             .and_then(|c| c.value.locksmith.as_ref())
+    }
+}
+
+/// `coreos.update.agent` when it names kindling's agent.
+pub const AGENT_KINDLING: &str = "kindling";
+
+/// `coreos.update.agent` for the image's update_engine (the default).
+pub const AGENT_UPDATE_ENGINE: &str = "update-engine";
+
+impl Update {
+    /// Whether the kindling agent, not update-engine, keeps the node updated.
+    #[must_use]
+    pub fn kindling_agent(&self) -> bool {
+        self.agent
+            .as_ref()
+            .is_some_and(|a| a.value == AGENT_KINDLING)
+    }
+
+    /// The `signing-keys` entries.
+    pub fn signing_keys(&self) -> impl Iterator<Item = &Spanned<Block>> {
+        self.signing_keys.iter().flat_map(|k| k.value.iter())
     }
 }
 

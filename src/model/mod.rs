@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod legacy;
+pub mod minisign;
 pub mod scalar;
 
 use std::borrow::Cow;
@@ -22,7 +23,8 @@ use crate::diagnostic::{Rule, Span};
 use crate::source::{Entry, Node, Style, Tag};
 
 pub use config::{
-    CloudConfig, Coreos, DropIn, Locksmith, MaintenanceWindow, Oem, Unit, Update, User, WriteFile,
+    CloudConfig, Coreos, DropIn, HealthCheck, Locksmith, MaintenanceWindow, Oem, Unit, Update,
+    User, WriteFile,
 };
 
 /// A value and where it was written.
@@ -230,6 +232,12 @@ pub trait AsEnv {
 impl AsEnv for String {
     fn as_env(&self) -> EnvValue<'_> {
         EnvValue::Text(self)
+    }
+}
+
+impl AsEnv for Block {
+    fn as_env(&self) -> EnvValue<'_> {
+        EnvValue::Text(&self.text)
     }
 }
 

@@ -3,8 +3,9 @@
 //! Files: `/etc/oem-release`, `/etc/coreos/update.conf` (merged with a base, whole keys
 //! only), `/etc/hosts`, `/run/flannel/options.env`, the maintenance window's script.
 //! Units: the etcd, etcd2 and fleet drop-ins, locksmithd's drop-in and reboot-strategy
-//! handling, the update-engine restart, the update-engine proxy drop-in, and the
-//! maintenance window's service and timer.
+//! handling, the update-engine restart, the update-engine proxy drop-in, the
+//! maintenance window's service and timer, and (through `agent.rs`) the kindling agent's
+//! unit, masks, trusted keys and update.conf keys.
 //!
 //! Deliberate differences from coreos-cloudinit (book: differences.md): `Environment=`
 //! values are quoted and escaped for systemd; update.conf keys match whole (`GROUPIE=`
@@ -110,16 +111,30 @@ pub fn window_timer(calendar: &str) -> String {
 }
 
 /// The maintenance window's script: reboot only when an update is staged, through the
-/// reboot lock when etcd runs on the node, else after a random delay.
+/// reboot lock when etcd runs on the node, else after a random delay. With the kindling
+/// agent, its own status and lock commands stand in for `update_engine_client` and
+/// `locksmithctl` (whose daemons are masked), by absolute path: `/opt/bin` is not on
+/// systemd's `PATH`.
 #[must_use]
-pub fn window_script(random_delay: i64) -> String {
-    let mut s = String::from(
+pub fn window_script(random_delay: i64, kindling_agent: bool) -> String {
+    let (status, reboot) = if kindling_agent {
+        (
+            format!("{} agent status", super::AGENT_BINARY),
+            format!("{} lock reboot", super::AGENT_BINARY),
+        )
+    } else {
+        (
+            "update_engine_client -status".to_string(),
+            "locksmithctl reboot".to_string(),
+        )
+    };
+    let mut s = format!(
         "#!/bin/bash\n\
 # Reboot into a staged update, inside the maintenance window.\n\
 # Through the cluster reboot lock when etcd runs here, else after a random\n\
 # delay so that nodes do not all reboot at once.\n\
-if ! update_engine_client -status 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then\n    exit 0\nfi\n\
-if systemctl is-active --quiet etcd-member etcd2 etcd; then\n    exec locksmithctl reboot\nfi\n",
+if ! {status} 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then\n    exit 0\nfi\n\
+if systemctl is-active --quiet etcd-member etcd2 etcd; then\n    exec {reboot}\nfi\n",
     );
     if random_delay > 0 {
         s.push_str(&format!("sleep \"$(shuf -i 0-{random_delay} -n 1)\"\n"));
@@ -183,6 +198,7 @@ pub fn files(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
         if let Some(s) = text(u.server.as_ref()) {
             settings.push(("SERVER", s.to_string()));
         }
+        settings.extend(super::agent::update_conf_settings(u));
         if !settings.is_empty() {
             let content = merge_update_conf(options.update_conf_base.as_deref(), &settings);
             b.file(file(
@@ -236,11 +252,19 @@ pub fn files(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
         }
     }
 
+    // The kindling agent's trusted keys.
+    if let Some(update) = config.update() {
+        for key in super::agent::key_files(update) {
+            b.file(key);
+        }
+    }
+
     // The maintenance window's script.
     if let Some((w, _, delay)) = window(config) {
+        let agent = config.update().is_some_and(|u| u.value.kindling_agent());
         b.file(file(
             WINDOW_SCRIPT,
-            window_script(delay),
+            window_script(delay, agent),
             0o755,
             Effect::InService,
             w.key_span,
@@ -292,6 +316,8 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
     let update = c.update.as_ref();
     let strategy = update.and_then(|u| text(u.value.reboot_strategy.as_ref()));
     let masked = window(config).is_some() || strategy == Some("off");
+    // The kindling agent replaces update-engine and locksmithd (both masked).
+    let agent = update.is_some_and(|u| u.value.kindling_agent());
     if let Some(s) = &c.locksmith
         && let Some(contents) = service_contents(s.value.env_values())
     {
@@ -301,51 +327,56 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
             s.key_span,
             "coreos.locksmith",
         );
-        if !masked {
+        if !masked && !agent {
             unit.command = Some("restart".into());
         }
         out.push(unit);
     }
     if let Some(update) = update {
         let u = &update.value;
-        if masked {
-            out.push(UnitSpec {
-                name: "locksmithd.service".into(),
-                runtime: true,
-                mask: true,
-                command: Some("stop".into()),
-                span: update.key_span,
-                origin: "coreos.update".into(),
-                ..UnitSpec::default()
-            });
-        } else if strategy.is_some() {
-            out.push(UnitSpec {
-                name: "locksmithd.service".into(),
-                runtime: true,
-                command: Some("restart".into()),
-                span: update.key_span,
-                origin: "coreos.update".into(),
-                ..UnitSpec::default()
-            });
-        }
         let proxy = text(u.proxy.as_ref());
-        if text(u.group.as_ref()).is_some() || text(u.server.as_ref()).is_some() || proxy.is_some()
-        {
-            out.push(UnitSpec {
-                name: "update-engine.service".into(),
-                drop_ins: proxy
-                    .map(|p| {
-                        vec![(
-                            "proxy.conf".to_string(),
-                            format!("[Service]\n{}\n", environment_line_plain("ALL_PROXY", p)),
-                        )]
-                    })
-                    .unwrap_or_default(),
-                command: Some("restart".into()),
-                span: update.key_span,
-                origin: "coreos.update".into(),
-                ..UnitSpec::default()
-            });
+        let proxy_drop_in = proxy.map(|p| {
+            (
+                "proxy.conf".to_string(),
+                format!("[Service]\n{}\n", environment_line_plain("ALL_PROXY", p)),
+            )
+        });
+        if agent {
+            out.extend(super::agent::units(update, proxy_drop_in));
+        } else {
+            if masked {
+                out.push(UnitSpec {
+                    name: "locksmithd.service".into(),
+                    runtime: true,
+                    mask: true,
+                    command: Some("stop".into()),
+                    span: update.key_span,
+                    origin: "coreos.update".into(),
+                    ..UnitSpec::default()
+                });
+            } else if strategy.is_some() {
+                out.push(UnitSpec {
+                    name: "locksmithd.service".into(),
+                    runtime: true,
+                    command: Some("restart".into()),
+                    span: update.key_span,
+                    origin: "coreos.update".into(),
+                    ..UnitSpec::default()
+                });
+            }
+            if text(u.group.as_ref()).is_some()
+                || text(u.server.as_ref()).is_some()
+                || proxy.is_some()
+            {
+                out.push(UnitSpec {
+                    name: "update-engine.service".into(),
+                    drop_ins: proxy_drop_in.into_iter().collect(),
+                    command: Some("restart".into()),
+                    span: update.key_span,
+                    origin: "coreos.update".into(),
+                    ..UnitSpec::default()
+                });
+            }
         }
         if let Some((w, calendar, _)) = window(config) {
             out.push(UnitSpec {

@@ -5,7 +5,7 @@
 //! is coreos-cloudinit's `Apply`: hostname, users, SSH keys, then files (`write_files`,
 //! `/etc/oem-release`, `/etc/coreos/update.conf`, `/etc/hosts`, flannel's options), then
 //! units in list order (the config's, then the generated ones: etcd, etcd2, fleet,
-//! locksmithd, update-engine, kindling's extensions), each placed, masked or unmasked and
+//! locksmithd, update-engine, kindling's extensions and agent), each placed, masked or unmasked and
 //! enabled, then one daemon-reload, a networkd restart, and the units' commands.
 //!
 //! Every file and action remembers the span it came from and whether it takes effect in
@@ -15,10 +15,12 @@
 //! The plan assumes a config without errors; on anything else it does its best without
 //! panicking (compile refuses configs with errors before planning).
 
+pub mod agent;
 mod generated;
 pub mod text;
 mod units;
 
+pub use agent::{AGENT_BINARY, AGENT_UNIT, TRUSTED_KEYS_DIR};
 pub use units::is_network as is_network_unit;
 
 use serde::Serialize;
@@ -277,6 +279,7 @@ pub const GENERATED_PLACES: &[&str] = &[
     "/etc/oem-release",
     "/run/flannel/",
     generated::WINDOW_SCRIPT,
+    "/etc/kindling/trusted-keys/",
 ];
 
 /// The files the config generates from keys other than `write_files` (what

@@ -209,17 +209,18 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
             commands.push((verb.clone(), u.name.clone(), u.span));
         }
     }
-    // A unit masked by a later entry is not unmasked first.
+    // A unit masked by a later entry is not unmasked first, whether the mask is in /run
+    // or (the kindling agent's masks) in /etc, where it outlives any runtime mask anyway.
     let masked: HashSet<String> = b
         .plan
         .files
         .iter()
         .filter(|f| f.content == Content::Symlink("/dev/null".into()))
-        .map(|f| f.path.clone())
+        .filter_map(|f| f.path.rsplit('/').next().map(str::to_string))
         .collect();
     b.plan
         .actions
-        .retain(|a| !matches!(&a.kind, ActionKind::Unmask { path, .. } if masked.contains(path)));
+        .retain(|a| !matches!(&a.kind, ActionKind::Unmask { unit, .. } if masked.contains(unit)));
     if let Some(span) = reload {
         b.action(ActionKind::DaemonReload, Effect::InService, span);
     }

@@ -47,11 +47,18 @@ pub mod units_service_refused;
 pub mod units_timer_never_started;
 pub mod units_timer_target;
 pub mod units_unknown_directive;
+pub mod update_agent;
+pub mod update_agent_setting_ignored;
+pub mod update_check_timing;
+pub mod update_duplicate_signing_key;
 pub mod update_etcd_lock_without_etcd;
+pub mod update_health_check;
 pub mod update_insecure_server;
 pub mod update_maintenance_window;
+pub mod update_no_signing_keys;
 pub mod update_proxy;
 pub mod update_reboot_strategy;
+pub mod update_signing_key;
 pub mod users_missing_name;
 pub mod write_files_duplicate_path;
 pub mod write_files_encoding;
@@ -87,6 +94,13 @@ pub static ALL: &[&Rule] = &[
     &update_reboot_strategy::RULE,
     &update_proxy::RULE,
     &update_maintenance_window::RULE,
+    &update_agent::RULE,
+    &update_signing_key::RULE,
+    &update_duplicate_signing_key::RULE,
+    &update_no_signing_keys::RULE,
+    &update_health_check::RULE,
+    &update_check_timing::RULE,
+    &update_agent_setting_ignored::RULE,
     &locksmith_window_start::RULE,
     &locksmith_window_length::RULE,
     &locksmith_window_pair::RULE,
@@ -138,6 +152,13 @@ pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
 pub static CHECKS: &[Check] = &[
     structure_line_break::check,
     update_maintenance_window::check,
+    update_agent::check_units,
+    update_signing_key::check,
+    update_duplicate_signing_key::check,
+    update_no_signing_keys::check,
+    update_health_check::check,
+    update_check_timing::check_interval,
+    update_agent_setting_ignored::check,
     locksmith_window_pair::check,
     units_missing_name::check,
     units_duplicate_name::check,

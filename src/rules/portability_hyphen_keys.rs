@@ -13,7 +13,9 @@ pub static RULE: Rule = Rule {
 `drop-ins` and `drop_ins`, `reboot-strategy` and `reboot_strategy`, `ssh-authorized-keys` and \
 `ssh_authorized_keys` are the same key. Flatcar's fork removed that from its parser in release \
 3975.2.0 (its validator still accepts both): there, a key written with `-` is silently dropped \
-when the config is applied. Configs that nodes running that fork read directly should use `_`.",
+when the config is applied. Configs that nodes running that fork read directly should use `_`. \
+kindling's extensions (`maintenance-window`, `signing-keys`, ...) are left out: no \
+coreos-cloudinit reads them in any spelling, only kindling does.",
     example: "#cloud-config\ncoreos:\n  units:\n    - name: docker.service\n      drop-ins:\n        - name: 50-opts.conf\n          content: \"[Service]\\n\"\n",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: docker.service\n      drop_ins:\n        - name: 50-opts.conf\n          content: \"[Service]\\n\"\n",
 };

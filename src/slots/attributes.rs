@@ -183,12 +183,24 @@ mod tests {
 
     #[test]
     fn next_follows_gptprio() {
-        assert_eq!(choose_next(&[(3, a(1, 0, true)), (4, a(2, 1, false))]), Some(4));
-        assert_eq!(choose_next(&[(3, a(1, 0, true)), (4, a(2, 0, false))]), Some(3));
+        assert_eq!(
+            choose_next(&[(3, a(1, 0, true)), (4, a(2, 1, false))]),
+            Some(4)
+        );
+        assert_eq!(
+            choose_next(&[(3, a(1, 0, true)), (4, a(2, 0, false))]),
+            Some(3)
+        );
         // Ties: the first in table order.
-        assert_eq!(choose_next(&[(3, a(2, 0, true)), (4, a(2, 1, false))]), Some(3));
+        assert_eq!(
+            choose_next(&[(3, a(2, 0, true)), (4, a(2, 1, false))]),
+            Some(3)
+        );
         // Priority 0 never boots, even when successful.
-        assert_eq!(choose_next(&[(3, a(0, 0, true)), (4, a(0, 5, false))]), None);
+        assert_eq!(
+            choose_next(&[(3, a(0, 0, true)), (4, a(0, 5, false))]),
+            None
+        );
         assert_eq!(choose_next(&[]), None);
     }
 }

@@ -211,11 +211,42 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-const TIME_UNITS: &[&str] = &[
-    "seconds", "second", "sec", "s", "minutes", "minute", "min", "months", "month", "M", "msec",
-    "ms", "m", "hours", "hour", "hr", "h", "days", "day", "d", "weeks", "week", "w", "years",
-    "year", "y", "usec", "us", "\u{3bc}s", "\u{b5}s",
+/// systemd's time units (`time-util.c`) with their length in microseconds, longest
+/// spelling first so that `msec` is not read as `m` followed by `sec`.
+const TIME_UNITS: &[(&str, u128)] = &[
+    ("seconds", USEC_PER_SEC),
+    ("second", USEC_PER_SEC),
+    ("sec", USEC_PER_SEC),
+    ("s", USEC_PER_SEC),
+    ("minutes", 60 * USEC_PER_SEC),
+    ("minute", 60 * USEC_PER_SEC),
+    ("min", 60 * USEC_PER_SEC),
+    ("months", 2_629_800 * USEC_PER_SEC),
+    ("month", 2_629_800 * USEC_PER_SEC),
+    ("M", 2_629_800 * USEC_PER_SEC),
+    ("msec", 1_000),
+    ("ms", 1_000),
+    ("m", 60 * USEC_PER_SEC),
+    ("hours", 3_600 * USEC_PER_SEC),
+    ("hour", 3_600 * USEC_PER_SEC),
+    ("hr", 3_600 * USEC_PER_SEC),
+    ("h", 3_600 * USEC_PER_SEC),
+    ("days", 86_400 * USEC_PER_SEC),
+    ("day", 86_400 * USEC_PER_SEC),
+    ("d", 86_400 * USEC_PER_SEC),
+    ("weeks", 604_800 * USEC_PER_SEC),
+    ("week", 604_800 * USEC_PER_SEC),
+    ("w", 604_800 * USEC_PER_SEC),
+    ("years", 31_557_600 * USEC_PER_SEC),
+    ("year", 31_557_600 * USEC_PER_SEC),
+    ("y", 31_557_600 * USEC_PER_SEC),
+    ("usec", 1),
+    ("us", 1),
+    ("\u{3bc}s", 1),
+    ("\u{b5}s", 1),
 ];
+
+const USEC_PER_SEC: u128 = 1_000_000;
 
 /// systemd's `parse_sec`: `infinity`, or components of a number (`.5` allowed, `5.` not)
 /// and an optional unit (seconds by default), blanks allowed between them.
@@ -223,71 +254,78 @@ const TIME_UNITS: &[&str] = &[
 /// # Errors
 /// When systemd would refuse the value.
 pub fn parse_timespan(value: &str) -> Result<(), String> {
-    timespan(value).map(|_| ())
+    timespan_usec(value).map(|_| ())
 }
 
-/// The duration of a `parse_sec` time span (`infinity` is `Duration::MAX`).
+/// The length of a time span in microseconds, as systemd's `parse_sec` computes it;
+/// `None` for `infinity`.
 ///
 /// # Errors
-/// When systemd would refuse the value.
-pub fn timespan(value: &str) -> Result<std::time::Duration, String> {
+/// When systemd would refuse the value (also when it does not fit in 64 bits).
+pub fn timespan_usec(value: &str) -> Result<Option<u64>, String> {
     let t = value.trim();
     if t == "infinity" {
-        return Ok(std::time::Duration::MAX);
+        return Ok(None);
     }
     if t.is_empty() {
         return Err("an empty time span".into());
     }
+    let mut total: u128 = 0;
     let mut rest = t;
-    let mut total = 0.0_f64;
     loop {
         rest = rest.trim_start();
         if rest.is_empty() {
-            return std::time::Duration::try_from_secs_f64(total)
+            return u64::try_from(total)
+                .map(Some)
                 .map_err(|_| format!("{value:?} is too long a time span"));
         }
         if rest.starts_with('-') {
             return Err(format!("{value:?} is negative"));
         }
         let b = rest.as_bytes();
-        let mut i = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        let whole_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        let mut i = whole_len;
+        let mut frac = "";
         if b.get(i) == Some(&b'.') {
-            let frac = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-            if frac == 0 {
+            let n = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 {
                 return Err(format!(
                     "{value:?} is not a time span (a number like 5, 1.5 or .5 and a unit like s, min, h)"
                 ));
             }
-            i += 1 + frac;
+            frac = &rest[i + 1..i + 1 + n];
+            i += 1 + n;
         }
         if i == 0 {
             return Err(format!(
                 "{value:?} is not a time span (a number and a unit like 30s, 5min, 1h)"
             ));
         }
-        let number: f64 = rest[..i].parse().unwrap_or(0.0);
+        let whole = &rest[..whole_len];
         rest = rest[i..].trim_start();
-        let mut factor = 1.0;
-        if let Some(unit) = TIME_UNITS.iter().find(|u| rest.starts_with(**u)) {
-            factor = unit_seconds(unit);
+        let mut multiplier = USEC_PER_SEC;
+        if let Some((unit, usec)) = TIME_UNITS.iter().find(|(u, _)| rest.starts_with(*u)) {
             rest = &rest[unit.len()..];
+            multiplier = *usec;
         }
-        total += number * factor;
-    }
-}
-
-/// Seconds in one of systemd's time units (its `parse_sec` table).
-fn unit_seconds(unit: &str) -> f64 {
-    match unit {
-        "minutes" | "minute" | "min" | "m" => 60.0,
-        "hours" | "hour" | "hr" | "h" => 3600.0,
-        "days" | "day" | "d" => 86_400.0,
-        "weeks" | "week" | "w" => 604_800.0,
-        "months" | "month" | "M" => 2_629_800.0,
-        "years" | "year" | "y" => 31_557_600.0,
-        "msec" | "ms" => 1e-3,
-        "usec" | "us" | "\u{3bc}s" | "\u{b5}s" => 1e-6,
-        _ => 1.0,
+        let too_long = || format!("{value:?} is too long a time span");
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_long())?
+        };
+        // The fraction's digits count as far as they change the result in microseconds,
+        // as in systemd, which stops at the precision of the unit.
+        let mut part = whole.checked_mul(multiplier).ok_or_else(too_long)?;
+        let mut scale = multiplier;
+        for d in frac.bytes() {
+            scale /= 10;
+            part += u128::from(d - b'0') * scale;
+        }
+        total = total.checked_add(part).ok_or_else(too_long)?;
+        if total > u128::from(u64::MAX) {
+            return Err(too_long());
+        }
     }
 }
 
@@ -377,6 +415,27 @@ mod tests {
         for bad in ["-1s", "5x", "1h,2m", "5.s", "1e3", "infinite", ""] {
             assert!(parse_timespan(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn timespan_lengths() {
+        for (text, usec) in [
+            ("0", Some(0)),
+            ("90", Some(90_000_000)),
+            ("1h 30m", Some(5_400_000_000)),
+            ("1.5h", Some(5_400_000_000)),
+            (".5s", Some(500_000)),
+            ("10msec", Some(10_000)),
+            ("2 weeks", Some(1_209_600_000_000)),
+            ("1M", Some(2_629_800_000_000)),
+            ("1y", Some(31_557_600_000_000)),
+            ("5min 3s", Some(303_000_000)),
+            ("1\u{b5}s", Some(1)),
+            ("infinity", None),
+        ] {
+            assert_eq!(timespan_usec(text), Ok(usec), "{text}");
+        }
+        assert!(timespan_usec("99999999999999999999y").is_err());
     }
 
     #[test]

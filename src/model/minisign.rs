@@ -1,0 +1,229 @@
+//! minisign public keys as a config writes them: the two lines of a `.pub` file
+//! (`untrusted comment: ...` and the base64 key) or the base64 line alone.
+//!
+//! Only the structure is checked, as minisign itself reads a key file: the comment prefix,
+//! the base64, the `Ed` algorithm and the length (2 + 8 + 32 bytes: algorithm, key id,
+//! Ed25519 public key). No cryptography happens here, and nothing does I/O; the rule
+//! `kindling::update::signing-key` reports the errors and the plan writes the files.
+
+use base64::Engine;
+
+/// The first line of a key file starts with this (minisign's `COMMENT_PREFIX`).
+pub const COMMENT_PREFIX: &str = "untrusted comment: ";
+
+/// The signature algorithm of every minisign public key.
+const ALGORITHM: &[u8; 2] = b"Ed";
+
+/// Length of a decoded public key: algorithm, key id, Ed25519 key.
+const KEY_LEN: usize = 2 + 8 + 32;
+
+/// Length of a decoded secret key file's base64 line (what `minisign -G` writes to the
+/// `.key` file), recognised to say what was pasted.
+const SECRET_KEY_LEN: usize = 158;
+
+/// A structurally valid minisign public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// The comment after `untrusted comment: `, when the config gave one.
+    pub comment: Option<String>,
+    /// The base64 line as written (trimmed).
+    pub base64: String,
+    /// The decoded 42 bytes.
+    pub bytes: [u8; KEY_LEN],
+}
+
+/// Why a text is not a minisign public key, and where: the line of the text (0-based,
+/// counting the lines of the value as written) and the byte range in that line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    /// Which line of the value.
+    pub line: usize,
+    /// Bytes of that line (start, end); the whole line when nothing narrower applies.
+    pub range: (usize, usize),
+    /// One sentence.
+    pub message: String,
+}
+
+impl PublicKey {
+    /// Read a key from the text of a `signing-keys` entry.
+    ///
+    /// # Errors
+    /// When the text is not the structure minisign reads.
+    pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
+        // (index in the value, the line without trailing blanks), blank lines skipped.
+        let lines: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i, l.trim_end()))
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect();
+        let whole = |(i, l): (usize, &str), message: String| KeyError {
+            line: i,
+            range: (0, l.len()),
+            message,
+        };
+        let (comment, key_line) = match lines.as_slice() {
+            [] => {
+                return Err(KeyError {
+                    line: 0,
+                    range: (0, 0),
+                    message: "the entry is empty".into(),
+                });
+            }
+            [key] => (None, *key),
+            [first, key] => {
+                let Some(comment) = first.1.strip_prefix(COMMENT_PREFIX) else {
+                    return Err(whole(
+                        *first,
+                        format!(
+                            "the first of two lines must start with {COMMENT_PREFIX:?}, as in a minisign .pub file"
+                        ),
+                    ));
+                };
+                (Some(comment.to_string()), *key)
+            }
+            [_, _, third, ..] => {
+                return Err(whole(
+                    *third,
+                    "a minisign public key is two lines (the comment and the key), not more".into(),
+                ));
+            }
+        };
+        let (line, raw) = key_line;
+        let lead = raw.len() - raw.trim_start().len();
+        let b64 = raw.trim_start();
+        let at = |from: usize, to: usize, message: String| KeyError {
+            line,
+            range: (lead + from, lead + to),
+            message,
+        };
+        if b64.starts_with(COMMENT_PREFIX.trim_end()) {
+            return Err(at(
+                0,
+                b64.len(),
+                "the comment line has no key line after it".into(),
+            ));
+        }
+        if let Some(bad) = b64
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+        {
+            return Err(at(
+                bad.0,
+                bad.0 + bad.1.len_utf8(),
+                format!("{:?} is not a base64 character", bad.1),
+            ));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| at(0, b64.len(), format!("the key is not valid base64: {e}")))?;
+        let secret = decoded.len() == SECRET_KEY_LEN
+            || comment.as_deref().is_some_and(|c| c.contains("secret key"));
+        if secret {
+            return Err(at(
+                0,
+                b64.len(),
+                "this is a minisign SECRET key; never put it in a config (use the .pub file's lines, and make a new key pair: this one has leaked)".into(),
+            ));
+        }
+        if decoded.get(..2) != Some(&ALGORITHM[..]) {
+            return Err(at(
+                0,
+                b64.len().min(3),
+                format!(
+                    "the key's algorithm is {:?}, not \"Ed\" (a minisign public key starts with \"RW\")",
+                    String::from_utf8_lossy(decoded.get(..2).unwrap_or(&decoded))
+                ),
+            ));
+        }
+        let Ok(bytes) = <[u8; KEY_LEN]>::try_from(decoded.as_slice()) else {
+            return Err(at(
+                0,
+                b64.len(),
+                format!(
+                    "the key is {} bytes, a minisign public key is {KEY_LEN} (56 base64 characters)",
+                    decoded.len()
+                ),
+            ));
+        };
+        Ok(PublicKey {
+            comment,
+            base64: b64.to_string(),
+            bytes,
+        })
+    }
+
+    /// The key id as minisign reads it (little-endian).
+    #[must_use]
+    pub fn key_id(&self) -> u64 {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&self.bytes[2..10]);
+        u64::from_le_bytes(id)
+    }
+
+    /// The key id as 16 uppercase hex digits, the file's name without `.pub`. (minisign
+    /// prints it without leading zeros; a fixed width keeps the names sortable.)
+    #[must_use]
+    pub fn id_hex(&self) -> String {
+        format!("{:016X}", self.key_id())
+    }
+
+    /// The file a trusting node holds: the comment as given (or the one `minisign -G`
+    /// writes) and the key line, each ending in a newline, as `minisign -p` reads it.
+    #[must_use]
+    pub fn file_text(&self) -> String {
+        let comment = self
+            .comment
+            .clone()
+            .unwrap_or_else(|| format!("minisign public key {:X}", self.key_id()));
+        format!("{COMMENT_PREFIX}{comment}\n{}\n", self.base64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Made with Debian's `minisign -G -W`.
+    const PUB: &str = "untrusted comment: minisign public key 896E181ABF4DE40\nRWRA3vSrgeGWCBoYkoxfHkXsSB6PIeXHNLRZDDUJpzEDHCblePqbWQxh\n";
+    const KEY: &str = "RWRA3vSrgeGWCBoYkoxfHkXsSB6PIeXHNLRZDDUJpzEDHCblePqbWQxh";
+
+    #[test]
+    fn both_forms_read() {
+        let k = PublicKey::parse(PUB).unwrap();
+        assert_eq!(k.key_id(), 0x0896_E181_ABF4_DE40);
+        assert_eq!(k.id_hex(), "0896E181ABF4DE40");
+        assert_eq!(k.file_text(), PUB);
+        let bare = PublicKey::parse(KEY).unwrap();
+        assert_eq!(bare.bytes, k.bytes);
+        assert_eq!(bare.file_text(), PUB, "the comment minisign -G writes");
+        assert!(PublicKey::parse(&format!("\n  {KEY}  \n\n")).is_ok());
+    }
+
+    #[test]
+    fn structure_errors_point_at_the_problem() {
+        let err = |t: &str| PublicKey::parse(t).unwrap_err();
+        let e = err("comment: x\nRWRA");
+        assert_eq!((e.line, e.range), (0, (0, 10)));
+        let e = err(&KEY[..52]);
+        assert!(e.message.contains("39 bytes"), "{e:?}");
+        let e = err(&format!("{}x", &KEY[..10]));
+        assert!(e.message.contains("base64"), "{e:?}");
+        let e = err(&format!("  {}!{}", &KEY[..5], &KEY[6..]));
+        assert_eq!((e.line, e.range), (0, (7, 8)));
+        assert!(e.message.contains("'!'"), "{}", e.message);
+        // Another algorithm: "ED" (hashed) is a signature algorithm, never a key's.
+        let e = err("RUQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        assert!(e.message.contains("algorithm"), "{}", e.message);
+        let e = err("untrusted comment: minisign encrypted secret key\nRWQAAEIy");
+        assert!(e.message.contains("SECRET"), "{}", e.message);
+        let e = err(&format!("{PUB}{KEY}\n"));
+        assert_eq!(e.line, 2);
+        assert!(
+            err("untrusted comment: only a comment")
+                .message
+                .contains("no key line")
+        );
+        assert!(err("").message.contains("empty"));
+    }
+}

@@ -1,0 +1,209 @@
+//! What `coreos.update.agent: kindling` and the agent's settings compile to: the agent's
+//! unit, the masks of the units it replaces, its trusted keys, and its `KINDLING_*` keys of
+//! update.conf.
+//!
+//! This is the whole contract between the compiler and the on-node agent: the agent
+//! reads nothing but what is planned here (and the update.conf keys update_engine reads),
+//! so every name and value format is a constant or a function of this file, and the book
+//! (compile.md) documents them. Nothing here does I/O.
+
+use super::units::UnitSpec;
+use super::{Content, Effect, PlannedFile};
+use crate::model::minisign::PublicKey;
+use crate::model::{Spanned, Update};
+use crate::rules::update_check_timing::seconds;
+
+/// Where the kindling binary is installed on a node: `/usr` is the read-only image, and
+/// `/opt/bin` is where CoreOS-style nodes keep binaries of their own (the maintenance
+/// window's script lives there too).
+pub const AGENT_BINARY: &str = "/opt/bin/kindling";
+
+/// The agent's unit.
+pub const AGENT_UNIT: &str = "kindling-agent.service";
+
+/// Where the agent's trusted minisign public keys are, one `<KEY ID>.pub` file each.
+pub const TRUSTED_KEYS_DIR: &str = "/etc/kindling/trusted-keys";
+
+/// update.conf: the units that must be active after an update, separated by one blank.
+pub const HEALTH_UNITS_KEY: &str = "KINDLING_HEALTH_UNITS";
+
+/// update.conf: a command for `/bin/sh -c` that must exit 0 after an update, verbatim.
+pub const HEALTH_COMMAND_KEY: &str = "KINDLING_HEALTH_COMMAND";
+
+/// update.conf: seconds between update checks.
+pub const CHECK_INTERVAL_KEY: &str = "KINDLING_CHECK_INTERVAL";
+
+/// update.conf: seconds from the agent's start to its first check.
+pub const FIRST_CHECK_DELAY_KEY: &str = "KINDLING_FIRST_CHECK_DELAY";
+
+/// update.conf: upper bound, in seconds, of the random delay added to each wait.
+pub const CHECK_JITTER_KEY: &str = "KINDLING_CHECK_JITTER";
+
+/// Where a config's settings come from, for the manifest.
+const ORIGIN: &str = "coreos.update.agent";
+
+/// The agent's unit file.
+#[must_use]
+pub fn unit_text() -> String {
+    // Restart and the condition follow update-engine.service: a failed agent comes back
+    // after a pause, and an image marked not to update (/usr/.noupdate) is left alone.
+    format!(
+        "[Unit]\n\
+Description=kindling update agent (check, download, verify, install, reboot by strategy)\n\
+Wants=network-online.target\n\
+After=network-online.target\n\
+ConditionPathExists=!/usr/.noupdate\n\
+\n\
+[Service]\n\
+ExecStart={AGENT_BINARY} agent run\n\
+Restart=on-failure\n\
+RestartSec=30\n\
+\n\
+[Install]\n\
+WantedBy=multi-user.target\n"
+    )
+}
+
+/// The agent's settings as update.conf keys, for the keys the config sets (valid values
+/// only; the checker reports the others).
+#[must_use]
+pub fn update_conf_settings(update: &Update) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(health) = &update.health_check {
+        let units: Vec<&str> = health
+            .value
+            .units
+            .iter()
+            .flat_map(|u| u.value.iter())
+            .map(|u| u.value.trim())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if !units.is_empty() {
+            out.push((HEALTH_UNITS_KEY, units.join(" ")));
+        }
+        if let Some(command) = health
+            .value
+            .command
+            .as_ref()
+            .map(|c| c.value.text.trim())
+            .filter(|c| !c.is_empty())
+        {
+            out.push((HEALTH_COMMAND_KEY, command.to_string()));
+        }
+    }
+    for (key, value) in [
+        (CHECK_INTERVAL_KEY, &update.check_interval),
+        (FIRST_CHECK_DELAY_KEY, &update.first_check_delay),
+        (CHECK_JITTER_KEY, &update.check_jitter),
+    ] {
+        if let Some(s) = value.as_ref().and_then(|v| seconds(&v.value).ok()) {
+            out.push((key, s.to_string()));
+        }
+    }
+    out
+}
+
+/// One file per distinct valid key, in list order: `<TRUSTED_KEYS_DIR>/<KEY ID>.pub`.
+#[must_use]
+pub fn key_files(update: &Spanned<Update>) -> Vec<PlannedFile> {
+    let mut out: Vec<PlannedFile> = Vec::new();
+    for key in update.value.signing_keys() {
+        let Ok(parsed) = PublicKey::parse(&key.value.text) else {
+            continue;
+        };
+        let path = format!("{TRUSTED_KEYS_DIR}/{}.pub", parsed.id_hex());
+        if out.iter().any(|f| f.path == path) {
+            continue;
+        }
+        out.push(PlannedFile {
+            path,
+            content: Content::Bytes(parsed.file_text().into_bytes()),
+            mode: 0o644,
+            owner: None,
+            effect: Effect::InService,
+            span: key.span,
+            origin: "coreos.update.signing-keys".into(),
+        });
+    }
+    out
+}
+
+/// The units of `agent: kindling`: update-engine and locksmithd masked (persistently, in
+/// /etc: two agents must never update one node) and stopped, and the agent's unit written,
+/// enabled and restarted, with the proxy drop-in update-engine would have had.
+#[must_use]
+pub fn units(update: &Spanned<Update>, proxy_drop_in: Option<(String, String)>) -> Vec<UnitSpec> {
+    let span = update
+        .value
+        .agent
+        .as_ref()
+        .map_or(update.key_span, |a| a.span);
+    let mask = |name: &str| UnitSpec {
+        name: name.to_string(),
+        mask: true,
+        command: Some("stop".into()),
+        span,
+        origin: ORIGIN.into(),
+        ..UnitSpec::default()
+    };
+    vec![
+        mask("update-engine.service"),
+        mask("locksmithd.service"),
+        UnitSpec {
+            name: AGENT_UNIT.into(),
+            content: Some(unit_text()),
+            drop_ins: proxy_drop_in.into_iter().collect(),
+            enable: true,
+            command: Some("restart".into()),
+            span,
+            origin: ORIGIN.into(),
+            ..UnitSpec::default()
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_conf_key_names_match_the_model() {
+        use crate::model::{HealthCheck, Update};
+        let env = |info: &crate::model::SectionInfo, key: &str| info.field(key).and_then(|f| f.env);
+        assert_eq!(
+            env(&Update::INFO, "check_interval"),
+            Some(CHECK_INTERVAL_KEY)
+        );
+        assert_eq!(
+            env(&Update::INFO, "first_check_delay"),
+            Some(FIRST_CHECK_DELAY_KEY)
+        );
+        assert_eq!(env(&Update::INFO, "check_jitter"), Some(CHECK_JITTER_KEY));
+        assert_eq!(env(&HealthCheck::INFO, "command"), Some(HEALTH_COMMAND_KEY));
+    }
+
+    #[test]
+    fn settings_in_whole_seconds() {
+        let v = crate::validate(
+            "t",
+            b"#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    check-interval: 1h 30min\n    first-check-delay: 90\n    check-jitter: 1.5s\n    health-check:\n      units: [docker.service, ' etcd-member.service ']\n      command: |\n        curl -fsS http://127.0.0.1:8080/healthz\n".to_vec(),
+        );
+        let update = &v.config.update().unwrap().value;
+        assert_eq!(
+            update_conf_settings(update),
+            vec![
+                (
+                    HEALTH_UNITS_KEY,
+                    "docker.service etcd-member.service".into()
+                ),
+                (
+                    HEALTH_COMMAND_KEY,
+                    "curl -fsS http://127.0.0.1:8080/healthz".into()
+                ),
+                (CHECK_INTERVAL_KEY, "5400".into()),
+                (FIRST_CHECK_DELAY_KEY, "90".into()),
+                (CHECK_JITTER_KEY, "2".into()),
+            ]
+        );
+    }
+}
