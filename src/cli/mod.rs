@@ -121,7 +121,7 @@ pub fn main() -> ExitCode {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    #[allow(clippy::match_single_binding)]
+    #[allow(clippy::single_match)]
     match argv0.as_str() {
         "update_engine_client" => {
             return update_engine_client::main(std::env::args_os().skip(1));
