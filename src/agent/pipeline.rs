@@ -434,6 +434,13 @@ impl Agent {
     pub async fn cycle(&mut self) -> Result<Outcome, String> {
         if self.record.status == Status::UpdatedNeedReboot {
             // update_engine only pings while an update waits for its reboot.
+            let app = self.app();
+            if let Err(e) = match self.omaha() {
+                Ok(c) => c.ping(&app).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            } {
+                self.say(&format!("could not ping {}: {e}", self.settings.server));
+            }
             let version = self
                 .record
                 .staged

@@ -96,6 +96,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
     }
     if flags.check_for_update || flags.update {
         eprintln!("Initiating update check and install.");
+        let asked_at = now();
         match check(&node) {
             Ok(Some(Outcome::Failed(m))) => {
                 eprintln!("Update failed: {m}");
@@ -105,7 +106,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
             Err(code) => return code,
         }
         if flags.update {
-            return wait_for_result(&node);
+            return wait_for_result(&node, asked_at);
         }
         if !flags.status {
             return ExitCode::SUCCESS;
@@ -133,9 +134,16 @@ fn status(node: &NodeArgs) -> ExitCode {
     }
 }
 
-/// `-update`: poll until IDLE or UPDATED_NEED_REBOOT (update_engine_client polls every 5 s;
-/// kindling every second, reading the record file), at most an hour.
-fn wait_for_result(node: &NodeArgs) -> ExitCode {
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `-update`: poll until the check asked for at `asked_at` ended in IDLE or
+/// UPDATED_NEED_REBOOT (update_engine_client polls every 5 s; kindling every second, reading
+/// the record file), at most an hour.
+fn wait_for_result(node: &NodeArgs, asked_at: i64) -> ExitCode {
     let root = match open_root(&node.root) {
         Ok(r) => r,
         Err(code) => return code,
@@ -148,12 +156,16 @@ fn wait_for_result(node: &NodeArgs) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             Ok(r) if r.status == Status::Idle => {
-                if let Some(e) = r.last_error.filter(|e| e.at >= r.last_checked_time) {
+                if let Some(e) = r.last_error.filter(|e| e.at >= asked_at) {
                     eprintln!("Update failed: {}", e.message);
                     return ExitCode::from(1);
                 }
-                eprintln!("No update available");
-                return ExitCode::SUCCESS;
+                if r.last_checked_time >= asked_at {
+                    eprintln!("No update available");
+                    return ExitCode::SUCCESS;
+                }
+                // The running agent has not taken the request up yet.
+                std::thread::sleep(Duration::from_secs(1));
             }
             Ok(_) => std::thread::sleep(Duration::from_secs(1)),
             Err(e) => {
