@@ -16,11 +16,13 @@ mod apply;
 mod compile;
 mod diff;
 mod explain;
+mod update_server;
 mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
 pub use diff::DiffArgs;
+pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
@@ -50,6 +52,8 @@ pub enum Command {
         /// The code, with or without the `kindling::` prefix.
         code: Option<String>,
     },
+    /// An Omaha update server for channels kept in a directory (publish, status, channel).
+    UpdateServer(UpdateServerArgs),
 }
 
 /// Formats of `diff` and `apply` reports.
@@ -139,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Explain { code } => explain::run(code.as_deref()),
+        Command::UpdateServer(args) => update_server::run(&args),
     }
 }
 
