@@ -166,7 +166,8 @@ pub async fn serve(
         .route("/v1/update/", post(omaha))
         .route("/v1/update", post(omaha))
         .route("/packages/{channel}/{version}/{file}", get(package))
-        .layer(DefaultBodyLimit::max(REQUEST_LIMITS.max_bytes))
+        // The Omaha handler applies its own limit (REQUEST_LIMITS) to the body it reads.
+        .layer(DefaultBodyLimit::disable())
         .with_state(Arc::clone(&shared));
     let flusher = tokio::spawn(flush_loop(Arc::clone(&shared), flush_every));
     ready(addr);
@@ -230,6 +231,13 @@ fn text(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
+fn too_large(limit: usize) -> Response {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("an Omaha request is at most {limit} bytes\n"),
+    )
+}
+
 /// go-omaha's rule: no Content-Type, `text/xml` or `application/xml`, UTF-8 if a charset.
 fn content_type_ok(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
@@ -272,7 +280,21 @@ fn base_url(config: &Config, headers: &HeaderMap) -> String {
     }
 }
 
-async fn omaha(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn omaha(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let limit = REQUEST_LIMITS.max_bytes;
+    let headers = req.headers().clone();
+    // A body announced larger than the limit is refused before any of it is read.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return too_large(limit);
+    }
+    let body: Bytes = match axum::body::to_bytes(req.into_body(), limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(limit),
+    };
     if !content_type_ok(&headers) {
         return text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
