@@ -19,5 +19,7 @@ mod corpus;
 mod formats;
 mod fuzz;
 mod generated;
+mod omaha;
+mod omaha_support;
 mod snapshots;
 mod units;

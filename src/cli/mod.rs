@@ -19,11 +19,13 @@ mod diff;
 mod explain;
 mod slots;
 mod update_engine_client;
+mod update_server;
 mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
 pub use diff::DiffArgs;
+pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
@@ -57,6 +59,8 @@ pub enum Command {
         /// The code, with or without the `kindling::` prefix.
         code: Option<String>,
     },
+    /// An Omaha update server for channels kept in a directory (publish, status, channel).
+    UpdateServer(UpdateServerArgs),
 }
 
 /// Formats of `diff` and `apply` reports.
@@ -150,6 +154,7 @@ pub fn main() -> ExitCode {
         Command::Agent(args) => agent::run(&args),
         Command::Slots(args) => slots::run(&args),
         Command::Explain { code } => explain::run(code.as_deref()),
+        Command::UpdateServer(args) => update_server::run(&args),
     }
 }
 

@@ -1,2 +1,23 @@
-//! `kindling update-server`: an Omaha server for channels kept in a directory (releases,
-//! signatures, rollout controls, the instances it has seen), serving payloads with Range.
+//! `kindling update-server`: an Omaha server for channels kept in one directory.
+//!
+//! It owns: the directory's layout and the release index (`store`), publishing a release
+//! atomically, the per-channel rollout controls (`settings`) and their decision
+//! (`rollout`, pure), the records of every machine seen (`instances`), answering Omaha
+//! requests (`answer`, pure over the state), the HTTP server with payloads served by Range
+//! (`server`), and the status report (`status`).
+//!
+//! It must never: serve a file that is not a published release's payload or signature,
+//! hold a payload in memory (files are streamed), write a shared file other than
+//! atomically under the directory lock, fsync per request, or trust a signature (it checks
+//! the file's shape; the agent verifies it against its keys).
+
+pub mod answer;
+pub mod instances;
+pub mod rollout;
+pub mod server;
+pub mod settings;
+pub mod status;
+pub mod store;
+
+pub use server::{Config, ServeError, serve};
+pub use store::{PublishError, PublishRequest, Release, publish};

@@ -1,0 +1,322 @@
+//! `kindling update-server`: run the Omaha server on a directory, publish releases into
+//! it, show what it has seen, and set each channel's rollout controls.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+
+use super::{DiffFormat, emit};
+use crate::omaha::COREOS_APP_ID;
+use crate::update_server::store::{self, StoreError};
+use crate::update_server::{self as srv, PublishError, settings, status};
+
+/// Arguments of `update-server`: serve, or one of its subcommands.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct UpdateServerArgs {
+    /// publish, status or channel; without one, serve.
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    /// The server's directory (releases, rollout controls, instance records).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Where to listen; port 0 picks a free port. The address is printed on standard output.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The application id served; other ids get `error-unknownApplication`.
+    #[arg(long, value_name = "ID", default_value = COREOS_APP_ID)]
+    pub app_id: String,
+    /// Scheme and host for payload URLs, e.g. https://updates.example.com (default:
+    /// http:// and the Host the client asked for).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// How often changed instance records are written, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
+    pub flush_interval_ms: u64,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// Add a release to a channel: copy the payload and its minisign signature in.
+    Publish(PublishArgs),
+    /// Show the channels and every machine the server has seen.
+    Status(StatusArgs),
+    /// Set a channel's rollout controls.
+    Channel(ChannelArgs),
+}
+
+/// Arguments of `update-server publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The server's directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The channel (the nodes' GROUP).
+    #[arg(long, value_name = "NAME")]
+    pub channel: String,
+    /// The release's semantic version (e.g. 3033.2.0).
+    #[arg(long, value_name = "V")]
+    pub version: String,
+    /// The payload file.
+    #[arg(long, value_name = "FILE")]
+    pub payload: PathBuf,
+    /// Its minisign signature (`minisign -S -m FILE` writes FILE.minisig).
+    #[arg(long, value_name = "FILE.minisig")]
+    pub signature: PathBuf,
+    /// The package name in URLs (default: the payload's file name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// Arguments of `update-server status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The server's directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+}
+
+/// on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// Arguments of `update-server channel`.
+#[derive(Debug, clap::Args)]
+pub struct ChannelArgs {
+    /// The server's directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The channel.
+    #[arg(long, value_name = "NAME")]
+    pub channel: String,
+    /// Grant updates on this channel at all.
+    #[arg(long, value_enum)]
+    pub updates: Option<Switch>,
+    /// At most N updates granted per --period.
+    #[arg(long, value_name = "N", requires = "period")]
+    pub max_updates: Option<u32>,
+    /// The period of --max-updates (30s, 15m, 1h, "15 minutes").
+    #[arg(long, value_name = "DURATION", requires = "max_updates", value_parser = settings::parse_period)]
+    pub period: Option<Duration>,
+    /// Remove the --max-updates limit.
+    #[arg(long, conflicts_with_all = ["max_updates", "period"])]
+    pub no_limit: bool,
+    /// Safe mode: one machine first, the rest once it is up on the new version; a failure
+    /// halts the rollout.
+    #[arg(long, value_enum)]
+    pub safe_mode: Option<Switch>,
+    /// In safe mode, how long the first machine may take before the rollout halts.
+    #[arg(long, value_name = "DURATION", value_parser = settings::parse_period)]
+    pub update_timeout: Option<Duration>,
+    /// Clear a halted rollout so it continues.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+pub(super) fn run(args: &UpdateServerArgs) -> ExitCode {
+    match &args.action {
+        Some(Action::Publish(p)) => publish(p),
+        Some(Action::Status(s)) => show_status(s),
+        Some(Action::Channel(c)) => channel(c),
+        None => serve(args),
+    }
+}
+
+fn store_exit(err: &StoreError) -> ExitCode {
+    eprintln!("kindling update-server: {err}");
+    match err {
+        StoreError::Corrupt { .. } => ExitCode::from(1),
+        StoreError::Io { .. } => ExitCode::from(2),
+    }
+}
+
+fn serve(args: &UpdateServerArgs) -> ExitCode {
+    let Some(dir) = args.dir.clone() else {
+        eprintln!(
+            "kindling update-server: --dir DIR is needed (the directory `update-server publish` fills)"
+        );
+        return ExitCode::from(2);
+    };
+    let config = srv::Config {
+        dir,
+        listen: args.listen,
+        app_id: args.app_id.clone(),
+        base_url: args.base_url.clone(),
+        flush_interval: Duration::from_millis(args.flush_interval_ms.max(10)),
+        shutdown_grace: Duration::from_secs(5),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kindling update-server: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(srv::serve(config, shutdown_signal(), |addr| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+        eprintln!(
+            "kindling update-server: Omaha at http://{addr}/v1/update/, payloads under http://{addr}/packages/"
+        );
+    }));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(srv::ServeError::Store(e)) => store_exit(&e),
+        Err(e) => {
+            eprintln!("kindling update-server: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    eprintln!("kindling update-server: shutting down");
+}
+
+fn publish(args: &PublishArgs) -> ExitCode {
+    let req = srv::PublishRequest {
+        channel: &args.channel,
+        version: &args.version,
+        payload: &args.payload,
+        signature: &args.signature,
+        name: args.name.as_deref(),
+    };
+    match srv::publish(&args.dir, &req) {
+        Ok(r) => emit(&format!(
+            "published {} {} on channel {}: {} bytes, sha256 {}\n  payload   {}{}\n  signature {}{}.minisig\n",
+            r.name,
+            r.version,
+            r.channel,
+            r.size,
+            r.sha256,
+            r.url_dir(),
+            r.name,
+            r.url_dir(),
+            r.name
+        )),
+        Err(PublishError::Store(e)) => store_exit(&e),
+        Err(e @ (PublishError::Payload { .. } | PublishError::SignatureIo { .. })) => {
+            eprintln!("kindling update-server: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("kindling update-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn show_status(args: &StatusArgs) -> ExitCode {
+    let loaded = store::load_releases(&args.dir).and_then(|r| {
+        let s = settings::load(&args.dir)?;
+        let i = srv::instances::load(&args.dir)?;
+        Ok((r, s, i))
+    });
+    let (releases, settings, instances) = match loaded {
+        Ok(x) => x,
+        Err(e) => return store_exit(&e),
+    };
+    if !args.dir.is_dir() {
+        eprintln!(
+            "kindling update-server: {} is not a directory; create it with `update-server publish`",
+            args.dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    let report = status::report(&releases, &settings, &instances);
+    match args.format {
+        DiffFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+            text.push('\n');
+            emit(&text)
+        }
+        DiffFormat::Human => emit(&status::render_table(&report)),
+    }
+}
+
+fn channel(args: &ChannelArgs) -> ExitCode {
+    if !store::valid_channel(&args.channel) {
+        eprintln!(
+            "kindling update-server: channel {:?} is not a valid name: use letters, digits, '.', '_' and '-'",
+            args.channel
+        );
+        return ExitCode::from(2);
+    }
+    if args.max_updates == Some(0) {
+        eprintln!("kindling update-server: --max-updates 0 grants nothing; use --updates off");
+        return ExitCode::from(2);
+    }
+    let result = settings::update(&args.dir, &args.channel, |c| {
+        if let Some(u) = args.updates {
+            c.updates = u == Switch::On;
+        }
+        if let (Some(n), Some(p)) = (args.max_updates, args.period) {
+            c.max_updates = Some(n);
+            c.period_secs = Some(p.as_secs());
+        }
+        if args.no_limit {
+            c.max_updates = None;
+            c.period_secs = None;
+        }
+        if let Some(s) = args.safe_mode {
+            c.safe_mode = s == Switch::On;
+        }
+        if let Some(t) = args.update_timeout {
+            c.update_timeout_secs = Some(t.as_secs());
+        }
+        if args.resume {
+            c.halted = None;
+        }
+    });
+    match result {
+        Ok(c) => {
+            let limit = match (c.max_updates, c.period_secs) {
+                (Some(n), Some(p)) => format!(
+                    "at most {n} per {}",
+                    humantime::format_duration(Duration::from_secs(p))
+                ),
+                _ => "no limit".into(),
+            };
+            let halted = c
+                .halted
+                .as_ref()
+                .map_or_else(String::new, |h| format!("; halted: {}", h.reason));
+            emit(&format!(
+                "channel {}: updates {}, {limit}, safe mode {}{halted}\n",
+                args.channel,
+                if c.updates { "on" } else { "off" },
+                if c.safe_mode { "on" } else { "off" },
+            ))
+        }
+        Err(e) => store_exit(&e),
+    }
+}

@@ -1,0 +1,659 @@
+//! The server's directory: its layout, the release index, publishing, atomic writes and the
+//! lock that serialises writers of the shared files.
+//!
+//! ```text
+//! DIR/releases.json                          the release index (every channel)
+//! DIR/channels.json                          rollout controls (see settings.rs)
+//! DIR/instances.json                         the machines seen (see instances.rs)
+//! DIR/packages/CHANNEL/VERSION/NAME          a payload
+//! DIR/packages/CHANNEL/VERSION/NAME.minisig  its detached minisign signature
+//! DIR/.lock                                  flock'd by every writer of the two .json files
+//! ```
+//! A release becomes visible in one step: its files are written into a temporary directory,
+//! fsynced, renamed to `VERSION`, and only then is it added to `releases.json` (itself
+//! replaced atomically). A crash in between leaves a directory no index names; the next
+//! publish of that version replaces it.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha1::Digest as _;
+use thiserror::Error;
+
+/// The release index file.
+pub const RELEASES_FILE: &str = "releases.json";
+/// The rollout controls file.
+pub const CHANNELS_FILE: &str = "channels.json";
+/// The instances file.
+pub const INSTANCES_FILE: &str = "instances.json";
+/// Where payloads live.
+pub const PACKAGES_DIR: &str = "packages";
+
+/// The largest signature file accepted (a minisign signature is about 300 bytes).
+const MAX_SIGNATURE_BYTES: u64 = 4096;
+
+/// One published release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// The channel (the clients' `track`/`GROUP`).
+    pub channel: String,
+    /// Its semver version.
+    pub version: String,
+    /// The payload's file name (the Omaha package name).
+    pub name: String,
+    /// The payload's size in bytes.
+    pub size: u64,
+    /// Base64 SHA-256 of the payload.
+    pub sha256: String,
+    /// Base64 SHA-1 of the payload (go-omaha's and Nebraska's `hash`).
+    pub sha1: String,
+    /// When it was published, Unix seconds.
+    pub published: u64,
+}
+
+impl Release {
+    /// The URL path of the directory holding the payload and signature (ends with `/`).
+    #[must_use]
+    pub fn url_dir(&self) -> String {
+        format!("/{PACKAGES_DIR}/{}/{}/", self.channel, self.version)
+    }
+
+    /// The payload's path under `dir`.
+    #[must_use]
+    pub fn payload_path(&self, dir: &Path) -> PathBuf {
+        self.files_dir(dir).join(&self.name)
+    }
+
+    /// The signature's path under `dir`.
+    #[must_use]
+    pub fn signature_path(&self, dir: &Path) -> PathBuf {
+        self.files_dir(dir).join(format!("{}.minisig", self.name))
+    }
+
+    fn files_dir(&self, dir: &Path) -> PathBuf {
+        dir.join(PACKAGES_DIR)
+            .join(&self.channel)
+            .join(&self.version)
+    }
+
+    /// The version, parsed (published versions are always semver).
+    #[must_use]
+    pub fn semver(&self) -> Option<semver::Version> {
+        semver::Version::parse(&self.version).ok()
+    }
+}
+
+/// The release index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Releases {
+    /// Every release, in publication order.
+    pub releases: Vec<Release>,
+}
+
+impl Releases {
+    /// The newest release of `channel` by semver precedence.
+    #[must_use]
+    pub fn newest(&self, channel: &str) -> Option<&Release> {
+        self.releases
+            .iter()
+            .filter(|r| r.channel == channel)
+            .filter_map(|r| r.semver().map(|v| (v, r)))
+            .max_by(|(a, _), (b, _)| a.cmp_precedence(b))
+            .map(|(_, r)| r)
+    }
+
+    /// The release `version` of `channel`.
+    #[must_use]
+    pub fn find(&self, channel: &str, version: &str) -> Option<&Release> {
+        self.releases
+            .iter()
+            .find(|r| r.channel == channel && r.version == version)
+    }
+
+    /// Whether any release belongs to `channel`.
+    #[must_use]
+    pub fn has_channel(&self, channel: &str) -> bool {
+        self.releases.iter().any(|r| r.channel == channel)
+    }
+}
+
+/// Errors reading or writing the directory.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// An I/O failure, with the path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A JSON file that does not parse.
+    #[error(
+        "{path} is not a valid kindling update-server file: {message}; restore it from a backup or remove it"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// serde's message.
+        message: String,
+    },
+}
+
+/// Why `publish` refused.
+#[derive(Debug, Error)]
+pub enum PublishError {
+    /// The channel name is not usable.
+    #[error(
+        "channel {0:?} is not a valid name: use letters, digits, '.', '_' and '-', not starting with '.'"
+    )]
+    Channel(String),
+    /// The version is not semver.
+    #[error("version {version:?} is not a semantic version (like 3033.2.0): {reason}")]
+    Version {
+        /// The version given.
+        version: String,
+        /// semver's reason.
+        reason: String,
+    },
+    /// The version (by semver precedence) is already published in the channel.
+    #[error(
+        "version {version} is already published in channel {channel} (as {existing}); publish a new version instead"
+    )]
+    Duplicate {
+        /// The channel.
+        channel: String,
+        /// The version given.
+        version: String,
+        /// The version already there.
+        existing: String,
+    },
+    /// The payload name is not usable in a URL.
+    #[error(
+        "payload name {0:?} is not usable: use letters, digits, '.', '_', '+' and '-', not starting with '.' (or pass --name)"
+    )]
+    Name(String),
+    /// The payload is missing or unreadable.
+    #[error("payload {path}: {source}")]
+    Payload {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The payload is empty (update_engine refuses size 0).
+    #[error("payload {0} is empty; update_engine refuses a package of size 0")]
+    EmptyPayload(PathBuf),
+    /// The signature is missing or unreadable.
+    #[error("signature {path}: {source}")]
+    SignatureIo {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The signature is not a minisign signature file.
+    #[error(
+        "signature {path} is not a minisign signature: {reason} (make one with `minisign -S -m PAYLOAD`)"
+    )]
+    Signature {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing into the directory failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub struct PublishRequest<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The semver version.
+    pub version: &'a str,
+    /// The payload file.
+    pub payload: &'a Path,
+    /// The minisign signature of the payload.
+    pub signature: &'a Path,
+    /// The package name (default: the payload's file name).
+    pub name: Option<&'a str>,
+}
+
+/// Whether `name` is a usable channel name.
+#[must_use]
+pub fn valid_channel(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && !name.ends_with(".minisig")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+}
+
+/// Check that `path` holds a minisign signature: an untrusted comment line, a base64 line
+/// of 74 bytes starting with the algorithm `Ed` or `ED`, a trusted comment line, and a
+/// base64 line of 64 bytes (minisign's format). The signature itself is verified by the
+/// agent against its trusted keys; the server holds no keys.
+///
+/// # Errors
+/// [`PublishError::SignatureIo`] or [`PublishError::Signature`].
+pub fn check_signature(path: &Path) -> Result<(), PublishError> {
+    let io_err = |source| PublishError::SignatureIo {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bad = |reason: &str| PublishError::Signature {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SIGNATURE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
+        return Err(bad("it is larger than 4 KiB"));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad("it is not text"))?;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < 4 {
+        return Err(bad("it has fewer than four lines"));
+    }
+    if !lines[0].starts_with("untrusted comment: ") {
+        return Err(bad("line 1 is not an \"untrusted comment: \" line"));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sig = b64
+        .decode(lines[1].trim())
+        .map_err(|_| bad("line 2 is not base64"))?;
+    if sig.len() != 74 || !(sig.starts_with(b"Ed") || sig.starts_with(b"ED")) {
+        return Err(bad(
+            "line 2 is not an Ed25519 signature (74 bytes starting with Ed or ED)",
+        ));
+    }
+    if !lines[2].starts_with("trusted comment: ") {
+        return Err(bad("line 3 is not a \"trusted comment: \" line"));
+    }
+    let global = b64
+        .decode(lines[3].trim())
+        .map_err(|_| bad("line 4 is not base64"))?;
+    if global.len() != 64 {
+        return Err(bad("line 4 is not a 64-byte global signature"));
+    }
+    if lines[4..].iter().any(|l| !l.trim().is_empty()) {
+        return Err(bad("it has text after the fourth line"));
+    }
+    Ok(())
+}
+
+/// Add a release: validate, copy payload and signature in atomically (hashing while
+/// copying), then add it to the index under the directory lock.
+///
+/// # Errors
+/// [`PublishError`], one variant per refusal.
+pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishError> {
+    if !valid_channel(req.channel) {
+        return Err(PublishError::Channel(req.channel.to_string()));
+    }
+    let version = semver::Version::parse(req.version).map_err(|e| PublishError::Version {
+        version: req.version.to_string(),
+        reason: e.to_string(),
+    })?;
+    let name = match req.name {
+        Some(n) => n.to_string(),
+        None => req
+            .payload
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if !valid_name(&name) {
+        return Err(PublishError::Name(name));
+    }
+    let payload_err = |source| PublishError::Payload {
+        path: req.payload.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(req.payload).map_err(payload_err)?;
+    if !meta.is_file() {
+        return Err(payload_err(io::Error::other("not a regular file")));
+    }
+    if meta.len() == 0 {
+        return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
+    }
+    check_signature(req.signature)?;
+    fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
+    let _lock = lock(dir)?;
+    let index = load_releases(dir)?;
+    if let Some(existing) = index
+        .releases
+        .iter()
+        .filter(|r| r.channel == req.channel)
+        .find(|r| {
+            r.semver()
+                .is_some_and(|v| v.cmp_precedence(&version).is_eq())
+        })
+    {
+        return Err(PublishError::Duplicate {
+            channel: req.channel.to_string(),
+            version: req.version.to_string(),
+            existing: existing.version.clone(),
+        });
+    }
+    let channel_dir = dir.join(PACKAGES_DIR).join(req.channel);
+    fs::create_dir_all(&channel_dir).map_err(|e| io_at(&channel_dir, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".publish-")
+        .tempdir_in(&channel_dir)
+        .map_err(|e| io_at(&channel_dir, e))?;
+    let (size, sha256, sha1) = copy_hashing(req.payload, &tmp.path().join(&name))?;
+    if size == 0 {
+        return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
+    }
+    let sig_dest = tmp.path().join(format!("{name}.minisig"));
+    fs::copy(req.signature, &sig_dest).map_err(|source| PublishError::SignatureIo {
+        path: req.signature.to_path_buf(),
+        source,
+    })?;
+    File::open(&sig_dest)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_at(&sig_dest, e))?;
+    sync_dir(tmp.path())?;
+    let final_dir = channel_dir.join(req.version);
+    if final_dir.exists() {
+        // Left by a publish that crashed before updating the index (checked above).
+        fs::remove_dir_all(&final_dir).map_err(|e| io_at(&final_dir, e))?;
+    }
+    let tmp_path = tmp.keep();
+    fs::rename(&tmp_path, &final_dir).map_err(|e| io_at(&final_dir, e))?;
+    sync_dir(&channel_dir)?;
+    let release = Release {
+        channel: req.channel.to_string(),
+        version: req.version.to_string(),
+        name,
+        size,
+        sha256,
+        sha1,
+        published: now_secs(),
+    };
+    let mut index = index;
+    index.releases.push(release.clone());
+    write_json(&dir.join(RELEASES_FILE), &index)?;
+    Ok(release)
+}
+
+fn copy_hashing(from: &Path, to: &Path) -> Result<(u64, String, String), PublishError> {
+    let mut input = File::open(from).map_err(|source| PublishError::Payload {
+        path: from.to_path_buf(),
+        source,
+    })?;
+    let mut output = File::create(to).map_err(|e| io_at(to, e))?;
+    let mut sha256 = sha2::Sha256::new();
+    let mut sha1 = sha1::Sha1::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|source| PublishError::Payload {
+                path: from.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        sha256.update(&buf[..n]);
+        sha1.update(&buf[..n]);
+        output.write_all(&buf[..n]).map_err(|e| io_at(to, e))?;
+        size += n as u64;
+    }
+    output.sync_all().map_err(|e| io_at(to, e))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok((
+        size,
+        b64.encode(sha256.finalize()),
+        b64.encode(sha1.finalize()),
+    ))
+}
+
+/// Read the release index (empty when there is none yet).
+///
+/// # Errors
+/// [`StoreError`] when it cannot be read or parsed.
+pub fn load_releases(dir: &Path) -> Result<Releases, StoreError> {
+    read_json(&dir.join(RELEASES_FILE))
+}
+
+/// Read a JSON file, or the default when it does not exist.
+///
+/// # Errors
+/// [`StoreError`].
+pub fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(io_at(path, e)),
+    }
+}
+
+/// Write a JSON file atomically (temp file, fsync, rename, fsync the directory).
+///
+/// # Errors
+/// [`StoreError::Io`].
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    atomic_write(path, &bytes)
+}
+
+/// Replace `path` with `bytes` atomically.
+///
+/// # Errors
+/// [`StoreError::Io`].
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(parent)
+        .map_err(|e| io_at(parent, e))?;
+    tmp.write_all(bytes).map_err(|e| io_at(tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| io_at(path, e))?;
+    tmp.persist(path).map_err(|e| io_at(path, e.error))?;
+    sync_dir(parent)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_at(dir, e))
+}
+
+/// Take the directory's writer lock (released when the file is dropped).
+///
+/// # Errors
+/// [`StoreError::Io`].
+pub fn lock(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(".lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_at(&path, e))?;
+    file.lock().map_err(|e| io_at(&path, e))?;
+    Ok(file)
+}
+
+pub(crate) fn io_at(path: &Path, source: io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Now, in Unix seconds.
+#[must_use]
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(dir: &Path) -> PathBuf {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut first = b"ED".to_vec();
+        first.extend([7u8; 72]);
+        let text = format!(
+            "untrusted comment: signature from minisign secret key\n{}\ntrusted comment: timestamp:1\tfile:p\n{}\n",
+            b64.encode(first),
+            b64.encode([1u8; 64])
+        );
+        let path = dir.join("p.minisig");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn publishes_and_refuses_duplicates() {
+        let tmp = tempfile::tempdir().unwrap();
+        let payload = tmp.path().join("update.gz");
+        fs::write(&payload, b"hello").unwrap();
+        let signature = sig(tmp.path());
+        let dir = tmp.path().join("srv");
+        let req = PublishRequest {
+            channel: "stable",
+            version: "1.0.0",
+            payload: &payload,
+            signature: &signature,
+            name: None,
+        };
+        let r = publish(&dir, &req).unwrap();
+        assert_eq!(r.size, 5);
+        assert_eq!(r.sha256, "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
+        assert_eq!(fs::read(r.payload_path(&dir)).unwrap(), b"hello");
+        assert!(r.signature_path(&dir).is_file());
+        assert!(matches!(
+            publish(&dir, &req),
+            Err(PublishError::Duplicate { .. })
+        ));
+        let plus = PublishRequest {
+            version: "1.0.0+build",
+            ..req.clone()
+        };
+        assert!(matches!(
+            publish(&dir, &plus),
+            Err(PublishError::Duplicate { .. })
+        ));
+        let newer = PublishRequest {
+            version: "1.10.0",
+            ..req.clone()
+        };
+        publish(&dir, &newer).unwrap();
+        let older = PublishRequest {
+            version: "1.9.0",
+            ..req.clone()
+        };
+        publish(&dir, &older).unwrap();
+        let index = load_releases(&dir).unwrap();
+        assert_eq!(index.newest("stable").unwrap().version, "1.10.0");
+        assert!(index.newest("beta").is_none());
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let tmp = tempfile::tempdir().unwrap();
+        let payload = tmp.path().join("update.gz");
+        fs::write(&payload, b"x").unwrap();
+        let empty = tmp.path().join("empty.gz");
+        fs::write(&empty, b"").unwrap();
+        let signature = sig(tmp.path());
+        let junk = tmp.path().join("junk.minisig");
+        fs::write(&junk, "not a signature\n").unwrap();
+        let dir = tmp.path().join("srv");
+        let base = PublishRequest {
+            channel: "stable",
+            version: "1.0.0",
+            payload: &payload,
+            signature: &signature,
+            name: None,
+        };
+        let cases: Vec<(PublishRequest<'_>, &str)> = vec![
+            (
+                PublishRequest {
+                    version: "1.0",
+                    ..base.clone()
+                },
+                "semantic version",
+            ),
+            (
+                PublishRequest {
+                    channel: "../x",
+                    ..base.clone()
+                },
+                "not a valid name",
+            ),
+            (
+                PublishRequest {
+                    payload: &empty,
+                    ..base.clone()
+                },
+                "is empty",
+            ),
+            (
+                PublishRequest {
+                    payload: Path::new("/nonexistent/p"),
+                    ..base.clone()
+                },
+                "No such file",
+            ),
+            (
+                PublishRequest {
+                    signature: &junk,
+                    ..base.clone()
+                },
+                "not a minisign signature",
+            ),
+            (
+                PublishRequest {
+                    name: Some("a/b"),
+                    ..base.clone()
+                },
+                "not usable",
+            ),
+        ];
+        for (req, want) in cases {
+            let err = publish(&dir, &req).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+        assert!(load_releases(&dir).unwrap().releases.is_empty());
+    }
+}
