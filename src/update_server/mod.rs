@@ -2,9 +2,10 @@
 //!
 //! It owns: the directory's layout and the release index (`store`), publishing a release
 //! atomically (refusing a signature file that is not minisign-shaped: `signature`), the
-//! per-channel rollout controls (`settings`) and their decision (`rollout`, pure), the records of every machine seen (`instances`), answering Omaha
-//! requests (`answer`, pure over the state), the HTTP server with payloads served by Range
-//! (`server`), and the status report (`status`).
+//! per-channel rollout controls (`settings`) and their decision (`rollout`, pure), the
+//! records of every machine seen (`instances`), answering Omaha requests (`answer`, pure
+//! over the state), the HTTP server with payloads served by Range (`server`), and the
+//! status report (`status`).
 //!
 //! It must never: serve a file that is not a published release's payload or signature,
 //! hold a payload in memory (files are streamed), write a shared file other than
