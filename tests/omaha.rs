@@ -815,3 +815,88 @@ fn publish_refuses_with_clear_errors() {
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["channels"][0]["releases"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_that_never_finishes_halts_the_rollout() {
+    let (tmp, _) = published(&[("stable", "1.0.0"), ("stable", "2.0.0")]);
+    let srv = tmp.path().join("srv");
+    let (_guard, url) = kindling_server(&srv, &[]);
+    let client = Client::new(&url).unwrap();
+    channel(&srv, &["--safe-mode", "on", "--update-timeout", "1s"]);
+    assert!(offered(&client, "1.0.0", "silent").await);
+    // Timestamps are whole seconds: wait until the grant is at least 1 s old for sure.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(!offered(&client, "1.0.0", "next").await);
+    let json = status_until(&srv, |j| {
+        j["channels"][0]["halted"]["machine_id"] == "silent"
+    });
+    let reason = json["channels"][0]["halted"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("did not finish the update within 1s"),
+        "{reason}"
+    );
+    assert!(!offered(&client, "1.0.0", "next").await);
+}
+
+#[test]
+fn channel_refuses_incomplete_or_bad_controls() {
+    let tmp = scratch();
+    let dir = tmp.path().to_str().unwrap();
+    let base = [
+        "update-server",
+        "channel",
+        "--dir",
+        dir,
+        "--channel",
+        "stable",
+    ];
+    for (extra, says) in [
+        (&["--max-updates", "2"][..], "--period"),
+        (
+            &["--max-updates", "2", "--period", "soon"][..],
+            "is not a duration",
+        ),
+        (
+            &["--max-updates", "0", "--period", "1h"][..],
+            "use --updates off",
+        ),
+        (&["--safe-mode", "maybe"][..], "invalid value"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let (code, _, err) = kindling(&args);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    let (code, _, err) = kindling(&[
+        "update-server",
+        "channel",
+        "--dir",
+        dir,
+        "--channel",
+        "../x",
+        "--updates",
+        "off",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a valid name"), "{err}");
+    let (code, out, _) = kindling(
+        &[
+            &base[..],
+            &[
+                "--max-updates",
+                "3",
+                "--period",
+                "15 minutes",
+                "--safe-mode",
+                "on",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "channel stable: updates on, at most 3 per 15m, safe mode on\n"
+    );
+}

@@ -1,10 +1,11 @@
 //! `kindling update-server`: an Omaha server for channels kept in one directory.
 //!
 //! It owns: the directory's layout and the release index (`store`), publishing a release
-//! atomically, the per-channel rollout controls (`settings`) and their decision
-//! (`rollout`, pure), the records of every machine seen (`instances`), answering Omaha
-//! requests (`answer`, pure over the state), the HTTP server with payloads served by Range
-//! (`server`), and the status report (`status`).
+//! atomically (refusing a signature file that is not minisign-shaped: `signature`), the
+//! per-channel rollout controls (`settings`) and their decision (`rollout`, pure), the
+//! records of every machine seen (`instances`), answering Omaha requests (`answer`, pure
+//! over the state), the HTTP server with payloads served by Range (`server`), and the
+//! status report (`status`).
 //!
 //! It must never: serve a file that is not a published release's payload or signature,
 //! hold a payload in memory (files are streamed), write a shared file other than
@@ -16,6 +17,7 @@ pub mod instances;
 pub mod rollout;
 pub mod server;
 pub mod settings;
+pub mod signature;
 pub mod status;
 pub mod store;
 

@@ -32,9 +32,6 @@ pub const INSTANCES_FILE: &str = "instances.json";
 /// Where payloads live.
 pub const PACKAGES_DIR: &str = "packages";
 
-/// The largest signature file accepted (a minisign signature is about 300 bytes).
-const MAX_SIGNATURE_BYTES: u64 = 4096;
-
 /// One published release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
@@ -249,62 +246,6 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
 }
 
-/// Check that `path` holds a minisign signature: an untrusted comment line, a base64 line
-/// of 74 bytes starting with the algorithm `Ed` or `ED`, a trusted comment line, and a
-/// base64 line of 64 bytes (minisign's format). The signature itself is verified by the
-/// agent against its trusted keys; the server holds no keys.
-///
-/// # Errors
-/// [`PublishError::SignatureIo`] or [`PublishError::Signature`].
-pub fn check_signature(path: &Path) -> Result<(), PublishError> {
-    let io_err = |source| PublishError::SignatureIo {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bad = |reason: &str| PublishError::Signature {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    let file = File::open(path).map_err(io_err)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SIGNATURE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err)?;
-    if bytes.len() as u64 > MAX_SIGNATURE_BYTES {
-        return Err(bad("it is larger than 4 KiB"));
-    }
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad("it is not text"))?;
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.len() < 4 {
-        return Err(bad("it has fewer than four lines"));
-    }
-    if !lines[0].starts_with("untrusted comment: ") {
-        return Err(bad("line 1 is not an \"untrusted comment: \" line"));
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let sig = b64
-        .decode(lines[1].trim())
-        .map_err(|_| bad("line 2 is not base64"))?;
-    if sig.len() != 74 || !(sig.starts_with(b"Ed") || sig.starts_with(b"ED")) {
-        return Err(bad(
-            "line 2 is not an Ed25519 signature (74 bytes starting with Ed or ED)",
-        ));
-    }
-    if !lines[2].starts_with("trusted comment: ") {
-        return Err(bad("line 3 is not a \"trusted comment: \" line"));
-    }
-    let global = b64
-        .decode(lines[3].trim())
-        .map_err(|_| bad("line 4 is not base64"))?;
-    if global.len() != 64 {
-        return Err(bad("line 4 is not a 64-byte global signature"));
-    }
-    if lines[4..].iter().any(|l| !l.trim().is_empty()) {
-        return Err(bad("it has text after the fourth line"));
-    }
-    Ok(())
-}
-
 /// Add a release: validate, copy payload and signature in atomically (hashing while
 /// copying), then add it to the index under the directory lock.
 ///
@@ -340,7 +281,7 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
     if meta.len() == 0 {
         return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
     }
-    check_signature(req.signature)?;
+    super::signature::check(req.signature)?;
     fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
     let _lock = lock(dir)?;
     let index = load_releases(dir)?;
