@@ -16,5 +16,6 @@ mod corpus;
 mod formats;
 mod fuzz;
 mod generated;
+mod slots;
 mod snapshots;
 mod units;

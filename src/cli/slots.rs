@@ -212,9 +212,7 @@ fn show(args: &ShowArgs) -> Result<ExitCode, ExitCode> {
             if let Some(b) = &booted
                 && !slots.iter().any(|s| &s.partuuid == b)
             {
-                t.push_str(&format!(
-                    "booted /usr {b} is not a slot of this disk\n"
-                ));
+                t.push_str(&format!("booted /usr {b} is not a slot of this disk\n"));
             }
             match &next {
                 Some(s) => t.push_str(&format!("next boot: {} ({})\n", s.label, s.partuuid)),

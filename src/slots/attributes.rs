@@ -129,7 +129,7 @@ mod tests {
         let bits = attrs.apply_to(other | (0xF << 48));
         assert_eq!(BootAttributes::from_bits(bits), attrs);
         assert_eq!(bits & other, other);
-        assert_eq!(bits >> 48 & 0xFFFF, 0x0112);
+        assert_eq!((bits >> 48) & 0xFFFF, 0x1112);
     }
 
     fn check(before: &[u8], chosen: Option<u32>, after: &[u8]) {
@@ -183,12 +183,24 @@ mod tests {
 
     #[test]
     fn next_follows_gptprio() {
-        assert_eq!(choose_next(&[(3, a(1, 0, true)), (4, a(2, 1, false))]), Some(4));
-        assert_eq!(choose_next(&[(3, a(1, 0, true)), (4, a(2, 0, false))]), Some(3));
+        assert_eq!(
+            choose_next(&[(3, a(1, 0, true)), (4, a(2, 1, false))]),
+            Some(4)
+        );
+        assert_eq!(
+            choose_next(&[(3, a(1, 0, true)), (4, a(2, 0, false))]),
+            Some(3)
+        );
         // Ties: the first in table order.
-        assert_eq!(choose_next(&[(3, a(2, 0, true)), (4, a(2, 1, false))]), Some(3));
+        assert_eq!(
+            choose_next(&[(3, a(2, 0, true)), (4, a(2, 1, false))]),
+            Some(3)
+        );
         // Priority 0 never boots, even when successful.
-        assert_eq!(choose_next(&[(3, a(0, 0, true)), (4, a(0, 5, false))]), None);
+        assert_eq!(
+            choose_next(&[(3, a(0, 0, true)), (4, a(0, 5, false))]),
+            None
+        );
         assert_eq!(choose_next(&[]), None);
     }
 }

@@ -96,7 +96,10 @@ mod tests {
     fn ignores_what_is_not_a_partuuid() {
         assert_eq!(booted_partuuid("root=/dev/sda9 mount.usr=/dev/sda3"), None);
         assert_eq!(booted_partuuid("usr=PARTUUID=not-a-uuid"), None);
-        assert_eq!(booted_partuuid("xmount.usr=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132"), None);
+        assert_eq!(
+            booted_partuuid("xmount.usr=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132"),
+            None
+        );
         assert_eq!(booted_partuuid(""), None);
     }
 }

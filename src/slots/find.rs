@@ -22,9 +22,8 @@ pub fn find_disk(root: &Path, partuuid: &str) -> Result<PathBuf, SlotsError> {
     let sys_block = root.join("sys/class/block");
     if let Some(part) = partition_name(root, &partuuid) {
         let shown = part.to_string_lossy().into_owned();
-        let disks = std::fs::read_dir(&sys_block).map_err(|e| {
-            not_found(format!("{} cannot be listed ({e})", sys_block.display()))
-        })?;
+        let disks = std::fs::read_dir(&sys_block)
+            .map_err(|e| not_found(format!("{} cannot be listed ({e})", sys_block.display())))?;
         for disk in disks.flatten() {
             if disk.path().join(&part).join("partition").is_file() {
                 let dev = root.join("dev").join(disk.file_name());

@@ -68,7 +68,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "K" | "KB" | "KIB" => 1024,
         "M" | "MB" | "MIB" => MIB,
         "G" | "GB" | "GIB" => 1024 * MIB,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}; use K, M or G")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?}; use K, M or G"
+            ));
+        }
     };
     number
         .checked_mul(factor)

@@ -131,7 +131,10 @@ fn array_sectors(header: &GPTHeader, sector_size: u64) -> u64 {
 fn check_header(h: &GPTHeader, ss: u64, lba: u64, disk_sectors: u64) -> Result<(), CopyError> {
     let bad = |why: String| Err(CopyError::Bad(why));
     if h.primary_lba != lba {
-        return bad(format!("header at LBA {lba} says it is at LBA {}", h.primary_lba));
+        return bad(format!(
+            "header at LBA {lba} says it is at LBA {}",
+            h.primary_lba
+        ));
     }
     if h.size_of_partition_entry != ENTRY_SIZE {
         return bad(format!(
@@ -186,7 +189,9 @@ fn check_entries(
     for (i, e) in &used {
         let n = i + 1;
         if e.ending_lba < e.starting_lba {
-            return Err(CopyError::Bad(format!("partition {n} ends before it starts")));
+            return Err(CopyError::Bad(format!(
+                "partition {n} ends before it starts"
+            )));
         }
         if e.ending_lba >= disk_sectors {
             return Err(CopyError::Truncated(
@@ -212,7 +217,9 @@ fn check_entries(
     let mut guids: Vec<[u8; 16]> = used.iter().map(|(_, e)| e.unique_partition_guid).collect();
     guids.sort_unstable();
     if guids.windows(2).any(|w| w[0] == w[1]) {
-        return Err(CopyError::Bad("two partitions share one unique GUID".into()));
+        return Err(CopyError::Bad(
+            "two partitions share one unique GUID".into(),
+        ));
     }
     Ok(())
 }
@@ -245,10 +252,7 @@ pub fn read(file: &mut File, path: &Path) -> Result<Table, SlotsError> {
                         CopyHealth::Damaged("differs from the primary".into()),
                         Some(b.partition_entry_lba),
                     ),
-                    Ok(_) => (
-                        CopyHealth::Damaged("differs from the primary".into()),
-                        None,
-                    ),
+                    Ok(_) => (CopyHealth::Damaged("differs from the primary".into()), None),
                     Err(CopyError::Absent) if header.backup_lba + 1 != disk_sectors => (
                         CopyHealth::Damaged(format!(
                             "not at the end of the disk (the primary places it at LBA {})",
