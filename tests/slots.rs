@@ -15,7 +15,7 @@ const KERNEL_TYPE: &str = "fe3a2a5d-4f32-41a7-b725-accc3285a309";
 /// Runs a tool; a missing tool fails the test with the package to install.
 fn tool(name: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
-        panic!("{name} cannot run ({e}); install Debian's cgpt, gdisk and e2fsprogs (scripts/test does)")
+        panic!("{name} cannot run ({e}); install Debian's cgpt, gdisk, e2fsprogs and squashfs-tools (scripts/test does)")
     });
     (
         out.status.success(),
@@ -576,6 +576,14 @@ fn a_slot_filled_from_an_ext4_image_shows_its_version() {
     let fs = std::fs::read(&a).unwrap();
     let start = usize::try_from(slot.first_byte).unwrap();
     assert_eq!(&bytes[start..start + fs.len()], &fs[..]);
+    // A squashfs slot is recognised but not read (see the book): no version, no error.
+    let tree = dir.path().join("a-tree");
+    let squash = dir.path().join("usr.squashfs");
+    tool_ok("mksquashfs", &[s(&tree), s(&squash), "-quiet", "-noappend"]);
+    kindling_ok(&[
+        "slots", "init", "--disk", s(&img), "--slot-size", "8M", "--usr-a", s(&squash), "--force",
+    ]);
+    assert_eq!(show(&img).slots[0].version, None);
     // An empty slot has no version, and that is not an error.
     kindling_ok(&[
         "slots",
