@@ -581,7 +581,15 @@ fn a_slot_filled_from_an_ext4_image_shows_its_version() {
     let squash = dir.path().join("usr.squashfs");
     tool_ok("mksquashfs", &[s(&tree), s(&squash), "-quiet", "-noappend"]);
     kindling_ok(&[
-        "slots", "init", "--disk", s(&img), "--slot-size", "8M", "--usr-a", s(&squash), "--force",
+        "slots",
+        "init",
+        "--disk",
+        s(&img),
+        "--slot-size",
+        "8M",
+        "--usr-a",
+        s(&squash),
+        "--force",
     ]);
     assert_eq!(show(&img).slots[0].version, None);
     // An empty slot has no version, and that is not an error.
@@ -665,6 +673,7 @@ fn hostile_disks_end_in_clear_errors() {
     std::fs::write(d.join("empty.img"), b"").unwrap();
     expect_error(&d.join("empty.img"), 1, &["no GPT partition table"]);
     expect_error(&d.join("missing.img"), 2, &["cannot open"]);
+    expect_error(d, 2, &["is a directory"]);
 
     // Truncated: the table describes a bigger disk.
     let img = init_disk(d, &[]);
