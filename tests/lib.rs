@@ -21,5 +21,6 @@ mod fuzz;
 mod generated;
 mod omaha;
 mod omaha_support;
+mod slots;
 mod snapshots;
 mod units;

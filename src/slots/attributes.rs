@@ -129,7 +129,7 @@ mod tests {
         let bits = attrs.apply_to(other | (0xF << 48));
         assert_eq!(BootAttributes::from_bits(bits), attrs);
         assert_eq!(bits & other, other);
-        assert_eq!(bits >> 48 & 0xFFFF, 0x0112);
+        assert_eq!((bits >> 48) & 0xFFFF, 0x1112);
     }
 
     fn check(before: &[u8], chosen: Option<u32>, after: &[u8]) {

@@ -51,6 +51,13 @@ impl Disk {
     }
 
     fn open_file(&self, write: bool) -> Result<File, SlotsError> {
+        if self.path.is_dir() {
+            return Err(SlotsError::io(
+                "open",
+                &self.path,
+                std::io::Error::other("it is a directory, not a disk image or block device"),
+            ));
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(write)
