@@ -65,11 +65,12 @@ fn happy_path_check_download_verify_install_reboot_mark_good_report() {
     node.assert_gpt_clean();
     assert!(node.status().contains("CURRENT_OP=UPDATE_STATUS_IDLE"));
 
-    // The server saw 3/2 from this machine on 1.0.1.
-    let status = server.status_json();
-    let text = status.to_string();
-    assert!(text.contains(&node.machine_id()), "{text}");
-    assert!(text.contains("1.0.1"), "{text}");
+    // The server saw 3/2 from this machine, now on 1.0.1.
+    let seen = server.instance_where(&node.machine_id(), |i| {
+        i["version"] == "1.0.1" && i["last_event"]["event_type"] == 3
+    });
+    assert_eq!(seen["last_event"]["result"], 2, "{seen}");
+    assert_eq!(seen["channel"], "stable", "{seen}");
     // And the next boot stays on 1.0.1.
     assert_eq!(node.boot(), "1.0.1");
 }

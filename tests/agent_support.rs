@@ -235,6 +235,31 @@ impl Server {
         assert_eq!(out.code, 0, "publish: {}{}", out.stdout, out.stderr);
     }
 
+    /// The server's record of one machine, once it shows `pred` (the server writes its
+    /// records at most once a second, so this waits a bounded while).
+    pub fn instance_where(
+        &self,
+        machine_id: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self.status_json();
+            let found = status["instances"]
+                .as_array()
+                .and_then(|a| a.iter().find(|i| i["machine_id"] == machine_id))
+                .cloned();
+            match found {
+                Some(i) if pred(&i) => return i,
+                other => assert!(
+                    Instant::now() < deadline,
+                    "the server's record of {machine_id} never matched: {other:?}"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn status_json(&self) -> serde_json::Value {
         let out = kindling(&[
             "update-server",
