@@ -279,25 +279,19 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// SIGKILL the agent at 100 random moments spread over a full download-and-install; after
-/// each kill USR-B is either unbootable or holds exactly the verified payload, USR-A keeps
-/// its attributes, the GPT is clean; and the next run converges to the staged update.
+/// SIGKILL the agent at 100 random moments of a download and install. Kills are chained:
+/// the run after a kill resumes what the killed one left, and every fifth kill is followed by
+/// a run left to finish, which must converge to the staged update. After every kill, USR-B is
+/// either unbootable or holds exactly the signed payload, USR-A keeps its attributes, and
+/// `cgpt show -v` finds both GPT copies valid.
 #[test]
 fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, node, _keys, v101) = setup(dir.path(), "off", "");
     let payload = std::fs::read(&v101).unwrap();
-    // How long a whole cycle takes here.
-    let started = Instant::now();
-    assert_eq!(node.agent_once().code, 0);
-    let full = started.elapsed();
-    let args: Vec<String> = node.agent_args().iter().map(|s| (*s).to_string()).collect();
     let record = node.root.join("var/lib/kindling/agent.json");
-    let mut interrupted = 0;
-    let mut resumed_mid_download = 0;
-    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
-    for round in 0..100 {
-        // Start from a node that has nothing staged.
+    let usr_b = node.partuuid("USR-B");
+    let reset = || {
         let _ = std::fs::remove_file(&record);
         let out = kindling(&[
             "slots",
@@ -305,71 +299,93 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
             "--disk",
             node.disk.to_str().unwrap(),
             "--partuuid",
-            &node.partuuid("USR-B"),
+            &usr_b,
         ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        // Two kills per round in the later half: the second lands on a resumed run.
-        for _ in 0..2 {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let at = full.mul_f64((rng % 1000) as f64 / 1000.0);
-            let mut child = std::process::Command::new(crate::agent_support::bin())
-                .args(&args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(at);
-            let finished = child.try_wait().unwrap().is_some();
-            let _ = child.kill();
-            let _ = child.wait();
-            if !finished {
-                interrupted += 1;
-            }
-            // The invariant, after every kill.
-            let (pb, tb, sb) = node.attrs("USR-B");
-            let bootable = pb > 0 && (tb > 0 || sb == 1);
-            if bootable {
-                assert_eq!(
-                    &node.slot_bytes("USR-B")[..payload.len()],
-                    &payload[..],
-                    "round {round}: USR-B bootable with bytes that are not the payload"
-                );
-            }
-            assert_eq!(node.attrs("USR-A"), (1, 0, 1), "round {round}");
-            node.assert_gpt_clean();
-            if let Ok(text) = std::fs::read_to_string(&record)
-                && text.contains("DOWNLOADING")
-                && text.contains("\"written\": ")
-                && !text.contains("\"written\": 0")
-            {
-                resumed_mid_download += 1;
-            }
-            if round % 2 == 0 {
-                break;
-            }
-        }
-        // The next run converges.
-        let out = node.agent_once();
-        assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
+    };
+    let converged = |why: &str| {
         assert!(
             node.status()
                 .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
-            "round {round}"
+            "{why}"
         );
-        assert_eq!(&node.slot_bytes("USR-B")[..payload.len()], &payload[..]);
-        assert_eq!(node.attrs("USR-B").1, 1, "round {round}: one try");
+        assert_eq!(&node.slot_bytes("USR-B")[..payload.len()], &payload[..], "{why}");
+        assert_eq!(node.attrs("USR-B").1, 1, "{why}: one try");
+    };
+    // How long a whole cycle takes here (the kills are spread over it).
+    let started = Instant::now();
+    assert_eq!(node.agent_once().code, 0);
+    let full = started.elapsed();
+    converged("the first run");
+    reset();
+    let args: Vec<String> = node.agent_args().iter().map(|s| (*s).to_string()).collect();
+    let mut landed = 0;
+    let mut phases = std::collections::BTreeMap::<String, u32>::new();
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while landed < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "only {landed} kills landed in 300 s (a full cycle takes {full:?})"
+        );
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let at = full.mul_f64((rng % 1000) as f64 / 1000.0);
+        let mut child = std::process::Command::new(crate::agent_support::bin())
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        if child.try_wait().unwrap().is_some() {
+            // It finished before the kill: that run converged.
+            converged("a run that finished before its kill");
+            reset();
+            continue;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        landed += 1;
+        let phase = std::fs::read_to_string(&record).map_or_else(
+            |_| "before the first record".to_string(),
+            |t| {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                let status = v["status"].as_str().unwrap_or("?").to_string();
+                match v["download"]["written"].as_u64() {
+                    Some(w) if status == "DOWNLOADING" && w > 0 => "DOWNLOADING (resumable)".into(),
+                    _ => status,
+                }
+            },
+        );
+        *phases.entry(phase).or_default() += 1;
+        // The invariant, after every kill.
+        let (pb, tb, sb) = node.attrs("USR-B");
+        if pb > 0 && (tb > 0 || sb == 1) {
+            assert_eq!(
+                &node.slot_bytes("USR-B")[..payload.len()],
+                &payload[..],
+                "kill {landed}: USR-B bootable with bytes that are not the payload"
+            );
+        }
+        assert_eq!(node.attrs("USR-A"), (1, 0, 1), "kill {landed}");
+        node.assert_gpt_clean();
+        if landed % 5 == 0 {
+            // The next run converges from whatever the kills left.
+            let out = node.agent_once();
+            assert_eq!(out.code, 0, "after kill {landed}: {}", out.stderr);
+            converged(&format!("the run after kill {landed}"));
+            reset();
+        }
     }
-    assert!(
-        interrupted >= 100,
-        "only {interrupted} kills landed while the agent worked (full cycle {full:?})"
-    );
-    assert!(
-        resumed_mid_download > 0,
-        "no kill landed mid-download (full cycle {full:?})"
-    );
-    let _ = Duration::ZERO;
+    eprintln!("kills by the phase the record showed: {phases:?}");
+    for phase in ["DOWNLOADING (resumable)", "VERIFYING"] {
+        assert!(
+            phases.contains_key(phase),
+            "no kill landed in {phase}: {phases:?} (full cycle {full:?})"
+        );
+    }
 }
 
 /// The whole update against go-omaha's server, which kindling did not write: the agent's
