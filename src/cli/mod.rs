@@ -13,9 +13,11 @@ use crate::diagnostic::Severity;
 use crate::report;
 
 mod apply;
+mod boot_units;
 mod compile;
 mod diff;
 mod explain;
+pub mod from;
 mod validate;
 
 pub use apply::ApplyArgs;
@@ -43,6 +45,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Converge a root directory to a config: atomic, confined, convergent.
     Apply(ApplyArgs),
+    /// Install the units and udev rules that run kindling at boot from datasources.
+    BootUnits(boot_units::BootUnitsArgs),
     /// Print the JSON Schema of the cloud-config dialect.
     Schema,
     /// Explain a diagnostic code (e.g. `structure::unknown-key`), or list them all.
@@ -114,14 +118,31 @@ pub fn main() -> ExitCode {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    #[allow(clippy::match_single_binding)]
     match argv0.as_str() {
         // "update_engine_client" => ...,
         // "locksmithctl" => ...,
-        // "coreos-cloudinit" => ...,
+        "coreos-cloudinit" => {
+            let argv: Vec<String> = std::env::args().collect();
+            if argv
+                .iter()
+                .skip(1)
+                .any(|a| matches!(a.as_str(), "-version" | "--version" | "-version=true"))
+            {
+                return emit(concat!(
+                    "coreos-cloudinit (kindling ",
+                    env!("CARGO_PKG_VERSION"),
+                    ")\n"
+                ));
+            }
+            return run(Cli::try_parse_from(from::coreos_cloudinit_args(&argv)));
+        }
         _ => {}
     }
-    let cli = match Cli::try_parse() {
+    run(Cli::try_parse())
+}
+
+fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -137,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::BootUnits(args) => boot_units::run(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Explain { code } => explain::run(code.as_deref()),
     }

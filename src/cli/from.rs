@@ -1,0 +1,716 @@
+//! `kindling apply --from-SOURCE ...` and `kindling diff --from-SOURCE ...`: read user-data
+//! and metadata where the node gets them (coreos-cloudinit's flags and `--oem` presets),
+//! race the sources under one deadline, merge the metadata into the plan, and apply or
+//! preview it. Installed as `coreos-cloudinit`, kindling takes that tool's command line
+//! (`coreos_cloudinit_args` turns `-from-file=X` into `apply --root=/ --from-file=X`).
+//!
+//! Exit statuses: 0 applied (or an Ignition config, left to Ignition); 1 no source in time,
+//! metadata that cannot be read or converted, or user-data that failed (the metadata part is
+//! still applied, as coreos-cloudinit does; `--ignore-failure` makes that 0); 2 usage or I/O.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Color, DiffFormat, emit, use_color};
+use crate::datasource::http::{Client, Policy};
+use crate::datasource::{self as ds, Datasource};
+use crate::diagnostic::Severity;
+use crate::report;
+use crate::root::Root;
+
+/// The datasource flags, shared by `apply` and `diff` (coreos-cloudinit's names).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Datasources (coreos-cloudinit's flags)")]
+pub struct FromArgs {
+    /// User-data from a local file.
+    #[arg(long, value_name = "PATH")]
+    pub from_file: Option<String>,
+    /// User-data from a URL.
+    #[arg(long, value_name = "URL")]
+    pub from_url: Option<String>,
+    /// An OpenStack config drive mounted at DIR.
+    #[arg(long, value_name = "DIR")]
+    pub from_configdrive: Option<String>,
+    /// The EC2 metadata service at URL (IMDSv2 with IMDSv1 fallback).
+    #[arg(long, value_name = "URL")]
+    pub from_ec2_metadata: Option<String>,
+    /// The GCE metadata service at URL.
+    #[arg(long, value_name = "URL")]
+    pub from_gce_metadata: Option<String>,
+    /// The DigitalOcean metadata service at URL.
+    #[arg(long, value_name = "URL")]
+    pub from_digitalocean_metadata: Option<String>,
+    /// The Packet (Equinix Metal) metadata service at URL.
+    #[arg(long, value_name = "URL")]
+    pub from_packet_metadata: Option<String>,
+    /// The URL of `cloud-config-url=` on the kernel command line (the root's proc/cmdline).
+    #[arg(long)]
+    pub from_proc_cmdline: bool,
+    /// A VMware OVF environment file.
+    #[arg(long, value_name = "FILE")]
+    pub from_vmware_ovf_env: Option<String>,
+    /// Azure's agent directory (waits for DIR/provisioned).
+    #[arg(long, value_name = "DIR")]
+    pub from_waagent: Option<String>,
+    /// [deprecated] The EC2 metadata service at http://169.254.169.254/.
+    #[arg(long, hide = true)]
+    pub from_metadata_service: bool,
+    /// Not supported (VMware backdoor RPC); use --from-vmware-ovf-env.
+    #[arg(long, hide = true)]
+    pub from_vmware_guestinfo: bool,
+    /// Not supported (CloudSigma's serial port).
+    #[arg(long, hide = true)]
+    pub from_cloudsigma_metadata: bool,
+    /// A cloud's preset of sources (ec2-compat, gce, digitalocean, packet, azure,
+    /// rackspace-onmetal, vmware, cloudsigma); explicit flags win over it.
+    #[arg(long, value_name = "NAME")]
+    pub oem: Option<String>,
+    /// Convert the source's network config to networkd units: debian, packet or vmware.
+    #[arg(long, value_name = "FORMAT")]
+    pub convert_netconf: Option<String>,
+    /// Where user-data scripts are kept.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/coreos-cloudinit")]
+    pub workspace: String,
+    /// The name of the authorized_keys.d file (only coreos-cloudinit is supported).
+    #[arg(long, value_name = "NAME", default_value = "coreos-cloudinit")]
+    pub ssh_key_name: String,
+    /// Exit 0 even when the user-data failed (metadata errors still fail).
+    #[arg(long)]
+    pub ignore_failure: bool,
+    /// Only validate the fetched user-data: exit 0 when clean, 1 otherwise.
+    #[arg(long)]
+    pub validate: bool,
+    /// The deadline of the whole run, waiting for sources and fetching included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// The limit of one HTTP request, body included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub http_timeout: f64,
+    /// Contact only these hosts (comma-separated); any other URL is refused before a
+    /// connection is attempted.
+    #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+}
+
+/// Every datasource flag's id, for clap's `required_unless_present_any`.
+pub const SOURCE_IDS: [&str; 14] = [
+    "from_file",
+    "from_url",
+    "from_configdrive",
+    "from_ec2_metadata",
+    "from_gce_metadata",
+    "from_digitalocean_metadata",
+    "from_packet_metadata",
+    "from_proc_cmdline",
+    "from_vmware_ovf_env",
+    "from_waagent",
+    "from_metadata_service",
+    "from_vmware_guestinfo",
+    "from_cloudsigma_metadata",
+    "oem",
+];
+
+/// What `apply`'s FILE is not needed with.
+pub const APPLY_UNLESS: [&str; 15] = [
+    "rollback",
+    "from_file",
+    "from_url",
+    "from_configdrive",
+    "from_ec2_metadata",
+    "from_gce_metadata",
+    "from_digitalocean_metadata",
+    "from_packet_metadata",
+    "from_proc_cmdline",
+    "from_vmware_ovf_env",
+    "from_waagent",
+    "from_metadata_service",
+    "from_vmware_guestinfo",
+    "from_cloudsigma_metadata",
+    "oem",
+];
+
+/// The `--oem` presets: (name, [(flag, value)], convert-netconf).
+const OEMS: [(&str, &[(&str, &str)], Option<&str>); 8] = [
+    (
+        "digitalocean",
+        &[("from-digitalocean-metadata", "http://169.254.169.254/")],
+        None,
+    ),
+    (
+        "ec2-compat",
+        &[
+            ("from-ec2-metadata", "http://169.254.169.254/"),
+            ("from-configdrive", "/media/configdrive"),
+        ],
+        None,
+    ),
+    (
+        "gce",
+        &[("from-gce-metadata", "http://metadata.google.internal/")],
+        None,
+    ),
+    (
+        "rackspace-onmetal",
+        &[("from-configdrive", "/media/configdrive")],
+        Some("debian"),
+    ),
+    ("azure", &[("from-waagent", "/var/lib/waagent")], None),
+    ("cloudsigma", &[("from-cloudsigma-metadata", "true")], None),
+    (
+        "packet",
+        &[("from-packet-metadata", "https://metadata.packet.net/")],
+        None,
+    ),
+    (
+        "vmware",
+        &[("from-vmware-guestinfo", "true")],
+        Some("vmware"),
+    ),
+];
+
+impl FromArgs {
+    /// Whether any datasource flag is given.
+    #[must_use]
+    pub fn any(&self) -> bool {
+        self.from_file.is_some()
+            || self.from_url.is_some()
+            || self.from_configdrive.is_some()
+            || self.from_ec2_metadata.is_some()
+            || self.from_gce_metadata.is_some()
+            || self.from_digitalocean_metadata.is_some()
+            || self.from_packet_metadata.is_some()
+            || self.from_proc_cmdline
+            || self.from_vmware_ovf_env.is_some()
+            || self.from_waagent.is_some()
+            || self.from_metadata_service
+            || self.from_vmware_guestinfo
+            || self.from_cloudsigma_metadata
+            || self.oem.is_some()
+    }
+
+    /// The flags with the `--oem` preset filled in where no explicit flag is given.
+    fn with_preset(&self) -> Result<FromArgs, String> {
+        let mut out = self.clone();
+        let Some(name) = &self.oem else {
+            return Ok(out);
+        };
+        let Some((_, sets, netconf)) = OEMS.iter().find(|(n, _, _)| n == name) else {
+            let names: Vec<&str> = OEMS.iter().map(|(n, _, _)| *n).collect();
+            return Err(format!(
+                "--oem {name:?} is not a known OEM; supported: {}",
+                names.join(", ")
+            ));
+        };
+        for (flag, value) in *sets {
+            let v = Some((*value).to_string());
+            match *flag {
+                "from-digitalocean-metadata" if out.from_digitalocean_metadata.is_none() => {
+                    out.from_digitalocean_metadata = v;
+                }
+                "from-ec2-metadata" if out.from_ec2_metadata.is_none() => {
+                    out.from_ec2_metadata = v;
+                }
+                "from-configdrive" if out.from_configdrive.is_none() => out.from_configdrive = v,
+                "from-gce-metadata" if out.from_gce_metadata.is_none() => {
+                    out.from_gce_metadata = v;
+                }
+                "from-waagent" if out.from_waagent.is_none() => out.from_waagent = v,
+                "from-packet-metadata" if out.from_packet_metadata.is_none() => {
+                    out.from_packet_metadata = v;
+                }
+                "from-cloudsigma-metadata" => out.from_cloudsigma_metadata = true,
+                "from-vmware-guestinfo" if out.from_vmware_ovf_env.is_none() => {
+                    out.from_vmware_guestinfo = true;
+                }
+                _ => {}
+            }
+        }
+        if out.convert_netconf.is_none() {
+            out.convert_netconf = netconf.map(str::to_string);
+        }
+        Ok(out)
+    }
+}
+
+/// Arguments of a datasource run.
+pub(super) struct Run<'a> {
+    pub from: &'a FromArgs,
+    pub root: &'a std::path::Path,
+    /// `diff` instead of `apply`.
+    pub preview: bool,
+    pub dry_run: bool,
+    pub format: DiffFormat,
+    pub color: Color,
+    /// `diff --exit-code`.
+    pub exit_code: bool,
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("kindling: {message}");
+    ExitCode::from(2)
+}
+
+fn secs(value: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag} {value} is not a positive number of seconds"))
+}
+
+/// The sources the flags name, in coreos-cloudinit's order.
+fn sources(
+    from: &FromArgs,
+    root: &Root,
+    policy: &Arc<Policy>,
+) -> Result<Vec<Arc<dyn Datasource>>, String> {
+    let plain = || Client::new(Arc::clone(policy), &[], false).map_err(|e| e.to_string());
+    let proxied = || Client::new(Arc::clone(policy), &[], true).map_err(|e| e.to_string());
+    let mut out: Vec<Arc<dyn Datasource>> = Vec::new();
+    if let Some(p) = &from.from_file {
+        out.push(Arc::new(ds::file::File { path: p.into() }));
+    }
+    if let Some(u) = &from.from_url {
+        out.push(Arc::new(ds::url::Url {
+            url: u.clone(),
+            client: proxied()?,
+        }));
+    }
+    if let Some(d) = &from.from_configdrive {
+        out.push(Arc::new(ds::configdrive::ConfigDrive { root: d.into() }));
+    }
+    let mut ec2 = from.from_ec2_metadata.clone();
+    if from.from_metadata_service && ec2.is_none() {
+        ec2 = Some("http://169.254.169.254/".into());
+    }
+    if let Some(u) = ec2 {
+        out.push(Arc::new(ds::ec2::Ec2::new(&u, plain()?)));
+    }
+    if let Some(u) = &from.from_gce_metadata {
+        let client = Client::new(Arc::clone(policy), &[ds::gce::FLAVOR], false)
+            .map_err(|e| e.to_string())?;
+        out.push(Arc::new(ds::gce::Gce {
+            root: u.clone(),
+            client,
+        }));
+    }
+    if let Some(u) = &from.from_digitalocean_metadata {
+        out.push(Arc::new(ds::digitalocean::DigitalOcean {
+            root: u.clone(),
+            client: plain()?,
+        }));
+    }
+    if let Some(d) = &from.from_waagent {
+        out.push(Arc::new(ds::waagent::Waagent { root: d.into() }));
+    }
+    if let Some(u) = &from.from_packet_metadata {
+        out.push(Arc::new(ds::packet::Packet {
+            root: u.clone(),
+            client: plain()?,
+        }));
+    }
+    if from.from_proc_cmdline {
+        let path = root
+            .resolve("/proc/cmdline")
+            .map_err(|e| format!("proc/cmdline: {e}"))?;
+        out.push(Arc::new(ds::proc_cmdline::ProcCmdline {
+            path,
+            client: proxied()?,
+        }));
+    }
+    if let Some(f) = &from.from_vmware_ovf_env {
+        out.push(Arc::new(ds::vmware::VmwareOvf {
+            path: f.into(),
+            client: proxied()?,
+        }));
+    }
+    Ok(out)
+}
+
+/// What the race and the fetches produced.
+struct Fetched {
+    kind: &'static str,
+    location: String,
+    user_data: Result<Vec<u8>, String>,
+    metadata: Result<ds::Metadata, String>,
+}
+
+async fn fetch(
+    sources: Vec<Arc<dyn Datasource>>,
+    deadline: Instant,
+    validate_only: bool,
+) -> Result<(Fetched, Duration), ds::race::RaceError> {
+    let total = deadline.saturating_duration_since(Instant::now());
+    let every = if total <= Duration::from_secs(10) {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    };
+    let progress = |line: &str| eprintln!("kindling: {line}");
+    let i = ds::race::select(&sources, deadline, every, &progress).await?;
+    let answered = Instant::now();
+    let source = &sources[i];
+    eprintln!("kindling: using {} ({})", source.kind(), source.location());
+    let user_data = source.fetch_user_data().await.map_err(|e| e.to_string());
+    let metadata = if validate_only {
+        Ok(ds::Metadata::default())
+    } else {
+        source.fetch_metadata().await.map_err(|e| e.to_string())
+    };
+    Ok((
+        Fetched {
+            kind: source.kind(),
+            location: source.location(),
+            user_data,
+            metadata,
+        },
+        answered.elapsed(),
+    ))
+}
+
+/// Run `apply`/`diff` with datasources.
+pub(super) fn run(args: &Run<'_>) -> ExitCode {
+    let from = match args.from.with_preset() {
+        Ok(f) => f,
+        Err(e) => return usage(&e),
+    };
+    if from.from_vmware_guestinfo {
+        return usage(
+            "--from-vmware-guestinfo (the VMware backdoor RPC) is not supported; mount the OVF environment and use --from-vmware-ovf-env=FILE",
+        );
+    }
+    if from.from_cloudsigma_metadata {
+        return usage("--from-cloudsigma-metadata (CloudSigma's serial port) is not supported");
+    }
+    if let Some(n) = &from.convert_netconf
+        && !matches!(n.as_str(), "debian" | "packet" | "vmware")
+    {
+        return usage(&format!(
+            "--convert-netconf {n:?} is not supported; supported options: debian, packet, vmware"
+        ));
+    }
+    if from.ssh_key_name != crate::apply::accounts::KEY_NAME {
+        return usage(&format!(
+            "--ssh-key-name {:?}: kindling always manages authorized_keys.d/{}",
+            from.ssh_key_name,
+            crate::apply::accounts::KEY_NAME
+        ));
+    }
+    let timeout = match secs(from.timeout, "--timeout") {
+        Ok(d) => d,
+        Err(e) => return usage(&e),
+    };
+    let http_timeout = match secs(from.http_timeout, "--http-timeout") {
+        Ok(d) => d,
+        Err(e) => return usage(&e),
+    };
+    let root = match super::open_root(args.root) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let deadline = Instant::now() + timeout;
+    let mut policy = Policy::new(deadline);
+    policy.request_timeout = http_timeout;
+    if !from.allow_hosts.is_empty() {
+        policy.allow_hosts = Some(from.allow_hosts.clone());
+    }
+    let policy = Arc::new(policy);
+    let list = match sources(&from, &root, &policy) {
+        Ok(l) if l.is_empty() => {
+            return usage(
+                "provide at least one of --from-file, --from-url, --from-configdrive, --from-ec2-metadata, --from-gce-metadata, --from-digitalocean-metadata, --from-packet-metadata, --from-proc-cmdline, --from-vmware-ovf-env, --from-waagent or --oem",
+            );
+        }
+        Ok(l) => l,
+        Err(e) => return usage(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
+    };
+    let (fetched, fetch_time) = match runtime.block_on(fetch(list, deadline, from.validate)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kindling: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let started_plan = Instant::now();
+    let name = format!("{} user-data ({})", fetched.kind, fetched.location);
+    if from.validate {
+        return validate_only(&name, fetched.user_data, args.color);
+    }
+    let metadata = match fetched.metadata {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!(
+                "kindling: cannot read the metadata of {}: {e}; nothing applied",
+                fetched.kind
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let read = |path: &str| match root.observe(path) {
+        Ok(crate::root::Observed::File { bytes, .. }) => {
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        _ => None,
+    };
+    let etc_environment = read("/etc/environment").unwrap_or_default();
+    let root_env = ds::env::parse_env_file(&etc_environment);
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| root_env.get(k).cloned())
+    };
+    let update_conf_base =
+        read("/etc/coreos/update.conf").or_else(|| read("/usr/share/coreos/update.conf"));
+    let input = ds::merge::Input {
+        name: name.clone(),
+        user_data: fetched.user_data,
+        metadata,
+        convert_netconf: from.convert_netconf.clone(),
+        workspace: from.workspace.clone(),
+        env: &env,
+        etc_environment,
+        update_conf_base,
+    };
+    let outcome = match ds::merge::build(input) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("kindling: the metadata's network config: {e}; nothing applied");
+            return ExitCode::from(1);
+        }
+    };
+    if let (Some(c), Some(source)) = (&outcome.compiled, &outcome.source) {
+        print_findings(c, source, args.color);
+    }
+    for w in &outcome.warnings {
+        eprintln!("kindling: warning: {w}");
+    }
+    if outcome.ignition {
+        eprintln!(
+            "kindling: the user-data is an Ignition config; it is left to Ignition, nothing applied"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let status = finish(args, &root, &outcome.plan);
+    if std::env::var_os("KINDLING_DATASOURCE_TIMING").is_some() {
+        eprintln!(
+            "kindling: timing: fetch {:.3} ms, plan+apply {:.3} ms",
+            fetch_time.as_secs_f64() * 1000.0,
+            started_plan.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    if status != ExitCode::SUCCESS {
+        return status;
+    }
+    match outcome.failure {
+        Some(why) => {
+            eprintln!("kindling: {why} (the metadata part was applied)");
+            if from.ignore_failure {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// The compile's findings, against the user-data as fetched. The generic "this variable may
+/// be empty on some nodes" warning is left out: here the values are known, and `merge` warns
+/// about exactly the ones nothing provides.
+fn print_findings(c: &crate::compile::Compiled, source: &crate::source::SourceFile, color: Color) {
+    let style = report::human::Style {
+        color: use_color(color, std::io::stderr().is_terminal()),
+        width: 100,
+    };
+    for f in c
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .filter(|f| f.code() != crate::rules::substitution_variable::RULE.code)
+    {
+        let source = if f.message.starts_with("after substituting") {
+            &c.validation.source
+        } else {
+            source
+        };
+        eprint!("{}", report::human::render_finding(source, f, style));
+        eprintln!();
+    }
+}
+
+fn validate_only(name: &str, user_data: Result<Vec<u8>, String>, color: Color) -> ExitCode {
+    let bytes = match user_data {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("kindling: cannot fetch the user-data: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let v = crate::validate(name, bytes);
+    let style = report::human::Style {
+        color: use_color(color, std::io::stderr().is_terminal()),
+        width: 100,
+    };
+    for f in v
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+    {
+        eprint!("{}", report::human::render_finding(&v.source, f, style));
+        eprintln!();
+    }
+    if v.has(Severity::Warning) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Apply or preview the merged plan, printing what `apply`/`diff` print.
+fn finish(args: &Run<'_>, root: &Root, plan: &crate::plan::Plan) -> ExitCode {
+    let out_color = use_color(args.color, std::io::stdout().is_terminal());
+    if args.preview {
+        return match crate::apply::diff(root, plan) {
+            Ok(d) => {
+                let text = match args.format {
+                    DiffFormat::Human => crate::diff::render(&d, out_color),
+                    DiffFormat::Json => crate::diff::render_json(&d),
+                };
+                let written = emit(&text);
+                if written != ExitCode::SUCCESS {
+                    written
+                } else if args.exit_code && !d.is_empty() {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => usage(&e.to_string()),
+        };
+    }
+    match crate::apply::apply(root, plan, args.dry_run) {
+        Ok(report) => {
+            let text = match args.format {
+                DiffFormat::Json => {
+                    let mut t = serde_json::to_string_pretty(&report).unwrap_or_default();
+                    t.push('\n');
+                    t
+                }
+                DiffFormat::Human => {
+                    let mut t = crate::diff::render(&report.diff, out_color);
+                    if !args.dry_run {
+                        t.push_str(&format!(
+                            "wrote {} file(s), ran {} action(s)",
+                            report.written,
+                            report.ran.len()
+                        ));
+                        if !report.pending.is_empty() {
+                            t.push_str(&format!(
+                                ", {} pending ({} is not the running system)",
+                                report.pending.len(),
+                                root.path().display()
+                            ));
+                        }
+                        t.push('\n');
+                    }
+                    t
+                }
+            };
+            emit(&text)
+        }
+        Err(e) => usage(&e.to_string()),
+    }
+}
+
+/// Go's flag spellings to clap's: `-from-file=X` and `-from-file X` become `--from-file=X`
+/// and `--from-file X`; `-b=true` becomes `--b`, `-b=false` is dropped.
+#[must_use]
+pub fn go_flags(args: &[String]) -> Vec<String> {
+    const BOOLS: [&str; 8] = [
+        "from-proc-cmdline",
+        "from-metadata-service",
+        "from-vmware-guestinfo",
+        "from-cloudsigma-metadata",
+        "validate",
+        "ignore-failure",
+        "version",
+        "help",
+    ];
+    let mut out = Vec::new();
+    for a in args {
+        let long = if a.starts_with("--") || !a.starts_with('-') || a == "-" {
+            a.clone()
+        } else if a == "-h" {
+            "--help".to_string()
+        } else {
+            format!("-{a}")
+        };
+        if let Some((flag, value)) = long.strip_prefix("--").and_then(|f| f.split_once('='))
+            && BOOLS.contains(&flag)
+        {
+            match value {
+                "true" | "1" | "t" | "T" | "TRUE" | "True" => out.push(format!("--{flag}")),
+                _ => {}
+            }
+            continue;
+        }
+        out.push(long);
+    }
+    out
+}
+
+/// The command line of kindling installed as `coreos-cloudinit`: `apply --root=/` plus the
+/// flags in clap's spelling (`--root` may still be given, to run against a test root).
+#[must_use]
+pub fn coreos_cloudinit_args(argv: &[String]) -> Vec<String> {
+    let rest = go_flags(argv.get(1..).unwrap_or(&[]));
+    let mut out = vec!["kindling".to_string(), "apply".to_string()];
+    if !rest
+        .iter()
+        .any(|a| a == "--root" || a.starts_with("--root="))
+    {
+        out.push("--root=/".into());
+    }
+    out.extend(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_spellings() {
+        let v = |s: &[&str]| s.iter().map(|x| (*x).to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            go_flags(&v(&[
+                "-from-file=/x",
+                "-oem",
+                "ec2-compat",
+                "-from-proc-cmdline=true",
+                "-validate=false",
+                "--from-url=u"
+            ])),
+            v(&[
+                "--from-file=/x",
+                "--oem",
+                "ec2-compat",
+                "--from-proc-cmdline",
+                "--from-url=u"
+            ])
+        );
+        assert_eq!(
+            coreos_cloudinit_args(&v(&["coreos-cloudinit", "-from-file=/a"])),
+            v(&["kindling", "apply", "--root=/", "--from-file=/a"])
+        );
+    }
+}
