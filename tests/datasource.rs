@@ -93,14 +93,20 @@ fn ec2(v2: bool, user_data: &'static str) -> Emulator {
         if s.method == "PUT" {
             return match (path, v2) {
                 ("/latest/api/token", true)
-                    if s.headers.get("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
+                    if s.headers
+                        .contains_key("x-aws-ec2-metadata-token-ttl-seconds") =>
                 {
                     text("TOKEN-1")
                 }
                 _ => Reply::Status(404),
             };
         }
-        if v2 && s.headers.get("x-aws-ec2-metadata-token").map(String::as_str) != Some("TOKEN-1") {
+        if v2
+            && s.headers
+                .get("x-aws-ec2-metadata-token")
+                .map(String::as_str)
+                != Some("TOKEN-1")
+        {
             return Reply::Status(401);
         }
         match path {
@@ -144,24 +150,52 @@ fn ec2_imdsv2_applies_metadata_and_converges() {
     let root = node();
     let r = root.path().to_str().unwrap();
     let url = format!("{}imds/", imds.url);
-    let first = kindling(&["apply", "--from-ec2-metadata", &url, "--root", r, "--color", "never"]);
+    let first = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &url,
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
     assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
     assert_ec2_root(root.path());
     let seen = imds.requests();
     // The token is asked for under the given URL, and every GET carries it.
-    assert!(seen.iter().any(|s| s.method == "PUT" && s.path == "/imds/latest/api/token"));
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "PUT" && s.path == "/imds/latest/api/token")
+    );
     let gets: Vec<&Seen> = seen.iter().filter(|s| s.method == "GET").collect();
     assert!(gets.len() >= 7, "{gets:?}");
     assert!(
-        gets.iter()
-            .all(|s| s.headers.get("x-aws-ec2-metadata-token").map(String::as_str) == Some("TOKEN-1")),
+        gets.iter().all(|s| s
+            .headers
+            .get("x-aws-ec2-metadata-token")
+            .map(String::as_str)
+            == Some("TOKEN-1")),
         "{gets:?}"
     );
-    assert!(first.stdout.contains("hostnamectl set-hostname ip-10-1-2-3.ec2.internal"), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains("hostnamectl set-hostname ip-10-1-2-3.ec2.internal"),
+        "{}",
+        first.stdout
+    );
 
     // The second boot with the same data writes nothing.
     let before = snapshot(root.path());
-    let second = kindling(&["apply", "--from-ec2-metadata", &url, "--root", r, "--color", "never"]);
+    let second = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &url,
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
     assert_eq!(second.status, 0, "{}", second.stderr);
     assert!(second.stdout.contains("no changes"), "{}", second.stdout);
     assert_eq!(snapshot(root.path()), before);
@@ -172,7 +206,13 @@ fn ec2_without_token_endpoint_falls_back_to_imdsv1() {
     let imds = ec2(false, USER_DATA);
     let root = node();
     let url = format!("{}imds", imds.url);
-    let out = kindling(&["apply", "--from-ec2-metadata", &url, "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &url,
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_ec2_root(root.path());
     let seen = imds.requests();
@@ -191,7 +231,14 @@ fn diff_previews_metadata_without_writing() {
     let before = snapshot(root.path());
     let url = format!("{}imds/", imds.url);
     let out = kindling(&[
-        "diff", "--from-ec2-metadata", &url, "--root", root.path().to_str().unwrap(), "--color", "never", "--exit-code",
+        "diff",
+        "--from-ec2-metadata",
+        &url,
+        "--root",
+        root.path().to_str().unwrap(),
+        "--color",
+        "never",
+        "--exit-code",
     ]);
     assert_eq!(out.status, 1, "{}", out.stderr);
     for want in [
@@ -236,11 +283,24 @@ fn config_drive_applies_and_converts_the_network() {
     let root = node();
     let r = root.path().to_str().unwrap();
     let d = drive.path().to_str().unwrap();
-    let args = ["apply", "--from-configdrive", d, "--convert-netconf", "debian", "--root", r, "--color", "never"];
+    let args = [
+        "apply",
+        "--from-configdrive",
+        d,
+        "--convert-netconf",
+        "debian",
+        "--root",
+        r,
+        "--color",
+        "never",
+    ];
     let out = kindling(&args);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let p = root.path();
-    assert_eq!(read(p, "etc/kindling-test/ip"), "private=10.9.8.7 public=198.51.100.4\n");
+    assert_eq!(
+        read(p, "etc/kindling-test/ip"),
+        "private=10.9.8.7 public=198.51.100.4\n"
+    );
     assert_eq!(read(p, "etc/hostname"), "drive-node\n");
     assert_eq!(
         read(p, "home/core/.ssh/authorized_keys.d/coreos-cloudinit"),
@@ -251,7 +311,12 @@ fn config_drive_applies_and_converts_the_network() {
         "[Match]\nName=eth0\n\n[Network]\nDNS=10.9.8.2\n\n[Address]\nAddress=10.9.8.7/24\n\n[Route]\nDestination=0.0.0.0/0\nGateway=10.9.8.1\n"
     );
     // The networkd restart is planned; on a test root it stays pending.
-    assert!(out.stdout.contains("systemctl restart systemd-networkd.service"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("systemctl restart systemd-networkd.service"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("pending"), "{}", out.stdout);
     let before = snapshot(p);
     let again = kindling(&args);
@@ -266,7 +331,11 @@ fn config_drive_applies_and_converts_the_network() {
     .unwrap();
     let third = kindling(&args);
     assert_eq!(third.status, 0, "{}", third.stderr);
-    assert!(third.stdout.contains("0 files to create, 2 to change"), "{}", third.stdout);
+    assert!(
+        third.stdout.contains("0 files to create, 2 to change"),
+        "{}",
+        third.stdout
+    );
     assert!(read(p, "home/core/.ssh/authorized_keys").contains("AAAAnew"));
 }
 
@@ -281,11 +350,26 @@ fn environment_fallback_and_missing_variable_warning() {
     )
     .unwrap();
     let root = node();
-    std::fs::write(root.path().join("etc/environment"), "# site\nCOREOS_PRIVATE_IPV4=10.0.0.42\nOTHER=1\n").unwrap();
-    let out = kindling(&["apply", "--from-configdrive", drive.path().to_str().unwrap(), "--root", root.path().to_str().unwrap()]);
+    std::fs::write(
+        root.path().join("etc/environment"),
+        "# site\nCOREOS_PRIVATE_IPV4=10.0.0.42\nOTHER=1\n",
+    )
+    .unwrap();
+    let out = kindling(&[
+        "apply",
+        "--from-configdrive",
+        drive.path().to_str().unwrap(),
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(read(root.path(), "etc/x"), "10.0.0.42||$private_ipv4");
-    assert!(out.stderr.contains("warning: the user-data uses $public_ipv6"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: the user-data uses $public_ipv6"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("uses $private_ipv4"), "{}", out.stderr);
     assert_eq!(
         read(root.path(), "etc/environment"),
@@ -311,11 +395,27 @@ fn gce_sends_the_flavor_header() {
         }
     });
     let root = node();
-    let out = kindling(&["apply", "--from-gce-metadata", &gce.url, "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-gce-metadata",
+        &gce.url,
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(read(root.path(), "etc/kindling-test/ip"), "private=10.128.0.5 public=35.1.2.3\n");
-    assert_eq!(read(root.path(), "etc/hostname"), "gce-node.c.project.internal\n");
-    assert!(gce.requests().iter().all(|s| s.headers.get("metadata-flavor").is_some()));
+    assert_eq!(
+        read(root.path(), "etc/kindling-test/ip"),
+        "private=10.128.0.5 public=35.1.2.3\n"
+    );
+    assert_eq!(
+        read(root.path(), "etc/hostname"),
+        "gce-node.c.project.internal\n"
+    );
+    assert!(
+        gce.requests()
+            .iter()
+            .all(|s| s.headers.contains_key("metadata-flavor"))
+    );
 }
 
 #[test]
@@ -332,12 +432,24 @@ fn digitalocean_json() {
         _ => Reply::Status(404),
     });
     let root = node();
-    let out = kindling(&["apply", "--from-digitalocean-metadata", &svc.url, "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-digitalocean-metadata",
+        &svc.url,
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(read(root.path(), "etc/ips"), "104.1.2.3 10.132.0.2 2604:a880::10 ");
+    assert_eq!(
+        read(root.path(), "etc/ips"),
+        "104.1.2.3 10.132.0.2 2604:a880::10 "
+    );
     assert_eq!(read(root.path(), "etc/hostname"), "do-node\n");
     assert_eq!(
-        read(root.path(), "home/core/.ssh/authorized_keys.d/coreos-cloudinit"),
+        read(
+            root.path(),
+            "home/core/.ssh/authorized_keys.d/coreos-cloudinit"
+        ),
         "ssh-ed25519 AAAAdo1 a\nssh-ed25519 AAAAdo2 b\n"
     );
     assert!(out.stderr.contains("uses $private_ipv6"), "{}", out.stderr);
@@ -364,12 +476,20 @@ fn packet_bond_and_ipv6_roles() {
     });
     let root = node();
     let out = kindling(&[
-        "apply", "--from-packet-metadata", &svc.url, "--convert-netconf=packet", "--root", root.path().to_str().unwrap(),
+        "apply",
+        "--from-packet-metadata",
+        &svc.url,
+        "--convert-netconf=packet",
+        "--root",
+        root.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let p = root.path();
     // The private IPv6 is $private_ipv6, not $public_ipv6 (coreos-cloudinit's bug).
-    assert_eq!(read(p, "etc/ips"), "147.75.0.10 10.88.0.3 2604:1380::1 fd00::5");
+    assert_eq!(
+        read(p, "etc/ips"),
+        "147.75.0.10 10.88.0.3 2604:1380::1 fd00::5"
+    );
     assert_eq!(
         read(p, "run/systemd/network/00-bond0.netdev"),
         "[NetDev]\nKind=bond\nName=bond0\nMACAddress=0c:c4:7a:00:00:01\n\n[Bond]\nDownDelaySec=.2\nLACPTransmitRate=fast\nMIIMonitorSec=.2\nMode=802.3ad\nUpDelaySec=.2\n"
@@ -404,18 +524,39 @@ fn proc_cmdline_of_the_root() {
     std::fs::create_dir_all(root.path().join("proc")).unwrap();
     std::fs::write(
         root.path().join("proc/cmdline"),
-        format!("BOOT_IMAGE=/vmlinuz cloud-config-url=http://unused/ cloud_config_url={}cfg quiet\n", svc.url),
+        format!(
+            "BOOT_IMAGE=/vmlinuz cloud-config-url=http://unused/ cloud_config_url={}cfg quiet\n",
+            svc.url
+        ),
     )
     .unwrap();
-    let out = kindling(&["apply", "--from-proc-cmdline", "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-proc-cmdline",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(read(root.path(), "etc/hostname"), "from-cmdline\n");
 
     // No cloud-config-url: waiting cannot help, the run ends at once.
-    std::fs::write(root.path().join("proc/cmdline"), "BOOT_IMAGE=/vmlinuz quiet\n").unwrap();
-    let out = kindling(&["apply", "--from-proc-cmdline", "--root", root.path().to_str().unwrap()]);
+    std::fs::write(
+        root.path().join("proc/cmdline"),
+        "BOOT_IMAGE=/vmlinuz quiet\n",
+    )
+    .unwrap();
+    let out = kindling(&[
+        "apply",
+        "--from-proc-cmdline",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("has no cloud-config-url"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("has no cloud-config-url"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
 }
 
@@ -426,13 +567,29 @@ fn non_loopback_cloud_config_url_is_never_contacted() {
     // refusal rather than after a connect timeout.
     let root = node();
     std::fs::create_dir_all(root.path().join("proc")).unwrap();
-    std::fs::write(root.path().join("proc/cmdline"), "cloud-config-url=http://192.0.2.10/config\n").unwrap();
+    std::fs::write(
+        root.path().join("proc/cmdline"),
+        "cloud-config-url=http://192.0.2.10/config\n",
+    )
+    .unwrap();
     let before = snapshot(root.path());
     let out = kindling(&[
-        "apply", "--from-proc-cmdline", "--allow-hosts", "127.0.0.1,::1", "--http-timeout", "30", "--root", root.path().to_str().unwrap(),
+        "apply",
+        "--from-proc-cmdline",
+        "--allow-hosts",
+        "127.0.0.1,::1",
+        "--http-timeout",
+        "30",
+        "--root",
+        root.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("host 192.0.2.10 is not in --allow-hosts"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("host 192.0.2.10 is not in --allow-hosts"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("not contacted"), "{}", out.stderr);
     assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
     assert_eq!(snapshot(root.path()), before);
@@ -469,7 +626,15 @@ fn vmware_ovf_environment() {
     std::fs::write(&file, ovf).unwrap();
     let root = node();
     let r = root.path().to_str().unwrap();
-    let out = kindling(&["apply", "--from-vmware-ovf-env", file.to_str().unwrap(), "--convert-netconf", "vmware", "--root", r]);
+    let out = kindling(&[
+        "apply",
+        "--from-vmware-ovf-env",
+        file.to_str().unwrap(),
+        "--convert-netconf",
+        "vmware",
+        "--root",
+        r,
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(read(root.path(), "etc/ips"), "10.20.0.5 2001:db8::5");
     assert_eq!(read(root.path(), "etc/hostname"), "vm-node\n");
@@ -477,19 +642,41 @@ fn vmware_ovf_environment() {
         read(root.path(), "run/systemd/network/00-ens192.network"),
         "[Match]\nName=ens192\n\n[Network]\nDNS=10.20.0.53\n\n[Address]\nAddress=10.20.0.5/24\n"
     );
-    assert!(read(root.path(), "run/systemd/network/00-00:50:56:00:00:02.network").contains("MACAddress=00:50:56:00:00:02\n"));
+    assert!(
+        read(
+            root.path(),
+            "run/systemd/network/00-00:50:56:00:00:02.network"
+        )
+        .contains("MACAddress=00:50:56:00:00:02\n")
+    );
 
     // Bad XML ends the run with a clear message and nothing applied.
     std::fs::write(&file, "<Environment><PropertySection>").unwrap();
     let root2 = node();
     let before = snapshot(root2.path());
-    let out = kindling(&["apply", "--from-vmware-ovf-env", file.to_str().unwrap(), "--root", root2.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-vmware-ovf-env",
+        file.to_str().unwrap(),
+        "--root",
+        root2.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("not an OVF environment"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not an OVF environment"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(snapshot(root2.path()), before);
 
     // A missing file: the run ends at once.
-    let out = kindling(&["apply", "--from-vmware-ovf-env", "/nonexistent/ovf-env.xml", "--root", r]);
+    let out = kindling(&[
+        "apply",
+        "--from-vmware-ovf-env",
+        "/nonexistent/ovf-env.xml",
+        "--root",
+        r,
+    ]);
     assert_eq!(out.status, 1);
     assert!(out.stderr.contains("waiting cannot help"), "{}", out.stderr);
     assert!(out.elapsed < Duration::from_secs(2));
@@ -520,17 +707,36 @@ fn azure_waagent_directory() {
     )
     .unwrap();
     let root = node();
-    let out = kindling(&["apply", "--from-waagent", a.to_str().unwrap(), "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-waagent",
+        a.to_str().unwrap(),
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(read(root.path(), "etc/kindling-test/ip"), "private=10.0.0.5 public=40.1.2.3\n");
+    assert_eq!(
+        read(root.path(), "etc/kindling-test/ip"),
+        "private=10.0.0.5 public=40.1.2.3\n"
+    );
 }
 
 #[test]
 fn missing_file_is_an_immediate_error() {
     let root = node();
-    let out = kindling(&["apply", "--from-file", "/nonexistent/user_data", "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-file",
+        "/nonexistent/user_data",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("waiting cannot help") && out.stderr.contains("/nonexistent/user_data"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("waiting cannot help") && out.stderr.contains("/nonexistent/user_data"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed < Duration::from_secs(2));
 }
 
@@ -545,11 +751,24 @@ fn client_errors_are_absent_server_errors_are_retried() {
         _ => Reply::Status(404),
     });
     let root = node();
-    let out = kindling(&["apply", "--from-ec2-metadata", &svc.url, "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &svc.url,
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(read(root.path(), "etc/kindling-test/ip"), "private=10.1.1.1 public=\n");
+    assert_eq!(
+        read(root.path(), "etc/kindling-test/ip"),
+        "private=10.1.1.1 public=\n"
+    );
     assert!(out.stderr.contains("uses $public_ipv4"), "{}", out.stderr);
-    let tries = svc.requests().iter().filter(|s| s.path == "/2009-04-04/user-data").count();
+    let tries = svc
+        .requests()
+        .iter()
+        .filter(|s| s.path == "/2009-04-04/user-data")
+        .count();
     assert_eq!(tries, 3);
 }
 
@@ -567,7 +786,15 @@ fn assert_bounded_failure(svc: &Emulator, want: &str, max: Duration) {
     let root = node();
     let before = snapshot(root.path());
     let out = kindling(&[
-        "apply", "--from-digitalocean-metadata", &svc.url, "--timeout", "4", "--http-timeout", "0.5", "--root", root.path().to_str().unwrap(),
+        "apply",
+        "--from-digitalocean-metadata",
+        &svc.url,
+        "--timeout",
+        "4",
+        "--http-timeout",
+        "0.5",
+        "--root",
+        root.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert!(out.stderr.contains(want), "{want}\n{}", out.stderr);
@@ -603,7 +830,15 @@ fn race_picks_the_first_available_source() {
     });
     let root = node();
     let out = kindling(&[
-        "apply", "--from-configdrive", mount.to_str().unwrap(), "--from-ec2-metadata", &down.url, "--timeout", "10", "--root", root.path().to_str().unwrap(),
+        "apply",
+        "--from-configdrive",
+        mount.to_str().unwrap(),
+        "--from-ec2-metadata",
+        &down.url,
+        "--timeout",
+        "10",
+        "--root",
+        root.path().to_str().unwrap(),
     ]);
     maker.join().unwrap();
     assert_eq!(out.status, 0, "{}", out.stderr);
@@ -613,11 +848,28 @@ fn race_picks_the_first_available_source() {
     // Nothing ever available: the deadline ends the wait, with progress lines on the way.
     let root = node();
     let out = kindling(&[
-        "apply", "--from-configdrive", "/nonexistent/drive", "--from-ec2-metadata", &down.url, "--timeout", "2.5", "--root", root.path().to_str().unwrap(),
+        "apply",
+        "--from-configdrive",
+        "/nonexistent/drive",
+        "--from-ec2-metadata",
+        &down.url,
+        "--timeout",
+        "2.5",
+        "--root",
+        root.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("waiting for a datasource"), "{}", out.stderr);
-    assert!(out.stderr.contains("no datasource became available within 2 s"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("waiting for a datasource"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("no datasource became available within 2 s"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("HTTP 503"), "{}", out.stderr);
     assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
 }
@@ -627,40 +879,92 @@ fn bad_user_data_still_applies_the_metadata() {
     let imds = ec2(false, "#cloud-config\nhostname: [unclosed\n");
     let root = node();
     let url = format!("{}imds/", imds.url);
-    let out = kindling(&["apply", "--from-ec2-metadata", &url, "--root", root.path().to_str().unwrap(), "--color", "never"]);
+    let out = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &url,
+        "--root",
+        root.path().to_str().unwrap(),
+        "--color",
+        "never",
+    ]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("the user-data has errors"), "{}", out.stderr);
-    assert_eq!(read(root.path(), "etc/hostname"), "ip-10-1-2-3.ec2.internal\n");
+    assert!(
+        out.stderr.contains("the user-data has errors"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        read(root.path(), "etc/hostname"),
+        "ip-10-1-2-3.ec2.internal\n"
+    );
     assert!(read(root.path(), "home/core/.ssh/authorized_keys").contains("AAAAalice"));
-    let ignored = kindling(&["apply", "--from-ec2-metadata", &url, "--ignore-failure", "--root", root.path().to_str().unwrap()]);
+    let ignored = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &url,
+        "--ignore-failure",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(ignored.status, 0, "{}", ignored.stderr);
 }
 
 #[test]
 fn scripts_are_planned_and_ignition_is_left_alone() {
-    let imds = ec2(false, "#!/bin/bash\necho private=$private_ipv4 > /tmp/never-run-by-a-test\n");
+    let imds = ec2(
+        false,
+        "#!/bin/bash\necho private=$private_ipv4 > /tmp/never-run-by-a-test\n",
+    );
     let root = node();
     let r = root.path().to_str().unwrap();
     let url = format!("{}imds/", imds.url);
-    let out = kindling(&["apply", "--from-ec2-metadata", &url, "--root", r, "--color", "never"]);
+    let out = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &url,
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let scripts = root.path().join("var/lib/coreos-cloudinit/scripts");
     let unit = read(root.path(), "var/lib/coreos-cloudinit/scripts/unit-name");
     let unit = unit.trim();
-    assert!(unit.starts_with("coreos-cloudinit-") && unit.ends_with(".service"), "{unit}");
-    let id = unit.trim_start_matches("coreos-cloudinit-").trim_end_matches(".service");
+    assert!(
+        unit.starts_with("coreos-cloudinit-") && unit.ends_with(".service"),
+        "{unit}"
+    );
+    let id = unit
+        .trim_start_matches("coreos-cloudinit-")
+        .trim_end_matches(".service");
     assert_eq!(
         std::fs::read_to_string(scripts.join(id)).unwrap(),
         "#!/bin/bash\necho private=10.1.2.3 > /tmp/never-run-by-a-test\n"
     );
-    assert!(read(root.path(), &format!("run/systemd/system/{unit}")).contains(&format!("ExecStart=/bin/bash /var/lib/coreos-cloudinit/scripts/{id}")));
-    assert!(out.stdout.contains(&format!("systemctl start {unit}")), "{}", out.stdout);
+    assert!(
+        read(root.path(), &format!("run/systemd/system/{unit}")).contains(&format!(
+            "ExecStart=/bin/bash /var/lib/coreos-cloudinit/scripts/{id}"
+        ))
+    );
+    assert!(
+        out.stdout.contains(&format!("systemctl start {unit}")),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("pending"), "{}", out.stdout);
 
     let ign = ec2(false, r#"{"ignition":{"version":"3.3.0"}}"#);
     let root = node();
     let before = snapshot(root.path());
-    let out = kindling(&["apply", "--from-ec2-metadata", &format!("{}imds/", ign.url), "--root", root.path().to_str().unwrap()]);
+    let out = kindling(&[
+        "apply",
+        "--from-ec2-metadata",
+        &format!("{}imds/", ign.url),
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stderr.contains("Ignition config"), "{}", out.stderr);
     assert_eq!(snapshot(root.path()), before);
@@ -686,10 +990,17 @@ fn installed_as_coreos_cloudinit() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(read(root.path(), "etc/hostname"), "drive-node\n");
     let version = run_as(&link, &["-version"]);
-    assert!(version.stdout.starts_with("coreos-cloudinit"), "{}", version.stdout);
+    assert!(
+        version.stdout.starts_with("coreos-cloudinit"),
+        "{}",
+        version.stdout
+    );
     let none = run_as(&link, &[&format!("-root={}", root.path().display())]);
     assert_eq!(none.status, 2, "{}", none.stderr);
-    let oem = run_as(&link, &["-oem=nope", &format!("-root={}", root.path().display())]);
+    let oem = run_as(
+        &link,
+        &["-oem=nope", &format!("-root={}", root.path().display())],
+    );
     assert_eq!(oem.status, 2);
     assert!(oem.stderr.contains("ec2-compat"), "{}", oem.stderr);
 }
@@ -703,15 +1014,20 @@ fn boot_units_install_and_verify() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     let units = root.path().join("etc/systemd/system");
     assert!(
-        std::fs::symlink_metadata(units.join("multi-user.target.wants/kindling-user-data.path")).is_ok(),
+        std::fs::symlink_metadata(units.join("multi-user.target.wants/kindling-user-data.path"))
+            .is_ok(),
         "enabled through systemctl --root"
     );
-    let rules = read(root.path(), "etc/udev/rules.d/90-kindling-configdrive.rules");
+    let rules = read(
+        root.path(),
+        "etc/udev/rules.d/90-kindling-configdrive.rules",
+    );
     assert!(rules.contains("ENV{ID_FS_LABEL}==\"config-2\""));
     let again = kindling(&["boot-units", "--root", r, "--bin", bin]);
     assert!(again.stdout.contains("no changes"), "{}", again.stdout);
 
-    let analyze = which("systemd-analyze").expect("systemd-analyze is missing: install Debian's systemd (scripts/test does)");
+    let analyze = which("systemd-analyze")
+        .expect("systemd-analyze is missing: install Debian's systemd (scripts/test does)");
     let files: Vec<PathBuf> = std::fs::read_dir(&units)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -120,9 +120,7 @@ fn answer(reply: Reply) -> Response<Body> {
             .body(Body::empty())
             .unwrap(),
         Reply::Huge(n) => Response::new(Body::from(vec![b'a'; n])),
-        Reply::Drip(every) => {
-            Response::new(Body::from_stream(Drip::new(every)))
-        }
+        Reply::Drip(every) => Response::new(Body::from_stream(Drip::new(every))),
     }
 }
 

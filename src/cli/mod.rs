@@ -118,6 +118,7 @@ pub fn main() -> ExitCode {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
+    #[allow(clippy::single_match)]
     match argv0.as_str() {
         // "update_engine_client" => ...,
         // "locksmithctl" => ...,

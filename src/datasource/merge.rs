@@ -227,6 +227,12 @@ pub fn build(input: Input<'_>) -> Result<Outcome, String> {
                 .find(|f| f.severity == Severity::Error)
                 .map(|f| f.message.clone());
             match (source.kind, load_error) {
+                (UserData::Unrecognized, why) => {
+                    failure = Some(format!(
+                        "unrecognized user-data format: it is neither #cloud-config, a #! script nor an Ignition config{}",
+                        why.map(|w| format!(" ({w})")).unwrap_or_default()
+                    ));
+                }
                 (_, Some(why)) => failure = Some(format!("cannot read the user-data: {why}")),
                 (UserData::Empty, None) => {}
                 (UserData::Ignition, None) => {
@@ -241,12 +247,6 @@ pub fn build(input: Input<'_>) -> Result<Outcome, String> {
                 }
                 (UserData::Script, None) => {
                     plan = script_plan(&compile::substitute(&source.text, &vars), &input.workspace);
-                }
-                (UserData::Unrecognized, None) => {
-                    failure = Some(
-                        "unrecognized user-data format: it is neither #cloud-config, a #! script nor an Ignition config"
-                            .into(),
-                    );
                 }
                 (UserData::CloudConfig, None) => {
                     let options = Options {

@@ -63,9 +63,15 @@ pub fn metadata(props: &BTreeMap<String, String>) -> Result<Metadata, FetchError
     };
     for i in 0.. {
         let has = |k: &str| !get(&format!("interface.{i}.{k}")).is_empty();
-        if !(has("name") || has("mac") || has("dhcp") || has("ip.0.address"))
-            && !(has("route.0.gateway") || has("route.0.destination"))
-        {
+        let any = [
+            "name",
+            "mac",
+            "dhcp",
+            "ip.0.address",
+            "route.0.gateway",
+            "route.0.destination",
+        ];
+        if !any.iter().any(|k| has(k)) {
             break;
         }
         let role = get(&format!("interface.{i}.role"));

@@ -17,7 +17,6 @@ struct Stanza {
     name: String,
     method: Option<Method>,
     kind: Kind,
-    options: BTreeMap<String, Vec<String>>,
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -176,7 +175,6 @@ fn parse_iface(attrs: &[&str], body: &[String]) -> Result<Stanza, String> {
                 name: (*name).to_string(),
                 method: None,
                 kind: Kind::Physical,
-                options,
             });
         }
         other => return Err(format!("iface {name}: invalid config method {other:?}")),
@@ -219,7 +217,6 @@ fn parse_iface(attrs: &[&str], body: &[String]) -> Result<Stanza, String> {
         name: (*name).to_string(),
         method: Some(method),
         kind,
-        options,
     })
 }
 
@@ -287,11 +284,10 @@ pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, String> {
         if tokens.len() < 2 {
             return Err(format!("malformed stanza start {:?}", r[0]));
         }
-        match tokens[0] {
-            "iface" => stanzas.push(parse_iface(&tokens[1..], &r[1..])?),
-            // `auto`/`allow-*` only mark interfaces to bring up; networkd brings up every
-            // interface it has a unit for. `mapping` runs scripts, which networkd cannot.
-            _ => {}
+        // `auto`/`allow-*` only mark interfaces to bring up; networkd brings up every
+        // interface it has a unit for. `mapping` runs scripts, which networkd cannot.
+        if tokens[0] == "iface" {
+            stanzas.push(parse_iface(&tokens[1..], &r[1..])?);
         }
     }
     let mut all: BTreeMap<String, Interface> = BTreeMap::new();
@@ -311,7 +307,6 @@ pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, String> {
             }
             _ => {}
         }
-        let _ = &s.options;
         all.insert(
             s.name.clone(),
             Interface {
