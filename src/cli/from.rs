@@ -699,6 +699,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn presets_fill_only_what_is_not_given() {
+        let args = FromArgs {
+            oem: Some("ec2-compat".into()),
+            from_ec2_metadata: Some("http://127.0.0.1:9/".into()),
+            ..FromArgs::default()
+        };
+        let f = args.with_preset().unwrap();
+        assert_eq!(f.from_ec2_metadata.as_deref(), Some("http://127.0.0.1:9/"));
+        assert_eq!(f.from_configdrive.as_deref(), Some("/media/configdrive"));
+        let f = FromArgs {
+            oem: Some("rackspace-onmetal".into()),
+            ..FromArgs::default()
+        }
+        .with_preset()
+        .unwrap();
+        assert_eq!(f.convert_netconf.as_deref(), Some("debian"));
+        let err = FromArgs {
+            oem: Some("nope".into()),
+            ..FromArgs::default()
+        }
+        .with_preset()
+        .unwrap_err();
+        assert!(err.contains("ec2-compat, gce"), "{err}");
+    }
+
+    #[test]
     fn go_spellings() {
         let v = |s: &[&str]| s.iter().map(|x| (*x).to_string()).collect::<Vec<_>>();
         assert_eq!(
