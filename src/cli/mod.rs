@@ -15,9 +15,11 @@ use crate::report;
 mod apply;
 mod boot_units;
 mod compile;
+mod coreos_cloudinit;
 mod diff;
 mod explain;
 pub mod from;
+mod from_args;
 mod validate;
 
 pub use apply::ApplyArgs;
@@ -135,7 +137,9 @@ pub fn main() -> ExitCode {
                     ")\n"
                 ));
             }
-            return run(Cli::try_parse_from(from::coreos_cloudinit_args(&argv)));
+            return run(Cli::try_parse_from(
+                coreos_cloudinit::coreos_cloudinit_args(&argv),
+            ));
         }
         _ => {}
     }
