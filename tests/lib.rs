@@ -16,6 +16,8 @@ mod common;
 mod compile;
 mod conformance;
 mod corpus;
+mod datasource;
+mod datasource_support;
 mod formats;
 mod fuzz;
 mod generated;

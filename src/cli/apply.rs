@@ -8,7 +8,7 @@ use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for, use_color};
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
     /// The cloud-config (not needed with --rollback).
-    #[arg(value_name = "FILE", required_unless_present = "rollback")]
+    #[arg(value_name = "FILE", required_unless_present_any = super::from::APPLY_UNLESS)]
     pub file: Option<String>,
     /// The root to converge (a directory laid out like the node's root, or /).
     #[arg(long, value_name = "DIR")]
@@ -28,9 +28,27 @@ pub struct ApplyArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Read user-data and metadata from datasources instead of FILE.
+    #[command(flatten)]
+    pub from: super::from::FromArgs,
 }
 
 pub(super) fn run(args: &ApplyArgs) -> ExitCode {
+    if args.from.any() && !args.rollback {
+        if args.file.is_some() {
+            eprintln!("kindling: apply takes FILE or --from-... datasources, not both");
+            return ExitCode::from(2);
+        }
+        return super::from::run(&super::from::Run {
+            from: &args.from,
+            root: &args.root,
+            preview: false,
+            dry_run: args.dry_run,
+            format: args.format,
+            color: args.color,
+            exit_code: false,
+        });
+    }
     let root = match open_root(&args.root) {
         Ok(r) => r,
         Err(code) => return code,

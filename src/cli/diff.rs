@@ -8,7 +8,7 @@ use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for, use_color};
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// FILE (with --root), or OLD NEW.
-    #[arg(required = true, num_args = 1..=2, value_name = "FILE")]
+    #[arg(required_unless_present_any = super::from::SOURCE_IDS, num_args = 1..=2, value_name = "FILE")]
     pub files: Vec<String>,
     /// The root to compare with (a directory laid out like the node's root, or /).
     #[arg(long, value_name = "DIR")]
@@ -25,9 +25,27 @@ pub struct DiffArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Read user-data and metadata from datasources instead of FILE.
+    #[command(flatten)]
+    pub from: super::from::FromArgs,
 }
 
 pub(super) fn run(args: &DiffArgs) -> ExitCode {
+    if args.from.any() {
+        let (Some(root), true) = (&args.root, args.files.is_empty()) else {
+            eprintln!("kindling: diff --from-... takes --root DIR and no FILE");
+            return ExitCode::from(2);
+        };
+        return super::from::run(&super::from::Run {
+            from: &args.from,
+            root,
+            preview: true,
+            dry_run: true,
+            format: args.format,
+            color: args.color,
+            exit_code: args.exit_code,
+        });
+    }
     let color = use_color(args.color, std::io::stdout().is_terminal());
     let result = match (&args.root, args.files.as_slice()) {
         (Some(root), [file]) => {

@@ -14,12 +14,16 @@ use crate::report;
 
 mod agent;
 mod apply;
+mod boot_units;
 mod compile;
+mod coreos_cloudinit;
 mod diff;
 mod explain;
 mod slots;
 mod update_engine_client;
 mod update_server;
+pub mod from;
+mod from_args;
 mod validate;
 
 pub use apply::ApplyArgs;
@@ -48,6 +52,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Converge a root directory to a config: atomic, confined, convergent.
     Apply(ApplyArgs),
+    /// Install the units and udev rules that run kindling at boot from datasources.
+    BootUnits(boot_units::BootUnitsArgs),
     /// Print the JSON Schema of the cloud-config dialect.
     Schema,
     /// The A/B /usr slots of a GPT disk: show, play the firmware, mark, create.
@@ -125,16 +131,35 @@ pub fn main() -> ExitCode {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    #[allow(clippy::single_match)]
     match argv0.as_str() {
         "update_engine_client" => {
             return update_engine_client::main(std::env::args_os().skip(1));
         }
         // "locksmithctl" => ...,
-        // "coreos-cloudinit" => ...,
+        "coreos-cloudinit" => {
+            let argv: Vec<String> = std::env::args().collect();
+            if argv
+                .iter()
+                .skip(1)
+                .any(|a| matches!(a.as_str(), "-version" | "--version" | "-version=true"))
+            {
+                return emit(concat!(
+                    "coreos-cloudinit (kindling ",
+                    env!("CARGO_PKG_VERSION"),
+                    ")\n"
+                ));
+            }
+            return run(Cli::try_parse_from(
+                coreos_cloudinit::coreos_cloudinit_args(&argv),
+            ));
+        }
         _ => {}
     }
-    let cli = match Cli::try_parse() {
+    run(Cli::try_parse())
+}
+
+fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -150,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::BootUnits(args) => boot_units::run(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Agent(args) => agent::run(&args),
         Command::Slots(args) => slots::run(&args),

@@ -1,0 +1,138 @@
+//! `--from-packet-metadata URL` (coreos-cloudinit's `packet-metadata-service`, Equinix Metal):
+//! available when URL itself answers; user-data `userdata`; metadata the JSON document
+//! `metadata`: `hostname`, `ssh_keys` (a list), and `network` (`interfaces`, `addresses`,
+//! `dns`), which `--convert-netconf=packet` turns into a bond (`netconf::packet`).
+//!
+//! Addresses: IPv4 public/private go to `$public_ipv4`/`$private_ipv4` (the last one wins, as
+//! in coreos-cloudinit). Difference: coreos-cloudinit puts *every* IPv6 address, private ones
+//! included, into `$public_ipv6` and never sets `$private_ipv6`; kindling honours `public`.
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use super::http::{Client, join};
+use super::{
+    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, NetworkConfig,
+};
+
+/// Packet's metadata service.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    /// Root URL.
+    pub root: String,
+    /// The client.
+    pub client: Client,
+}
+
+/// One address block.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Netblock {
+    /// The address.
+    pub address: IpAddr,
+    /// Prefix length (used when `netmask` is missing).
+    #[serde(default)]
+    pub cidr: Option<u8>,
+    /// The mask, as an address.
+    #[serde(default)]
+    pub netmask: Option<IpAddr>,
+    /// The gateway.
+    #[serde(default)]
+    pub gateway: Option<IpAddr>,
+    /// 4 or 6.
+    #[serde(default)]
+    pub address_family: u8,
+    /// Whether public.
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// One NIC.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Nic {
+    /// Kernel name (`enp1s0f0`).
+    #[serde(default)]
+    pub name: String,
+    /// MAC address.
+    #[serde(default)]
+    pub mac: String,
+}
+
+/// Packet's `network` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct NetworkData {
+    /// NICs.
+    pub interfaces: Vec<Nic>,
+    /// Address blocks.
+    pub addresses: Vec<Netblock>,
+    /// Name servers (`None`: not given, Google's are used).
+    pub dns: Option<Vec<IpAddr>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Document {
+    hostname: String,
+    ssh_keys: Vec<String>,
+    network: NetworkData,
+}
+
+/// Read Packet's `metadata` document.
+///
+/// # Errors
+/// When it is not the expected JSON.
+pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
+    let mut md = Metadata::default();
+    if bytes.is_empty() {
+        return Ok(md);
+    }
+    let doc: Document =
+        serde_json::from_slice(bytes).map_err(|e| FetchError::Malformed(format!("{from}: {e}")))?;
+    for b in &doc.network.addresses {
+        match (b.address_family, b.public) {
+            (4, true) => md.public_ipv4 = Some(b.address),
+            (4, false) => md.private_ipv4 = Some(b.address),
+            (_, true) => md.public_ipv6 = Some(b.address),
+            (_, false) => md.private_ipv6 = Some(b.address),
+        }
+    }
+    md.hostname = (!doc.hostname.is_empty()).then_some(doc.hostname);
+    md.ssh_keys = doc
+        .ssh_keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (i.to_string(), k))
+        .collect();
+    md.network = Some(NetworkConfig::Packet(doc.network));
+    Ok(md)
+}
+
+impl Datasource for Packet {
+    fn kind(&self) -> &'static str {
+        "packet-metadata-service"
+    }
+
+    fn location(&self) -> String {
+        self.root.clone()
+    }
+
+    fn availability(&self) -> Fut<'_, Availability> {
+        Box::pin(async move { self.client.availability(&join(&self.root, ""), &[]).await })
+    }
+
+    fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
+        Box::pin(async move {
+            let url = join(&self.root, "userdata");
+            self.client.fetch_data(&url, &[], MAX_USER_DATA).await
+        })
+    }
+
+    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
+        Box::pin(async move {
+            let url = join(&self.root, "metadata");
+            let body = self.client.fetch_data(&url, &[], MAX_METADATA).await?;
+            parse(&body, &url)
+        })
+    }
+}
