@@ -16,11 +16,13 @@ mod apply;
 mod compile;
 mod diff;
 mod explain;
+mod lock;
 mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
 pub use diff::DiffArgs;
+pub use lock::{LockArgs, LockCommand, LockFormat};
 pub use validate::ValidateArgs;
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
@@ -50,6 +52,8 @@ pub enum Command {
         /// The code, with or without the `kindling::` prefix.
         code: Option<String>,
     },
+    /// The cluster-wide reboot lock (locksmithctl-compatible) and a FleetLock server.
+    Lock(LockArgs),
 }
 
 /// Formats of `diff` and `apply` reports.
@@ -117,7 +121,14 @@ pub fn main() -> ExitCode {
     #[allow(clippy::match_single_binding)]
     match argv0.as_str() {
         // "update_engine_client" => ...,
-        // "locksmithctl" => ...,
+        "locksmithctl" => {
+            return lock::locksmithctl_main(
+                std::env::args_os()
+                    .skip(1)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            );
+        }
         // "coreos-cloudinit" => ...,
         _ => {}
     }
@@ -139,6 +150,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Explain { code } => explain::run(code.as_deref()),
+        Command::Lock(args) => lock::run(&args),
     }
 }
 

@@ -138,7 +138,7 @@ impl Etcd2Lock {
             let endpoint = &self.endpoints[at];
             let mut req = self
                 .http
-                .request(method.clone(), format!("{endpoint}/v2/keys/{key}"))
+                .request(method.clone(), format!("{endpoint}/v2/keys/{}", path_escape(key)))
                 .query(query);
             if let Some(form) = form {
                 req = req.form(form);
@@ -157,9 +157,15 @@ impl Etcd2Lock {
                         LockError::Unavailable(format!("{endpoint}: reading the answer: {e}"))
                     })?;
                     if status == 401 {
-                        return Err(LockError::Config(format!(
-                            "{endpoint}: etcd refused the credentials (HTTP 401): check --etcd-username/--etcd-password"
-                        )));
+                        return Err(LockError::Config(if self.auth.is_some() {
+                            format!(
+                                "{endpoint}: etcd refused the credentials (HTTP 401): check --etcd-username/--etcd-password"
+                            )
+                        } else {
+                            format!(
+                                "{endpoint}: etcd requires user authentication (HTTP 401): give --etcd-username and --etcd-password"
+                            )
+                        }));
                     }
                     let body: Response = serde_json::from_slice(&bytes).map_err(|e| {
                         LockError::Protocol(format!(
@@ -379,6 +385,20 @@ impl Etcd2Lock {
         }
         Err(LockError::Conflict(MAX_CONFLICTS))
     }
+}
+
+/// Go's URL path escaping, as etcd's Go client applies it to keys: a `%` in a key (from a
+/// QueryEscape'd group name) travels as `%25`, so etcd stores it literally.
+fn path_escape(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

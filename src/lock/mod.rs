@@ -28,7 +28,9 @@ pub mod server;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use config::{Backend, LockConfig, TlsFiles, DEFAULT_ENDPOINTS};
+pub use config::{
+    Backend, DEFAULT_ENDPOINTS, LockConfig, TlsFiles, split_endpoints as config_endpoints,
+};
 pub use etcd2::Etcd2Lock;
 pub use etcd3::{DEFAULT_LEASE_TTL, Etcd3Lock, semaphore_key as etcd3_semaphore_key};
 pub use fleetlock::FleetLockClient;
