@@ -18,5 +18,6 @@ mod fuzz;
 mod generated;
 mod lock;
 mod lock_support;
+mod reboot_window;
 mod snapshots;
 mod units;
