@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kindling::lock::{
-    Acquired, Backend, Etcd2Lock, Etcd3Lock, FleetLockClient, LockConfig, LockError,
-    RebootLock, Released,
+    Acquired, Backend, Etcd2Lock, Etcd3Lock, FleetLockClient, LockConfig, LockError, RebootLock,
+    Released,
 };
 
 use crate::lock_support::{
-    Etcd, Proc, free_port, kindling, kindling_as_locksmithctl, listening, machine_root, peer,
-    rt, v3_history, wait_until,
+    Etcd, Proc, free_port, kindling, kindling_as_locksmithctl, listening, machine_root, peer, rt,
+    v3_history, wait_until,
 };
 
 const SEM: &str = "coreos.com/updateengine/rebootlock/semaphore";
@@ -104,7 +104,14 @@ fn locksmithctl_and_kindling_share_one_lock() {
     }
     assert_eq!(locksmithctl(&etcd, &["lock", "cccc"]).0, 0);
     let full = locksmithctl(&etcd, &["lock", "dddd"]);
-    assert_eq!(full, (1, String::new(), "Error locking: semaphore is at 0\n".into()));
+    assert_eq!(
+        full,
+        (
+            1,
+            String::new(),
+            "Error locking: semaphore is at 0\n".into()
+        )
+    );
     assert_eq!(klock(&etcd, &["lock", "dddd"]), full);
     // kindling's extras: age and state of kindling's holds, JSON.
     assert_eq!(locksmithctl(&etcd, &["set-max", "2"]).0, 0);
@@ -112,7 +119,11 @@ fn locksmithctl_and_kindling_share_one_lock() {
     let wide = klock(&etcd, &["status", "--wide"]).1;
     assert!(wide.contains("MACHINE ID  HELD FOR   STATE\n"), "{wide}");
     assert!(wide.contains("cccc        -          -\n"), "{wide}");
-    assert!(wide.lines().any(|l| l.starts_with("eeee ") && l.ends_with(" locked")), "{wide}");
+    assert!(
+        wide.lines()
+            .any(|l| l.starts_with("eeee ") && l.ends_with(" locked")),
+        "{wide}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&klock(&etcd, &["status", "--format", "json"]).1).unwrap();
     assert_eq!(json["max"], 2);
@@ -149,7 +160,9 @@ fn installed_as_locksmithctl_kindling_answers_as_locksmithctl() {
     let ours = kindling_as_locksmithctl(dir.path());
     let both = |args: &[&str]| {
         let theirs = locksmithctl(&etcd, args);
-        let mine = run(Command::new(&ours).arg(format!("-endpoint={}", etcd.url)).args(args));
+        let mine = run(Command::new(&ours)
+            .arg(format!("-endpoint={}", etcd.url))
+            .args(args));
         (mine, theirs)
     };
     let (mine, theirs) = both(&["status"]);
@@ -157,15 +170,27 @@ fn installed_as_locksmithctl_kindling_answers_as_locksmithctl() {
     // Mutations: locksmithctl first, then kindling as locksmithctl on the same state again.
     assert_eq!(locksmithctl(&etcd, &["lock", "m1"]).0, 0);
     let theirs = locksmithctl(&etcd, &["status"]);
-    let mine = run(Command::new(&ours).arg(format!("-endpoint={}", etcd.url)).arg("status"));
+    let mine = run(Command::new(&ours)
+        .arg(format!("-endpoint={}", etcd.url))
+        .arg("status"));
     assert_eq!(mine, theirs);
     // Locking twice: locksmithctl fails (coreos/locksmith#58), kindling holds its one slot.
-    assert_eq!(locksmithctl(&etcd, &["lock", "m1"]).2, "Error locking: semaphore is at 0\n");
-    let again = run(Command::new(&ours).arg(format!("--endpoint={}", etcd.url)).args(["lock", "m1"]));
+    assert_eq!(
+        locksmithctl(&etcd, &["lock", "m1"]).2,
+        "Error locking: semaphore is at 0\n"
+    );
+    let again = run(Command::new(&ours)
+        .arg(format!("--endpoint={}", etcd.url))
+        .args(["lock", "m1"]));
     assert_eq!(again, (0, String::new(), String::new()));
-    let full = run(Command::new(&ours).arg("-endpoint").arg(&etcd.url).args(["lock", "m2"]));
+    let full = run(Command::new(&ours)
+        .arg("-endpoint")
+        .arg(&etcd.url)
+        .args(["lock", "m2"]));
     assert_eq!(full, locksmithctl(&etcd, &["lock", "m2"]));
-    let set = run(Command::new(&ours).arg(format!("-endpoint={}", etcd.url)).args(["set-max", "2"]));
+    let set = run(Command::new(&ours)
+        .arg(format!("-endpoint={}", etcd.url))
+        .args(["set-max", "2"]));
     assert_eq!(set, (0, "Old-Max: 1\nMax: 2\n".into(), String::new()));
     for args in [&["set-max", "x"][..], &["unlock", "zz"], &["set-max"]] {
         let (mine, theirs) = both(args);
@@ -186,7 +211,10 @@ fn installed_as_locksmithctl_kindling_answers_as_locksmithctl() {
     let (code, _, err) = run(Command::new(&ours)
         .arg(format!("--endpoint={}", etcd.url))
         .arg("reboot")
-        .env("KINDLING_REBOOT_COMMAND", format!("touch {}", marker.display())));
+        .env(
+            "KINDLING_REBOOT_COMMAND",
+            format!("touch {}", marker.display()),
+        ));
     // No --root through locksmithctl's flags: the machine's own id is used.
     assert_eq!(code, 0, "{err}");
     assert!(marker.exists());
@@ -205,10 +233,18 @@ fn reboot_takes_the_lock_then_runs_the_command() {
     assert!(marker.exists());
     // Held across the reboot, with its state.
     let status = klock(&etcd, &["status", "--wide"]).1;
-    assert!(status.lines().any(|l| l.starts_with("node-1 ") && l.ends_with(" rebooting")), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("node-1 ") && l.ends_with(" rebooting")),
+        "{status}"
+    );
     // Again (a node that held the lock before): locksmith#58 would fail; kindling reboots.
     std::fs::remove_file(&marker).unwrap();
-    assert_eq!(klock(&etcd, &["--root", r, "reboot", "--reboot-command", &cmd]).0, 0);
+    assert_eq!(
+        klock(&etcd, &["--root", r, "reboot", "--reboot-command", &cmd]).0,
+        0
+    );
     assert!(marker.exists());
     // Another node: the only slot is taken, nothing runs.
     let other = machine_root("node-2");
@@ -216,11 +252,17 @@ fn reboot_takes_the_lock_then_runs_the_command() {
     let other_marker = other.path().join("rebooted");
     let cmd2 = format!("touch {}", other_marker.display());
     let (code, _, err) = klock(&etcd, &["--root", o, "reboot", "--reboot-command", &cmd2]);
-    assert_eq!((code, err.as_str()), (1, "Error locking: semaphore is at 0\n"));
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Error locking: semaphore is at 0\n")
+    );
     assert!(!other_marker.exists());
     // A failing reboot command gives the slot back.
     assert_eq!(klock(&etcd, &["unlock", "node-1"]).0, 0);
-    let (code, _, err) = klock(&etcd, &["--root", o, "reboot", "--reboot-command", "exit 3"]);
+    let (code, _, err) = klock(
+        &etcd,
+        &["--root", o, "reboot", "--reboot-command", "exit 3"],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("the reboot lock was released"), "{err}");
     assert_eq!(klock(&etcd, &["status"]).1, "Available: 1\nMax: 1\n");
@@ -231,11 +273,17 @@ fn lock_and_unlock_are_idempotent_on_every_etcd_backend() {
     let etcd = Etcd::start();
     rt().block_on(async {
         for backend in [Backend::Etcd2, Backend::Etcd3] {
-            let lock = kindling::lock::connect(&config(&etcd, backend, "")).await.unwrap();
+            let lock = kindling::lock::connect(&config(&etcd, backend, ""))
+                .await
+                .unwrap();
             assert_eq!(lock.lock("a").await.unwrap(), Acquired::Locked);
             assert_eq!(lock.lock("a").await.unwrap(), Acquired::AlreadyHeld);
             let s = lock.status().await.unwrap();
-            assert_eq!((s.max, s.available, s.holders.len()), (1, 0, 1), "{backend:?}");
+            assert_eq!(
+                (s.max, s.available, s.holders.len()),
+                (1, 0, 1),
+                "{backend:?}"
+            );
             assert_eq!(
                 lock.lock("b").await.unwrap_err(),
                 LockError::Full {
@@ -257,7 +305,10 @@ fn etcd3_slot_changes_are_applied_to_the_stored_semaphore() {
     let key = "com.coreos.airlock/groups/default/v1/semaphore";
     let (code, _, err) = klock(&etcd, &["--backend", "etcd3", "lock", "a"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(etcd.v3_value(key).unwrap(), r#"{"total_slots":1,"holders":["a"]}"#);
+    assert_eq!(
+        etcd.v3_value(key).unwrap(),
+        r#"{"total_slots":1,"holders":["a"]}"#
+    );
     assert_eq!(klock(&etcd, &["--backend", "etcd3", "lock", "b"]).0, 1);
     let (code, out, _) = klock(&etcd, &["--backend", "etcd3", "set-max", "2"]);
     assert_eq!((code, out.as_str()), (0, "Old-Max: 1\nMax: 2\n"));
@@ -292,9 +343,14 @@ fn airlock(etcd: &Etcd, slots: u32) -> (Proc, String, tempfile::TempDir) {
     .unwrap();
     let proc = Proc::spawn(
         "airlock",
-        Command::new(peer("airlock")).arg("-c").arg(&cfg).arg("serve"),
+        Command::new(peer("airlock"))
+            .arg("-c")
+            .arg(&cfg)
+            .arg("serve"),
     );
-    wait_until("airlock to listen", Duration::from_secs(10), || listening(port));
+    wait_until("airlock to listen", Duration::from_secs(10), || {
+        listening(port)
+    });
     (proc, format!("http://127.0.0.1:{port}"), dir)
 }
 
@@ -322,7 +378,10 @@ fn fleetlock_client_against_airlock() {
             busy.to_string(),
             "server-side error, code 500: all 1 semaphore slots currently locked"
         );
-        assert!(matches!(client.status().await, Err(LockError::Unsupported(_))));
+        assert!(matches!(
+            client.status().await,
+            Err(LockError::Unsupported(_))
+        ));
         // kindling's etcd v3 backend reads Airlock's semaphore.
         let v3 = Etcd3Lock::connect(&config(&etcd, Backend::Etcd3, "workers"))
             .await
@@ -337,11 +396,18 @@ fn fleetlock_client_against_airlock() {
         assert!(client.lock("node-b").await.is_err());
         assert_eq!(v3.unlock("node-k").await.unwrap(), Released::Unlocked);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        assert_eq!(client.wait_lock("node-b", deadline).await.unwrap(), Acquired::Locked);
+        assert_eq!(
+            client.wait_lock("node-b", deadline).await.unwrap(),
+            Acquired::Locked
+        );
         // Unknown group: Airlock's error shape comes through.
         let mut other = cfg.clone();
         other.group = "nosuch".into();
-        let err = FleetLockClient::new(&other).unwrap().lock("x").await.unwrap_err();
+        let err = FleetLockClient::new(&other)
+            .unwrap()
+            .lock("x")
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, LockError::Remote { status: 400, kind, .. } if kind == "unknown_group"),
             "{err:?}"
@@ -351,7 +417,9 @@ fn fleetlock_client_against_airlock() {
 
 /// The exact request Zincati sends (reference: airlock-fleetlock.md §8).
 fn zincati_body(id: &str, group: &str) -> String {
-    format!("{{\n  \"client_params\": {{\n    \"id\": \"{id}\",\n    \"group\": \"{group}\"\n  }}\n}}")
+    format!(
+        "{{\n  \"client_params\": {{\n    \"id\": \"{id}\",\n    \"group\": \"{group}\"\n  }}\n}}"
+    )
 }
 
 fn serve(etcd: &Etcd, extra: &[&str]) -> (Proc, String) {
@@ -363,9 +431,11 @@ fn serve(etcd: &Etcd, extra: &[&str]) -> (Proc, String) {
             .arg(format!("127.0.0.1:{port}"))
             .args(extra),
     );
-    wait_until("kindling lock serve to listen", Duration::from_secs(10), || {
-        listening(port)
-    });
+    wait_until(
+        "kindling lock serve to listen",
+        Duration::from_secs(10),
+        || listening(port),
+    );
     (proc, format!("http://127.0.0.1:{port}"))
 }
 
@@ -374,7 +444,14 @@ fn zincati_request_against_kindling_serve() {
     let etcd = Etcd::start();
     // A stored semaphore with 1 slot; the server's configuration says 2 and wins at start
     // (Airlock would keep 1: airlock#81).
-    assert_eq!(klock(&etcd, &["--backend", "etcd3", "--group", "workers", "set-max", "1"]).0, 0);
+    assert_eq!(
+        klock(
+            &etcd,
+            &["--backend", "etcd3", "--group", "workers", "set-max", "1"]
+        )
+        .0,
+        0
+    );
     let (_server, url) = serve(&etcd, &["--group-slots", "workers=2"]);
     rt().block_on(async {
         let http = reqwest::Client::new();
@@ -474,7 +551,8 @@ fn zincati_request_against_kindling_serve() {
         assert!(metrics.contains("airlock_database_semaphore_lock_holders{group=\"workers\"} 0\n"), "{metrics}");
     });
     assert_eq!(
-        etcd.v3_value("com.coreos.airlock/groups/workers/v1/semaphore").unwrap(),
+        etcd.v3_value("com.coreos.airlock/groups/workers/v1/semaphore")
+            .unwrap(),
         r#"{"total_slots":2,"holders":[]}"#
     );
 }
@@ -517,22 +595,38 @@ fn etcd3_dead_holder_is_replaced_by_exactly_one_contender() {
     let mut holder = Proc::spawn(
         "holder",
         Command::new(env!("CARGO_BIN_EXE_kindling")).args([
-            "lock", "--backend", "etcd3", "--endpoint", &etcd.url, "lock", "dead", "--hold",
-            "--lease-ttl", "2",
+            "lock",
+            "--backend",
+            "etcd3",
+            "--endpoint",
+            &etcd.url,
+            "lock",
+            "dead",
+            "--hold",
+            "--lease-ttl",
+            "2",
         ]),
     );
     // A hold without a lease (an operator's, or Airlock's) never expires.
     let rt = rt();
     rt.block_on(async {
-        let admin = Etcd3Lock::connect(&config(&etcd, Backend::Etcd3, "")).await.unwrap();
+        let admin = Etcd3Lock::connect(&config(&etcd, Backend::Etcd3, ""))
+            .await
+            .unwrap();
         let start = Instant::now();
         loop {
             let s = admin.status().await.unwrap();
-            if s.holders.iter().any(|h| h.id == "dead" && h.alive == Some(true)) {
+            if s.holders
+                .iter()
+                .any(|h| h.id == "dead" && h.alive == Some(true))
+            {
                 break;
             }
             assert!(holder.is_running(), "the holder process exited");
-            assert!(start.elapsed() < Duration::from_secs(10), "the holder never locked");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the holder never locked"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         admin.set_max(2).await.unwrap();
@@ -565,7 +659,11 @@ fn etcd3_dead_holder_is_replaced_by_exactly_one_contender() {
             results.push(t.await.unwrap());
         }
         let winners: Vec<_> = results.iter().filter(|(r, _)| r.is_ok()).collect();
-        assert_eq!(winners.len(), 1, "exactly one contender takes the dead holder's slot");
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one contender takes the dead holder's slot"
+        );
         assert!(killed.elapsed() < Duration::from_secs(9));
         for (r, _) in &results {
             if let Err(e) = r {
@@ -578,7 +676,10 @@ fn etcd3_dead_holder_is_replaced_by_exactly_one_contender() {
         assert_eq!(s.available, 0);
     });
     let (max, revisions) = max_holders_in_history(&etcd, "default");
-    assert!(max <= 2, "a revision had {max} holders on 2 slots: {revisions:?}");
+    assert!(
+        max <= 2,
+        "a revision had {max} holders on 2 slots: {revisions:?}"
+    );
     // The dead holder disappears in exactly one revision, which adds nobody.
     let removals: Vec<_> = revisions
         .windows(2)
@@ -592,7 +693,9 @@ fn etcd3_dead_holder_is_replaced_by_exactly_one_contender() {
 fn twenty_contenders_on_three_slots_never_exceed_three() {
     let etcd = Etcd::start();
     rt().block_on(async {
-        let admin = Etcd3Lock::connect(&config(&etcd, Backend::Etcd3, "")).await.unwrap();
+        let admin = Etcd3Lock::connect(&config(&etcd, Backend::Etcd3, ""))
+            .await
+            .unwrap();
         admin.set_max(3).await.unwrap();
         let v2admin = Etcd2Lock::new(&config(&etcd, Backend::Etcd2, "")).unwrap();
         v2admin.set_max(3).await.unwrap();
@@ -601,7 +704,9 @@ fn twenty_contenders_on_three_slots_never_exceed_three() {
             let most = Arc::new(AtomicUsize::new(0));
             let mut tasks = Vec::new();
             for n in 0..20 {
-                let lock = kindling::lock::connect(&config(&etcd, backend, "")).await.unwrap();
+                let lock = kindling::lock::connect(&config(&etcd, backend, ""))
+                    .await
+                    .unwrap();
                 let (inside, most) = (inside.clone(), most.clone());
                 tasks.push(tokio::spawn(async move {
                     let id = format!("node-{n:02}");
@@ -618,7 +723,10 @@ fn twenty_contenders_on_three_slots_never_exceed_three() {
                 t.await.unwrap();
             }
             let most = most.load(Ordering::SeqCst);
-            assert!((1..=3).contains(&most), "{backend:?}: {most} inside at once");
+            assert!(
+                (1..=3).contains(&most),
+                "{backend:?}: {most} inside at once"
+            );
         }
     });
     let (max, revisions) = max_holders_in_history(&etcd, "default");
@@ -642,11 +750,24 @@ fn basic_auth_is_passed_through_to_etcd() {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     v2(&["user", "add", "root:s3cret"]);
     v2(&["auth", "enable"]);
-    v2(&["-u", "root:s3cret", "role", "revoke", "guest", "-path", "/*", "-readwrite"]);
+    v2(&[
+        "-u",
+        "root:s3cret",
+        "role",
+        "revoke",
+        "guest",
+        "-path",
+        "/*",
+        "-readwrite",
+    ]);
     let auth = ["--etcd-username", "root", "--etcd-password", "s3cret"];
     assert_eq!(klock(&etcd, &[&auth[..], &["lock", "n1"]].concat()).0, 0);
     assert_eq!(
@@ -656,22 +777,50 @@ fn basic_auth_is_passed_through_to_etcd() {
     let (code, _, err) = klock(&etcd, &["status"]);
     assert_eq!(code, 1);
     assert!(err.contains("requires user authentication"), "{err}");
-    let (code, _, err) = klock(&etcd, &["--etcd-username", "root", "--etcd-password", "wrong", "status"]);
+    let (code, _, err) = klock(
+        &etcd,
+        &[
+            "--etcd-username",
+            "root",
+            "--etcd-password",
+            "wrong",
+            "status",
+        ],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("refused the credentials"), "{err}");
     // etcd v3 auth through the gRPC client.
     let v3 = |args: &[&str]| {
         let out = etcd.etcdctl(args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     v3(&["user", "add", "root", "--new-user-password=s3cret"]);
     v3(&["user", "grant-role", "root", "root"]);
     v3(&["auth", "enable"]);
     assert_eq!(
-        klock(&etcd, &[&auth[..], &["--backend", "etcd3", "lock", "n3"]].concat()).0,
+        klock(
+            &etcd,
+            &[&auth[..], &["--backend", "etcd3", "lock", "n3"]].concat()
+        )
+        .0,
         0
     );
-    let (code, _, err) = klock(&etcd, &["--backend", "etcd3", "--etcd-username", "root", "--etcd-password", "wrong", "status"]);
+    let (code, _, err) = klock(
+        &etcd,
+        &[
+            "--backend",
+            "etcd3",
+            "--etcd-username",
+            "root",
+            "--etcd-password",
+            "wrong",
+            "status",
+        ],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("credentials") || err.contains("auth"), "{err}");
 }

@@ -85,7 +85,10 @@ impl Drop for Proc {
 pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -163,16 +166,26 @@ impl Etcd {
             .args(["get", key])
             .output()
             .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8(out.stdout).unwrap().trim_end().to_string())
+        out.status.success().then(|| {
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .trim_end()
+                .to_string()
+        })
     }
 
     /// A v3 key's raw value.
     pub fn v3_value(&self, key: &str) -> Option<String> {
         let out = self.etcdctl(&["get", "--print-value-only", key]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8(out.stdout).unwrap().trim_end().to_string();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string();
         (!text.is_empty()).then_some(text)
     }
 }

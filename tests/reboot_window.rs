@@ -27,7 +27,11 @@ fn ts(text: &str) -> Timestamp {
 
 fn show(window: &Window, after: Timestamp) -> String {
     let (s, e) = window.next_open(after).unwrap();
-    format!("{} .. {}", s.strftime("%a %F %T %Z"), e.strftime("%a %F %T %Z"))
+    format!(
+        "{} .. {}",
+        s.strftime("%a %F %T %Z"),
+        e.strftime("%a %F %T %Z")
+    )
 }
 
 #[test]
@@ -36,13 +40,26 @@ fn daily_window_end_inclusive_and_across_midnight() {
         let w = Window::locksmith("23:05", "11h", zone(z)).unwrap();
         assert!(w.contains(at(z, "2026-06-10T23:05")), "{z}: the start");
         assert!(w.contains(at(z, "2026-06-11T03:00")), "{z}: after midnight");
-        assert!(w.contains(at(z, "2026-06-11T10:05")), "{z}: the end is inclusive");
-        assert!(!w.contains(at(z, "2026-06-11T10:05:00.000000001")), "{z}: past the end");
-        assert!(!w.contains(at(z, "2026-06-11T23:04:59")), "{z}: before the start");
+        assert!(
+            w.contains(at(z, "2026-06-11T10:05")),
+            "{z}: the end is inclusive"
+        );
+        assert!(
+            !w.contains(at(z, "2026-06-11T10:05:00.000000001")),
+            "{z}: past the end"
+        );
+        assert!(
+            !w.contains(at(z, "2026-06-11T23:04:59")),
+            "{z}: before the start"
+        );
         let d = w.duration_to_start(at(z, "2026-06-11T12:05")).unwrap();
         assert_eq!(d, SignedDuration::from_hours(11), "{z}");
         let d = w.duration_to_start(at(z, "2026-06-11T01:05")).unwrap();
-        assert_eq!(d, -SignedDuration::from_hours(2), "{z}: two hours into the window");
+        assert_eq!(
+            d,
+            -SignedDuration::from_hours(2),
+            "{z}: two hours into the window"
+        );
     }
 }
 
@@ -62,7 +79,10 @@ fn weekly_window_across_the_week_end() {
     assert!(w.contains(at("Europe/Berlin", "2026-03-08T00:30")));
     assert!(w.contains(at("Europe/Berlin", "2026-03-08T01:00")));
     assert!(!w.contains(at("Europe/Berlin", "2026-03-08T01:00:01")));
-    assert!(!w.contains(at("Europe/Berlin", "2026-03-06T23:30")), "a Friday");
+    assert!(
+        !w.contains(at("Europe/Berlin", "2026-03-06T23:30")),
+        "a Friday"
+    );
     assert_eq!(
         show(&w, at("Europe/Berlin", "2026-03-08T01:00:01")),
         "Sat 2026-03-14 23:00:00 CET .. Sun 2026-03-15 01:00:00 CET"
@@ -89,7 +109,10 @@ fn dst_days_in_berlin_and_new_york() {
         show(&w, at("Europe/Berlin", "2026-10-25T00:00")),
         "Sun 2026-10-25 02:30:00 CEST .. Sun 2026-10-25 02:30:00 CET"
     );
-    assert!(w.contains(ts("2026-10-25T01:29:59Z")), "02:29:59 CET, the second pass");
+    assert!(
+        w.contains(ts("2026-10-25T01:29:59Z")),
+        "02:29:59 CET, the second pass"
+    );
     assert!(!w.contains(ts("2026-10-25T01:30:01Z")));
     // The next day is ordinary again.
     assert_eq!(
@@ -121,8 +144,12 @@ fn calendar_windows_open_for_their_length() {
         "Sun 2026-03-15 04:00:00 UTC .. Sun 2026-03-15 05:30:00 UTC"
     );
     // A zone in the expression wins over the node's.
-    let w = Window::calendar("*-*-* 05:00 Europe/Berlin", SignedDuration::ZERO, TimeZone::UTC)
-        .unwrap();
+    let w = Window::calendar(
+        "*-*-* 05:00 Europe/Berlin",
+        SignedDuration::ZERO,
+        TimeZone::UTC,
+    )
+    .unwrap();
     assert_eq!(
         show(&w, ts("2026-07-01T00:00Z")),
         "Wed 2026-07-01 05:00:00 CEST .. Wed 2026-07-01 05:00:00 CEST"
@@ -140,7 +167,9 @@ fn systemd_next(expr: &str, tz: &str, base: Timestamp) -> Option<String> {
         .arg(format!("--base-time=@{}", base.as_second()))
         .arg(expr)
         .output()
-        .unwrap_or_else(|e| panic!("systemd-analyze is needed (scripts/test installs systemd): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("systemd-analyze is needed (scripts/test installs systemd): {e}")
+        });
     let text = String::from_utf8(out.stdout).unwrap();
     // With TZ=UTC, systemd prints no separate "(in UTC)" line.
     let line = |prefix: &str| {
@@ -148,7 +177,13 @@ fn systemd_next(expr: &str, tz: &str, base: Timestamp) -> Option<String> {
             .find_map(|l| l.trim().strip_prefix(prefix))
             .map(str::to_string)
     };
-    line("(in UTC): ").or_else(|| if tz == "UTC" { line("Next elapse: ") } else { None })
+    line("(in UTC): ").or_else(|| {
+        if tz == "UTC" {
+            line("Next elapse: ")
+        } else {
+            None
+        }
+    })
 }
 
 #[test]
@@ -207,7 +242,11 @@ fn calendar_next_elapse_matches_systemd_analyze() {
 #[test]
 fn the_nodes_zone_comes_from_its_root() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    assert_eq!(node_zone(Some(dir.path())).unwrap(), TimeZone::UTC, "no /etc/localtime");
+    assert_eq!(
+        node_zone(Some(dir.path())).unwrap(),
+        TimeZone::UTC,
+        "no /etc/localtime"
+    );
     std::fs::create_dir_all(dir.path().join("etc")).unwrap();
     std::os::unix::fs::symlink(
         "../usr/share/zoneinfo/Europe/Berlin",

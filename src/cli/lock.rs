@@ -32,19 +32,39 @@ pub struct LockArgs {
     #[arg(long, global = true, env = "LOCKSMITHCTL_GROUP", default_value = "")]
     pub group: String,
     /// CA file (PEM) for the etcd connection.
-    #[arg(long, global = true, value_name = "FILE", env = "LOCKSMITHCTL_ETCD_CAFILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LOCKSMITHCTL_ETCD_CAFILE"
+    )]
     pub etcd_cafile: Option<std::path::PathBuf>,
     /// Client certificate (PEM) for the etcd connection.
-    #[arg(long, global = true, value_name = "FILE", env = "LOCKSMITHCTL_ETCD_CERTFILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LOCKSMITHCTL_ETCD_CERTFILE"
+    )]
     pub etcd_certfile: Option<std::path::PathBuf>,
     /// Client key (PEM) for the etcd connection.
-    #[arg(long, global = true, value_name = "FILE", env = "LOCKSMITHCTL_ETCD_KEYFILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LOCKSMITHCTL_ETCD_KEYFILE"
+    )]
     pub etcd_keyfile: Option<std::path::PathBuf>,
     /// etcd user name.
     #[arg(long, global = true, env = "LOCKSMITHCTL_ETCD_USERNAME")]
     pub etcd_username: Option<String>,
     /// etcd password.
-    #[arg(long, global = true, env = "LOCKSMITHCTL_ETCD_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "LOCKSMITHCTL_ETCD_PASSWORD",
+        hide_env_values = true
+    )]
     pub etcd_password: Option<String>,
     /// Where the semaphore is.
     #[arg(long, global = true, value_enum, default_value_t = Backend::Etcd2)]
@@ -100,7 +120,12 @@ pub enum LockCommand {
     /// Take a slot for this machine, then reboot it (the slot is held across the reboot).
     Reboot {
         /// The reboot command (run with `sh -c`).
-        #[arg(long, value_name = "CMD", env = "KINDLING_REBOOT_COMMAND", default_value = "systemctl reboot")]
+        #[arg(
+            long,
+            value_name = "CMD",
+            env = "KINDLING_REBOOT_COMMAND",
+            default_value = "systemctl reboot"
+        )]
         reboot_command: String,
         /// Wait up to this many seconds for a free slot.
         #[arg(long, value_name = "SECONDS")]
@@ -141,12 +166,10 @@ fn parse_group_slots(text: &str) -> Result<(String, u64), String> {
 
 impl LockArgs {
     fn config(&self, lease_ttl: Option<u64>) -> LockConfig {
-        let auth = self.etcd_username.as_ref().map(|u| {
-            (
-                u.clone(),
-                self.etcd_password.clone().unwrap_or_default(),
-            )
-        });
+        let auth = self
+            .etcd_username
+            .as_ref()
+            .map(|u| (u.clone(), self.etcd_password.clone().unwrap_or_default()));
         LockConfig {
             backend: self.backend,
             endpoints: crate::lock::config_endpoints(&self.endpoint),
@@ -254,7 +277,10 @@ pub fn status_text(status: &Status, wide: bool, now: jiff::Timestamp) -> String 
         .max()
         .unwrap_or(0)
         .max("MACHINE ID".len());
-    out.push_str(&format!("{:<width$}  {:<9}  STATE\n", "MACHINE ID", "HELD FOR"));
+    out.push_str(&format!(
+        "{:<width$}  {:<9}  STATE\n",
+        "MACHINE ID", "HELD FOR"
+    ));
     for h in &status.holders {
         let held = h
             .since
@@ -318,8 +344,10 @@ async fn backend(args: &LockArgs, lease_ttl: Option<u64>) -> Result<Box<dyn Rebo
 
 async fn until_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };
@@ -392,8 +420,7 @@ async fn run_async(args: &LockArgs) -> ExitCode {
             };
             let result = match wait {
                 Some(secs) => {
-                    let deadline =
-                        tokio::time::Instant::now() + Duration::from_secs(*secs);
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(*secs);
                     lock.wait_lock(&id, deadline).await
                 }
                 None => lock.lock(&id).await,
@@ -470,7 +497,10 @@ async fn run_async(args: &LockArgs) -> ExitCode {
                 }
             };
             if let Ok(addr) = listener.local_addr() {
-                eprintln!("kindling lock serve: FleetLock on http://{addr}/ (etcd {})", args.endpoint);
+                eprintln!(
+                    "kindling lock serve: FleetLock on http://{addr}/ (etcd {})",
+                    args.endpoint
+                );
             }
             match crate::lock::server::serve(listener, options, until_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -178,9 +178,15 @@ mod tests {
             )
         };
         let c = LockConfig::from_env(env).unwrap();
-        assert_eq!(c.endpoints, ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]);
+        assert_eq!(
+            c.endpoints,
+            ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
+        );
         assert_eq!(c.group, "web");
-        assert_eq!(c.tls.ca.as_deref(), Some(std::path::Path::new("/etc/ssl/etcd/ca.pem")));
+        assert_eq!(
+            c.tls.ca.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/etcd/ca.pem"))
+        );
         assert_eq!(c.auth, Some(("root".into(), "pw".into())));
         assert_eq!(c.backend, Backend::Etcd2);
         let d = LockConfig::from_env(|_| None).unwrap();

@@ -138,7 +138,10 @@ impl Etcd2Lock {
             let endpoint = &self.endpoints[at];
             let mut req = self
                 .http
-                .request(method.clone(), format!("{endpoint}/v2/keys/{}", path_escape(key)))
+                .request(
+                    method.clone(),
+                    format!("{endpoint}/v2/keys/{}", path_escape(key)),
+                )
                 .query(query);
             if let Some(form) = form {
                 req = req.form(form);
@@ -238,7 +241,11 @@ impl Etcd2Lock {
             self.init().await?;
             return Box::pin(self.get()).await;
         }
-        let node = answer.body.node.as_ref().ok_or_else(|| etcd_error(&answer))?;
+        let node = answer
+            .body
+            .node
+            .as_ref()
+            .ok_or_else(|| etcd_error(&answer))?;
         let value = node.value.as_deref().unwrap_or("");
         let sem: Semaphore = serde_json::from_str(value).map_err(|e| {
             LockError::Protocol(format!(
@@ -278,7 +285,10 @@ impl Etcd2Lock {
             .request(
                 reqwest::Method::GET,
                 &self.key,
-                &[("wait", "true".into()), ("waitIndex", (index + 1).to_string())],
+                &[
+                    ("wait", "true".into()),
+                    ("waitIndex", (index + 1).to_string()),
+                ],
                 None,
                 Some(left),
             )
@@ -313,7 +323,13 @@ impl Etcd2Lock {
 
     async fn delete_record(&self, id: &str) -> Result<(), LockError> {
         let answer = self
-            .request(reqwest::Method::DELETE, &self.record_key(id), &[], None, None)
+            .request(
+                reqwest::Method::DELETE,
+                &self.record_key(id),
+                &[],
+                None,
+                None,
+            )
             .await?;
         match (answer.status, answer.body.error_code) {
             (200..=299, _) | (_, Some(100)) => Ok(()),
@@ -334,9 +350,10 @@ impl Etcd2Lock {
         if answer.body.error_code == Some(100) {
             return Ok(Vec::new());
         }
-        let node = answer.body.node.ok_or_else(|| {
-            LockError::Protocol(format!("etcd listed no /{}", self.holders_dir))
-        })?;
+        let node = answer
+            .body
+            .node
+            .ok_or_else(|| LockError::Protocol(format!("etcd listed no /{}", self.holders_dir)))?;
         Ok(node
             .nodes
             .into_iter()
@@ -421,8 +438,13 @@ fn etcd_error(answer: &Answer) -> LockError {
         "etcd answered HTTP {}: {}{}{}",
         answer.status,
         b.message.as_deref().unwrap_or("(no message)"),
-        b.error_code.map(|c| format!(" (errorCode {c})")).unwrap_or_default(),
-        b.cause.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default(),
+        b.error_code
+            .map(|c| format!(" (errorCode {c})"))
+            .unwrap_or_default(),
+        b.cause
+            .as_deref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default(),
     ))
 }
 
@@ -549,8 +571,7 @@ impl RebootLock for Etcd2Lock {
                     }
                     Err(e) if e.is_transient() && now < deadline => {
                         // etcd is down: there is nothing to watch, so wait a little.
-                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1)))
-                            .await;
+                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))).await;
                     }
                     Err(e) if e.is_transient() => return Err(LockError::Timeout),
                     Err(e) => return Err(e),

@@ -50,7 +50,10 @@ fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 /// The semaphore key of `group` (Airlock's layout).
 #[must_use]
 pub fn semaphore_key(group: &str) -> String {
-    format!("com.coreos.airlock/groups/{}/v1/semaphore", query_escape(group))
+    format!(
+        "com.coreos.airlock/groups/{}/v1/semaphore",
+        query_escape(group)
+    )
 }
 
 fn kindling_prefix(group: &str) -> String {
@@ -132,9 +135,8 @@ impl Etcd3Lock {
         let identity = match (&config.tls.cert, &config.tls.key) {
             (Some(cert), Some(key)) => {
                 let read = |p: &std::path::Path| {
-                    std::fs::read(p).map_err(|e| {
-                        LockError::Config(format!("cannot read {}: {e}", p.display()))
-                    })
+                    std::fs::read(p)
+                        .map_err(|e| LockError::Config(format!("cannot read {}: {e}", p.display())))
                 };
                 Some(etcd_client::Identity::from_pem(read(cert)?, read(key)?))
             }
@@ -202,7 +204,11 @@ impl Etcd3Lock {
             holders: Vec::new(),
         })?;
         let txn = Txn::new()
-            .when(vec![Compare::version(self.key.clone(), CompareOp::Equal, 0)])
+            .when(vec![Compare::version(
+                self.key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
             .and_then(vec![TxnOp::put(self.key.clone(), value, None)]);
         self.client
             .clone()
@@ -219,7 +225,9 @@ impl Etcd3Lock {
             .get(self.key.clone(), None)
             .await
             .map_err(|e| unavailable(&e))?;
-        let revision = resp.header().map_or(0, etcd_client::ResponseHeader::revision);
+        let revision = resp
+            .header()
+            .map_or(0, etcd_client::ResponseHeader::revision);
         let Some(kv) = resp.kvs().first() else {
             self.init().await?;
             return Box::pin(self.get()).await;
@@ -239,7 +247,9 @@ impl Etcd3Lock {
     }
 
     /// Records and live keys: `(id, record, record's mod revision)` and the live ids.
-    async fn side(&self) -> Result<(Vec<(String, HolderRecord, i64)>, BTreeSet<String>), LockError> {
+    async fn side(
+        &self,
+    ) -> Result<(Vec<(String, HolderRecord, i64)>, BTreeSet<String>), LockError> {
         let resp = self
             .client
             .clone()
@@ -421,7 +431,11 @@ impl Etcd3Lock {
     }
 
     /// Block until the semaphore or a live key changes after `revision`, or `until`.
-    async fn wait_change(&self, revision: i64, until: tokio::time::Instant) -> Result<(), LockError> {
+    async fn wait_change(
+        &self,
+        revision: i64,
+        until: tokio::time::Instant,
+    ) -> Result<(), LockError> {
         let mut stream = self
             .client
             .clone()
@@ -541,9 +555,7 @@ impl RebootLock for Etcd3Lock {
                         id: id.clone(),
                         since: record.and_then(|r| r.since),
                         state: record.and_then(|r| r.state.clone()),
-                        alive: record
-                            .filter(|r| r.leased)
-                            .map(|_| live.contains(id)),
+                        alive: record.filter(|r| r.leased).map(|_| live.contains(id)),
                     }
                 })
                 .collect::<Vec<_>>();
@@ -608,8 +620,7 @@ impl RebootLock for Etcd3Lock {
                         }
                     }
                     Err(e) if e.is_transient() && now < deadline => {
-                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1)))
-                            .await;
+                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))).await;
                     }
                     Err(e) if e.is_transient() => return Err(LockError::Timeout),
                     Err(e) => return Err(e),
@@ -647,7 +658,10 @@ mod tests {
             total_slots: 2,
             holders: vec!["n1".into(), "n2".into()],
         };
-        assert_eq!(json(&sem).unwrap(), r#"{"total_slots":2,"holders":["n1","n2"]}"#);
+        assert_eq!(
+            json(&sem).unwrap(),
+            r#"{"total_slots":2,"holders":["n1","n2"]}"#
+        );
         let null: Semaphore = serde_json::from_str(r#"{"total_slots":1,"holders":null}"#).unwrap();
         assert!(null.holders.is_empty());
         assert_eq!(

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{
-    Acquired, Holder, LockConfig, LockError, LockFuture, RebootLock, Released, Status,
-};
+use super::{Acquired, Holder, LockConfig, LockError, LockFuture, RebootLock, Released, Status};
 
 /// The FleetLock client.
 #[derive(Debug)]

@@ -257,7 +257,13 @@ async fn release(
     }
     let params = match serde_json::from_slice::<Body>(&body) {
         Ok(b) if !b.client_params.id.is_empty() => b.client_params,
-        Ok(_) => return fail(StatusCode::BAD_REQUEST, "invalid_request", "empty client ID"),
+        Ok(_) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "empty client ID",
+            );
+        }
         Err(e) => return fail(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
     };
     let group = if params.group.is_empty() {
@@ -304,7 +310,9 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             get(api)
         ));
     }
-    out.push_str("# HELP kindling_lock_errors_total FleetLock requests refused, by API and HTTP status.\n");
+    out.push_str(
+        "# HELP kindling_lock_errors_total FleetLock requests refused, by API and HTTP status.\n",
+    );
     out.push_str("# TYPE kindling_lock_errors_total counter\n");
     for (key, n) in &counters {
         if let Some(rest) = key.strip_prefix("error ")
@@ -342,7 +350,10 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             continue;
         };
         let g = escape_label(&group);
-        slots.push_str(&format!("kindling_lock_slots{{group=\"{g}\"}} {}\n", status.max));
+        slots.push_str(&format!(
+            "kindling_lock_slots{{group=\"{g}\"}} {}\n",
+            status.max
+        ));
         slots.push_str(&format!(
             "airlock_database_semaphore_slots{{group=\"{g}\"}} {}\n",
             status.max
@@ -365,7 +376,9 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             }
         }
     }
-    out.push_str("# HELP kindling_lock_slots Slots of each group's semaphore, as stored in etcd.\n");
+    out.push_str(
+        "# HELP kindling_lock_slots Slots of each group's semaphore, as stored in etcd.\n",
+    );
     out.push_str("# TYPE kindling_lock_slots gauge\n");
     out.push_str(&slots);
     out.push_str("# HELP kindling_lock_holders Holders of each group's semaphore.\n");
@@ -376,7 +389,10 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     out.push_str(&ages);
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()

@@ -6,9 +6,9 @@
 //! wall-clock time does not exist (a DST gap) is skipped that day, and one in a repeated
 //! hour elapses once, at its first occurrence.
 
+use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{AmbiguousOffset, TimeZone};
-use jiff::Timestamp;
 
 use super::WindowError;
 
@@ -229,7 +229,9 @@ impl Spec {
         if let Some(epoch) = body.strip_prefix('@') {
             let secs: i64 = epoch.parse().unwrap_or(i64::MAX);
             spec.epoch = Some(Timestamp::from_second(secs).map_err(|e| {
-                WindowError(format!("{expr:?}: @{epoch} is not a representable time: {e}"))
+                WindowError(format!(
+                    "{expr:?}: @{epoch} is not a representable time: {e}"
+                ))
             })?);
             return Ok(spec);
         }
@@ -245,8 +247,8 @@ impl Spec {
             if token.contains(':') {
                 let parts: Vec<&str> = token.split(':').collect();
                 spec.hours = chain(parts[0], 23, 1, false).values(0, 23);
-                spec.minutes = chain(parts.get(1).copied().unwrap_or("0"), 59, 1, false)
-                    .values(0, 59);
+                spec.minutes =
+                    chain(parts.get(1).copied().unwrap_or("0"), 59, 1, false).values(0, 59);
                 spec.seconds = chain(parts.get(2).copied().unwrap_or("0"), 59, 1_000_000, false)
                     .values(0, 59_999_999);
             } else {
@@ -379,26 +381,69 @@ mod tests {
         let cases = [
             ("daily", "2026-03-02T10:00", "Tue 2026-03-03 00:00:00 UTC"),
             ("daily", "2026-03-02T00:00", "Mon 2026-03-02 00:00:00 UTC"),
-            ("weekly", "2026-03-02T00:00:01", "Mon 2026-03-09 00:00:00 UTC"),
-            ("Sun 04:00", "2026-03-02T10:00", "Sun 2026-03-08 04:00:00 UTC"),
-            ("*-*-* 05,06:00,30:00", "2026-03-02T05:31", "Mon 2026-03-02 06:00:00 UTC"),
-            ("Mon..Fri 03:00", "2026-03-06T03:00:01", "Mon 2026-03-09 03:00:00 UTC"),
+            (
+                "weekly",
+                "2026-03-02T00:00:01",
+                "Mon 2026-03-09 00:00:00 UTC",
+            ),
+            (
+                "Sun 04:00",
+                "2026-03-02T10:00",
+                "Sun 2026-03-08 04:00:00 UTC",
+            ),
+            (
+                "*-*-* 05,06:00,30:00",
+                "2026-03-02T05:31",
+                "Mon 2026-03-02 06:00:00 UTC",
+            ),
+            (
+                "Mon..Fri 03:00",
+                "2026-03-06T03:00:01",
+                "Mon 2026-03-09 03:00:00 UTC",
+            ),
             ("*-02~03", "2026-01-10T00:00", "Thu 2026-02-26 00:00:00 UTC"),
             ("*-02~01", "2028-01-10T00:00", "Tue 2028-02-29 00:00:00 UTC"),
-            ("Mon *-05~07/1", "2026-05-01T00:00", "Mon 2026-05-25 00:00:00 UTC"),
+            (
+                "Mon *-05~07/1",
+                "2026-05-01T00:00",
+                "Mon 2026-05-25 00:00:00 UTC",
+            ),
             ("*:0/15", "2026-03-02T10:16", "Mon 2026-03-02 10:30:00 UTC"),
-            ("quarterly", "2026-03-02T10:16", "Wed 2026-04-01 00:00:00 UTC"),
-            ("2026-11-24", "2026-03-02T10:16", "Tue 2026-11-24 00:00:00 UTC"),
-            ("12:00:59.5", "2026-03-02T12:00:59.6", "Tue 2026-03-03 12:00:59.5 UTC"),
-            ("Sat *-*-1..7 4:00", "2026-03-02T00:00", "Sat 2026-03-07 04:00:00 UTC"),
+            (
+                "quarterly",
+                "2026-03-02T10:16",
+                "Wed 2026-04-01 00:00:00 UTC",
+            ),
+            (
+                "2026-11-24",
+                "2026-03-02T10:16",
+                "Tue 2026-11-24 00:00:00 UTC",
+            ),
+            (
+                "12:00:59.5",
+                "2026-03-02T12:00:59.6",
+                "Tue 2026-03-03 12:00:59.5 UTC",
+            ),
+            (
+                "Sat *-*-1..7 4:00",
+                "2026-03-02T00:00",
+                "Sat 2026-03-07 04:00:00 UTC",
+            ),
             ("*-*-31", "2026-04-01T00:00", "Sun 2026-05-31 00:00:00 UTC"),
-            ("Wednesday,Thu 1:0", "2026-03-05T01:00:01", "Wed 2026-03-11 01:00:00 UTC"),
+            (
+                "Wednesday,Thu 1:0",
+                "2026-03-05T01:00:01",
+                "Wed 2026-03-11 01:00:00 UTC",
+            ),
         ];
         for (expr, after, want) in cases {
             assert_eq!(next(expr, "UTC", after).as_deref(), Some(want), "{expr}");
         }
         assert_eq!(next("2026-01-01", "UTC", "2026-03-02T00:00"), None);
-        assert_eq!(next("@1700000000", "UTC", "2020-01-01T00:00").unwrap(), "Tue 2023-11-14 22:13:20 UTC");
+        assert_eq!(
+            next("@1700000000", "UTC", "2020-01-01T00:00").unwrap(),
+            "Tue 2023-11-14 22:13:20 UTC"
+        );
     }
 
     #[test]

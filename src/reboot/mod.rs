@@ -78,7 +78,11 @@ impl Window {
         if length_d >= period {
             return Err(WindowError(format!(
                 "reboot window length {length:?} is not shorter than the window's period ({}): the window would never close",
-                if parsed.day.is_some() { "a week" } else { "a day" }
+                if parsed.day.is_some() {
+                    "a week"
+                } else {
+                    "a day"
+                }
             )));
         }
         Ok(Window {
@@ -98,11 +102,7 @@ impl Window {
         get: impl Fn(&str) -> Option<String>,
         zone: TimeZone,
     ) -> Result<Option<Window>, WindowError> {
-        let pick = |names: [&str; 2]| {
-            names
-                .iter()
-                .find_map(|n| get(n).filter(|v| !v.is_empty()))
-        };
+        let pick = |names: [&str; 2]| names.iter().find_map(|n| get(n).filter(|v| !v.is_empty()));
         match (pick(START_VARS), pick(LENGTH_VARS)) {
             (None, None) => Ok(None),
             (Some(start), Some(length)) => Window::locksmith(&start, &length, zone).map(Some),
@@ -187,7 +187,10 @@ impl Window {
         let start = self.first_start(from)?;
         let end = start.checked_add(self.length).ok()?;
         let zone = self.zone().clone();
-        Some((start.to_zoned_datetime(zone.clone()), end.to_zoned_datetime(zone)))
+        Some((
+            start.to_zoned_datetime(zone.clone()),
+            end.to_zoned_datetime(zone),
+        ))
     }
 
     /// How long until the window opens, as locksmith's `DurationToStart`: zero or negative
@@ -205,7 +208,9 @@ mod tests {
 
     fn at(zone: &str, civil: &str) -> Timestamp {
         let dt: jiff::civil::DateTime = civil.parse().unwrap();
-        dt.to_zoned_datetime(TimeZone::get(zone).unwrap()).unwrap().timestamp()
+        dt.to_zoned_datetime(TimeZone::get(zone).unwrap())
+            .unwrap()
+            .timestamp()
     }
 
     #[test]

@@ -109,17 +109,23 @@ mod tests {
     #[test]
     fn starts_as_locksmith_parses_them() {
         let s = parse_start("Thu 23:05").unwrap();
-        assert_eq!(
-            (s.day, s.hour, s.minute),
-            (Some(Weekday::Thursday), 23, 5)
-        );
+        assert_eq!((s.day, s.hour, s.minute), (Some(Weekday::Thursday), 23, 5));
         // strings.Fields: runs of blanks are one separator; Sscanf ignores what follows.
         assert_eq!(parse_start("  sUN   4:7 ").unwrap().minute, 7);
         assert_eq!(parse_start("04:30pm").unwrap().hour, 4);
         assert_eq!(parse_start("+4:00").unwrap().hour, 4);
         for bad in [
-            "", "Tues 4:00", "Thursday 4:00", "24:00", "4:60", "4", "Sun", "a b c", "-1:00",
-            ":30", "4:",
+            "",
+            "Tues 4:00",
+            "Thursday 4:00",
+            "24:00",
+            "4:60",
+            "4",
+            "Sun",
+            "a b c",
+            "-1:00",
+            ":30",
+            "4:",
         ] {
             assert!(parse_start(bad).is_err(), "{bad:?}");
         }
