@@ -43,7 +43,6 @@ fn which(tool: &str) -> PathBuf {
 /// A child process killed by its own PID on drop.
 pub struct Proc {
     pub child: Child,
-    pub name: String,
 }
 
 impl Proc {
@@ -51,17 +50,11 @@ impl Proc {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            // Not piped: a chatty child must never block on a full pipe nobody reads.
+            .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc {
-            child,
-            name: name.to_string(),
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        Proc { child }
     }
 
     /// SIGKILL now (the process gets no chance to clean up).
@@ -101,7 +94,8 @@ pub fn listening(port: u16) -> bool {
 /// A running etcd.
 pub struct Etcd {
     pub url: String,
-    pub proc: Proc,
+    /// Killed by its PID when the guard drops.
+    _proc: Proc,
     _dir: tempfile::TempDir,
 }
 
@@ -137,7 +131,7 @@ impl Etcd {
                 if healthy(&url) {
                     return Etcd {
                         url,
-                        proc,
+                        _proc: proc,
                         _dir: dir,
                     };
                 }
@@ -191,13 +185,10 @@ impl Etcd {
 }
 
 fn healthy(url: &str) -> bool {
-    let Ok(mut stream) = std::net::TcpStream::connect(url.trim_start_matches("http://")) else {
+    // Only ask etcdctl once something listens: a process per probe costs more than a connect.
+    if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err() {
         return false;
-    };
-    // etcd's own health check through etcdctl would cost a process per probe; a connection
-    // that etcd accepts plus `etcdctl endpoint health` once is enough.
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    drop(stream);
+    }
     Command::new(which("etcdctl"))
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={url}"))
@@ -241,7 +232,7 @@ pub fn rt() -> tokio::runtime::Runtime {
 }
 
 /// Every value the v3 key ever had (from etcd's history, oldest first), through a watch
-/// from revision 1, read with `etcdctl watch --rev=1` until it has seen the current value.
+/// from revision 1, read until it has seen the current value.
 pub fn v3_history(etcd: &Etcd, key: &str) -> Vec<String> {
     let rt = rt();
     rt.block_on(async {

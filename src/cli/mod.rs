@@ -118,19 +118,14 @@ pub fn main() -> ExitCode {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    #[allow(clippy::match_single_binding)]
-    match argv0.as_str() {
-        // "update_engine_client" => ...,
-        "locksmithctl" => {
-            return lock::locksmithctl_main(
-                std::env::args_os()
-                    .skip(1)
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect(),
-            );
-        }
-        // "coreos-cloudinit" => ...,
-        _ => {}
+    // Other names to come: "update_engine_client", "coreos-cloudinit".
+    if argv0 == "locksmithctl" {
+        return lock::locksmithctl_main(
+            std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        );
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

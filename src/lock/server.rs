@@ -100,7 +100,7 @@ impl AppState {
     }
 
     /// Validate a FleetLock request; the error response otherwise.
-    fn client(&self, headers: &HeaderMap, body: &[u8]) -> Result<ClientParams, Response> {
+    fn client(&self, headers: &HeaderMap, body: &[u8]) -> Result<ClientParams, Box<Response>> {
         let identity = |why: &str| {
             fail(
                 StatusCode::BAD_REQUEST,
@@ -112,27 +112,28 @@ impl AppState {
             .get("fleet-lock-protocol")
             .is_none_or(|v| v.as_bytes() != b"true")
         {
-            return Err(identity("wrong 'fleet-lock-protocol' header"));
+            return Err(Box::new(identity("wrong 'fleet-lock-protocol' header")));
         }
-        let body: Body = serde_json::from_slice(body).map_err(|e| identity(&e.to_string()))?;
+        let body: Body =
+            serde_json::from_slice(body).map_err(|e| Box::new(identity(&e.to_string())))?;
         let params = body.client_params;
         if params.group.is_empty() {
-            return Err(identity("empty client group"));
+            return Err(Box::new(identity("empty client group")));
         }
         if params.id.is_empty() {
-            return Err(identity("empty client ID"));
+            return Err(Box::new(identity("empty client ID")));
         }
         let known = self.options.groups.contains_key(&params.group);
         let well_formed = params
             .group
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        if (self.options.only_configured && !known) || (!known && !well_formed) {
-            return Err(fail(
+        if !known && (self.options.only_configured || !well_formed) {
+            return Err(Box::new(fail(
                 StatusCode::BAD_REQUEST,
                 "unknown_group",
                 &format!("unknown group {:?}", params.group),
-            ));
+            )));
         }
         Ok(params)
     }
@@ -166,7 +167,7 @@ fn lock_failure(e: &LockError) -> Response {
 async fn pre_reboot(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     app.count("pre-reboot".into());
     let response = match app.client(&headers, &body) {
-        Err(r) => r,
+        Err(r) => *r,
         Ok(params) => match app.lock_for(&params.group).await {
             Err(e) => lock_failure(&e),
             Ok(lock) => match lock.lock(&params.id).await {
@@ -186,7 +187,7 @@ async fn steady_state(
 ) -> Response {
     app.count("steady-state".into());
     let response = match app.client(&headers, &body) {
-        Err(r) => r,
+        Err(r) => *r,
         Ok(params) => match app.lock_for(&params.group).await {
             Err(e) => lock_failure(&e),
             Ok(lock) => match lock.unlock(&params.id).await {
