@@ -24,5 +24,8 @@ mod generated;
 mod omaha;
 mod omaha_support;
 mod slots;
+mod lock;
+mod lock_support;
+mod reboot_window;
 mod snapshots;
 mod units;

@@ -24,12 +24,14 @@ mod update_engine_client;
 mod update_server;
 pub mod from;
 mod from_args;
+mod lock;
 mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
 pub use diff::DiffArgs;
 pub use update_server::UpdateServerArgs;
+pub use lock::{LockArgs, LockCommand, LockFormat};
 pub use validate::ValidateArgs;
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
@@ -67,6 +69,8 @@ pub enum Command {
     },
     /// An Omaha update server for channels kept in a directory (publish, status, channel).
     UpdateServer(UpdateServerArgs),
+    /// The cluster-wide reboot lock (locksmithctl-compatible) and a FleetLock server.
+    Lock(LockArgs),
 }
 
 /// Formats of `diff` and `apply` reports.
@@ -135,7 +139,14 @@ pub fn main() -> ExitCode {
         "update_engine_client" => {
             return update_engine_client::main(std::env::args_os().skip(1));
         }
-        // "locksmithctl" => ...,
+        "locksmithctl" => {
+            return lock::locksmithctl_main(
+                std::env::args_os()
+                    .skip(1)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            );
+        }
         "coreos-cloudinit" => {
             let argv: Vec<String> = std::env::args().collect();
             if argv
@@ -181,6 +192,7 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
         Command::Slots(args) => slots::run(&args),
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::UpdateServer(args) => update_server::run(&args),
+        Command::Lock(args) => lock::run(&args),
     }
 }
 

@@ -1,0 +1,641 @@
+//! The etcd v2 backend, byte-compatible with locksmith: key
+//! `coreos.com/updateengine/rebootlock/semaphore` (a group's under
+//! `.../groups/<QueryEscape(group)>/semaphore`), value
+//! `{"semaphore":AVAILABLE,"max":N,"holders":[...]}` (`null` accepted), created with
+//! `prevExist=false`, changed by compare-and-swap on `prevIndex`, waited on with
+//! `wait=true&waitIndex=`. Plain HTTP through reqwest; TLS files and basic auth as locksmith.
+//!
+//! Differences from locksmith, all deliberate: lock and unlock are idempotent per holder; a
+//! lost compare-and-swap is retried at once (it means someone else made progress) instead of
+//! failing the command; each TLS file is optional on its own. kindling also keeps each
+//! holder's `since` and `state` under `.../holders/<id>` beside the semaphore (locksmith
+//! never reads it).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
+    Status, insert_sorted, query_escape,
+};
+
+const KEY_PREFIX: &str = "coreos.com/updateengine/rebootlock";
+/// How many lost compare-and-swaps in a row before giving up.
+const MAX_CONFLICTS: u32 = 64;
+
+/// locksmith's value, field order and all (`holders` is `null` when never set).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Semaphore {
+    semaphore: i64,
+    max: i64,
+    holders: Option<Vec<String>>,
+}
+
+/// A v2 keys API response (the parts used).
+#[derive(Debug, Deserialize)]
+struct Response {
+    node: Option<Node>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<u64>,
+    message: Option<String>,
+    cause: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Node {
+    key: Option<String>,
+    value: Option<String>,
+    #[serde(rename = "modifiedIndex")]
+    modified_index: u64,
+    #[serde(default)]
+    nodes: Vec<Node>,
+}
+
+/// The locksmith-compatible etcd v2 semaphore.
+#[derive(Debug)]
+pub struct Etcd2Lock {
+    http: reqwest::Client,
+    endpoints: Vec<String>,
+    /// The endpoint that answered last.
+    current: AtomicUsize,
+    key: String,
+    holders_dir: String,
+    auth: Option<(String, String)>,
+    group: String,
+}
+
+/// What a request came back with.
+struct Answer {
+    status: u16,
+    body: Response,
+}
+
+impl Etcd2Lock {
+    /// A client for `config` (nothing is contacted yet).
+    ///
+    /// # Errors
+    /// When TLS files cannot be read or parsed.
+    pub fn new(config: &LockConfig) -> Result<Etcd2Lock, LockError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("kindling/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = config.ca_pem()? {
+            for cert in reqwest::Certificate::from_pem_bundle(&ca)
+                .map_err(|e| LockError::Config(format!("the etcd CA file: {e}")))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(pem) = config.identity_pem()? {
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                LockError::Config(format!("the etcd client certificate or key: {e}"))
+            })?;
+            builder = builder.identity(identity);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| LockError::Config(format!("cannot set up HTTP: {e}")))?;
+        let base = if config.group.is_empty() {
+            KEY_PREFIX.to_string()
+        } else {
+            format!("{KEY_PREFIX}/groups/{}", query_escape(&config.group))
+        };
+        if config.endpoints.is_empty() {
+            return Err(LockError::Config("no etcd endpoint given".into()));
+        }
+        Ok(Etcd2Lock {
+            http,
+            endpoints: config
+                .endpoints
+                .iter()
+                .map(|e| e.trim_end_matches('/').to_string())
+                .collect(),
+            current: AtomicUsize::new(0),
+            key: format!("{base}/semaphore"),
+            holders_dir: format!("{base}/holders"),
+            auth: config.auth.clone(),
+            group: config.group.clone(),
+        })
+    }
+
+    /// One request, tried on each endpoint in turn from the one that answered last; only
+    /// connection failures move on to the next endpoint.
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        query: &[(&str, String)],
+        form: Option<&[(&str, String)]>,
+        timeout: Option<Duration>,
+    ) -> Result<Answer, LockError> {
+        let n = self.endpoints.len();
+        let first = self.current.load(Ordering::Relaxed) % n;
+        let mut tried = Vec::new();
+        for k in 0..n {
+            let at = (first + k) % n;
+            let endpoint = &self.endpoints[at];
+            let mut req = self
+                .http
+                .request(
+                    method.clone(),
+                    format!("{endpoint}/v2/keys/{}", path_escape(key)),
+                )
+                .query(query);
+            if let Some(form) = form {
+                req = req.form(form);
+            }
+            if let Some((user, password)) = &self.auth {
+                req = req.basic_auth(user, Some(password));
+            }
+            if let Some(timeout) = timeout {
+                req = req.timeout(timeout);
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    self.current.store(at, Ordering::Relaxed);
+                    let status = resp.status().as_u16();
+                    let bytes = resp.bytes().await.map_err(|e| {
+                        LockError::Unavailable(format!("{endpoint}: reading the answer: {e}"))
+                    })?;
+                    if status == 401 {
+                        return Err(LockError::Config(if self.auth.is_some() {
+                            format!(
+                                "{endpoint}: etcd refused the credentials (HTTP 401): check --etcd-username/--etcd-password"
+                            )
+                        } else {
+                            format!(
+                                "{endpoint}: etcd requires user authentication (HTTP 401): give --etcd-username and --etcd-password"
+                            )
+                        }));
+                    }
+                    let body: Response = serde_json::from_slice(&bytes).map_err(|e| {
+                        LockError::Protocol(format!(
+                            "{endpoint} answered HTTP {status} with something that is not etcd v2 JSON ({e}); is it etcd with --enable-v2=true?"
+                        ))
+                    })?;
+                    return Ok(Answer { status, body });
+                }
+                Err(e) if e.is_timeout() && timeout.is_some() => {
+                    // A watch that saw nothing before its deadline.
+                    return Ok(Answer {
+                        status: 408,
+                        body: Response {
+                            node: None,
+                            error_code: None,
+                            message: None,
+                            cause: None,
+                        },
+                    });
+                }
+                Err(e) => tried.push(format!("{endpoint}: {}", error_chain(&e))),
+            }
+        }
+        Err(LockError::Unavailable(format!(
+            "client: etcd cluster is unavailable or misconfigured (tried {})",
+            tried.join("; ")
+        )))
+    }
+
+    /// Create the semaphore if absent, as locksmith's `Init` (1 slot, `holders: null`).
+    async fn init(&self) -> Result<(), LockError> {
+        let value = serde_json::to_string(&Semaphore {
+            semaphore: 1,
+            max: 1,
+            holders: None,
+        })
+        .map_err(|e| LockError::Protocol(e.to_string()))?;
+        let answer = self
+            .request(
+                reqwest::Method::PUT,
+                &self.key,
+                &[("prevExist", "false".into())],
+                Some(&[("value", value)]),
+                None,
+            )
+            .await?;
+        match (answer.status, answer.body.error_code) {
+            (200 | 201, _) | (_, Some(105)) => Ok(()),
+            _ => Err(etcd_error(&answer)),
+        }
+    }
+
+    /// The semaphore and its modifiedIndex.
+    async fn get(&self) -> Result<(Semaphore, u64), LockError> {
+        let answer = self
+            .request(
+                reqwest::Method::GET,
+                &self.key,
+                &[
+                    ("quorum", "false".into()),
+                    ("recursive", "false".into()),
+                    ("sorted", "false".into()),
+                ],
+                None,
+                None,
+            )
+            .await?;
+        if answer.body.error_code == Some(100) {
+            // Deleted behind our back (an operator): create it again, then read it.
+            self.init().await?;
+            return Box::pin(self.get()).await;
+        }
+        let node = answer
+            .body
+            .node
+            .as_ref()
+            .ok_or_else(|| etcd_error(&answer))?;
+        let value = node.value.as_deref().unwrap_or("");
+        let sem: Semaphore = serde_json::from_str(value).map_err(|e| {
+            LockError::Protocol(format!(
+                "the semaphore at /{} is not locksmith JSON ({e}): {value:?}",
+                self.key
+            ))
+        })?;
+        Ok((sem, node.modified_index))
+    }
+
+    /// Compare-and-swap; `Ok(false)` when someone changed it first.
+    async fn cas(&self, sem: &Semaphore, index: u64) -> Result<bool, LockError> {
+        let value = serde_json::to_string(sem).map_err(|e| LockError::Protocol(e.to_string()))?;
+        let answer = self
+            .request(
+                reqwest::Method::PUT,
+                &self.key,
+                &[("prevIndex", index.to_string())],
+                Some(&[("value", value)]),
+                None,
+            )
+            .await?;
+        match (answer.status, answer.body.error_code) {
+            (200 | 201, _) => Ok(true),
+            (_, Some(101)) => Ok(false),
+            _ => Err(etcd_error(&answer)),
+        }
+    }
+
+    /// Block until the semaphore changes after `index` or `until` passes.
+    async fn wait_change(&self, index: u64, until: tokio::time::Instant) -> Result<(), LockError> {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        let answer = self
+            .request(
+                reqwest::Method::GET,
+                &self.key,
+                &[
+                    ("wait", "true".into()),
+                    ("waitIndex", (index + 1).to_string()),
+                ],
+                None,
+                Some(left),
+            )
+            .await?;
+        // 408 (our deadline), a change, or errorCode 401 (the index fell out of etcd's
+        // 1000-event history): in every case the caller reads the semaphore again.
+        let _ = answer;
+        Ok(())
+    }
+
+    fn record_key(&self, id: &str) -> String {
+        format!("{}/{}", self.holders_dir, query_escape(id))
+    }
+
+    async fn put_record(&self, id: &str, record: &HolderRecord) -> Result<(), LockError> {
+        let value =
+            serde_json::to_string(record).map_err(|e| LockError::Protocol(e.to_string()))?;
+        let answer = self
+            .request(
+                reqwest::Method::PUT,
+                &self.record_key(id),
+                &[],
+                Some(&[("value", value)]),
+                None,
+            )
+            .await?;
+        if answer.status >= 300 {
+            return Err(etcd_error(&answer));
+        }
+        Ok(())
+    }
+
+    async fn delete_record(&self, id: &str) -> Result<(), LockError> {
+        let answer = self
+            .request(
+                reqwest::Method::DELETE,
+                &self.record_key(id),
+                &[],
+                None,
+                None,
+            )
+            .await?;
+        match (answer.status, answer.body.error_code) {
+            (200..=299, _) | (_, Some(100)) => Ok(()),
+            _ => Err(etcd_error(&answer)),
+        }
+    }
+
+    async fn records(&self) -> Result<Vec<(String, HolderRecord)>, LockError> {
+        let answer = self
+            .request(
+                reqwest::Method::GET,
+                &self.holders_dir,
+                &[("recursive", "true".into())],
+                None,
+                None,
+            )
+            .await?;
+        if answer.body.error_code == Some(100) {
+            return Ok(Vec::new());
+        }
+        let node = answer
+            .body
+            .node
+            .ok_or_else(|| LockError::Protocol(format!("etcd listed no /{}", self.holders_dir)))?;
+        Ok(node
+            .nodes
+            .into_iter()
+            .filter_map(|n| {
+                let key = n.key?;
+                let id = key.rsplit('/').next()?.to_string();
+                let record = serde_json::from_str(n.value.as_deref()?).ok()?;
+                Some((unescape(&id), record))
+            })
+            .collect())
+    }
+
+    /// One attempt: `Err(Full)` carries the index to wait on.
+    async fn try_lock(&self, id: &str) -> Result<Result<Acquired, (LockError, u64)>, LockError> {
+        self.init().await?;
+        for _ in 0..MAX_CONFLICTS {
+            let (mut sem, index) = self.get().await?;
+            let mut holders = sem.holders.take().unwrap_or_default();
+            // Holder first: a holder that asks again holds its slot (locksmith#58).
+            if holders.iter().any(|h| h == id) {
+                return Ok(Ok(Acquired::AlreadyHeld));
+            }
+            if sem.semaphore <= 0 {
+                return Ok(Err((
+                    LockError::Full {
+                        max: sem.max,
+                        available: sem.semaphore,
+                    },
+                    index,
+                )));
+            }
+            insert_sorted(&mut holders, id);
+            sem.holders = Some(holders);
+            sem.semaphore -= 1;
+            if self.cas(&sem, index).await? {
+                let record = HolderRecord {
+                    since: Some(jiff::Timestamp::now()),
+                    state: Some("locked".into()),
+                    leased: false,
+                };
+                // The slot is ours; the record is for operators only, so failing to write
+                // it does not undo the lock.
+                let _ = self.put_record(id, &record).await;
+                return Ok(Ok(Acquired::Locked));
+            }
+        }
+        Err(LockError::Conflict(MAX_CONFLICTS))
+    }
+}
+
+/// Go's URL path escaping, as etcd's Go client applies it to keys: a `%` in a key (from a
+/// QueryEscape'd group name) travels as `%25`, so etcd stores it literally.
+fn path_escape(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn etcd_error(answer: &Answer) -> LockError {
+    let b = &answer.body;
+    LockError::Protocol(format!(
+        "etcd answered HTTP {}: {}{}{}",
+        answer.status,
+        b.message.as_deref().unwrap_or("(no message)"),
+        b.error_code
+            .map(|c| format!(" (errorCode {c})"))
+            .unwrap_or_default(),
+        b.cause
+            .as_deref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default(),
+    ))
+}
+
+/// Undo [`query_escape`] for ids read back from keys.
+fn unescape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |c: u8| char::from(c).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl RebootLock for Etcd2Lock {
+    fn describe(&self) -> String {
+        format!(
+            "etcd v2 semaphore /{} at {}",
+            self.key,
+            self.endpoints.join(",")
+        )
+    }
+
+    fn lock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Acquired> {
+        Box::pin(async move { self.try_lock(id).await?.map_err(|(e, _)| e) })
+    }
+
+    fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released> {
+        Box::pin(async move {
+            self.init().await?;
+            for _ in 0..MAX_CONFLICTS {
+                let (mut sem, index) = self.get().await?;
+                let mut holders = sem.holders.take().unwrap_or_default();
+                let Some(at) = holders.iter().position(|h| h == id) else {
+                    return Ok(Released::NotHeld);
+                };
+                holders.remove(at);
+                sem.holders = Some(holders);
+                sem.semaphore += 1;
+                if self.cas(&sem, index).await? {
+                    let _ = self.delete_record(id).await;
+                    return Ok(Released::Unlocked);
+                }
+            }
+            Err(LockError::Conflict(MAX_CONFLICTS))
+        })
+    }
+
+    fn status(&self) -> LockFuture<'_, Status> {
+        Box::pin(async move {
+            self.init().await?;
+            let (sem, _) = self.get().await?;
+            let records = self.records().await.unwrap_or_default();
+            let holders = sem
+                .holders
+                .unwrap_or_default()
+                .into_iter()
+                .map(|id| {
+                    let record = records.iter().find(|(r, _)| *r == id).map(|(_, r)| r);
+                    Holder {
+                        since: record.and_then(|r| r.since),
+                        state: record.and_then(|r| r.state.clone()),
+                        alive: None,
+                        id,
+                    }
+                })
+                .collect();
+            Ok(Status {
+                max: sem.max,
+                available: sem.semaphore,
+                holders,
+            })
+        })
+    }
+
+    fn set_max(&self, max: i64) -> LockFuture<'_, i64> {
+        Box::pin(async move {
+            self.init().await?;
+            for _ in 0..MAX_CONFLICTS {
+                let (mut sem, index) = self.get().await?;
+                let old = sem.max;
+                // locksmith's arithmetic: the difference moves `semaphore` too.
+                let diff = sem.max - max;
+                sem.semaphore -= diff;
+                sem.max -= diff;
+                if self.cas(&sem, index).await? {
+                    return Ok(old);
+                }
+            }
+            Err(LockError::Conflict(MAX_CONFLICTS))
+        })
+    }
+
+    fn wait_lock<'a>(
+        &'a self,
+        id: &'a str,
+        deadline: tokio::time::Instant,
+    ) -> LockFuture<'a, Acquired> {
+        Box::pin(async move {
+            loop {
+                let attempt = self.try_lock(id).await;
+                let now = tokio::time::Instant::now();
+                match attempt {
+                    Ok(Ok(acquired)) => return Ok(acquired),
+                    Ok(Err((_, index))) => {
+                        if now >= deadline {
+                            return Err(LockError::Timeout);
+                        }
+                        self.wait_change(index, deadline).await?;
+                    }
+                    Err(e) if e.is_transient() && now < deadline => {
+                        // etcd is down: there is nothing to watch, so wait a little.
+                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))).await;
+                    }
+                    Err(e) if e.is_transient() => return Err(LockError::Timeout),
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+    }
+
+    fn set_state<'a>(&'a self, id: &'a str, state: &'a str) -> LockFuture<'a, ()> {
+        Box::pin(async move {
+            let mut record = self
+                .records()
+                .await?
+                .into_iter()
+                .find(|(r, _)| r == id)
+                .map(|(_, r)| r)
+                .unwrap_or_default();
+            record.state = Some(state.to_string());
+            self.put_record(id, &record).await
+        })
+    }
+}
+
+impl Etcd2Lock {
+    /// The group this client works on (`""` is the default semaphore).
+    #[must_use]
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locksmith_json() {
+        let fresh = Semaphore {
+            semaphore: 1,
+            max: 1,
+            holders: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&fresh).unwrap(),
+            r#"{"semaphore":1,"max":1,"holders":null}"#
+        );
+        let held: Semaphore =
+            serde_json::from_str(r#"{"semaphore":0,"max":1,"holders":["abcd"]}"#).unwrap();
+        assert_eq!(held.holders.as_deref(), Some(&["abcd".to_string()][..]));
+        let emptied = Semaphore {
+            semaphore: 1,
+            max: 1,
+            holders: Some(Vec::new()),
+        };
+        assert_eq!(
+            serde_json::to_string(&emptied).unwrap(),
+            r#"{"semaphore":1,"max":1,"holders":[]}"#
+        );
+    }
+
+    #[test]
+    fn unescape_inverts_query_escape() {
+        for id in ["abc", "lb servers", "a/b%c", "ü"] {
+            assert_eq!(unescape(&query_escape(id)), id);
+        }
+    }
+}

@@ -1,0 +1,672 @@
+//! The etcd v3 backend: Airlock's semaphore (key
+//! `com.coreos.airlock/groups/<QueryEscape(group)>/v1/semaphore`, value
+//! `{"total_slots":N,"holders":[...]}`, compare-and-swap on the key's version), so kindling
+//! and Airlock can serve one fleet, plus holders' liveness on leases.
+//!
+//! Beside the semaphore (never inside it: Airlock rewrites it without unknown fields),
+//! kindling keeps, per group, `kindling/rebootlock/groups/<g>/holders/<id>` (since, state,
+//! whether the holder keeps a lease; no lease of its own) and, for holders that keep a lease,
+//! `kindling/rebootlock/groups/<g>/live/<id>` attached to that lease. Both are written in the
+//! same transaction as the semaphore. A holder whose record says it keeps a lease and whose
+//! live key is gone (the lease expired: the process died and did not come back) is removed
+//! by one transaction that compares the semaphore's version, the live key's absence and the
+//! record's revision: of all contenders that see it, exactly one wins, and removing a
+//! holder frees exactly one slot, so an expiry never lets more than one node through
+//! (the lesson of kured's TTL: user-issues-agent.md A.2). Holds without a lease (Airlock's,
+//! `kindling lock lock`'s) never expire.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
+    Status, insert_sorted, query_escape,
+};
+
+/// How many lost compare-and-swaps in a row before giving up.
+const MAX_CONFLICTS: u32 = 64;
+
+/// The lease TTL the agent should use: long enough to cover a reboot and the next boot's
+/// health check, after which a holder that has not come back may be replaced.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(900);
+
+/// Airlock's value.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Semaphore {
+    total_slots: u64,
+    #[serde(default, deserialize_with = "null_is_empty")]
+    holders: Vec<String>,
+}
+
+fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The semaphore key of `group` (Airlock's layout).
+#[must_use]
+pub fn semaphore_key(group: &str) -> String {
+    format!(
+        "com.coreos.airlock/groups/{}/v1/semaphore",
+        query_escape(group)
+    )
+}
+
+fn kindling_prefix(group: &str) -> String {
+    format!("kindling/rebootlock/groups/{}/", query_escape(group))
+}
+
+/// One read of the semaphore.
+struct Snapshot {
+    sem: Semaphore,
+    version: i64,
+    /// The store's revision at the read (watches start after it).
+    revision: i64,
+}
+
+/// A running lease and its keep-alive task.
+#[derive(Debug)]
+struct Lease {
+    id: i64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The etcd v3 semaphore.
+pub struct Etcd3Lock {
+    client: Client,
+    group: String,
+    key: String,
+    prefix: String,
+    endpoints: String,
+    lease_ttl: Option<Duration>,
+    lease: tokio::sync::Mutex<Option<Lease>>,
+    /// Slots a new semaphore starts with.
+    initial_slots: u64,
+}
+
+impl std::fmt::Debug for Etcd3Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Etcd3Lock")
+            .field("key", &self.key)
+            .field("endpoints", &self.endpoints)
+            .field("lease_ttl", &self.lease_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Etcd3Lock {
+    fn drop(&mut self) {
+        // The lease then expires after its TTL, as it would if the process died.
+        if let Ok(mut lease) = self.lease.try_lock()
+            && let Some(lease) = lease.take()
+        {
+            lease.task.abort();
+        }
+    }
+}
+
+fn unavailable(e: &etcd_client::Error) -> LockError {
+    let text = e.to_string();
+    // etcd's own words for a refused login (the gRPC code is not re-exported).
+    if text.contains("authentication failed") || text.contains("permission denied") {
+        LockError::Config(format!("etcd refused the credentials: {text}"))
+    } else {
+        LockError::Unavailable(format!("etcd v3: {text}"))
+    }
+}
+
+impl Etcd3Lock {
+    /// Connect to etcd for `config` (its group `""` is `default`, as in Airlock).
+    ///
+    /// # Errors
+    /// When the TLS files cannot be read, or etcd cannot be reached or refuses the login.
+    pub async fn connect(config: &LockConfig) -> Result<Etcd3Lock, LockError> {
+        let mut options = ConnectOptions::new()
+            .with_connect_timeout(config.timeout)
+            .with_timeout(config.timeout);
+        if let Some((user, password)) = &config.auth {
+            options = options.with_user(user.clone(), password.clone());
+        }
+        let ca = config.ca_pem()?;
+        let identity = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => {
+                let read = |p: &std::path::Path| {
+                    std::fs::read(p)
+                        .map_err(|e| LockError::Config(format!("cannot read {}: {e}", p.display())))
+                };
+                Some(etcd_client::Identity::from_pem(read(cert)?, read(key)?))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(LockError::Config(
+                    "a client certificate needs both --etcd-certfile and --etcd-keyfile".into(),
+                ));
+            }
+        };
+        if ca.is_some() || identity.is_some() {
+            let mut tls = etcd_client::TlsOptions::new();
+            if let Some(ca) = ca {
+                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
+            }
+            if let Some(identity) = identity {
+                tls = tls.identity(identity);
+            }
+            options = options.with_tls(tls);
+        }
+        if config.endpoints.is_empty() {
+            return Err(LockError::Config("no etcd endpoint given".into()));
+        }
+        let client = Client::connect(&config.endpoints, Some(options))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let group = config.named_group().to_string();
+        Ok(Etcd3Lock {
+            client,
+            key: semaphore_key(&group),
+            prefix: kindling_prefix(&group),
+            group,
+            endpoints: config.endpoints.join(","),
+            lease_ttl: config.lease_ttl,
+            lease: tokio::sync::Mutex::new(None),
+            initial_slots: 1,
+        })
+    }
+
+    /// Slots a semaphore created by this client starts with (default 1, as Airlock's).
+    #[must_use]
+    pub fn with_initial_slots(mut self, slots: u64) -> Etcd3Lock {
+        self.initial_slots = slots;
+        self
+    }
+
+    /// The group (`default` for locksmith's `""`).
+    #[must_use]
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    fn record_key(&self, id: &str) -> String {
+        format!("{}holders/{}", self.prefix, query_escape(id))
+    }
+
+    fn live_key(&self, id: &str) -> String {
+        format!("{}live/{}", self.prefix, query_escape(id))
+    }
+
+    /// Create the semaphore if absent (Airlock's `ensureInit`).
+    async fn init(&self) -> Result<(), LockError> {
+        let value = json(&Semaphore {
+            total_slots: self.initial_slots,
+            holders: Vec::new(),
+        })?;
+        let txn = Txn::new()
+            .when(vec![Compare::version(
+                self.key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![TxnOp::put(self.key.clone(), value, None)]);
+        self.client
+            .clone()
+            .txn(txn)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn get(&self) -> Result<Snapshot, LockError> {
+        let resp = self
+            .client
+            .clone()
+            .get(self.key.clone(), None)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let revision = resp
+            .header()
+            .map_or(0, etcd_client::ResponseHeader::revision);
+        let Some(kv) = resp.kvs().first() else {
+            self.init().await?;
+            return Box::pin(self.get()).await;
+        };
+        let sem: Semaphore = serde_json::from_slice(kv.value()).map_err(|e| {
+            LockError::Protocol(format!(
+                "the semaphore at {} is not Airlock JSON ({e}): {:?}",
+                self.key,
+                String::from_utf8_lossy(kv.value())
+            ))
+        })?;
+        Ok(Snapshot {
+            sem,
+            version: kv.version(),
+            revision,
+        })
+    }
+
+    /// Records and live keys: `(id, record, record's mod revision)` and the live ids.
+    async fn side(
+        &self,
+    ) -> Result<(Vec<(String, HolderRecord, i64)>, BTreeSet<String>), LockError> {
+        let resp = self
+            .client
+            .clone()
+            .get(self.prefix.clone(), Some(GetOptions::new().with_prefix()))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut records = Vec::new();
+        let mut live = BTreeSet::new();
+        let holders_at = format!("{}holders/", self.prefix);
+        let live_at = format!("{}live/", self.prefix);
+        for kv in resp.kvs() {
+            let key = String::from_utf8_lossy(kv.key());
+            if let Some(id) = key.strip_prefix(&holders_at) {
+                let record = serde_json::from_slice(kv.value()).unwrap_or_default();
+                records.push((unescape(id), record, kv.mod_revision()));
+            } else if let Some(id) = key.strip_prefix(&live_at) {
+                live.insert(unescape(id));
+            }
+        }
+        Ok((records, live))
+    }
+
+    /// The lease holds are attached to, granted and kept alive on first use.
+    async fn lease(&self) -> Result<Option<i64>, LockError> {
+        let Some(ttl) = self.lease_ttl else {
+            return Ok(None);
+        };
+        let mut guard = self.lease.lock().await;
+        if let Some(lease) = guard.as_ref()
+            && !lease.task.is_finished()
+        {
+            return Ok(Some(lease.id));
+        }
+        let secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+        let mut client = self.client.clone();
+        let granted = client
+            .lease_grant(secs, None)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let id = granted.id();
+        let (mut keeper, mut stream) = client
+            .lease_keep_alive(id)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let every = (ttl / 3).max(Duration::from_millis(300));
+        let task = tokio::spawn(async move {
+            loop {
+                if keeper.keep_alive().await.is_err() {
+                    break;
+                }
+                match stream.message().await {
+                    Ok(Some(resp)) if resp.ttl() > 0 => {}
+                    // The lease is gone (expired while etcd was out of reach): the next
+                    // lock call grants a new one and re-attaches.
+                    _ => break,
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        *guard = Some(Lease { id, task });
+        Ok(Some(id))
+    }
+
+    async fn commit(&self, txn: Txn) -> Result<bool, LockError> {
+        Ok(self
+            .client
+            .clone()
+            .txn(txn)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .succeeded())
+    }
+
+    /// Remove one holder whose lease expired, if any; `Ok(true)` when this call did.
+    async fn reclaim(&self, snap: &Snapshot) -> Result<bool, LockError> {
+        let (records, live) = self.side().await?;
+        for (id, record, rev) in &records {
+            if !record.leased || live.contains(id) || !snap.sem.holders.contains(id) {
+                continue;
+            }
+            let mut sem = snap.sem.clone();
+            sem.holders.retain(|h| h != id);
+            let txn = Txn::new()
+                .when(vec![
+                    Compare::version(self.key.clone(), CompareOp::Equal, snap.version),
+                    Compare::version(self.live_key(id), CompareOp::Equal, 0),
+                    Compare::mod_revision(self.record_key(id), CompareOp::Equal, *rev),
+                ])
+                .and_then(vec![
+                    TxnOp::put(self.key.clone(), json(&sem)?, None),
+                    TxnOp::delete(self.record_key(id), None),
+                ]);
+            // One contender wins; the others see the version moved and read again.
+            return self.commit(txn).await;
+        }
+        Ok(false)
+    }
+
+    /// One attempt: `Err(Full)` carries the revision to watch from.
+    async fn try_lock(&self, id: &str) -> Result<Result<Acquired, (LockError, i64)>, LockError> {
+        let lease = self.lease().await?;
+        for _ in 0..MAX_CONFLICTS {
+            let snap = self.get().await?;
+            let record = HolderRecord {
+                since: Some(jiff::Timestamp::now()),
+                state: Some("locked".into()),
+                leased: lease.is_some(),
+            };
+            if snap.sem.holders.iter().any(|h| h == id) {
+                // Re-attach a holder that came back (after a reboot) to this lease.
+                if let Some(lease) = lease {
+                    let (records, _) = self.side().await?;
+                    let mut kept = records
+                        .into_iter()
+                        .find(|(r, _, _)| r == id)
+                        .map(|(_, r, _)| r)
+                        .unwrap_or(record);
+                    kept.leased = true;
+                    let txn = Txn::new()
+                        .when(vec![Compare::version(
+                            self.key.clone(),
+                            CompareOp::Equal,
+                            snap.version,
+                        )])
+                        .and_then(vec![
+                            TxnOp::put(self.record_key(id), json(&kept)?, None),
+                            TxnOp::put(
+                                self.live_key(id),
+                                "",
+                                Some(PutOptions::new().with_lease(lease)),
+                            ),
+                        ]);
+                    if !self.commit(txn).await? {
+                        continue;
+                    }
+                }
+                return Ok(Ok(Acquired::AlreadyHeld));
+            }
+            let total = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
+            let held = i64::try_from(snap.sem.holders.len()).unwrap_or(i64::MAX);
+            if held >= total {
+                if self.reclaim(&snap).await? {
+                    continue;
+                }
+                return Ok(Err((
+                    LockError::Full {
+                        max: total,
+                        available: total - held,
+                    },
+                    snap.revision,
+                )));
+            }
+            let mut sem = snap.sem.clone();
+            insert_sorted(&mut sem.holders, id);
+            let mut ops = vec![
+                TxnOp::put(self.key.clone(), json(&sem)?, None),
+                TxnOp::put(self.record_key(id), json(&record)?, None),
+            ];
+            match lease {
+                Some(lease) => ops.push(TxnOp::put(
+                    self.live_key(id),
+                    "",
+                    Some(PutOptions::new().with_lease(lease)),
+                )),
+                None => ops.push(TxnOp::delete(self.live_key(id), None)),
+            }
+            let txn = Txn::new()
+                .when(vec![Compare::version(
+                    self.key.clone(),
+                    CompareOp::Equal,
+                    snap.version,
+                )])
+                .and_then(ops);
+            if self.commit(txn).await? {
+                return Ok(Ok(Acquired::Locked));
+            }
+        }
+        Err(LockError::Conflict(MAX_CONFLICTS))
+    }
+
+    /// Block until the semaphore or a live key changes after `revision`, or `until`.
+    async fn wait_change(
+        &self,
+        revision: i64,
+        until: tokio::time::Instant,
+    ) -> Result<(), LockError> {
+        let mut stream = self
+            .client
+            .clone()
+            .watch(
+                self.key.clone(),
+                Some(WatchOptions::new().with_start_revision(revision + 1)),
+            )
+            .await
+            .map_err(|e| unavailable(&e))?;
+        stream
+            .watch(
+                format!("{}live/", self.prefix),
+                Some(
+                    WatchOptions::new()
+                        .with_prefix()
+                        .with_start_revision(revision + 1),
+                ),
+            )
+            .await
+            .map_err(|e| unavailable(&e))?;
+        loop {
+            match tokio::time::timeout_at(until, stream.message()).await {
+                Err(_) => return Ok(()),
+                Ok(Err(e)) => return Err(unavailable(&e)),
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(resp))) => {
+                    if !resp.events().is_empty() || resp.canceled() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, LockError> {
+    serde_json::to_string(value).map_err(|e| LockError::Protocol(e.to_string()))
+}
+
+fn unescape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |c: u8| char::from(c).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl RebootLock for Etcd3Lock {
+    fn describe(&self) -> String {
+        format!("etcd v3 semaphore {} at {}", self.key, self.endpoints)
+    }
+
+    fn lock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Acquired> {
+        Box::pin(async move { self.try_lock(id).await?.map_err(|(e, _)| e) })
+    }
+
+    fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released> {
+        Box::pin(async move {
+            for _ in 0..MAX_CONFLICTS {
+                let snap = self.get().await?;
+                let cleanup = [
+                    TxnOp::delete(self.record_key(id), None),
+                    TxnOp::delete(self.live_key(id), None),
+                ];
+                if !snap.sem.holders.iter().any(|h| h == id) {
+                    // Leftovers of an earlier hold (removed by Airlock or an operator).
+                    let txn = Txn::new().and_then(cleanup.to_vec());
+                    self.commit(txn).await?;
+                    return Ok(Released::NotHeld);
+                }
+                let mut sem = snap.sem.clone();
+                sem.holders.retain(|h| h != id);
+                let mut ops = vec![TxnOp::put(self.key.clone(), json(&sem)?, None)];
+                ops.extend(cleanup);
+                let txn = Txn::new()
+                    .when(vec![Compare::version(
+                        self.key.clone(),
+                        CompareOp::Equal,
+                        snap.version,
+                    )])
+                    .and_then(ops);
+                if self.commit(txn).await? {
+                    return Ok(Released::Unlocked);
+                }
+            }
+            Err(LockError::Conflict(MAX_CONFLICTS))
+        })
+    }
+
+    fn status(&self) -> LockFuture<'_, Status> {
+        Box::pin(async move {
+            let snap = self.get().await?;
+            let (records, live) = self.side().await?;
+            let holders = snap
+                .sem
+                .holders
+                .iter()
+                .map(|id| {
+                    let record = records.iter().find(|(r, _, _)| r == id).map(|(_, r, _)| r);
+                    Holder {
+                        id: id.clone(),
+                        since: record.and_then(|r| r.since),
+                        state: record.and_then(|r| r.state.clone()),
+                        alive: record.filter(|r| r.leased).map(|_| live.contains(id)),
+                    }
+                })
+                .collect::<Vec<_>>();
+            let max = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
+            let held = i64::try_from(holders.len()).unwrap_or(i64::MAX);
+            Ok(Status {
+                max,
+                available: max - held,
+                holders,
+            })
+        })
+    }
+
+    fn set_max(&self, max: i64) -> LockFuture<'_, i64> {
+        Box::pin(async move {
+            let slots = u64::try_from(max).map_err(|_| {
+                LockError::Config(format!(
+                    "the etcd v3 semaphore (Airlock's) cannot have {max} slots: use 0 or more"
+                ))
+            })?;
+            for _ in 0..MAX_CONFLICTS {
+                let snap = self.get().await?;
+                let old = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
+                let mut sem = snap.sem.clone();
+                sem.total_slots = slots;
+                let txn = Txn::new()
+                    .when(vec![Compare::version(
+                        self.key.clone(),
+                        CompareOp::Equal,
+                        snap.version,
+                    )])
+                    .and_then(vec![TxnOp::put(self.key.clone(), json(&sem)?, None)]);
+                if self.commit(txn).await? {
+                    return Ok(old);
+                }
+            }
+            Err(LockError::Conflict(MAX_CONFLICTS))
+        })
+    }
+
+    fn wait_lock<'a>(
+        &'a self,
+        id: &'a str,
+        deadline: tokio::time::Instant,
+    ) -> LockFuture<'a, Acquired> {
+        Box::pin(async move {
+            loop {
+                let attempt = self.try_lock(id).await;
+                let now = tokio::time::Instant::now();
+                match attempt {
+                    Ok(Ok(acquired)) => return Ok(acquired),
+                    Ok(Err((_, revision))) => {
+                        if now >= deadline {
+                            return Err(LockError::Timeout);
+                        }
+                        if let Err(e) = self.wait_change(revision, deadline).await {
+                            if !e.is_transient() {
+                                return Err(e);
+                            }
+                            tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1)))
+                                .await;
+                        }
+                    }
+                    Err(e) if e.is_transient() && now < deadline => {
+                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))).await;
+                    }
+                    Err(e) if e.is_transient() => return Err(LockError::Timeout),
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+    }
+
+    fn set_state<'a>(&'a self, id: &'a str, state: &'a str) -> LockFuture<'a, ()> {
+        Box::pin(async move {
+            let (records, _) = self.side().await?;
+            let mut record = records
+                .into_iter()
+                .find(|(r, _, _)| r == id)
+                .map(|(_, r, _)| r)
+                .unwrap_or_default();
+            record.state = Some(state.to_string());
+            self.client
+                .clone()
+                .put(self.record_key(id), json(&record)?, None)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn airlock_json_and_keys() {
+        let sem = Semaphore {
+            total_slots: 2,
+            holders: vec!["n1".into(), "n2".into()],
+        };
+        assert_eq!(
+            json(&sem).unwrap(),
+            r#"{"total_slots":2,"holders":["n1","n2"]}"#
+        );
+        let null: Semaphore = serde_json::from_str(r#"{"total_slots":1,"holders":null}"#).unwrap();
+        assert!(null.holders.is_empty());
+        assert_eq!(
+            semaphore_key("lb servers"),
+            "com.coreos.airlock/groups/lb+servers/v1/semaphore"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! locksmith's reboot window start (`pkg/timeutil/periodic.go`): `HH:MM` every day or
+//! `Day HH:MM` every week, laid out on the wall clock of the node's zone.
+//!
+//! locksmith builds each start with Go's `time.Date(y, m, d+Δ, h, min, 0, 0, loc)`; here a
+//! start that falls into a DST gap moves forward by the gap (02:30 on a spring-forward day
+//! in Berlin is 03:30 CEST, as Go normalises it) and one in a repeated hour is its first
+//! occurrence. The length is added as elapsed time, as locksmith's `Start.Add(duration)`.
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+/// A parsed window start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Start {
+    /// `None` for a daily window.
+    pub day: Option<Weekday>,
+    pub hour: i8,
+    pub minute: i8,
+}
+
+const DAYS: [(&str, Weekday); 7] = [
+    ("sun", Weekday::Sunday),
+    ("mon", Weekday::Monday),
+    ("tue", Weekday::Tuesday),
+    ("wed", Weekday::Wednesday),
+    ("thu", Weekday::Thursday),
+    ("fri", Weekday::Friday),
+    ("sat", Weekday::Saturday),
+];
+
+/// One `%d` of Go's `fmt.Sscanf`: an optional sign and decimal digits.
+fn scan_int(text: &str) -> Option<(i64, &str)> {
+    let digits_from = usize::from(text.starts_with(['+', '-']));
+    let len = text[digits_from..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if len == 0 {
+        return None;
+    }
+    let end = digits_from + len;
+    let value: i64 = text[..end].parse().ok()?;
+    Some((value, &text[end..]))
+}
+
+/// Parse a start as locksmith does: fields split on blanks, an optional three-letter day,
+/// then `%d:%d` (anything after the minutes is ignored, as by `Sscanf`).
+pub(super) fn parse_start(text: &str) -> Result<Start, String> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let (day, time) = match fields.as_slice() {
+        [time] => (None, *time),
+        [day, time] => {
+            let lower = day.to_ascii_lowercase();
+            let Some((_, weekday)) = DAYS.iter().find(|(name, _)| *name == lower) else {
+                return Err(format!(
+                    "{day:?} is not a day of the week (sun, mon, tue, wed, thu, fri, sat)"
+                ));
+            };
+            (Some(*weekday), *time)
+        }
+        [] => return Err("it is empty".into()),
+        _ => return Err("too many fields".into()),
+    };
+    let bad = || format!("{time:?} is not a time of day H:MM");
+    let (hour, rest) = scan_int(time).ok_or_else(bad)?;
+    let rest = rest.strip_prefix(':').ok_or_else(bad)?;
+    let (minute, _) = scan_int(rest).ok_or_else(bad)?;
+    if !(0..=23).contains(&hour) {
+        return Err(format!("hour {hour} is out of range 0-23"));
+    }
+    if !(0..=59).contains(&minute) {
+        return Err(format!("minute {minute} is out of range 0-59"));
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(Start {
+        day,
+        hour: hour as i8,
+        minute: minute as i8,
+    })
+}
+
+impl Start {
+    /// The start on `date` (when the window starts that day), as an instant.
+    fn on(&self, date: Date, zone: &TimeZone) -> Option<Timestamp> {
+        if self.day.is_some_and(|d| d != date.weekday()) {
+            return None;
+        }
+        let civil = date.at(self.hour, self.minute, 0, 0);
+        zone.to_ambiguous_timestamp(civil).compatible().ok()
+    }
+
+    /// The first start at or after `t`.
+    pub(super) fn first_at_or_after(&self, t: Timestamp, zone: &TimeZone) -> Option<Timestamp> {
+        let today = zone.to_datetime(t).date();
+        // From yesterday (a repeated hour can put a start of yesterday's date after `t`)
+        // to eight days on: a weekly start is always among them.
+        (-1..=8)
+            .filter_map(|k: i32| today.checked_add(k.days()).ok())
+            .filter_map(|date| self.on(date, zone))
+            .find(|s| *s >= t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_as_locksmith_parses_them() {
+        let s = parse_start("Thu 23:05").unwrap();
+        assert_eq!((s.day, s.hour, s.minute), (Some(Weekday::Thursday), 23, 5));
+        // strings.Fields: runs of blanks are one separator; Sscanf ignores what follows.
+        assert_eq!(parse_start("  sUN   4:7 ").unwrap().minute, 7);
+        assert_eq!(parse_start("04:30pm").unwrap().hour, 4);
+        assert_eq!(parse_start("+4:00").unwrap().hour, 4);
+        for bad in [
+            "",
+            "Tues 4:00",
+            "Thursday 4:00",
+            "24:00",
+            "4:60",
+            "4",
+            "Sun",
+            "a b c",
+            "-1:00",
+            ":30",
+            "4:",
+        ] {
+            assert!(parse_start(bad).is_err(), "{bad:?}");
+        }
+    }
+}
