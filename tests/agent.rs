@@ -309,7 +309,11 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
                 .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
             "{why}"
         );
-        assert_eq!(&node.slot_bytes("USR-B")[..payload.len()], &payload[..], "{why}");
+        assert_eq!(
+            &node.slot_bytes("USR-B")[..payload.len()],
+            &payload[..],
+            "{why}"
+        );
         assert_eq!(node.attrs("USR-B").1, 1, "{why}: one try");
     };
     // How long a whole cycle takes here (the kills are spread over it).

@@ -8,6 +8,7 @@
 
 mod agent;
 mod agent_compile;
+mod agent_reboot;
 mod agent_support;
 mod apply;
 mod calendar;
@@ -21,11 +22,11 @@ mod datasource_support;
 mod formats;
 mod fuzz;
 mod generated;
-mod omaha;
-mod omaha_support;
-mod slots;
 mod lock;
 mod lock_support;
+mod omaha;
+mod omaha_support;
 mod reboot_window;
+mod slots;
 mod snapshots;
 mod units;

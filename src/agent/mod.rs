@@ -13,6 +13,7 @@
 pub mod health;
 pub mod node;
 pub mod pipeline;
+pub mod reboot;
 pub mod run;
 pub mod schedule;
 pub mod settings;

@@ -167,7 +167,7 @@ impl Agent {
     /// When the reboot command could not be run.
     pub fn fallback_reboot(&mut self) -> Result<String, String> {
         self.say("rebooting to return to the previous release");
-        self.reboot()
+        self.reboot_now()
     }
 
     fn save(&self) -> Result<(), String> {
@@ -741,28 +741,8 @@ impl Agent {
         }
     }
 
-    /// Reboot by strategy when an update is staged. Returns what it did.
-    ///
-    /// # Errors
-    /// When the reboot command could not be run.
-    pub async fn reboot_step(&mut self) -> Result<String, String> {
-        if self.record.status != Status::UpdatedNeedReboot {
-            return Ok("nothing staged".into());
-        }
-        match self.settings.strategy {
-            super::settings::Strategy::Off => Ok(
-                "REBOOT_STRATEGY=off: staying on the running release until someone reboots".into(),
-            ),
-            super::settings::Strategy::Reboot => self.reboot(),
-            other => Ok(format!(
-                "REBOOT_STRATEGY={}: the reboot waits for the reboot coordinator",
-                other.name()
-            )),
-        }
-    }
-
     /// Run the reboot command.
-    fn reboot(&mut self) -> Result<String, String> {
+    pub(crate) fn reboot_now(&mut self) -> Result<String, String> {
         let command = match (&self.options.reboot_command, self.root.is_host()) {
             (Some(c), _) => c.clone(),
             (None, true) => "systemctl reboot".to_string(),

@@ -14,6 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
 use super::pipeline::{AfterBoot, Agent, Options, Outcome};
+use super::reboot::Step;
 use super::schedule;
 use super::state::Status;
 use crate::root::Root;
@@ -143,30 +144,57 @@ pub fn reset(agent: &mut Agent) -> Result<String, String> {
     ))
 }
 
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Stay(m) | Step::Rebooted(m) | Step::Waiting(m) => m.clone(),
+    }
+}
+
+/// Give back a reboot slot held across the reboot, once this boot's release was judged
+/// healthy and nothing else is staged.
+async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
+    if agent.record.lock_held.is_some()
+        && agent.record.staged.is_none()
+        && agent.record.marked_good_boot.as_deref() == Some(agent.identity.boot_id.as_str())
+    {
+        agent.release_lock().await?;
+    }
+    Ok(())
+}
+
 /// The daemon: after-boot step, then checks on schedule or on request, reboots by
-/// strategy. With `once`, one cycle right away and return.
+/// strategy. With `once`, one cycle right away and return (waiting at most `reboot_wait`
+/// for the window and the lock).
 ///
 /// # Errors
 /// When the root cannot be worked on (another agent holds it, unreadable settings, I/O on
 /// the record).
-pub async fn run(root: Root, options: Options, once: bool) -> Result<Outcome, String> {
+pub async fn run(
+    root: Root,
+    options: Options,
+    once: bool,
+    reboot_wait: Duration,
+) -> Result<Outcome, String> {
     let path = root.path().display().to_string();
     let Some(mut agent) = Agent::open(root, options)? else {
         return Err(format!("another kindling agent is working on {path}"));
     };
     let after = agent.after_boot().await?;
     if let AfterBoot::Unhealthy { .. } = after {
-        // The trial boot is unhealthy: fall back to the old slot unless reboots are off.
+        // The trial boot is unhealthy: fall back to the old slot unless reboots are off (a
+        // reboot lock held for this update stays held across the fall-back reboot).
         if agent.settings.strategy != super::settings::Strategy::Off {
             let done = agent.fallback_reboot()?;
             agent.say_line(&done);
         }
+    } else {
+        release_if_judged(&mut agent).await?;
     }
     if once {
         let outcome = agent.cycle().await?;
         if matches!(outcome, Outcome::Staged(_)) {
-            let done = agent.reboot_step().await?;
-            agent.say_line(&done);
+            let step = agent.reboot_by_strategy(Some(reboot_wait)).await?;
+            agent.say_line(&describe(&step));
         }
         return Ok(outcome);
     }
@@ -198,8 +226,9 @@ pub async fn run(root: Root, options: Options, once: bool) -> Result<Outcome, St
                     agent.say_line(m);
                 }
                 if matches!(outcome, Outcome::Staged(_)) {
-                    match agent.reboot_step().await {
-                        Ok(m) | Err(m) => agent.say_line(&m),
+                    match agent.reboot_by_strategy(None).await {
+                        Ok(step) => agent.say_line(&describe(&step)),
+                        Err(m) => agent.say_line(&m),
                     }
                 }
             }

@@ -122,6 +122,9 @@ pub struct Record {
     pub poll_interval: Option<u64>,
     /// The booted slot was judged healthy and marked good in this boot (its boot id).
     pub marked_good_boot: Option<String>,
+    /// The reboot lock this node holds across a reboot (its description), given back after
+    /// the next boot's verdict.
+    pub lock_held: Option<String>,
 }
 
 /// A transition from a state it may not come from: a bug in the agent, reported as such.

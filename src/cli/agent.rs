@@ -47,6 +47,10 @@ pub enum AgentCommand {
         /// How long the health check may take, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 300)]
         health_timeout: u64,
+        /// With --once: how long to wait for the reboot window and lock, in seconds, before
+        /// exiting with the update still staged.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        reboot_wait: u64,
     },
     /// Print the agent's status (update_engine_client -status's lines, or JSON).
     Status {
@@ -109,6 +113,7 @@ pub(super) fn run(args: &AgentArgs) -> ExitCode {
             once,
             reboot_command,
             health_timeout,
+            reboot_wait,
         } => {
             let root = match open_root(&node.root) {
                 Ok(r) => r,
@@ -126,7 +131,8 @@ pub(super) fn run(args: &AgentArgs) -> ExitCode {
                 Ok(rt) => rt,
                 Err(code) => return code,
             };
-            match rt.block_on(run::run(root, options, *once)) {
+            let wait = std::time::Duration::from_secs(*reboot_wait);
+            match rt.block_on(run::run(root, options, *once, wait)) {
                 Ok(Outcome::Failed(_)) => ExitCode::from(1),
                 Ok(Outcome::NoUpdate(m)) => {
                     eprintln!("kindling agent: {m}");

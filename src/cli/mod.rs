@@ -19,19 +19,19 @@ mod compile;
 mod coreos_cloudinit;
 mod diff;
 mod explain;
-mod slots;
-mod update_engine_client;
-mod update_server;
 pub mod from;
 mod from_args;
 mod lock;
+mod slots;
+mod update_engine_client;
+mod update_server;
 mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
 pub use diff::DiffArgs;
-pub use update_server::UpdateServerArgs;
 pub use lock::{LockArgs, LockCommand, LockFormat};
+pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.

@@ -1,0 +1,199 @@
+//! The agent's reboot step on simulated nodes with a real etcd (Debian's, started by the test)
+//! and the real `locksmithctl`: the lock is taken before the reboot, held across it and given
+//! back after the new release was judged; a full semaphore, a closed window or an unreachable
+//! lock never turns into a reboot; best-effort follows the node's etcd units.
+
+use std::path::Path;
+
+use crate::agent_support::{Keys, Node, Out, Server, run, update_conf, usr_image};
+use crate::lock_support::Etcd;
+
+fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
+    let peer = crate::common::root().join("../shared/peers/locksmithctl");
+    assert!(peer.is_file(), "{} is missing", peer.display());
+    let endpoint = format!("--endpoint={}", etcd.url);
+    let mut all = vec![endpoint.as_str()];
+    all.extend_from_slice(args);
+    run(peer.to_str().unwrap(), &all)
+}
+
+fn staged_node(dir: &Path, conf: impl FnOnce(&str) -> String) -> (Server, Node) {
+    let keys = Keys::new(dir, "release");
+    let v100 = usr_image(dir, "1.0.0", 4);
+    let v101 = usr_image(dir, "1.0.1", 4);
+    let sig = keys.sign(&v101);
+    let server = Server::start(&dir.join("server"));
+    server.publish("stable", "1.0.1", &v101, &sig);
+    let node = Node::new(&dir.join("node"), &v100, &conf(&server.url), &[&keys]);
+    (server, node)
+}
+
+fn once_with_wait(node: &Node, wait: &str) -> Out {
+    let mut args = node.agent_args();
+    args.extend_from_slice(&["--reboot-wait", wait]);
+    crate::agent_support::kindling(&args)
+}
+
+fn staged(node: &Node) -> bool {
+    node.status()
+        .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+}
+
+#[test]
+fn etcd_lock_is_held_across_the_reboot_and_given_back_after_the_health_check() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, mut node) = staged_node(dir.path(), |url| {
+        update_conf(
+            url,
+            "etcd-lock",
+            &format!("LOCKSMITHD_ENDPOINT={}\n", etcd.url),
+        )
+    });
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    // locksmithctl sees this machine holding the only slot.
+    let status = locksmithctl(&etcd, &["status"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(status.stdout.contains("Available: 0"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains(&node.machine_id()),
+        "{}",
+        status.stdout
+    );
+    // Across the reboot the slot stays taken; the after-boot step gives it back.
+    assert_eq!(node.boot(), "1.0.1");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("gave the reboot slot back"),
+        "{}",
+        out.stderr
+    );
+    let status = locksmithctl(&etcd, &["status"]);
+    assert!(status.stdout.contains("Available: 1"), "{}", status.stdout);
+    assert!(
+        !status.stdout.contains(&node.machine_id()),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_full_semaphore_means_no_reboot_until_a_slot_is_free() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The lock settings where the compiler writes them: locksmithd's drop-in.
+    let (_server, node) = staged_node(dir.path(), |url| update_conf(url, "etcd-lock", ""));
+    let dropin = node.root.join("run/systemd/system/locksmithd.service.d");
+    std::fs::create_dir_all(&dropin).unwrap();
+    std::fs::write(
+        dropin.join("20-cloudinit.conf"),
+        format!(
+            "[Service]\nEnvironment=\"LOCKSMITHD_ENDPOINT={}\"\n",
+            etcd.url
+        ),
+    )
+    .unwrap();
+    let other = locksmithctl(&etcd, &["lock", "another-machine"]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let out = once_with_wait(&node, "2");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!node.rebooted(), "rebooted while the semaphore was full");
+    assert!(staged(&node));
+    assert!(
+        out.stderr.contains("no reboot slot was free"),
+        "{}",
+        out.stderr
+    );
+    // The other machine gives its slot back: the next run takes it and reboots.
+    assert_eq!(locksmithctl(&etcd, &["unlock", "another-machine"]).code, 0);
+    let out = once_with_wait(&node, "10");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    assert!(
+        locksmithctl(&etcd, &["status"])
+            .stdout
+            .contains(&node.machine_id())
+    );
+}
+
+/// `HH:MM` in UTC, `hours` from now (the simulated root has no /etc/localtime: UTC).
+fn utc_clock(hours: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let minute_of_day = (now + hours * 3600).rem_euclid(86_400) / 60;
+    format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
+}
+
+#[test]
+fn a_closed_window_means_no_reboot_and_an_open_one_reboots() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = format!(
+        "REBOOT_WINDOW_START={}\nREBOOT_WINDOW_LENGTH=1h\n",
+        utc_clock(3)
+    );
+    let (_server, node) = staged_node(dir.path(), |url| update_conf(url, "reboot", &closed));
+    let out = once_with_wait(&node, "1");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !node.rebooted(),
+        "rebooted outside the window: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("window"), "{}", out.stderr);
+    assert!(staged(&node));
+    // Open now (started an hour ago, two hours long).
+    std::fs::write(
+        node.root.join("etc/coreos/update.conf"),
+        update_conf(
+            &std::fs::read_to_string(node.root.join("etc/coreos/update.conf"))
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("SERVER="))
+                .unwrap()
+                .to_string(),
+            "reboot",
+            &format!(
+                "REBOOT_WINDOW_START={}\nREBOOT_WINDOW_LENGTH=2h\n",
+                utc_clock(-1)
+            ),
+        ),
+    )
+    .unwrap();
+    let out = once_with_wait(&node, "1");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+}
+
+#[test]
+fn best_effort_follows_the_etcd_units_and_never_reboots_without_a_reachable_lock() {
+    // A port nothing listens on: the lock is unreachable.
+    let dead = format!(
+        "LOCKSMITHD_ENDPOINT=http://127.0.0.1:{}\n",
+        crate::agent_support::free_port()
+    );
+    // No etcd unit on the node: best-effort reboots without asking for a lock.
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, node) = staged_node(dir.path(), |url| update_conf(url, "best-effort", &dead));
+    let out = once_with_wait(&node, "2");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    // With an etcd unit, best-effort is etcd-lock: an unreachable etcd means no reboot.
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, node) = staged_node(dir.path(), |url| update_conf(url, "best-effort", &dead));
+    let units = node.root.join("etc/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::write(
+        units.join("etcd-member.service"),
+        "[Service]\nExecStart=/usr/bin/etcd\n",
+    )
+    .unwrap();
+    let out = once_with_wait(&node, "2");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!node.rebooted(), "a lockless reboot: {}", out.stderr);
+    assert!(staged(&node));
+}
