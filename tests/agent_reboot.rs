@@ -147,15 +147,15 @@ fn a_closed_window_means_no_reboot_and_an_open_one_reboots() {
     assert!(out.stderr.contains("window"), "{}", out.stderr);
     assert!(staged(&node));
     // Open now (started an hour ago, two hours long).
+    let conf = std::fs::read_to_string(node.root.join("etc/coreos/update.conf")).unwrap();
+    let server = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("SERVER="))
+        .unwrap();
     std::fs::write(
         node.root.join("etc/coreos/update.conf"),
         update_conf(
-            &std::fs::read_to_string(node.root.join("etc/coreos/update.conf"))
-                .unwrap()
-                .lines()
-                .find_map(|l| l.strip_prefix("SERVER="))
-                .unwrap()
-                .to_string(),
+            server,
             "reboot",
             &format!(
                 "REBOOT_WINDOW_START={}\nREBOOT_WINDOW_LENGTH=2h\n",
