@@ -16,5 +16,7 @@ mod corpus;
 mod formats;
 mod fuzz;
 mod generated;
+mod payload;
+mod payload_support;
 mod snapshots;
 mod units;

@@ -16,6 +16,7 @@ mod apply;
 mod compile;
 mod diff;
 mod explain;
+mod payload;
 mod validate;
 
 pub use apply::ApplyArgs;
@@ -50,6 +51,9 @@ pub enum Command {
         /// The code, with or without the `kindling::` prefix.
         code: Option<String>,
     },
+    /// Download a payload into a slot region and verify it (the agent's payload step).
+    #[command(hide = true)]
+    Payload(payload::PayloadArgs),
 }
 
 /// Formats of `diff` and `apply` reports.
@@ -139,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Explain { code } => explain::run(code.as_deref()),
+        Command::Payload(args) => payload::run(&args),
     }
 }
 

@@ -38,7 +38,8 @@ const READ_BLOCK: usize = 1 << 20;
 
 /// Download `expected` into `target`, resuming after the first `resume_from` bytes (which
 /// are read back and re-hashed, never trusted; pass 0 to start over). Calls `progress(done,
-/// total)` as bytes land in the region; the agent may persist `done` as the next
+/// total)` as bytes land in the region; the last call before it returns (on success and on
+/// failure) reports the bytes written and synced, which the agent persists as the next
 /// `resume_from`. On success all `expected.size` bytes are in the region, synced, with the
 /// expected SHA-256; nothing is made bootable here.
 pub async fn fetch(
@@ -90,10 +91,11 @@ pub async fn fetch(
         })
     });
     // A failed write ends the download too (its queue closes); the write error is the cause.
-    let (pos, hasher) = match (downloaded, written) {
-        (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
-        (Ok(()), Ok(w)) => w,
-    };
+    let (pos, hasher) = written?;
+    // The writer has synced what it wrote: the last report is a durable resume point, also
+    // when the download failed.
+    progress(pos, size);
+    downloaded?;
     if pos != size {
         return Err(PayloadError::Truncated {
             url: expected.url.clone(),
@@ -113,7 +115,6 @@ pub async fn fetch(
             },
         });
     }
-    progress(size, size);
     Ok(Fetched {
         size,
         sha256: actual,

@@ -129,7 +129,7 @@ impl Verified {
         self.size
     }
 
-    /// The id of the trusted key that signed it (16 hex digits, as minisign prints it).
+    /// The id of the trusted key that signed it (upper-case hex, as minisign prints it).
     #[must_use]
     pub fn key_id(&self) -> &str {
         &self.key_id
