@@ -162,9 +162,19 @@ impl World {
         let img = self.image();
         let start = usize::try_from(OFFSET).unwrap();
         let end = start + self.payload.len();
-        assert!(img[..start].iter().all(|&b| b == PAD), "bytes before the region changed");
-        assert!(img[end..].iter().all(|&b| b == PAD), "bytes after the payload changed");
-        assert_eq!(img.len() as u64, OFFSET + self.target.len + OFFSET, "image resized");
+        assert!(
+            img[..start].iter().all(|&b| b == PAD),
+            "bytes before the region changed"
+        );
+        assert!(
+            img[end..].iter().all(|&b| b == PAD),
+            "bytes after the payload changed"
+        );
+        assert_eq!(
+            img.len() as u64,
+            OFFSET + self.target.len + OFFSET,
+            "image resized"
+        );
     }
 
     fn region_payload(&self) -> Vec<u8> {
@@ -216,7 +226,11 @@ fn downloads_verifies_and_touches_only_the_region() {
     assert_eq!(v.key_id(), w.key.id);
     assert_eq!(v.size(), w.payload.len() as u64);
     assert_eq!(v.sha256_b64(), w.expected.sha256_b64);
-    assert!(v.trusted_comment().contains("hashed"), "{}", v.trusted_comment());
+    assert!(
+        v.trusted_comment().contains("hashed"),
+        "{}",
+        v.trusted_comment()
+    );
     // The region holds a real file system carrying the release file.
     let copy = w.dir.path().join("slot-copy.ext4");
     std::fs::write(&copy, w.region_payload()).unwrap();
@@ -243,7 +257,10 @@ fn resumes_after_the_server_died_midway() {
     let (r, done) = w.fetch(0);
     let e = kind(r);
     assert!(
-        matches!(e, PayloadError::ConnectionReset { .. } | PayloadError::Truncated { .. }),
+        matches!(
+            e,
+            PayloadError::ConnectionReset { .. } | PayloadError::Truncated { .. }
+        ),
         "{e:?}"
     );
     assert_eq!(e.retry(), Retry::Resume);
@@ -403,7 +420,10 @@ fn content_length_disagreeing_with_the_offer_is_refused() {
 impl World {
     /// Nothing was written at all (the PAD bytes are still in the whole image).
     fn assert_outside_untouched_or_prefix(&self) {
-        assert!(self.image().iter().all(|&b| b == PAD), "the image was written");
+        assert!(
+            self.image().iter().all(|&b| b == PAD),
+            "the image was written"
+        );
     }
 }
 
@@ -498,7 +518,8 @@ fn a_missing_signature_is_never_installed() {
 #[test]
 fn a_legacy_signature_is_refused_with_a_hint() {
     let w = World::new();
-    w.server.set_file(SIG_PATH, w.key.sign(&w.payload_path, true));
+    w.server
+        .set_file(SIG_PATH, w.key.sign(&w.payload_path, true));
     w.fetch(0).0.unwrap();
     let e = kind(w.verify());
     assert_eq!(e.kind(), "legacy-signature", "{e}");
@@ -508,7 +529,8 @@ fn a_legacy_signature_is_refused_with_a_hint() {
 #[test]
 fn a_malformed_signature_is_reported() {
     let w = World::new();
-    w.server.set_file(SIG_PATH, b"<html>not found</html>".to_vec());
+    w.server
+        .set_file(SIG_PATH, b"<html>not found</html>".to_vec());
     w.fetch(0).0.unwrap();
     assert_eq!(kind(w.verify()).kind(), "malformed-signature");
 }
@@ -523,7 +545,11 @@ fn no_trusted_key_means_no_install() {
     // A malformed key alone is reported, and still no key.
     let bad = w.dir.path().join("bad-root");
     std::fs::create_dir_all(bad.join("etc/kindling/trusted-keys")).unwrap();
-    std::fs::write(bad.join("etc/kindling/trusted-keys/broken.pub"), "garbage\n").unwrap();
+    std::fs::write(
+        bad.join("etc/kindling/trusted-keys/broken.pub"),
+        "garbage\n",
+    )
+    .unwrap();
     let e = kind(TrustedKeys::load(&bad));
     assert!(e.to_string().contains("broken.pub"), "{e}");
 }
@@ -544,16 +570,22 @@ fn key_rotation_several_keys_masking_and_malformed_files() {
     .unwrap();
     let keys = TrustedKeys::load(&w.root).unwrap();
     assert_eq!(keys.keys().len(), 2);
-    assert!(keys.skipped.iter().any(|s| s.contains("broken.pub")), "{:?}", keys.skipped);
+    assert!(
+        keys.skipped.iter().any(|s| s.contains("broken.pub")),
+        "{:?}",
+        keys.skipped
+    );
     w.fetch(0).0.unwrap();
     // Signed by the old key.
     assert_eq!(w.verify().unwrap().key_id(), w.key.id);
     // Signed by the new key.
-    w.server.set_file(SIG_PATH, new.sign(&w.payload_path, false));
+    w.server
+        .set_file(SIG_PATH, new.sign(&w.payload_path, false));
     assert_eq!(w.verify().unwrap().key_id(), new.id);
     // The old key is revoked by an empty file of the same name in /etc.
     std::fs::write(w.root.join("etc/kindling/trusted-keys/release.pub"), "").unwrap();
-    w.server.set_file(SIG_PATH, w.key.sign(&w.payload_path, false));
+    w.server
+        .set_file(SIG_PATH, w.key.sign(&w.payload_path, false));
     assert_eq!(kind(w.verify()).kind(), "untrusted-key");
 }
 
@@ -785,7 +817,9 @@ fn the_cli_honours_all_proxy_from_its_environment() {
     );
     assert!(stdout.contains(&format!("key={}", w.key.id)), "{stdout}");
     assert!(
-        proxy.seen().contains(&format!("GET {} HTTP/1.1", w.expected.url)),
+        proxy
+            .seen()
+            .contains(&format!("GET {} HTTP/1.1", w.expected.url)),
         "{:?}",
         proxy.seen()
     );
@@ -793,7 +827,10 @@ fn the_cli_honours_all_proxy_from_its_environment() {
     let proxy2 = Proxy::start();
     let out = cli(
         &w,
-        &[("all_proxy", proxy2.url()), ("no_proxy", "127.0.0.1".into())],
+        &[
+            ("all_proxy", proxy2.url()),
+            ("no_proxy", "127.0.0.1".into()),
+        ],
         &[],
     );
     assert!(out.status.success());
@@ -811,9 +848,7 @@ fn a_short_write_or_full_disk_is_region_full() {
     // full file system does with ENOSPC.
     let w = World::new();
     let limit = OFFSET + 600_000;
-    let script = format!(
-        "trap '' XFSZ; exec prlimit --fsize={limit} \"$@\""
-    );
+    let script = format!("trap '' XFSZ; exec prlimit --fsize={limit} \"$@\"");
     let out = cli(&w, &[], &["/bin/sh", "-c", &script, "sh"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

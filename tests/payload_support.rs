@@ -84,10 +84,7 @@ impl FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(ServerState {
-            files: files
-                .into_iter()
-                .map(|(p, b)| (p.to_string(), b))
-                .collect(),
+            files: files.into_iter().map(|(p, b)| (p.to_string(), b)).collect(),
             ..ServerState::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -119,18 +116,9 @@ impl FileServer {
         format!("http://{}{path}", self.addr)
     }
 
-    /// The server's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Replace (or add) a file.
     pub fn set_file(&self, path: &str, bytes: Vec<u8>) {
-        self.state
-            .lock()
-            .unwrap()
-            .files
-            .insert(path.into(), bytes);
+        self.state.lock().unwrap().files.insert(path.into(), bytes);
     }
 
     /// How every request for `path` is answered once the script is used up.
@@ -241,10 +229,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<ServerState>, stop: &AtomicBool) {
     };
     let total = file.len() as u64;
     let start = match range.as_deref().and_then(|r| r.strip_prefix("bytes=")) {
-        Some(r) if b.ranges => r
-            .trim_end_matches('-')
-            .parse::<u64>()
-            .unwrap_or(0),
+        Some(r) if b.ranges => r.trim_end_matches('-').parse::<u64>().unwrap_or(0),
         _ => 0,
     };
     let mut head = if range.is_some() && b.ranges {
@@ -402,7 +387,8 @@ fn proxy_one(mut client: TcpStream, seen: &Mutex<Vec<String>>) {
         refuse(&client);
         return;
     };
-    let Ok(mut upstream) = TcpStream::connect_timeout(&upstream_addr, Duration::from_secs(5)) else {
+    let Ok(mut upstream) = TcpStream::connect_timeout(&upstream_addr, Duration::from_secs(5))
+    else {
         let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
         return;
     };
@@ -453,7 +439,9 @@ pub fn tool(name: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("{name} is not installed; scripts/test installs it (Debian package minisign / e2fsprogs)");
+    panic!(
+        "{name} is not installed; scripts/test installs it (Debian package minisign / e2fsprogs)"
+    );
 }
 
 fn run(cmd: &mut Command) -> std::process::Output {

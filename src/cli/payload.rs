@@ -58,6 +58,9 @@ pub struct FetchArgs {
     /// A PEM file of extra CA certificates to trust.
     #[arg(long, value_name = "PEM")]
     pub cacert: Vec<std::path::PathBuf>,
+    /// Print how long each phase took to standard error (for the W5 benchmark).
+    #[arg(long, hide = true)]
+    pub timings: bool,
 }
 
 pub(super) fn run(args: &PayloadArgs) -> ExitCode {
@@ -80,9 +83,19 @@ pub(super) fn run(args: &PayloadArgs) -> ExitCode {
 /// 1 when the payload, its signature or the keys are bad; 2 for network and disk problems.
 fn exit_status(e: &PayloadError) -> u8 {
     match e.kind() {
-        "region-unusable" | "region-too-small" | "region-outside-device" | "region-full"
-        | "region-io" | "connect" | "stalled" | "too-slow" | "connection-reset" | "truncated"
-        | "transfer" | "http-5xx" | "client" => 2,
+        "region-unusable"
+        | "region-too-small"
+        | "region-outside-device"
+        | "region-full"
+        | "region-io"
+        | "connect"
+        | "stalled"
+        | "too-slow"
+        | "connection-reset"
+        | "truncated"
+        | "transfer"
+        | "http-5xx"
+        | "client" => 2,
         _ => 1,
     }
 }
@@ -119,6 +132,8 @@ fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
             reason: format!("cannot start the async runtime: {e}"),
         })?;
     let bar = payload::terminal_bar(args.size);
+    let started = std::time::Instant::now();
+    let mut fetched_at = started;
     let signature = runtime.block_on(async {
         let mut progress = |done: u64, _total: u64| bar.set_position(done);
         payload::fetch(
@@ -130,8 +145,19 @@ fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
             &mut progress,
         )
         .await?;
+        fetched_at = std::time::Instant::now();
         payload::fetch_signature(&client, &expected, &timeouts).await
     });
     bar.finish_and_clear();
-    payload::verify(&target, &expected, &keys, &signature?)
+    let verify_at = std::time::Instant::now();
+    let verified = payload::verify(&target, &expected, &keys, &signature?);
+    if args.timings {
+        eprintln!(
+            "timings: download+write+sha256+sync {:.3}s, signature {:.3}s, read-back verify {:.3}s",
+            (fetched_at - started).as_secs_f64(),
+            (verify_at - fetched_at).as_secs_f64(),
+            verify_at.elapsed().as_secs_f64()
+        );
+    }
+    verified
 }

@@ -124,11 +124,10 @@ pub fn client(options: &ClientOptions) -> Result<reqwest::Client, PayloadError> 
         let pem = std::fs::read(path).map_err(|e| PayloadError::Client {
             reason: format!("cannot read CA certificate {}: {e}", path.display()),
         })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            PayloadError::Client {
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| PayloadError::Client {
                 reason: format!("{} is not a PEM certificate: {e}", path.display()),
-            }
-        })?;
+            })?;
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }

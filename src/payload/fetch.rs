@@ -319,18 +319,19 @@ impl Download<'_> {
 
     async fn send(&mut self, msg: Msg) -> Result<(), PayloadError> {
         // A closed queue means the writer failed; `fetch` reports the writer's error.
-        self.tx
-            .send(msg)
-            .await
-            .map_err(|_| PayloadError::Transfer {
-                url: self.expected.url.clone(),
-                at: self.done.load(Ordering::Relaxed),
-                reason: "the writer stopped".into(),
-            })
+        self.tx.send(msg).await.map_err(|_| PayloadError::Transfer {
+            url: self.expected.url.clone(),
+            at: self.done.load(Ordering::Relaxed),
+            reason: "the writer stopped".into(),
+        })
     }
 
     /// Stream the body from payload position `pos`.
-    async fn body(&mut self, mut resp: reqwest::Response, mut pos: u64) -> Result<(), PayloadError> {
+    async fn body(
+        &mut self,
+        mut resp: reqwest::Response,
+        mut pos: u64,
+    ) -> Result<(), PayloadError> {
         let size = self.expected.size;
         let url = self.expected.url.clone();
         let t = *self.timeouts;

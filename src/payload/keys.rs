@@ -12,7 +12,10 @@ use base64::Engine as _;
 use super::PayloadError;
 
 /// The directories, relative to the root, in order of precedence.
-pub const KEY_DIRS: [&str; 2] = ["etc/kindling/trusted-keys", "usr/share/kindling/trusted-keys"];
+pub const KEY_DIRS: [&str; 2] = [
+    "etc/kindling/trusted-keys",
+    "usr/share/kindling/trusted-keys",
+];
 
 /// A key file larger than this is not a minisign public key (they are about 110 bytes).
 const MAX_KEY_FILE: u64 = 4096;

@@ -61,15 +61,14 @@ impl Expected {
             .map_err(|e| PayloadError::BadOffer {
                 reason: format!("sha256 {:?} is not base64: {e}", self.sha256_b64),
             })?;
-        let digest = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-            PayloadError::BadOffer {
+        let digest =
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| PayloadError::BadOffer {
                 reason: format!(
                     "sha256 {:?} is {} bytes, not the 32 of a SHA-256",
                     self.sha256_b64,
                     bytes.len()
                 ),
-            }
-        })?;
+            })?;
         if self.size == 0 {
             return Err(PayloadError::BadOffer {
                 reason: "the payload size is 0".into(),

@@ -37,21 +37,22 @@ pub fn verify(
     let text = std::str::from_utf8(signature).map_err(|_| PayloadError::MalformedSignature {
         reason: "not UTF-8 text".into(),
     })?;
-    let sig = minisign_verify::Signature::decode(text).map_err(|e| {
-        PayloadError::MalformedSignature {
+    let sig =
+        minisign_verify::Signature::decode(text).map_err(|e| PayloadError::MalformedSignature {
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     // The decoder accepted the lines, so the second one is the signature with its key id
     // and algorithm (`ED` prehashed, `Ed` legacy).
     let line = text.lines().nth(1).unwrap_or_default();
     let key_id = key_id_of(line).ok_or_else(|| PayloadError::MalformedSignature {
         reason: "the signature line has no key id".into(),
     })?;
-    let key = keys.find(&key_id).ok_or_else(|| PayloadError::UntrustedKey {
-        key_id: key_id.clone(),
-        trusted: keys.ids(),
-    })?;
+    let key = keys
+        .find(&key_id)
+        .ok_or_else(|| PayloadError::UntrustedKey {
+            key_id: key_id.clone(),
+            trusted: keys.ids(),
+        })?;
     let mut verifier = match key.key.verify_stream(&sig) {
         Ok(v) => v,
         Err(minisign_verify::Error::UnsupportedLegacyMode) => {
