@@ -856,3 +856,59 @@ fn a_short_write_or_full_disk_is_region_full() {
     assert!(stderr.contains("no space left"), "{stderr}");
     w.assert_outside_untouched();
 }
+
+#[test]
+fn https_directly_and_through_a_connect_proxy() {
+    let mut w = World::new();
+    let sig = w.key.sign(&w.payload_path, false);
+    let tls = crate::payload_support::TlsServer::start(
+        w.dir.path(),
+        vec![(PATH, w.payload.clone()), (SIG_PATH, sig)],
+    );
+    w.expected.url = tls.url(PATH);
+    // Without the server's CA, the TLS handshake fails: nothing is written.
+    let e = kind(w.fetch(0).0);
+    assert_eq!(e.kind(), "connect", "{e}");
+    w.assert_outside_untouched_or_prefix();
+    let client_with_ca = |proxy: ProxyEnv| {
+        payload::client(&ClientOptions {
+            proxy,
+            timeouts: w.timeouts,
+            extra_roots: vec![tls.ca.clone()],
+        })
+        .unwrap()
+    };
+    let run = |client: reqwest::Client| {
+        block_on(async {
+            payload::fetch(
+                &client,
+                &w.expected,
+                &w.target,
+                0,
+                &w.timeouts,
+                &mut |_, _| {},
+            )
+            .await?;
+            payload::fetch_signature(&client, &w.expected, &w.timeouts).await
+        })
+    };
+    let sig = run(client_with_ca(ProxyEnv::default())).unwrap();
+    let keys = TrustedKeys::load(&w.root).unwrap();
+    payload::verify(&w.target, &w.expected, &keys, &sig).unwrap();
+    // Through HTTPS_PROXY: the proxy sees only CONNECT, never the path.
+    let proxy = Proxy::start();
+    w.corrupt(10);
+    let sig = run(client_with_ca(ProxyEnv {
+        https: Some(proxy.url()),
+        ..ProxyEnv::default()
+    }))
+    .unwrap();
+    payload::verify(&w.target, &w.expected, &keys, &sig).unwrap();
+    let seen = proxy.seen();
+    assert!(!seen.is_empty(), "the proxy was bypassed");
+    assert!(
+        seen.iter().all(|l| l.starts_with("CONNECT 127.0.0.1:")),
+        "{seen:?}"
+    );
+    w.assert_outside_untouched();
+}

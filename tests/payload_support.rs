@@ -536,3 +536,127 @@ pub fn ext4_payload(dir: &Path, version: &str, size_kib: u64) -> PathBuf {
         .arg(format!("{size_kib}K")));
     image
 }
+
+/// A loopback HTTPS server (rustls, a certificate for 127.0.0.1 made by `openssl req`)
+/// serving whole files; stopped on drop. `ca` is the certificate to trust.
+pub struct TlsServer {
+    addr: SocketAddr,
+    /// The server's self-signed certificate (PEM), to be trusted by the client.
+    pub ca: PathBuf,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl TlsServer {
+    /// Start serving `files` over HTTPS; the certificate goes into `dir`.
+    pub fn start(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> Self {
+        use rustls_pki_types::pem::PemObject as _;
+        let ca = dir.join("server.pem");
+        let key = dir.join("server.key");
+        run(Command::new(tool("openssl"))
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            // An end-entity certificate trusted directly (webpki refuses a CA as a leaf).
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .args(["-addext", "extendedKeyUsage=serverAuth"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&ca));
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&ca)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        );
+        let files: Arc<HashMap<String, Vec<u8>>> =
+            Arc::new(files.into_iter().map(|(p, b)| (p.to_string(), b)).collect());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let config = Arc::clone(&config);
+                    let files = Arc::clone(&files);
+                    std::thread::spawn(move || {
+                        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                        let Ok(tls) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let mut stream = rustls::StreamOwned::new(tls, conn);
+                        let mut reader = BufReader::new(&mut stream);
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).is_err() {
+                            return;
+                        }
+                        loop {
+                            let mut h = String::new();
+                            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                                break;
+                            }
+                        }
+                        drop(reader);
+                        let path = line.split(' ').nth(1).unwrap_or("/");
+                        let _ = match files.get(path) {
+                            Some(body) => write!(
+                                stream,
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            )
+                            .and_then(|()| stream.write_all(body)),
+                            None => stream.write_all(
+                                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            ),
+                        };
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    });
+                }
+            })
+        };
+        Self {
+            addr,
+            ca,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// `https://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+    }
+}
