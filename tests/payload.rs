@@ -912,3 +912,29 @@ fn https_directly_and_through_a_connect_proxy() {
     );
     w.assert_outside_untouched();
 }
+
+#[test]
+fn an_untrusted_signature_is_found_before_downloading() {
+    let w = World::new();
+    let other = Keypair::generate(w.dir.path(), "intruder");
+    let sig = other.sign(&w.payload_path, false);
+    let keys = TrustedKeys::load(&w.root).unwrap();
+    assert_eq!(kind(payload::precheck(&keys, &sig)).kind(), "untrusted-key");
+    let legacy = w.key.sign(&w.payload_path, true);
+    assert_eq!(
+        kind(payload::precheck(&keys, &legacy)).kind(),
+        "legacy-signature"
+    );
+    assert_eq!(
+        payload::precheck(&keys, &w.signature().unwrap()).unwrap(),
+        w.key.id
+    );
+    // The command line checks the signature first and downloads nothing.
+    w.server.set_file(SIG_PATH, sig);
+    let out = cli(&w, &[], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("untrusted-key"), "{stderr}");
+    assert!(w.payload_requests().is_empty(), "it downloaded the payload");
+    w.assert_outside_untouched_or_prefix();
+}

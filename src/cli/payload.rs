@@ -135,6 +135,9 @@ fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
     let started = std::time::Instant::now();
     let mut fetched_at = started;
     let signature = runtime.block_on(async {
+        // The signature first: an untrusted or unusable one saves a useless download.
+        let signature = payload::fetch_signature(&client, &expected, &timeouts).await?;
+        payload::precheck(&keys, &signature)?;
         let mut progress = |done: u64, _total: u64| bar.set_position(done);
         payload::fetch(
             &client,
@@ -146,16 +149,15 @@ fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
         )
         .await?;
         fetched_at = std::time::Instant::now();
-        payload::fetch_signature(&client, &expected, &timeouts).await
+        Ok::<_, PayloadError>(signature)
     });
     bar.finish_and_clear();
     let verify_at = std::time::Instant::now();
     let verified = payload::verify(&target, &expected, &keys, &signature?);
     if args.timings {
         eprintln!(
-            "timings: download+write+sha256+sync {:.3}s, signature {:.3}s, read-back verify {:.3}s",
+            "timings: signature+download+write+sha256+sync {:.3}s, read-back verify {:.3}s",
             (fetched_at - started).as_secs_f64(),
-            (verify_at - fetched_at).as_secs_f64(),
             verify_at.elapsed().as_secs_f64()
         );
     }

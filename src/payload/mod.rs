@@ -30,7 +30,7 @@ pub use fetch::{fetch, fetch_signature};
 pub use keys::{KEY_DIRS, TrustedKey, TrustedKeys};
 pub use progress::{fraction, terminal_bar};
 pub use region::Target;
-pub use verify::verify;
+pub use verify::{precheck, verify};
 
 /// What the update check promised.
 #[derive(Debug, Clone, PartialEq, Eq)]

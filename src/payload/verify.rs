@@ -15,6 +15,50 @@ use super::region::Region;
 use super::{Expected, PayloadError, Target, TrustedKeys, Verified};
 use crate::payload::error::HashPhase;
 
+/// Check, before downloading anything, that `signature` could verify at all: it is a
+/// prehashed minisign signature by one of `keys`. Returns the key's id. [`verify`] repeats
+/// this; calling it first only saves a useless download.
+pub fn precheck(keys: &TrustedKeys, signature: &[u8]) -> Result<String, PayloadError> {
+    let (sig, key_id) = parse(signature)?;
+    let Some(key) = keys.find(&key_id) else {
+        return Err(untrusted(keys, key_id));
+    };
+    match key.key.verify_stream(&sig) {
+        Ok(_) => Ok(key_id),
+        Err(minisign_verify::Error::UnsupportedLegacyMode) => {
+            Err(PayloadError::LegacySignature { key_id })
+        }
+        Err(e) => Err(PayloadError::MalformedSignature {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Decode a `.minisig` file and read the id of the key that made it.
+fn parse(signature: &[u8]) -> Result<(minisign_verify::Signature, String), PayloadError> {
+    let text = std::str::from_utf8(signature).map_err(|_| PayloadError::MalformedSignature {
+        reason: "not UTF-8 text".into(),
+    })?;
+    let sig =
+        minisign_verify::Signature::decode(text).map_err(|e| PayloadError::MalformedSignature {
+            reason: e.to_string(),
+        })?;
+    // The decoder accepted the lines, so the second one is the signature with its key id
+    // and algorithm (`ED` prehashed, `Ed` legacy).
+    let line = text.lines().nth(1).unwrap_or_default();
+    let key_id = key_id_of(line).ok_or_else(|| PayloadError::MalformedSignature {
+        reason: "the signature line has no key id".into(),
+    })?;
+    Ok((sig, key_id))
+}
+
+fn untrusted(keys: &TrustedKeys, key_id: String) -> PayloadError {
+    PayloadError::UntrustedKey {
+        key_id,
+        trusted: keys.ids(),
+    }
+}
+
 /// The read-back block size.
 const BLOCK: usize = 1 << 20;
 
@@ -34,25 +78,10 @@ pub fn verify(
 ) -> Result<Verified, PayloadError> {
     let want = expected.sha256()?;
     let size = expected.size;
-    let text = std::str::from_utf8(signature).map_err(|_| PayloadError::MalformedSignature {
-        reason: "not UTF-8 text".into(),
-    })?;
-    let sig =
-        minisign_verify::Signature::decode(text).map_err(|e| PayloadError::MalformedSignature {
-            reason: e.to_string(),
-        })?;
-    // The decoder accepted the lines, so the second one is the signature with its key id
-    // and algorithm (`ED` prehashed, `Ed` legacy).
-    let line = text.lines().nth(1).unwrap_or_default();
-    let key_id = key_id_of(line).ok_or_else(|| PayloadError::MalformedSignature {
-        reason: "the signature line has no key id".into(),
-    })?;
-    let key = keys
-        .find(&key_id)
-        .ok_or_else(|| PayloadError::UntrustedKey {
-            key_id: key_id.clone(),
-            trusted: keys.ids(),
-        })?;
+    let (sig, key_id) = parse(signature)?;
+    let Some(key) = keys.find(&key_id) else {
+        return Err(untrusted(keys, key_id));
+    };
     let mut verifier = match key.key.verify_stream(&sig) {
         Ok(v) => v,
         Err(minisign_verify::Error::UnsupportedLegacyMode) => {
