@@ -23,7 +23,8 @@ use sha2::Digest as _;
 
 const GIB: u64 = 1 << 30;
 const OFFSET: u64 = 1 << 20;
-const RUNS: usize = 3;
+/// Runs of each; sha256sum and kindling alternate, so both see the same background load.
+const RUNS: usize = 5;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -162,16 +163,15 @@ fn main() {
         ("/usr.bin.minisig".into(), d.join("usr.bin.minisig")),
     ]);
 
-    // sha256sum alone, on the same file (warm page cache, as the server's reads are).
-    let mut sha_runs = Vec::new();
-    for _ in 0..RUNS {
-        sha_runs.push(timed(Command::new("sha256sum").arg(&payload)).0);
-    }
+    // sha256sum alone, on the same file (warm page cache, as the server's reads are),
+    // alternating with kindling.
     let exe = env!("CARGO_BIN_EXE_kindling");
+    let mut sha_runs = Vec::new();
     let mut runs = Vec::new();
     let mut peak_kib = 0u64;
     let mut phases = Vec::new();
     for _ in 0..RUNS {
+        sha_runs.push(timed(Command::new("sha256sum").arg(&payload)).0);
         let (took, stderr) = timed(
             Command::new("/usr/bin/time")
                 .args(["-f", "maxrss_kib=%M"])
@@ -201,6 +201,8 @@ fn main() {
         }
         runs.push(took);
     }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average after the runs: {}", load.trim());
     let sha = median(sha_runs.clone());
     let ours = median(runs.clone());
     let mib = GIB as f64 / f64::from(1 << 20);

@@ -938,3 +938,23 @@ fn an_untrusted_signature_is_found_before_downloading() {
     assert!(w.payload_requests().is_empty(), "it downloaded the payload");
     w.assert_outside_untouched_or_prefix();
 }
+
+#[test]
+fn a_failed_resume_keeps_the_resume_point() {
+    let w = World::new();
+    w.fetch(0).0.unwrap();
+    let resume = w.expected.size - 1000;
+    w.server.script(
+        PATH,
+        vec![Behaviour {
+            status: Some(503),
+            ..Behaviour::default()
+        }],
+    );
+    let (r, done) = w.fetch(resume);
+    assert_eq!(kind(r).kind(), "http-5xx");
+    // Whether or not the prefix re-hash finished, the next attempt may resume there.
+    assert_eq!(done, resume);
+    w.fetch(done).0.unwrap();
+    w.verify().unwrap();
+}

@@ -9,7 +9,7 @@
 //! timeout, a stall timeout on the headers and on each read, and a low-speed limit.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -58,11 +58,14 @@ pub async fn fetch(
     let done = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel(QUEUE);
     let (result_tx, result_rx) = oneshot::channel();
+    // Set when the download failed, so the writer skips the rest of a long prefix re-hash.
+    let cancel = Arc::new(AtomicBool::new(false));
     let writer_done = Arc::clone(&done);
+    let writer_cancel = Arc::clone(&cancel);
     std::thread::Builder::new()
         .name("payload-writer".into())
         .spawn(move || {
-            let _ = result_tx.send(write(&region, resume, rx, &writer_done));
+            let _ = result_tx.send(write(&region, resume, rx, &writer_done, &writer_cancel));
         })
         .map_err(|e| PayloadError::RegionIo {
             op: "write",
@@ -80,6 +83,9 @@ pub async fn fetch(
         from_zero: resume == 0,
     };
     let downloaded = download.run(resume).await;
+    if downloaded.is_err() {
+        cancel.store(true, Ordering::Relaxed);
+    }
     let from_zero = download.from_zero;
     drop(download);
     let written = result_rx.await.unwrap_or_else(|_| {
@@ -161,16 +167,22 @@ pub async fn fetch_signature(
 }
 
 /// The writer thread: hash the prefix back from the region, then write and hash each chunk.
+/// When `cancel` is set during the prefix (the download already failed), it stops hashing
+/// and reports the prefix untouched, so the next attempt can still resume there.
 fn write(
     region: &Region,
     prefix: u64,
     mut rx: mpsc::Receiver<Msg>,
     done: &AtomicU64,
+    cancel: &AtomicBool,
 ) -> Result<(u64, Sha256), PayloadError> {
     let mut hasher = Sha256::new();
     let mut pos = 0u64;
     let mut buf = vec![0u8; READ_BLOCK];
     while pos < prefix {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok((prefix, hasher));
+        }
         let n = usize::try_from(prefix - pos).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
         region.read_at(&mut buf[..n], pos)?;
         hasher.update(&buf[..n]);
