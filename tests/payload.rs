@@ -59,6 +59,8 @@ struct World {
     expected: Expected,
     timeouts: Timeouts,
     proxy: ProxyEnv,
+    /// The last successful fetch, which `verify` needs.
+    fetched: std::cell::RefCell<Option<Fetched>>,
 }
 
 impl World {
@@ -99,6 +101,7 @@ impl World {
             expected,
             timeouts: test_timeouts(),
             proxy: ProxyEnv::default(),
+            fetched: std::cell::RefCell::new(None),
         }
     }
 
@@ -135,6 +138,9 @@ impl World {
         if let Some(l) = calls.last() {
             last = *l;
         }
+        if let Ok(f) = &result {
+            *self.fetched.borrow_mut() = Some(f.clone());
+        }
         (result, last)
     }
 
@@ -150,7 +156,12 @@ impl World {
     fn verify(&self) -> Result<Verified, PayloadError> {
         let keys = TrustedKeys::load(&self.root)?;
         let sig = self.signature()?;
-        payload::verify(&self.target, &self.expected, &keys, &sig)
+        let fetched = self
+            .fetched
+            .borrow()
+            .clone()
+            .expect("verify before a fetch");
+        payload::verify(&self.target, &self.expected, &fetched, &keys, &sig)
     }
 
     fn image(&self) -> Vec<u8> {
@@ -218,8 +229,8 @@ fn downloads_verifies_and_touches_only_the_region() {
     let w = World::new();
     let (fetched, last) = w.fetch(0);
     let fetched = fetched.unwrap();
-    assert_eq!(fetched.size, w.payload.len() as u64);
-    assert_eq!(last, fetched.size, "progress ends at the total");
+    assert_eq!(fetched.size(), w.payload.len() as u64);
+    assert_eq!(last, fetched.size(), "progress ends at the total");
     assert_eq!(w.region_payload(), w.payload);
     w.assert_outside_untouched();
     let v = w.verify().unwrap();
@@ -880,7 +891,7 @@ fn https_directly_and_through_a_connect_proxy() {
     };
     let run = |client: reqwest::Client| {
         block_on(async {
-            payload::fetch(
+            let fetched = payload::fetch(
                 &client,
                 &w.expected,
                 &w.target,
@@ -889,21 +900,22 @@ fn https_directly_and_through_a_connect_proxy() {
                 &mut |_, _| {},
             )
             .await?;
-            payload::fetch_signature(&client, &w.expected, &w.timeouts).await
+            let sig = payload::fetch_signature(&client, &w.expected, &w.timeouts).await?;
+            Ok::<_, PayloadError>((sig, fetched))
         })
     };
-    let sig = run(client_with_ca(ProxyEnv::default())).unwrap();
+    let (sig, fetched) = run(client_with_ca(ProxyEnv::default())).unwrap();
     let keys = TrustedKeys::load(&w.root).unwrap();
-    payload::verify(&w.target, &w.expected, &keys, &sig).unwrap();
+    payload::verify(&w.target, &w.expected, &fetched, &keys, &sig).unwrap();
     // Through HTTPS_PROXY: the proxy sees only CONNECT, never the path.
     let proxy = Proxy::start();
     w.corrupt(10);
-    let sig = run(client_with_ca(ProxyEnv {
+    let (sig, fetched) = run(client_with_ca(ProxyEnv {
         https: Some(proxy.url()),
         ..ProxyEnv::default()
     }))
     .unwrap();
-    payload::verify(&w.target, &w.expected, &keys, &sig).unwrap();
+    payload::verify(&w.target, &w.expected, &fetched, &keys, &sig).unwrap();
     let seen = proxy.seen();
     assert!(!seen.is_empty(), "the proxy was bypassed");
     assert!(

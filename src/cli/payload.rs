@@ -134,12 +134,12 @@ fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
     let bar = payload::terminal_bar(args.size);
     let started = std::time::Instant::now();
     let mut fetched_at = started;
-    let signature = runtime.block_on(async {
+    let fetched = runtime.block_on(async {
         // The signature first: an untrusted or unusable one saves a useless download.
         let signature = payload::fetch_signature(&client, &expected, &timeouts).await?;
         payload::precheck(&keys, &signature)?;
         let mut progress = |done: u64, _total: u64| bar.set_position(done);
-        payload::fetch(
+        let fetched = payload::fetch(
             &client,
             &expected,
             &target,
@@ -149,11 +149,12 @@ fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
         )
         .await?;
         fetched_at = std::time::Instant::now();
-        Ok::<_, PayloadError>(signature)
+        Ok::<_, PayloadError>((signature, fetched))
     });
     bar.finish_and_clear();
     let verify_at = std::time::Instant::now();
-    let verified = payload::verify(&target, &expected, &keys, &signature?);
+    let (signature, fetched) = fetched?;
+    let verified = payload::verify(&target, &expected, &fetched, &keys, &signature);
     if args.timings {
         eprintln!(
             "timings: signature+download+write+sha256+sync {:.3}s, read-back verify {:.3}s",
