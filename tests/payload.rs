@@ -258,24 +258,20 @@ fn downloads_verifies_and_touches_only_the_region() {
 fn resumes_after_the_server_died_midway() {
     let w = World::new();
     let cut = 700_000;
+    // A server process that dies mid-way: its kernel closes the connection (FIN) after the
+    // bytes already sent. (A reset is tested below; it may drop unread bytes.)
     w.server.script(
         PATH,
         vec![Behaviour {
-            reset_at: Some(cut),
+            truncate_at: Some(cut),
             ..Behaviour::default()
         }],
     );
     let (r, done) = w.fetch(0);
     let e = kind(r);
-    assert!(
-        matches!(
-            e,
-            PayloadError::ConnectionReset { .. } | PayloadError::Truncated { .. }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(e.kind(), "truncated", "{e:?}");
     assert_eq!(e.retry(), Retry::Resume);
-    assert!(done > 0 && done <= cut, "progress {done}");
+    assert_eq!(done, cut, "every byte received was written and reported");
     // The agent persisted `done`; the next attempt resumes there.
     let (r, _) = w.fetch(done);
     r.unwrap();
