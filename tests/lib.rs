@@ -26,6 +26,8 @@ mod lock;
 mod lock_support;
 mod omaha;
 mod omaha_support;
+mod payload;
+mod payload_support;
 mod reboot_window;
 mod slots;
 mod snapshots;

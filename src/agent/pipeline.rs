@@ -580,19 +580,26 @@ impl Agent {
             .map_err(|e| (error_code(&e), e.to_string())),
             Err(e) => Err((code::DOWNLOAD_TRANSFER, e)),
         };
+        // A signature by an untrusted key (or in a form that cannot be checked) fails here,
+        // before a byte of the payload is downloaded.
+        let signature = signature.and_then(|s| {
+            crate::payload::precheck(&keys, &s)
+                .map(|_| s)
+                .map_err(|e| (error_code(&e), e.to_string()))
+        });
         let signature = match signature {
             Ok(s) => s,
             Err((c, m)) => return Ok(Err(self.fail(c, m)?)),
         };
-        let fetched = self.fetch(&expected, &region, resume_from).await?;
-        if let Err((c, m)) = fetched {
-            return Ok(Err(self.fail(c, m)?));
-        }
+        let fetched = match self.fetch(&expected, &region, resume_from).await? {
+            Ok(f) => f,
+            Err((c, m)) => return Ok(Err(self.fail(c, m)?)),
+        };
         self.record.downloaded().map_err(Self::bug)?;
         self.save()?;
         self.event(crate::omaha::Event::download_finished()).await;
         // Verify what is in the slot, read back, against the signature fetched before.
-        let verified = crate::payload::verify(&region, &expected, &keys, &signature);
+        let verified = crate::payload::verify(&region, &expected, &fetched, &keys, &signature);
         match verified {
             Ok(v) => self.say(&format!(
                 "{} verified: {} bytes, SHA-256 and the signature by key {} match",
@@ -682,7 +689,7 @@ impl Agent {
         expected: &crate::payload::Expected,
         region: &crate::payload::Target,
         resume_from: u64,
-    ) -> Result<Result<(), (u32, String)>, String> {
+    ) -> Result<Result<crate::payload::Fetched, (u32, String)>, String> {
         let client = match self.http() {
             Ok(c) => c,
             Err(e) => return Ok(Err((code::DOWNLOAD_TRANSFER, e))),
@@ -723,10 +730,10 @@ impl Agent {
             return Err(e);
         }
         match result {
-            Ok(_) => {
+            Ok(fetched) => {
                 self.record.progress(total).map_err(Self::bug)?;
                 self.save()?;
-                Ok(Ok(()))
+                Ok(Ok(fetched))
             }
             Err(e) => {
                 if e.retry() == crate::payload::Retry::Restart {

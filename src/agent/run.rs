@@ -174,11 +174,13 @@ pub async fn run(
     options: Options,
     once: bool,
     reboot_wait: Duration,
+    on_progress: Option<Box<dyn FnMut(u64, u64) + Send>>,
 ) -> Result<Outcome, String> {
     let path = root.path().display().to_string();
     let Some(mut agent) = Agent::open(root, options)? else {
         return Err(format!("another kindling agent is working on {path}"));
     };
+    agent.on_progress = on_progress;
     let after = agent.after_boot().await?;
     if let AfterBoot::Unhealthy { .. } = after {
         // The trial boot is unhealthy: fall back to the old slot unless reboots are off (a

@@ -85,23 +85,17 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-/// A progress bar on a terminal, nothing elsewhere.
+/// A progress bar on a terminal (payload's), nothing elsewhere.
 fn progress_bar() -> Option<Box<dyn FnMut(u64, u64) + Send>> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bytes}/{total_bytes} [{wide_bar}] {bytes_per_sec}, {eta} left",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let mut bar: Option<indicatif::ProgressBar> = None;
     Some(Box::new(move |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
+        let b = bar.get_or_insert_with(|| crate::payload::terminal_bar(total));
+        b.set_position(done);
         if done >= total {
-            bar.finish_and_clear();
+            b.finish_and_clear();
         }
     }))
 }
@@ -132,7 +126,8 @@ pub(super) fn run(args: &AgentArgs) -> ExitCode {
                 Err(code) => return code,
             };
             let wait = std::time::Duration::from_secs(*reboot_wait);
-            match rt.block_on(run::run(root, options, *once, wait)) {
+            let bar = if *once { progress_bar() } else { None };
+            match rt.block_on(run::run(root, options, *once, wait, bar)) {
                 Ok(Outcome::Failed(_)) => ExitCode::from(1),
                 Ok(Outcome::NoUpdate(m)) => {
                     eprintln!("kindling agent: {m}");

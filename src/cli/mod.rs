@@ -22,6 +22,7 @@ mod explain;
 pub mod from;
 mod from_args;
 mod lock;
+mod payload;
 mod slots;
 mod update_engine_client;
 mod update_server;
@@ -71,6 +72,9 @@ pub enum Command {
     UpdateServer(UpdateServerArgs),
     /// The cluster-wide reboot lock (locksmithctl-compatible) and a FleetLock server.
     Lock(LockArgs),
+    /// Download a payload into a slot region and verify it (the agent's payload step).
+    #[command(hide = true)]
+    Payload(payload::PayloadArgs),
 }
 
 /// Formats of `diff` and `apply` reports.
@@ -193,6 +197,7 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::UpdateServer(args) => update_server::run(&args),
         Command::Lock(args) => lock::run(&args),
+        Command::Payload(args) => payload::run(&args),
     }
 }
 

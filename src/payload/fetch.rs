@@ -9,7 +9,7 @@
 //! timeout, a stall timeout on the headers and on each read, and a low-speed limit.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -38,7 +38,8 @@ const READ_BLOCK: usize = 1 << 20;
 
 /// Download `expected` into `target`, resuming after the first `resume_from` bytes (which
 /// are read back and re-hashed, never trusted; pass 0 to start over). Calls `progress(done,
-/// total)` as bytes land in the region; the agent may persist `done` as the next
+/// total)` as bytes land in the region; the last call before it returns (on success and on
+/// failure) reports the bytes written and synced, which the agent persists as the next
 /// `resume_from`. On success all `expected.size` bytes are in the region, synced, with the
 /// expected SHA-256; nothing is made bootable here.
 pub async fn fetch(
@@ -57,11 +58,14 @@ pub async fn fetch(
     let done = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel(QUEUE);
     let (result_tx, result_rx) = oneshot::channel();
+    // Set when the download failed, so the writer skips the rest of a long prefix re-hash.
+    let cancel = Arc::new(AtomicBool::new(false));
     let writer_done = Arc::clone(&done);
+    let writer_cancel = Arc::clone(&cancel);
     std::thread::Builder::new()
         .name("payload-writer".into())
         .spawn(move || {
-            let _ = result_tx.send(write(&region, resume, rx, &writer_done));
+            let _ = result_tx.send(write(&region, resume, rx, &writer_done, &writer_cancel));
         })
         .map_err(|e| PayloadError::RegionIo {
             op: "write",
@@ -79,6 +83,9 @@ pub async fn fetch(
         from_zero: resume == 0,
     };
     let downloaded = download.run(resume).await;
+    if downloaded.is_err() {
+        cancel.store(true, Ordering::Relaxed);
+    }
     let from_zero = download.from_zero;
     drop(download);
     let written = result_rx.await.unwrap_or_else(|_| {
@@ -90,10 +97,11 @@ pub async fn fetch(
         })
     });
     // A failed write ends the download too (its queue closes); the write error is the cause.
-    let (pos, hasher) = match (downloaded, written) {
-        (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
-        (Ok(()), Ok(w)) => w,
-    };
+    let (pos, hasher) = written?;
+    // The writer has synced what it wrote: the last report is a durable resume point, also
+    // when the download failed.
+    progress(pos, size);
+    downloaded?;
     if pos != size {
         return Err(PayloadError::Truncated {
             url: expected.url.clone(),
@@ -113,7 +121,6 @@ pub async fn fetch(
             },
         });
     }
-    progress(size, size);
     Ok(Fetched {
         size,
         sha256: actual,
@@ -160,16 +167,22 @@ pub async fn fetch_signature(
 }
 
 /// The writer thread: hash the prefix back from the region, then write and hash each chunk.
+/// When `cancel` is set during the prefix (the download already failed), it stops hashing
+/// and reports the prefix untouched, so the next attempt can still resume there.
 fn write(
     region: &Region,
     prefix: u64,
     mut rx: mpsc::Receiver<Msg>,
     done: &AtomicU64,
+    cancel: &AtomicBool,
 ) -> Result<(u64, Sha256), PayloadError> {
     let mut hasher = Sha256::new();
     let mut pos = 0u64;
     let mut buf = vec![0u8; READ_BLOCK];
     while pos < prefix {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok((prefix, hasher));
+        }
         let n = usize::try_from(prefix - pos).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
         region.read_at(&mut buf[..n], pos)?;
         hasher.update(&buf[..n]);

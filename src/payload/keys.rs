@@ -23,7 +23,7 @@ const MAX_KEY_FILE: u64 = 4096;
 /// One trusted key.
 #[derive(Debug, Clone)]
 pub struct TrustedKey {
-    /// The key id as minisign prints it (16 upper-case hex digits).
+    /// The key id as minisign prints it (upper-case hex without leading zeros).
     pub id: String,
     /// The file it came from.
     pub path: PathBuf,
@@ -128,7 +128,7 @@ fn read_key(path: &Path) -> Result<Option<TrustedKey>, String> {
         format!("not a minisign public key ({e}); expected the two lines `minisign -G` writes")
     })?;
     // The decoder accepted the second line; the key id is its bytes 2..10 (little-endian),
-    // which minisign prints as 16 hex digits.
+    // which minisign prints in upper-case hex without leading zeros.
     let line = text.trim_start().lines().nth(1).unwrap_or_default();
     let id = key_id_of(line).ok_or("the key line has no key id")?;
     Ok(Some(TrustedKey {
@@ -145,7 +145,7 @@ pub(crate) fn key_id_of(b64_line: &str) -> Option<String> {
         .decode(b64_line.trim())
         .ok()?;
     let id: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
-    Some(format!("{:016X}", u64::from_le_bytes(id)))
+    Some(format!("{:X}", u64::from_le_bytes(id)))
 }
 
 #[cfg(test)]
@@ -160,5 +160,11 @@ mod tests {
             Some("7092FBB0E1595542")
         );
         assert_eq!(key_id_of("not base64!"), None);
+        // minisign prints no leading zeros ("%" PRIX64).
+        let mut raw = vec![0x45, 0x64];
+        raw.extend_from_slice(&0x0C57_7D52_3EA1_E678u64.to_le_bytes());
+        raw.extend_from_slice(&[0u8; 32]);
+        let line = base64::engine::general_purpose::STANDARD.encode(raw);
+        assert_eq!(key_id_of(&line).as_deref(), Some("C577D523EA1E678"));
     }
 }

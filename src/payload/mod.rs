@@ -5,8 +5,9 @@
 //! (the prefix already in the region is read back and re-hashed, never trusted), through the
 //! environment's proxies ([`ProxyEnv`]), with bounded waits ([`Timeouts`]) and a progress
 //! callback. [`fetch_signature`] gets the minisign signature beside it (URL + `.minisig`).
-//! [`verify`] reads the region back after the download was synced and checks the size, the
-//! SHA-256 the update check announced, and the signature against the [`TrustedKeys`].
+//! `fetch` checks the size and the SHA-256 the update check announced over the bytes it
+//! wrote; [`verify`] reads the region back after the sync and checks the signature over
+//! those bytes against the [`TrustedKeys`].
 //!
 //! It owns the bytes of the region and nothing else: it never writes outside the region,
 //! never creates or extends an image file, never touches the partition table, and never
@@ -30,7 +31,7 @@ pub use fetch::{fetch, fetch_signature};
 pub use keys::{KEY_DIRS, TrustedKey, TrustedKeys};
 pub use progress::{fraction, terminal_bar};
 pub use region::Target;
-pub use verify::verify;
+pub use verify::{precheck, verify};
 
 /// What the update check promised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,14 +91,27 @@ impl Expected {
     }
 }
 
-/// A finished download: every byte is in the region and synced, with the expected SHA-256.
-/// Not yet verified against a signature.
+/// A finished download: every byte is in the region and synced, with the expected SHA-256
+/// (computed while writing, and over the re-read prefix after a resume). Only [`fetch`]
+/// makes one; [`verify`] needs it. Not yet verified against a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
+    size: u64,
+    sha256: [u8; 32],
+}
+
+impl Fetched {
     /// Bytes in the region (the payload's size).
-    pub size: u64,
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Their SHA-256.
-    pub sha256: [u8; 32],
+    #[must_use]
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
 }
 
 /// Proof that the slot holds the signed payload: only [`verify`] makes one.
@@ -110,7 +124,7 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// The SHA-256 of the bytes read back from the slot.
+    /// The payload's SHA-256 (the offer's, checked over the bytes written).
     #[must_use]
     pub fn sha256(&self) -> [u8; 32] {
         self.sha256
@@ -128,7 +142,7 @@ impl Verified {
         self.size
     }
 
-    /// The id of the trusted key that signed it (16 hex digits, as minisign prints it).
+    /// The id of the trusted key that signed it (upper-case hex, as minisign prints it).
     #[must_use]
     pub fn key_id(&self) -> &str {
         &self.key_id

@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::PayloadError;
 
@@ -100,6 +100,11 @@ impl Region {
                 at,
                 source,
             })
+    }
+
+    /// The image file or device.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Make what was written durable (fdatasync).

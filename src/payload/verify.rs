@@ -1,9 +1,12 @@
-//! Verification of what is in the slot, read back from the region after the download was
-//! synced: the size, the SHA-256 the update check announced, and a minisign signature by a
-//! trusted key. One read pass feeds both hashes: this thread reads a block and feeds
-//! minisign's BLAKE2b-512 (prehashed signatures, `ED`), a second thread hashes the same
-//! block with SHA-256, so the two hashes run on both cores and only a few 1 MiB buffers
-//! exist at once.
+//! Verification of what is in the slot: the minisign signature (prehashed, `ED`: Ed25519
+//! over BLAKE2b-512) by a trusted key, checked over the payload read back from the region
+//! after the download was synced, so what is verified is what will boot. The SHA-256 the
+//! update check announced was already checked by `fetch` over the bytes it wrote (and the
+//! re-read prefix); `verify` takes its [`Fetched`] as proof and re-checks it against the
+//! offer. Reading back costs one BLAKE2b pass: a reader thread fills 1 MiB buffers while
+//! this thread hashes, and only a few buffers exist at once. Only when the signature fails
+//! is the region hashed again with SHA-256, to tell "the slot changed after the download"
+//! (download again) from "the payload is not the signed one" (never retry).
 
 use std::sync::mpsc::sync_channel;
 
@@ -12,28 +15,30 @@ use sha2::{Digest, Sha256};
 use super::fetch::b64;
 use super::keys::key_id_of;
 use super::region::Region;
-use super::{Expected, PayloadError, Target, TrustedKeys, Verified};
+use super::{Expected, Fetched, PayloadError, Target, TrustedKeys, Verified};
 use crate::payload::error::HashPhase;
 
-/// The read-back block size.
-const BLOCK: usize = 1 << 20;
+/// Check, before downloading anything, that `signature` could verify at all: it is a
+/// prehashed minisign signature by one of `keys`. Returns the key's id. [`verify`] repeats
+/// this; calling it first only saves a useless download.
+pub fn precheck(keys: &TrustedKeys, signature: &[u8]) -> Result<String, PayloadError> {
+    let (sig, key_id) = parse(signature)?;
+    let Some(key) = keys.find(&key_id) else {
+        return Err(untrusted(keys, key_id));
+    };
+    match key.key.verify_stream(&sig) {
+        Ok(_) => Ok(key_id),
+        Err(minisign_verify::Error::UnsupportedLegacyMode) => {
+            Err(PayloadError::LegacySignature { key_id })
+        }
+        Err(e) => Err(PayloadError::MalformedSignature {
+            reason: e.to_string(),
+        }),
+    }
+}
 
-/// Blocks in flight between the reader and the SHA-256 thread.
-const BUFFERS: usize = 4;
-
-/// Verify the payload in `target` against `expected` and `signature` (the `.minisig` file's
-/// bytes): the signature must be a prehashed minisign signature by one of `keys`, over
-/// exactly the `expected.size` bytes at the start of the region, as read back now; their
-/// SHA-256 must be `expected.sha256_b64`. Returns [`Verified`] only when every check passed.
-/// Reads only; never makes anything bootable.
-pub fn verify(
-    target: &Target,
-    expected: &Expected,
-    keys: &TrustedKeys,
-    signature: &[u8],
-) -> Result<Verified, PayloadError> {
-    let want = expected.sha256()?;
-    let size = expected.size;
+/// Decode a `.minisig` file and read the id of the key that made it.
+fn parse(signature: &[u8]) -> Result<(minisign_verify::Signature, String), PayloadError> {
     let text = std::str::from_utf8(signature).map_err(|_| PayloadError::MalformedSignature {
         reason: "not UTF-8 text".into(),
     })?;
@@ -47,12 +52,55 @@ pub fn verify(
     let key_id = key_id_of(line).ok_or_else(|| PayloadError::MalformedSignature {
         reason: "the signature line has no key id".into(),
     })?;
-    let key = keys
-        .find(&key_id)
-        .ok_or_else(|| PayloadError::UntrustedKey {
-            key_id: key_id.clone(),
-            trusted: keys.ids(),
-        })?;
+    Ok((sig, key_id))
+}
+
+fn untrusted(keys: &TrustedKeys, key_id: String) -> PayloadError {
+    PayloadError::UntrustedKey {
+        key_id,
+        trusted: keys.ids(),
+    }
+}
+
+/// The read-back block size.
+const BLOCK: usize = 1 << 20;
+
+/// Blocks in flight between the reader and the SHA-256 thread.
+const BUFFERS: usize = 4;
+
+/// Verify the payload in `target`: `fetched` (what [`fetch`](super::fetch) returned for
+/// `expected`) must match the offer's size and SHA-256, and `signature` (the `.minisig`
+/// file's bytes) must be a prehashed minisign signature by one of `keys` over exactly the
+/// `expected.size` bytes at the start of the region, as read back now. Returns [`Verified`]
+/// only when every check passed. Reads only; never makes anything bootable.
+pub fn verify(
+    target: &Target,
+    expected: &Expected,
+    fetched: &Fetched,
+    keys: &TrustedKeys,
+    signature: &[u8],
+) -> Result<Verified, PayloadError> {
+    let want = expected.sha256()?;
+    let size = expected.size;
+    if fetched.size() != size {
+        return Err(PayloadError::SizeMismatch {
+            url: expected.url.clone(),
+            what: "the download",
+            got: fetched.size(),
+            expected: size,
+        });
+    }
+    if fetched.sha256() != want {
+        return Err(PayloadError::HashMismatch {
+            expected: expected.sha256_b64.clone(),
+            actual: b64(&fetched.sha256()),
+            phase: HashPhase::Download,
+        });
+    }
+    let (sig, key_id) = parse(signature)?;
+    let Some(key) = keys.find(&key_id) else {
+        return Err(untrusted(keys, key_id));
+    };
     let mut verifier = match key.key.verify_stream(&sig) {
         Ok(v) => v,
         Err(minisign_verify::Error::UnsupportedLegacyMode) => {
@@ -65,73 +113,82 @@ pub fn verify(
         }
     };
     let region = Region::open(target, size, false)?;
+    read_back(&region, size, &mut |block| verifier.update(block))?;
+    if verifier.finalize().is_ok() {
+        return Ok(Verified {
+            sha256: want,
+            size,
+            key_id,
+            trusted_comment: sig.trusted_comment().to_string(),
+        });
+    }
+    // Why did it fail? If the slot no longer holds what was downloaded, downloading again
+    // helps; if it does, the downloaded payload is not the signed one.
+    let mut sha = Sha256::new();
+    read_back(&region, size, &mut |block| sha.update(block))?;
+    let actual: [u8; 32] = sha.finalize().into();
+    if actual != want {
+        return Err(PayloadError::HashMismatch {
+            expected: expected.sha256_b64.clone(),
+            actual: b64(&actual),
+            phase: HashPhase::ReadBack,
+        });
+    }
+    Err(PayloadError::BadSignature { key_id })
+}
 
+/// Feed the region's first `size` bytes to `consume`, block by block, in order; a scoped
+/// reader thread reads ahead so reading and hashing overlap.
+fn read_back(
+    region: &Region,
+    size: u64,
+    consume: &mut dyn FnMut(&[u8]),
+) -> Result<(), PayloadError> {
     let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(BUFFERS);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
     for _ in 0..BUFFERS {
         let _ = empty_tx.send(vec![0u8; BLOCK]);
     }
-    let (read, sha256) = std::thread::scope(|s| {
-        let hasher = s.spawn(move || {
-            let mut h = Sha256::new();
-            for (buf, n) in full_rx {
-                h.update(&buf[..n]);
-                // The reader may have stopped; then the buffer is simply dropped.
-                let _ = empty_tx.send(buf);
-            }
-            <[u8; 32]>::from(h.finalize())
-        });
-        let mut pos = 0u64;
-        let read = (|| {
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut pos = 0u64;
             while pos < size {
-                let Ok(mut buf) = empty_rx.recv() else { break };
+                // The consumer stopped (it cannot, short of a panic): stop too.
+                let Ok(mut buf) = empty_rx.recv() else {
+                    break;
+                };
                 let n = usize::try_from(size - pos).map_or(BLOCK, |r| r.min(BLOCK));
                 region.read_at(&mut buf[..n], pos)?;
-                verifier.update(&buf[..n]);
                 pos += n as u64;
                 if full_tx.send((buf, n)).is_err() {
                     break;
                 }
             }
-            drop(full_tx);
             Ok::<u64, PayloadError>(pos)
-        })();
-        // The hasher ends when the queue closes (always, as `full_tx` was moved above or
-        // dropped with the closure); a panic there is a bug, reported as such.
-        let sha = hasher.join().map_err(|_| PayloadError::RegionIo {
-            op: "read",
-            path: target.path.clone(),
-            at: target.offset,
-            source: std::io::Error::other("bug: the SHA-256 thread panicked"),
         });
-        (read, sha)
-    });
-    let read = read?;
-    let sha256 = sha256?;
-    if read != size {
-        return Err(PayloadError::RegionIo {
-            op: "read",
-            path: target.path.clone(),
-            at: target.offset + read,
-            source: std::io::Error::other("the read-back stopped early"),
-        });
-    }
-    if sha256 != want {
-        return Err(PayloadError::HashMismatch {
-            expected: expected.sha256_b64.clone(),
-            actual: b64(&sha256),
-            phase: HashPhase::ReadBack,
-        });
-    }
-    verifier
-        .finalize()
-        .map_err(|_| PayloadError::BadSignature {
-            key_id: key_id.clone(),
+        let mut consumed = 0u64;
+        for (buf, n) in full_rx {
+            consume(&buf[..n]);
+            consumed += n as u64;
+            // The reader may have finished; then the buffer is simply dropped.
+            let _ = empty_tx.send(buf);
+        }
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(PayloadError::RegionIo {
+                op: "read",
+                path: region.path().to_path_buf(),
+                at: consumed,
+                source: std::io::Error::other("bug: the read-back thread panicked"),
+            })
         })?;
-    Ok(Verified {
-        sha256,
-        size,
-        key_id,
-        trusted_comment: sig.trusted_comment().to_string(),
+        if read != size || consumed != size {
+            return Err(PayloadError::RegionIo {
+                op: "read",
+                path: region.path().to_path_buf(),
+                at: consumed,
+                source: std::io::Error::other("the read-back stopped early"),
+            });
+        }
+        Ok(())
     })
 }
