@@ -91,7 +91,7 @@ pub fn compile_node(template: &Template, node: &Node, options: &Options) -> Node
 }
 
 /// Each node's findings, worked out on up to `available_parallelism` threads.
-fn per_node<T: Send>(nodes: &[Node], work: impl Fn(&Node) -> T + Sync) -> Vec<T> {
+pub(crate) fn per_node<T: Send>(nodes: &[Node], work: impl Fn(&Node) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(nodes.len().div_ceil(16))
@@ -185,7 +185,7 @@ pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) ->
         .filter(|(i, (_, f))| *i == 0 || !f.is_empty())
         .map(|(_, (source, mut findings))| {
             crate::diagnostic::sort(&mut findings);
-            super::vars::validation(Arc::unwrap_or_clone(Arc::clone(source)), findings)
+            super::vars::validation_of(Arc::unwrap_or_clone(Arc::clone(source)), findings)
         })
         .collect()
 }

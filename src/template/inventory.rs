@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use minijinja::Value;
 
-use super::vars::{mapping, text_file, validation};
+use super::vars::{mapping, text_file, validation_of as validation};
 use crate::Validation;
 use crate::diagnostic::{Finding, Severity, Span};
 use crate::rules;

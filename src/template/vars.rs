@@ -110,10 +110,12 @@ pub fn read_vars_file(name: &str, bytes: Vec<u8>) -> (Validation, Option<BTreeMa
         vars = None;
     }
     crate::diagnostic::sort(&mut findings);
-    (validation(source, findings), vars)
+    (validation_of(source, findings), vars)
 }
 
-pub(super) fn validation(source: SourceFile, findings: Vec<Finding>) -> Validation {
+/// A validation of a file that is not a cloud-config (no tree, no config).
+#[must_use]
+pub fn validation_of(source: SourceFile, findings: Vec<Finding>) -> Validation {
     Validation {
         source,
         root: None,
