@@ -17,6 +17,10 @@ use crate::{Validation, rules, validate};
 /// The variables coreos-cloudinit substitutes.
 pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
 
+/// How the message of a finding about the substituted text starts (its span points into
+/// that text, not the text as written).
+pub const AFTER_SUBSTITUTION: &str = "after substituting variables: ";
+
 /// What to compile to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -172,7 +176,7 @@ fn compile_validated(validation: Validation, options: &Options) -> Compiled {
         if again.has(Severity::Error) {
             let mut findings = again.findings.clone();
             for f in &mut findings {
-                f.message = format!("after substituting variables: {}", f.message);
+                f.message = format!("{AFTER_SUBSTITUTION}{}", f.message);
             }
             return stop(again, findings);
         }

@@ -1,10 +1,11 @@
 //! A template over many nodes: render and check each node (on every core), then report each
 //! distinct finding once, with the nodes it occurs on.
 //!
-//! Two nodes share a finding when it has the same rule, severity, message and template
-//! position: a typo in literal text or an undefined variable is one finding `on 40 of 40
-//! nodes`, while an expression that renders a bad value on some nodes is one finding per
-//! distinct message (the message quotes the value), each with its own node list.
+//! Two findings are the same when they have the same rule, severity, template position and
+//! message (list indexes such as `units[3]` aside, so a loop body's finding is one finding
+//! however often the loop runs): a typo in literal text or an undefined variable is one
+//! finding `on 40 of 40 nodes`, while an expression that renders a bad value on some nodes
+//! is one finding per distinct message (the message quotes the value), each with its nodes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,7 +69,10 @@ pub fn compile_node(template: &Template, node: &Node, options: &Options) -> Node
     // same there (values have no line breaks), so carry them over by line and column.
     if validation.source.text != text {
         let rendered = crate::source::LineIndex::new(&text);
-        for f in &mut findings {
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.message.starts_with(crate::compile::AFTER_SUBSTITUTION))
+        {
             let at = |offset: usize| {
                 let p = validation.source.position(offset);
                 rendered.offset(&text, p.line, p.column - 1)
@@ -125,6 +129,22 @@ pub fn validate_fleet(template: &Template, nodes: &[Node]) -> Vec<Validation> {
     group(template, nodes, results)
 }
 
+/// `coreos.units[3]` as `coreos.units[]`, for comparing messages.
+fn without_indexes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(']') {
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Group per-node findings (in node order) into validations per file.
 #[must_use]
 pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) -> Vec<Validation> {
@@ -138,7 +158,7 @@ pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) ->
                 l.finding.span,
                 l.finding.rule.code,
                 l.finding.severity,
-                l.finding.message.clone(),
+                without_indexes(&l.finding.message),
             );
             let i = *index.entry(key).or_insert_with(|| {
                 groups.push((l, Vec::new(), 0));
@@ -146,7 +166,10 @@ pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) ->
             });
             let group = &mut groups[i];
             group.2 += 1;
-            if let Some(name) = &node.name {
+            // Once per node, however often a loop repeats the finding on it.
+            if let Some(name) = &node.name
+                && group.1.last() != Some(name)
+            {
                 group.1.push(name.clone());
             }
         }
@@ -188,4 +211,15 @@ pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) ->
             super::vars::validation_of(Arc::unwrap_or_clone(Arc::clone(source)), findings)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn indexes_do_not_split_groups() {
+        assert_eq!(
+            super::without_indexes("unknown key in coreos.units[12]; [x] [3"),
+            "unknown key in coreos.units[]; [x] [3"
+        );
+    }
 }
