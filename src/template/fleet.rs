@@ -26,10 +26,22 @@ pub fn check_node(template: &Template, node: &Node) -> Vec<Located> {
         Err(located) => vec![located],
         Ok(text) => {
             let name = template.source().name.clone();
-            let v = crate::validate_rendered(&name, text.clone().into_bytes());
+            let mut v = crate::validate_rendered(&name, text.clone().into_bytes());
+            drop_given_dollar_vars(node, &mut v.findings);
             template.locate(v.findings, &text, &context)
         }
     }
+}
+
+/// `$private_ipv4` is no risk on a node whose variables give it a value (`compile`
+/// substitutes it from them), so its warning goes.
+fn drop_given_dollar_vars(node: &Node, findings: &mut Vec<Finding>) {
+    findings.retain(|f| {
+        f.rule.code != crate::rules::substitution_variable::RULE.code
+            || !crate::compile::VARIABLES.iter().any(|var| {
+                node.vars.contains_key(*var) && f.message.starts_with(&format!("${var} "))
+            })
+    });
 }
 
 /// What compiling one node produced.
@@ -81,6 +93,7 @@ pub fn compile_node(template: &Template, node: &Node, options: &Options) -> Node
             f.related.clear();
         }
     }
+    drop_given_dollar_vars(node, &mut findings);
     let located = template.locate(findings, &text, &context);
     let rendered = if validation.source.text == text {
         validation.source
