@@ -17,4 +17,5 @@ mod formats;
 mod fuzz;
 mod generated;
 mod snapshots;
+mod template;
 mod units;

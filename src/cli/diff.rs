@@ -2,7 +2,8 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for_vars, use_color};
+use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for_node, plan_for_vars, use_color};
+use super::template_input::is_template_file;
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
@@ -46,11 +47,27 @@ pub(super) fn run(args: &DiffArgs) -> ExitCode {
             crate::apply::diff(&root, &plan).map_err(|e| e.to_string())
         }
         (None, [old, new]) => {
-            let old = match plan_for_vars(old, &args.vars, &args.var_files, None, args.color) {
+            // Template variables are for whichever side is a template.
+            let any_template = is_template_file(old) || is_template_file(new);
+            let old = match plan_for_node(
+                old,
+                &args.vars,
+                &args.var_files,
+                None,
+                args.color,
+                !any_template,
+            ) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let new = match plan_for_vars(new, &args.vars, &args.var_files, None, args.color) {
+            let new = match plan_for_node(
+                new,
+                &args.vars,
+                &args.var_files,
+                None,
+                args.color,
+                !any_template,
+            ) {
                 Ok(p) => p,
                 Err(code) => return code,
             };

@@ -175,11 +175,26 @@ pub(crate) fn plan_for_vars(
     root: Option<&crate::root::Root>,
     color: Color,
 ) -> Result<crate::plan::Plan, ExitCode> {
+    plan_for_node(file, vars, var_files, root, color, true)
+}
+
+/// [`plan_for_vars`]; `refuse_unused` says whether template-only variables are an error for
+/// a plain config (not on the plain side of `diff OLD NEW` when the other side is a template).
+pub(crate) fn plan_for_node(
+    file: &str,
+    vars: &[(String, String)],
+    var_files: &[String],
+    root: Option<&crate::root::Root>,
+    color: Color,
+    refuse_unused: bool,
+) -> Result<crate::plan::Plan, ExitCode> {
     use template_input::{Input, Inputs, input, plain_vars, print_findings};
     let inputs = Inputs::read(var_files, None, vars)?;
     let bytes = match input(file)? {
         Input::Plain(bytes) => {
-            plain_vars(file, &inputs)?;
+            if refuse_unused {
+                plain_vars(file, &inputs)?;
+            }
             bytes
         }
         Input::Broken(v) => {

@@ -177,6 +177,22 @@ pub(crate) fn print_findings(validations: &[Validation], color: Color) {
     }
 }
 
+/// Whether `file` starts with a template header (unreadable files are not templates; the
+/// command reports them when it reads them).
+pub(crate) fn is_template_file(file: &str) -> bool {
+    if file == "-" {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(file) else {
+        return false;
+    };
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    std::str::from_utf8(first)
+        .ok()
+        .and_then(crate::source::template_renderer)
+        .is_some()
+}
+
 /// A config file as read: a template (parsed), a template that does not parse (its
 /// findings), or a plain config (its bytes).
 pub(crate) enum Input {

@@ -54,7 +54,11 @@ impl<'a> JsonFinding<'a> {
             code: finding.rule.code,
             message: &finding.message,
             help: finding.help_text(),
-            nodes: finding.nodes.as_ref().map(|n| n.names.as_slice()),
+            nodes: finding
+                .nodes
+                .as_ref()
+                .filter(|n| !n.names.is_empty())
+                .map(|n| n.names.as_slice()),
             nodes_total: finding.nodes.as_ref().map(|n| n.total),
             rendered: finding.nodes.as_ref().and_then(|n| n.rendered.as_deref()),
         }
