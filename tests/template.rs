@@ -487,6 +487,21 @@ fn inventory_of_a_thousand_nodes_reports_each_mistake_once() {
         .file("t.yaml.j2", FLEET)
         .file("fleet.csv", inventory(1000, 40))
         .run();
+    // Valid SARIF 2.1.0, node list and all (the schema scripts/test fetches).
+    let schema = root().join("target/tools/sarif-2.1.0.json");
+    assert!(schema.is_file(), "{} is missing: run scripts/test once", schema.display());
+    let file = out.dir.path().join("out.sarif");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let check = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])), cls=jsonschema.Draft7Validator)",
+        ])
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .expect("python3 with jsonschema");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     let sarif: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
