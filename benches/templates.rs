@@ -167,7 +167,11 @@ fn main() {
             let _ = std::fs::remove_dir_all(&out_dir);
         }
         let (took, out) = run(exe, &argv);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         samples.push(took);
     }
     let rewrite = samples.pop().unwrap();
@@ -182,7 +186,8 @@ fn main() {
     // In process: what one node costs, by stage.
     let (source, _) = kindling::source::load("fleet.yaml.j2", template(false).into_bytes());
     let t = kindling::template::Template::new(source, None).unwrap();
-    let (_, common) = kindling::template::vars::read_vars_file("vars.yaml", VARS.as_bytes().to_vec());
+    let (_, common) =
+        kindling::template::vars::read_vars_file("vars.yaml", VARS.as_bytes().to_vec());
     let (_, records) = kindling::template::inventory::read("fleet.csv", inventory().into_bytes());
     let nodes: Vec<_> = records
         .unwrap()

@@ -13,7 +13,6 @@ use crate::plan::{ActionKind, Plan, PlanOptions};
 use crate::source::UserData;
 use crate::{Validation, rules, validate};
 
-
 /// The variables coreos-cloudinit substitutes.
 pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
 

@@ -204,7 +204,11 @@ impl Nodes {
     pub fn describe_value(&self) -> Option<String> {
         let value = self.rendered.as_ref()?;
         let shown: String = value.chars().take(60).collect();
-        let more = if value.chars().count() > 60 { "…" } else { "" };
+        let more = if value.chars().count() > 60 {
+            "…"
+        } else {
+            ""
+        };
         Some(format!("rendered {:?}", format!("{shown}{more}")))
     }
 }

@@ -89,7 +89,10 @@ pub fn validate_rendered(name: &str, bytes: Vec<u8>) -> Validation {
     validate_loaded(source, findings)
 }
 
-fn validate_template_alone(source: source::SourceFile, mut findings: Vec<diagnostic::Finding>) -> Validation {
+fn validate_template_alone(
+    source: source::SourceFile,
+    mut findings: Vec<diagnostic::Finding>,
+) -> Validation {
     let copy = source.clone();
     match template::Template::new(source, None) {
         Err(errors) => findings.extend(errors),
@@ -109,7 +112,10 @@ fn validate_template_alone(source: source::SourceFile, mut findings: Vec<diagnos
     }
 }
 
-fn validate_loaded(source: source::SourceFile, mut findings: Vec<diagnostic::Finding>) -> Validation {
+fn validate_loaded(
+    source: source::SourceFile,
+    mut findings: Vec<diagnostic::Finding>,
+) -> Validation {
     let mut root = None;
     let mut config = CloudConfig::default();
     if source.kind == UserData::CloudConfig {

@@ -47,7 +47,14 @@ fn template(text: &str, inc: Option<Includes>) -> Template {
 }
 
 /// One finding: file, line, column, code, rendered value, nodes.
-type Found = (String, usize, usize, &'static str, Option<String>, Vec<String>);
+type Found = (
+    String,
+    usize,
+    usize,
+    &'static str,
+    Option<String>,
+    Vec<String>,
+);
 
 fn found(validations: &[Validation]) -> Vec<Found> {
     let mut out = Vec::new();
@@ -154,7 +161,11 @@ fn findings_point_into_the_template() {
         spanned(&v[0], "kindling::update::reboot-strategy"),
         "{{ strategy | lower }}"
     );
-    let f = &v[0].findings.iter().find(|f| f.rule.code == "kindling::update::reboot-strategy").unwrap();
+    let f = &v[0]
+        .findings
+        .iter()
+        .find(|f| f.rule.code == "kindling::update::reboot-strategy")
+        .unwrap();
     assert_eq!(
         f.full_message(),
         "\"offf\" is not a reboot strategy (rendered \"offf\"; on 1 of 3 nodes: a)"
@@ -165,7 +176,9 @@ fn findings_point_into_the_template() {
         .find(|f| f.message.contains("unitz"))
         .unwrap();
     assert!(
-        unknown.full_message().ends_with("(on 3 of 3 nodes: a, b, c)"),
+        unknown
+            .full_message()
+            .ends_with("(on 3 of 3 nodes: a, b, c)"),
         "{}",
         unknown.full_message()
     );
@@ -187,7 +200,10 @@ fn block_scalars_and_units_map_line_by_line() {
         .unwrap();
     let p = v[0].source.position(f.span.start);
     assert_eq!((p.line, p.column), (9, 9));
-    assert_eq!(spanned(&v[0], "kindling::units::unknown-directive"), "ExecStrat");
+    assert_eq!(
+        spanned(&v[0], "kindling::units::unknown-directive"),
+        "ExecStrat"
+    );
 }
 
 #[test]
@@ -207,7 +223,10 @@ fn macro_output_maps_to_the_call() {
 fn strict_undefined_names_variable_node_and_position() {
     let text = format!("{HEADER}#cloud-config\nhostname: {{{{ hostnmae }}}}\n");
     let t = template(&text, None);
-    let nodes = [node("web-01", "hostname: a\n"), node("web-02", "hostname: b\n")];
+    let nodes = [
+        node("web-01", "hostname: a\n"),
+        node("web-02", "hostname: b\n"),
+    ];
     let v = kindling::template::validate_fleet(&t, &nodes);
     assert_eq!(v[0].findings.len(), 1, "{:?}", v[0].findings);
     let f = &v[0].findings[0];
@@ -221,7 +240,10 @@ fn strict_undefined_names_variable_node_and_position() {
     assert_eq!((p.line, p.column), (3, 14));
     // An attribute of a defined variable.
     let text = format!("{HEADER}#cloud-config\nhostname: {{{{ node.fqdn }}}}\n");
-    let v = kindling::template::validate_fleet(&template(&text, None), &[node("x", "node: {name: a}\n")]);
+    let v = kindling::template::validate_fleet(
+        &template(&text, None),
+        &[node("x", "node: {name: a}\n")],
+    );
     assert!(v[0].findings[0].help_text().contains("has no `fqdn`"));
     // Tests and defaults do not fail.
     let text = format!(
@@ -241,7 +263,11 @@ fn syntax_errors_are_at_their_line_and_column() {
     assert_eq!(errors[0].rule.code, "kindling::template::syntax");
     let p = source.position(errors[0].span.start);
     assert_eq!((p.line, p.column), (3, 19));
-    assert!(errors[0].message.contains("unexpected `}`"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("unexpected `}`"),
+        "{}",
+        errors[0].message
+    );
     // `## template: basic` is cloud-init's other renderer.
     let (source, _) = kindling::source::load("t", b"## template: basic\n#cloud-config\n".to_vec());
     assert_eq!(
@@ -289,7 +315,10 @@ fn corpus_placeholder_templates_render_once_ported() {
             .collect();
         assert!(errors.is_empty(), "{rel}: {errors:?}");
         if !rel.contains("053") {
-            assert!(raw.has(kindling::diagnostic::Severity::Error), "{rel} was valid as written");
+            assert!(
+                raw.has(kindling::diagnostic::Severity::Error),
+                "{rel} was valid as written"
+            );
         }
         // Without values every placeholder is an undefined variable, once, at its line.
         let v = kindling::template::validate_fleet(&t, &[node("n1", "{}\n")]);
@@ -329,7 +358,10 @@ fn corpus_go_templates_are_not_jinja() {
     let original = std::fs::read_to_string(corpus(rel)).unwrap();
     assert_eq!(rendered, original);
     // A Helm template (Go templates again) fails on its first tag.
-    let helm = std::fs::read_to_string(corpus("cloud-config/109-gardener-gardener-_cloud-config.tpl.yaml")).unwrap();
+    let helm = std::fs::read_to_string(corpus(
+        "cloud-config/109-gardener-gardener-_cloud-config.tpl.yaml",
+    ))
+    .unwrap();
     let (source, _) = kindling::source::load("109", format!("{HEADER}{helm}").into_bytes());
     let errors = Template::new(source.clone(), None).unwrap_err();
     assert_eq!(errors[0].rule.code, "kindling::template::syntax");
@@ -382,9 +414,8 @@ fn hostile_templates_stop_with_a_clear_error() {
     ];
     for (what, body, expect) in cases {
         let text = format!("{HEADER}#cloud-config\n{body}");
-        let (out, took) = timed(
-            Run::new(&["validate", "--format", "json", "t.yaml.j2"]).file("t.yaml.j2", text),
-        );
+        let (out, took) =
+            timed(Run::new(&["validate", "--format", "json", "t.yaml.j2"]).file("t.yaml.j2", text));
         assert_eq!(out.status, 1, "{what}: {}{}", out.stdout, out.stderr);
         assert!(took < Duration::from_secs(20), "{what} took {took:?}");
         let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -417,7 +448,11 @@ fn output_is_capped_even_within_fuel() {
     let n = node("n", "{}\n");
     let err = t.render(&n.context(), &n.keys()).unwrap_err();
     assert_eq!(err.finding.rule.code, "kindling::template::limits");
-    assert!(err.finding.message.contains("larger than 16 MiB"), "{}", err.finding.message);
+    assert!(
+        err.finding.message.contains("larger than 16 MiB"),
+        "{}",
+        err.finding.message
+    );
 }
 
 const FLEET: &str = "## template: jinja\n#cloud-config\nhostname: {{ name }}\ncoreos:\n  update:\n    group: {{ channel }}\n    reboot_strategy: {{ strategy }}\n  unitz: []\n";
@@ -437,10 +472,17 @@ fn inventory(n: usize, bad_every: usize) -> String {
 
 #[test]
 fn inventory_of_one_node() {
-    let out = Run::new(&["validate", "t.yaml.j2", "--inventory", "fleet.csv", "--color", "never"])
-        .file("t.yaml.j2", FLEET)
-        .file("fleet.csv", inventory(1, 0))
-        .run();
+    let out = Run::new(&[
+        "validate",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--color",
+        "never",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("fleet.csv", inventory(1, 0))
+    .run();
     assert_eq!(out.status, 0, "{}", out.stdout);
     assert!(
         out.stdout
@@ -452,17 +494,30 @@ fn inventory_of_one_node() {
 
 #[test]
 fn inventory_of_a_thousand_nodes_reports_each_mistake_once() {
-    let out = Run::new(&["validate", "t.yaml.j2", "--inventory", "fleet.csv", "--format", "json"])
-        .file("t.yaml.j2", FLEET)
-        .file("fleet.csv", inventory(1000, 40))
-        .run();
+    let out = Run::new(&[
+        "validate",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--format",
+        "json",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("fleet.csv", inventory(1000, 40))
+    .run();
     assert_eq!(out.status, 1, "{}", out.stderr);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let findings = json.as_array().unwrap();
-    let codes: Vec<&str> = findings.iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert_eq!(
         codes,
-        ["kindling::update::reboot-strategy", "kindling::structure::unknown-key"]
+        [
+            "kindling::update::reboot-strategy",
+            "kindling::structure::unknown-key"
+        ]
     );
     let bad = &findings[0];
     assert_eq!(bad["line"], 7);
@@ -472,24 +527,45 @@ fn inventory_of_a_thousand_nodes_reports_each_mistake_once() {
     assert_eq!(bad["nodes"][1], "node-0040");
     assert_eq!(findings[1]["nodes"].as_array().unwrap().len(), 1000);
     // The other formats carry the node list too.
-    let out = Run::new(&["validate", "t.yaml.j2", "--inventory", "fleet.csv", "--format", "github"])
-        .file("t.yaml.j2", FLEET)
-        .file("fleet.csv", inventory(1000, 40))
-        .run();
+    let out = Run::new(&[
+        "validate",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--format",
+        "github",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("fleet.csv", inventory(1000, 40))
+    .run();
     assert!(
-        out.stdout.contains("(rendered \"offf\"%3B on 25 of 1000 nodes: node-0000, node-0040,")
-            || out.stdout.contains("(rendered \"offf\"; on 25 of 1000 nodes: node-0000, node-0040,"),
+        out.stdout
+            .contains("(rendered \"offf\"%3B on 25 of 1000 nodes: node-0000, node-0040,")
+            || out
+                .stdout
+                .contains("(rendered \"offf\"; on 25 of 1000 nodes: node-0000, node-0040,"),
         "{}",
         out.stdout
     );
     assert_eq!(out.stdout.lines().count(), 2);
-    let out = Run::new(&["validate", "t.yaml.j2", "--inventory", "fleet.csv", "--format", "sarif"])
-        .file("t.yaml.j2", FLEET)
-        .file("fleet.csv", inventory(1000, 40))
-        .run();
+    let out = Run::new(&[
+        "validate",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--format",
+        "sarif",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("fleet.csv", inventory(1000, 40))
+    .run();
     // Valid SARIF 2.1.0, node list and all (the schema scripts/test fetches).
     let schema = root().join("target/tools/sarif-2.1.0.json");
-    assert!(schema.is_file(), "{} is missing: run scripts/test once", schema.display());
+    assert!(
+        schema.is_file(),
+        "{} is missing: run scripts/test once",
+        schema.display()
+    );
     let file = out.dir.path().join("out.sarif");
     std::fs::write(&file, &out.stdout).unwrap();
     let check = std::process::Command::new("python3")
@@ -501,7 +577,11 @@ fn inventory_of_a_thousand_nodes_reports_each_mistake_once() {
         .arg(&file)
         .output()
         .expect("python3 with jsonschema");
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let sarif: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
@@ -512,12 +592,20 @@ fn inventory_of_a_thousand_nodes_reports_each_mistake_once() {
             .unwrap()
             .contains("on 25 of 1000 nodes: node-0000, node-0040, node-0080")
     );
-    let out = Run::new(&["validate", "t.yaml.j2", "--inventory", "fleet.csv", "--color", "never"])
-        .file("t.yaml.j2", FLEET)
-        .file("fleet.csv", inventory(1000, 40))
-        .run();
+    let out = Run::new(&[
+        "validate",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--color",
+        "never",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("fleet.csv", inventory(1000, 40))
+    .run();
     assert!(
-        out.stdout.contains("on 25 of 1000 nodes: node-0000, node-0040"),
+        out.stdout
+            .contains("on 25 of 1000 nodes: node-0000, node-0040"),
         "{}",
         out.stdout
     );
@@ -559,7 +647,11 @@ fn variable_files_have_positions() {
         [
             ("fleet.yaml".into(), 4, "kindling::template::vars".into()),
             ("fleet.yaml".into(), 5, "kindling::template::vars".into()),
-            ("fleet.yaml".into(), 6, "kindling::template::ambiguous-value".into()),
+            (
+                "fleet.yaml".into(),
+                6,
+                "kindling::template::ambiguous-value".into()
+            ),
         ]
     );
     let out = Run::new(&["render", "t.yaml.j2", "--vars", "v.json"])
@@ -567,36 +659,68 @@ fn variable_files_have_positions() {
         .file("v.json", "{\"name\": \"a\",\n \"channel\": [1,\n}\n")
         .run();
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("kindling::yaml::syntax"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("kindling::yaml::syntax"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("v.json:3:1"), "{}", out.stderr);
 }
 
 #[test]
 fn render_prints_one_node() {
-    let out = Run::new(&["render", "t.yaml.j2", "--vars", "v.yaml", "--var", "name=web-09"])
-        .file("t.yaml.j2", FLEET)
-        .file("v.yaml", "name: ignored\nchannel: beta\nstrategy: reboot\n")
-        .run();
+    let out = Run::new(&[
+        "render",
+        "t.yaml.j2",
+        "--vars",
+        "v.yaml",
+        "--var",
+        "name=web-09",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("v.yaml", "name: ignored\nchannel: beta\nstrategy: reboot\n")
+    .run();
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
         "#cloud-config\nhostname: web-09\ncoreos:\n  update:\n    group: beta\n    reboot_strategy: reboot\n  unitz: []\n"
     );
-    let out = Run::new(&["render", "t.yaml.j2", "--inventory", "f.csv", "--node", "node-0002"])
-        .file("t.yaml.j2", FLEET)
-        .file("f.csv", inventory(3, 0))
-        .run();
+    let out = Run::new(&[
+        "render",
+        "t.yaml.j2",
+        "--inventory",
+        "f.csv",
+        "--node",
+        "node-0002",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .file("f.csv", inventory(3, 0))
+    .run();
     assert!(out.stdout.contains("hostname: node-0002"), "{}", out.stderr);
     // Undefined: exit 1 with the position, the variable and the node.
-    let out = Run::new(&["render", "t.yaml.j2", "--var", "name=web-09", "--color", "never"])
-        .file("t.yaml.j2", FLEET)
-        .run();
+    let out = Run::new(&[
+        "render",
+        "t.yaml.j2",
+        "--var",
+        "name=web-09",
+        "--color",
+        "never",
+    ])
+    .file("t.yaml.j2", FLEET)
+    .run();
     assert_eq!(out.status, 1);
     assert!(out.stdout.is_empty());
-    assert!(out.stderr.contains("`channel` is undefined (on node web-09)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`channel` is undefined (on node web-09)"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("t.yaml.j2:6:15"), "{}", out.stderr);
     // A plain config is printed unchanged.
-    let out = Run::new(&["render", "c.yaml"]).file("c.yaml", "#cloud-config\nhostname: a\n").run();
+    let out = Run::new(&["render", "c.yaml"])
+        .file("c.yaml", "#cloud-config\nhostname: a\n")
+        .run();
     assert_eq!(out.stdout, "#cloud-config\nhostname: a\n");
 }
 
@@ -605,7 +729,14 @@ fn compile_writes_one_config_per_node_or_nothing() {
     let tmpl = "## template: jinja\n#cloud-config\nhostname: {{ name }}\ncoreos:\n  update:\n    reboot_strategy: {{ strategy }}\n  fleet:\n    public-ip: $private_ipv4\n";
     let good = "name,strategy,private_ipv4\nn1,reboot,10.0.0.1\nn2,off,10.0.0.2\n";
     let out = Run::new(&[
-        "compile", "t.yaml.j2", "--inventory", "f.csv", "--out", "out", "--target", "ignition",
+        "compile",
+        "t.yaml.j2",
+        "--inventory",
+        "f.csv",
+        "--out",
+        "out",
+        "--target",
+        "ignition",
     ])
     .file("t.yaml.j2", tmpl)
     .file("f.csv", good)
@@ -615,17 +746,33 @@ fn compile_writes_one_config_per_node_or_nothing() {
         let path = out.dir.path().join("out").join(n).join("config.ign");
         let config = std::fs::read_to_string(&path).unwrap();
         assert!(config.contains(&format!("data:,{n}%0A")), "{config}");
-        assert!(config.contains(&format!("FLEET_PUBLIC_IP={ip}")), "{config}");
+        assert!(
+            config.contains(&format!("FLEET_PUBLIC_IP={ip}")),
+            "{config}"
+        );
         let check = std::process::Command::new("ignition-validate")
             .arg(&path)
             .output()
-            .expect("ignition-validate is needed (Debian package ignition; scripts/test installs it)");
-        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+            .expect(
+                "ignition-validate is needed (Debian package ignition; scripts/test installs it)",
+            );
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
     }
-    let out = Run::new(&["compile", "t.yaml.j2", "--inventory", "f.csv", "--out", "out"])
-        .file("t.yaml.j2", tmpl)
-        .file("f.csv", good)
-        .run();
+    let out = Run::new(&[
+        "compile",
+        "t.yaml.j2",
+        "--inventory",
+        "f.csv",
+        "--out",
+        "out",
+    ])
+    .file("t.yaml.j2", tmpl)
+    .file("f.csv", good)
+    .run();
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(out.dir.path().join("out/n2/etc/hostname")).unwrap(),
@@ -633,10 +780,20 @@ fn compile_writes_one_config_per_node_or_nothing() {
     );
     assert!(out.dir.path().join("out/n1/kindling-plan.json").is_file());
     // One bad node: nothing is written for any node.
-    let out = Run::new(&["compile", "t.yaml.j2", "--inventory", "f.csv", "--out", "out"])
-        .file("t.yaml.j2", tmpl)
-        .file("f.csv", "name,strategy,private_ipv4\nn1,reboot,10.0.0.1\nn2,sometimes,10.0.0.2\n")
-        .run();
+    let out = Run::new(&[
+        "compile",
+        "t.yaml.j2",
+        "--inventory",
+        "f.csv",
+        "--out",
+        "out",
+    ])
+    .file("t.yaml.j2", tmpl)
+    .file(
+        "f.csv",
+        "name,strategy,private_ipv4\nn1,reboot,10.0.0.1\nn2,sometimes,10.0.0.2\n",
+    )
+    .run();
     assert_eq!(out.status, 1);
     assert!(out.stderr.contains("on 1 of 2 nodes: n2"), "{}", out.stderr);
     assert!(!out.dir.path().join("out").exists());
@@ -651,11 +808,19 @@ fn compile_writes_one_config_per_node_or_nothing() {
 #[test]
 fn diff_renders_templates_on_either_side() {
     let tmpl = "## template: jinja\n#cloud-config\nhostname: {{ name }}\n";
-    let out = Run::new(&["diff", "old.yaml", "t.yaml.j2", "--vars", "v.yaml", "--color", "never"])
-        .file("old.yaml", "#cloud-config\nhostname: old\n")
-        .file("t.yaml.j2", tmpl)
-        .file("v.yaml", "name: new\n")
-        .run();
+    let out = Run::new(&[
+        "diff",
+        "old.yaml",
+        "t.yaml.j2",
+        "--vars",
+        "v.yaml",
+        "--color",
+        "never",
+    ])
+    .file("old.yaml", "#cloud-config\nhostname: old\n")
+    .file("t.yaml.j2", tmpl)
+    .file("v.yaml", "name: new\n")
+    .run();
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stdout.contains("-old"), "{}", out.stdout);
     assert!(out.stdout.contains("+new"), "{}", out.stdout);
@@ -685,5 +850,9 @@ fn validate_without_variables_reports_what_is_missing() {
     ])
     .run();
     assert_eq!(out.status, 0, "{}", out.stdout);
-    assert!(out.stdout.ends_with("0 errors, 0 warnings, 0 infos\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with("0 errors, 0 warnings, 0 infos\n"),
+        "{}",
+        out.stdout
+    );
 }

@@ -2,8 +2,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for_node, plan_for_vars, use_color};
 use super::template_input::is_template_file;
+use super::{
+    Color, DiffFormat, emit, open_root, parse_var, plan_for_node, plan_for_vars, use_color,
+};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
@@ -40,10 +42,11 @@ pub(super) fn run(args: &DiffArgs) -> ExitCode {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            let plan = match plan_for_vars(file, &args.vars, &args.var_files, Some(&root), args.color) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
+            let plan =
+                match plan_for_vars(file, &args.vars, &args.var_files, Some(&root), args.color) {
+                    Ok(p) => p,
+                    Err(code) => return code,
+                };
             crate::apply::diff(&root, &plan).map_err(|e| e.to_string())
         }
         (None, [old, new]) => {

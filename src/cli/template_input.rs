@@ -170,8 +170,15 @@ pub(crate) fn print_findings(validations: &[Validation], color: Color) {
         width: 100,
     };
     for v in validations {
-        for finding in v.findings.iter().filter(|f| f.severity >= Severity::Warning) {
-            eprint!("{}", report::human::render_finding(&v.source, finding, style));
+        for finding in v
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+        {
+            eprint!(
+                "{}",
+                report::human::render_finding(&v.source, finding, style)
+            );
             eprintln!();
         }
     }
@@ -225,10 +232,14 @@ pub(crate) fn input(file: &str) -> Result<Input, ExitCode> {
     let copy = source.clone();
     match crate::template::Template::new(source, Some(includes_for(file))) {
         Ok(t) if findings.is_empty() => Ok(Input::Template(t)),
-        Ok(_) => Ok(Input::Broken(crate::template::vars::validation_of(copy, findings))),
+        Ok(_) => Ok(Input::Broken(crate::template::vars::validation_of(
+            copy, findings,
+        ))),
         Err(errors) => {
             findings.extend(errors);
-            Ok(Input::Broken(crate::template::vars::validation_of(copy, findings)))
+            Ok(Input::Broken(crate::template::vars::validation_of(
+                copy, findings,
+            )))
         }
     }
 }

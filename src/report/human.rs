@@ -87,11 +87,7 @@ impl Diagnostic for Report<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         // A finding at a template expression says what the expression rendered.
-        let label = self
-            .finding
-            .nodes
-            .as_ref()
-            .and_then(|n| n.describe_value());
+        let label = self.finding.nodes.as_ref().and_then(|n| n.describe_value());
         let primary = LabeledSpan::new_primary_with_span(label, source_span(self.finding.span));
         let related = self
             .finding

@@ -183,11 +183,17 @@ mod tests {
             UserData::Ignition
         );
         assert_eq!(kind("{}"), UserData::Unrecognized);
-        assert_eq!(kind("## template: jinja\n#cloud-config\n"), UserData::Template);
+        assert_eq!(
+            kind("## template: jinja\n#cloud-config\n"),
+            UserData::Template
+        );
         assert_eq!(kind("##template:JINJA\r\n"), UserData::Template);
         assert_eq!(kind("## Template: basic\n"), UserData::Template);
         assert_eq!(kind("# template: jinja\n"), UserData::Unrecognized);
-        assert_eq!(template_renderer("##  template:  Jinja "), Some("jinja".into()));
+        assert_eq!(
+            template_renderer("##  template:  Jinja "),
+            Some("jinja".into())
+        );
         assert_eq!(
             kind("{\"ignition\":{\"version\":3}}"),
             UserData::Unrecognized

@@ -120,7 +120,10 @@ fn write_value(out: &mut String, value: &Value, depth: usize, place: Place) -> R
 }
 
 fn is_collection(v: &Value) -> bool {
-    matches!(v.kind(), ValueKind::Map | ValueKind::Seq | ValueKind::Iterable)
+    matches!(
+        v.kind(),
+        ValueKind::Map | ValueKind::Seq | ValueKind::Iterable
+    )
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -152,7 +155,10 @@ fn plain_is_safe(text: &str) -> bool {
     }
     // Words YAML 1.1 reads as null, booleans or numbers (`off`, `0644`, `1e3`, `.inf`).
     resolve_plain(text) == Resolved::Str
-        && !matches!(text.to_ascii_lowercase().as_str(), ".inf" | "-.inf" | ".nan")
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            ".inf" | "-.inf" | ".nan"
+        )
 }
 
 #[cfg(test)]
@@ -197,7 +203,10 @@ mod tests {
             "empty: []\ngroup: stable\nunits:\n- enable: true\n  name: etcd.service\n- enable: true\n  name: etcd.service"
         );
         assert_eq!(
-            yaml(Value::from(vec![Value::from(vec![Value::from("a")]), Value::from("b")])),
+            yaml(Value::from(vec![
+                Value::from(vec![Value::from("a")]),
+                Value::from("b")
+            ])),
             "- - a\n- b"
         );
     }

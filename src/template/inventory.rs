@@ -59,7 +59,8 @@ pub fn read(name: &str, bytes: Vec<u8>) -> (Validation, Option<Vec<Record>>) {
     }
     let ok = !findings.iter().any(|f| f.severity == Severity::Error);
     if ok && records.is_empty() {
-        findings.push(rules::template_vars::RULE.at(Span::point(0), "the inventory has no records"));
+        findings
+            .push(rules::template_vars::RULE.at(Span::point(0), "the inventory has no records"));
     }
     crate::diagnostic::sort(&mut findings);
     let ok = !findings.iter().any(|f| f.severity == Severity::Error);
@@ -78,13 +79,12 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn yaml_records(
-    source: &SourceFile,
-    out: &mut Vec<(Record, Span)>,
-    findings: &mut Vec<Finding>,
-) {
+fn yaml_records(source: &SourceFile, out: &mut Vec<(Record, Span)>, findings: &mut Vec<Finding>) {
     let parsed = source::yaml::parse(&source.text, &source.index);
-    let failed = parsed.findings.iter().any(|f| f.severity == Severity::Error);
+    let failed = parsed
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
     findings.extend(parsed.findings);
     if failed {
         return;
@@ -106,7 +106,10 @@ fn yaml_records(
         if item.as_mapping().is_none() {
             findings.push(rules::template_vars::RULE.at(
                 item.span,
-                format!("an inventory record must be a mapping, not {}", item.describe()),
+                format!(
+                    "an inventory record must be a mapping, not {}",
+                    item.describe()
+                ),
             ));
             continue;
         }
@@ -214,7 +217,10 @@ mod tests {
         let r = r.unwrap();
         assert_eq!(r[1].name, "web-02");
         assert_eq!(r[0].vars["role"], Value::from("web"));
-        let (v, r) = read("fleet.yaml", b"- name: a\n- role: b\n- name: a\n- name: ../x\n".to_vec());
+        let (v, r) = read(
+            "fleet.yaml",
+            b"- name: a\n- role: b\n- name: a\n- name: ../x\n".to_vec(),
+        );
         assert!(r.is_none());
         let lines: Vec<usize> = v
             .findings

@@ -16,8 +16,8 @@
 
 mod engine;
 mod errors;
-pub mod fleet;
 mod filters;
+pub mod fleet;
 pub mod inventory;
 mod source_map;
 pub mod vars;

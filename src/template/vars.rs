@@ -160,7 +160,10 @@ pub(super) fn value(node: &source::Node, findings: &mut Vec<Finding>) -> Value {
         }
         source::Value::Scalar(s) => {
             let plain = s.style == source::Style::Plain
-                && !matches!(s.tag, Some(source::Tag::Str | source::Tag::Binary | source::Tag::Other(_)));
+                && !matches!(
+                    s.tag,
+                    Some(source::Tag::Str | source::Tag::Binary | source::Tag::Other(_))
+                );
             if !plain {
                 return Value::from(s.text.as_str());
             }
