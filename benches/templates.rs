@@ -40,7 +40,7 @@ fn template(typo: bool) -> String {
     t
 }
 
-const VARS: &str = "domain: fleet.example.internal\nchannel: stable\nstrategy: reboot\npeers: [etcd-01, etcd-02, etcd-03, etcd-04, etcd-05]\nmounts: [/var/lib/docker, /var/lib/etcd, /srv/data]\nkeys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx7ZxXhR9cA7bzmWl0WbUxTjTYL1Cc5g5o3Zk2xV0Jm ops@example\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBh0Zk2xV0JmDx7ZxXhR9cA7bzmWl0WbUxTjTYL1Cc5 ci@example\n";
+const VARS: &str = "domain: fleet.example.internal\nchannel: stable\nstrategy: etcd-lock\npeers: [etcd-01, etcd-02, etcd-03, etcd-04, etcd-05]\nmounts: [/var/lib/docker, /var/lib/etcd, /srv/data]\nkeys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx7ZxXhR9cA7bzmWl0WbUxTjTYL1Cc5g5o3Zk2xV0Jm ops@example\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBh0Zk2xV0JmDx7ZxXhR9cA7bzmWl0WbUxTjTYL1Cc5 ci@example\n";
 
 fn inventory() -> String {
     let mut s = String::from("name,role,ip,rack,window\n");

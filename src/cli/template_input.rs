@@ -204,9 +204,9 @@ pub(crate) fn is_template_file(file: &str) -> bool {
 /// findings), or a plain config (its bytes).
 pub(crate) enum Input {
     /// A template, ready to render.
-    Template(crate::template::Template),
+    Template(Box<crate::template::Template>),
     /// A template with header or syntax errors.
-    Broken(Validation),
+    Broken(Box<Validation>),
     /// Anything else.
     Plain(Vec<u8>),
 }
@@ -231,14 +231,14 @@ pub(crate) fn input(file: &str) -> Result<Input, ExitCode> {
     }
     let copy = source.clone();
     match crate::template::Template::new(source, Some(includes_for(file))) {
-        Ok(t) if findings.is_empty() => Ok(Input::Template(t)),
-        Ok(_) => Ok(Input::Broken(crate::template::vars::validation_of(
-            copy, findings,
+        Ok(t) if findings.is_empty() => Ok(Input::Template(Box::new(t))),
+        Ok(_) => Ok(Input::Broken(Box::new(
+            crate::template::vars::validation_of(copy, findings),
         ))),
         Err(errors) => {
             findings.extend(errors);
-            Ok(Input::Broken(crate::template::vars::validation_of(
-                copy, findings,
+            Ok(Input::Broken(Box::new(
+                crate::template::vars::validation_of(copy, findings),
             )))
         }
     }

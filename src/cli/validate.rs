@@ -45,7 +45,7 @@ pub(super) fn run(args: &ValidateArgs) -> ExitCode {
     for name in &args.files {
         match input(name) {
             Ok(Input::Plain(bytes)) => results.push(crate::validate(name, bytes)),
-            Ok(Input::Broken(v)) => results.push(v),
+            Ok(Input::Broken(v)) => results.push(*v),
             // Without usable variables a template is not rendered: the variables' own
             // findings say why.
             Ok(Input::Template(t)) if inputs.failed => results.push(

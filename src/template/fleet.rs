@@ -23,7 +23,7 @@ pub fn check_node(template: &Template, node: &Node) -> Vec<Located> {
     let context = node.context();
     let keys = node.keys();
     match template.render(&context, &keys) {
-        Err(located) => vec![located],
+        Err(located) => vec![*located],
         Ok(text) => {
             let name = template.source().name.clone();
             let mut v = crate::validate_rendered(&name, text.clone().into_bytes());
@@ -66,7 +66,7 @@ pub fn compile_node(template: &Template, node: &Node, options: &Options) -> Node
         Err(located) => {
             return NodeCompiled {
                 rendered: None,
-                findings: vec![located],
+                findings: vec![*located],
                 plan: None,
             };
         }

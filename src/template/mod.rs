@@ -203,9 +203,9 @@ impl Template {
     ///
     /// # Errors
     /// The first error of the render, as a finding at its template position.
-    pub fn render(&self, context: &Value, known: &[&str]) -> Result<String, Located> {
+    pub fn render(&self, context: &Value, known: &[&str]) -> Result<String, Box<Located>> {
         engine::render_capped(&self.env, &self.main, context.clone())
-            .map_err(|err| errors::finding(self, &err, known))
+            .map_err(|err| Box::new(errors::finding(self, &err, known)))
     }
 
     /// The source map of the render with `context` (render it again, recording spans).
