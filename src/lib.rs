@@ -61,9 +61,61 @@ impl Validation {
 }
 
 /// Validate raw user-data named `name`: classify, parse, read and check it.
+///
+/// A template (`## template: jinja`) is rendered with no variables (and no includes), so its
+/// syntax, its undefined variables and the findings of what it renders are reported at
+/// template positions; `template::validate_fleet` renders it with variables.
 #[must_use]
 pub fn validate(name: &str, bytes: Vec<u8>) -> Validation {
+    let (source, findings) = source::load(name, bytes);
+    if source.kind == UserData::Template {
+        return validate_template_alone(source, findings);
+    }
+    validate_loaded(source, findings)
+}
+
+/// Validate the output of a template: like [`validate`], but a text that is itself a
+/// template is not rendered again (it is not a cloud-config, and a node would refuse it).
+#[must_use]
+pub fn validate_rendered(name: &str, bytes: Vec<u8>) -> Validation {
     let (source, mut findings) = source::load(name, bytes);
+    if source.kind == UserData::Template {
+        let first = source.index.line_end(&source.text, 1);
+        findings.push(rules::source_not_cloud_config::RULE.at(
+            diagnostic::Span::new(0, first),
+            "the rendered text starts with a template header again; it must start with #cloud-config",
+        ));
+    }
+    validate_loaded(source, findings)
+}
+
+fn validate_template_alone(
+    source: source::SourceFile,
+    mut findings: Vec<diagnostic::Finding>,
+) -> Validation {
+    let copy = source.clone();
+    match template::Template::new(source, None) {
+        Err(errors) => findings.extend(errors),
+        Ok(t) => {
+            let node = template::Node::new(std::collections::BTreeMap::new());
+            for v in template::validate_fleet(&t, std::slice::from_ref(&node)) {
+                findings.extend(v.findings);
+            }
+        }
+    }
+    diagnostic::sort(&mut findings);
+    Validation {
+        source: copy,
+        root: None,
+        config: CloudConfig::default(),
+        findings,
+    }
+}
+
+fn validate_loaded(
+    source: source::SourceFile,
+    mut findings: Vec<diagnostic::Finding>,
+) -> Validation {
     let mut root = None;
     let mut config = CloudConfig::default();
     if source.kind == UserData::CloudConfig {

@@ -31,4 +31,5 @@ mod payload_support;
 mod reboot_window;
 mod slots;
 mod snapshots;
+mod template;
 mod units;
