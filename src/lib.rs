@@ -34,6 +34,7 @@ pub mod source;
 pub mod template;
 pub mod units;
 pub mod update_server;
+pub mod xml;
 
 use diagnostic::{Finding, Severity};
 use model::CloudConfig;
