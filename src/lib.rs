@@ -1,12 +1,17 @@
 //! kindling: compile, lint, preview and apply `#cloud-config` for CoreOS-style fleets.
 //!
-//! The pipeline is `source -> model -> check -> plan -> emit` (`diff`, `apply` and the
-//! agent come next). `source` reads and classifies user-data and builds a spanned YAML tree;
-//! `model` reads the typed config from it; `check` returns every finding; `compile`
-//! substitutes per-node variables and `plan` turns the config into files and actions, which
-//! `emit` renders as a tree or an Ignition config. Findings are
-//! data (`diagnostic`), catalogued in `rules`, and rendered by `report`. `cli` is the
-//! command line; `main.rs` only calls it.
+//! The compiler is `source -> model -> check -> plan -> emit`, then `diff` and `apply`
+//! against a root. `source` reads and classifies user-data and builds a spanned YAML tree
+//! (`template` renders `## template: jinja` configs per node first); `model` reads the typed
+//! config from it; `check` returns every finding; `compile` substitutes per-node variables
+//! and `plan` turns the config into files and actions, which `emit` renders as a tree or an
+//! Ignition config. Findings are data (`diagnostic`), catalogued in `rules`, and rendered by
+//! `report`. `datasource` fetches user-data and metadata at boot.
+//!
+//! The node's other half is the `agent` (update_engine's state machine): `omaha` talks to the
+//! update server, `payload` downloads and verifies into the passive slot of `slots`, and the
+//! reboot waits for the `reboot` window and the `lock`; `update_server` and `lock::server`
+//! are the servers. `cli` is the command line; `main.rs` only calls it.
 
 pub mod agent;
 pub mod apply;
