@@ -39,7 +39,9 @@ static ONE_FLEET: Mutex<()> = Mutex::new(());
 
 /// Hold this while a fleet runs.
 pub fn one_at_a_time() -> MutexGuard<'static, ()> {
-    ONE_FLEET.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    ONE_FLEET
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Wall-clock seconds (the reboot command writes `date +%s.%N`, so the harness does too).
@@ -211,11 +213,7 @@ pub fn holders(value: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("the semaphore is not JSON ({e}): {value:?}"));
     v["holders"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|h| h.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|a| a.iter().map(|h| h.as_str().unwrap().to_string()).collect())
         .unwrap_or_default()
 }
 
@@ -233,9 +231,10 @@ pub struct Spec {
     pub reboot_wait: u64,
     /// The reboot command reads the semaphore (etcdctl) and records it with the reboot.
     pub check_holder: bool,
-    /// The node whose reboot command hangs (after taking the lock) until the test kills it;
-    /// the others start once it took its slot.
+    /// The node whose reboot command hangs (after taking the lock) until the test kills it.
     pub hang: Option<usize>,
+    /// Nodes that start alone; the others start once each of these took its slot.
+    pub first: Vec<usize>,
     /// locksmithd's loop takes the lock first: `locksmithctl lock` (the peer binary), on
     /// failure 5 s doubling to 5 min; then the agent runs (and finds its slot held).
     pub polling: bool,
@@ -254,6 +253,7 @@ impl Spec {
             reboot_wait: 60,
             check_holder: true,
             hang: None,
+            first: Vec::new(),
             polling: false,
             limit: Duration::from_secs(90),
         }
@@ -273,7 +273,8 @@ pub struct Fleet {
     pub dirs: Vec<PathBuf>,
     pub etcd_url: String,
     pub server: Server,
-    pub dir: tempfile::TempDir,
+    /// Removed with the fleet.
+    _dir: tempfile::TempDir,
 }
 
 /// The machine id of fleet node `i`.
@@ -325,7 +326,7 @@ impl Fleet {
             dirs,
             etcd_url: etcd_url.to_string(),
             server,
-            dir,
+            _dir: dir,
         };
         for i in 0..fleet.spec.nodes {
             fleet.write_conf(i, "");
@@ -465,12 +466,16 @@ impl Fleet {
         };
         let wait = self.spec.reboot_wait.to_string();
         let command = self.reboot_command(i);
-        if let Some(h) = self.spec.hang.filter(|h| *h != i) {
-            // The node that will hang takes its slot first, so that others still wait when
-            // its lease runs out.
-            while self.hung(h).is_none() {
+        if !self.spec.first.is_empty() && !self.spec.first.contains(&i) {
+            // The first nodes take their slots before the others start.
+            while !self
+                .spec
+                .first
+                .iter()
+                .all(|&f| self.hung(f).is_some() || !self.reboots(f).is_empty())
+            {
                 if Instant::now() > deadline || live.stop.load(Ordering::SeqCst) {
-                    run.failure = Some("the hanging node never took a slot".into());
+                    run.failure = Some("the first nodes never took their slots".into());
                     return run;
                 }
                 std::thread::sleep(Duration::from_millis(10));
@@ -523,7 +528,8 @@ impl Fleet {
                 run.errors += 1;
             }
             let status = self.nodes[i].lock().unwrap().status_json();
-            if status["record"]["lock_held"].is_null() && status["current_op"] == "UPDATE_STATUS_IDLE"
+            if status["record"]["lock_held"].is_null()
+                && status["current_op"] == "UPDATE_STATUS_IDLE"
             {
                 run.released = Some(at);
                 *live.released[i].lock().unwrap() = Some(at);
@@ -667,8 +673,11 @@ impl Live {
         } else {
             nix::sys::signal::Signal::SIGCONT
         };
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()), signal)
-            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+            signal,
+        )
+        .unwrap();
     }
 
     /// When node `i` gave its slot back, if it did.
