@@ -411,15 +411,12 @@ impl Node {
         bytes[(start * 512) as usize..((start + size) * 512) as usize].to_vec()
     }
 
-    /// The release in a slot's filesystem, read with debugfs (None: no readable ext4).
+    /// The release in a slot's filesystem, read with debugfs (None: no readable ext4) at the
+    /// slot's offset in the image (e2fsprogs' `IMAGE?offset=BYTES`), without copying it out.
     pub fn slot_release(&self, label: &str) -> Option<String> {
-        let tmp = self.dir.join(format!("slot-{label}.img"));
-        std::fs::write(&tmp, self.slot_bytes(label)).unwrap();
-        let out = run(
-            "debugfs",
-            &["-R", "cat /share/coreos/release", tmp.to_str().unwrap()],
-        );
-        let _ = std::fs::remove_file(&tmp);
+        let start: u64 = cgpt(&self.disk, self.index(label), "-b").parse().unwrap();
+        let image = format!("{}?offset={}", self.disk.display(), start * 512);
+        let out = run("debugfs", &["-R", "cat /share/coreos/release", &image]);
         out.stdout
             .lines()
             .find_map(|l| l.strip_prefix("COREOS_RELEASE_VERSION="))
@@ -577,6 +574,35 @@ impl PeerServer {
         PeerServer {
             url: format!("http://127.0.0.1:{port}/v1/update/"),
             _child: guard,
+        }
+    }
+}
+
+impl Node {
+    /// A copy of this node in `dir` (its root and its disk image, holes kept) with its own
+    /// machine id: a fleet in the same state as this node without running the agent on each.
+    pub fn copy_to(&self, dir: &Path, machine_id: &str) -> Node {
+        std::fs::create_dir_all(dir).unwrap();
+        for (from, name) in [(&self.root, "root"), (&self.disk, "disk.img")] {
+            let out = run(
+                "cp",
+                &[
+                    "-a",
+                    "--sparse=always",
+                    from.to_str().unwrap(),
+                    dir.join(name).to_str().unwrap(),
+                ],
+            );
+            assert_eq!(out.code, 0, "cp {}: {}", from.display(), out.stderr);
+        }
+        let root = dir.join("root");
+        std::fs::write(root.join("etc/machine-id"), format!("{machine_id}\n")).unwrap();
+        Node {
+            disk: dir.join("disk.img"),
+            root,
+            dir: dir.to_path_buf(),
+            boots: self.boots,
+            indices: self.indices,
         }
     }
 }

@@ -19,6 +19,8 @@ mod conformance;
 mod corpus;
 mod datasource;
 mod datasource_support;
+mod fleet_reboot;
+mod fleet_support;
 mod formats;
 mod fuzz;
 mod generated;

@@ -104,8 +104,9 @@ impl Agent {
             config.backend = crate::lock::Backend::FleetLock;
         }
         if config.backend == crate::lock::Backend::Etcd3 && config.lease_ttl.is_none() {
-            // A holder that dies and never comes back is recovered through its lease.
-            config.lease_ttl = Some(crate::lock::DEFAULT_LEASE_TTL);
+            // A holder that dies and never comes back is recovered through its lease, once
+            // the lease outlived what a reboot and the next boot's health check take.
+            config.lease_ttl = Some(lease_ttl(keys)?);
         }
         Ok(Some(config))
     }
@@ -331,6 +332,31 @@ impl Agent {
     }
 }
 
+/// The etcd v3 lease a hold lives on: `KINDLING_LOCK_LEASE_TTL` (a systemd time span, at
+/// least a second), [`crate::lock::DEFAULT_LEASE_TTL`] when unset. It must be longer than a
+/// reboot plus the next boot's health check, or a node still rebooting loses its slot to a
+/// waiting one (kured's TTL herd).
+fn lease_ttl(keys: &std::collections::BTreeMap<String, String>) -> Result<Duration, String> {
+    let Some(text) = keys
+        .get("KINDLING_LOCK_LEASE_TTL")
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(crate::lock::DEFAULT_LEASE_TTL);
+    };
+    match crate::units::values::timespan_usec(text) {
+        Ok(Some(usec)) if usec >= 1_000_000 => Ok(Duration::from_micros(usec)),
+        Ok(None) => Err(format!(
+            "KINDLING_LOCK_LEASE_TTL={text:?}: a lease never expires only by not having one; give a finite time span such as 15min"
+        )),
+        Ok(Some(_)) => Err(format!(
+            "KINDLING_LOCK_LEASE_TTL={text:?} is shorter than a second: give a time span such as 15min (it must outlast a reboot and the health check)"
+        )),
+        Err(e) => Err(format!(
+            "KINDLING_LOCK_LEASE_TTL={text:?} is not a time span ({e}): give e.g. 900 or 15min"
+        )),
+    }
+}
+
 /// Sleep `wait`, but not past `give_up`; false when `give_up` came first.
 async fn sleep_within(wait: Duration, give_up: Option<tokio::time::Instant>) -> bool {
     let until = tokio::time::Instant::now() + wait;
@@ -391,6 +417,27 @@ pub fn environment_lines(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lease_ttl_from_update_conf() {
+        let keys = |v: &str| {
+            std::collections::BTreeMap::from([(
+                "KINDLING_LOCK_LEASE_TTL".to_string(),
+                v.to_string(),
+            )])
+        };
+        assert_eq!(
+            lease_ttl(&std::collections::BTreeMap::new()),
+            Ok(crate::lock::DEFAULT_LEASE_TTL)
+        );
+        assert_eq!(lease_ttl(&keys("")), Ok(crate::lock::DEFAULT_LEASE_TTL));
+        assert_eq!(lease_ttl(&keys("8")), Ok(Duration::from_secs(8)));
+        assert_eq!(lease_ttl(&keys("2min")), Ok(Duration::from_secs(120)));
+        for bad in ["500ms", "infinity", "soon", "-5"] {
+            let e = lease_ttl(&keys(bad)).unwrap_err();
+            assert!(e.contains("KINDLING_LOCK_LEASE_TTL"), "{e}");
+        }
+    }
 
     #[test]
     fn environment_lines_as_systemd_splits_them() {

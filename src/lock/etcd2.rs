@@ -64,6 +64,9 @@ pub struct Etcd2Lock {
     holders_dir: String,
     auth: Option<(String, String)>,
     group: String,
+    /// The time limit of a request that is not a watch (a watch has its own deadline), so an
+    /// etcd that accepts connections but never answers cannot hang the caller.
+    request_timeout: Duration,
 }
 
 /// What a request came back with.
@@ -117,6 +120,7 @@ impl Etcd2Lock {
             holders_dir: format!("{base}/holders"),
             auth: config.auth.clone(),
             group: config.group.clone(),
+            request_timeout: config.timeout,
         })
     }
 
@@ -149,9 +153,7 @@ impl Etcd2Lock {
             if let Some((user, password)) = &self.auth {
                 req = req.basic_auth(user, Some(password));
             }
-            if let Some(timeout) = timeout {
-                req = req.timeout(timeout);
-            }
+            req = req.timeout(timeout.unwrap_or(self.request_timeout));
             match req.send().await {
                 Ok(resp) => {
                     self.current.store(at, Ordering::Relaxed);
