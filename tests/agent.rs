@@ -282,8 +282,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// SIGKILL the agent at 100 random moments of a download and install. Kills are chained:
 /// the run after a kill resumes what the killed one left, and every fifth kill is followed by
 /// a run left to finish, which must converge to the staged update. After every kill, USR-B is
-/// either unbootable or holds exactly the signed payload, USR-A keeps its attributes, and
-/// `cgpt show -v` finds both GPT copies valid.
+/// either unbootable or holds exactly the signed payload, USR-A keeps its attributes, and at
+/// least one GPT copy is whole (a kill inside a table write can cut that copy's write short —
+/// the kernel stops a write between pages for a fatal signal — while the other stays whole and
+/// is what cgpt and the firmware read); after every converging run, `cgpt show -v` finds both
+/// copies whole again (the agent repairs a torn copy first, as `cgpt repair` does).
 #[test]
 fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
     let dir = tempfile::tempdir().unwrap();
@@ -324,6 +327,7 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
     reset();
     let args: Vec<String> = node.agent_args().iter().map(|s| (*s).to_string()).collect();
     let mut landed = 0;
+    let mut torn = 0;
     let mut phases = std::collections::BTreeMap::<String, u32>::new();
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -374,16 +378,21 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
             );
         }
         assert_eq!(node.attrs("USR-A"), (1, 0, 1), "kill {landed}");
-        node.assert_gpt_clean();
+        match node.gpt_copies() {
+            (true, true) => {}
+            (false, false) => panic!("kill {landed}: both GPT copies torn"),
+            _ => torn += 1,
+        }
         if landed % 5 == 0 {
             // The next run converges from whatever the kills left.
             let out = node.agent_once();
             assert_eq!(out.code, 0, "after kill {landed}: {}", out.stderr);
             converged(&format!("the run after kill {landed}"));
+            node.assert_gpt_clean();
             reset();
         }
     }
-    eprintln!("kills by the phase the record showed: {phases:?}");
+    eprintln!("kills by the phase the record showed: {phases:?}; {torn} left one GPT copy torn");
     for phase in ["DOWNLOADING (resumable)", "VERIFYING"] {
         assert!(
             phases.contains_key(phase),
@@ -532,4 +541,29 @@ fn a_payload_larger_than_the_slot_is_refused() {
     assert_nothing_bootable_but_the_old_slot(&node);
     let json = node.status_json();
     assert_eq!(json["record"]["last_error"]["code"], 14, "{json}");
+}
+
+/// A torn copy of the partition table (what a crash inside a table write leaves) is repaired
+/// from the whole one before the agent does anything else.
+#[test]
+fn a_torn_partition_table_copy_is_repaired_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, node, _keys, _) = setup(dir.path(), "off", "");
+    // Flip a byte in the primary entry array (LBA 2 onward), past the four used entries.
+    let mut bytes = std::fs::read(&node.disk).unwrap();
+    bytes[1024 + 20 * 128] ^= 0xff;
+    std::fs::write(&node.disk, bytes).unwrap();
+    assert_eq!(node.gpt_copies(), (false, true));
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("repaired a damaged copy"),
+        "{}",
+        out.stderr
+    );
+    node.assert_gpt_clean();
+    assert!(
+        node.status()
+            .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+    );
 }

@@ -402,6 +402,31 @@ impl Node {
         }
     }
 
+    /// Whether each GPT copy is whole, as `cgpt show -v` reports them: (primary, secondary).
+    pub fn gpt_copies(&self) -> (bool, bool) {
+        let out = run("cgpt", &["show", "-v", self.disk.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "cgpt show -v: {}{}", out.stdout, out.stderr);
+        let (mut primary, mut secondary) = (true, true);
+        let mut section = "";
+        for line in out.stdout.lines() {
+            if line.contains("Pri GPT") {
+                section = "pri";
+            } else if line.contains("Sec GPT") {
+                section = "sec";
+            } else if line.contains("Label:") || line.contains("PMBR") {
+                section = "";
+            }
+            if line.contains("INVALID") {
+                match section {
+                    "pri" => primary = false,
+                    "sec" => secondary = false,
+                    _ => panic!("cgpt show -v reports an invalid entry:\n{}", out.stdout),
+                }
+            }
+        }
+        (primary, secondary)
+    }
+
     /// The bytes of a slot, cut out of the image with the offsets cgpt reports.
     pub fn slot_bytes(&self, label: &str) -> Vec<u8> {
         let i = self.index(label);

@@ -238,6 +238,21 @@ impl Agent {
     /// # Errors
     /// I/O on the record or the disk.
     pub async fn after_boot(&mut self) -> Result<AfterBoot, String> {
+        // A table write cut short (a crash, a SIGKILL) leaves one of the two GPT copies torn
+        // and the other whole: rewrite the torn one first, as flatcar-postinst's
+        // `cgpt repair` does. A disk that cannot be found is the install step's error.
+        if let Ok(path) = self.disk()
+            && let Ok(disk) = crate::slots::Disk::open(&path)
+        {
+            match disk.repair() {
+                Ok(true) => self.say(&format!(
+                    "repaired a damaged copy of the partition table of {}",
+                    path.display()
+                )),
+                Ok(false) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
         // Stopped mid-way through an update: take it up again from the download.
         if matches!(
             self.record.status,
@@ -664,8 +679,11 @@ impl Agent {
                 "internal error (a bug in kindling): the passive slot of {booted} is itself"
             ));
         }
-        disk.make_unbootable(&passive.partuuid)
-            .map_err(|e| e.to_string())?;
+        // Already unbootable (a resumed download): no table write.
+        if passive.priority != 0 || passive.tries != 0 || passive.successful {
+            disk.make_unbootable(&passive.partuuid)
+                .map_err(|e| e.to_string())?;
+        }
         Ok(Passive {
             partuuid: passive.partuuid,
             offset: passive.first_byte,

@@ -83,6 +83,19 @@ impl Disk {
         Ok(self.read_locked()?.health)
     }
 
+    /// `cgpt repair`: when one copy of the table is damaged (a write cut short by a crash
+    /// leaves at most one such copy), rewrite both from the whole one. `Ok(true)` when it did.
+    pub fn repair(&self) -> Result<bool, SlotsError> {
+        let mut file = self.open_file(true)?;
+        let table = table::read(&mut file, &self.path)?;
+        let whole = |c: &table::CopyHealth| matches!(c, table::CopyHealth::Ok);
+        if whole(&table.health.primary) && whole(&table.health.backup) {
+            return Ok(false);
+        }
+        table::write(&mut file, &self.path, &table)?;
+        Ok(true)
+    }
+
     /// Whether any partition (of any type) has this PARTUUID.
     pub fn has_partuuid(&self, partuuid: &str) -> Result<bool, SlotsError> {
         let wanted = partuuid.to_ascii_lowercase();
