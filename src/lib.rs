@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod emit;
 pub mod encoding;
+pub mod fleet;
 pub mod lock;
 pub mod model;
 pub mod omaha;
