@@ -1,0 +1,316 @@
+//! The fleet in a real etcd (Debian's, on loopback): simulated nodes (root + GPT image,
+//! the agent daemon with `KINDLING_FLEET=on`) publish their records, converge to published
+//! configs, and follow rollouts. CI runs a handful of nodes per test; `scripts/bench` runs
+//! the 10,000-record scale check.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::agent_support::{Guard, Node, bin, kindling, usr_image};
+use crate::lock_support::Etcd;
+
+/// A fleet node: a simulated node with its agent daemon running.
+struct FleetNode {
+    node: Node,
+    agent: Option<Guard>,
+}
+
+fn conf(etcd: &str, group: &str, extra: &str) -> String {
+    format!(
+        "GROUP=stable\nSERVER=http://127.0.0.1:9/v1/update/\nREBOOT_STRATEGY=etcd-lock\nKINDLING_LOCK_BACKEND=etcd3\nLOCKSMITHD_ENDPOINT={etcd}\nKINDLING_FIRST_CHECK_DELAY=3600\nKINDLING_FLEET=on\nKINDLING_FLEET_GROUP={group}\nKINDLING_FLEET_TTL=3\n{extra}"
+    )
+}
+
+impl FleetNode {
+    fn new(dir: &Path, image: &Path, host: &str, update_conf: &str) -> FleetNode {
+        let node = Node::new(dir, image, update_conf, &[]);
+        std::fs::write(node.root.join("etc/hostname"), format!("{host}\n")).unwrap();
+        let mut n = FleetNode { node, agent: None };
+        n.start();
+        n
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(bin())
+            .args([
+                "agent",
+                "run",
+                "--root",
+                self.node.root.to_str().unwrap(),
+                "--disk",
+                self.node.disk.to_str().unwrap(),
+                "--reboot-command",
+                "touch \"$KINDLING_ROOT/../rebooted\"",
+                "--health-timeout",
+                "20",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.agent = Some(Guard(child));
+    }
+
+    /// SIGKILL the agent.
+    fn kill(&mut self) {
+        self.agent = None;
+    }
+
+    fn id(&self) -> String {
+        self.node.machine_id()
+    }
+
+    fn file(&self, path: &str) -> Option<String> {
+        std::fs::read_to_string(self.node.root.join(path.trim_start_matches('/'))).ok()
+    }
+}
+
+fn fleet(etcd: &Etcd, group: &str, args: &[&str]) -> crate::agent_support::Out {
+    let mut all = vec!["fleet", "--endpoint", etcd.url.as_str(), "--group", group];
+    all.extend_from_slice(args);
+    kindling(&all)
+}
+
+fn status_json(etcd: &Etcd, group: &str) -> serde_json::Value {
+    let out = fleet(etcd, group, &["--format", "json", "status"]);
+    assert_eq!(out.code, 0, "fleet status: {}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// Wait (bounded) until the status satisfies `pred`; returns it.
+fn wait_status(
+    etcd: &Etcd,
+    group: &str,
+    what: &str,
+    limit: Duration,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let s = status_json(etcd, group);
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}; status:\n{}",
+            serde_json::to_string_pretty(&s).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn all_nodes(s: &serde_json::Value, n: usize, pred: impl Fn(&serde_json::Value) -> bool) -> bool {
+    let nodes = s["nodes"].as_array().unwrap();
+    nodes.len() == n && nodes.iter().all(pred)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn app_config(version: &str) -> String {
+    format!(
+        "#cloud-config\nwrite_files:\n  - path: /etc/app/app.conf\n    permissions: '0644'\n    content: |\n      version={version}\n"
+    )
+}
+
+fn nodes(
+    dir: &Path,
+    etcd: &Etcd,
+    group: &str,
+    n: usize,
+    extra: &dyn Fn(usize) -> String,
+) -> Vec<FleetNode> {
+    let image = usr_image(dir, "1.0.0", 4);
+    (0..n)
+        .map(|i| {
+            let d = dir.join(format!("node-{i:02}"));
+            std::fs::create_dir_all(&d).unwrap();
+            FleetNode::new(
+                &d,
+                &image,
+                &format!("node-{i:02}"),
+                &conf(&etcd.url, group, &extra(i)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_in_service_change_reaches_every_node_in_waves_and_fleet_diff_predicts_it() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let n = 6;
+    let fleet_nodes = nodes(dir.path(), &etcd, "web", n, &|_| String::new());
+    // Every agent joins and shows up, without any config published yet.
+    let s = wait_status(
+        &etcd,
+        "web",
+        "all nodes to join",
+        Duration::from_secs(20),
+        |s| all_nodes(s, n, |r| r["state"] == "pending" && r["version"] == "1.0.0"),
+    );
+    assert!(
+        s["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no config published"),
+        "{s}"
+    );
+
+    // Generation 1, published without --hold: every node applies it at once.
+    let c1 = write(dir.path(), "c1.yaml", &app_config("1"));
+    let out = fleet(&etcd, "web", &["publish", &c1]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("published generation 1"),
+        "{}",
+        out.stdout
+    );
+    wait_status(
+        &etcd,
+        "web",
+        "generation 1 everywhere",
+        Duration::from_secs(30),
+        |s| {
+            all_nodes(s, n, |r| {
+                r["generation"] == 1 && r["state"] == "applied" && r["current"] == true
+            })
+        },
+    );
+    for f in &fleet_nodes {
+        assert_eq!(f.file("/etc/app/app.conf").as_deref(), Some("version=1\n"));
+    }
+    let text = fleet(&etcd, "web", &["status"]);
+    assert!(text.stdout.starts_with("Hostname"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains(&format!("generation 1 applied on {n}/{n}")),
+        "{}",
+        text.stdout
+    );
+
+    // Generation 2 adds a unit and changes the file: preview it first.
+    let c2 = write(
+        dir.path(),
+        "c2.yaml",
+        &format!(
+            "{}coreos:\n  units:\n    - name: app.service\n      command: restart\n      content: |\n        [Service]\n        ExecStart=/usr/bin/true\n",
+            app_config("2")
+        ),
+    );
+    let out = fleet(&etcd, "web", &["--format", "json", "diff", &c2]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let p: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(p["groups"].as_array().unwrap().len(), 1, "{p}");
+    assert_eq!(p["groups"][0]["effect"], "in-service");
+    assert_eq!(p["groups"][0]["nodes"].as_array().unwrap().len(), n);
+    // The prediction is each node's own `kindling diff` (files), before the change.
+    for f in &fleet_nodes {
+        let own = kindling(&[
+            "diff",
+            &c2,
+            "--root",
+            f.node.root.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let own: serde_json::Value = serde_json::from_str(&own.stdout).unwrap();
+        let mut own_paths: Vec<String> = own["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["path"].as_str().unwrap().to_string())
+            .collect();
+        own_paths.sort();
+        let predicted = p["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == f.id().as_str())
+            .unwrap();
+        let mut paths: Vec<String> = predicted["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["path"].as_str().unwrap().to_string())
+            .collect();
+        paths.sort();
+        assert_eq!(paths, own_paths, "prediction for {}", f.id());
+    }
+    let human = fleet(&etcd, "web", &["diff", &c2]);
+    assert!(
+        human.stdout.contains(&format!("{n} node(s): in-service")),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("-version=1"), "{}", human.stdout);
+    assert!(human.stdout.contains("+version=2"), "{}", human.stdout);
+
+    // Held, then rolled out in parallel waves of at most 2.
+    let out = fleet(&etcd, "web", &["publish", "--hold", &c2]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        fleet_nodes
+            .iter()
+            .all(|f| f.file("/etc/app/app.conf").as_deref() == Some("version=1\n"))
+    );
+    let out = fleet(
+        &etcd,
+        "web",
+        &[
+            "rollout",
+            "create",
+            "--type",
+            "parallel",
+            "--max-parallel",
+            "2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = fleet(&etcd, "web", &["rollout", "apply", "--node-timeout", "30"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("completed"), "{}", out.stdout);
+    let s = status_json(&etcd, "web");
+    assert!(
+        all_nodes(&s, n, |r| r["generation"] == 2 && r["state"] == "applied"),
+        "{s}"
+    );
+    for f in &fleet_nodes {
+        assert_eq!(f.file("/etc/app/app.conf").as_deref(), Some("version=2\n"));
+    }
+    // Never more than 2 applying at once: the apply intervals the nodes reported.
+    let raw: Vec<(u64, u64)> = fleet_nodes
+        .iter()
+        .map(|f| {
+            let v = etcd
+                .v3_value(&format!("kindling/fleet/web/node/{}", f.id()))
+                .unwrap();
+            let r: serde_json::Value = serde_json::from_str(&v).unwrap();
+            (
+                r["apply_started_ms"].as_u64().unwrap(),
+                r["apply_finished_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for &(start, _) in &raw {
+        let overlapping = raw
+            .iter()
+            .filter(|(s, e)| *s <= start && start <= *e)
+            .count();
+        assert!(
+            overlapping <= 2,
+            "{overlapping} nodes applied at once: {raw:?}"
+        );
+    }
+    // What changed is what was predicted: a re-diff now predicts no change anywhere.
+    let again = fleet(&etcd, "web", &["--format", "json", "diff", &c2]);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again["groups"][0]["effect"], "no change", "{again}");
+}
