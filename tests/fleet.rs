@@ -314,3 +314,357 @@ fn an_in_service_change_reaches_every_node_in_waves_and_fleet_diff_predicts_it()
     let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert_eq!(again["groups"][0]["effect"], "no change", "{again}");
 }
+
+#[test]
+fn a_failed_health_check_stops_a_strict_rollout_and_the_node_rolls_back() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let n = 4;
+    // node-01 is healthy only while its app runs version 1.
+    let fleet_nodes = nodes(dir.path(), &etcd, "db", n, &|i| {
+        if i == 1 {
+            "KINDLING_HEALTH_COMMAND=grep -q version=1 \"$KINDLING_ROOT/etc/app/app.conf\"\n".into()
+        } else {
+            String::new()
+        }
+    });
+    let c1 = write(dir.path(), "c1.yaml", &app_config("1"));
+    assert_eq!(fleet(&etcd, "db", &["publish", &c1]).code, 0);
+    wait_status(
+        &etcd,
+        "db",
+        "generation 1 everywhere",
+        Duration::from_secs(30),
+        |s| all_nodes(s, n, |r| r["generation"] == 1 && r["state"] == "applied"),
+    );
+    let c2 = write(dir.path(), "c2.yaml", &app_config("2"));
+    assert_eq!(fleet(&etcd, "db", &["publish", "--hold", &c2]).code, 0);
+    assert_eq!(
+        fleet(&etcd, "db", &["rollout", "create", "--type", "serial"]).code,
+        0
+    );
+    let out = fleet(&etcd, "db", &["rollout", "apply", "--node-timeout", "30"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("stopped (strict health gate"),
+        "{}",
+        out.stdout
+    );
+    // node-00 went first and has generation 2; node-01 failed and is back on 1; the
+    // others were never admitted and stay on 1.
+    assert_eq!(
+        fleet_nodes[0].file("/etc/app/app.conf").as_deref(),
+        Some("version=2\n")
+    );
+    for f in &fleet_nodes[1..] {
+        assert_eq!(f.file("/etc/app/app.conf").as_deref(), Some("version=1\n"));
+    }
+    let s = status_json(&etcd, "db");
+    let by_host = |h: &str| {
+        s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["host"] == h)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_host("node-01")["state"], "rolled-back", "{s}");
+    assert!(
+        by_host("node-01")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("health check"),
+        "{s}"
+    );
+    assert_eq!(by_host("node-01")["generation"], 1);
+    assert_eq!(by_host("node-02")["generation"], 1);
+    assert_eq!(by_host("node-03")["state"], "applied");
+    let show = fleet(&etcd, "db", &["rollout", "show"]);
+    assert!(
+        show.stdout.contains("failed: rolled-back"),
+        "{}",
+        show.stdout
+    );
+}
+
+#[test]
+fn abort_mid_rollout_leaves_every_node_reported_and_a_killed_node_converges_on_restart() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let n = 4;
+    // Every apply takes a second (the health check), so the abort lands mid-rollout.
+    let mut fleet_nodes = nodes(dir.path(), &etcd, "edge", n, &|_| {
+        "KINDLING_HEALTH_COMMAND=sleep 1\n".into()
+    });
+    let c1 = write(dir.path(), "c1.yaml", &app_config("1"));
+    assert_eq!(fleet(&etcd, "edge", &["publish", &c1]).code, 0);
+    wait_status(
+        &etcd,
+        "edge",
+        "generation 1 everywhere",
+        Duration::from_secs(30),
+        |s| all_nodes(s, n, |r| r["generation"] == 1 && r["state"] == "applied"),
+    );
+    let c2 = write(dir.path(), "c2.yaml", &app_config("2"));
+    assert_eq!(fleet(&etcd, "edge", &["publish", "--hold", &c2]).code, 0);
+    assert_eq!(fleet(&etcd, "edge", &["rollout", "create"]).code, 0);
+    let controller = Command::new(bin())
+        .args([
+            "fleet",
+            "--endpoint",
+            &etcd.url,
+            "--group",
+            "edge",
+            "rollout",
+            "apply",
+            "--node-timeout",
+            "30",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut controller = Guard(controller);
+    wait_status(
+        &etcd,
+        "edge",
+        "the first node on generation 2",
+        Duration::from_secs(30),
+        |s| {
+            s["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["generation"] == 2)
+        },
+    );
+    let out = fleet(&etcd, "edge", &["rollout", "abort"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let start = Instant::now();
+    while controller.0.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the controller did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let show = fleet(&etcd, "edge", &["--format", "json", "rollout", "show"]);
+    let r: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(r["phase"], "aborted", "{r}");
+    let admitted = r["admitted"].as_array().unwrap().len();
+    assert!((1..n).contains(&admitted), "{r}");
+    // Consistent: every node applied, on 2 when admitted, on 1 otherwise.
+    let s = status_json(&etcd, "edge");
+    assert!(all_nodes(&s, n, |x| x["state"] == "applied"), "{s}");
+    let on2 = s["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["generation"] == 2)
+        .count();
+    assert_eq!(on2, admitted, "{s}");
+    for f in &fleet_nodes {
+        let text = f.file("/etc/app/app.conf").unwrap();
+        assert!(text == "version=1\n" || text == "version=2\n");
+    }
+
+    // A node killed is shown as unreachable (its lease expires), never dropped.
+    fleet_nodes[3].kill();
+    let s = wait_status(
+        &etcd,
+        "edge",
+        "node-03 unreachable",
+        Duration::from_secs(15),
+        |s| {
+            s["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["host"] == "node-03" && r["state"] == "unreachable")
+        },
+    );
+    assert_eq!(s["nodes"].as_array().unwrap().len(), n);
+    assert!(
+        s["summary"].as_str().unwrap().contains("1 unreachable"),
+        "{s}"
+    );
+    // While it is down, generation 3 goes to everyone; on restart it converges.
+    let c3 = write(dir.path(), "c3.yaml", &app_config("3"));
+    assert_eq!(fleet(&etcd, "edge", &["publish", &c3]).code, 0);
+    wait_status(
+        &etcd,
+        "edge",
+        "the live nodes on generation 3",
+        Duration::from_secs(30),
+        |s| {
+            s["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["generation"] == 3)
+                .count()
+                == n - 1
+        },
+    );
+    fleet_nodes[3].start();
+    wait_status(
+        &etcd,
+        "edge",
+        "every node on generation 3",
+        Duration::from_secs(30),
+        |s| all_nodes(s, n, |r| r["generation"] == 3 && r["state"] == "applied"),
+    );
+    assert_eq!(
+        fleet_nodes[3].file("/etc/app/app.conf").as_deref(),
+        Some("version=3\n")
+    );
+}
+
+#[test]
+fn hostile_input_is_refused_with_a_clear_message_and_nothing_is_applied() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let fleet_nodes = nodes(dir.path(), &etcd, "ops", 1, &|_| String::new());
+    let node = &fleet_nodes[0];
+    wait_status(&etcd, "ops", "the node", Duration::from_secs(20), |s| {
+        all_nodes(s, 1, |_| true)
+    });
+
+    // A config with errors: the usual diagnostics, exit 1, nothing published.
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "#cloud-config\nwrite_files:\n  - path: relative/path\n    content: x\n    permissions: 0999\n",
+    );
+    let out = fleet(&etcd, "ops", &["publish", &bad]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("nothing published"), "{}", out.stderr);
+    assert!(out.stderr.contains("bad.yaml"), "{}", out.stderr);
+    assert_eq!(etcd.v3_value("kindling/fleet/ops/config"), None);
+
+    // A generation going backwards.
+    let c = write(dir.path(), "c.yaml", &app_config("1"));
+    assert_eq!(
+        fleet(&etcd, "ops", &["publish", "--generation", "5", &c]).code,
+        0
+    );
+    let out = fleet(&etcd, "ops", &["publish", "--generation", "4", &c]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("never goes backwards"),
+        "{}",
+        out.stderr
+    );
+    wait_status(
+        &etcd,
+        "ops",
+        "generation 5 applied",
+        Duration::from_secs(20),
+        |s| all_nodes(s, 1, |r| r["generation"] == 5),
+    );
+
+    // An oversized config is refused before etcd is touched.
+    let big = write(
+        dir.path(),
+        "big.yaml",
+        &format!("#cloud-config\n# {}\n", "x".repeat(300 * 1024)),
+    );
+    let out = fleet(&etcd, "ops", &["publish", &big]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("at most"), "{}", out.stderr);
+
+    // A config with errors written straight into etcd (bypassing publish): the node
+    // validates it again, refuses it, reports why, and applies nothing.
+    let text = "#cloud-config\nwrite_files:\n  - path: /etc/app/evil.conf\n    content: x\n    permissions: 0999\n";
+    let sha = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let value =
+        serde_json::json!({"generation": 6, "text": text, "sha256": sha, "published_at": 0})
+            .to_string();
+    let out = etcd.etcdctl(&["put", "kindling/fleet/ops/config", &value]);
+    assert!(out.status.success());
+    let s = wait_status(
+        &etcd,
+        "ops",
+        "the node to refuse generation 6",
+        Duration::from_secs(20),
+        |s| all_nodes(s, 1, |r| r["state"] == "failed"),
+    );
+    assert!(
+        s["nodes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("has errors"),
+        "{s}"
+    );
+    assert_eq!(s["nodes"][0]["generation"], 5);
+    assert!(node.file("/etc/app/evil.conf").is_none());
+
+    // A record from a node of another group, and an oversized one, under this group's
+    // keys: shown as invalid with the reason, left out of the preview, never used.
+    let foreign =
+        serde_json::json!({"group": "other", "machine_id": "intruder", "hostname": "intruder"})
+            .to_string();
+    assert!(
+        etcd.etcdctl(&["put", "kindling/fleet/ops/node/intruder", &foreign])
+            .status
+            .success()
+    );
+    let huge = format!(
+        "{{\"group\":\"ops\",\"hostname\":\"{}\"}}",
+        "h".repeat(300 * 1024)
+    );
+    let huge_file = write(dir.path(), "huge.json", &huge);
+    let put = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ETCDCTL_API=3 etcdctl --endpoints={} put kindling/fleet/ops/node/huge < {huge_file}",
+            etcd.url
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let s = status_json(&etcd, "ops");
+    let row = |id: &str| {
+        s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("intruder")["state"], "invalid");
+    assert!(
+        row("intruder")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("group \"other\""),
+        "{s}"
+    );
+    assert_eq!(row("huge")["state"], "invalid");
+    assert!(
+        row("huge")["reason"].as_str().unwrap().contains("bytes"),
+        "{s}"
+    );
+    let out = fleet(&etcd, "ops", &["--format", "json", "diff", &c]);
+    let p: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        p["skipped"]["intruder"]
+            .as_str()
+            .unwrap()
+            .contains("invalid"),
+        "{p}"
+    );
+    assert_eq!(p["nodes"].as_array().unwrap().len(), 1, "{p}");
+}

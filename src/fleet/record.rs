@@ -99,6 +99,7 @@ pub fn link_entry(target: &str) -> DigestEntry {
 
 /// What the agent's own state machine says, for the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct AgentView {
     /// update_engine's state name (`UPDATE_STATUS_IDLE`, ...).
     pub status: String,
@@ -159,14 +160,23 @@ impl NodeRecord {
                 bytes.len()
             ));
         }
-        let record: NodeRecord =
-            serde_json::from_slice(bytes).map_err(|e| format!("the record is not JSON: {e}"))?;
-        if record.group != group {
+        // The group first: a record of another group is named as such, whatever else is
+        // wrong with it.
+        #[derive(Deserialize)]
+        struct Group {
+            #[serde(default)]
+            group: String,
+        }
+        let claimed: Group = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the record is not a JSON object: {e}"))?;
+        if claimed.group != group {
             return Err(format!(
                 "the record says group {:?}, but it is under group {group:?}",
-                record.group
+                claimed.group
             ));
         }
+        let record: NodeRecord =
+            serde_json::from_slice(bytes).map_err(|e| format!("the record cannot be read: {e}"))?;
         if record.digest.len() > MAX_DIGEST_ENTRIES {
             return Err(format!(
                 "the digest lists {} paths, more than the {MAX_DIGEST_ENTRIES} allowed",
