@@ -668,3 +668,87 @@ fn hostile_input_is_refused_with_a_clear_message_and_nothing_is_applied() {
     );
     assert_eq!(p["nodes"].as_array().unwrap().len(), 1, "{p}");
 }
+
+#[test]
+fn a_reboot_required_change_goes_through_the_lock_one_node_at_a_time() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let n = 3;
+    let mut fleet_nodes = nodes(dir.path(), &etcd, "k8s", n, &|_| String::new());
+    wait_status(&etcd, "k8s", "all nodes", Duration::from_secs(20), |s| {
+        all_nodes(s, n, |_| true)
+    });
+    // A sysctl drop-in takes effect only at boot: reboot-required.
+    let c = write(
+        dir.path(),
+        "sysctl.yaml",
+        "#cloud-config\nwrite_files:\n  - path: /etc/sysctl.d/90-fleet.conf\n    content: |\n      vm.swappiness=10\n",
+    );
+    let p = fleet(&etcd, "k8s", &["diff", &c]);
+    assert!(
+        p.stdout.contains(&format!(
+            "{n} node(s): reboot required (/etc/sysctl.d/90-fleet.conf"
+        )),
+        "{}",
+        p.stdout
+    );
+    assert_eq!(fleet(&etcd, "k8s", &["publish", &c]).code, 0);
+    // Every node applies the files at once and waits for its reboot, which the lock (one
+    // slot, the etcd v3 semaphore) lets happen one node at a time.
+    let mut rebooted = Vec::new();
+    let start = Instant::now();
+    while rebooted.len() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(50),
+            "rebooted only {rebooted:?}"
+        );
+        let now: Vec<usize> = (0..n)
+            .filter(|i| !rebooted.contains(i) && fleet_nodes[*i].node.rebooted())
+            .collect();
+        assert!(now.len() <= 1, "more nodes rebooting than slots: {now:?}");
+        let holders = etcd
+            .v3_value("com.coreos.airlock/groups/default/v1/semaphore")
+            .map(|v| {
+                serde_json::from_str::<serde_json::Value>(&v).unwrap()["holders"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+            })
+            .unwrap_or(0);
+        assert!(holders <= 1, "{holders} holders of one slot");
+        if let Some(&i) = now.first() {
+            let s = status_json(&etcd, "k8s");
+            let row = s["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == fleet_nodes[i].id().as_str())
+                .unwrap()
+                .clone();
+            assert_eq!(row["state"], "awaiting-reboot", "{s}");
+            assert_eq!(row["reboot_required"], true);
+            // The simulated reboot: the agent stops, the firmware and kernel run, it starts.
+            let f = &mut fleet_nodes[i];
+            f.kill();
+            f.node.clear_rebooted();
+            f.node.boot();
+            f.start();
+            rebooted.push(i);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_status(
+        &etcd,
+        "k8s",
+        "every node applied after its reboot",
+        Duration::from_secs(30),
+        |s| {
+            all_nodes(s, n, |r| {
+                r["state"] == "applied" && r["reboot_required"] == false
+            })
+        },
+    );
+    for f in &fleet_nodes {
+        assert!(f.file("/etc/sysctl.d/90-fleet.conf").is_some());
+    }
+}
