@@ -752,3 +752,91 @@ fn a_reboot_required_change_goes_through_the_lock_one_node_at_a_time() {
         assert!(f.file("/etc/sysctl.d/90-fleet.conf").is_some());
     }
 }
+
+/// The scale check (`scripts/bench` runs it in release): 10,000 node records with digests
+/// in etcd; `fleet status` must answer in <= 1 s and `fleet diff` in <= 2 s.
+#[test]
+#[ignore = "a benchmark: scripts/bench runs it"]
+fn scale_ten_thousand_nodes() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let n: usize = std::env::var("FLEET_BENCH_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    crate::lock_support::rt().block_on(async {
+        let mut client = etcd_client::Client::connect([etcd.url.as_str()], None).await.unwrap();
+        let mut ops = Vec::new();
+        for i in 0..n {
+            let mut digest = serde_json::Map::new();
+            for p in 0..10 {
+                digest.insert(
+                    format!("/etc/app/file-{p}.conf"),
+                    format!("sha256:{:016x}:0644:0:0", (i % 7) * 100 + p).into(),
+                );
+            }
+            let record = serde_json::json!({
+                "group": "big", "machine_id": format!("m{i:05}"), "hostname": format!("host-{i:05}"),
+                "address": format!("10.0.{}.{}", i / 250, i % 250), "status": "UPDATE_STATUS_IDLE",
+                "running_version": "3510.2.0", "generation": 1, "target_generation": 1,
+                "state": "applied", "digest": digest,
+            });
+            ops.push(etcd_client::TxnOp::put(
+                format!("kindling/fleet/big/node/m{i:05}"),
+                record.to_string(),
+                None,
+            ));
+            ops.push(etcd_client::TxnOp::put(
+                format!("kindling/fleet/big/live/m{i:05}"),
+                "",
+                None,
+            ));
+            if ops.len() == 100 {
+                client.txn(etcd_client::Txn::new().and_then(std::mem::take(&mut ops))).await.unwrap();
+            }
+        }
+    });
+    let mut files = String::from("#cloud-config\nwrite_files:\n");
+    for p in 0..10 {
+        files.push_str(&format!(
+            "  - path: /etc/app/file-{p}.conf\n    content: |\n      v{p}\n"
+        ));
+    }
+    let c = write(dir.path(), "c.yaml", &files);
+    for (what, args, limit) in [
+        ("fleet status", vec!["status"], 1.0),
+        (
+            "fleet status --format json",
+            vec!["--format", "json", "status"],
+            1.0,
+        ),
+        ("fleet diff", vec!["diff", c.as_str()], 2.0),
+    ] {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            // Read while it runs (`output()`): the table is larger than a pipe's buffer.
+            let out = Command::new(bin())
+                .args(["fleet", "--endpoint", &etcd.url, "--group", "big"])
+                .args(&args)
+                .output()
+                .unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            assert!(
+                out.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(if what == "fleet diff" {
+                    "node(s): in-service"
+                } else {
+                    "host-00000"
+                })
+            );
+            best = best.min(secs);
+        }
+        println!("{what} over {n} nodes: {best:.3} s (best of 3; limit {limit} s)");
+        assert!(best <= limit, "{what} took {best:.3} s over {n} nodes");
+    }
+}
