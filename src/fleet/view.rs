@@ -100,7 +100,7 @@ fn row(listed: &Listed, published: u64) -> Row {
                 version: agent.running_version.clone(),
                 staged_version: agent.staged_version.clone(),
                 generation: *generation,
-                current: *generation == published,
+                current: published > 0 && *generation == published,
                 reboot_required: !reboot_required.is_empty() || agent.staged_version.is_some(),
                 state: state_name,
                 reason,
