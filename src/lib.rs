@@ -24,6 +24,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod emit;
 pub mod encoding;
+pub mod fleet;
 pub mod lock;
 pub mod model;
 pub mod omaha;

@@ -19,6 +19,7 @@ mod conformance;
 mod corpus;
 mod datasource;
 mod datasource_support;
+mod fleet;
 mod fleet_reboot;
 mod fleet_support;
 mod formats;

@@ -253,6 +253,16 @@ impl Agent {
                 Err(e) => return Err(e.to_string()),
             }
         }
+        // A reboot a fleet config asked for happened: its changes are now in effect.
+        if self
+            .record
+            .config_reboot
+            .as_ref()
+            .is_some_and(|c| c.boot_id != self.identity.boot_id)
+        {
+            self.record.config_reboot = None;
+            self.save()?;
+        }
         // Stopped mid-way through an update: take it up again from the download.
         if matches!(
             self.record.status,

@@ -41,7 +41,7 @@ pub const ETCD_UNITS: [&str; 3] = ["etcd.service", "etcd2.service", "etcd-member
 impl Agent {
     /// Every key the reboot step reads: update.conf's, then locksmithd's own environment
     /// (its drop-ins' `Environment=` lines, where the compiler writes `coreos.locksmith`).
-    fn reboot_keys(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn reboot_keys(&self) -> std::collections::BTreeMap<String, String> {
         let mut keys = self.settings.keys.clone();
         for dir in [
             "/etc/systemd/system/locksmithd.service.d",
@@ -148,7 +148,9 @@ impl Agent {
         &mut self,
         wait_limit: Option<Duration>,
     ) -> Result<Step, String> {
-        if self.record.status != super::state::Status::UpdatedNeedReboot {
+        if self.record.status != super::state::Status::UpdatedNeedReboot
+            && self.record.config_reboot.is_none()
+        {
             return Ok(Step::Stay("nothing staged".into()));
         }
         if self.settings.strategy == Strategy::Off {

@@ -162,6 +162,46 @@ async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
     Ok(())
 }
 
+/// The agent's state as the fleet record shows it.
+fn view(agent: &Agent) -> crate::fleet::AgentView {
+    crate::fleet::AgentView {
+        status: agent.record.status.update_engine_name().to_string(),
+        running_version: agent.settings.version.clone(),
+        staged_version: agent
+            .record
+            .staged
+            .as_ref()
+            .filter(|_| agent.record.status == Status::UpdatedNeedReboot)
+            .map(|s| s.version.clone()),
+        lock_held: agent.record.lock_held.clone(),
+    }
+}
+
+/// Join the fleet when update.conf says so (`KINDLING_FLEET=on`): start the member that
+/// keeps the node's record in etcd and converges the node to the published config. The
+/// receiver carries the member's reboot requests (never fires when not joined).
+fn join_fleet(
+    agent: &mut Agent,
+) -> Result<(Option<crate::fleet::Publisher>, mpsc::Receiver<String>), String> {
+    let keys = agent.reboot_keys();
+    let Some(join) = crate::fleet::Join::from_keys(&keys)? else {
+        let (_tx, rx) = mpsc::channel(1);
+        return Ok((None, rx));
+    };
+    let (publisher, reboots) = crate::fleet::member::start(
+        join,
+        agent.root.clone(),
+        &agent.identity,
+        view(agent),
+        agent
+            .options
+            .health_timeout
+            .unwrap_or(Duration::from_secs(300)),
+        std::sync::Arc::new(|line: &str| eprintln!("kindling agent: {line}")),
+    );
+    Ok((Some(publisher), reboots))
+}
+
 /// The daemon: after-boot step, then checks on schedule or on request, reboots by
 /// strategy. With `once`, one cycle right away and return (waiting at most `reboot_wait`
 /// for the window and the lock).
@@ -203,8 +243,12 @@ pub async fn run(
     let (listener, _socket) = listen(&agent.root)?;
     let (tx, mut rx) = mpsc::channel(8);
     tokio::spawn(serve(listener, tx));
+    let (fleet, mut config_reboots) = join_fleet(&mut agent)?;
     let mut first = true;
     loop {
+        if let Some(f) = &fleet {
+            f.agent(view(&agent));
+        }
         let wait = schedule::next_wait(
             &agent.settings.timing,
             first,
@@ -216,6 +260,24 @@ pub async fn run(
         let (request, asked) = tokio::select! {
             () = tokio::time::sleep(wait) => (Request::Check, false),
             r = rx.recv() => (r.unwrap_or(Request::Check), true),
+            Some(reason) = config_reboots.recv() => {
+                // A fleet config's reboot-required part: the same pipeline as an update
+                // (strategy, window, lock held across the reboot).
+                agent.record.config_reboot = Some(super::state::ConfigReboot {
+                    reason: reason.clone(),
+                    boot_id: agent.identity.boot_id.clone(),
+                });
+                agent.save_record()?;
+                agent.say_line(&reason);
+                if let Some(f) = &fleet {
+                    f.agent(view(&agent));
+                }
+                match agent.reboot_by_strategy(None).await {
+                    Ok(step) => agent.say_line(&describe(&step)),
+                    Err(m) => agent.say_line(&m),
+                }
+                continue;
+            }
         };
         match request {
             Request::Reset => match reset(&mut agent) {

@@ -125,6 +125,18 @@ pub struct Record {
     /// The reboot lock this node holds across a reboot (its description), given back after
     /// the next boot's verdict.
     pub lock_held: Option<String>,
+    /// A fleet config whose reboot-required part waits for a reboot (window and lock, as
+    /// an update does); cleared by the first step of the next boot.
+    pub config_reboot: Option<ConfigReboot>,
+}
+
+/// A reboot a fleet config asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigReboot {
+    /// Which planned changes need it.
+    pub reason: String,
+    /// The boot that applied them.
+    pub boot_id: String,
 }
 
 /// A transition from a state it may not come from: a bug in the agent, reported as such.

@@ -20,6 +20,7 @@ mod compile_template;
 mod coreos_cloudinit;
 mod diff;
 mod explain;
+mod fleet;
 pub mod from;
 mod from_args;
 mod lock;
@@ -78,6 +79,8 @@ pub enum Command {
     UpdateServer(UpdateServerArgs),
     /// The cluster-wide reboot lock (locksmithctl-compatible) and a FleetLock server.
     Lock(LockArgs),
+    /// The fleet in etcd: status, publish, diff, rollout.
+    Fleet(fleet::FleetArgs),
     /// Download a payload into a slot region and verify it (the agent's payload step).
     #[command(hide = true)]
     Payload(payload::PayloadArgs),
@@ -196,6 +199,7 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
         Command::UpdateServer(args) => update_server::run(&args),
         Command::Lock(args) => lock::run(&args),
         Command::Payload(args) => payload::run(&args),
+        Command::Fleet(args) => fleet::run(&args),
     }
 }
 

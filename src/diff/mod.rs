@@ -313,7 +313,9 @@ pub fn now_from_plan(old: &Plan, paths: &[&str]) -> Vec<Now> {
         .collect()
 }
 
-fn describe(kind: &ActionKind) -> String {
+/// An action in words (`systemctl restart x.service`).
+#[must_use]
+pub fn describe(kind: &ActionKind) -> String {
     match kind {
         ActionKind::SetHostname { hostname } => format!("hostnamectl set-hostname {hostname}"),
         ActionKind::CreateUser { user } => format!("create user {}", user.name),

@@ -119,50 +119,59 @@ fn unavailable(e: &etcd_client::Error) -> LockError {
     }
 }
 
+/// An etcd v3 client for `config`'s endpoints, TLS files and credentials (the lock's and
+/// the fleet's one way to reach etcd).
+///
+/// # Errors
+/// When the TLS files cannot be read, or etcd cannot be reached or refuses the login.
+pub async fn client(config: &LockConfig) -> Result<Client, LockError> {
+    let mut options = ConnectOptions::new()
+        .with_connect_timeout(config.timeout)
+        .with_timeout(config.timeout);
+    if let Some((user, password)) = &config.auth {
+        options = options.with_user(user.clone(), password.clone());
+    }
+    let ca = config.ca_pem()?;
+    let identity = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p)
+                    .map_err(|e| LockError::Config(format!("cannot read {}: {e}", p.display())))
+            };
+            Some(etcd_client::Identity::from_pem(read(cert)?, read(key)?))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(LockError::Config(
+                "a client certificate needs both --etcd-certfile and --etcd-keyfile".into(),
+            ));
+        }
+    };
+    if ca.is_some() || identity.is_some() {
+        let mut tls = etcd_client::TlsOptions::new();
+        if let Some(ca) = ca {
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
+        }
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        options = options.with_tls(tls);
+    }
+    if config.endpoints.is_empty() {
+        return Err(LockError::Config("no etcd endpoint given".into()));
+    }
+    Client::connect(&config.endpoints, Some(options))
+        .await
+        .map_err(|e| unavailable(&e))
+}
+
 impl Etcd3Lock {
     /// Connect to etcd for `config` (its group `""` is `default`, as in Airlock).
     ///
     /// # Errors
     /// When the TLS files cannot be read, or etcd cannot be reached or refuses the login.
     pub async fn connect(config: &LockConfig) -> Result<Etcd3Lock, LockError> {
-        let mut options = ConnectOptions::new()
-            .with_connect_timeout(config.timeout)
-            .with_timeout(config.timeout);
-        if let Some((user, password)) = &config.auth {
-            options = options.with_user(user.clone(), password.clone());
-        }
-        let ca = config.ca_pem()?;
-        let identity = match (&config.tls.cert, &config.tls.key) {
-            (Some(cert), Some(key)) => {
-                let read = |p: &std::path::Path| {
-                    std::fs::read(p)
-                        .map_err(|e| LockError::Config(format!("cannot read {}: {e}", p.display())))
-                };
-                Some(etcd_client::Identity::from_pem(read(cert)?, read(key)?))
-            }
-            (None, None) => None,
-            _ => {
-                return Err(LockError::Config(
-                    "a client certificate needs both --etcd-certfile and --etcd-keyfile".into(),
-                ));
-            }
-        };
-        if ca.is_some() || identity.is_some() {
-            let mut tls = etcd_client::TlsOptions::new();
-            if let Some(ca) = ca {
-                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
-            }
-            if let Some(identity) = identity {
-                tls = tls.identity(identity);
-            }
-            options = options.with_tls(tls);
-        }
-        if config.endpoints.is_empty() {
-            return Err(LockError::Config("no etcd endpoint given".into()));
-        }
-        let client = Client::connect(&config.endpoints, Some(options))
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let client = client(config).await?;
         let group = config.named_group().to_string();
         Ok(Etcd3Lock {
             client,

@@ -32,7 +32,9 @@ pub use config::{
     Backend, DEFAULT_ENDPOINTS, LockConfig, TlsFiles, split_endpoints as config_endpoints,
 };
 pub use etcd2::Etcd2Lock;
-pub use etcd3::{DEFAULT_LEASE_TTL, Etcd3Lock, semaphore_key as etcd3_semaphore_key};
+pub use etcd3::{
+    DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, semaphore_key as etcd3_semaphore_key,
+};
 pub use fleetlock::FleetLockClient;
 
 /// What every lock operation returns: a boxed, `Send` future (see the module docs).

@@ -1,0 +1,418 @@
+//! `kindling fleet status|publish|diff|rollout`: the fleet in etcd (see `crate::fleet`).
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::fleet::rollout::{self, Kind, Rollout};
+use crate::fleet::{Store, preview, view};
+use crate::lock::{DEFAULT_ENDPOINTS, LockConfig, TlsFiles};
+
+/// Arguments of `fleet`.
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    /// etcd endpoints (comma-separated), as for `kindling lock`.
+    #[arg(long, visible_alias = "etcd", global = true, value_name = "URLS", env = "KINDLING_FLEET_ENDPOINT", default_value = DEFAULT_ENDPOINTS)]
+    pub endpoint: String,
+    /// The fleet group.
+    #[arg(long, global = true, default_value = "default")]
+    pub group: String,
+    /// CA file (PEM) for the etcd connection.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub etcd_cafile: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for the etcd connection.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub etcd_certfile: Option<std::path::PathBuf>,
+    /// Client key (PEM) for the etcd connection.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub etcd_keyfile: Option<std::path::PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = super::DiffFormat::Human)]
+    pub format: super::DiffFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+/// The fleet subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum FleetCommand {
+    /// One row per node (sw-patch query-hosts) and a summary line.
+    Status {
+        /// Redraw as the fleet changes (by watch, not polling).
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: stop after this many seconds (default: never).
+        #[arg(long, value_name = "SECS")]
+        watch_for: Option<u64>,
+    },
+    /// Validate, compile and publish a config as the group's next generation.
+    Publish {
+        /// The cloud-config.
+        config: String,
+        /// Agents apply it only when a rollout admits them.
+        #[arg(long)]
+        hold: bool,
+        /// The generation (default: the published one plus one; never backwards).
+        #[arg(long)]
+        generation: Option<u64>,
+    },
+    /// What publishing CONFIG would change on each node, from the published digests.
+    Diff {
+        /// The cloud-config.
+        config: String,
+    },
+    /// Orchestrated rollout of a held config: create, show, apply, abort.
+    Rollout {
+        /// What to do.
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
+}
+
+/// The rollout subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum RolloutCommand {
+    /// Create a rollout of the published (held) generation.
+    Create {
+        /// serial or parallel.
+        #[arg(long = "type", value_enum, default_value_t = Kind::Serial)]
+        kind: Kind,
+        /// With parallel: the most nodes applying at once.
+        #[arg(long, default_value_t = 5)]
+        max_parallel: usize,
+        /// `strict` (stop at the first failure) or `relaxed:K` (tolerate up to K).
+        #[arg(long, default_value = "strict", value_parser = parse_gate)]
+        gate: usize,
+        /// Replace a finished rollout.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Show the rollout.
+    Show,
+    /// Run the rollout (admit waves, health gate) until it completes, stops or is aborted.
+    Apply {
+        /// How long to wait for the nodes of one wave, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        node_timeout: u64,
+    },
+    /// Stop admitting nodes; the wave in flight finishes.
+    Abort,
+}
+
+fn parse_gate(text: &str) -> Result<usize, String> {
+    match text {
+        "strict" => Ok(0),
+        other => other
+            .strip_prefix("relaxed:")
+            .and_then(|k| k.parse().ok())
+            .ok_or_else(|| format!("{other:?} is not a gate: use strict or relaxed:K")),
+    }
+}
+
+fn config(args: &FleetArgs) -> LockConfig {
+    LockConfig {
+        backend: crate::lock::Backend::Etcd3,
+        endpoints: crate::lock::config_endpoints(&args.endpoint),
+        group: args.group.clone(),
+        tls: TlsFiles {
+            ca: args.etcd_cafile.clone(),
+            cert: args.etcd_certfile.clone(),
+            key: args.etcd_keyfile.clone(),
+        },
+        ..LockConfig::default()
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("kindling: {message}");
+    ExitCode::from(code)
+}
+
+pub(super) fn run(args: &FleetArgs) -> ExitCode {
+    let rt = match super::agent::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async {
+        let store = match Store::connect(&config(args), &args.group).await {
+            Ok(s) => s,
+            Err(e) => return fail(2, &format!("cannot reach etcd at {}: {e}", args.endpoint)),
+        };
+        match &args.command {
+            FleetCommand::Status { watch, watch_for } => {
+                status(args, &store, *watch, watch_for.map(Duration::from_secs)).await
+            }
+            FleetCommand::Publish {
+                config,
+                hold,
+                generation,
+            } => publish(args, &store, config, *hold, *generation).await,
+            FleetCommand::Diff { config } => diff(args, &store, config).await,
+            FleetCommand::Rollout { command } => rollout_cmd(args, &store, command).await,
+        }
+    })
+}
+
+async fn build_view(store: &Store) -> Result<view::View, String> {
+    let published = store.published().await?.map_or(0, |(p, _)| p.generation);
+    let nodes = store.nodes().await?;
+    Ok(view::build(store.group(), published, &nodes))
+}
+
+fn show_view(args: &FleetArgs, v: &view::View) -> String {
+    match args.format {
+        super::DiffFormat::Json => {
+            let mut t = serde_json::to_string_pretty(v).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        super::DiffFormat::Human => view::render(v),
+    }
+}
+
+async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Duration>) -> ExitCode {
+    let v = match build_view(store).await {
+        Ok(v) => v,
+        Err(e) => return fail(2, &e),
+    };
+    let terminal = std::io::stdout().is_terminal();
+    let clear = if terminal { "\u{1b}[H\u{1b}[2J" } else { "" };
+    let code = super::emit(&format!("{clear}{}", show_view(args, &v)));
+    if !watch {
+        return code;
+    }
+    let deadline = limit.map(|l| tokio::time::Instant::now() + l);
+    let prefix = crate::fleet::keys::group_prefix(store.group());
+    let mut stream = match store
+        .client()
+        .watch(prefix, Some(etcd_client::WatchOptions::new().with_prefix()))
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return fail(2, &format!("etcd watch: {e}")),
+    };
+    let mut last = show_view(args, &v);
+    loop {
+        let next = async {
+            let m = stream.message().await;
+            // Changes come in bursts (a wave of nodes): redraw at most 5 times a second.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            m
+        };
+        let got = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, next).await {
+                Ok(m) => m,
+                Err(_) => return ExitCode::SUCCESS,
+            },
+            None => next.await,
+        };
+        match got {
+            Ok(Some(_)) => {}
+            Ok(None) => return fail(2, "the etcd watch ended"),
+            Err(e) => return fail(2, &format!("etcd watch: {e}")),
+        }
+        let v = match build_view(store).await {
+            Ok(v) => v,
+            Err(e) => return fail(2, &e),
+        };
+        let text = show_view(args, &v);
+        if text != last {
+            if terminal {
+                let _ = super::emit(&format!("{clear}{text}"));
+            } else {
+                let _ = super::emit(&format!("\n{text}"));
+            }
+            last = text;
+        }
+    }
+}
+
+async fn publish(
+    args: &FleetArgs,
+    store: &Store,
+    file: &str,
+    hold: bool,
+    generation: Option<u64>,
+) -> ExitCode {
+    let bytes = match crate::source::read(file) {
+        Ok(b) => b,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    if bytes.len() > crate::fleet::keys::MAX_CONFIG_BYTES {
+        return fail(
+            1,
+            &format!(
+                "{file} is {} bytes; a published config may have at most {} bytes; nothing published",
+                bytes.len(),
+                crate::fleet::keys::MAX_CONFIG_BYTES
+            ),
+        );
+    }
+    // The usual diagnostics; a config with errors is refused before etcd is touched.
+    if let Err(code) = super::plan_for_vars(file, &[], &[], None, super::Color::Auto) {
+        eprintln!("kindling: nothing published");
+        return code;
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return fail(1, &format!("{file} is not UTF-8 text; nothing published"));
+    };
+    match store.publish(&text, hold, generation).await {
+        Ok(p) => {
+            let how = if hold {
+                "held: nodes apply it when `kindling fleet rollout apply` admits them"
+            } else {
+                "the group's agents apply it now"
+            };
+            let out = match args.format {
+                super::DiffFormat::Json => format!(
+                    "{}\n",
+                    serde_json::json!({"group": store.group(), "generation": p.generation, "sha256": p.sha256, "hold": hold})
+                ),
+                super::DiffFormat::Human => format!(
+                    "published generation {} to group {:?} ({how})\n",
+                    p.generation,
+                    store.group()
+                ),
+            };
+            super::emit(&out)
+        }
+        Err(e @ crate::fleet::store::PublishError::Etcd(_)) => {
+            fail(2, &format!("{e}; nothing published"))
+        }
+        Err(e) => fail(1, &format!("{e}; nothing published")),
+    }
+}
+
+fn quiet_plan(text: &str) -> Option<crate::plan::Plan> {
+    let options = crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: std::collections::BTreeMap::new(),
+        plan: crate::plan::PlanOptions::default(),
+    };
+    crate::compile::compile("published", text.as_bytes().to_vec(), &options).plan
+}
+
+async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
+    let plan = match super::plan_for_vars(file, &[], &[], None, super::Color::Auto) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (published, nodes) = match tokio::try_join!(store.published(), store.nodes()) {
+        Ok(x) => x,
+        Err(e) => return fail(2, &e),
+    };
+    let old = published.and_then(|(p, _)| quiet_plan(&p.text));
+    let p = preview::preview(&plan, old.as_ref(), &nodes);
+    match args.format {
+        super::DiffFormat::Json => {
+            let mut t = serde_json::to_string_pretty(&p).unwrap_or_default();
+            t.push('\n');
+            super::emit(&t)
+        }
+        super::DiffFormat::Human => super::emit(&preview::render(&p)),
+    }
+}
+
+fn show_rollout(args: &FleetArgs, r: &Rollout) -> String {
+    match args.format {
+        super::DiffFormat::Json => {
+            let mut t = serde_json::to_string_pretty(r).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        super::DiffFormat::Human => {
+            let mut t = format!("{}\n", r.summary());
+            for id in &r.admitted {
+                let state = if r.succeeded.contains(id) {
+                    "applied".to_string()
+                } else if let Some(why) = r.failed.get(id) {
+                    format!("failed: {why}")
+                } else {
+                    "in flight".to_string()
+                };
+                t.push_str(&format!("  {id}: {state}\n"));
+            }
+            t
+        }
+    }
+}
+
+async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) -> ExitCode {
+    match command {
+        RolloutCommand::Create {
+            kind,
+            max_parallel,
+            gate,
+            replace,
+        } => {
+            let published = match store.published().await {
+                Ok(Some((p, _))) => p,
+                Ok(None) => {
+                    return fail(
+                        1,
+                        "nothing is published in this group; publish with --hold first",
+                    );
+                }
+                Err(e) => return fail(2, &e),
+            };
+            if !published.hold {
+                return fail(
+                    1,
+                    &format!(
+                        "generation {} was published without --hold, so every node applies it already; publish with --hold to roll out",
+                        published.generation
+                    ),
+                );
+            }
+            let revision = match store.rollout().await {
+                Ok(Some((r, _))) if !r.is_finished() => {
+                    return fail(
+                        1,
+                        &format!("a rollout is in progress ({}); abort it first", r.summary()),
+                    );
+                }
+                Ok(Some((_, rev))) if *replace => rev,
+                Ok(Some((r, _))) => {
+                    return fail(
+                        1,
+                        &format!(
+                            "a finished rollout exists ({}); pass --replace",
+                            r.summary()
+                        ),
+                    );
+                }
+                Ok(None) => 0,
+                Err(e) => return fail(2, &e),
+            };
+            let r = Rollout::new(published.generation, *kind, *max_parallel, *gate);
+            match store.put_rollout(&r, revision).await {
+                Ok(true) => super::emit(&show_rollout(args, &r)),
+                Ok(false) => fail(1, "another rollout was created at the same time"),
+                Err(e) => fail(2, &e),
+            }
+        }
+        RolloutCommand::Show => match store.rollout().await {
+            Ok(Some((r, _))) => super::emit(&show_rollout(args, &r)),
+            Ok(None) => fail(1, &format!("no rollout in group {:?}", store.group())),
+            Err(e) => fail(2, &e),
+        },
+        RolloutCommand::Apply { node_timeout } => {
+            let mut say = |line: &str| eprintln!("kindling: rollout: {line}");
+            match rollout::run(store, Duration::from_secs(*node_timeout), &mut say).await {
+                Ok(r) => {
+                    let code = super::emit(&show_rollout(args, &r));
+                    if matches!(r.phase, rollout::Phase::Completed) {
+                        code
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => fail(2, &e),
+            }
+        }
+        RolloutCommand::Abort => match rollout::abort(store).await {
+            Ok(r) => super::emit(&show_rollout(args, &r)),
+            Err(e) => fail(2, &e),
+        },
+    }
+}

@@ -1,0 +1,530 @@
+//! The node side of the fleet, run by the agent daemon when the node joins
+//! ([`super::Join`]): keep the node's record in etcd on a lease kept alive, watch the
+//! published config (and, for held configs, this node's admission), and converge the node
+//! to it.
+//!
+//! The record is written when something in it changes (the agent's state, the apply's
+//! progress), never on a timer; between changes the only traffic is the lease keep-alive
+//! and the idle watch. Converging is: validate and compile the text again (etcd is never
+//! trusted), apply it through [`crate::apply::apply`] (atomic, convergent, only the actions
+//! whose inputs changed, with a generation saved first), run the agent's health check, roll
+//! back through [`crate::apply::rollback`] when it fails, and hand a reboot-required change
+//! to the agent's reboot pipeline (window and lock) by a request on a channel. What the node
+//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+
+use super::join::Join;
+use super::keys;
+use super::record::{
+    AgentView, Digest, NodeRecord, NodeState, Published, file_entry, link_entry, now_ms, now_secs,
+};
+use super::store::Store;
+use crate::diagnostic::Severity;
+use crate::plan::Effect;
+use crate::root::{Observed, Root};
+
+/// What the node remembers of the fleet: `/var/lib/kindling/fleet.json` in the root.
+pub const LOCAL: &str = "/var/lib/kindling/fleet.json";
+
+/// The node's own memory of what it applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Local {
+    /// The generation applied.
+    pub generation: u64,
+    /// The generation worked towards.
+    pub target: u64,
+    /// Where the node stands.
+    pub state: NodeState,
+    /// Why a reboot is required.
+    pub reboot_required: Vec<String>,
+    /// The boot that applied a reboot-required change (a different boot id: rebooted).
+    pub reboot_boot_id: Option<String>,
+    /// Whether the last apply passed the health check.
+    pub healthy: bool,
+    /// Unix milliseconds.
+    pub apply_started_ms: u64,
+    /// Unix milliseconds.
+    pub apply_finished_ms: u64,
+    /// Every path a fleet config planned here (the digest covers them).
+    pub managed: BTreeSet<String>,
+}
+
+impl Local {
+    /// Read the node's memory (a missing or unreadable file is a node that applied nothing).
+    #[must_use]
+    pub fn load(root: &Root) -> Local {
+        root.resolve(LOCAL)
+            .ok()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, root: &Root) -> Result<(), String> {
+        let path = root.resolve(LOCAL).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        crate::apply::write_file(&path, &text, 0o644, (0, 0)).map_err(|e| e.to_string())
+    }
+}
+
+/// The digest of `paths` as they are in `root`.
+#[must_use]
+pub fn digest(root: &Root, paths: &BTreeSet<String>) -> Digest {
+    paths
+        .iter()
+        .take(keys::MAX_DIGEST_ENTRIES)
+        .map(|p| {
+            let entry = match root.observe(p) {
+                Ok(Observed::File {
+                    bytes,
+                    mode,
+                    uid,
+                    gid,
+                }) => file_entry(&bytes, mode, uid, gid),
+                Ok(Observed::Symlink { target }) => link_entry(&target),
+                Ok(Observed::Directory) => "directory".to_string(),
+                Ok(Observed::Missing) => "missing".to_string(),
+                Ok(Observed::Other) | Err(_) => "other".to_string(),
+            };
+            (p.clone(), entry)
+        })
+        .collect()
+}
+
+/// The agent's handle on its fleet member: tell it the agent's state after each transition.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    tx: watch::Sender<AgentView>,
+}
+
+impl Publisher {
+    /// Tell the member the agent's state; the record is rewritten only when it changed.
+    pub fn agent(&self, view: AgentView) {
+        self.tx.send_if_modified(|old| {
+            if *old == view {
+                false
+            } else {
+                *old = view;
+                true
+            }
+        });
+    }
+}
+
+/// Everything the member needs, fixed at start.
+struct Member {
+    join: Join,
+    root: Root,
+    machine_id: String,
+    boot_id: String,
+    hostname: String,
+    health_timeout: Duration,
+    reboot: mpsc::Sender<String>,
+    log: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+/// Start the member for `root` (inside a tokio runtime). Returns the handle the agent
+/// reports its state through, and the channel on which the member asks the agent for a
+/// reboot (with the reason) when a config needs one.
+#[must_use]
+pub fn start(
+    join: Join,
+    root: Root,
+    identity: &crate::agent::node::Identity,
+    view: AgentView,
+    health_timeout: Duration,
+    log: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
+) -> (Publisher, mpsc::Receiver<String>) {
+    let (tx, rx) = watch::channel(view);
+    let (reboot_tx, reboot_rx) = mpsc::channel(4);
+    let hostname = match root.observe("/etc/hostname") {
+        Ok(Observed::File { bytes, .. }) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        _ => String::new(),
+    };
+    let member = Member {
+        hostname: if hostname.is_empty() {
+            identity.machine_id.clone()
+        } else {
+            hostname
+        },
+        join,
+        root,
+        machine_id: identity.machine_id.clone(),
+        boot_id: identity.boot_id.clone(),
+        health_timeout,
+        reboot: reboot_tx,
+        log,
+    };
+    tokio::spawn(member.run(rx));
+    (Publisher { tx }, reboot_rx)
+}
+
+/// The local address this node reaches `endpoint` from (no packet is sent: a UDP
+/// `connect` only picks the route).
+fn local_address(endpoint: &str) -> String {
+    let Ok(url) = reqwest::Url::parse(endpoint) else {
+        return String::new();
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return String::new();
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let bind = if host.contains(':') {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    std::net::UdpSocket::bind(bind)
+        .and_then(|s| {
+            s.connect((host, port))?;
+            s.local_addr()
+        })
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+impl Member {
+    async fn run(self, mut view: watch::Receiver<AgentView>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.session(&mut view).await {
+                Ok(()) => return,
+                Err(e) => {
+                    (self.log)(&format!(
+                        "fleet: {e}; trying again in {}s",
+                        backoff.as_secs()
+                    ));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    fn record(&self, local: &Local, view: &AgentView, address: &str) -> NodeRecord {
+        let state = match &local.state {
+            NodeState::Failed(r) if r.len() > 2048 => NodeState::Failed(r[..2048].to_string()),
+            s => s.clone(),
+        };
+        NodeRecord {
+            group: self.join.group.clone(),
+            machine_id: self.machine_id.clone(),
+            hostname: self.hostname.clone(),
+            address: address.to_string(),
+            agent: view.clone(),
+            generation: local.generation,
+            target_generation: local.target,
+            state,
+            reboot_required: local.reboot_required.clone(),
+            healthy: local.healthy,
+            apply_started_ms: local.apply_started_ms,
+            apply_finished_ms: local.apply_finished_ms,
+            last_seen: 0,
+            digest: digest(&self.root, &local.managed),
+        }
+    }
+
+    /// One connection's life: lease, record, watch, converge; `Err` restarts it.
+    async fn session(&self, view: &mut watch::Receiver<AgentView>) -> Result<(), String> {
+        let store = Store::connect(&self.join.etcd, &self.join.group).await?;
+        let mut client = store.client();
+        let ttl = i64::try_from(self.join.ttl.as_secs()).unwrap_or(60);
+        let lease = client
+            .lease_grant(ttl, None)
+            .await
+            .map_err(|e| format!("etcd lease: {e}"))?
+            .id();
+        let (mut keeper, mut answers) = client
+            .lease_keep_alive(lease)
+            .await
+            .map_err(|e| format!("etcd lease: {e}"))?;
+        let address = self.join.address.clone().unwrap_or_else(|| {
+            self.join
+                .etcd
+                .endpoints
+                .first()
+                .map(|e| local_address(e))
+                .unwrap_or_default()
+        });
+        let mut local = Local::load(&self.root);
+        if let (NodeState::AwaitingReboot(_), Some(boot)) = (&local.state, &local.reboot_boot_id)
+            && *boot != self.boot_id
+        {
+            // The reboot happened: the reboot-required part is now in effect.
+            local.state = NodeState::Applied;
+            local.reboot_required.clear();
+            local.reboot_boot_id = None;
+            local.save(&self.root)?;
+        }
+        let mut out = Session {
+            store,
+            lease,
+            address,
+            last: None,
+        };
+        let current = view.borrow_and_update().clone();
+        self.publish(&mut out, &local, &current).await?;
+        (self.log)(&format!(
+            "fleet: joined group {:?} on {}",
+            self.join.group,
+            self.join.etcd.endpoints.join(",")
+        ));
+        let mut watch = client
+            .watch(keys::config(&self.join.group), None)
+            .await
+            .map_err(|e| format!("etcd watch: {e}"))?;
+        watch
+            .watch(keys::admit(&self.join.group, &self.machine_id), None)
+            .await
+            .map_err(|e| format!("etcd watch: {e}"))?;
+        self.converge(&mut out, &mut local, view).await?;
+        let every = (self.join.ttl / 3).max(Duration::from_millis(500));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    keeper.keep_alive().await.map_err(|e| format!("etcd lease: {e}"))?;
+                    match answers.message().await {
+                        Ok(Some(a)) if a.ttl() > 0 => {}
+                        _ => return Err("the fleet lease expired (etcd was out of reach)".into()),
+                    }
+                }
+                msg = watch.message() => {
+                    match msg {
+                        Ok(Some(m)) if !m.canceled() => {
+                            if !m.events().is_empty() {
+                                self.converge(&mut out, &mut local, view).await?;
+                            }
+                        }
+                        Ok(_) => return Err("the fleet watch ended".into()),
+                        Err(e) => return Err(format!("etcd watch: {e}")),
+                    }
+                }
+                changed = view.changed() => {
+                    if changed.is_err() {
+                        // The agent is gone.
+                        return Ok(());
+                    }
+                    let current = view.borrow_and_update().clone();
+                    self.publish(&mut out, &local, &current).await?;
+                }
+            }
+        }
+    }
+
+    /// The config this node should have: the published one, or (held) the one a rollout
+    /// admitted it to.
+    async fn target(&self, store: &Store) -> Result<Option<Published>, String> {
+        let Some((published, _)) = store.published().await? else {
+            return Ok(None);
+        };
+        if !published.hold {
+            return Ok(Some(published));
+        }
+        match store.admitted(&self.machine_id).await? {
+            Some(g) if g == published.generation => Ok(Some(published)),
+            Some(g) => store.generation(g).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Write the record when it changed since the last write.
+    async fn publish(
+        &self,
+        out: &mut Session,
+        local: &Local,
+        view: &AgentView,
+    ) -> Result<(), String> {
+        let mut record = self.record(local, view, &out.address);
+        if out.last.as_ref() == Some(&record) {
+            return Ok(());
+        }
+        out.last = Some(record.clone());
+        record.last_seen = now_secs();
+        out.store.put_record(&record, out.lease).await
+    }
+
+    async fn converge(
+        &self,
+        out: &mut Session,
+        local: &mut Local,
+        view: &watch::Receiver<AgentView>,
+    ) -> Result<(), String> {
+        let target = match self.target(&out.store).await {
+            Ok(t) => t,
+            Err(e) => {
+                // A value in etcd that cannot be used: refused, nothing applied.
+                local.state = NodeState::Failed(format!("refused the published config: {e}"));
+                local.save(&self.root)?;
+                let v = view.borrow().clone();
+                return self.publish(out, local, &v).await;
+            }
+        };
+        let Some(published) = target else {
+            return Ok(());
+        };
+        let g = published.generation;
+        let finished = local.target == g && (local.generation == g || local.state.is_failure());
+        if finished {
+            return Ok(());
+        }
+        local.target = g;
+        local.state = NodeState::Applying;
+        local.apply_started_ms = now_ms();
+        local.save(&self.root)?;
+        let v = view.borrow().clone();
+        self.publish(out, local, &v).await?;
+        (self.log)(&format!("fleet: applying config generation {g}"));
+        let root = self.root.clone();
+        let health_timeout = self.health_timeout;
+        let outcome =
+            tokio::task::spawn_blocking(move || apply_published(&root, &published, health_timeout))
+                .await
+                .map_err(|e| format!("internal error: {e}"))?;
+        local.apply_finished_ms = now_ms();
+        match outcome {
+            Outcome::Refused(why) | Outcome::Failed(why) => {
+                (self.log)(&format!("fleet: generation {g} failed: {why}"));
+                local.state = NodeState::Failed(why);
+                local.healthy = false;
+            }
+            Outcome::RolledBack(why) => {
+                (self.log)(&format!("fleet: generation {g} rolled back: {why}"));
+                local.state = NodeState::RolledBack(why);
+                local.healthy = false;
+            }
+            Outcome::Applied { paths, reboot } => {
+                local.managed.extend(paths);
+                local.generation = g;
+                local.healthy = true;
+                if reboot.is_empty() {
+                    local.state = NodeState::Applied;
+                    local.reboot_required.clear();
+                } else {
+                    let why = reboot.join("; ");
+                    local.state = NodeState::AwaitingReboot(why.clone());
+                    local.reboot_required = reboot;
+                    local.reboot_boot_id = Some(self.boot_id.clone());
+                    // The agent's pipeline takes it from here: window, then lock.
+                    let _ = self
+                        .reboot
+                        .send(format!("config generation {g} needs a reboot: {why}"))
+                        .await;
+                }
+            }
+        }
+        local.save(&self.root)?;
+        let v = view.borrow().clone();
+        self.publish(out, local, &v).await
+    }
+}
+
+/// One connection's writing end: where and under which lease the record goes, and what
+/// was written last (so an unchanged record is not written again).
+struct Session {
+    store: Store,
+    lease: i64,
+    address: String,
+    last: Option<NodeRecord>,
+}
+
+/// What applying a published config ended in.
+#[derive(Debug)]
+enum Outcome {
+    /// Not applied: the text has errors (or is not a config).
+    Refused(String),
+    /// The applier failed (each file it wrote is whole; see the generation).
+    Failed(String),
+    /// Applied, failed its health check, and restored.
+    RolledBack(String),
+    /// Applied and healthy; the planned paths and why a reboot is required.
+    Applied {
+        paths: Vec<String>,
+        reboot: Vec<String>,
+    },
+}
+
+fn update_conf_base(root: &Root) -> Option<String> {
+    ["/etc/coreos/update.conf", "/usr/share/coreos/update.conf"]
+        .iter()
+        .find_map(|p| match root.observe(p) {
+            Ok(Observed::File { bytes, .. }) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            _ => None,
+        })
+}
+
+fn apply_published(root: &Root, published: &Published, health_timeout: Duration) -> Outcome {
+    let options = crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: std::collections::BTreeMap::new(),
+        plan: crate::plan::PlanOptions {
+            update_conf_base: update_conf_base(root),
+        },
+    };
+    let name = format!("fleet generation {}", published.generation);
+    let compiled = crate::compile::compile(&name, published.text.clone().into_bytes(), &options);
+    let Some(plan) = compiled.plan else {
+        let first = compiled
+            .findings
+            .iter()
+            .find(|f| f.severity == Severity::Error)
+            .map_or_else(
+                || "it cannot be compiled".to_string(),
+                |f| f.message.clone(),
+            );
+        return Outcome::Refused(format!(
+            "generation {} has errors, nothing applied: {first}",
+            published.generation
+        ));
+    };
+    let report = match crate::apply::apply(root, &plan, false) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(format!("apply: {e}")),
+    };
+    let settings = match crate::agent::settings::Settings::read(root) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Failed(format!("after the apply: {e}")),
+    };
+    let verdict = crate::agent::health::check(
+        &settings.health,
+        root.path(),
+        root.is_host(),
+        health_timeout,
+    );
+    if let crate::agent::health::Verdict::Unhealthy(why) = verdict {
+        if report.generation.is_some() {
+            return match crate::apply::rollback(root) {
+                Ok(_) => Outcome::RolledBack(format!("health check failed after the apply: {why}")),
+                Err(e) => Outcome::Failed(format!(
+                    "health check failed after the apply ({why}) and the rollback failed: {e}"
+                )),
+            };
+        }
+        return Outcome::Failed(format!("health check failed: {why}"));
+    }
+    let mut reboot: Vec<String> = report
+        .diff
+        .files
+        .iter()
+        .filter(|f| f.effect == Effect::RebootRequired)
+        .map(|f| format!("{} ({})", f.path, f.origin))
+        .collect();
+    reboot.extend(
+        report
+            .diff
+            .actions
+            .iter()
+            .filter(|a| a.effect == Effect::RebootRequired)
+            .map(|a| format!("{:?}", a.kind)),
+    );
+    Outcome::Applied {
+        paths: plan.files.iter().map(|f| f.path.clone()).collect(),
+        reboot,
+    }
+}

@@ -1,0 +1,27 @@
+//! The fleet in etcd: every agent publishes its node record there, operators publish
+//! configs and run rollouts there, and nothing else is shared (no new server, no database).
+//!
+//! It owns the fleet's key layout and value formats (`keys`, `record`), the etcd reads and
+//! writes the commands need (`store`), the node side that keeps a record alive and converges
+//! the node to what is published (`member`, started by the agent daemon), and the pure
+//! operator views: the `sw-patch query-hosts`-shaped table (`view`), the preview across the
+//! fleet from published digests (`preview`) and the rollout controller (`rollout`).
+//!
+//! It never writes a host except through [`crate::apply`] (files and actions, atomically,
+//! with a generation to roll back to), never reboots except by asking the agent's reboot
+//! pipeline (window and lock), and never trusts a value read from etcd: every record and
+//! config is size-limited, parsed and checked (group, generation) before it is used.
+
+pub mod join;
+pub mod keys;
+pub mod member;
+pub mod preview;
+pub mod record;
+pub mod rollout;
+pub mod store;
+pub mod view;
+
+pub use join::Join;
+pub use member::Publisher;
+pub use record::{AgentView, Digest, NodeRecord, NodeState, Published};
+pub use store::Store;
