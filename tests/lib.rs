@@ -26,6 +26,7 @@ mod lock;
 mod lock_support;
 mod omaha;
 mod omaha_support;
+mod package;
 mod payload;
 mod payload_support;
 mod reboot_window;

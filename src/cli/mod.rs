@@ -16,13 +16,16 @@ mod agent;
 mod apply;
 mod boot_units;
 mod compile;
+mod completions;
 mod coreos_cloudinit;
 mod diff;
 mod explain;
 pub mod from;
 mod from_args;
 mod lock;
+pub mod package_files;
 mod payload;
+pub mod reference;
 mod slots;
 mod update_engine_client;
 mod update_server;
@@ -30,10 +33,15 @@ mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
+pub use completions::script as completion_script;
 pub use diff::DiffArgs;
 pub use lock::{LockArgs, LockCommand, LockFormat};
 pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
+
+/// The names kindling answers to as another tool (argv[0]); the package installs each as a
+/// symlink to the binary.
+pub const COMPAT_NAMES: [&str; 3] = ["update_engine_client", "locksmithctl", "coreos-cloudinit"];
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
 #[derive(Debug, Parser)]
@@ -72,6 +80,11 @@ pub enum Command {
     UpdateServer(UpdateServerArgs),
     /// The cluster-wide reboot lock (locksmithctl-compatible) and a FleetLock server.
     Lock(LockArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write the files a package installs beside the binary (units, rules, completions, man pages).
+    #[command(hide = true)]
+    PackageFiles(package_files::PackageFilesArgs),
     /// Download a payload into a slot region and verify it (the agent's payload step).
     #[command(hide = true)]
     Payload(payload::PayloadArgs),
@@ -198,6 +211,8 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
         Command::UpdateServer(args) => update_server::run(&args),
         Command::Lock(args) => lock::run(&args),
         Command::Payload(args) => payload::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::PackageFiles(args) => package_files::run(&args),
     }
 }
 

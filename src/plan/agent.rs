@@ -42,9 +42,16 @@ pub const CHECK_JITTER_KEY: &str = "KINDLING_CHECK_JITTER";
 /// Where a config's settings come from, for the manifest.
 const ORIGIN: &str = "coreos.update.agent";
 
-/// The agent's unit file.
+/// The agent's unit file, for a node (the binary at [`AGENT_BINARY`]).
 #[must_use]
 pub fn unit_text() -> String {
+    unit_text_for(AGENT_BINARY)
+}
+
+/// The agent's unit file for a binary installed at `bin` (the Debian package's
+/// `/usr/bin/kindling`).
+#[must_use]
+pub fn unit_text_for(bin: &str) -> String {
     // Restart and the condition follow update-engine.service: a failed agent comes back
     // after a pause, and an image marked not to update (/usr/.noupdate) is left alone.
     format!(
@@ -55,7 +62,7 @@ After=network-online.target\n\
 ConditionPathExists=!/usr/.noupdate\n\
 \n\
 [Service]\n\
-ExecStart={AGENT_BINARY} agent run\n\
+ExecStart={bin} agent run\n\
 Restart=on-failure\n\
 RestartSec=30\n\
 \n\
