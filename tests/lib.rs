@@ -22,6 +22,7 @@ mod datasource_support;
 mod formats;
 mod fuzz;
 mod generated;
+mod insta_support;
 mod lock;
 mod lock_support;
 mod omaha;
