@@ -16,6 +16,10 @@ use crate::{Validation, rules, validate};
 /// The variables coreos-cloudinit substitutes.
 pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
 
+/// How the message of a finding about the substituted text starts (its span points into
+/// that text, not the text as written).
+pub const AFTER_SUBSTITUTION: &str = "after substituting variables: ";
+
 /// What to compile to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -94,7 +98,18 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
 /// Compile raw user-data named `name`.
 #[must_use]
 pub fn compile(name: &str, bytes: Vec<u8>, options: &Options) -> Compiled {
-    let validation = validate(name, bytes);
+    compile_validated(validate(name, bytes), options)
+}
+
+/// Compile the output of a template (which is not rendered again if it is a template).
+#[must_use]
+pub fn compile_rendered(name: &str, bytes: Vec<u8>, options: &Options) -> Compiled {
+    compile_validated(crate::validate_rendered(name, bytes), options)
+}
+
+fn compile_validated(validation: Validation, options: &Options) -> Compiled {
+    let name = validation.source.name.clone();
+    let name = name.as_str();
     let mut findings = validation.findings.clone();
     let stop = |validation, findings| Compiled {
         validation,
@@ -109,6 +124,16 @@ pub fn compile(name: &str, bytes: Vec<u8>, options: &Options) -> Compiled {
                 findings,
                 plan: Some(Plan::default()),
             };
+        }
+        UserData::Template => {
+            findings.push(rules::compile_unsupported_input::RULE.at(
+                Span::new(
+                    0,
+                    validation.source.index.line_end(&validation.source.text, 1),
+                ),
+                "this is a template; compile renders it per node with --vars, --var or --inventory",
+            ));
+            return stop(validation, findings);
         }
         _ => {
             findings.push(rules::compile_unsupported_input::RULE.at(
@@ -146,11 +171,11 @@ pub fn compile(name: &str, bytes: Vec<u8>, options: &Options) -> Compiled {
     let validation = if substituted == *text {
         validation
     } else {
-        let again = validate(name, substituted.into_bytes());
+        let again = crate::validate_rendered(name, substituted.into_bytes());
         if again.has(Severity::Error) {
             let mut findings = again.findings.clone();
             for f in &mut findings {
-                f.message = format!("after substituting variables: {}", f.message);
+                f.message = format!("{AFTER_SUBSTITUTION}{}", f.message);
             }
             return stop(again, findings);
         }

@@ -109,6 +109,7 @@ impl Rule {
             span,
             help: None,
             related: Vec::new(),
+            nodes: None,
         }
     }
 
@@ -153,6 +154,63 @@ pub struct Finding {
     pub help: Option<String>,
     /// Other places worth showing.
     pub related: Vec<Related>,
+    /// For a finding of a rendered template: the nodes it occurs on and what the template
+    /// rendered there (`None` for a plain config).
+    pub nodes: Option<Box<Nodes>>,
+}
+
+/// Where a finding of a rendered template occurs: which nodes, out of how many rendered,
+/// and (when it points at a `{{ expression }}`) the value the expression rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Nodes {
+    /// The names of the nodes with this finding, in inventory order (empty when the one
+    /// node rendered has no name).
+    pub names: Vec<String>,
+    /// How many nodes were rendered.
+    pub total: usize,
+    /// What the expression at the finding's span rendered (on the first node listed).
+    pub rendered: Option<String>,
+}
+
+/// Node names shown in one line of text before the list is cut short.
+pub const NODES_SHOWN: usize = 8;
+
+impl Nodes {
+    /// `on node web-01`, `on 37 of 40 nodes: web-01, web-02, …`, or `None` when there is
+    /// nothing to say (one anonymous node).
+    #[must_use]
+    pub fn describe(&self) -> Option<String> {
+        let shown: Vec<&str> = self
+            .names
+            .iter()
+            .take(NODES_SHOWN)
+            .map(String::as_str)
+            .collect();
+        let more = self.names.len().saturating_sub(NODES_SHOWN);
+        let list = if more > 0 {
+            format!("{}, … ({more} more)", shown.join(", "))
+        } else {
+            shown.join(", ")
+        };
+        match (self.names.len(), self.total) {
+            (0, _) => None,
+            (1, 0 | 1) => Some(format!("on node {list}")),
+            (n, total) => Some(format!("on {n} of {total} nodes: {list}")),
+        }
+    }
+
+    /// `rendered "offf"` (cut at 60 characters), when the finding points at an expression.
+    #[must_use]
+    pub fn describe_value(&self) -> Option<String> {
+        let value = self.rendered.as_ref()?;
+        let shown: String = value.chars().take(60).collect();
+        let more = if value.chars().count() > 60 {
+            "…"
+        } else {
+            ""
+        };
+        Some(format!("rendered {:?}", format!("{shown}{more}")))
+    }
 }
 
 impl Finding {
@@ -190,6 +248,24 @@ impl Finding {
     #[must_use]
     pub fn code(&self) -> &'static str {
         self.rule.code
+    }
+
+    /// The message with the template context appended, as every text format shows it:
+    /// `unknown reboot strategy "offf" (rendered "offf"; on 3 of 40 nodes: a, b, c)`.
+    #[must_use]
+    pub fn full_message(&self) -> String {
+        let Some(nodes) = &self.nodes else {
+            return self.message.clone();
+        };
+        let parts: Vec<String> = [nodes.describe_value(), nodes.describe()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if parts.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} ({})", self.message, parts.join("; "))
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub fn generate() -> Value {
         root.insert(
             "description".into(),
             Value::String(
-                "The coreos-cloudinit #cloud-config dialect as kindling reads it. Keys may be written with - or _. Keys marked x-kindling-extension are kindling extensions.".into(),
+                "The coreos-cloudinit #cloud-config dialect as kindling reads it. Keys may be written with - or _. Keys marked x-kindling-extension are kindling extensions. A file whose first line is `## template: jinja` is a template: kindling renders it per node (kindling render/validate/compile with --vars, --var or --inventory) and this schema describes what it renders.".into(),
             ),
         );
     }
@@ -136,7 +136,7 @@ See [Compiling a config](compile.md#the-kindling-agent).",
         "# The cloud-config dialect\n\n\
 <!-- Generated from src/model by `UPDATE_GENERATED=1 cargo test --test integration generated`; do not edit. -->\n\n\
 kindling reads the `#cloud-config` dialect of coreos-cloudinit v1.14.0:\n\n\
-- The first line is exactly `#cloud-config` (trailing blanks allowed). A `#!` first line is a\n  script, JSON with `ignition.version` is Ignition; both are passed over. Gzip'd user-data is\n  unpacked first.\n\
+- The first line is exactly `#cloud-config` (trailing blanks allowed). A `#!` first line is a\n  script, JSON with `ignition.version` is Ignition; both are passed over. Gzip'd user-data is\n  unpacked first. A first line `## template: jinja` makes the file a template, rendered per\n  node before any of this applies (see [Templates](templates.md)).\n\
 - Keys may be written with `-` or `_`: `reboot-strategy` and `reboot_strategy` are the same key.\n  Keys are otherwise case-sensitive.\n\
 - YAML 1.1, as on the node: a **string** key keeps the text as written, so `permissions: 0644`\n  is the octal text `0644` (never decimal 420) and `reboot-strategy: off` is the word `off`.\n  A **bool** key takes `true/false`, `yes/no`, `on/off`, `y/n` unquoted; a quoted `\"true\"`\n  is a string and is refused. Merge keys (`<<: *anchor`) work.\n\
 - Unknown keys are ignored by nodes, so kindling warns about them.\n\n\

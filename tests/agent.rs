@@ -425,3 +425,111 @@ fn updates_from_go_omahas_server() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(node.status().contains("CURRENT_OP=UPDATE_STATUS_IDLE"));
 }
+
+/// Downloads cut short (a clean close, a reset, a 500) fail the cycle with nothing bootable;
+/// each next run resumes with a Range request from the bytes already in the slot (whose hash
+/// is recomputed, never trusted) and the last one stages exactly the signed payload.
+#[test]
+fn interrupted_downloads_resume_and_never_boot_half_a_payload() {
+    use crate::payload_support::{Behaviour, FileServer};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path(), "release");
+    let v100 = usr_image(dir.path(), "1.0.0", 4);
+    let v101 = usr_image(dir.path(), "1.0.1", 8);
+    let sig = keys.sign(&v101);
+    let payload = std::fs::read(&v101).unwrap();
+    let path = "/packages/stable/1.0.1/usr-1.0.1.ext4";
+    let files = FileServer::start(vec![
+        (path, payload.clone()),
+        (
+            "/packages/stable/1.0.1/usr-1.0.1.ext4.minisig",
+            std::fs::read(&sig).unwrap(),
+        ),
+    ]);
+    files.script(
+        path,
+        vec![
+            Behaviour {
+                truncate_at: Some(3 << 20),
+                ..Behaviour::default()
+            },
+            Behaviour {
+                reset_at: Some(2 << 20),
+                ..Behaviour::default()
+            },
+            Behaviour {
+                status: Some(500),
+                ..Behaviour::default()
+            },
+        ],
+    );
+    let base = files.url("");
+    let server = Server::start_with(&dir.path().join("server"), &["--base-url", &base]);
+    server.publish("stable", "1.0.1", &v101, &sig);
+    let node = Node::new(
+        &dir.path().join("node"),
+        &v100,
+        &update_conf(&server.url, "off", ""),
+        &[&keys],
+    );
+    let mut written = Vec::new();
+    for attempt in 0..3 {
+        let out = node.agent_once();
+        assert_eq!(out.code, 1, "attempt {attempt} should fail: {}", out.stderr);
+        assert_nothing_bootable_but_the_old_slot(&node);
+        let json = node.status_json();
+        assert_eq!(json["record"]["last_error"]["code"], 9, "{json}");
+        written.push(json["record"]["download"]["written"].as_u64().unwrap_or(0));
+    }
+    assert!(
+        written[0] >= 1 << 20,
+        "the cut download kept its prefix: {written:?}"
+    );
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        node.status()
+            .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+    );
+    assert_eq!(&node.slot_bytes("USR-B")[..payload.len()], &payload[..]);
+    // The later attempts asked for the rest only.
+    let ranges: Vec<Option<String>> = files
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == path)
+        .map(|s| s.range)
+        .collect();
+    assert_eq!(ranges[0], None, "{ranges:?}");
+    assert!(
+        ranges[1..]
+            .iter()
+            .any(|r| r.as_deref().is_some_and(|r| r != "bytes=0-")),
+        "no resumed request: {ranges:?}"
+    );
+    node.assert_gpt_clean();
+}
+
+/// A payload that cannot fit the passive slot (the disk is full, in effect) is refused before
+/// a byte is downloaded; the old slot stays the only bootable one.
+#[test]
+fn a_payload_larger_than_the_slot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path(), "release");
+    let v100 = usr_image(dir.path(), "1.0.0", 4);
+    // The simulated node's slots are 24 MiB.
+    let v101 = usr_image(dir.path(), "1.0.1", 28);
+    let server = Server::start(&dir.path().join("server"));
+    server.publish("stable", "1.0.1", &v101, &keys.sign(&v101));
+    let node = Node::new(
+        &dir.path().join("node"),
+        &v100,
+        &update_conf(&server.url, "reboot", ""),
+        &[&keys],
+    );
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!node.rebooted());
+    assert_nothing_bootable_but_the_old_slot(&node);
+    let json = node.status_json();
+    assert_eq!(json["record"]["last_error"]["code"], 14, "{json}");
+}

@@ -197,3 +197,40 @@ fn best_effort_follows_the_etcd_units_and_never_reboots_without_a_reachable_lock
     assert!(!node.rebooted(), "a lockless reboot: {}", out.stderr);
     assert!(staged(&node));
 }
+
+/// `fleet-lock`: the agent takes its slot from a FleetLock server (`kindling lock serve`, on a
+/// real etcd), holds it across the reboot and releases it (steady-state) after the boot.
+#[test]
+fn fleet_lock_through_kindling_lock_serve() {
+    let etcd = Etcd::start();
+    let (_serve, url) = crate::lock::serve(&etcd, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, mut node) = staged_node(dir.path(), |u| {
+        update_conf(u, "fleet-lock", &format!("LOCKSMITHD_ENDPOINT={url}\n"))
+    });
+    let holders = || {
+        let out = crate::agent_support::kindling(&[
+            "lock",
+            "--backend",
+            "etcd3",
+            "--endpoint",
+            &etcd.url,
+            "status",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let out = once_with_wait(&node, "10");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    assert!(holders().contains(&node.machine_id()), "{}", holders());
+    assert_eq!(node.boot(), "1.0.1");
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("gave the reboot slot back"),
+        "{}",
+        out.stderr
+    );
+    assert!(!holders().contains(&node.machine_id()), "{}", holders());
+}

@@ -194,6 +194,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// With more flags (e.g. `--base-url` to have payloads fetched from another server).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let child = Command::new(bin())
@@ -204,6 +209,7 @@ impl Server {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

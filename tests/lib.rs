@@ -33,4 +33,5 @@ mod payload_support;
 mod reboot_window;
 mod slots;
 mod snapshots;
+mod template;
 mod units;

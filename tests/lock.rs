@@ -422,7 +422,7 @@ fn zincati_body(id: &str, group: &str) -> String {
     )
 }
 
-fn serve(etcd: &Etcd, extra: &[&str]) -> (Proc, String) {
+pub fn serve(etcd: &Etcd, extra: &[&str]) -> (Proc, String) {
     let port = free_port();
     let proc = Proc::spawn(
         "kindling lock serve",

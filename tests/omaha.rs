@@ -312,8 +312,7 @@ async fn update_engines_request_gets_what_update_engine_parses() {
     .await;
     assert_eq!(status, 200, "{body}");
     // update_engine's XPaths, read here from the element tree.
-    let root = kindling::omaha::xml::parse(body.as_bytes(), &kindling::omaha::xml::RESPONSE_LIMITS)
-        .unwrap();
+    let root = kindling::xml::parse(body.as_bytes(), &kindling::xml::RESPONSE_LIMITS).unwrap();
     let check = root.child("app").unwrap().child("updatecheck").unwrap();
     assert_eq!(check.attr("status"), Some("ok"));
     let codebase = check

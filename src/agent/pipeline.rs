@@ -695,6 +695,9 @@ impl Agent {
             Err(e) => return Ok(Err((code::DOWNLOAD_TRANSFER, e))),
         };
         let mut last_saved = resume_from;
+        // The last count payload reported: bytes written and synced to the slot, on success
+        // and on failure alike (payload's contract), so a failed download resumes from it.
+        let mut last_done = resume_from;
         let mut save_error = None;
         let total = expected.size;
         let result = {
@@ -702,6 +705,7 @@ impl Agent {
             let store = &self.store;
             let on_progress = &mut self.on_progress;
             let mut progress = |written: u64, total: u64| {
+                last_done = written;
                 if let Some(p) = on_progress.as_mut() {
                     p(written, total);
                 }
@@ -736,13 +740,14 @@ impl Agent {
                 Ok(Ok(fetched))
             }
             Err(e) => {
-                if e.retry() == crate::payload::Retry::Restart {
+                let resume = if e.retry() == crate::payload::Retry::Restart {
                     // The prefix in the slot is not the payload's: start over.
-                    if let Some(d) = &mut self.record.download {
-                        d.written = 0;
-                    }
-                    self.save()?;
-                }
+                    0
+                } else {
+                    last_done
+                };
+                self.record.progress(resume).map_err(Self::bug)?;
+                self.save()?;
                 Ok(Err((error_code(&e), e.to_string())))
             }
         }

@@ -137,28 +137,6 @@ pub struct Settings {
     pub origin: BTreeMap<String, String>,
 }
 
-/// One `KEY=VALUE` file, as update_engine's simple reader reads it: comments and blank lines
-/// skipped, the value after the first `=`, surrounding quotes dropped.
-#[must_use]
-pub fn parse_conf(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                return None;
-            }
-            let (key, value) = line.split_once('=')?;
-            let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(value);
-            Some((key.trim().to_string(), value.to_string()))
-        })
-        .collect()
-}
-
 /// A time span in seconds, or with a systemd-style unit (`90`, `10min`, `1h`, `1h 30min`).
 fn span(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -184,7 +162,7 @@ impl Settings {
         for file in FILES {
             match root.observe(file) {
                 Ok(Observed::File { bytes, .. }) => {
-                    for (k, v) in parse_conf(&String::from_utf8_lossy(&bytes)) {
+                    for (k, v) in crate::slots::parse_key_values(&String::from_utf8_lossy(&bytes)) {
                         if let std::collections::btree_map::Entry::Vacant(e) = keys.entry(k) {
                             origin.insert(e.key().clone(), file.to_string());
                             e.insert(v);

@@ -2,7 +2,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for, use_color};
+use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for_vars, use_color};
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -22,9 +22,13 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
     pub format: DiffFormat,
-    /// A per-node value of $public_ipv4 and friends.
+    /// A per-node value of $public_ipv4 and friends, or (for a template) any variable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Variables for a template (`## template: jinja`), from a YAML or JSON file
+    /// (repeatable; later files win).
+    #[arg(long = "vars", value_name = "FILE")]
+    pub var_files: Vec<String>,
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -69,7 +73,7 @@ pub(super) fn run(args: &ApplyArgs) -> ExitCode {
         eprintln!("kindling: apply needs a FILE");
         return ExitCode::from(2);
     };
-    let plan = match plan_for(file, &args.vars, Some(&root), args.color) {
+    let plan = match plan_for_vars(file, &args.vars, &args.var_files, Some(&root), args.color) {
         Ok(p) => p,
         Err(code) => return code,
     };

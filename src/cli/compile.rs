@@ -2,6 +2,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use super::template_input::{Input, Inputs, input, plain_vars};
 use super::{Color, emit, parse_var, use_color};
 use crate::diagnostic::Severity;
 use crate::report;
@@ -18,9 +19,16 @@ pub struct CompileArgs {
     /// What to write: a tree laid out like the node's root, or an Ignition config.
     #[arg(long, value_enum, default_value_t = CompileTarget::Tree)]
     pub target: CompileTarget,
-    /// A per-node value of $public_ipv4, $private_ipv4, $public_ipv6 or $private_ipv6.
+    /// A per-node value: $public_ipv4, $private_ipv4, $public_ipv6, $private_ipv6, or
+    /// (for a template) any template variable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Variables for a template, from a YAML or JSON file (repeatable; later files win).
+    #[arg(long = "vars", value_name = "FILE")]
+    pub var_files: Vec<String>,
+    /// Compile a template for every node of this inventory, into DIR/<name>/.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<String>,
     /// The node's current update.conf, to merge the config's keys into.
     #[arg(long, value_name = "FILE")]
     pub base_update_conf: Option<std::path::PathBuf>,
@@ -42,32 +50,28 @@ pub enum CompileTarget {
 }
 
 pub(super) fn run(args: &CompileArgs) -> ExitCode {
-    let bytes = match crate::source::read(&args.file) {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            eprintln!("kindling: {err}");
-            return ExitCode::from(2);
-        }
+    let inputs = match Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars) {
+        Ok(i) => i,
+        Err(code) => return code,
     };
-    let base = match &args.base_update_conf {
-        Some(path) => match crate::source::read(&path.to_string_lossy()) {
-            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(err) => {
-                eprintln!("kindling: {err}");
-                return ExitCode::from(2);
+    let bytes = match input(&args.file) {
+        Ok(Input::Plain(bytes)) => {
+            if let Err(code) = plain_vars(&args.file, &inputs) {
+                return code;
             }
-        },
-        None => None,
+            bytes
+        }
+        Ok(Input::Broken(v)) => {
+            super::template_input::print_findings(std::slice::from_ref(&v), args.color);
+            eprintln!("kindling: {} not compiled; nothing was written", args.file);
+            return ExitCode::from(1);
+        }
+        Ok(Input::Template(t)) => return super::compile_template::run(args, &t, &inputs),
+        Err(code) => return code,
     };
-    let options = crate::compile::Options {
-        target: match args.target {
-            CompileTarget::Tree => crate::compile::Target::Tree,
-            CompileTarget::Ignition => crate::compile::Target::Ignition,
-        },
-        vars: args.vars.iter().cloned().collect(),
-        plan: crate::plan::PlanOptions {
-            update_conf_base: base,
-        },
+    let options = match options(args) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     let compiled = crate::compile::compile(&args.file, bytes, &options);
     let style = report::human::Style {
@@ -122,9 +126,34 @@ pub(super) fn run(args: &CompileArgs) -> ExitCode {
     }
 }
 
+/// The compile options of `args` (`--var` values of `$public_ipv4` and friends included).
+/// `Err` is exit status 2 (the base update.conf cannot be read).
+pub(super) fn options(args: &CompileArgs) -> Result<crate::compile::Options, ExitCode> {
+    let base = match &args.base_update_conf {
+        Some(path) => match crate::source::read(&path.to_string_lossy()) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(err) => {
+                eprintln!("kindling: {err}");
+                return Err(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    Ok(crate::compile::Options {
+        target: match args.target {
+            CompileTarget::Tree => crate::compile::Target::Tree,
+            CompileTarget::Ignition => crate::compile::Target::Ignition,
+        },
+        vars: args.vars.iter().cloned().collect(),
+        plan: crate::plan::PlanOptions {
+            update_conf_base: base,
+        },
+    })
+}
+
 /// Write a file through a temporary file in the same directory and a rename, so a reader
 /// sees the old or the new file, never half of one. (A build artifact: not fsynced.)
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

@@ -2,7 +2,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for, use_color};
+use super::template_input::is_template_file;
+use super::{
+    Color, DiffFormat, emit, open_root, parse_var, plan_for_node, plan_for_vars, use_color,
+};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
@@ -19,9 +22,13 @@ pub struct DiffArgs {
     /// Exit 1 when there is a difference.
     #[arg(long)]
     pub exit_code: bool,
-    /// A per-node value of $public_ipv4 and friends.
+    /// A per-node value of $public_ipv4 and friends, or (for a template) any variable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Variables for a template (`## template: jinja`), from a YAML or JSON file
+    /// (repeatable; later files win).
+    #[arg(long = "vars", value_name = "FILE")]
+    pub var_files: Vec<String>,
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -53,18 +60,35 @@ pub(super) fn run(args: &DiffArgs) -> ExitCode {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            let plan = match plan_for(file, &args.vars, Some(&root), args.color) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
+            let plan =
+                match plan_for_vars(file, &args.vars, &args.var_files, Some(&root), args.color) {
+                    Ok(p) => p,
+                    Err(code) => return code,
+                };
             crate::apply::diff(&root, &plan).map_err(|e| e.to_string())
         }
         (None, [old, new]) => {
-            let old = match plan_for(old, &args.vars, None, args.color) {
+            // Template variables are for whichever side is a template.
+            let any_template = is_template_file(old) || is_template_file(new);
+            let old = match plan_for_node(
+                old,
+                &args.vars,
+                &args.var_files,
+                None,
+                args.color,
+                !any_template,
+            ) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let new = match plan_for(new, &args.vars, None, args.color) {
+            let new = match plan_for_node(
+                new,
+                &args.vars,
+                &args.var_files,
+                None,
+                args.color,
+                !any_template,
+            ) {
                 Ok(p) => p,
                 Err(code) => return code,
             };

@@ -16,6 +16,7 @@ mod agent;
 mod apply;
 mod boot_units;
 mod compile;
+mod compile_template;
 mod completions;
 mod coreos_cloudinit;
 mod diff;
@@ -26,7 +27,9 @@ mod lock;
 pub mod package_files;
 mod payload;
 pub mod reference;
+mod render;
 mod slots;
+mod template_input;
 mod update_engine_client;
 mod update_server;
 mod validate;
@@ -36,6 +39,7 @@ pub use compile::{CompileArgs, CompileTarget};
 pub use completions::script as completion_script;
 pub use diff::DiffArgs;
 pub use lock::{LockArgs, LockCommand, LockFormat};
+pub use render::RenderArgs;
 pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
 
@@ -65,6 +69,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Install the units and udev rules that run kindling at boot from datasources.
     BootUnits(boot_units::BootUnitsArgs),
+    /// Print one node's rendered config of a template (`## template: jinja`).
+    Render(RenderArgs),
     /// Print the JSON Schema of the cloud-config dialect.
     Schema,
     /// The A/B /usr slots of a GPT disk: show, play the firmware, mark, create.
@@ -99,21 +105,12 @@ pub enum DiffFormat {
     Json,
 }
 
+/// `--var NAME=VALUE`: one flag for both kinds of per-node value. The names
+/// `public_ipv4`, `private_ipv4`, `public_ipv6` and `private_ipv6` fill coreos-cloudinit's
+/// `$` substitution (and are template variables too); any other name is a template
+/// variable, refused for a plain config (see `template_input::plain_vars`).
 pub(crate) fn parse_var(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
-    let name = name.trim_start_matches('$');
-    if !crate::compile::VARIABLES.contains(&name) {
-        return Err(format!(
-            "{name:?} is not a variable; use one of {}",
-            crate::compile::VARIABLES.join(", ")
-        ));
-    }
-    if value.contains(['\n', '\r']) {
-        return Err("a variable's value cannot contain a line break".into());
-    }
-    Ok((name.to_string(), value.to_string()))
+    crate::template::vars::parse_var(text)
 }
 
 /// Output formats of `validate`.
@@ -204,6 +201,7 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::BootUnits(args) => boot_units::run(&args),
+        Command::Render(args) => render::run(&args),
         Command::Schema => emit(&crate::schema::render()),
         Command::Agent(args) => agent::run(&args),
         Command::Slots(args) => slots::run(&args),
@@ -241,34 +239,63 @@ pub(crate) fn use_color(choice: Color, stream_is_terminal: bool) -> bool {
 }
 
 /// Compile `file` for a node (update.conf merged with the root's own, when there is a root);
-/// prints findings to standard error. `Err` is the exit status to return.
-pub(crate) fn plan_for(
+/// prints findings to standard error. `Err` is the exit status to return. A template
+/// (`## template: jinja`) is rendered with `var_files` and `vars` first; a plain config
+/// refuses template-only variables.
+pub(crate) fn plan_for_vars(
     file: &str,
     vars: &[(String, String)],
+    var_files: &[String],
     root: Option<&crate::root::Root>,
     color: Color,
 ) -> Result<crate::plan::Plan, ExitCode> {
-    let bytes = crate::source::read(file).map_err(|err| {
-        eprintln!("kindling: {err}");
-        ExitCode::from(2)
-    })?;
-    let base = root.and_then(|r| {
-        ["/etc/coreos/update.conf", "/usr/share/coreos/update.conf"]
-            .iter()
-            .find_map(|p| match r.observe(p) {
-                Ok(crate::root::Observed::File { bytes, .. }) => {
-                    Some(String::from_utf8_lossy(&bytes).into_owned())
-                }
-                _ => None,
-            })
-    });
-    let options = crate::compile::Options {
-        target: crate::compile::Target::Tree,
-        vars: vars.iter().cloned().collect(),
-        plan: crate::plan::PlanOptions {
-            update_conf_base: base,
-        },
+    plan_for_node(file, vars, var_files, root, color, true)
+}
+
+/// [`plan_for_vars`]; `refuse_unused` says whether template-only variables are an error for
+/// a plain config (not on the plain side of `diff OLD NEW` when the other side is a template).
+pub(crate) fn plan_for_node(
+    file: &str,
+    vars: &[(String, String)],
+    var_files: &[String],
+    root: Option<&crate::root::Root>,
+    color: Color,
+    refuse_unused: bool,
+) -> Result<crate::plan::Plan, ExitCode> {
+    use template_input::{Input, Inputs, input, plain_vars, print_findings};
+    let inputs = Inputs::read(var_files, None, vars)?;
+    let bytes = match input(file)? {
+        Input::Plain(bytes) => {
+            if refuse_unused {
+                plain_vars(file, &inputs)?;
+            }
+            bytes
+        }
+        Input::Broken(v) => {
+            print_findings(std::slice::from_ref(&v), color);
+            eprintln!("kindling: {file} has errors; nothing to compare or apply");
+            return Err(ExitCode::from(1));
+        }
+        Input::Template(t) => {
+            print_findings(&inputs.validations, color);
+            if inputs.failed {
+                eprintln!("kindling: the variables have errors; nothing to compare or apply");
+                return Err(ExitCode::from(1));
+            }
+            let nodes = inputs.nodes();
+            let mut options = compile_options(root, vars);
+            options.vars.extend(template_input::dollar_vars(&nodes[0]));
+            let compiled = crate::template::compile_node(&t, &nodes[0], &options);
+            let validations =
+                crate::template::fleet::group(&t, &nodes[..1], vec![compiled.findings]);
+            print_findings(&validations, color);
+            return compiled.plan.ok_or_else(|| {
+                eprintln!("kindling: {file} has errors; nothing to compare or apply");
+                ExitCode::from(1)
+            });
+        }
     };
+    let options = compile_options(root, vars);
     let compiled = crate::compile::compile(file, bytes, &options);
     let style = report::human::Style {
         color: use_color(color, std::io::stderr().is_terminal()),
@@ -289,6 +316,35 @@ pub(crate) fn plan_for(
         eprintln!("kindling: {file} has errors; nothing to compare or apply");
         ExitCode::from(1)
     })
+}
+
+/// Tree compile options for a node: `$` variables from `vars`, and update.conf merged with
+/// the root's own when there is a root.
+fn compile_options(
+    root: Option<&crate::root::Root>,
+    vars: &[(String, String)],
+) -> crate::compile::Options {
+    let base = root.and_then(|r| {
+        ["/etc/coreos/update.conf", "/usr/share/coreos/update.conf"]
+            .iter()
+            .find_map(|p| match r.observe(p) {
+                Ok(crate::root::Observed::File { bytes, .. }) => {
+                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                _ => None,
+            })
+    });
+    crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: vars
+            .iter()
+            .filter(|(k, _)| crate::compile::VARIABLES.contains(&k.as_str()))
+            .cloned()
+            .collect(),
+        plan: crate::plan::PlanOptions {
+            update_conf_base: base,
+        },
+    }
 }
 
 pub(crate) fn open_root(path: &std::path::Path) -> Result<crate::root::Root, ExitCode> {

@@ -2,7 +2,8 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::{Color, Format, emit};
+use super::template_input::{Input, Inputs, input};
+use super::{Color, Format, emit, parse_var};
 use crate::diagnostic::Severity;
 use crate::report;
 
@@ -21,18 +22,39 @@ pub struct ValidateArgs {
     /// When to use colour in the human format.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Variables for templates, from a YAML or JSON file (repeatable; later files win).
+    #[arg(long = "vars", value_name = "FILE")]
+    pub var_files: Vec<String>,
+    /// A variable for templates (repeatable; wins over files and the inventory).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Check every node of this inventory (YAML/JSON list or CSV, each with a `name`).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<String>,
 }
 
 pub(super) fn run(args: &ValidateArgs) -> ExitCode {
-    let mut results = Vec::with_capacity(args.files.len());
     let mut io_failed = false;
+    let inputs = match Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let nodes = inputs.nodes();
+    // Variables files first (their mistakes explain the rest), then the files in order.
+    let mut results = inputs.validations;
     for name in &args.files {
-        match crate::source::read(name) {
-            Ok(bytes) => results.push(crate::validate(name, bytes)),
-            Err(err) => {
-                eprintln!("kindling: {err}");
-                io_failed = true;
+        match input(name) {
+            Ok(Input::Plain(bytes)) => results.push(crate::validate(name, bytes)),
+            Ok(Input::Broken(v)) => results.push(*v),
+            // Without usable variables a template is not rendered: the variables' own
+            // findings say why.
+            Ok(Input::Template(t)) if inputs.failed => results.push(
+                crate::template::vars::validation_of((*t.source()).clone(), Vec::new()),
+            ),
+            Ok(Input::Template(t)) => {
+                results.extend(crate::template::validate_fleet(&t, &nodes));
             }
+            Err(_) => io_failed = true,
         }
     }
     let text = match args.format {

@@ -235,6 +235,12 @@ pub fn build(input: Input<'_>) -> Result<Outcome, String> {
                 }
                 (_, Some(why)) => failure = Some(format!("cannot read the user-data: {why}")),
                 (UserData::Empty, None) => {}
+                (UserData::Template, None) => {
+                    failure = Some(
+                        "the user-data is a `## template: jinja` template: render it per node before it reaches the node (kindling render, or compile --inventory); only the metadata is applied"
+                            .into(),
+                    );
+                }
                 (UserData::Ignition, None) => {
                     return Ok(Outcome {
                         plan: Plan::default(),

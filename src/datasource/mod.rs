@@ -31,7 +31,6 @@ pub mod race;
 pub mod url;
 pub mod vmware;
 pub mod waagent;
-mod xml;
 
 use std::future::Future;
 use std::net::IpAddr;

@@ -37,10 +37,11 @@ pub struct VmwareOvf {
 /// # Errors
 /// When the document is not XML.
 pub fn properties(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let root = super::xml::parse(text)?;
+    let root = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)
+        .map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
-    for section in root.all("PropertySection") {
-        for p in section.all("Property") {
+    for section in root.children_named("PropertySection") {
+        for p in section.children_named("Property") {
             if let (Some(k), Some(v)) = (p.attr("key"), p.attr("value"))
                 && let Some(k) = k.strip_prefix("guestinfo.")
             {

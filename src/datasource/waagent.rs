@@ -22,7 +22,8 @@ pub struct Waagent {
 /// # Errors
 /// When the document is not XML.
 pub fn shared_config(text: &str) -> Result<Metadata, String> {
-    let doc = super::xml::parse(text)?;
+    let doc = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)
+        .map_err(|e| e.to_string())?;
     let wanted = doc
         .child("Incarnation")
         .and_then(|i| i.attr("instance"))
@@ -31,7 +32,7 @@ pub fn shared_config(text: &str) -> Result<Metadata, String> {
     let Some(instance) = doc
         .child("Instances")
         .into_iter()
-        .flat_map(|i| i.all("Instance"))
+        .flat_map(|i| i.children_named("Instance"))
         .find(|i| i.attr("id").unwrap_or("") == wanted)
     else {
         return Ok(md);
@@ -40,7 +41,7 @@ pub fn shared_config(text: &str) -> Result<Metadata, String> {
     md.public_ipv4 = instance
         .child("InputEndpoints")
         .into_iter()
-        .flat_map(|e| e.all("Endpoint"))
+        .flat_map(|e| e.children_named("Endpoint"))
         .filter_map(|e| e.attr("loadBalancedPublicAddress"))
         .find_map(|a| a.parse::<std::net::SocketAddr>().ok())
         .map(|s| s.ip());

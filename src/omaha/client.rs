@@ -12,7 +12,7 @@ use thiserror::Error;
 use super::event::{Event, code};
 use super::request::{self, AppInfo};
 use super::response::{self, Response, ResponseError};
-use super::xml::{self, RESPONSE_LIMITS};
+use crate::xml::{self, RESPONSE_LIMITS};
 
 /// go-omaha's client timeout for one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);

@@ -17,7 +17,6 @@ pub mod event;
 pub mod request;
 pub mod response;
 mod writer;
-pub mod xml;
 
 pub use client::{Client, ClientError};
 pub use event::Event;

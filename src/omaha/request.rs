@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use super::event::{self, Event};
 use super::writer::Doc;
-use super::xml::{self, Element, XmlError};
+use crate::xml::{self, Element, XmlError};
 
 /// CoreOS's (and Flatcar's) application id, update_engine's default.
 pub const COREOS_APP_ID: &str = "{e96281a6-d1af-4bde-9a0a-97b76e56dc57}";

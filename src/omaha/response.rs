@@ -22,7 +22,7 @@ use base64::Engine as _;
 use thiserror::Error;
 
 use super::writer::Doc;
-use super::xml::{self, Element, XmlError};
+use crate::xml::{self, Element, XmlError};
 
 /// update_engine's default `MaxFailureCountPerUrl`.
 pub const DEFAULT_MAX_FAILURE_COUNT_PER_URL: u32 = 10;

@@ -38,7 +38,7 @@ pub fn render(results: &[Validation]) -> String {
                 end.line,
                 end.column,
                 property(f.rule.code),
-                data(&format!("{} — {}", f.message, f.help_text())),
+                data(&format!("{} — {}", f.full_message(), f.help_text())),
             ));
         }
     }

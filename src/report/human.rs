@@ -54,7 +54,7 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.finding.message)
+        f.write_str(&self.finding.full_message())
     }
 }
 
@@ -86,7 +86,9 @@ impl Diagnostic for Report<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let primary = LabeledSpan::new_primary_with_span(None, source_span(self.finding.span));
+        // A finding at a template expression says what the expression rendered.
+        let label = self.finding.nodes.as_ref().and_then(|n| n.describe_value());
+        let primary = LabeledSpan::new_primary_with_span(label, source_span(self.finding.span));
         let related = self
             .finding
             .related
@@ -130,7 +132,12 @@ pub fn render_finding(source: &SourceFile, finding: &Finding, style: Style) -> S
         let pos = source.position(finding.span.start);
         out = format!(
             "{}:{}:{}: {}: {} [{}]\n",
-            source.name, pos.line, pos.column, finding.severity, finding.message, finding.rule.code
+            source.name,
+            pos.line,
+            pos.column,
+            finding.severity,
+            finding.full_message(),
+            finding.rule.code
         );
     }
     out

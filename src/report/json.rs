@@ -27,6 +27,15 @@ pub struct JsonFinding<'a> {
     pub message: &'a str,
     /// What to do.
     pub help: &'a str,
+    /// For a rendered template: the nodes with this finding (all of them, in inventory order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<&'a [String]>,
+    /// For a rendered template: how many nodes were rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes_total: Option<usize>,
+    /// For a finding at a template expression: what it rendered (on the first node listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<&'a str>,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -45,6 +54,13 @@ impl<'a> JsonFinding<'a> {
             code: finding.rule.code,
             message: &finding.message,
             help: finding.help_text(),
+            nodes: finding
+                .nodes
+                .as_ref()
+                .filter(|n| !n.names.is_empty())
+                .map(|n| n.names.as_slice()),
+            nodes_total: finding.nodes.as_ref().map(|n| n.total),
+            rendered: finding.nodes.as_ref().and_then(|n| n.rendered.as_deref()),
         }
     }
 }

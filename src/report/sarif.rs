@@ -43,7 +43,7 @@ pub fn render(results: &[Validation]) -> String {
             let mut result = json!({
                 "ruleId": f.rule.code,
                 "level": level(f.severity),
-                "message": { "text": format!("{} ({})", f.message, f.help_text()) },
+                "message": { "text": format!("{} ({})", f.full_message(), f.help_text()) },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": v.source.name },
@@ -58,6 +58,14 @@ pub fn render(results: &[Validation]) -> String {
             });
             if let (Some(i), Value::Object(m)) = (index(f.rule.code), &mut result) {
                 m.insert("ruleIndex".into(), json!(i));
+            }
+            // A rendered template's finding: the nodes it occurs on, as a property bag.
+            if let (Some(n), Value::Object(m)) = (&f.nodes, &mut result) {
+                let mut bag = json!({ "nodes": n.names, "nodesTotal": n.total });
+                if let (Some(v), Value::Object(b)) = (&n.rendered, &mut bag) {
+                    b.insert("rendered".into(), json!(v));
+                }
+                m.insert("properties".into(), bag);
             }
             out.push(result);
         }

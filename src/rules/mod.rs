@@ -31,6 +31,13 @@ pub mod structure_line_break;
 pub mod structure_root;
 pub mod structure_unknown_key;
 pub mod substitution_variable;
+pub mod template_ambiguous_value;
+pub mod template_header;
+pub mod template_limits;
+pub mod template_render;
+pub mod template_syntax;
+pub mod template_undefined;
+pub mod template_vars;
 pub mod units_command;
 pub mod units_drop_in_incomplete;
 pub mod units_drop_in_name;
@@ -143,6 +150,13 @@ pub static ALL: &[&Rule] = &[
     &compile_unset_variable::RULE,
     &compile_unsupported_input::RULE,
     &compile_ignition::RULE,
+    &template_header::RULE,
+    &template_syntax::RULE,
+    &template_undefined::RULE,
+    &template_render::RULE,
+    &template_limits::RULE,
+    &template_vars::RULE,
+    &template_ambiguous_value::RULE,
 ];
 
 /// A check over a whole config.

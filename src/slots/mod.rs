@@ -30,7 +30,7 @@ pub use disk::{Disk, NextBoot};
 pub use error::SlotsError;
 pub use find::find_disk;
 pub use init::{InitOptions, USR_A_PARTUUID, USR_B_PARTUUID, init, parse_size};
-pub use release::{Release, parse_release};
+pub use release::{Release, parse_key_values, parse_release};
 pub use table::{CopyHealth, Health};
 
 /// The coreos-usr (Flatcar "flatcar-usr"/"coreos-rootfs") partition type GUID.

@@ -28,25 +28,33 @@ pub struct Release {
     pub fields: BTreeMap<String, String>,
 }
 
-/// Parses a release file; `None` when it names no version.
+/// The `KEY=VALUE` lines of a release file or an update.conf, as update_engine's simple
+/// reader reads them: comments and blank lines skipped, the value after the first `=`,
+/// surrounding quotes dropped; in file order.
 #[must_use]
-pub fn parse_release(text: &str) -> Option<Release> {
-    let mut fields = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        if let Some((key, value)) = line.split_once('=') {
+pub fn parse_key_values(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let (key, value) = line.split_once('=')?;
             let value = value.trim();
             let value = value
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
                 .unwrap_or(value);
-            fields.insert(key.trim().to_string(), value.to_string());
-        }
-    }
+            Some((key.trim().to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// Parses a release file; `None` when it names no version.
+#[must_use]
+pub fn parse_release(text: &str) -> Option<Release> {
+    let fields: BTreeMap<String, String> = parse_key_values(text).into_iter().collect();
     let pick = |suffix: &str| {
         ["COREOS_", "FLATCAR_"]
             .iter()

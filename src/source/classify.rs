@@ -1,6 +1,8 @@
 //! What kind of user-data a text is, decided exactly as coreos-cloudinit's validator does.
 //!
-//! Order: empty, `#!` script, Ignition JSON, `#cloud-config`, else an error on line 1.
+//! Order: empty, `#!` script, Ignition JSON, a `## template:` header (kindling's templates,
+//! recognised exactly as cloud-init does: `##`, optional blanks, `template:` in any case),
+//! `#cloud-config`, else an error on line 1.
 //! The header must be the whole first line, case-sensitive, with only trailing white
 //! space (a CR included) allowed. Where the first line is a near miss (a BOM, leading
 //! blanks, other case, a trailing comment, a Butane or multipart file) the help says
@@ -20,6 +22,9 @@ pub enum UserData {
     Ignition,
     /// A `#cloud-config`.
     CloudConfig,
+    /// A template: a `## template: <renderer>` first line, rendered per node before it
+    /// is a cloud-config (see `crate::template`).
+    Template,
     /// None of the above.
     Unrecognized,
 }
@@ -62,6 +67,9 @@ pub fn classify(text: &str) -> (UserData, Option<Finding>) {
     if first.trim_end() == HEADER {
         return (UserData::CloudConfig, None);
     }
+    if template_renderer(first).is_some() {
+        return (UserData::Template, None);
+    }
     let help = near_miss_help(text, first);
     (
         UserData::Unrecognized,
@@ -74,6 +82,19 @@ pub fn classify(text: &str) -> (UserData, Option<Finding>) {
                 .with_help(help),
         ),
     )
+}
+
+/// The renderer a template header names (`jinja` for `## template: jinja`), lower-cased,
+/// when `first_line` is a template header as cloud-init reads it (`##\s*template:(.*)`,
+/// case-insensitive, anchored at the start of the line).
+#[must_use]
+pub fn template_renderer(first_line: &str) -> Option<String> {
+    let rest = first_line.strip_prefix("##")?.trim_start();
+    let keyword = rest.get(..9)?;
+    if !keyword.eq_ignore_ascii_case("template:") {
+        return None;
+    }
+    Some(rest[9..].trim().to_ascii_lowercase())
 }
 
 fn is_ignition(text: &str) -> bool {
@@ -110,9 +131,6 @@ fn near_miss_help(text: &str, first: &str) -> String {
     }
     if trimmed.starts_with("Content-Type: multipart") || trimmed.starts_with("MIME-Version") {
         return "multipart MIME user-data is not understood by coreos-cloudinit; send the #cloud-config part on its own".into();
-    }
-    if trimmed.starts_with("## template:") {
-        return "a template header must be followed by the rendered #cloud-config; render the template first".into();
     }
     let lines: Vec<&str> = text.lines().take(40).collect();
     if lines.iter().any(|l| l.starts_with("variant:")) {
@@ -165,6 +183,17 @@ mod tests {
             UserData::Ignition
         );
         assert_eq!(kind("{}"), UserData::Unrecognized);
+        assert_eq!(
+            kind("## template: jinja\n#cloud-config\n"),
+            UserData::Template
+        );
+        assert_eq!(kind("##template:JINJA\r\n"), UserData::Template);
+        assert_eq!(kind("## Template: basic\n"), UserData::Template);
+        assert_eq!(kind("# template: jinja\n"), UserData::Unrecognized);
+        assert_eq!(
+            template_renderer("##  template:  Jinja "),
+            Some("jinja".into())
+        );
         assert_eq!(
             kind("{\"ignition\":{\"version\":3}}"),
             UserData::Unrecognized

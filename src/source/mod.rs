@@ -2,7 +2,8 @@
 //!
 //! It unpacks gzip'd user-data, insists on UTF-8 (pointing at the first bad byte),
 //! classifies the text exactly as coreos-cloudinit's validator does (empty, `#!` script,
-//! Ignition JSON, `#cloud-config`, anything else), and for cloud-configs builds the
+//! Ignition JSON, `#cloud-config`, anything else) plus cloud-init's `## template: jinja`
+//! header, which `template` renders per node, and for cloud-configs builds the
 //! spanned YAML tree (`yaml`). It never interprets what the keys mean; that is `model`.
 
 mod classify;
@@ -14,7 +15,7 @@ pub mod yaml;
 use std::io::Read;
 use std::path::Path;
 
-pub use classify::{UserData, classify};
+pub use classify::{UserData, classify, template_renderer};
 pub use line_index::{LineIndex, Position};
 pub use node::{Entry, Node, Scalar, Style, Tag, Value};
 
@@ -128,7 +129,7 @@ pub fn load(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
             let at = err.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
             let (kind, _) = classify(&text);
-            if kind == UserData::CloudConfig {
+            if matches!(kind, UserData::CloudConfig | UserData::Template) {
                 findings.push(rules::source_utf8::RULE.at(
                     Span::new(at, at + 1),
                     format!("byte {at} is not valid UTF-8"),

@@ -26,7 +26,7 @@ use super::settings::{self, Settings};
 use super::store::{self, CHANNELS_FILE, INSTANCES_FILE, RELEASES_FILE, Releases, StoreError};
 use crate::omaha::request;
 use crate::omaha::response;
-use crate::omaha::xml::REQUEST_LIMITS;
+use crate::xml::REQUEST_LIMITS;
 
 /// How the server runs.
 #[derive(Debug, Clone)]

@@ -1,7 +1,9 @@
-//! A bounded reader that turns one Omaha XML document into a small element tree.
+//! kindling's one XML reader: a bounded reader that turns one document into a small element
+//! tree (Omaha's requests and responses; the datasources' VMware OVF environment and Azure
+//! `SharedConfig.xml`).
 //!
-//! Omaha carries everything in attributes, so the tree keeps element names, attributes and
-//! children and drops text. Every document comes from the network, so the reader refuses
+//! Those documents carry everything in attributes, so the tree keeps element names,
+//! attributes and children and drops text. Every document comes from the network, so the reader refuses
 //! what a hostile peer could use against it before any of it is kept: a body over the size
 //! limit, a `<!DOCTYPE>` (the only way to declare entities, so no entity is ever expanded),
 //! any entity reference other than XML's five and character references, nesting deeper
@@ -26,6 +28,9 @@ pub struct Limits {
     pub max_name_len: usize,
     /// Length of one attribute value after unescaping, in bytes.
     pub max_value_len: usize,
+    /// Keep local names only (namespace prefixes dropped, as Go's `encoding/xml` matches
+    /// them); otherwise names are kept as written.
+    pub local_names: bool,
 }
 
 /// Requests a server accepts: update_engine's are about 1 KB, so 64 KiB is generous.
@@ -36,6 +41,7 @@ pub const REQUEST_LIMITS: Limits = Limits {
     max_attributes: 64,
     max_name_len: 128,
     max_value_len: 4096,
+    local_names: false,
 };
 
 /// Responses a client accepts: 1 MiB, the cap go-omaha's client sets ("certainly bogus").
@@ -46,6 +52,19 @@ pub const RESPONSE_LIMITS: Limits = Limits {
     max_attributes: 64,
     max_name_len: 128,
     max_value_len: 16 * 1024,
+    local_names: false,
+};
+
+/// The datasources' documents (VMware's OVF environment, Azure's `SharedConfig.xml`): local
+/// names; an OVF property may carry a whole base64 user-data.
+pub const DATASOURCE_LIMITS: Limits = Limits {
+    max_bytes: 4 * 1024 * 1024,
+    max_depth: 64,
+    max_elements: 65_536,
+    max_attributes: 256,
+    max_name_len: 256,
+    max_value_len: 4 * 1024 * 1024,
+    local_names: true,
 };
 
 /// One element: its name, its attributes in document order, its child elements.
@@ -283,7 +302,12 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
 }
 
 fn element(start: &BytesStart<'_>, limits: &Limits) -> Result<Element, XmlError> {
-    let name = name(start.name().as_ref(), limits)?;
+    let raw = if limits.local_names {
+        start.local_name().into_inner()
+    } else {
+        start.name().into_inner()
+    };
+    let name = name(raw, limits)?;
     let mut attrs = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Syntax {
@@ -296,7 +320,12 @@ fn element(start: &BytesStart<'_>, limits: &Limits) -> Result<Element, XmlError>
                 limit: limits.max_attributes,
             });
         }
-        let key = self::name(attr.key.as_ref(), limits)?;
+        let key = if limits.local_names {
+            attr.key.local_name().into_inner()
+        } else {
+            attr.key.into_inner()
+        };
+        let key = self::name(key, limits)?;
         // Checked before unescaping too, so a huge value is refused without being copied.
         if attr.value.len() > limits.max_value_len * 2 {
             return Err(XmlError::ValueTooLong {
@@ -353,6 +382,29 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datasource_documents_are_read_by_local_names() {
+        let doc = parse(
+            br#"<?xml version="1.0"?><oe:Environment xmlns:oe="x"><PropertySection><Property oe:key="a" oe:value="b &amp; c"/></PropertySection></oe:Environment>"#,
+            &DATASOURCE_LIMITS,
+        )
+        .unwrap();
+        assert_eq!(doc.name, "Environment");
+        let p = doc
+            .child("PropertySection")
+            .and_then(|s| s.child("Property"))
+            .unwrap();
+        assert_eq!(p.attr("key"), Some("a"));
+        assert_eq!(p.attr("value"), Some("b & c"));
+        assert!(parse(b"<a><b></a>", &DATASOURCE_LIMITS).is_err());
+        assert!(parse(b"", &DATASOURCE_LIMITS).is_err());
+        // The same hardening as Omaha's documents.
+        assert_eq!(
+            parse(b"<!DOCTYPE x [<!ENTITY a \"b\">]><x/>", &DATASOURCE_LIMITS),
+            Err(XmlError::Doctype)
+        );
+    }
 
     fn parse_req(text: &str) -> Result<Element, XmlError> {
         parse(text.as_bytes(), &REQUEST_LIMITS)

@@ -1,0 +1,245 @@
+//! What every command that takes a config also takes for templates: `--vars FILE`,
+//! `--var NAME=VALUE`, `--inventory FILE`, and an include loader confined to the
+//! template's directory. Reading happens here (the `template` module does no I/O).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use minijinja::Value;
+
+use super::{Color, use_color};
+use crate::Validation;
+use crate::diagnostic::Severity;
+use crate::report;
+use crate::template::inventory::Record;
+use crate::template::{Includes, Node};
+
+/// Variables given on the command line, read.
+#[derive(Debug, Default)]
+pub(crate) struct Inputs {
+    /// The validations of the variables files and the inventory (their own findings).
+    pub validations: Vec<Validation>,
+    /// The `--vars` files' variables, in order.
+    pub files: Vec<BTreeMap<String, Value>>,
+    /// The inventory's records, when one was given.
+    pub records: Option<Vec<Record>>,
+    /// `--var` pairs.
+    pub cli: Vec<(String, String)>,
+    /// Whether a variables file or the inventory has errors (then no template renders).
+    pub failed: bool,
+}
+
+impl Inputs {
+    /// Read `--vars` files and the inventory. `Err` is exit status 2 (cannot read).
+    pub fn read(
+        var_files: &[String],
+        inventory: Option<&str>,
+        cli: &[(String, String)],
+    ) -> Result<Inputs, ExitCode> {
+        let mut inputs = Inputs {
+            cli: cli.to_vec(),
+            ..Inputs::default()
+        };
+        for name in var_files {
+            let bytes = read(name)?;
+            let (v, vars) = crate::template::vars::read_vars_file(name, bytes);
+            inputs.failed |= vars.is_none();
+            inputs.files.extend(vars);
+            inputs.validations.push(v);
+        }
+        if let Some(name) = inventory {
+            let bytes = read(name)?;
+            let (v, records) = crate::template::inventory::read(name, bytes);
+            inputs.failed |= records.is_none();
+            inputs.records = Some(records.unwrap_or_default());
+            inputs.validations.push(v);
+        }
+        Ok(inputs)
+    }
+
+    /// The nodes to render: one per inventory record, else one from the files and `--var`.
+    pub fn nodes(&self) -> Vec<Node> {
+        match &self.records {
+            Some(records) => records
+                .iter()
+                .map(|r| {
+                    let mut node = Node::new(crate::template::vars::merge(
+                        &self.files,
+                        Some(&r.vars),
+                        &self.cli,
+                    ));
+                    node.name = Some(r.name.clone());
+                    node
+                })
+                .collect(),
+            None => vec![Node::new(crate::template::vars::merge(
+                &self.files,
+                None,
+                &self.cli,
+            ))],
+        }
+    }
+
+    /// Whether anything template-only was given (files, an inventory, other `--var` names).
+    pub fn template_only(&self) -> Option<String> {
+        if let Some(v) = self.validations.first() {
+            return Some(format!("{} (a variables file or inventory)", v.source.name));
+        }
+        self.cli
+            .iter()
+            .find(|(k, _)| !crate::compile::VARIABLES.contains(&k.as_str()))
+            .map(|(k, _)| format!("--var {k}"))
+    }
+}
+
+/// The values of `$public_ipv4` and friends for a node: its variables of those names
+/// (from `--var`, `--vars` or its inventory record) that are text.
+pub(crate) fn dollar_vars(node: &Node) -> BTreeMap<String, String> {
+    crate::compile::VARIABLES
+        .iter()
+        .filter_map(|k| {
+            let v = node.vars.get(*k)?;
+            Some(((*k).to_string(), v.as_str()?.to_string()))
+        })
+        .collect()
+}
+
+/// Refuse template-only arguments for a plain config: `Err` is exit status 2.
+pub(crate) fn plain_vars(file: &str, inputs: &Inputs) -> Result<(), ExitCode> {
+    match inputs.template_only() {
+        Some(what) => {
+            eprintln!(
+                "kindling: {file} is not a template (its first line is not `## template: jinja`), so {what} has no use; \
+                 a plain config takes only --var {}",
+                crate::compile::VARIABLES.join("|")
+            );
+            Err(ExitCode::from(2))
+        }
+        None => Ok(()),
+    }
+}
+
+fn read(name: &str) -> Result<Vec<u8>, ExitCode> {
+    crate::source::read(name).map_err(|err| {
+        eprintln!("kindling: {err}");
+        ExitCode::from(2)
+    })
+}
+
+/// Included templates, looked up relative to the template's directory. Absolute names and
+/// `..` are refused, so a template reads only below its own directory.
+pub(crate) fn includes_for(template: &str) -> Includes {
+    let dir = if template == "-" {
+        PathBuf::new()
+    } else {
+        Path::new(template)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    };
+    Arc::new(move |name: &str| {
+        let rel = Path::new(name);
+        if rel
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(
+                "an include is a path below the template's directory (no `/` at the start, no `..`)"
+                    .to_string(),
+            );
+        }
+        let path = dir.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Ok(Some((path.display().to_string(), text))),
+                Err(_) => Err(format!("{} is not UTF-8", path.display())),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    })
+}
+
+/// Print the warnings and errors of `validations` to standard error (human format).
+pub(crate) fn print_findings(validations: &[Validation], color: Color) {
+    let style = report::human::Style {
+        color: use_color(color, std::io::stderr().is_terminal()),
+        width: 100,
+    };
+    for v in validations {
+        for finding in v
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+        {
+            eprint!(
+                "{}",
+                report::human::render_finding(&v.source, finding, style)
+            );
+            eprintln!();
+        }
+    }
+}
+
+/// Whether `file` starts with a template header (unreadable files are not templates; the
+/// command reports them when it reads them).
+pub(crate) fn is_template_file(file: &str) -> bool {
+    if file == "-" {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(file) else {
+        return false;
+    };
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    std::str::from_utf8(first)
+        .ok()
+        .and_then(crate::source::template_renderer)
+        .is_some()
+}
+
+/// A config file as read: a template (parsed), a template that does not parse (its
+/// findings), or a plain config (its bytes).
+pub(crate) enum Input {
+    /// A template, ready to render.
+    Template(Box<crate::template::Template>),
+    /// A template with header or syntax errors.
+    Broken(Box<Validation>),
+    /// Anything else.
+    Plain(Vec<u8>),
+}
+
+/// Read `file` and parse it when it is a template. `Err` is exit status 2.
+pub(crate) fn input(file: &str) -> Result<Input, ExitCode> {
+    let bytes = read(file)?;
+    // Templates are recognised by the first line alone; everything else stays bytes so the
+    // plain path is unchanged.
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let looks_like_template = std::str::from_utf8(first)
+        .ok()
+        .and_then(crate::source::template_renderer)
+        .is_some();
+    if !looks_like_template {
+        return Ok(Input::Plain(bytes));
+    }
+    let (source, mut findings) = crate::source::load(file, bytes);
+    if source.kind != crate::source::UserData::Template {
+        // A gzip'd or odd file whose first bytes only looked like a header.
+        return Ok(Input::Plain(source.text.into_bytes()));
+    }
+    let copy = source.clone();
+    match crate::template::Template::new(source, Some(includes_for(file))) {
+        Ok(t) if findings.is_empty() => Ok(Input::Template(Box::new(t))),
+        Ok(_) => Ok(Input::Broken(Box::new(
+            crate::template::vars::validation_of(copy, findings),
+        ))),
+        Err(errors) => {
+            findings.extend(errors);
+            Ok(Input::Broken(Box::new(
+                crate::template::vars::validation_of(copy, findings),
+            )))
+        }
+    }
+}

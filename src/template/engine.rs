@@ -1,0 +1,111 @@
+//! The minijinja environment every template renders in, and its limits.
+//!
+//! Settings match cloud-init's Jinja where a cloud-config depends on them: `trim_blocks`
+//! (the newline after a `{% tag %}` is dropped), no autoescaping (minijinja would
+//! otherwise JSON-escape into files named `*.yaml`), no `lstrip_blocks`. Unlike cloud-init
+//! an undefined variable is an error (strict undefined), and the final newline of the
+//! template is kept so the rendered file ends in one.
+//!
+//! Limits bound what a hostile or broken template can cost: [`FUEL`] instructions (minijinja
+//! also charges the memory values take and the output written against it), a recursion
+//! limit of [`RECURSION_LIMIT`] for macros and includes, the parser's own nesting limits,
+//! and [`MAX_OUTPUT`] bytes of rendered text, enforced by the writer the text goes to.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
+
+/// Instructions one render may run (minijinja's fuel; also charged for memory and output).
+/// A 100-line fleet template needs a few thousand; this leaves room for big loops.
+pub const FUEL: u64 = 2_000_000;
+
+/// Nesting of macro calls, includes and loops at render time.
+pub const RECURSION_LIMIT: usize = 100;
+
+/// The largest rendered config accepted (cloud user-data limits are far lower: 16 KiB on
+/// EC2, 64 KiB on most others).
+pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// Gives minijinja the text of an included template by the name the template wrote.
+pub type Loader = Arc<dyn Fn(&str) -> Result<Option<String>, String> + Send + Sync>;
+
+/// A new environment with kindling's settings, filters and, when given, an include loader.
+pub fn environment(includes: Option<Loader>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // The default syntax with cloud-init's whitespace rules; building it cannot fail.
+    if let Ok(syntax) = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.set_debug(true);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.add_filter("b64encode", super::filters::b64encode);
+    env.add_filter("toyaml", super::filters::toyaml);
+    if let Some(includes) = includes {
+        env.set_loader(move |name| {
+            includes(name).map_err(|why| {
+                Error::new(
+                    ErrorKind::TemplateNotFound,
+                    format!("cannot read the included template {name:?}: {why}"),
+                )
+            })
+        });
+    }
+    env
+}
+
+/// Render `name` with `context` into a string of at most [`MAX_OUTPUT`] bytes.
+pub fn render_capped(env: &Environment<'_>, name: &str, context: Value) -> Result<String, Error> {
+    let template = env.get_template(name)?;
+    let mut out = Capped {
+        buf: Vec::with_capacity(4096),
+        over: false,
+    };
+    let result = template.render_captured_to(context, &mut out);
+    if out.over {
+        return Err(Error::new(
+            ErrorKind::WriteFailure,
+            format!(
+                "the rendered config is larger than {} MiB",
+                MAX_OUTPUT / 1024 / 1024
+            ),
+        ));
+    }
+    result?;
+    // minijinja writes only UTF-8 (it renders Rust strings).
+    String::from_utf8(out.buf).map_err(|_| {
+        Error::new(
+            ErrorKind::WriteFailure,
+            "the rendered text is not UTF-8 (a bug in kindling)",
+        )
+    })
+}
+
+/// A writer that refuses to grow past [`MAX_OUTPUT`].
+struct Capped {
+    buf: Vec<u8>,
+    over: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + bytes.len() > MAX_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
