@@ -36,6 +36,7 @@ pub mod rules;
 pub mod schema;
 pub mod slots;
 pub mod source;
+pub mod suggest;
 pub mod template;
 pub mod units;
 pub mod update_server;

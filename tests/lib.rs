@@ -11,6 +11,7 @@ mod agent_compile;
 mod agent_reboot;
 mod agent_support;
 mod apply;
+mod architecture;
 mod calendar;
 mod cli;
 mod common;

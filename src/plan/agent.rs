@@ -11,7 +11,7 @@ use super::units::UnitSpec;
 use super::{Content, Effect, PlannedFile};
 use crate::model::minisign::PublicKey;
 use crate::model::{Spanned, Update};
-use crate::rules::update_check_timing::seconds;
+use crate::units::values::timespan_usec;
 
 /// Where the kindling binary is installed on a node: `/usr` is the read-only image, and
 /// `/opt/bin` is where CoreOS-style nodes keep binaries of their own (the maintenance
@@ -38,6 +38,19 @@ pub const FIRST_CHECK_DELAY_KEY: &str = "KINDLING_FIRST_CHECK_DELAY";
 
 /// update.conf: upper bound, in seconds, of the random delay added to each wait.
 pub const CHECK_JITTER_KEY: &str = "KINDLING_CHECK_JITTER";
+
+/// The span in whole seconds, rounded up, as written to update.conf.
+///
+/// # Errors
+/// When the text is not a finite systemd time span.
+pub fn seconds(text: &str) -> Result<u64, String> {
+    match timespan_usec(text)? {
+        None => Err(format!(
+            "{text:?} is endless; the agent needs a finite time span such as 1h"
+        )),
+        Some(usec) => Ok(usec.div_ceil(1_000_000)),
+    }
+}
 
 /// Where a config's settings come from, for the manifest.
 const ORIGIN: &str = "coreos.update.agent";
