@@ -37,6 +37,7 @@ pub mod rules;
 pub mod schema;
 pub mod slots;
 pub mod source;
+pub mod suggest;
 pub mod template;
 pub mod units;
 pub mod update_server;

@@ -445,7 +445,7 @@ fn check_timing_is_read_as_systemd_analyze_reads_it() {
             "{span}"
         );
         assert_eq!(
-            kindling::rules::update_check_timing::seconds(span),
+            kindling::plan::agent::seconds(span),
             Ok(usec.div_ceil(1_000_000)),
             "{span}"
         );

@@ -118,22 +118,10 @@ fn describe_tree(dir: &Path) -> String {
     text
 }
 
-fn snapshot(name: &str, text: &str, stale: &mut Vec<String>) {
-    let path = root().join("snapshots/compile").join(name);
-    if std::env::var_os("UPDATE_GENERATED").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    if std::fs::read_to_string(&path).unwrap_or_default() != text {
-        stale.push(name.to_string());
-    }
-}
-
 #[test]
 fn examples_compile_to_both_targets_as_snapshotted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut stale = Vec::new();
+    let mut snapshots = Vec::new();
     for example in examples() {
         let stem = example.file_stem().unwrap().to_string_lossy().to_string();
         let rel = format!("examples/{stem}.yaml");
@@ -151,11 +139,7 @@ fn examples_compile_to_both_targets_as_snapshotted() {
             "{stem}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        snapshot(
-            &format!("{stem}.tree.txt"),
-            &describe_tree(&tree),
-            &mut stale,
-        );
+        snapshots.push((format!("{stem}.tree"), describe_tree(&tree)));
 
         let ign = dir.path().join(format!("{stem}-ign"));
         let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
@@ -170,12 +154,9 @@ fn examples_compile_to_both_targets_as_snapshotted() {
             String::from_utf8_lossy(&out.stderr)
         );
         let config = std::fs::read_to_string(ign.join("config.ign")).unwrap();
-        snapshot(&format!("{stem}.ign.json"), &config, &mut stale);
+        snapshots.push((format!("{stem}.ign"), config));
     }
-    assert!(
-        stale.is_empty(),
-        "snapshots differ: {stale:?} (review, then UPDATE_GENERATED=1 cargo test --test integration compile)"
-    );
+    crate::insta_support::assert_snapshots("compile", &snapshots);
 }
 
 #[test]

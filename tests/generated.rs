@@ -34,6 +34,25 @@ fn config_reference_is_current() {
 }
 
 #[test]
+fn cli_reference_is_current() {
+    // The book's command-line reference is generated from the clap definitions, so a
+    // flag added, renamed or re-documented shows up here (as coreos-installer's docs do).
+    let page = kindling::cli::reference::reference_page();
+    for needle in [
+        "## `kindling agent run`",
+        "--reboot-command",
+        "## `kindling completions`",
+    ] {
+        assert!(page.contains(needle), "the reference lacks {needle}");
+    }
+    assert!(
+        !page.contains("package-files"),
+        "hidden commands are not documented"
+    );
+    check_file(kindling::cli::reference::PAGE, &page);
+}
+
+#[test]
 fn codes_index_is_current() {
     check_file("book/src/codes.md", &rules::codes_page());
 }

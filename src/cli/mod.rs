@@ -17,6 +17,7 @@ mod apply;
 mod boot_units;
 mod compile;
 mod compile_template;
+mod completions;
 mod coreos_cloudinit;
 mod diff;
 mod explain;
@@ -24,7 +25,9 @@ mod fleet;
 pub mod from;
 mod from_args;
 mod lock;
+pub mod package_files;
 mod payload;
+pub mod reference;
 mod render;
 mod slots;
 mod template_input;
@@ -34,11 +37,16 @@ mod validate;
 
 pub use apply::ApplyArgs;
 pub use compile::{CompileArgs, CompileTarget};
+pub use completions::script as completion_script;
 pub use diff::DiffArgs;
 pub use lock::{LockArgs, LockCommand, LockFormat};
 pub use render::RenderArgs;
 pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
+
+/// The names kindling answers to as another tool (argv[0]); the package installs each as a
+/// symlink to the binary.
+pub const COMPAT_NAMES: [&str; 3] = ["update_engine_client", "locksmithctl", "coreos-cloudinit"];
 
 /// kindling: compile, lint, preview and apply #cloud-config for CoreOS-style fleets.
 #[derive(Debug, Parser)]
@@ -81,6 +89,11 @@ pub enum Command {
     Lock(LockArgs),
     /// The fleet in etcd: status, publish, diff, rollout.
     Fleet(fleet::FleetArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write the files a package installs beside the binary (units, rules, completions, man pages).
+    #[command(hide = true)]
+    PackageFiles(package_files::PackageFilesArgs),
     /// Download a payload into a slot region and verify it (the agent's payload step).
     #[command(hide = true)]
     Payload(payload::PayloadArgs),
@@ -200,6 +213,8 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
         Command::Lock(args) => lock::run(&args),
         Command::Payload(args) => payload::run(&args),
         Command::Fleet(args) => fleet::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::PackageFiles(args) => package_files::run(&args),
     }
 }
 

@@ -111,7 +111,7 @@ section! {
         /// Units that must be active, e.g. `docker.service`.
         units: Vec<Spanned<String>>,
         /// A command run with `/bin/sh -c` that must exit 0, e.g. `curl -fsS http://127.0.0.1:8080/healthz`.
-        @valid(rules::update_health_check::COMMAND) @env("KINDLING_HEALTH_COMMAND")
+        @valid(rules::update_health_check::VALUE) @env("KINDLING_HEALTH_COMMAND")
         command: Block,
     }
 }

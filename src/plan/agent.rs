@@ -11,7 +11,7 @@ use super::units::UnitSpec;
 use super::{Content, Effect, PlannedFile};
 use crate::model::minisign::PublicKey;
 use crate::model::{Spanned, Update};
-use crate::rules::update_check_timing::seconds;
+use crate::units::values::timespan_usec;
 
 /// Where the kindling binary is installed on a node: `/usr` is the read-only image, and
 /// `/opt/bin` is where CoreOS-style nodes keep binaries of their own (the maintenance
@@ -39,12 +39,32 @@ pub const FIRST_CHECK_DELAY_KEY: &str = "KINDLING_FIRST_CHECK_DELAY";
 /// update.conf: upper bound, in seconds, of the random delay added to each wait.
 pub const CHECK_JITTER_KEY: &str = "KINDLING_CHECK_JITTER";
 
+/// The span in whole seconds, rounded up, as written to update.conf.
+///
+/// # Errors
+/// When the text is not a finite systemd time span.
+pub fn seconds(text: &str) -> Result<u64, String> {
+    match timespan_usec(text)? {
+        None => Err(format!(
+            "{text:?} is endless; the agent needs a finite time span such as 1h"
+        )),
+        Some(usec) => Ok(usec.div_ceil(1_000_000)),
+    }
+}
+
 /// Where a config's settings come from, for the manifest.
 const ORIGIN: &str = "coreos.update.agent";
 
-/// The agent's unit file.
+/// The agent's unit file, for a node (the binary at [`AGENT_BINARY`]).
 #[must_use]
 pub fn unit_text() -> String {
+    unit_text_for(AGENT_BINARY)
+}
+
+/// The agent's unit file for a binary installed at `bin` (the Debian package's
+/// `/usr/bin/kindling`).
+#[must_use]
+pub fn unit_text_for(bin: &str) -> String {
     // Restart and the condition follow update-engine.service: a failed agent comes back
     // after a pause, and an image marked not to update (/usr/.noupdate) is left alone.
     format!(
@@ -55,7 +75,7 @@ After=network-online.target\n\
 ConditionPathExists=!/usr/.noupdate\n\
 \n\
 [Service]\n\
-ExecStart={AGENT_BINARY} agent run\n\
+ExecStart={bin} agent run\n\
 Restart=on-failure\n\
 RestartSec=30\n\
 \n\

@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::diagnostic::Span;
 use crate::encoding::decode;
 use crate::model::{CloudConfig, Spanned};
-use crate::rules::write_files_duplicate_path::clean;
+use crate::root::clean;
 
 /// Inputs beyond the config.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,16 @@
 //! window with a [`crate::lock`] backend).
 
 mod calendar;
+mod go_duration;
 mod periodic;
+
+pub use go_duration::parse_go_duration;
+
+/// Whether a locksmith window start (`[Day ]HH:MM`) names a weekly window (has a day).
+#[must_use]
+pub fn is_weekly(start: &str) -> bool {
+    start.contains(' ')
+}
 mod zone;
 
 use jiff::tz::TimeZone;
@@ -61,7 +70,7 @@ impl Window {
                 "reboot window start {start:?} is not [Day ]HH:MM: {why}"
             ))
         })?;
-        let nanos = crate::rules::locksmith_window_length::parse_go_duration(length)
+        let nanos = parse_go_duration(length)
             .map_err(|why| WindowError(format!("reboot window length: {why}")))?;
         if nanos < 0.0 {
             return Err(WindowError(format!(

@@ -15,6 +15,34 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+/// A node path made plain without looking at any disk, as Go's `path.Clean(path.Join("/",
+/// p))` does (coreos-cloudinit's own normalisation): absolute, no empty, `.` or `..`
+/// components (`..` stops at `/`). The plan and the path rules compare paths through it.
+#[must_use]
+pub fn clean(path: &str) -> String {
+    // Most paths are clean already: absolute, no empty, `.` or `..` components.
+    let already = path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if already {
+        return path.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Why a path cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
@@ -358,6 +386,14 @@ impl Root {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn cleaning() {
+        assert_eq!(clean("/etc//x"), "/etc/x");
+        assert_eq!(clean("etc/./x"), "/etc/x");
+        assert_eq!(clean("/tmp/../usr/x"), "/usr/x");
+        assert_eq!(clean("/../../x"), "/x");
+    }
 
     #[test]
     fn resolution_stays_inside() {

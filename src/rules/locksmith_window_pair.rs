@@ -3,8 +3,7 @@
 
 use crate::check::Context;
 use crate::diagnostic::{Finding, Rule, Severity};
-use crate::rules::locksmith_window_length::parse_go_duration;
-use crate::rules::locksmith_window_start::is_weekly;
+use crate::reboot::{is_weekly, parse_go_duration};
 
 /// The rule.
 pub static RULE: Rule = Rule {

@@ -22,12 +22,6 @@ pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
 
 const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
-/// Whether `text` names a weekly window (has a day).
-#[must_use]
-pub fn is_weekly(text: &str) -> bool {
-    text.contains(' ')
-}
-
 fn number(part: &str, max: u32, what: &str) -> Result<u32, String> {
     if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{part:?} is not a valid {what}"));

@@ -2,6 +2,7 @@
 
 use crate::diagnostic::{Rule, Severity};
 use crate::model::SectionInfo;
+use crate::suggest::distance;
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -137,29 +138,6 @@ pub fn suggest(section: &SectionInfo, key: &str) -> Option<String> {
         })
 }
 
-/// Levenshtein distance (with adjacent transpositions counted as one edit).
-#[must_use]
-pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                cur[j] = cur[j].min(prev2[j - 2] + 1);
-            }
-        }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,7 +163,5 @@ mod tests {
                 .contains("oneshot")
         );
         assert!(suggest(&Coreos::INFO, "zzzzzz").is_none());
-        assert_eq!(distance("ab", "ba"), 1);
-        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

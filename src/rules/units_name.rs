@@ -33,7 +33,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                         .iter()
                         .map(|(t, _)| *t)
                         .chain(["network", "netdev", "link"])
-                        .map(|t| (crate::rules::structure_unknown_key::distance(s, t), t))
+                        .map(|t| (crate::suggest::distance(s, t), t))
                         .min()
                         .filter(|(d, _)| *d <= 2)
                         .map(|(_, t)| format!("did you mean .{t}?"))

@@ -19,57 +19,12 @@ line inside the `content: |` block.",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: cleaner.service\n      content: |\n        [Unit]\n        After=docker.service\n        [Service]\n        ExecStart=/usr/bin/true\n",
 };
 
-/// Section names of units, drop-ins and networkd files.
-pub const KNOWN_SECTIONS: &[&str] = &[
-    "Unit",
-    "Install",
-    "Service",
-    "Socket",
-    "Mount",
-    "Automount",
-    "Swap",
-    "Timer",
-    "Path",
-    "Slice",
-    "Scope",
-    "Match",
-    "Link",
-    "Network",
-    "Address",
-    "Route",
-    "RoutingPolicyRule",
-    "DHCP",
-    "DHCPv4",
-    "DHCPv6",
-    "DHCPServer",
-    "IPv6AcceptRA",
-    "IPv6Prefix",
-    "Bridge",
-    "BridgeFDB",
-    "NetDev",
-    "VLAN",
-    "MACVLAN",
-    "VXLAN",
-    "Bond",
-    "Tunnel",
-    "Peer",
-    "Tun",
-    "Tap",
-    "WireGuard",
-    "WireGuardPeer",
-    "CAN",
-    "NextHop",
-    "QDisc",
-    "Neighbor",
-    "SR-IOV",
-];
-
 /// Check unit and drop-in texts.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for doc in &cx.units {
         let allowed: Vec<&str> = match crate::units::kind(doc.name) {
             Some(kind) => crate::units::allowed_sections(kind),
-            None => KNOWN_SECTIONS.to_vec(),
+            None => crate::units::KNOWN_SECTIONS.to_vec(),
         };
         for section in &doc.text.sections {
             let name = section.name.as_str();

@@ -3,7 +3,7 @@
 
 use crate::check::Context;
 use crate::diagnostic::{Finding, Rule, Severity};
-use crate::rules::structure_unknown_key::distance;
+use crate::suggest::distance;
 use crate::units::{UnitKind, allowed_sections, known_directives};
 
 /// The rule.

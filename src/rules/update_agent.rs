@@ -31,9 +31,7 @@ fn check(text: &str) -> Result<(), String> {
         return Ok(());
     }
     let lower = text.to_ascii_lowercase().replace('_', "-");
-    let near = |word: &str| {
-        lower.contains(word) || crate::rules::structure_unknown_key::distance(&lower, word) <= 3
-    };
+    let near = |word: &str| lower.contains(word) || crate::suggest::distance(&lower, word) <= 3;
     let hint = if near(AGENT_KINDLING) {
         format!("; did you mean {AGENT_KINDLING}?")
     } else if near(AGENT_UPDATE_ENGINE) || lower.contains("engine") {

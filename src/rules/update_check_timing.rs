@@ -3,7 +3,7 @@
 use crate::check::Context;
 use crate::diagnostic::{Finding, Rule, Severity};
 use crate::model::ValueRule;
-use crate::units::values::timespan_usec;
+use crate::plan::agent::seconds;
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -25,19 +25,6 @@ pause).",
 
 /// The value check.
 pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
-
-/// The span in whole seconds, rounded up, as written to update.conf.
-///
-/// # Errors
-/// When the text is not a finite systemd time span.
-pub fn seconds(text: &str) -> Result<u64, String> {
-    match timespan_usec(text)? {
-        None => Err(format!(
-            "{text:?} is endless; the agent needs a finite time span such as 1h"
-        )),
-        Some(usec) => Ok(usec.div_ceil(1_000_000)),
-    }
-}
 
 fn check(text: &str) -> Result<(), String> {
     seconds(text).map(|_| ())

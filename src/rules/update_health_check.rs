@@ -24,7 +24,7 @@ a full unit name with its suffix and the command must fit on one line (join line
 };
 
 /// The value check of `command`.
-pub static COMMAND: ValueRule = ValueRule {
+pub static VALUE: ValueRule = ValueRule {
     rule: &RULE,
     check: command,
 };

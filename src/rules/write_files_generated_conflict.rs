@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::check::Context;
 use crate::diagnostic::{Finding, Rule, Severity};
-use crate::rules::write_files_duplicate_path::clean;
+use crate::root::clean;
 
 /// The rule.
 pub static RULE: Rule = Rule {

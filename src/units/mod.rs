@@ -10,6 +10,51 @@
 pub mod directives;
 pub mod values;
 
+/// Section names of units, drop-ins and networkd files.
+pub const KNOWN_SECTIONS: &[&str] = &[
+    "Unit",
+    "Install",
+    "Service",
+    "Socket",
+    "Mount",
+    "Automount",
+    "Swap",
+    "Timer",
+    "Path",
+    "Slice",
+    "Scope",
+    "Match",
+    "Link",
+    "Network",
+    "Address",
+    "Route",
+    "RoutingPolicyRule",
+    "DHCP",
+    "DHCPv4",
+    "DHCPv6",
+    "DHCPServer",
+    "IPv6AcceptRA",
+    "IPv6Prefix",
+    "Bridge",
+    "BridgeFDB",
+    "NetDev",
+    "VLAN",
+    "MACVLAN",
+    "VXLAN",
+    "Bond",
+    "Tunnel",
+    "Peer",
+    "Tun",
+    "Tap",
+    "WireGuard",
+    "WireGuardPeer",
+    "CAN",
+    "NextHop",
+    "QDisc",
+    "Neighbor",
+    "SR-IOV",
+];
+
 /// One directive of a unit file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
@@ -224,7 +269,7 @@ pub fn allowed_sections(kind: UnitKind) -> Vec<&'static str> {
             v.extend(own);
             v
         }
-        UnitKind::Network => crate::rules::units_section::KNOWN_SECTIONS.to_vec(),
+        UnitKind::Network => KNOWN_SECTIONS.to_vec(),
     }
 }
 

@@ -359,7 +359,7 @@ pub fn check(kind: ValueKind, key: &str, value: &str) -> Result<(), String> {
             } else {
                 let close = words
                     .iter()
-                    .map(|w| (crate::rules::structure_unknown_key::distance(value, w), *w))
+                    .map(|w| (crate::suggest::distance(value, w), *w))
                     .min()
                     .filter(|(d, w)| *d <= w.len() / 3 + 1)
                     .map(|(_, w)| format!("; did you mean {w}?"))

@@ -1,0 +1,152 @@
+//! `kindling package-files --out DIR` (hidden): the files a distribution package installs
+//! beside the binary, laid out as a root tree: the compatibility names as symlinks, the
+//! agent's unit, the boot-time applier's units and udev rules, the shell completions and the
+//! man pages. `scripts/package` runs it with the binary it packages, so the package holds
+//! what that very binary generates and can never drift from it.
+//!
+//! Vendor paths: units in `/usr/lib/systemd/system`, rules in `/usr/lib/udev/rules.d`
+//! (a package owns `/usr/lib`; `/etc` stays the administrator's and `kindling boot-units`'s).
+//! Nothing is enabled: the package installs, the administrator (or a config) enables.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::diagnostic::Span;
+use crate::plan::{Content, Effect, Plan, PlannedFile};
+
+/// Where a package puts systemd units.
+pub const UNIT_DIR: &str = "/usr/lib/systemd/system";
+/// Where a package puts udev rules.
+pub const RULES_DIR: &str = "/usr/lib/udev/rules.d";
+/// Where a package puts man pages of section 1.
+pub const MAN_DIR: &str = "/usr/share/man/man1";
+
+/// Arguments of `package-files`.
+#[derive(Debug, clap::Args)]
+pub struct PackageFilesArgs {
+    /// The directory to write the tree into (absent, empty, or an earlier output).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// kindling's path on the installed system, as the units call it.
+    #[arg(long, value_name = "PATH", default_value = "/usr/bin/kindling")]
+    pub bin: String,
+}
+
+fn file(path: String, content: Content, origin: &str) -> PlannedFile {
+    PlannedFile {
+        path,
+        content,
+        mode: 0o644,
+        owner: None,
+        effect: Effect::InService,
+        span: Span::point(0),
+        origin: origin.into(),
+    }
+}
+
+/// Gzip as Debian policy wants man pages, deterministically (no name, no time stamp).
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes)?;
+    gz.finish()
+}
+
+/// The package's files for a binary installed at `bin`, as a plan (paths on the installed
+/// system; the binary itself is not part of it).
+///
+/// # Errors
+/// When a man page cannot be rendered or compressed (in memory: not in practice).
+pub fn plan(bin: &str) -> std::io::Result<Plan> {
+    let (bin_dir, bin_name) = bin.rsplit_once('/').unwrap_or(("/usr/bin", bin));
+    let bin_dir = if bin_dir.is_empty() { "/" } else { bin_dir };
+    let mut files = Vec::new();
+    for name in super::COMPAT_NAMES {
+        files.push(file(
+            format!("{}/{name}", bin_dir.trim_end_matches('/')),
+            Content::Symlink(bin_name.to_string()),
+            "compatibility name",
+        ));
+    }
+    files.push(file(
+        format!("{UNIT_DIR}/{}", crate::plan::agent::AGENT_UNIT),
+        Content::Bytes(crate::plan::agent::unit_text_for(bin).into_bytes()),
+        "agent",
+    ));
+    for (path, text) in crate::datasource::boot_units::files(bin) {
+        let path = if let Some(name) = path.strip_prefix(crate::datasource::boot_units::UNIT_DIR) {
+            format!("{UNIT_DIR}{name}")
+        } else if let Some(name) = path.strip_prefix(crate::datasource::boot_units::RULES_DIR) {
+            format!("{RULES_DIR}{name}")
+        } else {
+            path
+        };
+        files.push(file(path, Content::Bytes(text.into_bytes()), "boot-units"));
+    }
+    for (shell, path) in [
+        (
+            clap_complete::Shell::Bash,
+            "/usr/share/bash-completion/completions/kindling",
+        ),
+        (
+            clap_complete::Shell::Zsh,
+            "/usr/share/zsh/vendor-completions/_kindling",
+        ),
+        (
+            clap_complete::Shell::Fish,
+            "/usr/share/fish/vendor_completions.d/kindling.fish",
+        ),
+    ] {
+        files.push(file(
+            path.into(),
+            Content::Bytes(super::completions::script(shell).into_bytes()),
+            "completions",
+        ));
+    }
+    for (name, roff) in super::reference::man_pages()? {
+        files.push(file(
+            format!("{MAN_DIR}/{name}.gz"),
+            Content::Bytes(gzip(&roff)?),
+            "man pages",
+        ));
+    }
+    Ok(Plan {
+        files,
+        actions: Vec::new(),
+    })
+}
+
+pub(super) fn run(args: &PackageFilesArgs) -> ExitCode {
+    if !args.bin.starts_with('/')
+        || args.bin.ends_with('/')
+        || args.bin.contains(char::is_whitespace)
+    {
+        eprintln!(
+            "kindling: --bin {:?} must be an absolute file path without spaces",
+            args.bin
+        );
+        return ExitCode::from(2);
+    }
+    let plan = match plan(&args.bin) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("kindling: cannot render the man pages: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The tree writer's manifest records every file with its hash; its source is empty
+    // because nothing was compiled.
+    let (source, _) = crate::source::load("package-files", Vec::new());
+    let manifest = crate::emit::manifest::render(&plan, &source);
+    match crate::emit::tree::write(&plan, &manifest, &args.out) {
+        Ok(n) => {
+            eprintln!("kindling: wrote {n} files into {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kindling: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
