@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::query_unescape;
 use super::{
     Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
     Status, insert_sorted, query_escape,
@@ -368,7 +369,7 @@ impl Etcd2Lock {
                 let key = n.key?;
                 let id = key.rsplit('/').next()?.to_string();
                 let record = serde_json::from_str(n.value.as_deref()?).ok()?;
-                Some((unescape(&id), record))
+                Some((query_unescape(&id), record))
             })
             .collect())
     }
@@ -453,31 +454,6 @@ fn etcd_error(answer: &Answer) -> LockError {
             .map(|c| format!(" [{c}]"))
             .unwrap_or_default(),
     ))
-}
-
-/// Undo [`query_escape`] for ids read back from keys.
-fn unescape(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |c: u8| char::from(c).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl RebootLock for Etcd2Lock {
@@ -642,7 +618,7 @@ mod tests {
     #[test]
     fn unescape_inverts_query_escape() {
         for id in ["abc", "lb servers", "a/b%c", "ü"] {
-            assert_eq!(unescape(&query_escape(id)), id);
+            assert_eq!(query_unescape(&query_escape(id)), id);
         }
     }
 }

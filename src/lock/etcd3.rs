@@ -23,6 +23,7 @@ use etcd_client::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::query_unescape;
 use super::{
     Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
     Status, insert_sorted, query_escape,
@@ -273,9 +274,9 @@ impl Etcd3Lock {
             let key = String::from_utf8_lossy(kv.key());
             if let Some(id) = key.strip_prefix(&holders_at) {
                 let record = serde_json::from_slice(kv.value()).unwrap_or_default();
-                records.push((unescape(id), record, kv.mod_revision()));
+                records.push((query_unescape(id), record, kv.mod_revision()));
             } else if let Some(id) = key.strip_prefix(&live_at) {
-                live.insert(unescape(id));
+                live.insert(query_unescape(id));
             }
         }
         Ok((records, live))
@@ -482,30 +483,6 @@ impl Etcd3Lock {
 
 fn json<T: Serialize>(value: &T) -> Result<String, LockError> {
     serde_json::to_string(value).map_err(|e| LockError::Protocol(e.to_string()))
-}
-
-fn unescape(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |c: u8| char::from(c).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl RebootLock for Etcd3Lock {
