@@ -224,28 +224,6 @@ struct HolderRecord {
     leased: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_escape_as_go() {
-        assert_eq!(query_escape("lb servers"), "lb+servers");
-        assert_eq!(query_escape("lb/x"), "lb%2Fx");
-        assert_eq!(query_escape("a.b-c_d~e"), "a.b-c_d~e");
-        assert_eq!(query_escape("ü"), "%C3%BC");
-    }
-
-    #[test]
-    fn full_reads_as_locksmith() {
-        let e = LockError::Full {
-            max: 1,
-            available: 0,
-        };
-        assert_eq!(e.to_string(), "semaphore is at 0");
-    }
-}
-
 /// Undo [`query_escape`] for ids read back from keys (`+` is a space, `%XX` a byte; a
 /// malformed escape is kept as it is).
 #[must_use]
@@ -271,4 +249,26 @@ pub fn query_unescape(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_escape_as_go() {
+        assert_eq!(query_escape("lb servers"), "lb+servers");
+        assert_eq!(query_escape("lb/x"), "lb%2Fx");
+        assert_eq!(query_escape("a.b-c_d~e"), "a.b-c_d~e");
+        assert_eq!(query_escape("ü"), "%C3%BC");
+    }
+
+    #[test]
+    fn full_reads_as_locksmith() {
+        let e = LockError::Full {
+            max: 1,
+            available: 0,
+        };
+        assert_eq!(e.to_string(), "semaphore is at 0");
+    }
 }
