@@ -879,43 +879,8 @@ impl std::fmt::Display for Figures {
     }
 }
 
-/// Every value the v3 key ever had, oldest first (etcd's history through a watch from
-/// revision 1, read until the current value).
-pub fn v3_history(url: &str, key: &str) -> Vec<String> {
-    let rt = crate::lock_support::rt();
-    rt.block_on(async {
-        let mut client = etcd_client::Client::connect([url], None).await.unwrap();
-        let now = client.get(key, None).await.unwrap();
-        let last = now.kvs().first().map_or(0, |kv| kv.mod_revision());
-        let mut values = Vec::new();
-        if last == 0 {
-            return values;
-        }
-        let mut stream = client
-            .watch(
-                key,
-                Some(etcd_client::WatchOptions::new().with_start_revision(1)),
-            )
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let msg = tokio::time::timeout_at(deadline, stream.message())
-                .await
-                .expect("etcd history read timed out")
-                .unwrap()
-                .unwrap();
-            for event in msg.events() {
-                if let Some(kv) = event.kv() {
-                    values.push(String::from_utf8_lossy(kv.value()).into_owned());
-                    if kv.mod_revision() >= last {
-                        return values;
-                    }
-                }
-            }
-        }
-    })
-}
+/// Every value the v3 key ever had, oldest first (see `lock_support::v3_history_at`).
+pub use crate::lock_support::v3_history_at as v3_history;
 
 /// Every value of a v2 key, seen by long polls (`wait=true&waitIndex=`) that follow each
 /// modification from index 1 on: etcd v2 keeps no history beyond its last 1000 events, so

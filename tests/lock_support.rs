@@ -234,11 +234,14 @@ pub fn rt() -> tokio::runtime::Runtime {
 /// Every value the v3 key ever had (from etcd's history, oldest first), through a watch
 /// from revision 1, read until it has seen the current value.
 pub fn v3_history(etcd: &Etcd, key: &str) -> Vec<String> {
+    v3_history_at(&etcd.url, key)
+}
+
+/// [`v3_history`] of the etcd at `url` (for guards other than [`Etcd`]).
+pub fn v3_history_at(url: &str, key: &str) -> Vec<String> {
     let rt = rt();
     rt.block_on(async {
-        let mut client = etcd_client::Client::connect([etcd.url.as_str()], None)
-            .await
-            .unwrap();
+        let mut client = etcd_client::Client::connect([url], None).await.unwrap();
         let now = client.get(key, None).await.unwrap();
         let last = now.kvs().first().map_or(0, |kv| kv.mod_revision());
         let mut values = Vec::new();
