@@ -82,7 +82,8 @@ pub struct Agent {
     pub log: Box<dyn FnMut(&str) + Send>,
 }
 
-fn now() -> i64 {
+/// Unix seconds now (the record's timestamps).
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -138,13 +139,9 @@ impl Agent {
             log: Box::new(|line| eprintln!("kindling agent: {line}")),
         };
         if let Some(w) = warning {
-            agent.say(&w);
+            agent.say_line(&w);
         }
         Ok(Some(agent))
-    }
-
-    fn say(&mut self, line: &str) {
-        (self.log)(line);
     }
 
     /// Write a line to the agent's log.
@@ -166,7 +163,7 @@ impl Agent {
     /// # Errors
     /// When the reboot command could not be run.
     pub fn fallback_reboot(&mut self) -> Result<String, String> {
-        self.say("rebooting to return to the previous release");
+        self.say_line("rebooting to return to the previous release");
         self.reboot_now()
     }
 
@@ -225,7 +222,7 @@ impl Agent {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            self.say(&format!(
+            self.say_line(&format!(
                 "could not report an event to {}: {e}",
                 self.settings.server
             ));
@@ -245,7 +242,7 @@ impl Agent {
             && let Ok(disk) = crate::slots::Disk::open(&path)
         {
             match disk.repair() {
-                Ok(true) => self.say(&format!(
+                Ok(true) => self.say_line(&format!(
                     "repaired a damaged copy of the partition table of {}",
                     path.display()
                 )),
@@ -297,7 +294,7 @@ impl Agent {
                                 s.previous_version.clone(),
                             )))
                             .await;
-                            self.say(&format!(
+                            self.say_line(&format!(
                                 "{} is up and healthy; its slot is marked good (was {})",
                                 s.version, s.previous_version
                             ));
@@ -322,7 +319,7 @@ impl Agent {
                                 i32::try_from(code::POSTINSTALL_RUNNER).unwrap_or(1),
                             ))
                             .await;
-                            self.say(&format!(
+                            self.say_line(&format!(
                                 "{} failed its health check ({why}); it is not marked good and will not be installed again; the next boot returns to {}",
                                 s.version, s.previous_version
                             ));
@@ -350,7 +347,7 @@ impl Agent {
                     });
                     self.save()?;
                     self.event(crate::omaha::Event::rollback()).await;
-                    self.say(&format!(
+                    self.say_line(&format!(
                         "rollback detected: {} did not stay booted; running {running}; {} will not be installed again",
                         s.version, s.version
                     ));
@@ -371,7 +368,7 @@ impl Agent {
                         Ok(slot.map_or(AfterBoot::Nothing, AfterBoot::MarkedGood))
                     }
                     Verdict::Unhealthy(why) => {
-                        self.say(&format!(
+                        self.say_line(&format!(
                             "the booted release is not healthy ({why}); its slot is left as it is"
                         ));
                         Ok(AfterBoot::Nothing)
@@ -394,7 +391,7 @@ impl Agent {
         );
         if let Verdict::Healthy(checked) = &verdict {
             let line = format!("health check passed: {}", checked.join("; "));
-            self.say(&line);
+            self.say_line(&line);
         }
         verdict
     }
@@ -446,7 +443,7 @@ impl Agent {
         self.record.reported().map_err(Self::bug)?;
         self.save()?;
         if let Outcome::Failed(m) = &outcome {
-            self.say(&format!("update failed: {m}"));
+            self.say_line(&format!("update failed: {m}"));
         }
         Ok(outcome)
     }
@@ -464,7 +461,7 @@ impl Agent {
                 Ok(c) => c.ping(&app).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             } {
-                self.say(&format!("could not ping {}: {e}", self.settings.server));
+                self.say_line(&format!("could not ping {}: {e}", self.settings.server));
             }
             let version = self
                 .record
@@ -507,7 +504,7 @@ impl Agent {
                     "{} is offered but failed on this node before; not installing it again",
                     update.version
                 );
-                self.say(&m);
+                self.say_line(&m);
                 return Ok(Outcome::NoUpdate(m));
             }
             let Some(url) = update.payload_urls.first().cloned() else {
@@ -526,7 +523,7 @@ impl Agent {
                     update.sha256,
                 ),
             };
-            self.say(&format!(
+            self.say_line(&format!(
                 "{} offered ({} bytes) from {}",
                 offer.version, offer.size, offer.url
             ));
@@ -626,7 +623,7 @@ impl Agent {
         // Verify what is in the slot, read back, against the signature fetched before.
         let verified = crate::payload::verify(&region, &expected, &fetched, &keys, &signature);
         match verified {
-            Ok(v) => self.say(&format!(
+            Ok(v) => self.say_line(&format!(
                 "{} verified: {} bytes, SHA-256 and the signature by key {} match",
                 offer.version,
                 v.size(),
@@ -664,7 +661,7 @@ impl Agent {
         self.save()?;
         self.mark_reboot_required();
         self.event(crate::omaha::Event::installed()).await;
-        self.say(&format!(
+        self.say_line(&format!(
             "{} is staged in {}; a reboot runs it (status UPDATE_STATUS_UPDATED_NEED_REBOOT)",
             offer.version, target.partuuid
         ));
@@ -676,7 +673,7 @@ impl Agent {
         if let Ok(path) = self.root.resolve("/run/reboot-required")
             && let Err(e) = crate::apply::write_file(&path, b"", 0o644, (0, 0))
         {
-            self.say(&format!("cannot write /run/reboot-required: {e}"));
+            self.say_line(&format!("cannot write /run/reboot-required: {e}"));
         }
     }
 
@@ -793,7 +790,7 @@ impl Agent {
                 ));
             }
         };
-        self.say(&format!("rebooting into the staged release: {command}"));
+        self.say_line(&format!("rebooting into the staged release: {command}"));
         let status = std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&command)

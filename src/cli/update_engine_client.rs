@@ -96,7 +96,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
     }
     if flags.check_for_update || flags.update {
         eprintln!("Initiating update check and install.");
-        let asked_at = now();
+        let asked_at = crate::agent::pipeline::now();
         match check(&node) {
             Ok(Some(Outcome::Failed(m))) => {
                 eprintln!("Update failed: {m}");
@@ -132,12 +132,6 @@ fn status(node: &NodeArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `-update`: poll until the check asked for at `asked_at` ended in IDLE or
