@@ -41,22 +41,46 @@ pub fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
         .unwrap_or_else(|e| {
             panic!("cannot run {program}: {e} (is it installed? scripts/test installs it)")
         });
+    // Read both pipes while the child runs: a child that writes more than a pipe holds
+    // (64 KiB) would otherwise block on its write and never exit.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{program} {args:?} ran for more than 120 s"
-        );
+        if Instant::now() >= deadline {
+            // Stop what the test started before failing it.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} {args:?} ran for more than 120 s");
+        }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
     }
 }
 
