@@ -16,6 +16,7 @@
 //! every wait ends at a deadline.
 
 pub mod boot_units;
+pub mod cloudsigma;
 pub mod configdrive;
 pub mod digitalocean;
 pub mod ec2;
@@ -28,8 +29,10 @@ pub mod netconf;
 pub mod packet;
 pub mod proc_cmdline;
 pub mod race;
+pub mod serial;
 pub mod url;
 pub mod vmware;
+pub mod vmware_guestinfo;
 pub mod waagent;
 
 use std::future::Future;
@@ -191,4 +194,15 @@ pub fn read_bounded(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, Fet
         )));
     }
     Ok(out)
+}
+
+/// A DMI field of the node (`field` in `dmi_dir`, the root's `sys/class/dmi/id`), trimmed;
+/// `None` when it cannot be read. Read inside the root, so a test root says which hardware
+/// the node is. Bounded at 4 KiB: real DMI strings are a few dozen bytes.
+#[must_use]
+pub fn dmi(dmi_dir: &std::path::Path, field: &str) -> Option<String> {
+    read_bounded(&dmi_dir.join(field), 4096)
+        .ok()
+        .filter(|b| !b.is_empty())
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
 }
