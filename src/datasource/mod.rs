@@ -1,7 +1,8 @@
 //! Datasources: where a node gets its user-data and metadata at boot (a local file, a URL, a
 //! config drive, the EC2/GCE/DigitalOcean/Packet metadata services, the kernel command line's
-//! `cloud-config-url=`, a VMware OVF environment file, Azure's agent directory), each behind
-//! the one [`Datasource`] trait, plus what turns their answers into a plan.
+//! `cloud-config-url=`, a VMware OVF environment file or VMware guestinfo, CloudSigma's
+//! server context on its serial port, Azure's agent directory), each behind the one
+//! [`Datasource`] trait, plus what turns their answers into a plan.
 //!
 //! It owns: reading those places (files bounded in size, HTTP through [`http::Client`] with
 //! timeouts, bounded bodies, bounded retries and an optional host allow-list), the race of
@@ -13,7 +14,10 @@
 //! It must never write: everything it produces is a [`crate::plan::Plan`] that `apply`
 //! converges like any other, so `diff` previews it. It never contacts an address the
 //! caller did not name (no hard-coded metadata address outside the `--oem` presets), and
-//! every wait ends at a deadline.
+//! every wait ends at a deadline. It does no raw hardware I/O: VMware guestinfo goes through
+//! open-vm-tools' `vmware-rpctool` (the only program it runs, with a timeout and bounded
+//! output), CloudSigma's serial port through termios and bounded reads (`serial`). Which
+//! hardware the node is (DMI) is read inside the root, so a test root decides it.
 
 pub mod boot_units;
 pub mod cloudsigma;
