@@ -226,7 +226,10 @@ fn vmware_guestinfo_user_data_encodings_metadata_and_network() {
         assert!(pos("ignition.config.data") < pos("coreos.config.data"));
         // The interface loop stops at the first empty index.
         assert!(asked.contains(&"interface.2.name".to_string()));
-        assert!(!asked.contains(&"interface.3.name".to_string()), "{asked:?}");
+        assert!(
+            !asked.contains(&"interface.3.name".to_string()),
+            "{asked:?}"
+        );
 
         // Every boot, convergent: the same guestinfo writes nothing the second time.
         let before = files(r);
@@ -276,7 +279,10 @@ fn vmware_guestinfo_url_ovfenv_and_ignition() {
     // ignition.config.data wins over coreos.config.data; an Ignition config is left to
     // Ignition (nothing applied, exit 0).
     let g = Guestinfo::new(&[
-        ("ignition.config.data", r#"{"ignition":{"version":"3.3.0"}}"#),
+        (
+            "ignition.config.data",
+            r#"{"ignition":{"version":"3.3.0"}}"#,
+        ),
         ("coreos.config.data", VM_USER_DATA),
     ]);
     let root = node("VMware, Inc.", "VMware7,1");
@@ -303,7 +309,11 @@ fn vmware_guestinfo_absent_keys_hangs_huge_values_and_bad_values() {
     let before = files(root.path());
     let out = g.apply(root.path(), &["--timeout", "2"]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("did not answer within"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did not answer within"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed < Duration::from_secs(6), "{:?}", out.elapsed);
     assert_eq!(files(root.path()), before);
 
@@ -313,12 +323,19 @@ fn vmware_guestinfo_absent_keys_hangs_huge_values_and_bad_values() {
     let root = node("VMware, Inc.", "VMware7,1");
     let out = g.apply(root.path(), &[]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("larger than 1024 KiB"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("larger than 1024 KiB"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed < Duration::from_secs(10), "{:?}", out.elapsed);
     assert_eq!(files(root.path()), before);
 
     // An address that is not CIDR is an error naming the key.
-    let g = Guestinfo::new(&[("interface.0.name", "e"), ("interface.0.ip.0.address", "10.0.0.1")]);
+    let g = Guestinfo::new(&[
+        ("interface.0.name", "e"),
+        ("interface.0.ip.0.address", "10.0.0.1"),
+    ]);
     let out = g.apply(root.path(), &[]);
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert!(
@@ -366,7 +383,11 @@ fn vmware_guestinfo_needs_vmware_and_the_tool() {
         root.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("install open-vm-tools"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("install open-vm-tools"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The REAL vmware-rpctool (Debian's open-vm-tools) on this machine, which is not a VMware
@@ -374,9 +395,8 @@ fn vmware_guestinfo_needs_vmware_and_the_tool() {
 /// own words, exit 1, no panic, nothing written.
 #[test]
 fn real_vmware_rpctool_off_vmware() {
-    let tool = which("vmware-rpctool").expect(
-        "vmware-rpctool is missing: install Debian's open-vm-tools (scripts/test does)",
-    );
+    let tool = which("vmware-rpctool")
+        .expect("vmware-rpctool is missing: install Debian's open-vm-tools (scripts/test does)");
     let root = node("VMware, Inc.", "VMware7,1");
     let before = files(root.path());
     let out = kindling(&[
@@ -539,7 +559,10 @@ fn cloudsigma_node() -> tempfile::TempDir {
         "# This is private data. Do not parse.\nADDRESS=10.0.7.9\nNETMASK=255.255.255.0\n",
     )
     .unwrap();
-    for (nic, mac, index) in [("eth0", "22:aa:00:00:00:01", "2"), ("eth1", "22:aa:00:00:00:02", "3")] {
+    for (nic, mac, index) in [
+        ("eth0", "22:aa:00:00:00:01", "2"),
+        ("eth1", "22:aa:00:00:00:02", "3"),
+    ] {
         let d = p.join("sys/class/net").join(nic);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("address"), format!("{mac}\n")).unwrap();
@@ -548,7 +571,8 @@ fn cloudsigma_node() -> tempfile::TempDir {
     root
 }
 
-const CS_USER_DATA: &str = "#cloud-config\nwrite_files:\n- path: /etc/ips\n  content: \"$public_ipv4 $private_ipv4\"\n";
+const CS_USER_DATA: &str =
+    "#cloud-config\nwrite_files:\n- path: /etc/ips\n  content: \"$public_ipv4 $private_ipv4\"\n";
 
 fn context(name: &str, meta: serde_json::Value) -> serde_json::Value {
     serde_json::json!({
@@ -653,7 +677,11 @@ fn cloudsigma_hostile_device_ends_bounded_with_nothing_applied() {
     let before = files(root.path());
     let out = cs_apply(&sc, root.path(), &["--timeout", "2"]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("did not answer within"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did not answer within"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed < Duration::from_secs(6), "{:?}", out.elapsed);
     assert_eq!(files(root.path()), before);
     drop(sc);
@@ -663,7 +691,8 @@ fn cloudsigma_hostile_device_ends_bounded_with_nothing_applied() {
     let out = cs_apply(&sc, root.path(), &["--timeout", "60"]);
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains("more than 1024 KiB without the end-of-reply byte"),
+        out.stderr
+            .contains("more than 1024 KiB without the end-of-reply byte"),
         "{}",
         out.stderr
     );
@@ -684,7 +713,11 @@ fn cloudsigma_hostile_device_ends_bounded_with_nothing_applied() {
     let other = node("QEMU", "Standard PC");
     let out = cs_apply(&sc, other.path(), &[]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("not running on CloudSigma"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not running on CloudSigma"),
+        "{}",
+        out.stderr
+    );
     assert!(out.elapsed < Duration::from_secs(2));
     assert!(sc.keys().is_empty());
 }

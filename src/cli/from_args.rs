@@ -252,6 +252,26 @@ mod tests {
         .with_preset()
         .unwrap();
         assert_eq!(f.convert_netconf.as_deref(), Some("debian"));
+        for (oem, guestinfo, cloudsigma, netconf) in [
+            ("vmware", true, false, Some("vmware")),
+            ("cloudsigma", false, true, None),
+        ] {
+            let f = FromArgs {
+                oem: Some(oem.into()),
+                ..FromArgs::default()
+            }
+            .with_preset()
+            .unwrap();
+            assert_eq!(
+                (
+                    f.from_vmware_guestinfo,
+                    f.from_cloudsigma_metadata,
+                    f.convert_netconf.as_deref()
+                ),
+                (guestinfo, cloudsigma, netconf),
+                "{oem}"
+            );
+        }
         let err = FromArgs {
             oem: Some("nope".into()),
             ..FromArgs::default()

@@ -285,6 +285,11 @@ mod tests {
         let meta = serde_json::json!({"cloudinit-user-data": "I2Nsb3VkLWNvbmZpZwo=", "base64_fields": "x,cloudinit-user-data"});
         assert_eq!(user_data(&meta).unwrap(), b"#cloud-config\n");
         let bad = serde_json::json!({"cloudinit-user-data": "#!", "base64_fields": "cloudinit-user-data"});
-        assert!(user_data(&bad).unwrap_err().to_string().contains("not base64"));
+        assert!(
+            user_data(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("not base64")
+        );
     }
 }

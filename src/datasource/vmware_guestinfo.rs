@@ -170,9 +170,10 @@ impl VmwareGuestinfo {
         if err.contains(NO_VALUE) {
             return Ok(None);
         }
-        let code = status
-            .code()
-            .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit status {c}"));
+        let code = status.code().map_or_else(
+            || "killed by a signal".to_string(),
+            |c| format!("exit status {c}"),
+        );
         let said = if err.is_empty() { "no message" } else { &err };
         if err.contains("must be run inside a virtual machine")
             || err.contains("Failed sending message to VMware")
@@ -196,9 +197,7 @@ impl VmwareGuestinfo {
             .map_err(CallError::into_fetch)?;
         if let Some(doc) = ovfenv {
             return vmware::properties(&doc).map_err(|e| {
-                FetchError::Malformed(format!(
-                    "guestinfo.ovfenv is not an OVF environment: {e}"
-                ))
+                FetchError::Malformed(format!("guestinfo.ovfenv is not an OVF environment: {e}"))
             });
         }
         let mut keys = BTreeMap::new();
@@ -233,8 +232,7 @@ impl VmwareGuestinfo {
             }
             for r in 0..MAX_INDEX {
                 let g = save(format!("interface.{i}.route.{r}.gateway"), MAX_METADATA).await?;
-                let d =
-                    save(format!("interface.{i}.route.{r}.destination"), MAX_METADATA).await?;
+                let d = save(format!("interface.{i}.route.{r}.destination"), MAX_METADATA).await?;
                 if !g && !d {
                     break;
                 }
@@ -250,7 +248,6 @@ impl VmwareGuestinfo {
             save(format!("{prefix}.data.encoding"), MAX_METADATA).await?;
             save(format!("{prefix}.url"), MAX_METADATA).await?;
         }
-        drop(save);
         Ok(keys)
     }
 
