@@ -390,6 +390,37 @@ fn vmware_guestinfo_needs_vmware_and_the_tool() {
     );
 }
 
+/// Installed as `coreos-cloudinit`, the Go spellings of the new flags work too.
+#[test]
+fn vmware_guestinfo_as_coreos_cloudinit() {
+    let bin = tempfile::tempdir().unwrap();
+    let link = bin.path().join("coreos-cloudinit");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kindling"), &link).unwrap();
+    let g = Guestinfo::new(&NETWORK);
+    g.set("coreos.config.data", VM_USER_DATA);
+    let root = node("VMware, Inc.", "VMware7,1");
+    let out = Command::new(&link)
+        .args([
+            "-from-vmware-guestinfo=true",
+            &format!("-vmware-rpctool={}", g.tool.display()),
+            "-convert-netconf=vmware",
+            &format!("-root={}", root.path().display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read(root.path(), "etc/ips"), "10.20.0.5 203.0.113.5 ");
+    assert!(
+        root.path()
+            .join("run/systemd/network/00-ens192.network")
+            .is_file()
+    );
+}
+
 /// The REAL vmware-rpctool (Debian's open-vm-tools) on this machine, which is not a VMware
 /// VM, with a root whose DMI says VMware: a clear "not running on VMware" with the tool's
 /// own words, exit 1, no panic, nothing written.

@@ -6,7 +6,8 @@
 //!
 //! Availability: the root's `sys/class/dmi/id/product_name` starts with `CloudSigma` (else
 //! never: waiting cannot change the hardware) and the root's `run/systemd/netif/leases/`
-//! holds a lease (else not yet). Metadata: hostname = `name`, else `uuid`; SSH key =
+//! holds a lease (else not yet); a serial port that does not exist is never available.
+//! Metadata: hostname = `name`, else `uuid`; SSH key =
 //! `meta.ssh_public_key` (named by its last word); `$public_ipv4` = the last
 //! `nics[].ip_v4_conf.ip.uuid`; `$private_ipv4` = the address of the local NIC whose MAC is
 //! a `nics[]` entry with a `vlan.uuid`. Inside a root, "the local NIC's address" is what
@@ -228,6 +229,12 @@ impl Datasource for CloudSigma {
                     product.map_or_else(|| "unreadable".to_string(), |p| format!("{p:?}"))
                 ));
             }
+            if !self.serial.exists() {
+                return Availability::Never(format!(
+                    "the serial port {} does not exist; waiting cannot help (name it with --cloudsigma-serial PATH)",
+                    self.serial.display()
+                ));
+            }
             let leased = std::fs::read_dir(&self.leases_dir)
                 .map(|mut d| d.next().is_some())
                 .unwrap_or(false);
@@ -235,12 +242,6 @@ impl Datasource for CloudSigma {
                 return Availability::NotYet(format!(
                     "no DHCP lease in {} yet",
                     self.leases_dir.display()
-                ));
-            }
-            if !self.serial.exists() {
-                return Availability::NotYet(format!(
-                    "the serial port {} does not exist",
-                    self.serial.display()
                 ));
             }
             Availability::Available

@@ -142,7 +142,7 @@ pub trait Datasource: Send + Sync {
     /// Where it reads, for messages (a path or URL).
     fn location(&self) -> String;
     /// Whether waiting can make an unavailable source available (false only for the kernel
-    /// command line and a VMware OVF file, as in coreos-cloudinit).
+    /// command line and both VMware sources, as in coreos-cloudinit).
     fn availability_changes(&self) -> bool {
         true
     }
