@@ -1018,6 +1018,23 @@ fn boot_units_install_and_verify() {
             .is_ok(),
         "enabled through systemctl --root"
     );
+    // Flatcar's oem-cloudinit.service: Ignition's OEM_ID picks the --oem preset.
+    assert!(
+        std::fs::symlink_metadata(
+            units.join("multi-user.target.wants/kindling-oem-cloudinit.service")
+        )
+        .is_ok()
+    );
+    let oem = read(
+        root.path(),
+        "etc/systemd/system/kindling-oem-cloudinit.service",
+    );
+    assert!(
+        oem.contains("EnvironmentFile=/run/ignition.env\n")
+            && oem.contains("aws) KINDLING_OEM=ec2-compat;;")
+            && oem.contains("--oem=\"$$KINDLING_OEM\"'"),
+        "{oem}"
+    );
     let rules = read(
         root.path(),
         "etc/udev/rules.d/90-kindling-configdrive.rules",
@@ -1033,7 +1050,7 @@ fn boot_units_install_and_verify() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
         .collect();
-    assert_eq!(files.len(), 10, "{files:?}");
+    assert_eq!(files.len(), 11, "{files:?}");
     let out = Command::new(analyze)
         .arg("verify")
         .arg("--man=no")

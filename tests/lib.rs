@@ -19,6 +19,7 @@ mod compile;
 mod conformance;
 mod corpus;
 mod datasource;
+mod datasource_hypervisor;
 mod datasource_support;
 mod fleet;
 mod fleet_reboot;

@@ -106,6 +106,23 @@ fn sources(
             client: proxied()?,
         }));
     }
+    let in_root = |node: &str| root.resolve(node).map_err(|e| format!("{node}: {e}"));
+    if from.from_cloudsigma_metadata {
+        out.push(Arc::new(ds::cloudsigma::CloudSigma::new(
+            from.cloudsigma_serial.clone().into(),
+            in_root("/sys/class/dmi/id")?,
+            in_root("/run/systemd/netif/leases")?,
+            in_root("/sys/class/net")?,
+            Arc::clone(policy),
+        )));
+    }
+    if from.from_vmware_guestinfo {
+        out.push(Arc::new(ds::vmware_guestinfo::VmwareGuestinfo::new(
+            from.vmware_rpctool.clone().into(),
+            in_root("/sys/class/dmi/id")?,
+            proxied()?,
+        )));
+    }
     if let Some(f) = &from.from_vmware_ovf_env {
         out.push(Arc::new(ds::vmware::VmwareOvf {
             path: f.into(),
@@ -162,14 +179,6 @@ pub(super) fn run(args: &Run<'_>) -> ExitCode {
         Ok(f) => f,
         Err(e) => return usage(&e),
     };
-    if from.from_vmware_guestinfo {
-        return usage(
-            "--from-vmware-guestinfo (the VMware backdoor RPC) is not supported; mount the OVF environment and use --from-vmware-ovf-env=FILE",
-        );
-    }
-    if from.from_cloudsigma_metadata {
-        return usage("--from-cloudsigma-metadata (CloudSigma's serial port) is not supported");
-    }
     if let Some(n) = &from.convert_netconf
         && !matches!(n.as_str(), "debian" | "packet" | "vmware")
     {
@@ -206,7 +215,7 @@ pub(super) fn run(args: &Run<'_>) -> ExitCode {
     let list = match sources(&from, &root, &policy) {
         Ok(l) if l.is_empty() => {
             return usage(
-                "provide at least one of --from-file, --from-url, --from-configdrive, --from-ec2-metadata, --from-gce-metadata, --from-digitalocean-metadata, --from-packet-metadata, --from-proc-cmdline, --from-vmware-ovf-env, --from-waagent or --oem",
+                "provide at least one of --from-file, --from-url, --from-configdrive, --from-ec2-metadata, --from-gce-metadata, --from-digitalocean-metadata, --from-packet-metadata, --from-proc-cmdline, --from-vmware-ovf-env, --from-vmware-guestinfo, --from-cloudsigma-metadata, --from-waagent or --oem",
             );
         }
         Ok(l) => l,

@@ -39,12 +39,20 @@ pub struct FromArgs {
     /// [deprecated] The EC2 metadata service at http://169.254.169.254/.
     #[arg(long, hide = true)]
     pub from_metadata_service: bool,
-    /// Not supported (VMware backdoor RPC); use --from-vmware-ovf-env.
-    #[arg(long, hide = true)]
+    /// VMware guestinfo, read through open-vm-tools' vmware-rpctool (the root's DMI must
+    /// say VMware).
+    #[arg(long)]
     pub from_vmware_guestinfo: bool,
-    /// Not supported (CloudSigma's serial port).
-    #[arg(long, hide = true)]
+    /// The tool --from-vmware-guestinfo runs as `PATH "info-get guestinfo.KEY"`.
+    #[arg(long, value_name = "PATH", default_value = "vmware-rpctool")]
+    pub vmware_rpctool: String,
+    /// CloudSigma's server context over its serial port (the root's DMI must say
+    /// CloudSigma).
+    #[arg(long)]
     pub from_cloudsigma_metadata: bool,
+    /// The serial port of --from-cloudsigma-metadata (a host path, not inside --root).
+    #[arg(long, value_name = "PATH", default_value = "/dev/ttyS1")]
+    pub cloudsigma_serial: String,
     /// A cloud's preset of sources (ec2-compat, gce, digitalocean, packet, azure,
     /// rackspace-onmetal, vmware, cloudsigma); explicit flags win over it.
     #[arg(long, value_name = "NAME")]
@@ -244,6 +252,26 @@ mod tests {
         .with_preset()
         .unwrap();
         assert_eq!(f.convert_netconf.as_deref(), Some("debian"));
+        for (oem, guestinfo, cloudsigma, netconf) in [
+            ("vmware", true, false, Some("vmware")),
+            ("cloudsigma", false, true, None),
+        ] {
+            let f = FromArgs {
+                oem: Some(oem.into()),
+                ..FromArgs::default()
+            }
+            .with_preset()
+            .unwrap();
+            assert_eq!(
+                (
+                    f.from_vmware_guestinfo,
+                    f.from_cloudsigma_metadata,
+                    f.convert_netconf.as_deref()
+                ),
+                (guestinfo, cloudsigma, netconf),
+                "{oem}"
+            );
+        }
         let err = FromArgs {
             oem: Some("nope".into()),
             ..FromArgs::default()

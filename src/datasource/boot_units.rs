@@ -4,6 +4,7 @@
 //! | trigger | units |
 //! |---|---|
 //! | the OEM partition's `/usr/share/oem/cloud-config.yml` | `kindling-oem.service` (`ConditionFileNotEmpty=`) |
+//! | Ignition's `OEM_ID` in `/run/ignition.env` (Flatcar's `oem-cloudinit.service`) | `kindling-oem-cloudinit.service`: `--oem` for aws (ec2-compat), gcp (gce), rackspace-onmetal, azure, cloudsigma, packet, vmware, digitalocean |
 //! | `cloud-config-url` on the kernel command line | `kindling-proc-cmdline.service` (`ConditionKernelCommandLine=`) |
 //! | `/var/lib/coreos-install/user_data` appears | `kindling-user-data.path` → `.service` |
 //! | a block device labelled `config-2` (iso9660, udf, vfat) | udev → `media-configdrive.mount` → `kindling-configdrive.service` |
@@ -25,8 +26,9 @@ pub const UNIT_DIR: &str = "/etc/systemd/system";
 pub const RULES_DIR: &str = "/etc/udev/rules.d";
 
 /// The services in the order they run.
-const ORDER: [&str; 6] = [
+const ORDER: [&str; 7] = [
     "kindling-oem.service",
+    "kindling-oem-cloudinit.service",
     "kindling-proc-cmdline.service",
     "kindling-user-data.service",
     "kindling-configdrive.service",
@@ -35,6 +37,23 @@ const ORDER: [&str; 6] = [
 ];
 
 fn service(name: &str, description: &str, extra_unit: &str, exec: &str, bin: &str) -> String {
+    service_exec(
+        name,
+        description,
+        extra_unit,
+        "",
+        &format!("{bin} apply --root=/ --timeout=300 {exec}"),
+    )
+}
+
+/// A service running `exec_start`, with extra `[Unit]` and `[Service]` lines.
+fn service_exec(
+    name: &str,
+    description: &str,
+    extra_unit: &str,
+    extra_service: &str,
+    exec_start: &str,
+) -> String {
     let idx = ORDER.iter().position(|n| *n == name).unwrap_or(0);
     let after: Vec<&str> = ORDER[..idx].to_vec();
     let mut s = format!(
@@ -45,7 +64,7 @@ fn service(name: &str, description: &str, extra_unit: &str, exec: &str, bin: &st
     }
     s.push_str(extra_unit);
     s.push_str(&format!(
-        "\n[Service]\nType=oneshot\nRemainAfterExit=yes\nTimeoutSec=10min\nEnvironmentFile=-/etc/environment\nExecStart={bin} apply --root=/ --timeout=300 {exec}\n"
+        "\n[Service]\nType=oneshot\nRemainAfterExit=yes\nTimeoutSec=10min\nEnvironmentFile=-/etc/environment\n{extra_service}ExecStart={exec_start}\n"
     ));
     s
 }
@@ -80,6 +99,21 @@ pub fn files(bin: &str) -> Vec<(String, String)> {
                 "ConditionFileNotEmpty=/usr/share/oem/cloud-config.yml\n",
                 "--from-file=/usr/share/oem/cloud-config.yml",
                 bin,
+            ) + install,
+        ),
+        (
+            unit("kindling-oem-cloudinit.service"),
+            service_exec(
+                "kindling-oem-cloudinit.service",
+                "Apply the metadata and user-data of the cloud Ignition named (kindling)",
+                "ConditionPathExists=/run/ignition.env\n",
+                // Flatcar's oem-cloudinit.service: OEM_ID comes from Ignition's environment
+                // file; only the platforms with a preset run (aws and gcp under their preset
+                // names), so the others skip cleanly through the condition.
+                "EnvironmentFile=/run/ignition.env\nExecCondition=/bin/sh -c 'case \"$$OEM_ID\" in aws|gcp|rackspace-onmetal|azure|cloudsigma|packet|vmware|digitalocean) exit 0;; esac; exit 1'\n",
+                &format!(
+                    "/bin/sh -c 'case \"$$OEM_ID\" in aws) KINDLING_OEM=ec2-compat;; gcp) KINDLING_OEM=gce;; *) KINDLING_OEM=\"$$OEM_ID\";; esac; exec {bin} apply --root=/ --timeout=300 --oem=\"$$KINDLING_OEM\"'"
+                ),
             ) + install,
         ),
         (
@@ -176,6 +210,7 @@ pub fn plan(bin: &str) -> Plan {
         .collect();
     let actions = [
         "kindling-oem.service",
+        "kindling-oem-cloudinit.service",
         "kindling-proc-cmdline.service",
         "kindling-user-data.path",
     ]

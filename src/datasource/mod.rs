@@ -1,7 +1,8 @@
 //! Datasources: where a node gets its user-data and metadata at boot (a local file, a URL, a
 //! config drive, the EC2/GCE/DigitalOcean/Packet metadata services, the kernel command line's
-//! `cloud-config-url=`, a VMware OVF environment file, Azure's agent directory), each behind
-//! the one [`Datasource`] trait, plus what turns their answers into a plan.
+//! `cloud-config-url=`, a VMware OVF environment file or VMware guestinfo, CloudSigma's
+//! server context on its serial port, Azure's agent directory), each behind the one
+//! [`Datasource`] trait, plus what turns their answers into a plan.
 //!
 //! It owns: reading those places (files bounded in size, HTTP through [`http::Client`] with
 //! timeouts, bounded bodies, bounded retries and an optional host allow-list), the race of
@@ -13,9 +14,13 @@
 //! It must never write: everything it produces is a [`crate::plan::Plan`] that `apply`
 //! converges like any other, so `diff` previews it. It never contacts an address the
 //! caller did not name (no hard-coded metadata address outside the `--oem` presets), and
-//! every wait ends at a deadline.
+//! every wait ends at a deadline. It does no raw hardware I/O: VMware guestinfo goes through
+//! open-vm-tools' `vmware-rpctool` (the only program it runs, with a timeout and bounded
+//! output), CloudSigma's serial port through termios and bounded reads (`serial`). Which
+//! hardware the node is (DMI) is read inside the root, so a test root decides it.
 
 pub mod boot_units;
+pub mod cloudsigma;
 pub mod configdrive;
 pub mod digitalocean;
 pub mod ec2;
@@ -28,8 +33,10 @@ pub mod netconf;
 pub mod packet;
 pub mod proc_cmdline;
 pub mod race;
+pub mod serial;
 pub mod url;
 pub mod vmware;
+pub mod vmware_guestinfo;
 pub mod waagent;
 
 use std::future::Future;
@@ -135,7 +142,7 @@ pub trait Datasource: Send + Sync {
     /// Where it reads, for messages (a path or URL).
     fn location(&self) -> String;
     /// Whether waiting can make an unavailable source available (false only for the kernel
-    /// command line and a VMware OVF file, as in coreos-cloudinit).
+    /// command line and both VMware sources, as in coreos-cloudinit).
     fn availability_changes(&self) -> bool {
         true
     }
@@ -191,4 +198,15 @@ pub fn read_bounded(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, Fet
         )));
     }
     Ok(out)
+}
+
+/// A DMI field of the node (`field` in `dmi_dir`, the root's `sys/class/dmi/id`), trimmed;
+/// `None` when it cannot be read. Read inside the root, so a test root says which hardware
+/// the node is. Bounded at 4 KiB: real DMI strings are a few dozen bytes.
+#[must_use]
+pub fn dmi(dmi_dir: &std::path::Path, field: &str) -> Option<String> {
+    read_bounded(&dmi_dir.join(field), 4096)
+        .ok()
+        .filter(|b| !b.is_empty())
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
 }

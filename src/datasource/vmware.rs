@@ -1,17 +1,18 @@
 //! `--from-vmware-ovf-env FILE` (coreos-cloudinit's `vmware` with an OVF environment file):
 //! the properties of `PropertySection/Property` (`oe:key`, `oe:value`), read as guestinfo
-//! keys (`guestinfo.hostname` is `hostname`).
+//! keys (`guestinfo.hostname` is `hostname`), plus what both VMware sources share: the
+//! user-data and the metadata of a set of guestinfo keys (`guestinfo` reads the same keys
+//! from the hypervisor through `vmware-rpctool`).
 //!
-//! User-data: `coreos.config.data` decoded per `coreos.config.data.encoding` (`base64`,
-//! `gzip`, `gzip+base64` and their short forms), else a download of `coreos.config.url`
-//! (decoded the same way). Metadata: `hostname`; `interface.N.ip.M.address` (CIDR) gives
-//! `$public_*`/`$private_*` by the interface's `role` and the address family; the
-//! `dns.*`/`interface.*` keys are the network config `--convert-netconf=vmware` reads.
-//! A missing file is never available (the run ends at once); bad XML is an error.
-//!
-//! `--from-vmware-guestinfo` (the VMware backdoor RPC) is not supported: it needs privileged
-//! port I/O that kindling does not do; the hypervisor's OVF environment file carries the same
-//! keys.
+//! User-data (Flatcar's order): `ignition.config.data`, else `coreos.config.data`, decoded
+//! per the same prefix's `.data.encoding` (`base64`, `gzip`, `gzip+base64` and their short
+//! forms); else a download of `ignition.config.url`, else of `coreos.config.url` (decoded by
+//! that prefix's encoding, as coreos-cloudinit v1.14.0 does). An Ignition config found this
+//! way is recognised later and left to Ignition. Metadata: `hostname`;
+//! `interface.N.ip.M.address` (CIDR) gives `$public_*`/`$private_*` by the interface's
+//! `role` and the address family; the `dns.*`/`interface.*` keys are the network config
+//! `--convert-netconf=vmware` reads. A missing file is never available (the run ends at
+//! once); bad XML is an error. This module never runs a program and never writes.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -112,6 +113,52 @@ pub fn metadata(props: &BTreeMap<String, String>) -> Result<Metadata, FetchError
     Ok(md)
 }
 
+/// The guestinfo keys that carry user-data, in the order they are tried (Flatcar reads
+/// `ignition.config.*` before `coreos.config.*`).
+pub const USER_DATA_PREFIXES: [&str; 2] = ["ignition.config", "coreos.config"];
+
+/// The user-data of a set of guestinfo keys: the first non-empty `PREFIX.data`, else a
+/// download of the first non-empty `PREFIX.url`, decoded per that prefix's
+/// `PREFIX.data.encoding`; empty when no key is set.
+///
+/// # Errors
+/// When the download fails or the data does not decode.
+pub async fn user_data(
+    props: &BTreeMap<String, String>,
+    client: &Client,
+) -> Result<Vec<u8>, FetchError> {
+    let get = |k: String| props.get(&k).cloned().unwrap_or_default();
+    let mut found = None;
+    for prefix in USER_DATA_PREFIXES {
+        let data = get(format!("{prefix}.data"));
+        if !data.is_empty() {
+            found = Some((prefix, data.into_bytes()));
+            break;
+        }
+    }
+    if found.is_none() {
+        for prefix in USER_DATA_PREFIXES {
+            let url = get(format!("{prefix}.url"));
+            if !url.is_empty() {
+                found = Some((prefix, client.get_retry(&url, &[], MAX_USER_DATA).await?));
+                break;
+            }
+        }
+    }
+    let Some((prefix, data)) = found else {
+        return Ok(Vec::new());
+    };
+    let encoding = get(format!("{prefix}.data.encoding"));
+    if encoding.is_empty() {
+        return Ok(data);
+    }
+    crate::encoding::decode(&data, &encoding).map_err(|e| {
+        FetchError::Malformed(format!(
+            "guestinfo {prefix}.data (encoding {encoding:?}): {e}"
+        ))
+    })
+}
+
 impl VmwareOvf {
     fn props(&self) -> Result<BTreeMap<String, String>, FetchError> {
         let bytes = read_bounded(&self.path, MAX_METADATA)?;
@@ -151,26 +198,7 @@ impl Datasource for VmwareOvf {
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let props = self.props()?;
-            let get = |k: &str| props.get(k).cloned().unwrap_or_default();
-            let encoding = get("coreos.config.data.encoding");
-            let mut data = get("coreos.config.data").into_bytes();
-            if data.is_empty() {
-                let url = get("coreos.config.url");
-                if !url.is_empty() {
-                    data = self.client.get_retry(&url, &[], MAX_USER_DATA).await?;
-                }
-            }
-            if encoding.is_empty() {
-                return Ok(data);
-            }
-            crate::encoding::decode(&data, &encoding).map_err(|e| {
-                FetchError::Malformed(format!(
-                    "guestinfo coreos.config.data (encoding {encoding:?}): {e}"
-                ))
-            })
-        })
+        Box::pin(async move { user_data(&self.props()?, &self.client).await })
     }
 
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
