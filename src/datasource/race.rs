@@ -107,7 +107,12 @@ pub async fn select(
         if now >= deadline {
             set.abort_all();
             return Err(RaceError::Timeout {
-                seconds: deadline.saturating_duration_since(started).as_secs(),
+                // Rounded, not truncated: the deadline is measured from a moment just
+                // before `started`, so `--timeout 2` would otherwise read as 1 s.
+                seconds: u64::try_from(
+                    (deadline.saturating_duration_since(started).as_millis() + 500) / 1000,
+                )
+                .unwrap_or(u64::MAX),
                 reasons: reasons(&gave_up),
             });
         }
