@@ -254,6 +254,38 @@ pub fn build(input: Input<'_>) -> Result<Outcome, String> {
                 (UserData::Script, None) => {
                     plan = script_plan(&compile::substitute(&source.text, &vars), &input.workspace);
                 }
+                (UserData::Multipart, None) => {
+                    // Flatcar's coreos-cloudinit: substitution per part, cloud-config parts
+                    // and scripts in part order, nothing at all when one part fails to parse.
+                    let options = Options {
+                        target: Target::Tree,
+                        vars: vars.clone(),
+                        plan: PlanOptions {
+                            update_conf_base: input.update_conf_base.clone(),
+                        },
+                    };
+                    let parts =
+                        compile::multipart::compile(crate::validate(&input.name, bytes), &options);
+                    if parts.compiled.plan.is_some() {
+                        let plans = parts
+                            .steps
+                            .iter()
+                            .map(|s| match s {
+                                compile::multipart::Step::Plan(p) => p.clone(),
+                                compile::multipart::Step::Script { text, .. } => {
+                                    script_plan(text, &input.workspace)
+                                }
+                            })
+                            .collect();
+                        plan = compile::multipart::merge(plans);
+                    } else {
+                        failure = Some(
+                            "a part of the multipart user-data has errors (listed above); no part is applied, only the metadata"
+                                .into(),
+                        );
+                    }
+                    compiled = Some(parts.compiled);
+                }
                 (UserData::CloudConfig, None) => {
                     let options = Options {
                         target: Target::Tree,
