@@ -4,7 +4,8 @@
 //! Validates the text as written (so positions are the user's), substitutes the
 //! `$public_ipv4`-style variables as coreos-cloudinit does on the node (every occurrence,
 //! `\$` escaping), validates again if anything changed, checks what the target cannot
-//! express, and plans. Pure: the caller reads inputs and writes outputs.
+//! express, and plans. A multipart user-data is compiled part by part and merged in part
+//! order (`multipart`). Pure: the caller reads inputs and writes outputs.
 
 pub mod multipart;
 

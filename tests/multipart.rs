@@ -124,7 +124,11 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, Vec<u8>)> {
             if meta.is_dir() {
                 stack.push(p);
             } else {
-                out.push((rel, meta.modified().ok(), std::fs::read(&p).unwrap_or_default()));
+                out.push((
+                    rel,
+                    meta.modified().ok(),
+                    std::fs::read(&p).unwrap_or_default(),
+                ));
             }
         }
     }
@@ -168,7 +172,10 @@ fn check_full_root(root: &Path) {
     assert_eq!(read(root, "etc/one"), "ip=10.0.0.7\n");
     assert_eq!(read(root, "etc/two"), "zwei – two\n");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(root.join("etc/two")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(root.join("etc/two"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o600);
     assert_eq!(
         read(root, "etc/systemd/system/hello.service"),
@@ -191,9 +198,11 @@ fn check_full_root(root: &Path) {
         std::fs::read_to_string(scripts.join(id)).unwrap(),
         SCRIPT.replace("$private_ipv4", "10.0.0.7")
     );
-    assert!(read(root, &format!("run/systemd/system/{unit}")).contains(&format!(
-        "ExecStart=/bin/bash /var/lib/coreos-cloudinit/scripts/{id}"
-    )));
+    assert!(
+        read(root, &format!("run/systemd/system/{unit}")).contains(&format!(
+            "ExecStart=/bin/bash /var/lib/coreos-cloudinit/scripts/{id}"
+        ))
+    );
     // Exactly these files, nothing from the Ignition or the unknown part.
     let files: Vec<String> = snapshot(root)
         .into_iter()
@@ -227,7 +236,15 @@ fn every_part_lands_from_a_file_and_a_second_run_writes_nothing() {
     let outside = tempfile::NamedTempFile::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::rename(&ud, outside.path()).unwrap();
     let file = outside.path().to_str().unwrap();
-    let out = kindling(&["apply", "--from-file", file, "--root", r, "--color", "never"]);
+    let out = kindling(&[
+        "apply",
+        "--from-file",
+        file,
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         flat(&out.stderr)
@@ -236,17 +253,28 @@ fn every_part_lands_from_a_file_and_a_second_run_writes_nothing() {
         out.stderr
     );
     assert!(
-        flat(&out.stderr)
-            .contains("part 6 is text/x-include-url, which kindling does not apply"),
+        flat(&out.stderr).contains("part 6 is text/x-include-url, which kindling does not apply"),
         "{}",
         out.stderr
     );
     check_full_root(root.path());
     let before = snapshot(root.path());
-    let again = kindling(&["apply", "--from-file", file, "--root", r, "--color", "never"]);
+    let again = kindling(&[
+        "apply",
+        "--from-file",
+        file,
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
     assert_eq!(again.status, 0, "{}", again.stderr);
     assert!(again.stdout.contains("wrote 0 file(s)"), "{}", again.stdout);
-    assert_eq!(snapshot(root.path()), before, "a second run changed the root");
+    assert_eq!(
+        snapshot(root.path()),
+        before,
+        "a second run changed the root"
+    );
 }
 
 #[test]
@@ -272,7 +300,11 @@ fn from_url_diff_previews_one_plan_then_apply_lands_it() {
         "/etc/systemd/system/hello.service",
         "/var/lib/coreos-cloudinit/scripts/unit-name",
     ] {
-        assert!(diff.stdout.contains(path), "{path} not previewed:\n{}", diff.stdout);
+        assert!(
+            diff.stdout.contains(path),
+            "{path} not previewed:\n{}",
+            diff.stdout
+        );
     }
     assert!(diff.stdout.contains("+ip=10.0.0.7"), "{}", diff.stdout);
     assert_eq!(snapshot(root.path()), before, "diff wrote something");
@@ -280,10 +312,7 @@ fn from_url_diff_previews_one_plan_then_apply_lands_it() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     check_full_root(root.path());
     assert!(
-        server
-            .requests()
-            .iter()
-            .all(|s| s.path == "/user-data"),
+        server.requests().iter().all(|s| s.path == "/user-data"),
         "{:?}",
         server.requests()
     );
@@ -336,7 +365,11 @@ fn validate_points_into_the_part_at_the_line_and_column_of_the_whole_file() {
         {"type": "cloud-config", "charset": "utf-8", "body": "write_files:\n  - path: /etc/x\n    content: x\nhostname: [a, b]\n"},
     ]));
     let text = String::from_utf8(bytes.clone()).unwrap();
-    let second = text.match_indices("Content-Type: text/cloud-config").nth(1).unwrap().0;
+    let second = text
+        .match_indices("Content-Type: text/cloud-config")
+        .nth(1)
+        .unwrap()
+        .0;
     let header_line = text[..second].matches('\n').count() as u64 + 1;
     let (status, rows) = findings(&bytes);
     assert_eq!(status, 1, "{rows:?}");
@@ -346,7 +379,8 @@ fn validate_points_into_the_part_at_the_line_and_column_of_the_whole_file() {
         .unwrap_or_else(|| panic!("{rows:?}"));
     assert_eq!((hit.0, hit.1), (header_line, 1), "{rows:?}");
     assert!(
-        hit.3.contains("part 2, line 4 column 1 of its base64-decoded text")
+        hit.3
+            .contains("part 2, line 4 column 1 of its base64-decoded text")
             && hit.3.contains("header"),
         "{}",
         hit.3
@@ -404,7 +438,10 @@ fn compile_and_apply_file_take_the_cloud_config_parts_and_say_the_script_is_left
     ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(read(&out_dir, "etc/one"), "ip=10.9.9.9\n");
-    assert!(out_dir.join("etc/two").exists() && out_dir.join("etc/systemd/system/hello.service").exists());
+    assert!(
+        out_dir.join("etc/two").exists()
+            && out_dir.join("etc/systemd/system/hello.service").exists()
+    );
     assert!(
         flat(&out.stderr).contains("part 4 is a #! script: only the boot-time apply"),
         "{}",
@@ -434,7 +471,11 @@ fn refused(bytes: &[u8], message: &str) {
     ]);
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
-    assert!(flat(&out.stderr).contains(message), "{message:?} not in:\n{}", out.stderr);
+    assert!(
+        flat(&out.stderr).contains(message),
+        "{message:?} not in:\n{}",
+        out.stderr
+    );
     assert!(
         flat(&out.stderr).contains("no part is applied"),
         "{}",
@@ -446,7 +487,8 @@ fn refused(bytes: &[u8], message: &str) {
     let (status, rows) = findings(bytes);
     assert_eq!(status, 1, "{rows:?}");
     assert!(
-        rows.iter().any(|r| r.2 == "kindling::source::multipart-malformed" && r.3.contains(message)),
+        rows.iter()
+            .any(|r| r.2 == "kindling::source::multipart-malformed" && r.3.contains(message)),
         "{message:?} not in {rows:?}"
     );
 }
@@ -461,7 +503,10 @@ fn a_boundary_no_part_uses_is_refused_whole() {
         .unwrap()
         .to_string();
     let bad = good.replacen(&boundary, "not-the-boundary", 1);
-    refused(bad.as_bytes(), "no part starts with the boundary line `--not-the-boundary`");
+    refused(
+        bad.as_bytes(),
+        "no part starts with the boundary line `--not-the-boundary`",
+    );
     // A truncated download: no closing boundary.
     let cut = &good[..good.rfind(&format!("--{boundary}--")).unwrap()];
     refused(cut.as_bytes(), "ends without its closing boundary");

@@ -187,6 +187,11 @@ pub fn compile(validation: Validation, options: &Options) -> Parts {
             return stop(validation, findings);
         }
     };
+    // The target's own checks run once, on the merged plan (`compile::multipart_file`).
+    let part_options = Options {
+        target: super::Target::Tree,
+        ..options.clone()
+    };
     let mut steps = Vec::new();
     let mut failed = false;
     for part in &parts.parts {
@@ -198,7 +203,7 @@ pub fn compile(validation: Validation, options: &Options) -> Parts {
                 // compile adds (unset variables, the substituted text's problems) is new.
                 v.findings.clear();
                 let local = v.source.clone();
-                let c = super::compile_validated(v, options);
+                let c = super::compile_validated(v, &part_options);
                 let map = Mapper { part, prefix };
                 for f in c.findings {
                     let substituted = f.message.starts_with(super::AFTER_SUBSTITUTION);

@@ -2,7 +2,10 @@
 //! the `$public_ipv4`-style values from the metadata (else the `COREOS_*` environment, else
 //! empty, with a warning for each one the user-data uses but nothing provides), substituted
 //! over the whole user-data; a `#cloud-config` compiled and planned; a `#!` script planned as
-//! a unit that runs it; an Ignition config left to Ignition. Then the metadata part: the
+//! a unit that runs it; an Ignition config left to Ignition; a multipart MIME user-data as
+//! Flatcar's coreos-cloudinit reads it, substituted per part, its cloud-config parts and
+//! scripts merged in part order into the one plan (`compile::multipart`), nothing of it when
+//! any part fails. Then the metadata part: the
 //! hostname (the user-data's wins, with a warning), the SSH keys appended to `core`'s, the
 //! `COREOS_*` values merged into `/etc/environment` (unless the user-data writes that file),
 //! and with `--convert-netconf` the provider's network config as runtime networkd units with

@@ -4,7 +4,9 @@
 //! classifies the text exactly as coreos-cloudinit's validator does (empty, `#!` script,
 //! Ignition JSON, `#cloud-config`, anything else) plus cloud-init's `## template: jinja`
 //! header, which `template` renders per node, and for cloud-configs builds the
-//! spanned YAML tree (`yaml`). It never interprets what the keys mean; that is `model`.
+//! spanned YAML tree (`yaml`). A `multipart/mixed` MIME user-data (Flatcar's coreos-cloudinit
+//! reads it) is split into its parts by `multipart`, bounded in parts, depth and decoded size.
+//! It never interprets what the keys mean; that is `model`.
 
 mod classify;
 mod line_index;
