@@ -17,7 +17,7 @@ use crate::datasource_support::{Emulator, Reply};
 /// (text), `charset` (`us-ascii` gives 7bit, `utf-8` base64), `gzip` (the body gzip'd into
 /// an application/x-gzip part), `gzip_b64` (an already gzip'd body, base64 in the JSON).
 const MAKE_MIME: &str = r#"
-import base64, gzip, json, sys
+import base64, email.policy, gzip, json, sys
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.mime.application import MIMEApplication
@@ -35,12 +35,19 @@ for p in json.load(sys.stdin):
     if "filename" in p:
         part.add_header("Content-Disposition", "attachment", filename=p["filename"])
     m.attach(part)
-sys.stdout.write(m.as_string())
+# `crlf`: lines end with CRLF, as mail (and Flatcar's own test data) has them.
+policy = email.policy.SMTP if sys.argv[1:] == ["crlf"] else email.policy.compat32
+sys.stdout.buffer.write(m.as_bytes(policy=policy))
 "#;
 
 fn make_mime(parts: &serde_json::Value) -> Vec<u8> {
+    make_mime_with(parts, &[])
+}
+
+fn make_mime_with(parts: &serde_json::Value, args: &[&str]) -> Vec<u8> {
     let mut child = Command::new("python3")
         .args(["-c", MAKE_MIME])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -342,22 +349,42 @@ fn findings(bytes: &[u8]) -> (i32, Vec<(u64, u64, String, String)>) {
 
 #[test]
 fn validate_points_into_the_part_at_the_line_and_column_of_the_whole_file() {
-    let bytes = make_mime(&serde_json::json!([
-        {"type": "cloud-config", "body": "hostname: fine\n"},
-        {"type": "cloud-config", "body": "write_files:\n  - path: /etc/x\n    content: x\nhostname: [a, b]\n"},
-    ]));
-    let text = String::from_utf8(bytes.clone()).unwrap();
-    // Where `hostname: [a, b]` is in the whole file.
-    let at = text.find("hostname: [a, b]").unwrap();
-    let line = text[..at].matches('\n').count() as u64 + 1;
-    let (status, rows) = findings(&bytes);
-    assert_eq!(status, 1, "{rows:?}");
-    let hit = rows
-        .iter()
-        .find(|r| r.2 == "kindling::structure::incorrect-type")
-        .unwrap_or_else(|| panic!("{rows:?}"));
-    assert_eq!((hit.0, hit.1), (line, 1), "{rows:?}");
-    assert!(hit.3.starts_with("part 2: "), "{}", hit.3);
+    for args in [&[][..], &["crlf"][..]] {
+        let bytes = make_mime_with(
+            &serde_json::json!([
+                {"type": "cloud-config", "body": "hostname: fine\n"},
+                {"type": "cloud-config", "body": "write_files:\n  - path: /etc/x\n    content: x\n    permisions: '0644'\nhostname: [a, b]\n"},
+            ]),
+            args,
+        );
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(text.contains("\r\n"), !args.is_empty());
+        // Where the two mistakes are in the whole file.
+        let line_of = |needle: &str| {
+            let at = text.find(needle).unwrap();
+            text[..at].matches('\n').count() as u64 + 1
+        };
+        let (status, rows) = findings(&bytes);
+        assert_eq!(status, 1, "{rows:?}");
+        let at = |code: &str| {
+            rows.iter()
+                .find(|r| r.2 == code)
+                .unwrap_or_else(|| panic!("{code}: {rows:?}"))
+        };
+        let hit = at("kindling::structure::incorrect-type");
+        assert_eq!(
+            (hit.0, hit.1),
+            (line_of("hostname: [a, b]"), 1),
+            "{args:?} {rows:?}"
+        );
+        assert!(hit.3.starts_with("part 2: "), "{}", hit.3);
+        let hit = at("kindling::structure::unknown-key");
+        assert_eq!(
+            (hit.0, hit.1),
+            (line_of("permisions"), 5),
+            "{args:?} {rows:?}"
+        );
+    }
 
     // The same error in a base64 part: the part's header line, the place inside it named.
     let bytes = make_mime(&serde_json::json!([

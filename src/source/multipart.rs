@@ -569,6 +569,72 @@ mod tests {
         );
     }
 
+    /// `levels` multipart/mixed messages, each the only part of the one outside it.
+    fn nested(levels: usize) -> String {
+        let mut body = "Content-Type: text/cloud-config\n\nhostname: deep\n".to_string();
+        for i in 0..levels {
+            body = format!(
+                "Content-Type: multipart/mixed; boundary=\"L{i}\"\n\n--L{i}\n{body}\n--L{i}--\n"
+            );
+        }
+        body
+    }
+
+    #[test]
+    fn nesting_is_read_in_place_and_bounded() {
+        let split = split(&nested(MAX_DEPTH)).unwrap();
+        assert_eq!(split.parts.len(), 1);
+        assert_eq!(split.parts[0].text.trim_end(), "hostname: deep");
+        let text = nested(MAX_DEPTH);
+        let at = split.parts[0].body_at.unwrap();
+        assert_eq!(&text[at..at + 14], "hostname: deep");
+        let err = super::split(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.message.contains("deeper than 4"), "{}", err.message);
+        // Far past mailparse's own recursion limit: still a finding, not a crash.
+        assert!(super::split(&nested(150)).is_err());
+    }
+
+    #[test]
+    fn a_gzip_part_holding_a_message_is_read_as_nested() {
+        use std::io::Write;
+        let inner = mime(&[("Content-Type: text/cloud-config", "hostname: zipped")]);
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(inner.as_bytes()).unwrap();
+        let b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            enc.finish().unwrap(),
+        );
+        let text = mime(&[(
+            "Content-Type: application/x-gzip\nContent-Transfer-Encoding: base64",
+            &b64,
+        )]);
+        let split = split(&text).unwrap();
+        assert_eq!(split.parts.len(), 1);
+        assert_eq!(split.parts[0].kind, PartKind::CloudConfig);
+        assert_eq!(split.parts[0].text, "hostname: zipped");
+        assert_eq!(split.parts[0].body_at, None);
+        assert_eq!(
+            &text[split.parts[0].header.start..split.parts[0].header.end],
+            "Content-Type: application/x-gzip"
+        );
+    }
+
+    #[test]
+    fn part_count_includes_nested_parts() {
+        let many: Vec<(&str, &str)> = (0..MAX_PARTS)
+            .map(|_| ("Content-Type: text/cloud-config", "a: 1"))
+            .collect();
+        assert_eq!(split(&mime(&many)).unwrap().parts.len(), MAX_PARTS);
+        let mut more = many.clone();
+        more.push(("Content-Type: text/cloud-config", "a: 1"));
+        assert!(
+            split(&mime(&more))
+                .unwrap_err()
+                .message
+                .contains("more than 100 parts")
+        );
+    }
+
     #[test]
     fn malformed_messages_are_errors() {
         let bad = mime(&[("Content-Type: text/cloud-config", "a: 1")])
