@@ -108,6 +108,7 @@ impl Mapper<'_> {
     fn plan(&self, mut plan: Plan) -> Plan {
         for f in &mut plan.files {
             f.span = self.span(f.span);
+            f.origin = format!("part {} {}", self.part.number, f.origin);
         }
         for a in &mut plan.actions {
             a.span = self.span(a.span);
@@ -281,7 +282,7 @@ pub fn merge(plans: Vec<Plan>) -> Plan {
             .iter()
             .any(|a| matches!(a.kind, ActionKind::SetHostname { .. }));
         for f in plan.files {
-            if hostname_named && f.origin == "hostname" {
+            if hostname_named && from_hostname_key(&f) {
                 continue;
             }
             out.files.retain(|g| g.path != f.path);
@@ -325,6 +326,12 @@ pub fn merge(plans: Vec<Plan>) -> Plan {
     out
 }
 
+/// Whether `f` is the `/etc/hostname` a `hostname` key plans (origin `hostname`, or
+/// `part N hostname` once moved into the whole file).
+fn from_hostname_key(f: &crate::plan::PlannedFile) -> bool {
+    f.path == "/etc/hostname" && (f.origin == "hostname" || f.origin.ends_with(" hostname"))
+}
+
 fn unit_of(path: &str) -> Option<&str> {
     ["/etc/systemd/system/", "/run/systemd/system/"]
         .iter()
@@ -338,7 +345,7 @@ fn conflicts(plans: &[(usize, Plan)]) -> Vec<Finding> {
     let mut hostname: Option<(usize, &str, Span)> = None;
     for (number, plan) in plans {
         for f in &plan.files {
-            if f.origin == "hostname" {
+            if from_hostname_key(f) {
                 continue;
             }
             if let Some((earlier, g)) = files.get(f.path.as_str())
