@@ -565,3 +565,56 @@ fn ten_thousand_parts_are_refused() {
     let bytes = make_mime(&serde_json::Value::Array(parts));
     refused(&bytes, "the user-data has more than 100 parts");
 }
+
+/// Mutated and truncated multipart user-data through `validate` and `compile` in process:
+/// never a panic, every finding inside the text on a character boundary, and no plan when
+/// there is an error.
+#[test]
+fn mutated_multipart_never_panics_and_findings_stay_in_the_text() {
+    let good = full_user_data();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let options = kindling::compile::Options {
+        target: kindling::compile::Target::Tree,
+        vars: std::collections::BTreeMap::new(),
+        plan: kindling::plan::PlanOptions::default(),
+    };
+    let mut inputs: Vec<Vec<u8>> = (0..good.len())
+        .step_by(97)
+        .map(|cut| good[..cut].to_vec())
+        .collect();
+    const NOISE: &[u8] = b"-\n\r:;=\"\x00\xff\x1f\x8b=AZ#!{ ";
+    for _ in 0..300 {
+        let mut b = good.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % b.len() as u64) as usize;
+            b[at] = NOISE[(next() % NOISE.len() as u64) as usize];
+        }
+        inputs.push(b);
+    }
+    for bytes in inputs {
+        let v = kindling::validate("fuzz", bytes.clone());
+        let len = v.source.text.len();
+        for f in &v.findings {
+            assert!(f.span.start <= f.span.end && f.span.end <= len, "{f:?}");
+            assert!(v.source.text.is_char_boundary(f.span.start), "{f:?}");
+            for r in &f.related {
+                assert!(r.span.end <= len, "{f:?}");
+            }
+        }
+        let c = kindling::compile::compile("fuzz", bytes, &options);
+        let errors = c
+            .findings
+            .iter()
+            .any(|f| f.severity == kindling::diagnostic::Severity::Error);
+        assert!(!(errors && c.plan.is_some()), "a plan despite errors");
+        for f in &c.findings {
+            assert!(f.span.end <= c.validation.source.text.len(), "{f:?}");
+        }
+    }
+}
