@@ -9,8 +9,9 @@ pub static RULE: Rule = Rule {
     summary: "a part of multipart user-data that kindling does not apply",
     help: "declare the part as text/cloud-config or text/x-shellscript, or leave it out",
     explanation: "Only `text/cloud-config` and `text/x-shellscript` parts are applied (and \
-`text/plain`, `application/octet-stream` or untyped parts whose first line is `#cloud-config` or \
-`#!`, as cloud-init and Flatcar's coreos-cloudinit guess them). Any other declared type \
+`text/plain`, `application/octet-stream`, gzip or untyped parts whose first line is \
+`#cloud-config` or `#!`, as cloud-init guesses them; an Ignition part of any type is left to \
+Ignition). Any other declared type \
 (`text/cloud-boothook`, `text/x-include-url`, `text/jinja2`, ...) is skipped with this warning. \
 Flatcar's coreos-cloudinit guesses the type of every unknown part from its content, so it would \
 run a `text/cloud-boothook` starting with `#!` as an ordinary script; kindling trusts the declared \
