@@ -4,7 +4,10 @@
 //! Validates the text as written (so positions are the user's), substitutes the
 //! `$public_ipv4`-style variables as coreos-cloudinit does on the node (every occurrence,
 //! `\$` escaping), validates again if anything changed, checks what the target cannot
-//! express, and plans. Pure: the caller reads inputs and writes outputs.
+//! express, and plans. A multipart user-data is compiled part by part and merged in part
+//! order (`multipart`). Pure: the caller reads inputs and writes outputs.
+
+pub mod multipart;
 
 use std::collections::BTreeMap;
 
@@ -118,6 +121,7 @@ fn compile_validated(validation: Validation, options: &Options) -> Compiled {
     };
     match validation.source.kind {
         UserData::CloudConfig => {}
+        UserData::Multipart => return multipart_file(validation, options),
         UserData::Empty => {
             return Compiled {
                 validation,
@@ -192,6 +196,39 @@ fn compile_validated(validation: Validation, options: &Options) -> Compiled {
         findings,
         plan,
     }
+}
+
+/// A multipart user-data for `compile`, `apply FILE` and `diff FILE`: its cloud-config parts
+/// merged; a script part is reported and left out (scripts run in the boot-time apply).
+fn multipart_file(validation: Validation, options: &Options) -> Compiled {
+    let parts = multipart::compile(validation, options);
+    let mut compiled = parts.compiled;
+    for step in &parts.steps {
+        if let multipart::Step::Script { number, header, .. } = step {
+            compiled.findings.push(
+                rules::source_multipart_skipped::RULE.at(
+                    *header,
+                    format!(
+                        "part {number} is a #! script: only the boot-time apply (kindling apply --from-...) runs it; this command leaves it out"
+                    ),
+                ),
+            );
+        }
+    }
+    if let Some(plan) = &compiled.plan
+        && options.target == Target::Ignition
+    {
+        ignition_checks(plan, &mut compiled.findings);
+        if compiled
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error)
+        {
+            compiled.plan = None;
+        }
+    }
+    crate::diagnostic::sort(&mut compiled.findings);
+    compiled
 }
 
 fn ignition_checks(plan: &Plan, out: &mut Vec<Finding>) {

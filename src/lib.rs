@@ -124,6 +124,9 @@ fn validate_loaded(
     source: source::SourceFile,
     mut findings: Vec<diagnostic::Finding>,
 ) -> Validation {
+    if source.kind == UserData::Multipart {
+        return compile::multipart::validate(source, findings);
+    }
     let mut root = None;
     let mut config = CloudConfig::default();
     if source.kind == UserData::CloudConfig {

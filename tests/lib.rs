@@ -30,6 +30,7 @@ mod generated;
 mod insta_support;
 mod lock;
 mod lock_support;
+mod multipart;
 mod omaha;
 mod omaha_support;
 mod package;

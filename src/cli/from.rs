@@ -330,10 +330,15 @@ fn print_findings(c: &crate::compile::Compiled, source: &crate::source::SourceFi
         color: use_color(color, std::io::stderr().is_terminal()),
         width: 100,
     };
+    // Notes about single parts of a multipart user-data (an Ignition part left to Ignition,
+    // a part whose type was guessed) are worth a line at boot too.
+    let part_note = |f: &crate::diagnostic::Finding| {
+        f.code() == crate::rules::source_multipart::RULE.code && f.span.start > 0
+    };
     for f in c
         .findings
         .iter()
-        .filter(|f| f.severity >= Severity::Warning)
+        .filter(|f| f.severity >= Severity::Warning || part_note(f))
         .filter(|f| f.code() != crate::rules::substitution_variable::RULE.code)
     {
         let source = if f.message.starts_with("after substituting") {

@@ -2,7 +2,10 @@
 //! the `$public_ipv4`-style values from the metadata (else the `COREOS_*` environment, else
 //! empty, with a warning for each one the user-data uses but nothing provides), substituted
 //! over the whole user-data; a `#cloud-config` compiled and planned; a `#!` script planned as
-//! a unit that runs it; an Ignition config left to Ignition. Then the metadata part: the
+//! a unit that runs it; an Ignition config left to Ignition; a multipart MIME user-data as
+//! Flatcar's coreos-cloudinit reads it, substituted per part, its cloud-config parts and
+//! scripts merged in part order into the one plan (`compile::multipart`), nothing of it when
+//! any part fails. Then the metadata part: the
 //! hostname (the user-data's wins, with a warning), the SSH keys appended to `core`'s, the
 //! `COREOS_*` values merged into `/etc/environment` (unless the user-data writes that file),
 //! and with `--convert-netconf` the provider's network config as runtime networkd units with
@@ -253,6 +256,38 @@ pub fn build(input: Input<'_>) -> Result<Outcome, String> {
                 }
                 (UserData::Script, None) => {
                     plan = script_plan(&compile::substitute(&source.text, &vars), &input.workspace);
+                }
+                (UserData::Multipart, None) => {
+                    // Flatcar's coreos-cloudinit: substitution per part, cloud-config parts
+                    // and scripts in part order, nothing at all when one part fails to parse.
+                    let options = Options {
+                        target: Target::Tree,
+                        vars: vars.clone(),
+                        plan: PlanOptions {
+                            update_conf_base: input.update_conf_base.clone(),
+                        },
+                    };
+                    let parts =
+                        compile::multipart::compile(crate::validate(&input.name, bytes), &options);
+                    if parts.compiled.plan.is_some() {
+                        let plans = parts
+                            .steps
+                            .iter()
+                            .map(|s| match s {
+                                compile::multipart::Step::Plan(p) => p.clone(),
+                                compile::multipart::Step::Script { text, .. } => {
+                                    script_plan(text, &input.workspace)
+                                }
+                            })
+                            .collect();
+                        plan = compile::multipart::merge(plans);
+                    } else {
+                        failure = Some(
+                            "a part of the multipart user-data has errors (listed above); no part is applied, only the metadata"
+                                .into(),
+                        );
+                    }
+                    compiled = Some(parts.compiled);
                 }
                 (UserData::CloudConfig, None) => {
                     let options = Options {

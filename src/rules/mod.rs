@@ -21,6 +21,10 @@ pub mod locksmith_window_start;
 pub mod manage_etc_hosts;
 pub mod portability_hyphen_keys;
 pub mod source_gzip;
+pub mod source_multipart;
+pub mod source_multipart_conflict;
+pub mod source_multipart_malformed;
+pub mod source_multipart_skipped;
 pub mod source_not_cloud_config;
 pub mod source_skipped;
 pub mod source_utf8;
@@ -88,6 +92,10 @@ pub static ALL: &[&Rule] = &[
     &source_skipped::RULE,
     &source_gzip::RULE,
     &source_utf8::RULE,
+    &source_multipart::RULE,
+    &source_multipart_malformed::RULE,
+    &source_multipart_skipped::RULE,
+    &source_multipart_conflict::RULE,
     &yaml_syntax::RULE,
     &yaml_limits::RULE,
     &yaml_duplicate_key::RULE,

@@ -2,10 +2,12 @@
 //!
 //! Order: empty, `#!` script, Ignition JSON, a `## template:` header (kindling's templates,
 //! recognised exactly as cloud-init does: `##`, optional blanks, `template:` in any case),
-//! `#cloud-config`, else an error on line 1.
+//! `#cloud-config`, a `Content-Type: multipart/...` MIME message (as Flatcar's
+//! coreos-cloudinit, whose validator passes it unchecked), else an error on line 1.
 //! The header must be the whole first line, case-sensitive, with only trailing white
 //! space (a CR included) allowed. Where the first line is a near miss (a BOM, leading
-//! blanks, other case, a trailing comment, a Butane or multipart file) the help says
+//! blanks, other case, a trailing comment, a Butane file, a MIME message that is not
+//! multipart) the help says
 //! exactly what to change.
 
 use crate::diagnostic::{Finding, Span};
@@ -25,6 +27,9 @@ pub enum UserData {
     /// A template: a `## template: <renderer>` first line, rendered per node before it
     /// is a cloud-config (see `crate::template`).
     Template,
+    /// A `Content-Type: multipart/...` MIME message (Flatcar's coreos-cloudinit reads its
+    /// parts; see `source::multipart`).
+    Multipart,
     /// None of the above.
     Unrecognized,
 }
@@ -67,6 +72,15 @@ pub fn classify(text: &str) -> (UserData, Option<Finding>) {
     if first.trim_end() == HEADER {
         return (UserData::CloudConfig, None);
     }
+    if super::multipart::is_multipart(text) {
+        return (
+            UserData::Multipart,
+            Some(rules::source_multipart::RULE.at(
+                first_span,
+                "this user-data is multipart MIME: Flatcar's coreos-cloudinit applies it part by part; CoreOS Container Linux's rejects it",
+            )),
+        );
+    }
     if template_renderer(first).is_some() {
         return (UserData::Template, None);
     }
@@ -97,7 +111,7 @@ pub fn template_renderer(first_line: &str) -> Option<String> {
     Some(rest[9..].trim().to_ascii_lowercase())
 }
 
-fn is_ignition(text: &str) -> bool {
+pub(super) fn is_ignition(text: &str) -> bool {
     if !text.trim_start().starts_with('{') {
         return false;
     }
@@ -130,7 +144,7 @@ fn near_miss_help(text: &str, first: &str) -> String {
         return "nothing may follow #cloud-config on the first line; move the comment to the next line".into();
     }
     if trimmed.starts_with("Content-Type: multipart") || trimmed.starts_with("MIME-Version") {
-        return "multipart MIME user-data is not understood by coreos-cloudinit; send the #cloud-config part on its own".into();
+        return "a MIME user-data must be multipart/mixed (as `cloud-init devel make-mime` writes it), with a text/cloud-config part; or send the #cloud-config on its own".into();
     }
     let lines: Vec<&str> = text.lines().take(40).collect();
     if lines.iter().any(|l| l.starts_with("variant:")) {

@@ -4,10 +4,13 @@
 //! classifies the text exactly as coreos-cloudinit's validator does (empty, `#!` script,
 //! Ignition JSON, `#cloud-config`, anything else) plus cloud-init's `## template: jinja`
 //! header, which `template` renders per node, and for cloud-configs builds the
-//! spanned YAML tree (`yaml`). It never interprets what the keys mean; that is `model`.
+//! spanned YAML tree (`yaml`). A `multipart/mixed` MIME user-data (Flatcar's coreos-cloudinit
+//! reads it) is split into its parts by `multipart`, bounded in parts, depth and decoded size.
+//! It never interprets what the keys mean; that is `model`.
 
 mod classify;
 mod line_index;
+pub mod multipart;
 mod node;
 mod tabs;
 pub mod yaml;
@@ -15,7 +18,7 @@ pub mod yaml;
 use std::io::Read;
 use std::path::Path;
 
-pub use classify::{UserData, classify, template_renderer};
+pub use classify::{HEADER, UserData, classify, template_renderer};
 pub use line_index::{LineIndex, Position};
 pub use node::{Entry, Node, Scalar, Style, Tag, Value};
 
@@ -129,7 +132,10 @@ pub fn load(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
             let at = err.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
             let (kind, _) = classify(&text);
-            if matches!(kind, UserData::CloudConfig | UserData::Template) {
+            if matches!(
+                kind,
+                UserData::CloudConfig | UserData::Template | UserData::Multipart
+            ) {
                 findings.push(rules::source_utf8::RULE.at(
                     Span::new(at, at + 1),
                     format!("byte {at} is not valid UTF-8"),

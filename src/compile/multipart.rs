@@ -1,0 +1,490 @@
+//! Multipart user-data validated and compiled part by part, then merged into one plan.
+//!
+//! Each cloud-config part is validated on its own (a part without the `#cloud-config` line
+//! gets it, as Flatcar's coreos-cloudinit adds it), its `$public_ipv4`-style variables are
+//! substituted per part, and its plan is merged with the others in part order by one rule,
+//! Flatcar's (parts applied one after the other): a later part's file or unit replaces an
+//! earlier part's, the hostname is the first part's that names one, SSH keys add up, the
+//! unit commands run in part order. Every finding and planned span is moved into the whole
+//! file's coordinates: exact for a part written as is, the part's header line for a part
+//! that was base64- or gzip-decoded (the message then says the line and column inside the
+//! decoded part). Scripts are handed back in part order for the boot-time apply to plan.
+//!
+//! Pure, like the rest of `compile`: no I/O.
+
+use std::collections::BTreeMap;
+
+use crate::compile::{Compiled, Options};
+use crate::diagnostic::{Finding, Severity, Span};
+use crate::plan::{Action, ActionKind, Plan, PlanOptions};
+use crate::source::multipart::{Part, PartKind, split};
+use crate::source::{SourceFile, UserData};
+use crate::{Validation, rules};
+
+/// One applied part, in part order.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A cloud-config part's plan (spans in the whole file).
+    Plan(Plan),
+    /// A script part, variables substituted: the boot-time apply runs it.
+    Script {
+        /// The part's number.
+        number: usize,
+        /// The script.
+        text: String,
+        /// The part's header line.
+        header: Span,
+    },
+}
+
+/// A multipart compile: the merged plan of the cloud-config parts (in `compiled`) and every
+/// applied part in order (`steps`), for the boot-time apply to add the scripts.
+#[derive(Debug)]
+pub struct Parts {
+    /// Findings against the whole file; `plan` merges the cloud-config parts (`None` when any
+    /// part has an error: then no part is applied, as coreos-cloudinit does).
+    pub compiled: Compiled,
+    /// The applied parts in order.
+    pub steps: Vec<Step>,
+}
+
+/// A part's text as a cloud-config, and how many bytes of it were added in front.
+fn as_cloud_config(part: &Part) -> (String, usize) {
+    let first = part.text.split('\n').next().unwrap_or("").trim_end();
+    if first == crate::source::HEADER {
+        (part.text.clone(), 0)
+    } else {
+        let prefix = "#cloud-config\n";
+        (format!("{prefix}{}", part.text), prefix.len())
+    }
+}
+
+/// Moves spans of a part's cloud-config text into the whole file.
+struct Mapper<'a> {
+    part: &'a Part,
+    prefix: usize,
+}
+
+impl Mapper<'_> {
+    fn span(&self, span: Span) -> Span {
+        match self.part.body_at {
+            Some(at) if span.start >= self.prefix => {
+                let len = self.part.text.len();
+                let start = (span.start - self.prefix).min(len);
+                let end = span.end.saturating_sub(self.prefix).clamp(start, len);
+                Span::new(at + start, at + end)
+            }
+            _ => self.part.header,
+        }
+    }
+
+    /// A finding of the part's text, moved; `local` is the part's own source (for the line
+    /// and column a decoded part's message names).
+    fn finding(&self, mut f: Finding, local: &SourceFile) -> Finding {
+        let label = self.part.label();
+        if self.part.body_at.is_some() {
+            f.message = format!("{label}: {}", f.message);
+        } else {
+            let p = local.position(f.span.start);
+            let line = if self.prefix > 0 {
+                p.line.saturating_sub(1).max(1)
+            } else {
+                p.line
+            };
+            f.message = format!(
+                "{label}, line {line} column {} of its {}-decoded text (a decoded part can only be pointed at by its header): {}",
+                p.column,
+                self.part.decoded.join("+"),
+                f.message
+            );
+        }
+        f.span = self.span(f.span);
+        for r in &mut f.related {
+            r.span = self.span(r.span);
+        }
+        f
+    }
+
+    fn plan(&self, mut plan: Plan) -> Plan {
+        for f in &mut plan.files {
+            f.span = self.span(f.span);
+            f.origin = format!("part {} {}", self.part.number, f.origin);
+        }
+        for a in &mut plan.actions {
+            a.span = self.span(a.span);
+        }
+        plan
+    }
+}
+
+/// Validate a multipart user-data: split it, validate each cloud-config part, report parts
+/// that are skipped and what two parts both write. `findings` are the load's.
+#[must_use]
+pub fn validate(source: SourceFile, mut findings: Vec<Finding>) -> Validation {
+    let done = |source, mut findings: Vec<Finding>| {
+        crate::diagnostic::sort(&mut findings);
+        Validation {
+            source,
+            root: None,
+            config: crate::model::CloudConfig::default(),
+            findings,
+        }
+    };
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        return done(source, findings);
+    }
+    let parts = match split(&source.text) {
+        Ok(s) => s,
+        Err(f) => {
+            findings.push(f);
+            return done(source, findings);
+        }
+    };
+    findings.extend(parts.findings);
+    let mut plans = Vec::new();
+    for part in parts
+        .parts
+        .iter()
+        .filter(|p| p.kind == PartKind::CloudConfig)
+    {
+        let (text, prefix) = as_cloud_config(part);
+        let v = crate::validate_rendered(&part.label(), text.into_bytes());
+        let map = Mapper { part, prefix };
+        let failed = v.has(Severity::Error);
+        for f in v.findings.iter().cloned() {
+            findings.push(map.finding(f, &v.source));
+        }
+        if !failed {
+            let plan = crate::plan::plan(&v.config, &PlanOptions::default());
+            plans.push((part.number, map.plan(plan)));
+        }
+    }
+    findings.extend(conflicts(&plans));
+    done(source, findings)
+}
+
+/// Compile a validated multipart user-data part by part (`validation` from
+/// [`crate::validate`]).
+#[must_use]
+pub fn compile(validation: Validation, options: &Options) -> Parts {
+    let mut findings = validation.findings.clone();
+    let stop = |validation, findings| Parts {
+        compiled: Compiled {
+            validation,
+            findings,
+            plan: None,
+        },
+        steps: Vec::new(),
+    };
+    if validation.source.kind != UserData::Multipart
+        || findings.iter().any(|f| f.severity == Severity::Error)
+    {
+        return stop(validation, findings);
+    }
+    let parts = match split(&validation.source.text) {
+        Ok(s) => s,
+        Err(f) => {
+            findings.push(f);
+            return stop(validation, findings);
+        }
+    };
+    // The target's own checks run once, on the merged plan (`compile::multipart_file`).
+    let part_options = Options {
+        target: super::Target::Tree,
+        ..options.clone()
+    };
+    let mut steps = Vec::new();
+    let mut failed = false;
+    for part in &parts.parts {
+        match part.kind {
+            PartKind::CloudConfig => {
+                let (text, prefix) = as_cloud_config(part);
+                let mut v = crate::validate_rendered(&part.label(), text.into_bytes());
+                // Its findings are already the whole file's (from `validate`): only what the
+                // compile adds (unset variables, the substituted text's problems) is new.
+                v.findings.clear();
+                let local = v.source.clone();
+                let c = super::compile_validated(v, &part_options);
+                let map = Mapper { part, prefix };
+                for f in c.findings {
+                    let substituted = f.message.starts_with(super::AFTER_SUBSTITUTION);
+                    let mut f = map.finding(f, &local);
+                    if substituted {
+                        // Its span points into the substituted text: the header is all we know.
+                        f.span = part.header;
+                    }
+                    findings.push(f);
+                }
+                match c.plan {
+                    Some(p) => steps.push(Step::Plan(map.plan(p))),
+                    None => failed = true,
+                }
+            }
+            PartKind::Script => steps.push(Step::Script {
+                number: part.number,
+                text: super::substitute(&part.text, &options.vars),
+                header: part.header,
+            }),
+            PartKind::Ignition | PartKind::Skipped(_) => {}
+        }
+    }
+    crate::diagnostic::sort(&mut findings);
+    let failed = failed || findings.iter().any(|f| f.severity == Severity::Error);
+    let plan = (!failed).then(|| {
+        merge(
+            steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Plan(p) => Some(p.clone()),
+                    Step::Script { .. } => None,
+                })
+                .collect(),
+        )
+    });
+    Parts {
+        compiled: Compiled {
+            validation,
+            findings,
+            plan,
+        },
+        steps: if failed { Vec::new() } else { steps },
+    }
+}
+
+/// Where an action goes in a merged plan: coreos-cloudinit's `Apply` order.
+fn phase(kind: &ActionKind) -> u8 {
+    match kind {
+        ActionKind::SetHostname { .. } => 0,
+        ActionKind::CreateUser { .. } => 1,
+        ActionKind::AuthorizeKeys { .. } => 2,
+        ActionKind::WriteEtcHosts => 3,
+        ActionKind::Unmask { .. } => 4,
+        ActionKind::Enable { .. } => 5,
+        ActionKind::DaemonReload => 6,
+        ActionKind::RestartNetworkd => 7,
+        ActionKind::Systemctl { .. } => 8,
+    }
+}
+
+/// Merge part plans, given in part order, into one: files in order, a later file at a path
+/// replacing an earlier one, except `/etc/hostname` from a `hostname` key, which the first
+/// part that names a hostname keeps (with its `set-hostname`); users in order; SSH keys of a
+/// user added up; each unit placement, enable, reload and networkd restart once; unit
+/// commands in part order, a repeated one kept at its last place.
+#[must_use]
+pub fn merge(plans: Vec<Plan>) -> Plan {
+    let mut out = Plan::default();
+    let mut hostname_named = false;
+    let mut actions: Vec<Action> = Vec::new();
+    for plan in plans {
+        let names_hostname = plan
+            .actions
+            .iter()
+            .any(|a| matches!(a.kind, ActionKind::SetHostname { .. }));
+        for f in plan.files {
+            if hostname_named && from_hostname_key(&f) {
+                continue;
+            }
+            out.files.retain(|g| g.path != f.path);
+            out.files.push(f);
+        }
+        for a in plan.actions {
+            match &a.kind {
+                ActionKind::SetHostname { .. } if hostname_named => {}
+                ActionKind::AuthorizeKeys { user, keys } => {
+                    let existing = actions.iter_mut().find_map(|b| match &mut b.kind {
+                        ActionKind::AuthorizeKeys { user: u, keys: k } if u == user => Some(k),
+                        _ => None,
+                    });
+                    match existing {
+                        Some(list) => {
+                            for k in keys {
+                                if !list.contains(k) {
+                                    list.push(k.clone());
+                                }
+                            }
+                        }
+                        None => actions.push(a),
+                    }
+                }
+                ActionKind::Systemctl { .. } => {
+                    actions.retain(|b| b.kind != a.kind);
+                    actions.push(a);
+                }
+                _ => {
+                    if !actions.iter().any(|b| b.kind == a.kind) {
+                        actions.push(a);
+                    }
+                }
+            }
+        }
+        hostname_named |= names_hostname;
+    }
+    // Stable: within a phase the parts keep their order.
+    actions.sort_by_key(|a| phase(&a.kind));
+    out.actions = actions;
+    out
+}
+
+/// Whether `f` is the `/etc/hostname` a `hostname` key plans (origin `hostname`, or
+/// `part N hostname` once moved into the whole file).
+fn from_hostname_key(f: &crate::plan::PlannedFile) -> bool {
+    f.path == "/etc/hostname" && (f.origin == "hostname" || f.origin.ends_with(" hostname"))
+}
+
+fn unit_of(path: &str) -> Option<&str> {
+    ["/etc/systemd/system/", "/run/systemd/system/"]
+        .iter()
+        .find_map(|d| path.strip_prefix(d))
+}
+
+/// What two parts both write (files, units) and hostnames a later part names in vain.
+fn conflicts(plans: &[(usize, Plan)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut files: BTreeMap<&str, (usize, &crate::plan::PlannedFile)> = BTreeMap::new();
+    let mut hostname: Option<(usize, &str, Span)> = None;
+    for (number, plan) in plans {
+        for f in &plan.files {
+            if from_hostname_key(f) {
+                continue;
+            }
+            if let Some((earlier, g)) = files.get(f.path.as_str())
+                && (g.content != f.content || g.mode != f.mode || g.owner != f.owner)
+            {
+                let what = match unit_of(&f.path) {
+                    Some(unit) => format!("defines unit {unit}"),
+                    None => format!("writes {}", f.path),
+                };
+                out.push(
+                    rules::source_multipart_conflict::RULE
+                        .at(
+                            f.span,
+                            format!(
+                                "part {number} {what}, which part {earlier} also does; part {number}'s wins, as the parts apply in order"
+                            ),
+                        )
+                        .with_related(g.span, format!("part {earlier}'s")),
+                );
+            }
+            files.insert(&f.path, (*number, f));
+        }
+        for a in &plan.actions {
+            if let ActionKind::SetHostname { hostname: h } = &a.kind {
+                match hostname {
+                    None => hostname = Some((*number, h, a.span)),
+                    Some((first, name, span)) if name != h => out.push(
+                        rules::source_multipart_conflict::RULE
+                            .at(
+                                a.span,
+                                format!(
+                                    "part {number} names hostname {h:?}, but part {first}'s {name:?} wins: the first part that names a hostname does, as in coreos-cloudinit"
+                                ),
+                            )
+                            .with_related(span, format!("part {first}'s hostname")),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Content, Effect, PlannedFile};
+
+    fn file(path: &str, body: &str, origin: &str) -> PlannedFile {
+        PlannedFile {
+            path: path.into(),
+            content: Content::Bytes(body.as_bytes().to_vec()),
+            mode: 0o644,
+            owner: None,
+            effect: Effect::InService,
+            span: Span::point(0),
+            origin: origin.into(),
+        }
+    }
+
+    fn act(kind: ActionKind) -> Action {
+        Action {
+            kind,
+            effect: Effect::InService,
+            span: Span::point(0),
+        }
+    }
+
+    fn start(unit: &str, verb: &str) -> Action {
+        act(ActionKind::Systemctl {
+            verb: verb.into(),
+            unit: unit.into(),
+        })
+    }
+
+    #[test]
+    fn merge_follows_part_order() {
+        let one = Plan {
+            files: vec![
+                file("/etc/hostname", "a\n", "hostname"),
+                file("/etc/x", "1", "write_files[0]"),
+            ],
+            actions: vec![
+                act(ActionKind::SetHostname {
+                    hostname: "a".into(),
+                }),
+                act(ActionKind::AuthorizeKeys {
+                    user: "core".into(),
+                    keys: vec!["k1".into()],
+                }),
+                act(ActionKind::DaemonReload),
+                start("a.service", "start"),
+                start("b.service", "stop"),
+            ],
+        };
+        let two = Plan {
+            files: vec![
+                file("/etc/hostname", "b\n", "hostname"),
+                file("/etc/x", "2", "write_files[0]"),
+            ],
+            actions: vec![
+                act(ActionKind::SetHostname {
+                    hostname: "b".into(),
+                }),
+                act(ActionKind::AuthorizeKeys {
+                    user: "core".into(),
+                    keys: vec!["k2".into(), "k1".into()],
+                }),
+                act(ActionKind::DaemonReload),
+                start("b.service", "start"),
+                start("a.service", "start"),
+            ],
+        };
+        let m = merge(vec![one, two]);
+        assert_eq!(
+            m.file("/etc/hostname").unwrap().content,
+            Content::Bytes(b"a\n".to_vec())
+        );
+        assert_eq!(
+            m.file("/etc/x").unwrap().content,
+            Content::Bytes(b"2".to_vec())
+        );
+        let kinds: Vec<_> = m.actions.iter().map(|a| a.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ActionKind::SetHostname {
+                    hostname: "a".into()
+                },
+                ActionKind::AuthorizeKeys {
+                    user: "core".into(),
+                    keys: vec!["k1".into(), "k2".into()]
+                },
+                ActionKind::DaemonReload,
+                start("b.service", "stop").kind,
+                start("b.service", "start").kind,
+                start("a.service", "start").kind,
+            ]
+        );
+    }
+}
