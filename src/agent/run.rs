@@ -174,6 +174,9 @@ fn view(agent: &Agent) -> crate::fleet::AgentView {
             .filter(|_| agent.record.status == Status::UpdatedNeedReboot)
             .map(|s| s.version.clone()),
         lock_held: agent.record.lock_held.clone(),
+        marked_good: agent.record.marked_good_boot.as_deref() == Some(agent.identity.boot_id.as_str()),
+        denied: agent.record.denylist.iter().cloned().collect(),
+        admission: agent.admission.clone(),
     }
 }
 
@@ -244,6 +247,7 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel(8);
     tokio::spawn(serve(listener, tx));
     let (fleet, mut config_reboots) = join_fleet(&mut agent)?;
+    agent.fleet.clone_from(&fleet);
     let mut first = true;
     loop {
         if let Some(f) = &fleet {
