@@ -150,6 +150,7 @@ pub(super) async fn rollback(
     let mut out = String::new();
     let mut list = Vec::new();
     for (id, host, g, answer) in &answers {
+        // The node's message says restored or refused itself.
         let (state, message) = match answer {
             Some(a) if a.restored => ("restored", a.message.clone()),
             Some(a) => {
@@ -161,13 +162,13 @@ pub(super) async fn rollback(
                 (
                     "no answer",
                     format!(
-                        "did not answer within {}s (the request stays; the node answers when it is back)",
+                        "no answer: it did not answer within {}s (the request stays; the node answers when it is back)",
                         timeout.as_secs()
                     ),
                 )
             }
         };
-        out.push_str(&format!("{host}: {state}: {message}\n"));
+        out.push_str(&format!("{host}: {message}\n"));
         list.push(serde_json::json!({"id": id, "host": host, "to": g, "state": state, "message": message}));
     }
     if json {
