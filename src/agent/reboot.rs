@@ -295,6 +295,10 @@ impl Agent {
         };
         let id = self.identity.machine_id.clone();
         let publisher = self.fleet.clone();
+        if let Some(p) = &publisher {
+            // What is staged, before the wait (the member shows it in `fleet status`).
+            p.agent(super::run::view(self));
+        }
         let mut last: Option<String> = None;
         let log = &mut self.log;
         let mut note = |n: Option<String>| {

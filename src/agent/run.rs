@@ -163,7 +163,7 @@ async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
 }
 
 /// The agent's state as the fleet record shows it.
-fn view(agent: &Agent) -> crate::fleet::AgentView {
+pub(crate) fn view(agent: &Agent) -> crate::fleet::AgentView {
     crate::fleet::AgentView {
         status: agent.record.status.update_engine_name().to_string(),
         running_version: agent.settings.version.clone(),
@@ -290,6 +290,10 @@ pub async fn run(
             Request::Check => {
                 agent.options.on_demand = asked;
                 let outcome = agent.cycle().await?;
+                if let Some(f) = &fleet {
+                    // The record shows the staged release while the reboot waits.
+                    f.agent(view(&agent));
+                }
                 if let Outcome::NoUpdate(m) = &outcome {
                     agent.say_line(m);
                 }
