@@ -20,9 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::agent_support::{
-    Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image,
-};
+use crate::agent_support::{Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image};
 use crate::fleet_support::{EtcdServer, holders, machine_id};
 use crate::lock_support::{v3_history_at, wait_until};
 
@@ -331,16 +329,20 @@ fn a_release_rollout_admits_in_waves_and_the_lock_still_bounds_the_reboots() {
     let etcd = EtcdServer::start();
     set_slots(&etcd.url, 1);
     // The rollout exists before the agents start (they check for updates at once).
-    let out = fleet_cmd(&etcd.url, "web", &[
-        "rollout",
-        "create",
-        "--release",
-        "1.0.1",
-        "--type",
-        "parallel",
-        "--max-parallel",
-        "2",
-    ]);
+    let out = fleet_cmd(
+        &etcd.url,
+        "web",
+        &[
+            "rollout",
+            "create",
+            "--release",
+            "1.0.1",
+            "--type",
+            "parallel",
+            "--max-parallel",
+            "2",
+        ],
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let mut f = staged_fleet(&etcd.url, "web", 6, &|_| String::new());
     f.wait_all_waiting();
@@ -365,13 +367,20 @@ fn a_release_rollout_admits_in_waves_and_the_lock_still_bounds_the_reboots() {
         })
     });
     assert!(
-        s["summary"].as_str().unwrap().contains("releases: 6 on 1.0.1"),
+        s["summary"]
+            .as_str()
+            .unwrap()
+            .contains("releases: 6 on 1.0.1"),
         "{s}"
     );
     for (i, m) in f.members.iter().enumerate() {
         assert_eq!(m.reboots, 1, "node {i}");
         assert_eq!(m.node.running(), "1.0.1");
-        assert_eq!(m.node.attrs("USR-B").2, 1, "node {i}: USR-B is not marked good");
+        assert_eq!(
+            m.node.attrs("USR-B").2,
+            1,
+            "node {i}: USR-B is not marked good"
+        );
     }
     // Waves: never more than 2 admitted without an outcome, in any revision of the rollout;
     // admissions came 2 at a time.
@@ -395,7 +404,11 @@ fn a_release_rollout_admits_in_waves_and_the_lock_still_bounds_the_reboots() {
 fn a_node_failing_the_new_release_stops_a_strict_rollout_and_the_others_stay_staged() {
     let etcd = EtcdServer::start();
     set_slots(&etcd.url, 2);
-    let out = fleet_cmd(&etcd.url, "db", &["rollout", "create", "--release", "1.0.1"]);
+    let out = fleet_cmd(
+        &etcd.url,
+        "db",
+        &["rollout", "create", "--release", "1.0.1"],
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // node-00 (admitted first, serial) is healthy only on 1.0.0.
     let mut f = staged_fleet(&etcd.url, "db", 4, &|i| {
@@ -439,7 +452,14 @@ fn abort_mid_release_rollout_leaves_every_node_reported_and_consistent() {
     let out = fleet_cmd(
         &etcd.url,
         "app",
-        &["rollout", "create", "--release", "1.0.1", "--type", "serial"],
+        &[
+            "rollout",
+            "create",
+            "--release",
+            "1.0.1",
+            "--type",
+            "serial",
+        ],
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let mut f = staged_fleet(&etcd.url, "app", 4, &|_| String::new());
@@ -454,14 +474,20 @@ fn abort_mid_release_rollout_leaves_every_node_reported_and_consistent() {
     });
     assert!(aborted);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("aborted") && out.contains("1 updated"), "{out}");
+    assert!(
+        out.contains("aborted") && out.contains("1 updated"),
+        "{out}"
+    );
     let s = f.wait_status("node-00 settled", Duration::from_secs(20), |s| {
         s["nodes"][0]["lock_held"].is_null() && s["nodes"][0]["version"] == "1.0.1"
     });
     assert_eq!(s["nodes"].as_array().unwrap().len(), 4);
     for i in 1..4 {
         let r = f.row(&s, i);
-        assert_eq!(r["state"], "pending", "every node is alive and reported: {s}");
+        assert_eq!(
+            r["state"], "pending",
+            "every node is alive and reported: {s}"
+        );
         assert_eq!(r["version"], "1.0.0");
         assert_eq!(r["staged_version"], "1.0.1");
         assert_eq!(r["admission"], "waiting for admission to 1.0.1");
@@ -484,11 +510,17 @@ fn with_etcd_down_a_staged_node_of_a_release_rollout_group_does_not_reboot() {
     let mut etcd = EtcdServer::start();
     // The rollout exists before the agents start. Strategy `reboot` takes no lock, so only
     // the release gate can hold these nodes back.
-    let out = fleet_cmd(&etcd.url, "edge", &["rollout", "create", "--release", "1.0.1"]);
+    let out = fleet_cmd(
+        &etcd.url,
+        "edge",
+        &["rollout", "create", "--release", "1.0.1"],
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let mut f = staged_fleet(&etcd.url, "edge", 2, &|_| "REBOOT_STRATEGY=reboot\n".into());
     // A group without a release rollout behaves as before: it reboots at once.
-    let other = staged_fleet(&etcd.url, "plain", 1, &|_| "REBOOT_STRATEGY=reboot\n".into());
+    let other = staged_fleet(&etcd.url, "plain", 1, &|_| {
+        "REBOOT_STRATEGY=reboot\n".into()
+    });
     wait_until(
         "the node of a group without a release rollout to reboot",
         Duration::from_secs(30),
@@ -609,7 +641,11 @@ fn rollout_rollback_restores_a_failed_nodes_files_exactly() {
     assert_eq!(cmd(&["rollout", "create", "--type", "serial"]).code, 0);
     let out = cmd(&["rollout", "apply", "--node-timeout", "30"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("stopped (strict health gate"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("stopped (strict health gate"),
+        "{}",
+        out.stdout
+    );
     let s = status();
     assert_eq!(s["nodes"][0]["state"], "failed", "{s}");
     assert_eq!(s["nodes"][0]["generation"], 1, "{s}");
@@ -619,7 +655,8 @@ fn rollout_rollback_restores_a_failed_nodes_files_exactly() {
     let out = cmd(&["rollout", "rollback", "node-00", "--to", "7"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains("node-00: refused: the request names generation 7"),
+        out.stdout
+            .contains("node-00: refused: the request names generation 7"),
         "{}",
         out.stdout
     );
@@ -632,11 +669,20 @@ fn rollout_rollback_restores_a_failed_nodes_files_exactly() {
         "{}",
         out.stdout
     );
-    assert_eq!(snapshot(&etc), before, "the files are not exactly as before");
+    assert_eq!(
+        snapshot(&etc),
+        before,
+        "the files are not exactly as before"
+    );
     let s = status();
     assert_eq!(s["nodes"][0]["state"], "rolled-back", "{s}");
     assert_eq!(s["nodes"][0]["generation"], 1, "{s}");
-    assert!(s["nodes"][0]["rollback"].as_str().unwrap().contains("restored"));
+    assert!(
+        s["nodes"][0]["rollback"]
+            .as_str()
+            .unwrap()
+            .contains("restored")
+    );
     let show = cmd(&["rollout", "show"]).stdout;
     assert!(show.contains("rolled back to generation 1"), "{show}");
     // Nothing saved any more: asked again, refused before anything is sent.

@@ -174,7 +174,8 @@ pub(crate) fn view(agent: &Agent) -> crate::fleet::AgentView {
             .filter(|_| agent.record.status == Status::UpdatedNeedReboot)
             .map(|s| s.version.clone()),
         lock_held: agent.record.lock_held.clone(),
-        marked_good: agent.record.marked_good_boot.as_deref() == Some(agent.identity.boot_id.as_str()),
+        marked_good: agent.record.marked_good_boot.as_deref()
+            == Some(agent.identity.boot_id.as_str()),
         denied: agent.record.denylist.iter().cloned().collect(),
         admission: agent.admission.clone(),
     }

@@ -97,7 +97,12 @@ pub(super) async fn rollback(
         }
     }
     let deadline = tokio::time::Instant::now() + timeout;
-    let answers: Vec<(String, String, u64, Option<crate::fleet::record::RollbackAnswer>)> = loop {
+    let answers: Vec<(
+        String,
+        String,
+        u64,
+        Option<crate::fleet::record::RollbackAnswer>,
+    )> = loop {
         let nodes = match store.nodes().await {
             Ok(n) => n,
             Err(e) => return fail(2, &e),

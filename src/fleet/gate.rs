@@ -103,7 +103,9 @@ pub async fn admission(
                     "cannot read group {:?}'s rollout ({e}); not rebooting into {version} without admission",
                     join.group
                 );
-                note(Some(format!("waiting for admission to {version} (etcd unreachable)")));
+                note(Some(format!(
+                    "waiting for admission to {version} (etcd unreachable)"
+                )));
                 if !sleep_within(backoff, give_up).await {
                     return Gate::Waiting(why);
                 }

@@ -467,11 +467,16 @@ impl Member {
         local: &mut Local,
         view: &watch::Receiver<AgentView>,
     ) -> Result<(), String> {
-        let Some((request, revision)) = super::recover::pending(&out.store, &self.machine_id).await?
+        let Some((request, revision)) =
+            super::recover::pending(&out.store, &self.machine_id).await?
         else {
             return Ok(());
         };
-        if local.rollback.as_ref().is_some_and(|a| a.revision == revision) {
+        if local
+            .rollback
+            .as_ref()
+            .is_some_and(|a| a.revision == revision)
+        {
             // Answered already (the delete did not reach etcd).
             return super::recover::clear(&out.store, &self.machine_id, revision).await;
         }

@@ -182,7 +182,10 @@ mod tests {
             after_apply(Some("3"), Some("4".into()), 1),
             Some((1, "4".into()))
         );
-        assert_eq!(after_apply(None, Some("1".into()), 0), Some((0, "1".into())));
+        assert_eq!(
+            after_apply(None, Some("1".into()), 0),
+            Some((0, "1".into()))
+        );
     }
 
     #[test]
@@ -195,16 +198,40 @@ mod tests {
             ..Local::default()
         };
         let before = local.clone();
-        let a = restore(&root, &mut local, &Request { to: 0, requested_at: 0 }, 7);
+        let a = restore(
+            &root,
+            &mut local,
+            &Request {
+                to: 0,
+                requested_at: 0,
+            },
+            7,
+        );
         assert!(!a.restored && a.revision == 7, "{a:?}");
         assert!(a.message.contains("generation 0"), "{}", a.message);
         assert_eq!(local, before);
         // Named right, but the saved generation is gone (applied or rolled back by hand).
-        let a = restore(&root, &mut local, &Request { to: 1, requested_at: 0 }, 8);
+        let a = restore(
+            &root,
+            &mut local,
+            &Request {
+                to: 1,
+                requested_at: 0,
+            },
+            8,
+        );
         assert!(a.message.contains("by hand"), "{}", a.message);
         assert_eq!(local, before);
         local.rollback_to = None;
-        let a = restore(&root, &mut local, &Request { to: 1, requested_at: 0 }, 9);
+        let a = restore(
+            &root,
+            &mut local,
+            &Request {
+                to: 1,
+                requested_at: 0,
+            },
+            9,
+        );
         assert!(a.message.contains("no saved generation"), "{}", a.message);
     }
 }

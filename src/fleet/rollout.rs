@@ -406,7 +406,10 @@ pub async fn run(
             say(&format!("admitted {}", wave.join(", ")));
             wave
         } else {
-            say(&format!("waiting for {} (admitted before)", in_flight.join(", ")));
+            say(&format!(
+                "waiting for {} (admitted before)",
+                in_flight.join(", ")
+            ));
             in_flight
         };
         let outcomes = wait_wave(store, &target, &wave, node_timeout).await?;
