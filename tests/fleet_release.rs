@@ -102,6 +102,18 @@ struct Fleet {
 /// `n` nodes of `group` on 1.0.0 with 1.0.1 staged, agents running. `conf(i)` adds lines to
 /// node i's update.conf (the strategy is etcd-lock on the etcd3 backend unless it says).
 fn staged_fleet(url: &str, group: &str, n: usize, conf: &dyn Fn(usize) -> String) -> Fleet {
+    fleet_of(url, group, n, conf, true)
+}
+
+/// [`staged_fleet`], or (`prestaged` false) nodes whose own agents download and stage 1.0.1
+/// once they start.
+fn fleet_of(
+    url: &str,
+    group: &str,
+    n: usize,
+    conf: &dyn Fn(usize) -> String,
+    prestaged: bool,
+) -> Fleet {
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = tmp.path().to_path_buf();
     let keys = Keys::new(&d, "release");
@@ -116,15 +128,17 @@ fn staged_fleet(url: &str, group: &str, n: usize, conf: &dyn Fn(usize) -> String
         &update_conf(&server.url, "off", ""),
         &[&keys],
     );
-    let out = template.agent_once();
-    assert_eq!(out.code, 0, "staging the template node: {}", out.stderr);
-    assert!(
-        template
-            .status()
-            .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
-        "{}",
-        out.stderr
-    );
+    if prestaged {
+        let out = template.agent_once();
+        assert_eq!(out.code, 0, "staging the template node: {}", out.stderr);
+        assert!(
+            template
+                .status()
+                .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT"),
+            "{}",
+            out.stderr
+        );
+    }
     let members = (0..n)
         .map(|i| {
             let node = template.copy_to(&d.join(format!("node-{i:02}")), &machine_id(i));
@@ -244,7 +258,12 @@ impl Fleet {
     }
 
     /// Start `rollout apply` in the background; play the firmware until it exits (bounded).
-    fn apply(&mut self, limit: Duration, mut during: impl FnMut(&mut Fleet)) -> (i32, String) {
+    /// `during` runs beside it; when it answers true the controller is SIGKILLed (exit -1).
+    fn apply(
+        &mut self,
+        limit: Duration,
+        mut during: impl FnMut(&mut Fleet) -> bool,
+    ) -> (i32, String) {
         let out_path = self.dir.join("apply.out");
         let file = std::fs::File::create(&out_path).unwrap();
         let mut child = Guard(
@@ -270,7 +289,10 @@ impl Fleet {
             for m in &mut self.members {
                 m.play_firmware();
             }
-            during(self);
+            if during(self) {
+                drop(child);
+                return (-1, std::fs::read_to_string(&out_path).unwrap_or_default());
+            }
             if let Some(status) = child.0.try_wait().unwrap() {
                 break status.code().unwrap_or(-1);
             }
@@ -344,7 +366,8 @@ fn a_release_rollout_admits_in_waves_and_the_lock_still_bounds_the_reboots() {
         ],
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let mut f = staged_fleet(&etcd.url, "web", 6, &|_| String::new());
+    // These agents download and stage 1.0.1 themselves, and say so while they wait.
+    let mut f = fleet_of(&etcd.url, "web", 6, &|_| String::new(), false);
     f.wait_all_waiting();
     // Staged and not admitted: nobody reboots.
     std::thread::sleep(Duration::from_secs(1));
@@ -355,10 +378,20 @@ fn a_release_rollout_admits_in_waves_and_the_lock_still_bounds_the_reboots() {
             && text.contains("6 waiting for admission to reboot"),
         "{text}"
     );
-    let (code, out) = f.apply(Duration::from_secs(60), |_| {});
+    // The controller is killed once the second wave was admitted, and started again: it
+    // resumes (waits for the wave in flight, then goes on).
+    let url = f.url.clone();
+    let (code, _) = f.apply(Duration::from_secs(60), |_| {
+        let show = fleet_cmd(&url, "web", &["--format", "json", "rollout", "show"]);
+        let r: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+        r["admitted"].as_array().unwrap().len() >= 4
+    });
+    assert_eq!(code, -1);
+    let (code, out) = f.apply(Duration::from_secs(60), |_| false);
     assert_eq!(code, 0, "{out}\n{}", f.logs());
+    assert!(out.contains("(admitted before)"), "{out}");
     assert!(
-        out.contains("completed") && out.contains("6 updated, 0 failed"),
+        out.contains("completed") && out.contains("6 admitted, 6 updated, 0 failed"),
         "{out}"
     );
     let s = f.wait_status("every node on 1.0.1", Duration::from_secs(20), |s| {
@@ -420,7 +453,7 @@ fn a_node_failing_the_new_release_stops_a_strict_rollout_and_the_others_stay_sta
         }
     });
     f.wait_all_waiting();
-    let (code, out) = f.apply(Duration::from_secs(60), |_| {});
+    let (code, out) = f.apply(Duration::from_secs(60), |_| false);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("stopped (strict health gate") && out.contains("1 admitted"),
@@ -471,6 +504,7 @@ fn abort_mid_release_rollout_leaves_every_node_reported_and_consistent() {
             assert_eq!(a.code, 0, "{}", a.stderr);
             aborted = true;
         }
+        false
     });
     assert!(aborted);
     assert_eq!(code, 1, "{out}");
@@ -551,7 +585,7 @@ fn with_etcd_down_a_staged_node_of_a_release_rollout_group_does_not_reboot() {
     etcd.restart();
     f.wait_all_waiting();
     assert!(f.members.iter().all(|m| !m.asked_reboot()), "{}", f.logs());
-    let (code, out) = f.apply(Duration::from_secs(60), |_| {});
+    let (code, out) = f.apply(Duration::from_secs(60), |_| false);
     assert_eq!(code, 0, "{out}\n{}", f.logs());
     assert!(out.contains("2 updated"), "{out}");
     for m in &f.members {

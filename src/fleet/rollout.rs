@@ -384,32 +384,20 @@ pub async fn run(
                 return Ok(done);
             }
             idle_since = None;
-            let wave: Vec<String> = candidates
-                .into_iter()
-                .take(r.max_parallel)
-                .map(|(_, id)| id)
-                .collect();
-            for id in &wave {
-                match &target {
-                    Target::Config(g) => store.admit(id, *g).await?,
-                    Target::Release(v) => {
-                        store
-                            .put_raw(
-                                &super::keys::admit_release(store.group(), id),
-                                v.clone().into_bytes(),
-                            )
-                            .await?;
-                    }
-                }
-            }
+            let (hosts, wave): (Vec<String>, Vec<String>) =
+                candidates.into_iter().take(r.max_parallel).unzip();
+            // The rollout first, then the admissions: a controller killed in between finds
+            // the nodes in flight when it starts again, and admits them again (idempotent).
             update(store, &|r| r.admitted.extend(wave.iter().cloned())).await?;
-            say(&format!("admitted {}", wave.join(", ")));
+            admit(store, &target, &wave).await?;
+            say(&format!("admitted {}", hosts.join(", ")));
             wave
         } else {
             say(&format!(
                 "waiting for {} (admitted before)",
                 in_flight.join(", ")
             ));
+            admit(store, &target, &in_flight).await?;
             in_flight
         };
         let outcomes = wait_wave(store, &target, &wave, node_timeout).await?;
@@ -450,6 +438,24 @@ pub async fn run(
             return Ok(r);
         }
     }
+}
+
+/// Write the admission of every node of `wave`.
+async fn admit(store: &Store, target: &Target, wave: &[String]) -> Result<(), String> {
+    for id in wave {
+        match target {
+            Target::Config(g) => store.admit(id, *g).await?,
+            Target::Release(v) => {
+                store
+                    .put_raw(
+                        &super::keys::admit_release(store.group(), id),
+                        v.clone().into_bytes(),
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Wait until every node of the wave has an outcome (done, failed, unreachable); bounded
