@@ -10,7 +10,9 @@
 //! whose inputs changed, with a generation saved first), run the agent's health check, roll
 //! back through [`crate::apply::rollback`] when it fails, and hand a reboot-required change
 //! to the agent's reboot pipeline (window and lock) by a request on a channel. What the node
-//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes.
+//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes. The same watch
+//! carries an operator's rollback request for this node, which `super::recover` checks and
+//! carries out before anything else is converged.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
