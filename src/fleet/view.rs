@@ -155,6 +155,7 @@ pub fn build(group: &str, published: u64, nodes: &[Listed]) -> View {
         .iter()
         .filter(|r| {
             r.state != "unreachable"
+                && r.staged_version.is_some()
                 && r.admission
                     .as_deref()
                     .is_some_and(|a| a.starts_with("waiting for admission"))
