@@ -23,6 +23,7 @@ mod datasource_hypervisor;
 mod datasource_support;
 mod fleet;
 mod fleet_reboot;
+mod fleet_release;
 mod fleet_support;
 mod formats;
 mod fuzz;

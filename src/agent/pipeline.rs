@@ -80,6 +80,11 @@ pub struct Agent {
     pub on_progress: Option<Box<dyn FnMut(u64, u64) + Send>>,
     /// Lines for the journal (stderr by default).
     pub log: Box<dyn FnMut(&str) + Send>,
+    /// The fleet member's handle, when the daemon joined a fleet (the release gate tells
+    /// it what the reboot waits for).
+    pub fleet: Option<crate::fleet::Publisher>,
+    /// What the reboot into the staged release waits for with the group's release rollout.
+    pub admission: Option<String>,
 }
 
 /// Unix seconds now (the record's timestamps).
@@ -137,6 +142,8 @@ impl Agent {
             store,
             on_progress: None,
             log: Box::new(|line| eprintln!("kindling agent: {line}")),
+            fleet: None,
+            admission: None,
         };
         if let Some(w) = warning {
             agent.say_line(&w);

@@ -163,6 +163,10 @@ impl Agent {
         let lock = self.lock_config(&keys)?;
         let started = tokio::time::Instant::now();
         let give_up = wait_limit.map(|l| started + l);
+        // 0. A fleet's release rollout admits this node before its window and lock.
+        if let Some(waiting) = self.release_gate(&keys, give_up).await? {
+            return Ok(Step::Waiting(waiting));
+        }
         let id = self.identity.machine_id.clone();
         let backend = match &lock {
             Some(config) => Some(crate::lock::connect(config).await.map_err(|e| {
@@ -269,6 +273,53 @@ impl Agent {
         }
         self.warn_users().await;
         self.reboot_now().map(Step::Rebooted)
+    }
+
+    /// The release gate (`crate::fleet::gate`): when the node is a fleet member and a
+    /// release is staged, wait until no release rollout governs it or the rollout admitted
+    /// this node. `Some(why)` when still waiting at `give_up`. A config's reboot with no
+    /// staged release is not gated (config rollouts admit before applying).
+    async fn release_gate(
+        &mut self,
+        keys: &std::collections::BTreeMap<String, String>,
+        give_up: Option<tokio::time::Instant>,
+    ) -> Result<Option<String>, String> {
+        let staged = match &self.record.staged {
+            Some(s) if self.record.status == super::state::Status::UpdatedNeedReboot => {
+                s.version.clone()
+            }
+            _ => return Ok(None),
+        };
+        let Some(join) = crate::fleet::Join::from_keys(keys)? else {
+            return Ok(None);
+        };
+        let id = self.identity.machine_id.clone();
+        let publisher = self.fleet.clone();
+        if let Some(p) = &publisher {
+            // What is staged, before the wait (the member shows it in `fleet status`).
+            p.agent(super::run::view(self));
+        }
+        let mut last: Option<String> = None;
+        let log = &mut self.log;
+        let mut note = |n: Option<String>| {
+            if let Some(p) = &publisher {
+                p.admission(n.clone());
+            }
+            if let Some(line) = n.as_ref().filter(|_| n != last) {
+                log(&format!("release rollout: {line}"));
+            }
+            last = n;
+        };
+        let gate = crate::fleet::gate::admission(&join, &id, &staged, give_up, &mut note).await;
+        self.admission = last;
+        Ok(match gate {
+            crate::fleet::gate::Gate::Free => None,
+            crate::fleet::gate::Gate::Admitted(m) => {
+                self.say_line(&m);
+                None
+            }
+            crate::fleet::gate::Gate::Waiting(m) => Some(m),
+        })
     }
 
     /// Broadcast locksmithd's message to logged-in users and give them the warning time

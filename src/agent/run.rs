@@ -163,7 +163,7 @@ async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
 }
 
 /// The agent's state as the fleet record shows it.
-fn view(agent: &Agent) -> crate::fleet::AgentView {
+pub(crate) fn view(agent: &Agent) -> crate::fleet::AgentView {
     crate::fleet::AgentView {
         status: agent.record.status.update_engine_name().to_string(),
         running_version: agent.settings.version.clone(),
@@ -174,6 +174,10 @@ fn view(agent: &Agent) -> crate::fleet::AgentView {
             .filter(|_| agent.record.status == Status::UpdatedNeedReboot)
             .map(|s| s.version.clone()),
         lock_held: agent.record.lock_held.clone(),
+        marked_good: agent.record.marked_good_boot.as_deref()
+            == Some(agent.identity.boot_id.as_str()),
+        denied: agent.record.denylist.iter().cloned().collect(),
+        admission: agent.admission.clone(),
     }
 }
 
@@ -244,6 +248,7 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel(8);
     tokio::spawn(serve(listener, tx));
     let (fleet, mut config_reboots) = join_fleet(&mut agent)?;
+    agent.fleet.clone_from(&fleet);
     let mut first = true;
     loop {
         if let Some(f) = &fleet {
@@ -286,6 +291,10 @@ pub async fn run(
             Request::Check => {
                 agent.options.on_demand = asked;
                 let outcome = agent.cycle().await?;
+                if let Some(f) = &fleet {
+                    // The record shows the staged release while the reboot waits.
+                    f.agent(view(&agent));
+                }
                 if let Outcome::NoUpdate(m) = &outcome {
                     agent.say_line(m);
                 }

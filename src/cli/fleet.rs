@@ -61,7 +61,8 @@ pub enum FleetCommand {
         /// The cloud-config.
         config: String,
     },
-    /// Orchestrated rollout of a held config: create, show, apply, abort.
+    /// Orchestrated rollout of a held config or of an OS release: create, show, apply,
+    /// abort, rollback.
     Rollout {
         /// What to do.
         #[command(subcommand)]
@@ -72,8 +73,13 @@ pub enum FleetCommand {
 /// The rollout subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum RolloutCommand {
-    /// Create a rollout of the published (held) generation.
+    /// Create a rollout of the published (held) generation, or with --release of an OS
+    /// release (agents reboot into it only once admitted).
     Create {
+        /// Roll out this OS release instead of a config: nodes that staged it reboot into it
+        /// only when admitted, then through their window and the reboot lock.
+        #[arg(long, value_name = "VERSION")]
+        release: Option<String>,
         /// serial or parallel.
         #[arg(long = "type", value_enum, default_value_t = Kind::Serial)]
         kind: Kind,
@@ -97,6 +103,21 @@ pub enum RolloutCommand {
     },
     /// Stop admitting nodes; the wave in flight finishes.
     Abort,
+    /// Return nodes to the generation they had before their last apply (the node checks
+    /// and restores its own saved files, and answers in its record).
+    Rollback {
+        /// The nodes (machine id or hostname).
+        nodes: Vec<String>,
+        /// Every node the current config rollout counts as failed.
+        #[arg(long)]
+        failed: bool,
+        /// The generation to return to (default: the one each node reports it can restore).
+        #[arg(long, value_name = "GENERATION")]
+        to: Option<u64>,
+        /// How long to wait for the nodes' answers, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 fn parse_gate(text: &str) -> Result<usize, String> {
@@ -322,15 +343,28 @@ fn show_rollout(args: &FleetArgs, r: &Rollout) -> String {
         }
         super::DiffFormat::Human => {
             let mut t = format!("{}\n", r.summary());
+            let done = if r.release.is_some() {
+                "updated"
+            } else {
+                "applied"
+            };
             for id in &r.admitted {
                 let state = if r.succeeded.contains(id) {
-                    "applied".to_string()
+                    done.to_string()
+                } else if let Some(g) = r.rolled_back.get(id) {
+                    format!(
+                        "failed ({}), rolled back to generation {g}",
+                        r.failed.get(id).map_or("", String::as_str)
+                    )
                 } else if let Some(why) = r.failed.get(id) {
                     format!("failed: {why}")
                 } else {
                     "in flight".to_string()
                 };
                 t.push_str(&format!("  {id}: {state}\n"));
+            }
+            for id in &r.not_staged {
+                t.push_str(&format!("  {id}: never staged it\n"));
             }
             t
         }
@@ -340,6 +374,38 @@ fn show_rollout(args: &FleetArgs, r: &Rollout) -> String {
 async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) -> ExitCode {
     match command {
         RolloutCommand::Create {
+            release: Some(version),
+            kind,
+            max_parallel,
+            gate,
+            replace,
+        } => {
+            if version.is_empty()
+                || version.len() > 128
+                || !version
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+            {
+                return fail(
+                    1,
+                    &format!(
+                        "{version:?} is not a release version (letters, digits, '.', '_', '+', '-')"
+                    ),
+                );
+            }
+            let revision = match free_rollout_slot(store, *replace).await {
+                Ok(rev) => rev,
+                Err(code) => return code,
+            };
+            let r = Rollout::new_release(version, *kind, *max_parallel, *gate);
+            match store.put_rollout(&r, revision).await {
+                Ok(true) => super::emit(&show_rollout(args, &r)),
+                Ok(false) => fail(1, "another rollout was created at the same time"),
+                Err(e) => fail(2, &e),
+            }
+        }
+        RolloutCommand::Create {
+            release: None,
             kind,
             max_parallel,
             gate,
@@ -414,5 +480,42 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
             Ok(r) => super::emit(&show_rollout(args, &r)),
             Err(e) => fail(2, &e),
         },
+        RolloutCommand::Rollback {
+            nodes,
+            failed,
+            to,
+            timeout,
+        } => {
+            super::fleet_recover::rollback(
+                store,
+                nodes,
+                *failed,
+                *to,
+                Duration::from_secs(*timeout),
+                matches!(args.format, super::DiffFormat::Json),
+            )
+            .await
+        }
+    }
+}
+
+/// The rollout key's revision when a new rollout may be written there (0: none); a rollout
+/// in progress is never replaced, a finished one only with `--replace`.
+async fn free_rollout_slot(store: &Store, replace: bool) -> Result<i64, ExitCode> {
+    match store.rollout().await {
+        Ok(Some((r, _))) if !r.is_finished() => Err(fail(
+            1,
+            &format!("a rollout is in progress ({}); abort it first", r.summary()),
+        )),
+        Ok(Some((_, rev))) if replace => Ok(rev),
+        Ok(Some((r, _))) => Err(fail(
+            1,
+            &format!(
+                "a finished rollout exists ({}); pass --replace",
+                r.summary()
+            ),
+        )),
+        Ok(None) => Ok(0),
+        Err(e) => Err(fail(2, &e)),
     }
 }

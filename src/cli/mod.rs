@@ -22,6 +22,7 @@ mod coreos_cloudinit;
 mod diff;
 mod explain;
 mod fleet;
+mod fleet_recover;
 pub mod from;
 mod from_args;
 mod lock;

@@ -5,7 +5,10 @@
 //! - `config`: the published config (JSON with its generation); `config-history/<gen>`
 //!   keeps every generation, so a node can be rolled back to the previous one;
 //! - `admit/<id>`: the generation a rollout admitted this node to (held publishes only);
-//! - `rollout`: the rollout (JSON).
+//! - `admit-release/<id>`: the release a release rollout admitted this node to reboot into;
+//! - `rollback/<id>`: an operator's request that the node restore its previous generation
+//!   (JSON, deleted by the node once answered in its record);
+//! - `rollout`: the rollout (JSON), of a held config or of a release.
 
 use crate::lock::query_escape;
 
@@ -50,6 +53,18 @@ pub fn config_history(group: &str, generation: u64) -> String {
 #[must_use]
 pub fn admit(group: &str, id: &str) -> String {
     format!("{}admit/{}", group_prefix(group), query_escape(id))
+}
+
+/// A node's admission to reboot into a release.
+#[must_use]
+pub fn admit_release(group: &str, id: &str) -> String {
+    format!("{}admit-release/{}", group_prefix(group), query_escape(id))
+}
+
+/// A rollback request to a node.
+#[must_use]
+pub fn rollback(group: &str, id: &str) -> String {
+    format!("{}rollback/{}", group_prefix(group), query_escape(id))
 }
 
 /// The group's rollout.

@@ -10,7 +10,9 @@
 //! whose inputs changed, with a generation saved first), run the agent's health check, roll
 //! back through [`crate::apply::rollback`] when it fails, and hand a reboot-required change
 //! to the agent's reboot pipeline (window and lock) by a request on a channel. What the node
-//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes.
+//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes. The same watch
+//! carries an operator's rollback request for this node, which `super::recover` checks and
+//! carries out before anything else is converged.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -53,6 +55,11 @@ pub struct Local {
     pub apply_finished_ms: u64,
     /// Every path a fleet config planned here (the digest covers them).
     pub managed: BTreeSet<String>,
+    /// What a rollback would restore: the fleet generation the node had before its last
+    /// apply, and the name of the generation that apply saved (see `recover`).
+    pub rollback_to: Option<(u64, String)>,
+    /// The answer to the last rollback request.
+    pub rollback: Option<super::record::RollbackAnswer>,
 }
 
 impl Local {
@@ -66,7 +73,7 @@ impl Local {
             .unwrap_or_default()
     }
 
-    fn save(&self, root: &Root) -> Result<(), String> {
+    pub(super) fn save(&self, root: &Root) -> Result<(), String> {
         let path = root.resolve(LOCAL).map_err(|e| e.to_string())?;
         let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
         crate::apply::write_file(&path, &text, 0o644, (0, 0)).map_err(|e| e.to_string())
@@ -104,6 +111,19 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// Tell the member where the reboot into a staged release stands with the group's
+    /// release rollout (the gate's note), without waiting for the agent's next transition.
+    pub fn admission(&self, note: Option<String>) {
+        self.tx.send_if_modified(|old| {
+            if old.admission == note {
+                false
+            } else {
+                old.admission = note;
+                true
+            }
+        });
+    }
+
     /// Tell the member the agent's state; the record is rewritten only when it changed.
     pub fn agent(&self, view: AgentView) {
         self.tx.send_if_modified(|old| {
@@ -226,6 +246,8 @@ impl Member {
             apply_started_ms: local.apply_started_ms,
             apply_finished_ms: local.apply_finished_ms,
             last_seen: 0,
+            rollback_to: local.rollback_to.as_ref().map(|(g, _)| *g),
+            rollback: local.rollback.clone(),
             digest: digest(&self.root, &local.managed),
         }
     }
@@ -283,6 +305,11 @@ impl Member {
             .watch(keys::admit(&self.join.group, &self.machine_id), None)
             .await
             .map_err(|e| format!("etcd watch: {e}"))?;
+        watch
+            .watch(keys::rollback(&self.join.group, &self.machine_id), None)
+            .await
+            .map_err(|e| format!("etcd watch: {e}"))?;
+        self.recover(&mut out, &mut local, view).await?;
         self.converge(&mut out, &mut local, view).await?;
         let every = (self.join.ttl / 3).max(Duration::from_millis(500));
         let mut tick = tokio::time::interval(every);
@@ -299,6 +326,7 @@ impl Member {
                     match msg {
                         Ok(Some(m)) if !m.canceled() => {
                             if !m.events().is_empty() {
+                                self.recover(&mut out, &mut local, view).await?;
                                 self.converge(&mut out, &mut local, view).await?;
                             }
                         }
@@ -383,10 +411,18 @@ impl Member {
         (self.log)(&format!("fleet: applying config generation {g}"));
         let root = self.root.clone();
         let health_timeout = self.health_timeout;
+        let saved_before = super::recover::latest_saved(&self.root);
         let outcome =
             tokio::task::spawn_blocking(move || apply_published(&root, &published, health_timeout))
                 .await
                 .map_err(|e| format!("internal error: {e}"))?;
+        if !matches!(outcome, Outcome::Refused(_)) {
+            local.rollback_to = super::recover::after_apply(
+                saved_before.as_deref(),
+                super::recover::latest_saved(&self.root),
+                local.generation,
+            );
+        }
         local.apply_finished_ms = now_ms();
         match outcome {
             Outcome::Refused(why) | Outcome::Failed(why) => {
@@ -422,6 +458,55 @@ impl Member {
         local.save(&self.root)?;
         let v = view.borrow().clone();
         self.publish(out, local, &v).await
+    }
+}
+
+impl Member {
+    /// Answer a pending rollback request (see `recover`), once per request.
+    async fn recover(
+        &self,
+        out: &mut Session,
+        local: &mut Local,
+        view: &watch::Receiver<AgentView>,
+    ) -> Result<(), String> {
+        let Some((request, revision)) =
+            super::recover::pending(&out.store, &self.machine_id).await?
+        else {
+            return Ok(());
+        };
+        if local
+            .rollback
+            .as_ref()
+            .is_some_and(|a| a.revision == revision)
+        {
+            // Answered already (the delete did not reach etcd).
+            return super::recover::clear(&out.store, &self.machine_id, revision).await;
+        }
+        let answer = match request {
+            Err(why) => super::record::RollbackAnswer {
+                revision,
+                restored: false,
+                message: format!("refused: {why}; nothing restored"),
+            },
+            Ok(request) => {
+                let root = self.root.clone();
+                let mut l = local.clone();
+                let (answer, l) = tokio::task::spawn_blocking(move || {
+                    let a = super::recover::restore(&root, &mut l, &request, revision);
+                    (a, l)
+                })
+                .await
+                .map_err(|e| format!("internal error: {e}"))?;
+                *local = l;
+                answer
+            }
+        };
+        (self.log)(&format!("fleet: rollback request: {}", answer.message));
+        local.rollback = Some(answer);
+        local.save(&self.root)?;
+        let v = view.borrow().clone();
+        self.publish(out, local, &v).await?;
+        super::recover::clear(&out.store, &self.machine_id, revision).await
     }
 }
 

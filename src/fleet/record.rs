@@ -109,6 +109,15 @@ pub struct AgentView {
     pub staged_version: Option<String>,
     /// The reboot lock held across a reboot (its description).
     pub lock_held: Option<String>,
+    /// Whether this boot's release was judged healthy and its slot marked good.
+    pub marked_good: bool,
+    /// Releases that failed on this node (its health check, or the firmware fell back):
+    /// a release rollout counts such a node as failed.
+    pub denied: Vec<String>,
+    /// Where the reboot into a staged release stands with the group's release rollout
+    /// (`waiting for admission to 1.0.1`, `admitted to 1.0.1`); `None` when no release
+    /// rollout governs this node.
+    pub admission: Option<String>,
 }
 
 /// A node's record: `kindling/fleet/<group>/node/<id>`.
@@ -143,6 +152,11 @@ pub struct NodeRecord {
     pub apply_finished_ms: u64,
     /// Unix seconds of the last change of this record.
     pub last_seen: i64,
+    /// The fleet generation an operator's `fleet rollout rollback` would restore (the node
+    /// kept the files it had before the last apply): `None` when there is nothing saved.
+    pub rollback_to: Option<u64>,
+    /// The answer to the last rollback request.
+    pub rollback: Option<RollbackAnswer>,
     /// The managed files.
     pub digest: Digest,
 }
@@ -185,6 +199,18 @@ impl NodeRecord {
         }
         Ok(record)
     }
+}
+
+/// A node's answer to a rollback request (`kindling/fleet/<group>/rollback/<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct RollbackAnswer {
+    /// The request key's mod revision (which request this answers).
+    pub revision: i64,
+    /// Whether the files were restored.
+    pub restored: bool,
+    /// What was done, or why it was refused.
+    pub message: String,
 }
 
 /// The published config: `kindling/fleet/<group>/config`.

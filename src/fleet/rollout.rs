@@ -1,4 +1,5 @@
-//! Orchestrated rollout of a held config (StarlingX's `sw-manager patch-strategy`): the
+//! Orchestrated rollout of a held config or of an OS release (StarlingX's `sw-manager
+//! patch-strategy`): the
 //! rollout is a value in etcd, and `fleet rollout apply` is its controller. It admits nodes
 //! in waves (serial: one at a time; parallel: at most `max_parallel`), waits for every node
 //! of a wave to report the generation applied (or failed, or unreachable), applies the
@@ -6,6 +7,16 @@
 //! then starts the next wave. An abort stops admitting; the nodes of the wave in flight are
 //! waited for, so every node ends in a reported, consistent state (old generation, new
 //! generation, or rolled back to the old one by its own health check).
+//!
+//! A release rollout (`release` set) admits nodes that staged the release (the update
+//! server's own rollout controls decide who is offered it at all) by writing
+//! `admit-release/<id>`; the node's agent reboots into it only once admitted, then through
+//! its window and the reboot lock, whose slots still bound how many reboot at once. A node
+//! is done when its record shows it running the release with its slot marked good, failed
+//! when the release is on its deny list (its health check failed or the firmware fell
+//! back), and unreachable when it did not come back from its reboot within the node
+//! timeout (a node is expected to drop off the fleet for its reboot, so an expired lease
+//! alone is not yet a failure for a release wave).
 //!
 //! The controller keeps no state of its own: every step is written to the rollout value
 //! (compare-and-swap), so `rollout show` sees it and a controller that was killed can be
@@ -16,8 +27,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::record::now_secs;
-use super::store::Store;
+use super::record::{NodeRecord, now_secs};
+use super::store::{Listed, Store};
 
 /// How nodes are admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -50,8 +61,11 @@ pub enum Phase {
 /// A rollout: `kindling/fleet/<group>/rollout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollout {
-    /// The generation rolled out.
+    /// The generation rolled out (0 for a release rollout).
     pub generation: u64,
+    /// The OS release rolled out, for a release rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
     /// Serial or parallel.
     pub kind: Kind,
     /// The most nodes admitted at once.
@@ -66,6 +80,13 @@ pub struct Rollout {
     pub succeeded: Vec<String>,
     /// Nodes that failed, with why.
     pub failed: BTreeMap<String, String>,
+    /// Failed nodes an operator rolled back (`fleet rollout rollback`), with the generation
+    /// each is back on.
+    #[serde(default)]
+    pub rolled_back: BTreeMap<String, u64>,
+    /// Nodes left out when it completed: reachable, not on the release, never staged it.
+    #[serde(default)]
+    pub not_staged: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -90,9 +111,58 @@ impl Rollout {
             admitted: Vec::new(),
             succeeded: Vec::new(),
             failed: BTreeMap::new(),
+            rolled_back: BTreeMap::new(),
+            not_staged: Vec::new(),
             created_at: now,
             updated_at: now,
+            release: None,
         }
+    }
+
+    /// A new rollout of the OS release `version`.
+    #[must_use]
+    pub fn new_release(
+        version: &str,
+        kind: Kind,
+        max_parallel: usize,
+        max_failures: usize,
+    ) -> Rollout {
+        Rollout {
+            release: Some(version.to_string()),
+            ..Rollout::new(0, kind, max_parallel, max_failures)
+        }
+    }
+
+    /// What is rolled out: `generation 3` or `release 1.0.1`.
+    #[must_use]
+    pub fn what(&self) -> String {
+        match &self.release {
+            Some(v) => format!("release {v}"),
+            None => format!("generation {}", self.generation),
+        }
+    }
+
+    /// The phase's short name (`running`, `stopped (why)`, ...).
+    #[must_use]
+    pub fn phase_name(&self) -> String {
+        match &self.phase {
+            Phase::Created => "created".to_string(),
+            Phase::Running => "running".to_string(),
+            Phase::Aborting => "aborting".to_string(),
+            Phase::Aborted => "aborted".to_string(),
+            Phase::Stopped(why) => format!("stopped ({why})"),
+            Phase::Completed => "completed".to_string(),
+        }
+    }
+
+    /// Admitted nodes with no outcome yet.
+    #[must_use]
+    pub fn in_flight(&self) -> Vec<String> {
+        self.admitted
+            .iter()
+            .filter(|id| !self.succeeded.contains(id) && !self.failed.contains_key(*id))
+            .cloned()
+            .collect()
     }
 
     /// Whether nothing more will happen.
@@ -107,22 +177,20 @@ impl Rollout {
     /// A one-line account.
     #[must_use]
     pub fn summary(&self) -> String {
-        let phase = match &self.phase {
-            Phase::Created => "created".to_string(),
-            Phase::Running => "running".to_string(),
-            Phase::Aborting => "aborting".to_string(),
-            Phase::Aborted => "aborted".to_string(),
-            Phase::Stopped(why) => format!("stopped ({why})"),
-            Phase::Completed => "completed".to_string(),
-        };
+        let phase = self.phase_name();
         let gate = if self.max_failures == 0 {
             "strict".to_string()
         } else {
             format!("relaxed:{}", self.max_failures)
         };
-        format!(
-            "rollout of generation {}: {phase}; {:?} at most {} at once, gate {gate}; {} admitted, {} applied, {} failed",
-            self.generation,
+        let done = if self.release.is_some() {
+            "updated"
+        } else {
+            "applied"
+        };
+        let mut text = format!(
+            "rollout of {}: {phase}; {:?} at most {} at once, gate {gate}; {} admitted, {} {done}, {} failed",
+            self.what(),
             self.kind,
             self.max_parallel,
             self.admitted.len(),
@@ -130,7 +198,17 @@ impl Rollout {
             self.failed.len()
         )
         .replace("Serial", "serial")
-        .replace("Parallel", "parallel")
+        .replace("Parallel", "parallel");
+        if !self.rolled_back.is_empty() {
+            text.push_str(&format!(", {} rolled back", self.rolled_back.len()));
+        }
+        if !self.not_staged.is_empty() {
+            text.push_str(&format!(
+                ", {} never staged it (not offered by the update server)",
+                self.not_staged.len()
+            ));
+        }
+        text
     }
 }
 
@@ -150,8 +228,91 @@ async fn update(store: &Store, change: &dyn Fn(&mut Rollout)) -> Result<Rollout,
     Err("the rollout kept changing under the controller".into())
 }
 
+/// What a rollout needs of the nodes: which are left to do, which may be admitted now,
+/// and what one admitted node's record says.
+enum Target {
+    Config(u64),
+    Release(String),
+}
+
+impl Target {
+    fn of(r: &Rollout) -> Target {
+        match &r.release {
+            Some(v) => Target::Release(v.clone()),
+            None => Target::Config(r.generation),
+        }
+    }
+
+    /// Not there yet and not failed with it: still to do.
+    fn left(&self, rec: &NodeRecord) -> bool {
+        match self {
+            Target::Config(g) => rec.generation != *g,
+            Target::Release(v) => rec.agent.running_version != *v && !rec.agent.denied.contains(v),
+        }
+    }
+
+    /// Ready to be admitted now (a release: staged, so the reboot runs it).
+    fn ready(&self, rec: &NodeRecord) -> bool {
+        match self {
+            Target::Config(_) => true,
+            Target::Release(v) => rec.agent.staged_version.as_deref() == Some(v.as_str()),
+        }
+    }
+
+    /// An admitted node's outcome, when it has one. `past_deadline`: the wave's time is up.
+    fn outcome(&self, listed: Option<&Listed>, past_deadline: bool) -> Option<Result<(), String>> {
+        let Some(l) = listed else {
+            return Some(Err("its record disappeared".to_string()));
+        };
+        let rec = match &l.record {
+            Err(why) => return Some(Err(format!("invalid record: {why}"))),
+            Ok(rec) => rec,
+        };
+        match self {
+            Target::Config(g) => {
+                if !l.alive {
+                    Some(Err("unreachable (its lease expired)".to_string()))
+                } else if rec.target_generation == *g && rec.state.is_failure() {
+                    Some(Err(format!(
+                        "{}: {}",
+                        rec.state.name(),
+                        rec.state.reason().unwrap_or("")
+                    )))
+                } else if rec.generation == *g && rec.state.is_success() {
+                    Some(Ok(()))
+                } else {
+                    None
+                }
+            }
+            Target::Release(v) => {
+                if rec.agent.denied.contains(v) {
+                    Some(Err(format!(
+                        "rolled back: {v} failed on the node (its health check failed or the firmware fell back); it runs {}",
+                        rec.agent.running_version
+                    )))
+                } else if l.alive
+                    && rec.agent.running_version == *v
+                    && rec.agent.marked_good
+                    && rec.agent.staged_version.is_none()
+                {
+                    Some(Ok(()))
+                } else if !l.alive && past_deadline {
+                    Some(Err(
+                        "unreachable: its lease expired and it did not come back from its reboot in time"
+                            .to_string(),
+                    ))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// Run the rollout to its end (the controller): waves, health gate, abort. `node_timeout`
-/// bounds the wait for one wave; `say` gets a line per step.
+/// bounds the wait for one wave (and, for a release, for a node to stage it); `say` gets a
+/// line per step. A controller started again resumes: the nodes admitted without an
+/// outcome are waited for first.
 ///
 /// # Errors
 /// When etcd fails or there is no rollout.
@@ -169,58 +330,88 @@ pub async fn run(
     if r.is_finished() {
         return Ok(r);
     }
-    let g = r.generation;
+    let target = Target::of(&r);
     let mut r = update(store, &|r| {
         if r.phase == Phase::Created {
             r.phase = Phase::Running;
         }
     })
     .await?;
+    // Waiting for nodes to stage a release: since when nothing could be admitted.
+    let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
-        if r.phase == Phase::Aborting {
-            let done = update(store, &|r| r.phase = Phase::Aborted).await?;
-            say(&done.summary());
-            return Ok(done);
-        }
-        let nodes = store.nodes().await?;
-        let mut candidates: Vec<(String, String)> = nodes
-            .iter()
-            .filter(|l| l.alive && !r.admitted.contains(&l.id))
-            .filter_map(|l| l.record.as_ref().ok().map(|rec| (l, rec)))
-            .filter(|(_, rec)| rec.generation != g)
-            .map(|(l, rec)| (rec.hostname.clone(), l.id.clone()))
-            .collect();
-        candidates.sort();
-        if candidates.is_empty() {
-            let done = update(store, &|r| {
-                if r.phase == Phase::Running {
-                    r.phase = Phase::Completed;
+        let in_flight = r.in_flight();
+        let wave = if in_flight.is_empty() {
+            if r.phase == Phase::Aborting {
+                let done = update(store, &|r| r.phase = Phase::Aborted).await?;
+                say(&done.summary());
+                return Ok(done);
+            }
+            let nodes = store.nodes().await?;
+            let left: Vec<(&Listed, &NodeRecord)> = nodes
+                .iter()
+                .filter(|l| l.alive && !r.admitted.contains(&l.id))
+                .filter_map(|l| l.record.as_ref().ok().map(|rec| (l, rec)))
+                .filter(|(_, rec)| target.left(rec))
+                .collect();
+            let mut candidates: Vec<(String, String)> = left
+                .iter()
+                .filter(|(_, rec)| target.ready(rec))
+                .map(|(l, rec)| (rec.hostname.clone(), l.id.clone()))
+                .collect();
+            candidates.sort();
+            if candidates.is_empty() {
+                let waited = idle_since.get_or_insert_with(tokio::time::Instant::now);
+                if !left.is_empty() && waited.elapsed() < node_timeout {
+                    // A release not staged everywhere yet: the agents download it on their
+                    // own schedule. Look again shortly (an abort is seen here too).
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    r = match store.rollout().await? {
+                        Some((fresh, _)) => fresh,
+                        None => return Err("the rollout was deleted".into()),
+                    };
+                    continue;
                 }
-            })
-            .await?;
-            say(&done.summary());
-            return Ok(done);
-        }
-        let wave: Vec<String> = candidates
-            .into_iter()
-            .take(r.max_parallel)
-            .map(|(_, id)| id)
-            .collect();
-        for id in &wave {
-            store.admit(id, g).await?;
-        }
-        update(store, &|r| r.admitted.extend(wave.iter().cloned())).await?;
-        say(&format!("admitted {}", wave.join(", ")));
-        let outcomes = wait_wave(store, g, &wave, node_timeout).await?;
-        let failed_now: Vec<(String, String)> = outcomes
-            .iter()
-            .filter_map(|(id, o)| o.clone().err().map(|why| (id.clone(), why)))
-            .collect();
-        for (id, why) in &failed_now {
-            say(&format!("{id} failed: {why}"));
+                let not_staged: Vec<String> = left.iter().map(|(l, _)| l.id.clone()).collect();
+                let done = update(store, &|r| {
+                    if r.phase == Phase::Running {
+                        r.phase = Phase::Completed;
+                        r.not_staged.clone_from(&not_staged);
+                    }
+                })
+                .await?;
+                say(&done.summary());
+                return Ok(done);
+            }
+            idle_since = None;
+            let (hosts, wave): (Vec<String>, Vec<String>) =
+                candidates.into_iter().take(r.max_parallel).unzip();
+            // The rollout first, then the admissions: a controller killed in between finds
+            // the nodes in flight when it starts again, and admits them again (idempotent).
+            update(store, &|r| r.admitted.extend(wave.iter().cloned())).await?;
+            admit(store, &target, &wave).await?;
+            say(&format!("admitted {}", hosts.join(", ")));
+            wave
+        } else {
+            say(&format!(
+                "waiting for {} (admitted before)",
+                in_flight.join(", ")
+            ));
+            admit(store, &target, &in_flight).await?;
+            in_flight
+        };
+        let outcomes = wait_wave(store, &target, &wave, node_timeout).await?;
+        for (id, o) in &outcomes {
+            match o {
+                Ok(()) => say(&format!("{id} done")),
+                Err(why) => say(&format!("{id} failed: {why}")),
+            }
         }
         r = update(store, &|r| {
             for (id, o) in &outcomes {
+                if r.succeeded.contains(id) || r.failed.contains_key(id) {
+                    continue;
+                }
                 match o {
                     Ok(()) => r.succeeded.push(id.clone()),
                     Err(why) => {
@@ -249,47 +440,44 @@ pub async fn run(
     }
 }
 
-/// Wait until every node of the wave reports the generation applied, failed, or stops
-/// being reachable; bounded by `limit`.
+/// Write the admission of every node of `wave`.
+async fn admit(store: &Store, target: &Target, wave: &[String]) -> Result<(), String> {
+    for id in wave {
+        match target {
+            Target::Config(g) => store.admit(id, *g).await?,
+            Target::Release(v) => {
+                store
+                    .put_raw(
+                        &super::keys::admit_release(store.group(), id),
+                        v.clone().into_bytes(),
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Wait until every node of the wave has an outcome (done, failed, unreachable); bounded
+/// by `limit`.
 async fn wait_wave(
     store: &Store,
-    generation: u64,
+    target: &Target,
     wave: &[String],
     limit: Duration,
 ) -> Result<Vec<(String, Result<(), String>)>, String> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let nodes = store.nodes().await?;
-        let mut out = Vec::new();
-        for id in wave {
-            let listed = nodes.iter().find(|l| &l.id == id);
-            let outcome = match listed {
-                None => Some(Err("its record disappeared".to_string())),
-                Some(l) if !l.alive => Some(Err("unreachable (its lease expired)".to_string())),
-                Some(l) => match &l.record {
-                    Err(why) => Some(Err(format!("invalid record: {why}"))),
-                    Ok(rec) if rec.target_generation == generation && rec.state.is_failure() => {
-                        Some(Err(format!(
-                            "{}: {}",
-                            rec.state.name(),
-                            rec.state.reason().unwrap_or("")
-                        )))
-                    }
-                    Ok(rec) if rec.generation == generation && rec.state.is_success() => {
-                        Some(Ok(()))
-                    }
-                    Ok(_) => None,
-                },
-            };
-            out.push((id.clone(), outcome));
-        }
-        if out.iter().all(|(_, o)| o.is_some()) {
-            return Ok(out
-                .into_iter()
-                .map(|(id, o)| (id, o.unwrap_or(Ok(()))))
-                .collect());
-        }
-        if tokio::time::Instant::now() >= deadline {
+        let past = tokio::time::Instant::now() >= deadline;
+        let out: Vec<(String, Option<Result<(), String>>)> = wave
+            .iter()
+            .map(|id| {
+                let listed = nodes.iter().find(|l| &l.id == id);
+                (id.clone(), target.outcome(listed, past))
+            })
+            .collect();
+        if out.iter().all(|(_, o)| o.is_some()) || past {
             return Ok(out
                 .into_iter()
                 .map(|(id, o)| {

@@ -22,6 +22,11 @@ pub struct Row {
     pub version: String,
     /// The staged release, if any.
     pub staged_version: Option<String>,
+    /// Where its reboot into the staged release stands with a release rollout (`waiting for
+    /// admission to 1.0.1`, `admitted to 1.0.1`).
+    pub admission: Option<String>,
+    /// The answer to the last rollback request (restored, or refused and why).
+    pub rollback: Option<String>,
     /// The config generation applied.
     pub generation: u64,
     /// Whether it is the published one.
@@ -62,6 +67,8 @@ fn row(listed: &Listed, published: u64) -> Row {
             address: String::new(),
             version: String::new(),
             staged_version: None,
+            admission: None,
+            rollback: None,
             generation: 0,
             current: false,
             reboot_required: false,
@@ -99,6 +106,8 @@ fn row(listed: &Listed, published: u64) -> Row {
                 address: address.clone(),
                 version: agent.running_version.clone(),
                 staged_version: agent.staged_version.clone(),
+                admission: agent.admission.clone(),
+                rollback: r.rollback.as_ref().map(|a| a.message.clone()),
                 generation: *generation,
                 current: published > 0 && *generation == published,
                 reboot_required: !reboot_required.is_empty() || agent.staged_version.is_some(),
@@ -141,6 +150,19 @@ pub fn build(group: &str, published: u64, nodes: &[Listed]) -> View {
         if n > 0 {
             summary.push_str(&format!(", {n} {words}"));
         }
+    }
+    let waiting = rows
+        .iter()
+        .filter(|r| {
+            r.state != "unreachable"
+                && r.staged_version.is_some()
+                && r.admission
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("waiting for admission"))
+        })
+        .count();
+    if waiting > 0 {
+        summary.push_str(&format!(", {waiting} waiting for admission to reboot"));
     }
     let mut versions: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for r in rows.iter().filter(|r| !r.version.is_empty()) {
@@ -191,9 +213,15 @@ pub fn render(view: &View) -> String {
         .nodes
         .iter()
         .map(|r| {
-            let version = match &r.staged_version {
-                Some(s) => format!("{} (staged {s})", r.version),
-                None => r.version.clone(),
+            let version = match (&r.staged_version, &r.admission) {
+                (Some(s), Some(a)) if a.starts_with("waiting") => {
+                    format!("{} (staged {s}, waiting for admission)", r.version)
+                }
+                (Some(s), Some(a)) if a.starts_with("admitted") => {
+                    format!("{} (staged {s}, admitted)", r.version)
+                }
+                (Some(s), _) => format!("{} (staged {s})", r.version),
+                (None, _) => r.version.clone(),
             };
             let state = match &r.reason {
                 Some(why) if r.state != "awaiting-reboot" => format!("{} ({why})", r.state),

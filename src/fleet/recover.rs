@@ -1,0 +1,237 @@
+//! Recovering a node: `kindling fleet rollout rollback NODE` writes a request at
+//! `rollback/<id>` naming the fleet generation the node is to return to; the node's member
+//! (which watches that key) checks it against what it saved and restores its files through
+//! [`crate::apply::rollback`] (exactly the files it had before the last apply), then answers
+//! in its record (`rollback`: restored or refused, and why) and deletes the request.
+//!
+//! The check on the node: the last fleet apply saved a generation (the files as they were
+//! before it), that generation is still the latest one saved on the node (no `kindling
+//! apply` or rollback happened since), and the request names the fleet generation the node
+//! had before that apply. Anything else is refused with the reason, nothing restored.
+
+use serde::{Deserialize, Serialize};
+
+use super::keys;
+use super::member::Local;
+use super::record::{NodeState, RollbackAnswer, now_secs};
+use super::store::Store;
+use crate::root::Root;
+
+/// A rollback request: `kindling/fleet/<group>/rollback/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The fleet generation to return to.
+    pub to: u64,
+    /// Unix seconds.
+    pub requested_at: i64,
+}
+
+/// The name of the latest generation `kindling apply` saved in `root` (numbered
+/// directories), if any.
+#[must_use]
+pub fn latest_saved(root: &Root) -> Option<String> {
+    let dir = crate::apply::generations_dir(root).ok()?;
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .map(|n| n.to_string())
+}
+
+/// After an apply of a fleet generation from `previous`: what a rollback could restore
+/// (`None` when the apply saved no generation, i.e. it changed nothing).
+#[must_use]
+pub fn after_apply(
+    before: Option<&str>,
+    after: Option<String>,
+    previous: u64,
+) -> Option<(u64, String)> {
+    match after {
+        Some(a) if before != Some(a.as_str()) => Some((previous, a)),
+        _ => None,
+    }
+}
+
+/// Carry out `request` on the node (blocking: it writes files). Updates `local` and returns
+/// the answer; a refusal changes nothing on the node.
+pub fn restore(root: &Root, local: &mut Local, request: &Request, revision: i64) -> RollbackAnswer {
+    let refuse = |message: String| RollbackAnswer {
+        revision,
+        restored: false,
+        message: format!("refused: {message}; nothing restored"),
+    };
+    let Some((previous, saved)) = local.rollback_to.clone() else {
+        return refuse(format!(
+            "this node has no saved generation to return to (it is on generation {}, and its last fleet apply changed nothing or was rolled back already)",
+            local.generation
+        ));
+    };
+    if request.to != previous {
+        return refuse(format!(
+            "the request names generation {}, but the files this node saved are those of generation {previous}",
+            request.to
+        ));
+    }
+    let latest = latest_saved(root);
+    if latest.as_deref() != Some(saved.as_str()) {
+        return refuse(format!(
+            "the latest saved generation here is {}, not {saved} (the one the fleet apply saved): something applied or rolled back on this node since; roll back by hand with `kindling apply --rollback`",
+            latest.as_deref().unwrap_or("none")
+        ));
+    }
+    match crate::apply::rollback(root) {
+        Ok(paths) => {
+            let what = format!(
+                "restored generation {previous} at the operator's request ({} path(s): {})",
+                paths.len(),
+                paths.join(", ")
+            );
+            local.generation = previous;
+            local.rollback_to = None;
+            local.state = NodeState::RolledBack(what.clone());
+            local.reboot_required.clear();
+            local.reboot_boot_id = None;
+            RollbackAnswer {
+                revision,
+                restored: true,
+                message: what,
+            }
+        }
+        Err(e) => refuse(format!("the restore failed: {e}")),
+    }
+}
+
+/// The pending request for `id`, with its key's mod revision (a request that cannot be
+/// read is returned as its reason).
+///
+/// # Errors
+/// When etcd fails.
+pub async fn pending(
+    store: &Store,
+    id: &str,
+) -> Result<Option<(Result<Request, String>, i64)>, String> {
+    let resp = store
+        .client()
+        .get(keys::rollback(store.group(), id), None)
+        .await
+        .map_err(|e| format!("etcd: {e}"))?;
+    Ok(resp.kvs().first().map(|kv| {
+        let parsed = if kv.value().len() > 4096 {
+            Err("the rollback request is too large to be one".to_string())
+        } else {
+            serde_json::from_slice(kv.value())
+                .map_err(|e| format!("the rollback request is not one: {e}"))
+        };
+        (parsed, kv.mod_revision())
+    }))
+}
+
+/// Delete the request at `revision` (a newer one stays).
+///
+/// # Errors
+/// When etcd fails.
+pub async fn clear(store: &Store, id: &str, revision: i64) -> Result<(), String> {
+    use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+    let key = keys::rollback(store.group(), id);
+    let txn = Txn::new()
+        .when(vec![Compare::mod_revision(
+            key.clone(),
+            CompareOp::Equal,
+            revision,
+        )])
+        .and_then(vec![TxnOp::delete(key, None)]);
+    store
+        .client()
+        .txn(txn)
+        .await
+        .map_err(|e| format!("etcd: {e}"))?;
+    Ok(())
+}
+
+/// Ask node `id` to return to generation `to`; returns the request's revision (the node's
+/// answer names it).
+///
+/// # Errors
+/// When etcd fails.
+pub async fn request(store: &Store, id: &str, to: u64) -> Result<i64, String> {
+    let value = serde_json::to_vec(&Request {
+        to,
+        requested_at: now_secs(),
+    })
+    .map_err(|e| format!("internal error: {e}"))?;
+    let resp = store
+        .client()
+        .put(keys::rollback(store.group(), id), value, None)
+        .await
+        .map_err(|e| format!("etcd: {e}"))?;
+    Ok(resp
+        .header()
+        .map_or(0, etcd_client::ResponseHeader::revision))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_apply_that_saved_a_generation_can_be_rolled_back() {
+        assert_eq!(after_apply(Some("3"), Some("3".into()), 1), None);
+        assert_eq!(after_apply(None, None, 1), None);
+        assert_eq!(
+            after_apply(Some("3"), Some("4".into()), 1),
+            Some((1, "4".into()))
+        );
+        assert_eq!(
+            after_apply(None, Some("1".into()), 0),
+            Some((0, "1".into()))
+        );
+    }
+
+    #[test]
+    fn a_request_for_another_generation_is_refused_and_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let mut local = Local {
+            generation: 2,
+            rollback_to: Some((1, "1".into())),
+            ..Local::default()
+        };
+        let before = local.clone();
+        let a = restore(
+            &root,
+            &mut local,
+            &Request {
+                to: 0,
+                requested_at: 0,
+            },
+            7,
+        );
+        assert!(!a.restored && a.revision == 7, "{a:?}");
+        assert!(a.message.contains("generation 0"), "{}", a.message);
+        assert_eq!(local, before);
+        // Named right, but the saved generation is gone (applied or rolled back by hand).
+        let a = restore(
+            &root,
+            &mut local,
+            &Request {
+                to: 1,
+                requested_at: 0,
+            },
+            8,
+        );
+        assert!(a.message.contains("by hand"), "{}", a.message);
+        assert_eq!(local, before);
+        local.rollback_to = None;
+        let a = restore(
+            &root,
+            &mut local,
+            &Request {
+                to: 1,
+                requested_at: 0,
+            },
+            9,
+        );
+        assert!(a.message.contains("no saved generation"), "{}", a.message);
+    }
+}
