@@ -16,7 +16,8 @@
 //! (rename not yet durable) or its new content (rename durable), never a part. A kill
 //! (SIGKILL) cannot tear anything either: renames are atomic and the page cache survives the
 //! process. If `syncfs` reports an error, [`Batch::commit`] returns it before renaming
-//! anything, and the dropped batch removes its temporaries: no target changed.
+//! anything, and the dropped batch removes its temporaries: no target changed. (`syncfs`
+//! reports writeback errors since Linux 5.8; older kernels returned success regardless.)
 //!
 //! This module never fsyncs file by file and never renames before the sync; the lone writes
 //! (the agent's record, fleet.json, the apply's marker and state file) keep using
@@ -112,8 +113,12 @@ impl<'s> Batch<'s> {
     /// and whole, the others old).
     pub(crate) fn commit(self) -> Result<usize, ApplyError> {
         let dirs = distinct_dirs(self.staged.iter().map(|s| s.target.as_path()));
-        // Every temporary must be whole on the disk before the first rename: one syncfs
-        // per file system they are on (a root may have mounts inside it, e.g. /var).
+        // Every temporary must be whole on the disk before the first rename: syncfs writes
+        // out and waits for the data and metadata of every file of the file system it is
+        // called on, so after it succeeds a rename can only expose a whole file, even after a
+        // power loss. One per file system the temporaries are on (a root may have mounts
+        // inside it, e.g. /var); any failure returns here, before a single rename, and the
+        // dropped temporaries are removed.
         let mut devices: Vec<(u64, fs::File, PathBuf)> = Vec::new();
         for dir in &dirs {
             let handle = fs::File::open(dir).map_err(io(dir))?;
@@ -133,9 +138,9 @@ impl<'s> Batch<'s> {
         }
         // The renames are directory entries; a second syncfs per file system puts them on the
         // disk. An fsync of each parent directory would be as correct, but measured slower
-        // for the boot-time benchmark's 5 directories on this VM's ext4 (median 71 ms against
-        // 50–56 ms for the whole apply, 50 runs each, interleaved): each directory fsync is a
-        // journal commit of its own.
+        // for the boot-time benchmark's 5 directories on this VM's loaded ext4 disk (median
+        // 71–74 ms against 50–65 ms for the whole apply, 70 interleaved pairs; see
+        // book/src/performance.md): each directory fsync is a journal commit of its own.
         for (_, handle, dir) in &devices {
             (self.sync)(handle).map_err(io(dir))?;
         }
