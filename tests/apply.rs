@@ -352,7 +352,10 @@ fn hostile_roots_change_nothing_outside() {
 }
 
 /// Kill `kindling apply` at random moments; every planned file must then be its old or its
-/// new content, never anything else, and the next apply must converge.
+/// new content, never anything else, and the next apply must converge. The files are written
+/// as one batch (all staged as `.kindling-` temporaries, one syncfs, then all renamed), so a
+/// kill inside the write phase shows as temporaries left beside the targets (before or during
+/// the renames) or as some files new and some old (during the renames).
 #[test]
 fn sigkill_during_apply_leaves_old_or_new_files() {
     let work = scratch();
@@ -407,7 +410,7 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
     let span_us = (full.as_micros() as u64 * 12 / 10).max(1);
 
     let mut seed: u64 = 0xC0FF_EE00_1234_5678;
-    let (mut interrupted, mut mixed) = (0, 0);
+    let (mut interrupted, mut mixed, mut staged) = (0, 0, 0);
     for trial in 0..200 {
         let root = work.path().join(format!("r{trial}"));
         copy_tree(&template, &root);
@@ -448,6 +451,19 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
         if !status.success() && news > 0 && news < 12 {
             mixed += 1;
         }
+        let temps = std::fs::read_dir(root.join("etc/kindling"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".kindling-")
+            })
+            .count();
+        if !status.success() && (temps > 0 || (news > 0 && news < 12)) {
+            staged += 1;
+        }
         let done = kindling(&[
             "apply",
             new_cfg.to_str().unwrap(),
@@ -458,6 +474,15 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
             done.status.success(),
             "trial {trial}: the next apply fails: {}",
             String::from_utf8_lossy(&done.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(root.join("etc/kindling"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".kindling-"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "trial {trial}: the next apply left the killed one's temporaries: {left:?}"
         );
         let again = kindling(&[
             "diff",
@@ -470,15 +495,15 @@ fn sigkill_during_apply_leaves_old_or_new_files() {
         std::fs::remove_dir_all(&root).unwrap();
     }
     println!(
-        "sigkill: {interrupted} of 200 applies interrupted, {mixed} of them with some files new and some old (a full apply takes {full:?})"
+        "sigkill: {interrupted} of 200 applies interrupted, {staged} of them inside the write phase (temporaries staged or renames under way), {mixed} with some files new and some old (a full apply takes {full:?})"
     );
     assert!(
         interrupted >= 20,
         "only {interrupted} of 200 applies were actually interrupted"
     );
     assert!(
-        mixed >= 5,
-        "only {mixed} kills landed between two file writes; the test would not see a torn apply"
+        staged >= 5,
+        "only {staged} kills landed inside the write phase; the test would not see a torn apply"
     );
 }
 
@@ -721,4 +746,139 @@ fn a_second_apply_at_the_same_time_is_refused_and_stale_temps_are_swept() {
         !dir.path().join("etc/.kindling-stale").exists(),
         "a killed apply's temp file is swept"
     );
+}
+
+/// A directory holding `systemctl`: a logging wrapper that runs the real one, so a test sees
+/// how many times kindling called it and with what.
+fn logging_systemctl(dir: &Path) -> (PathBuf, PathBuf) {
+    let real = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.join("systemctl"))
+        .find(|p| p.is_file())
+        .expect("this test needs the real systemctl (apt-get install systemd)");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("systemctl.log");
+    let wrapper = bin.join("systemctl");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    (PathBuf::from(path), log)
+}
+
+fn unit(name: &str) -> String {
+    format!(
+        "    - name: {name}\n      enable: true\n      content: |\n        [Service]\n        ExecStart=/bin/true\n        [Install]\n        WantedBy=multi-user.target\n"
+    )
+}
+
+/// Consecutive enables are one `systemctl --root=DIR enable u1 u2 ...` call, each unit still
+/// reported and recorded; when that call fails, each unit is tried on its own so the error
+/// names the unit that failed, and the units before it stay enabled.
+#[test]
+fn consecutive_enables_are_one_systemctl_call_reported_per_unit() {
+    let dir = scratch();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let (path, log) = logging_systemctl(dir.path());
+    let apply = |config: &str| {
+        let file = dir.path().join("c.yaml");
+        std::fs::write(&file, config).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_kindling"))
+            .args(["apply", file.to_str().unwrap(), "--root"])
+            .arg(&root)
+            .args(["--format", "json"])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let units = ["a.service", "b.service", "c.service"];
+    let config = format!(
+        "#cloud-config\ncoreos:\n  units:\n{}",
+        units.iter().map(|u| unit(u)).collect::<String>()
+    );
+    let out = apply(&config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls,
+        format!(
+            "--root={} enable a.service b.service c.service\n",
+            root.display()
+        ),
+        "one call for the three units"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ran: Vec<&str> = report["ran"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "enable")
+        .map(|a| a["unit"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, units, "each unit reported: {report}");
+    for u in units {
+        assert!(
+            std::fs::symlink_metadata(
+                root.join("etc/systemd/system/multi-user.target.wants")
+                    .join(u)
+            )
+            .is_ok(),
+            "{u} enabled"
+        );
+    }
+    // Recorded per unit: the same config again calls nothing.
+    let again = apply(&config);
+    assert!(again.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        calls,
+        "nothing to enable again"
+    );
+
+    // A unit that does not exist between two that do: the one call fails, then each alone.
+    std::fs::remove_file(&log).unwrap();
+    let config = format!(
+        "#cloud-config\ncoreos:\n  units:\n{}    - name: missing.service\n      enable: true\n{}",
+        unit("d.service"),
+        unit("e.service")
+    );
+    let out = apply(&config);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"enable\" \"missing.service\"") && stderr.contains("does not exist"),
+        "the error names the unit: {stderr}"
+    );
+    let r = format!("--root={}", root.display());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "{r} enable d.service missing.service e.service\n{r} enable d.service\n{r} enable missing.service\n"
+        )
+    );
+    let wants = root.join("etc/systemd/system/multi-user.target.wants");
+    assert!(std::fs::symlink_metadata(wants.join("d.service")).is_ok());
+    assert!(std::fs::symlink_metadata(wants.join("e.service")).is_err());
 }
