@@ -21,6 +21,7 @@ mod corpus;
 mod datasource;
 mod datasource_support;
 mod fleet;
+mod fleet_forty;
 mod fleet_reboot;
 mod fleet_support;
 mod formats;

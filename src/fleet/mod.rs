@@ -19,6 +19,7 @@ pub mod preview;
 pub mod record;
 pub mod rollout;
 pub mod store;
+pub mod vars;
 pub mod view;
 
 pub use join::Join;

@@ -145,6 +145,9 @@ pub struct NodeRecord {
     pub last_seen: i64,
     /// The managed files.
     pub digest: Digest,
+    /// The node's values of `$private_ipv4` and friends (from its `/etc/environment`), so
+    /// `fleet diff` substitutes what the node will.
+    pub vars: super::vars::Vars,
 }
 
 impl NodeRecord {
@@ -183,6 +186,7 @@ impl NodeRecord {
                 record.digest.len()
             ));
         }
+        super::vars::check(&record.vars)?;
         Ok(record)
     }
 }
