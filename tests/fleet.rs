@@ -264,6 +264,16 @@ fn hostile_input_is_refused_with_a_clear_message_and_nothing_is_applied() {
             .status
             .success()
     );
+    // A record whose variable values are not addresses (what `fleet diff` would substitute
+    // into a config): invalid, never used.
+    let forged = serde_json::json!({"group": "ops", "machine_id": "forged", "hostname": "forged", "state": "applied",
+        "vars": {"private_ipv4": "$(reboot)"}})
+    .to_string();
+    assert!(
+        etcd.etcdctl(&["put", "kindling/fleet/ops/node/forged", &forged])
+            .status
+            .success()
+    );
     let huge = format!(
         "{{\"group\":\"ops\",\"hostname\":\"{}\"}}",
         "h".repeat(300 * 1024)
@@ -301,6 +311,14 @@ fn hostile_input_is_refused_with_a_clear_message_and_nothing_is_applied() {
         "{s}"
     );
     assert_eq!(row("huge")["state"], "invalid");
+    assert_eq!(row("forged")["state"], "invalid");
+    assert!(
+        row("forged")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("COREOS_PRIVATE_IPV4 (\"$(reboot)\") is not an IP address"),
+        "{s}"
+    );
     assert!(
         row("huge")["reason"].as_str().unwrap().contains("bytes"),
         "{s}"
@@ -312,6 +330,13 @@ fn hostile_input_is_refused_with_a_clear_message_and_nothing_is_applied() {
             .as_str()
             .unwrap()
             .contains("invalid"),
+        "{p}"
+    );
+    assert!(
+        p["skipped"]["forged"]
+            .as_str()
+            .unwrap()
+            .contains("not an IP address"),
         "{p}"
     );
     assert_eq!(p["nodes"].as_array().unwrap().len(), 1, "{p}");
