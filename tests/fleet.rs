@@ -5,6 +5,7 @@
 //! 10,000-record scale check.
 
 use std::path::Path;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,12 @@ use crate::lock_support::Etcd;
 pub struct FleetNode {
     pub node: Node,
     agent: Option<Guard>,
+}
+
+impl Drop for FleetNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 fn conf(etcd: &str, group: &str, extra: &str) -> String {
@@ -43,13 +50,19 @@ impl FleetNode {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group: a kill takes its health check and reboot command too.
+            .process_group(0)
             .spawn()
             .unwrap();
         self.agent = Some(Guard(child));
     }
 
-    /// SIGKILL the agent.
+    /// SIGKILL the agent and whatever it started (its process group).
     pub fn kill(&mut self) {
+        if let Some(guard) = &self.agent {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(guard.0.id()).unwrap());
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+        }
         self.agent = None;
     }
 
