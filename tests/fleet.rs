@@ -4,8 +4,8 @@
 //! (tests/fleet_forty.rs); hostile input needs one node; `scripts/bench` runs the
 //! 10,000-record scale check.
 
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -190,14 +190,18 @@ pub fn preview(plan: &Plan, old: Option<&Plan>, nodes: &[Listed]) -> Preview {
 /// What a node would be refused or compiled to, per node.
 pub type PlanFor<'p> = dyn Fn(&NodeRecord) -> Result<(&'p Plan, Option<&'p Plan>), String> + 'p;
 
+/// A plan's wanted digest entries and the published plan's entries by path, computed once
+/// per plan (identified by its address).
+type Wanted<'p> = (
+    *const Plan,
+    Vec<(String, bool)>,
+    BTreeMap<&'p str, (String, &'p PlannedFile)>,
+);
+
 /// Predict over `nodes` with each node's own plans (see [`PerNode`]).
 #[must_use]
 pub fn preview_with<'p>(plans: &PlanFor<'p>, nodes: &[Listed]) -> Preview {
-    let mut memo: Option<(
-        *const Plan,
-        Vec<(String, bool)>,
-        BTreeMap<&'p str, (String, &'p PlannedFile)>,
-    )> = None;
+    let mut memo: Option<Wanted<'p>> = None;
     let mut skipped = BTreeMap::new();
     let mut previews = Vec::new();
     let mut by_key: BTreeMap<(String, Vec<String>), Vec<usize>> = BTreeMap::new();
