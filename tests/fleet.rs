@@ -204,6 +204,13 @@ fn hostile_input_is_refused_with_a_clear_message_and_nothing_is_applied() {
     assert!(out.stderr.contains("bad.yaml"), "{}", out.stderr);
     assert_eq!(etcd.v3_value("kindling/fleet/ops/config"), None);
 
+    // Standard input cannot be read twice (the text and its diagnostics): refused.
+    for cmd in ["publish", "diff"] {
+        let out = fleet(&etcd, "ops", &[cmd, "-"]);
+        assert_eq!(out.code, 2, "{cmd}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("not standard input"), "{}", out.stderr);
+    }
+
     // A generation going backwards.
     let c = write(dir.path(), "c.yaml", &app_config("1"));
     assert_eq!(

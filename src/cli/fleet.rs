@@ -234,6 +234,10 @@ async fn publish(
     hold: bool,
     generation: Option<u64>,
 ) -> ExitCode {
+    // The text is read twice (here, and by the diagnostics): standard input cannot be.
+    if file == "-" {
+        return fail(2, "the config must be a file, not standard input (-)");
+    }
     let bytes = match crate::source::read(file) {
         Ok(b) => b,
         Err(e) => return fail(2, &e.to_string()),
@@ -286,6 +290,10 @@ async fn publish(
 }
 
 async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
+    // The text is read twice (here, and by the diagnostics): standard input cannot be.
+    if file == "-" {
+        return fail(2, "the config must be a file, not standard input (-)");
+    }
     let text = match crate::source::read(file).map(String::from_utf8) {
         Ok(Ok(t)) => t,
         Ok(Err(_)) => return fail(1, &format!("{file} is not UTF-8 text")),
