@@ -281,6 +281,10 @@ fn forty_nodes_in_service_rollouts_abort_kill_variables_and_reboots() {
     timed("phase 5 (per-node variables)", started);
     reboots(&etcd, dir.path(), &mut fleet_nodes);
     timed("phase 6 (reboot-required, lock and window)", started);
+    drop(fleet_nodes);
+    timed("40 agents stopped", started);
+    drop(dir);
+    timed("their roots and images removed", started);
 }
 
 /// Phase 1: generation 1 everywhere at once, then generation 2 previewed and rolled out
