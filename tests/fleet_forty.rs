@@ -185,8 +185,25 @@ fn predicted_paths(p: &serde_json::Value, id: &str) -> Vec<String> {
     paths
 }
 
-/// The paths the node's own `kindling diff` lists.
-fn own_paths(f: &FleetNode, config: &str, vars: &[&str]) -> Vec<String> {
+/// The actions `fleet diff --format json` predicts for node `id`.
+fn predicted_actions(p: &serde_json::Value, id: &str) -> Vec<String> {
+    let node = p["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == id)
+        .unwrap_or_else(|| panic!("no prediction for {id}: {p}"));
+    node["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The paths and actions the node's own `kindling diff` lists (actions in `fleet diff`'s
+/// words).
+fn own_diff(f: &FleetNode, config: &str, vars: &[&str]) -> (Vec<String>, Vec<String>) {
     let mut args = vec![
         "diff",
         config,
@@ -206,7 +223,22 @@ fn own_paths(f: &FleetNode, config: &str, vars: &[&str]) -> Vec<String> {
         .map(|x| x["path"].as_str().unwrap().to_string())
         .collect();
     paths.sort();
-    paths
+    let actions = own["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| match a["action"].as_str().unwrap() {
+            "daemon-reload" => "systemctl daemon-reload".to_string(),
+            "systemctl" => format!(
+                "systemctl {} {}",
+                a["verb"].as_str().unwrap(),
+                a["unit"].as_str().unwrap()
+            ),
+            // Anything else is not in these configs: shown as is, so the comparison fails.
+            _ => a.to_string(),
+        })
+        .collect();
+    (paths, actions)
 }
 
 fn timed(what: &str, since: Instant) {
@@ -341,12 +373,15 @@ fn in_service(etcd: &Etcd, dir: &Path, fleet_nodes: &[FleetNode]) {
     for f in fleet_nodes {
         let predicted = predicted_paths(&p, &f.id());
         assert!(!predicted.is_empty(), "{p}");
+        let (own_paths, own_actions) = own_diff(f, &c2, &[]);
+        assert_eq!(predicted, own_paths, "prediction for {}", f.id());
+        let actions = predicted_actions(&p, &f.id());
         assert_eq!(
-            predicted,
-            own_paths(f, &c2, &[]),
-            "prediction for {}",
-            f.id()
+            actions,
+            ["systemctl daemon-reload", "systemctl restart app.service"],
+            "{p}"
         );
+        assert_eq!(actions, own_actions, "actions for {}", f.id());
         before.push(snapshot(&f.node.root));
     }
     let human = fleet(etcd, GROUP, &["diff", &c2]);
@@ -680,12 +715,14 @@ fn variables(etcd: &Etcd, dir: &Path, fleet_nodes: &[FleetNode]) {
             continue;
         }
         let var = format!("private_ipv4={}", private_ipv4(i));
+        let (own_paths, own_actions) = own_diff(f, &c6, &["--var", &var]);
         assert_eq!(
             predicted_paths(&p, &f.id()),
-            own_paths(f, &c6, &["--var", &var]),
+            own_paths,
             "prediction for {}",
             f.id()
         );
+        assert_eq!(predicted_actions(&p, &f.id()), own_actions);
     }
     let human = fleet(etcd, GROUP, &["diff", &c6]);
     assert!(
