@@ -68,6 +68,13 @@ fn occurrences(text: &str) -> Vec<(usize, &'static str)> {
     out
 }
 
+/// The variables `text` uses (each unescaped `$name`), for callers that must find every
+/// value before compiling (a fleet node, `fleet diff`).
+#[must_use]
+pub fn variables_used(text: &str) -> std::collections::BTreeSet<&'static str> {
+    occurrences(text).into_iter().map(|(_, v)| v).collect()
+}
+
 /// Substitute the variables as coreos-cloudinit does: `$name` -> value, `\$name` -> `$name`.
 #[must_use]
 pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {

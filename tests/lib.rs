@@ -22,6 +22,7 @@ mod datasource;
 mod datasource_hypervisor;
 mod datasource_support;
 mod fleet;
+mod fleet_forty;
 mod fleet_reboot;
 mod fleet_release;
 mod fleet_support;

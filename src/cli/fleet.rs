@@ -255,6 +255,10 @@ async fn publish(
     hold: bool,
     generation: Option<u64>,
 ) -> ExitCode {
+    // The text is read twice (here, and by the diagnostics): standard input cannot be.
+    if file == "-" {
+        return fail(2, "the config must be a file, not standard input (-)");
+    }
     let bytes = match crate::source::read(file) {
         Ok(b) => b,
         Err(e) => return fail(2, &e.to_string()),
@@ -269,8 +273,10 @@ async fn publish(
             ),
         );
     }
-    // The usual diagnostics; a config with errors is refused before etcd is touched.
-    if let Err(code) = super::plan_for_vars(file, &[], &[], None, super::Color::Auto) {
+    // The usual diagnostics; a config with errors is refused before etcd is touched. Its
+    // `$private_ipv4`-style variables are each node's own: checked here with placeholders.
+    let placeholders = crate::fleet::vars::placeholders(&String::from_utf8_lossy(&bytes));
+    if let Err(code) = super::plan_for_vars(file, &placeholders, &[], None, super::Color::Auto) {
         eprintln!("kindling: nothing published");
         return code;
     }
@@ -304,26 +310,31 @@ async fn publish(
     }
 }
 
-fn quiet_plan(text: &str) -> Option<crate::plan::Plan> {
-    let options = crate::compile::Options {
-        target: crate::compile::Target::Tree,
-        vars: std::collections::BTreeMap::new(),
-        plan: crate::plan::PlanOptions::default(),
-    };
-    crate::compile::compile("published", text.as_bytes().to_vec(), &options).plan
-}
-
 async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
-    let plan = match super::plan_for_vars(file, &[], &[], None, super::Color::Auto) {
-        Ok(p) => p,
-        Err(code) => return code,
+    // The text is read twice (here, and by the diagnostics): standard input cannot be.
+    if file == "-" {
+        return fail(2, "the config must be a file, not standard input (-)");
+    }
+    let text = match crate::source::read(file).map(String::from_utf8) {
+        Ok(Ok(t)) => t,
+        Ok(Err(_)) => return fail(1, &format!("{file} is not UTF-8 text")),
+        Err(e) => return fail(2, &e.to_string()),
     };
+    // The usual diagnostics first (variables as placeholders); then each node's own values.
+    let placeholders = crate::fleet::vars::placeholders(&text);
+    if let Err(code) = super::plan_for_vars(file, &placeholders, &[], None, super::Color::Auto) {
+        return code;
+    }
     let (published, nodes) = match tokio::try_join!(store.published(), store.nodes()) {
         Ok(x) => x,
         Err(e) => return fail(2, &e),
     };
-    let old = published.and_then(|(p, _)| quiet_plan(&p.text));
-    let p = preview::preview(&plan, old.as_ref(), &nodes);
+    let plans = preview::PerNode::new(
+        &text,
+        published.as_ref().map(|(p, _)| p.text.as_str()),
+        &nodes,
+    );
+    let p = preview::preview_with(&|r| plans.get(r), &nodes);
     match args.format {
         super::DiffFormat::Json => {
             let mut t = serde_json::to_string_pretty(&p).unwrap_or_default();

@@ -249,6 +249,7 @@ impl Member {
             rollback_to: local.rollback_to.as_ref().map(|(g, _)| *g),
             rollback: local.rollback.clone(),
             digest: digest(&self.root, &local.managed),
+            vars: super::vars::of_root(&self.root).0,
         }
     }
 
@@ -545,9 +546,24 @@ fn update_conf_base(root: &Root) -> Option<String> {
 }
 
 fn apply_published(root: &Root, published: &Published, health_timeout: Duration) -> Outcome {
+    // This node's values, read now (the boot-time apply may have rewritten them); a variable
+    // the config uses and the node lacks refuses the config here (see `vars`).
+    let (vars, problems) = super::vars::of_root(root);
+    let missing = super::vars::missing(&published.text, &vars);
+    if !missing.is_empty() {
+        let mut why = format!(
+            "generation {}: {}",
+            published.generation,
+            super::vars::refusal(&missing)
+        );
+        if !problems.is_empty() {
+            why.push_str(&format!(" ({})", problems.join("; ")));
+        }
+        return Outcome::Refused(why);
+    }
     let options = crate::compile::Options {
         target: crate::compile::Target::Tree,
-        vars: std::collections::BTreeMap::new(),
+        vars,
         plan: crate::plan::PlanOptions {
             update_conf_base: update_conf_base(root),
         },

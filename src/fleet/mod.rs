@@ -24,6 +24,7 @@ pub mod record;
 pub mod recover;
 pub mod rollout;
 pub mod store;
+pub mod vars;
 pub mod view;
 
 pub use join::Join;

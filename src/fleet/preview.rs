@@ -5,6 +5,10 @@
 //! the currently published config's version of it (then the diff is exact); otherwise the
 //! change is shown as a change of content whose old bytes only the node has.
 //!
+//! A config using `$private_ipv4`-style variables is compiled once per distinct set of
+//! values the nodes published ([`PerNode`]); a node missing a value the config uses is
+//! predicted as refused, a group of its own (the node refuses it, see `super::vars`).
+//!
 //! The prediction covers the files a config plans. Two things are node-local and not
 //! predicted: accounts (`users`, `ssh_authorized_keys`, whose edits of `/etc/passwd` depend
 //! on the node's files) and `coreos.update`'s merge into the node's own update.conf.
@@ -13,8 +17,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::record::{Digest, file_entry, link_entry};
+use super::record::{Digest, NodeRecord, file_entry, link_entry};
 use super::store::Listed;
+use super::vars::{Vars, missing, refusal, restrict};
 use crate::diff::{ActionChange, Diff, FileChange};
 use crate::plan::{Content, Effect, Plan, PlannedFile};
 
@@ -40,8 +45,11 @@ pub struct NodePreview {
     pub files: Vec<Change>,
     /// The actions that would run.
     pub actions: Vec<String>,
-    /// `no change`, `in-service` or `reboot required`.
+    /// `no change`, `in-service`, `reboot required` or `refused`.
     pub effect: String,
+    /// Why the node would refuse the config (a variable it has no value for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// Nodes for which the same would happen.
@@ -99,19 +107,101 @@ fn same(have: &str, want: &str, owner_known: bool) -> bool {
     cut(have) == cut(want)
 }
 
+/// The plans of a config (and of the published one) per set of node values: compiled once
+/// per distinct set of the values the config uses, so a config without variables is
+/// compiled once for the whole fleet.
+pub struct PerNode {
+    text: String,
+    old: Option<String>,
+    used: std::collections::BTreeSet<&'static str>,
+    plans: BTreeMap<Vars, Result<(Plan, Option<Plan>), String>>,
+}
+
+fn compile_with(text: &str, vars: &Vars) -> Result<Plan, String> {
+    let options = crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: vars.clone(),
+        plan: crate::plan::PlanOptions::default(),
+    };
+    let compiled = crate::compile::compile("fleet config", text.as_bytes().to_vec(), &options);
+    compiled.plan.ok_or_else(|| {
+        let first = compiled
+            .findings
+            .iter()
+            .find(|f| f.severity == crate::diagnostic::Severity::Error)
+            .map_or("it cannot be compiled", |f| f.message.as_str());
+        format!("with this node's values the config has errors: {first}")
+    })
+}
+
+impl PerNode {
+    /// Plans of `text` (and of the published `old` text) for the values of `nodes`.
+    #[must_use]
+    pub fn new(text: &str, old: Option<&str>, nodes: &[Listed]) -> PerNode {
+        let mut p = PerNode {
+            text: text.to_string(),
+            old: old.map(str::to_string),
+            used: crate::compile::variables_used(text),
+            plans: BTreeMap::new(),
+        };
+        for l in nodes {
+            if let Ok(r) = &l.record {
+                let key = restrict(&r.vars, &p.used);
+                if !p.plans.contains_key(&key) {
+                    let plan = p.compile(&r.vars);
+                    p.plans.insert(key, plan);
+                }
+            }
+        }
+        p
+    }
+
+    fn compile(&self, vars: &Vars) -> Result<(Plan, Option<Plan>), String> {
+        let lacking = missing(&self.text, vars);
+        if !lacking.is_empty() {
+            return Err(refusal(&lacking));
+        }
+        let new = compile_with(&self.text, vars)?;
+        // The published config with what the node has (a value it lacks: no exact old bytes).
+        let old = self.old.as_deref().and_then(|t| compile_with(t, vars).ok());
+        Ok((new, old))
+    }
+
+    /// The plans for `record`'s values, or why the node would refuse the config.
+    ///
+    /// # Errors
+    /// The refusal.
+    pub fn get(&self, record: &NodeRecord) -> Result<(&Plan, Option<&Plan>), String> {
+        match self.plans.get(&restrict(&record.vars, &self.used)) {
+            Some(Ok((new, old))) => Ok((new, old.as_ref())),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("internal error: no plan for this node's values".into()),
+        }
+    }
+}
+
 /// Predict `plan` over `nodes`; `old` is the currently published config's plan (for exact
 /// old bytes), when there is one.
 #[must_use]
 pub fn preview(plan: &Plan, old: Option<&Plan>, nodes: &[Listed]) -> Preview {
-    let wanted: Vec<(String, bool)> = plan.files.iter().map(want).collect();
-    let old_entries: BTreeMap<&str, (String, &PlannedFile)> = old
-        .map(|p| {
-            p.files
-                .iter()
-                .map(|f| (f.path.as_str(), (want(f).0, f)))
-                .collect()
-        })
-        .unwrap_or_default();
+    preview_with(&|_| Ok((plan, old)), nodes)
+}
+
+/// What a node would be refused or compiled to, per node.
+pub type PlanFor<'p> = dyn Fn(&NodeRecord) -> Result<(&'p Plan, Option<&'p Plan>), String> + 'p;
+
+/// A plan's wanted digest entries and the published plan's entries by path, computed once
+/// per plan (identified by its address).
+type Wanted<'p> = (
+    *const Plan,
+    Vec<(String, bool)>,
+    BTreeMap<&'p str, (String, &'p PlannedFile)>,
+);
+
+/// Predict over `nodes` with each node's own plans (see [`PerNode`]).
+#[must_use]
+pub fn preview_with<'p>(plans: &PlanFor<'p>, nodes: &[Listed]) -> Preview {
+    let mut memo: Option<Wanted<'p>> = None;
     let mut skipped = BTreeMap::new();
     let mut previews = Vec::new();
     let mut by_key: BTreeMap<(String, Vec<String>), Vec<usize>> = BTreeMap::new();
@@ -131,9 +221,47 @@ pub fn preview(plan: &Plan, old: Option<&Plan>, nodes: &[Listed]) -> Preview {
             }
             (Ok(r), true) => r,
         };
+        let (plan, old) = match plans(record) {
+            Ok(p) => p,
+            Err(why) => {
+                by_key
+                    .entry(("refused".to_string(), vec![why.clone()]))
+                    .or_default()
+                    .push(previews.len());
+                previews.push(NodePreview {
+                    id: listed.id.clone(),
+                    host: record.hostname.clone(),
+                    files: Vec::new(),
+                    actions: Vec::new(),
+                    effect: "refused".to_string(),
+                    refused: Some(why),
+                });
+                diffs.push(Diff::default());
+                continue;
+            }
+        };
+        // The wanted entries are computed once per plan, not once per node.
+        if memo
+            .as_ref()
+            .is_none_or(|(p, _, _)| !std::ptr::eq(*p, plan))
+        {
+            let wanted: Vec<(String, bool)> = plan.files.iter().map(want).collect();
+            let old_entries: BTreeMap<&str, (String, &PlannedFile)> = old
+                .map(|p| {
+                    p.files
+                        .iter()
+                        .map(|f| (f.path.as_str(), (want(f).0, f)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            memo = Some((plan, wanted, old_entries));
+        }
+        let Some((_, wanted, old_entries)) = memo.as_ref() else {
+            continue;
+        };
         let digest: &Digest = &record.digest;
         let mut diff = Diff::default();
-        for (f, (entry, owner_known)) in plan.files.iter().zip(&wanted) {
+        for (f, (entry, owner_known)) in plan.files.iter().zip(wanted) {
             let have = digest.get(&f.path).map(String::as_str);
             let (change, old_bytes) = match have {
                 None | Some("missing") => ("create", None),
@@ -209,6 +337,7 @@ pub fn preview(plan: &Plan, old: Option<&Plan>, nodes: &[Listed]) -> Preview {
                 .collect(),
             actions,
             effect: effect.to_string(),
+            refused: None,
         });
         diffs.push(diff);
     }
@@ -220,7 +349,9 @@ pub fn preview(plan: &Plan, old: Option<&Plan>, nodes: &[Listed]) -> Preview {
                 .map(|i| {
                     let d = &diffs[*i];
                     let mut text = format!("representative: {}\n", previews[*i].host);
-                    if d.is_empty() {
+                    if let Some(why) = &previews[*i].refused {
+                        text.push_str(&format!("refused: {why}\n"));
+                    } else if d.is_empty() {
                         text.push_str("no change\n");
                     } else {
                         text.push_str(&crate::diff::render(d, false));

@@ -159,6 +159,9 @@ pub struct NodeRecord {
     pub rollback: Option<RollbackAnswer>,
     /// The managed files.
     pub digest: Digest,
+    /// The node's values of `$private_ipv4` and friends (from its `/etc/environment`), so
+    /// `fleet diff` substitutes what the node will.
+    pub vars: super::vars::Vars,
 }
 
 impl NodeRecord {
@@ -197,6 +200,7 @@ impl NodeRecord {
                 record.digest.len()
             ));
         }
+        super::vars::check(&record.vars)?;
         Ok(record)
     }
 }
