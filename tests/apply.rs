@@ -882,3 +882,50 @@ fn consecutive_enables_are_one_systemctl_call_reported_per_unit() {
     assert!(std::fs::symlink_metadata(wants.join("d.service")).is_ok());
     assert!(std::fs::symlink_metadata(wants.join("e.service")).is_err());
 }
+
+/// A runtime unit with content whose path holds a runtime mask: the written unit replaces
+/// the mask and stays (coreos-cloudinit's UnmaskUnit removes only a mask); a path that still
+/// holds a mask, for a runtime unit without content, is unmasked.
+#[test]
+fn a_runtime_unit_written_over_its_mask_is_kept() {
+    let dir = scratch();
+    let root = dir.path().join("root");
+    let run = root.join("run/systemd/system");
+    std::fs::create_dir_all(&run).unwrap();
+    symlink("/dev/null", run.join("foo.service")).unwrap();
+    symlink("/dev/null", run.join("bar.service")).unwrap();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        "#cloud-config\ncoreos:\n  units:\n    - name: foo.service\n      runtime: true\n      content: |\n        [Service]\n        Type=oneshot\n        ExecStart=/bin/true\n    - name: bar.service\n      runtime: true\n",
+    )
+    .unwrap();
+    let args = [
+        "apply",
+        config.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    let out = kindling(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("foo.service")).unwrap(),
+        "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+        "{stdout}"
+    );
+    assert!(!stdout.contains("unmask foo.service"), "{stdout}");
+    assert!(stdout.contains("unmask bar.service"), "{stdout}");
+    assert!(
+        std::fs::symlink_metadata(run.join("bar.service")).is_err(),
+        "bar.service's mask was not removed: {stdout}"
+    );
+    // Converged: a second run changes nothing and keeps the unit.
+    let again = kindling(&args);
+    assert!(again.status.success());
+    assert!(run.join("foo.service").is_file());
+}

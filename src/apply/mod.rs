@@ -254,11 +254,19 @@ fn diff_prepared(root: &Root, plan: &Plan) -> Result<Diff, ApplyError> {
     Ok(diff::compare(plan, &now, &owner, &done))
 }
 
+/// Whether `path` in `root` is a mask: a symlink to `/dev/null` or an empty file.
+fn is_mask(root: &Root, path: &str) -> bool {
+    match root.observe(path) {
+        Ok(Observed::Symlink { target }) => target == "/dev/null",
+        Ok(Observed::File { bytes, .. }) => bytes.is_empty(),
+        _ => false,
+    }
+}
+
 /// Whether an action needs nothing: recorded as done, or (for an unmask) no mask is there.
 fn done_or_moot(root: &Root, state: &State, kind: &ActionKind) -> bool {
     if let ActionKind::Unmask { path, .. } = kind {
-        return !matches!(root.observe(path), Ok(Observed::Symlink { ref target }) if target == "/dev/null")
-            && !matches!(root.observe(path), Ok(Observed::File { ref bytes, .. }) if bytes.is_empty());
+        return !is_mask(root, path);
     }
     state.done.contains(&key(kind))
 }
@@ -530,7 +538,12 @@ fn apply_with(
         }
         let done = match &a.kind {
             ActionKind::Unmask { path, .. } => {
-                remove(&root.resolve(path)?)?;
+                // Only a mask is removed (as coreos-cloudinit's UnmaskUnit): never a file
+                // this plan writes at the same path, nor one that is no longer a mask.
+                let host = root.resolve(path)?;
+                if !plan.files.iter().any(|f| f.path == *path) && is_mask(root, path) {
+                    remove(&host)?;
+                }
                 report.ran.push(a.clone());
                 true
             }

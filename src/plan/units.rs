@@ -178,7 +178,9 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
                 span: u.span,
                 origin: u.origin.clone(),
             });
-        } else if u.runtime {
+        } else if u.runtime && u.content.is_none() {
+            // A runtime unit with content is written at `dest`, which replaces any mask
+            // there; removing the mask afterwards would remove the unit just written.
             let unmask = ActionKind::Unmask {
                 unit: u.name.clone(),
                 path: dest.clone(),
