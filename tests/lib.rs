@@ -26,6 +26,7 @@ mod fleet_forty;
 mod fleet_reboot;
 mod fleet_release;
 mod fleet_support;
+mod fleet_watch;
 mod formats;
 mod fuzz;
 mod generated;

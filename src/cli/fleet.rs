@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::fleet::rollout::{self, Kind, Rollout};
-use crate::fleet::{Store, preview, view};
+use crate::fleet::{Mirror, Store, preview, view};
 use crate::lock::{DEFAULT_ENDPOINTS, LockConfig, TlsFiles};
 
 /// Arguments of `fleet`.
@@ -192,51 +192,45 @@ fn show_view(args: &FleetArgs, v: &view::View) -> String {
 }
 
 async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Duration>) -> ExitCode {
-    let v = match build_view(store).await {
-        Ok(v) => v,
+    if !watch {
+        return match build_view(store).await {
+            Ok(v) => super::emit(&show_view(args, &v)),
+            Err(e) => fail(2, &e),
+        };
+    }
+    // Read once, then redraw from the changes the watch brings (see `crate::fleet::mirror`).
+    let mut fleet = match Mirror::open(store).await {
+        Ok(m) => m,
         Err(e) => return fail(2, &e),
     };
     let terminal = std::io::stdout().is_terminal();
     let clear = if terminal { "\u{1b}[H\u{1b}[2J" } else { "" };
-    let code = super::emit(&format!("{clear}{}", show_view(args, &v)));
-    if !watch {
-        return code;
-    }
-    let deadline = limit.map(|l| tokio::time::Instant::now() + l);
-    let prefix = crate::fleet::keys::group_prefix(store.group());
-    let mut stream = match store
-        .client()
-        .watch(prefix, Some(etcd_client::WatchOptions::new().with_prefix()))
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return fail(2, &format!("etcd watch: {e}")),
+    let draw = |fleet: &Mirror| {
+        show_view(
+            args,
+            &view::build(store.group(), fleet.published(), &fleet.listed()),
+        )
     };
-    let mut last = show_view(args, &v);
+    let mut last = draw(&fleet);
+    let _ = super::emit(&format!("{clear}{last}"));
+    // Without --watch-for the wait is bounded only by a far deadline (a year).
+    let deadline =
+        tokio::time::Instant::now() + limit.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     loop {
-        let next = async {
-            let m = stream.message().await;
-            // Changes come in bursts (a wave of nodes): redraw at most 5 times a second.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            m
-        };
-        let got = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, next).await {
-                Ok(m) => m,
-                Err(_) => return ExitCode::SUCCESS,
-            },
-            None => next.await,
-        };
-        match got {
-            Ok(Some(_)) => {}
-            Ok(None) => return fail(2, "the etcd watch ended"),
-            Err(e) => return fail(2, &format!("etcd watch: {e}")),
-        }
-        let v = match build_view(store).await {
-            Ok(v) => v,
+        match fleet.changed(deadline).await {
+            Ok(true) => {}
+            Ok(false) => return ExitCode::SUCCESS,
             Err(e) => return fail(2, &e),
-        };
-        let text = show_view(args, &v);
+        }
+        // Changes come in bursts (a wave of nodes): redraw at most 5 times a second.
+        tokio::time::sleep_until(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(200)),
+        )
+        .await;
+        if let Err(e) = fleet.catch_up().await {
+            return fail(2, &e);
+        }
+        let text = draw(&fleet);
         if text != last {
             if terminal {
                 let _ = super::emit(&format!("{clear}{text}"));
@@ -345,7 +339,30 @@ async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
     }
 }
 
-fn show_rollout(args: &FleetArgs, r: &Rollout) -> String {
+/// The rollout as shown, its nodes named as `fleet status` names them (a hostname, with the
+/// machine id where two nodes share it); a node without a record is shown by its id.
+async fn rollout_text(args: &FleetArgs, store: &Store, r: &Rollout) -> String {
+    let names = if matches!(args.format, super::DiffFormat::Human)
+        && !(r.admitted.is_empty() && r.not_staged.is_empty())
+    {
+        // The names are a courtesy: etcd failing here still shows the rollout, by ids.
+        store
+            .nodes()
+            .await
+            .map(|nodes| view::host_names(&nodes))
+            .unwrap_or_default()
+    } else {
+        std::collections::HashMap::new()
+    };
+    show_rollout(args, r, &names)
+}
+
+fn show_rollout(
+    args: &FleetArgs,
+    r: &Rollout,
+    names: &std::collections::HashMap<String, String>,
+) -> String {
+    let name = |id: &String| names.get(id).unwrap_or(id).clone();
     match args.format {
         super::DiffFormat::Json => {
             let mut t = serde_json::to_string_pretty(r).unwrap_or_default();
@@ -372,10 +389,10 @@ fn show_rollout(args: &FleetArgs, r: &Rollout) -> String {
                 } else {
                     "in flight".to_string()
                 };
-                t.push_str(&format!("  {id}: {state}\n"));
+                t.push_str(&format!("  {}: {state}\n", name(id)));
             }
             for id in &r.not_staged {
-                t.push_str(&format!("  {id}: never staged it\n"));
+                t.push_str(&format!("  {}: never staged it\n", name(id)));
             }
             t
         }
@@ -410,7 +427,7 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
             };
             let r = Rollout::new_release(version, *kind, *max_parallel, *gate);
             match store.put_rollout(&r, revision).await {
-                Ok(true) => super::emit(&show_rollout(args, &r)),
+                Ok(true) => super::emit(&rollout_text(args, store, &r).await),
                 Ok(false) => fail(1, "another rollout was created at the same time"),
                 Err(e) => fail(2, &e),
             }
@@ -463,13 +480,13 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
             };
             let r = Rollout::new(published.generation, *kind, *max_parallel, *gate);
             match store.put_rollout(&r, revision).await {
-                Ok(true) => super::emit(&show_rollout(args, &r)),
+                Ok(true) => super::emit(&rollout_text(args, store, &r).await),
                 Ok(false) => fail(1, "another rollout was created at the same time"),
                 Err(e) => fail(2, &e),
             }
         }
         RolloutCommand::Show => match store.rollout().await {
-            Ok(Some((r, _))) => super::emit(&show_rollout(args, &r)),
+            Ok(Some((r, _))) => super::emit(&rollout_text(args, store, &r).await),
             Ok(None) => fail(1, &format!("no rollout in group {:?}", store.group())),
             Err(e) => fail(2, &e),
         },
@@ -477,7 +494,7 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
             let mut say = |line: &str| eprintln!("kindling: rollout: {line}");
             match rollout::run(store, Duration::from_secs(*node_timeout), &mut say).await {
                 Ok(r) => {
-                    let code = super::emit(&show_rollout(args, &r));
+                    let code = super::emit(&rollout_text(args, store, &r).await);
                     if matches!(r.phase, rollout::Phase::Completed) {
                         code
                     } else {
@@ -488,7 +505,7 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
             }
         }
         RolloutCommand::Abort => match rollout::abort(store).await {
-            Ok(r) => super::emit(&show_rollout(args, &r)),
+            Ok(r) => super::emit(&rollout_text(args, store, &r).await),
             Err(e) => fail(2, &e),
         },
         RolloutCommand::Rollback {

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::fleet::Store;
 use crate::fleet::store::Listed;
+use crate::fleet::{Mirror, Store};
 
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("kindling: {message}");
@@ -29,10 +29,12 @@ pub(super) async fn rollback(
     timeout: Duration,
     json: bool,
 ) -> ExitCode {
-    let nodes = match store.nodes().await {
-        Ok(n) => n,
+    // Read once and follow the group by watch: the answers arrive as record changes.
+    let mut fleet = match Mirror::open(store).await {
+        Ok(m) => m,
         Err(e) => return fail(2, &e),
     };
+    let nodes = fleet.listed();
     let rollout = match store.rollout().await {
         Ok(r) => r.map(|(r, _)| r),
         Err(e) => return fail(2, &e),
@@ -103,26 +105,28 @@ pub(super) async fn rollback(
         u64,
         Option<crate::fleet::record::RollbackAnswer>,
     )> = loop {
-        let nodes = match store.nodes().await {
-            Ok(n) => n,
-            Err(e) => return fail(2, &e),
-        };
+        let past = tokio::time::Instant::now() >= deadline;
+        // "No answer" is said from a fresh read, never from a watch that may have died.
+        if past && let Err(e) = fleet.resync().await {
+            return fail(2, &e);
+        }
         let answers: Vec<_> = asked
             .iter()
             .map(|(id, host, g, rev)| {
-                let answer = nodes
-                    .iter()
-                    .find(|l| &l.id == id)
+                let answer = fleet
+                    .node(id)
                     .and_then(|l| l.record.as_ref().ok())
                     .and_then(|r| r.rollback.clone())
                     .filter(|a| a.revision == *rev);
                 (id.clone(), host.clone(), *g, answer)
             })
             .collect();
-        if answers.iter().all(|a| a.3.is_some()) || tokio::time::Instant::now() >= deadline {
+        if answers.iter().all(|a| a.3.is_some()) || past {
             break answers;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Err(e) = fleet.changed(deadline).await {
+            return fail(2, &e);
+        }
     };
     // The rollout's account of the restored nodes.
     let restored: Vec<(String, u64)> = answers

@@ -6,9 +6,11 @@
 //! the node to what is published (`member`, started by the agent daemon), and the pure
 //! operator views: the `sw-patch query-hosts`-shaped table (`view`), the preview across the
 //! fleet from published digests (`preview`) and the rollout controller (`rollout`), of a
-//! held config or of an OS release. The agent's reboot into a staged release asks the
-//! release gate (`gate`) first; an operator's rollback of a node travels through etcd and
-//! is checked and carried out by the node itself (`recover`).
+//! held config or of an OS release. Every operator command that waits on the fleet waits on
+//! a `mirror` (one read, then one watch), never by reading the group again in a loop. The
+//! agent's reboot into a staged release asks the release gate (`gate`) first; an operator's
+//! rollback of a node travels through etcd and is checked and carried out by the node
+//! itself (`recover`).
 //!
 //! It never writes a host except through [`crate::apply`] (files and actions, atomically,
 //! with a generation to roll back to), never reboots except by asking the agent's reboot
@@ -19,6 +21,7 @@ pub mod gate;
 pub mod join;
 pub mod keys;
 pub mod member;
+pub mod mirror;
 pub mod preview;
 pub mod record;
 pub mod recover;
@@ -29,5 +32,6 @@ pub mod view;
 
 pub use join::Join;
 pub use member::Publisher;
+pub use mirror::Mirror;
 pub use record::{AgentView, Digest, NodeRecord, NodeState, Published};
 pub use store::Store;

@@ -20,15 +20,18 @@
 //!
 //! The controller keeps no state of its own: every step is written to the rollout value
 //! (compare-and-swap), so `rollout show` sees it and a controller that was killed can be
-//! started again and resumes.
+//! started again and resumes. It waits by watch ([`Mirror`]): the group is read once when it
+//! starts, then etcd sends only the records that change, whatever the fleet's size.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::mirror::Mirror;
 use super::record::{NodeRecord, now_secs};
 use super::store::{Listed, Store};
+use super::view::host_names;
 
 /// How nodes are admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -337,19 +340,26 @@ pub async fn run(
         }
     })
     .await?;
+    // The group is read once here and then followed by one watch: every wait below wakes
+    // up on the events of the nodes' records and liveness keys (a lease that expires
+    // deletes its `live/` key: an event too) or at its own deadline, and never reads the
+    // whole group again in a loop.
+    let mut fleet = Mirror::open(store).await?;
     // Waiting for nodes to stage a release: since when nothing could be admitted.
     let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
         let in_flight = r.in_flight();
+        fleet.catch_up().await?;
+        let names = host_names(fleet.nodes());
+        let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
         let wave = if in_flight.is_empty() {
             if r.phase == Phase::Aborting {
                 let done = update(store, &|r| r.phase = Phase::Aborted).await?;
                 say(&done.summary());
                 return Ok(done);
             }
-            let nodes = store.nodes().await?;
-            let left: Vec<(&Listed, &NodeRecord)> = nodes
-                .iter()
+            let left: Vec<(&Listed, &NodeRecord)> = fleet
+                .nodes()
                 .filter(|l| l.alive && !r.admitted.contains(&l.id))
                 .filter_map(|l| l.record.as_ref().ok().map(|rec| (l, rec)))
                 .filter(|(_, rec)| target.left(rec))
@@ -361,15 +371,20 @@ pub async fn run(
                 .collect();
             candidates.sort();
             if candidates.is_empty() {
-                let waited = idle_since.get_or_insert_with(tokio::time::Instant::now);
-                if !left.is_empty() && waited.elapsed() < node_timeout {
+                let until =
+                    *idle_since.get_or_insert_with(tokio::time::Instant::now) + node_timeout;
+                if !left.is_empty() && tokio::time::Instant::now() < until {
                     // A release not staged everywhere yet: the agents download it on their
-                    // own schedule. Look again shortly (an abort is seen here too).
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    r = match store.rollout().await? {
-                        Some((fresh, _)) => fresh,
-                        None => return Err("the rollout was deleted".into()),
-                    };
+                    // own schedule. Wait for a node's record to change (or the time to run
+                    // out); an abort is a change of the rollout key, read again then.
+                    drop(left);
+                    fleet.changed(until).await?;
+                    if fleet.take_rollout_changed() {
+                        r = match store.rollout().await? {
+                            Some((fresh, _)) => fresh,
+                            None => return Err("the rollout was deleted".into()),
+                        };
+                    }
                     continue;
                 }
                 let not_staged: Vec<String> = left.iter().map(|(l, _)| l.id.clone()).collect();
@@ -384,27 +399,33 @@ pub async fn run(
                 return Ok(done);
             }
             idle_since = None;
-            let (hosts, wave): (Vec<String>, Vec<String>) =
-                candidates.into_iter().take(r.max_parallel).unzip();
+            let wave: Vec<String> = candidates
+                .into_iter()
+                .take(r.max_parallel)
+                .map(|(_, id)| id)
+                .collect();
             // The rollout first, then the admissions: a controller killed in between finds
             // the nodes in flight when it starts again, and admits them again (idempotent).
             update(store, &|r| r.admitted.extend(wave.iter().cloned())).await?;
             admit(store, &target, &wave).await?;
-            say(&format!("admitted {}", hosts.join(", ")));
+            say(&format!(
+                "admitted {}",
+                wave.iter().map(name).collect::<Vec<_>>().join(", ")
+            ));
             wave
         } else {
             say(&format!(
                 "waiting for {} (admitted before)",
-                in_flight.join(", ")
+                in_flight.iter().map(name).collect::<Vec<_>>().join(", ")
             ));
             admit(store, &target, &in_flight).await?;
             in_flight
         };
-        let outcomes = wait_wave(store, &target, &wave, node_timeout).await?;
+        let outcomes = wait_wave(&mut fleet, &target, &wave, node_timeout).await?;
         for (id, o) in &outcomes {
             match o {
-                Ok(()) => say(&format!("{id} done")),
-                Err(why) => say(&format!("{id} failed: {why}")),
+                Ok(()) => say(&format!("{} done", name(id))),
+                Err(why) => say(&format!("{} failed: {why}", name(id))),
             }
         }
         r = update(store, &|r| {
@@ -459,23 +480,24 @@ async fn admit(store: &Store, target: &Target, wave: &[String]) -> Result<(), St
 }
 
 /// Wait until every node of the wave has an outcome (done, failed, unreachable); bounded
-/// by `limit`.
+/// by `limit`. Each change the mirror sees is judged from the records it holds (only the
+/// changed ones were sent by etcd); at the deadline the group is read once more from
+/// scratch, so the verdict "did not report" never rests on a watch that may have died.
 async fn wait_wave(
-    store: &Store,
+    fleet: &mut Mirror,
     target: &Target,
     wave: &[String],
     limit: Duration,
 ) -> Result<Vec<(String, Result<(), String>)>, String> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let nodes = store.nodes().await?;
         let past = tokio::time::Instant::now() >= deadline;
+        if past {
+            fleet.resync().await?;
+        }
         let out: Vec<(String, Option<Result<(), String>>)> = wave
             .iter()
-            .map(|id| {
-                let listed = nodes.iter().find(|l| &l.id == id);
-                (id.clone(), target.outcome(listed, past))
-            })
+            .map(|id| (id.clone(), target.outcome(fleet.node(id), past)))
             .collect();
         if out.iter().all(|(_, o)| o.is_some()) || past {
             return Ok(out
@@ -490,7 +512,7 @@ async fn wait_wave(
                 })
                 .collect());
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        fleet.changed(deadline).await?;
     }
 }
 

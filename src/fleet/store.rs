@@ -93,10 +93,20 @@ impl Store {
 
     /// Every key and value under `prefix`, paged.
     async fn range(&self, prefix: &str, keys_only: bool) -> Result<Vec<(String, Vec<u8>)>, String> {
+        Ok(self.range_at(prefix, keys_only, 0).await?.0)
+    }
+
+    /// Every key and value under `prefix` as of `revision` (0: now), paged, with the
+    /// revision read (every page is read at the first page's revision).
+    pub(super) async fn range_at(
+        &self,
+        prefix: &str,
+        keys_only: bool,
+        mut revision: i64,
+    ) -> Result<(Vec<(String, Vec<u8>)>, i64), String> {
         let mut out = Vec::new();
         let end = prefix_end(prefix);
         let mut from = prefix.as_bytes().to_vec();
-        let mut revision = 0;
         loop {
             let mut options = GetOptions::new().with_range(end.clone()).with_limit(PAGE);
             if keys_only {
@@ -132,7 +142,22 @@ impl Store {
                 _ => break,
             }
         }
-        Ok(out)
+        Ok((out, revision))
+    }
+
+    /// One key's value as of `revision` (which must not be 0).
+    pub(super) async fn value_at(
+        &self,
+        key: &str,
+        revision: i64,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let resp = self
+            .client
+            .clone()
+            .get(key, Some(GetOptions::new().with_revision(revision)))
+            .await
+            .map_err(|e| etcd(&e))?;
+        Ok(resp.kvs().first().map(|kv| kv.value().to_vec()))
     }
 
     /// Every node of the group, sorted by id; records of another group, oversized or
@@ -331,14 +356,7 @@ impl Store {
             .map_err(|e| etcd(&e))?;
         match resp.kvs().first() {
             None => Ok(None),
-            Some(kv) => {
-                if kv.value().len() > keys::MAX_RECORD_BYTES {
-                    return Err("the rollout value is too large to be one".into());
-                }
-                let r = serde_json::from_slice(kv.value())
-                    .map_err(|e| format!("the rollout value is not a rollout: {e}"))?;
-                Ok(Some((r, kv.mod_revision())))
-            }
+            Some(kv) => Ok(Some((parse_rollout(kv.value())?, kv.mod_revision()))),
         }
     }
 
@@ -359,6 +377,14 @@ impl Store {
         let resp = self.client.clone().txn(txn).await.map_err(|e| etcd(&e))?;
         Ok(resp.succeeded())
     }
+}
+
+/// A rollout value read from etcd (size-limited, parsed).
+fn parse_rollout(bytes: &[u8]) -> Result<Rollout, String> {
+    if bytes.len() > keys::MAX_RECORD_BYTES {
+        return Err("the rollout value is too large to be one".into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("the rollout value is not a rollout: {e}"))
 }
 
 /// The end of the range of keys starting with `prefix` (etcd's `prefix + 1`).
