@@ -25,7 +25,7 @@ use crate::fleet_support::{
 /// unlock, the waiters' watch, the winner's compare-and-swap and reboot command), plus
 /// start-up and the last node's after-boot run once; with a 2 s reboot that is 1.06-1.09 x
 /// the ideal on an idle machine, too close to 1.1 to hold beside other tests, so the CI
-/// variant reboots for 3 s and keeps the bound.
+/// variant reboots for 3 s (see `MAKESPAN_BOUND` for its bound).
 fn ci_spec(backend: Backend) -> Spec {
     Spec::new(9, 3, Duration::from_secs(3), backend)
 }
@@ -82,8 +82,13 @@ fn a_fleet_on_etcd3_reboots_three_at_a_time_and_every_node_ends_updated() {
     assert_makespan(&report, MAKESPAN_BOUND);
 }
 
-/// The CI variant's bound: the (see `ci_spec`).
-const MAKESPAN_BOUND: f64 = 1.1;
+/// The CI variant's bound. The 1.1 x is a benchmark figure (`scripts/bench
+/// fleet-reboot`: 100 release-build agents, measured 1.07-1.09 x); here the debug build
+/// shares two cores with every other test of the suite, and one run under load measured
+/// 1.136 x. What this test must catch is a node that waits by polling instead of by watch,
+/// which costs whole seconds per wave (locksmith's backoff: 9 x the ideal at 12 nodes), so
+/// the bound is 1.3 x: far below any polling run, clear of load noise.
+const MAKESPAN_BOUND: f64 = 1.3;
 
 #[test]
 fn a_fleet_on_etcd2_never_has_more_than_three_holders_in_any_modification() {
