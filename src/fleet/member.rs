@@ -263,10 +263,16 @@ impl Member {
             .await
             .map_err(|e| format!("etcd lease: {e}"))?
             .id();
-        let (mut keeper, mut answers) = client
+        let (keeper, answers) = client
             .lease_keep_alive(lease)
             .await
             .map_err(|e| format!("etcd lease: {e}"))?;
+        // The lease is kept alive by a task of its own, so an apply and its health check
+        // (which may take minutes) never starve the keep-alives: a node that is converging
+        // is alive. The task ends with the session (dropped guard) or reports the loss.
+        let every = (self.join.ttl / 3).max(Duration::from_millis(500));
+        let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<String>();
+        let _keeper = KeepAlive(tokio::spawn(keep_alive(keeper, answers, every, lost_tx)));
         let address = self.join.address.clone().unwrap_or_else(|| {
             self.join
                 .etcd
@@ -312,16 +318,10 @@ impl Member {
             .map_err(|e| format!("etcd watch: {e}"))?;
         self.recover(&mut out, &mut local, view).await?;
         self.converge(&mut out, &mut local, view).await?;
-        let every = (self.join.ttl / 3).max(Duration::from_millis(500));
-        let mut tick = tokio::time::interval(every);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    keeper.keep_alive().await.map_err(|e| format!("etcd lease: {e}"))?;
-                    match answers.message().await {
-                        Ok(Some(a)) if a.ttl() > 0 => {}
-                        _ => return Err("the fleet lease expired (etcd was out of reach)".into()),
-                    }
+                why = &mut lost => {
+                    return Err(why.unwrap_or_else(|_| "the fleet lease keeper stopped".into()));
                 }
                 msg = watch.message() => {
                     match msg {
@@ -509,6 +509,39 @@ impl Member {
         self.publish(out, local, &v).await?;
         super::recover::clear(&out.store, &self.machine_id, revision).await
     }
+}
+
+/// Aborts the keep-alive task when the session ends, however it ends.
+struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keep `lease` alive every `every` until a keep-alive fails, is not answered within
+/// `every` (a frozen etcd), or comes back with TTL 0 (the lease is gone); then say why.
+async fn keep_alive(
+    mut keeper: etcd_client::LeaseKeeper,
+    mut answers: etcd_client::LeaseKeepAliveStream,
+    every: Duration,
+    lost: tokio::sync::oneshot::Sender<String>,
+) {
+    let mut tick = tokio::time::interval(every);
+    let why = loop {
+        tick.tick().await;
+        if let Err(e) = keeper.keep_alive().await {
+            break format!("etcd lease: {e}");
+        }
+        match tokio::time::timeout(every, answers.message()).await {
+            Ok(Ok(Some(a))) if a.ttl() > 0 => {}
+            Ok(Err(e)) => break format!("etcd lease: {e}"),
+            Err(_) => break "etcd did not answer a lease keep-alive in time".to_string(),
+            Ok(_) => break "the fleet lease expired (etcd was out of reach)".to_string(),
+        }
+    };
+    let _ = lost.send(why);
 }
 
 /// One connection's writing end: where and under which lease the record goes, and what
