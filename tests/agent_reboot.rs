@@ -234,3 +234,119 @@ fn fleet_lock_through_kindling_lock_serve() {
     );
     assert!(!holders().contains(&node.machine_id()), "{}", holders());
 }
+
+/// etcd v3 with a lease: the agent that starts on the new boot renews the slot it held across
+/// the reboot at once (a new lease, the live key on it), before its health check, and keeps
+/// it alive for as long as the health check takes, longer than the lease TTL.
+#[test]
+fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
+    use std::time::Duration;
+
+    use crate::lock_support::wait_until;
+
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The health check passes once the test creates `healthy` beside the root (bounded:
+    // about 15 s, under the agent's --health-timeout 20).
+    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
+    let (_server, mut node) = staged_node(dir.path(), |url| {
+        update_conf(
+            url,
+            "etcd-lock",
+            &format!(
+                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=2\nKINDLING_HEALTH_COMMAND={health}\n",
+                etcd.url
+            ),
+        )
+    });
+    let healthy = node.dir.join("healthy");
+    std::fs::write(&healthy, "").unwrap();
+    let id = node.machine_id();
+    let live_key = format!("kindling/rebootlock/groups/default/live/{id}");
+    let live = || {
+        let out = etcd.etcdctl(&["get", "--keys-only", &live_key]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).contains(&live_key)
+    };
+    let holds = || {
+        let out = crate::agent_support::kindling(&[
+            "lock",
+            "--backend",
+            "etcd3",
+            "--endpoint",
+            &etcd.url,
+            "status",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.contains(&id)
+    };
+
+    let out = once_with_wait(&node, "10");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    assert!(holds());
+    // The agent that took the slot is gone (the node rebooted): its lease runs out, and with
+    // it the live key, while the hold stays in the semaphore.
+    wait_until("the old lease to expire", Duration::from_secs(15), || {
+        !live()
+    });
+    assert!(holds(), "nobody else asked: the hold stays");
+
+    // The new boot; the health check now waits for the test.
+    assert_eq!(node.boot(), "1.0.1");
+    std::fs::remove_file(&healthy).unwrap();
+    let mut agent = crate::agent_support::Guard(
+        std::process::Command::new(crate::agent_support::bin())
+            .args(node.agent_args())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Renewed at start, while the health check is still running.
+    wait_until(
+        "the live key on the agent's new lease",
+        Duration::from_secs(10),
+        live,
+    );
+    assert!(
+        agent.0.try_wait().unwrap().is_none(),
+        "the agent is still in its health check"
+    );
+    // And kept alive through a health check longer than the TTL.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(live(), "the lease lapsed during the health check");
+    assert!(
+        agent.0.try_wait().unwrap().is_none(),
+        "the agent is still in its health check"
+    );
+    std::fs::write(&healthy, "").unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = agent.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("renewed the reboot slot held across the reboot"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gave the reboot slot back"), "{stderr}");
+    let renewed = stderr.find("renewed the reboot slot").unwrap();
+    let health_passed = stderr.find("health check passed").unwrap();
+    assert!(renewed < health_passed, "{stderr}");
+    assert!(!holds());
+    assert!(!live());
+}

@@ -10,9 +10,10 @@
 //! With a lock, the order is locksmith's with its bug fixed (coreos/bugs#1886): wait for the
 //! window, wait (by watch) for a slot until the window closes, re-check the window once the
 //! slot is won, and give the slot back when the window closed meanwhile. The slot is held
-//! across the reboot, recorded in the agent's record, and given back by the after-boot step
-//! once the new release was judged, so a node that never comes back keeps its slot visible
-//! instead of letting the next node go.
+//! across the reboot, recorded in the agent's record, re-attached as soon as the agent starts
+//! on the next boot (`reattach_lock`: on etcd v3 a new lease, before the health check), and
+//! given back by the after-boot step once the new release was judged, so a node that never
+//! comes back keeps its slot visible instead of letting the next node go.
 
 use std::time::Duration;
 
@@ -352,6 +353,58 @@ impl Agent {
         tokio::time::sleep(warning).await;
     }
 
+    /// Re-attach a slot held across the reboot, as soon as the agent starts: before the
+    /// health check, which with a slow boot could otherwise outlast the lease the previous
+    /// boot's agent kept alive and let another node take the slot while this one is still
+    /// mid-update (etcd v3; other backends' holds do not expire). The lock object is kept in
+    /// the agent (its keep-alive runs until the slot is given back). A hold that is gone or a
+    /// lock that cannot be reached (or set up) is said and left to [`Agent::release_lock`]; it
+    /// never stops the after-boot step.
+    pub async fn reattach_lock(&mut self) {
+        if self.record.lock_held.is_none() || self.held_lock.is_some() {
+            return;
+        }
+        let keys = self.reboot_keys();
+        let config = match self.lock_config(&keys) {
+            Ok(Some(config)) => config,
+            Ok(None) => return,
+            Err(e) => {
+                self.say_line(&format!(
+                    "cannot renew the reboot slot held across the reboot: {e}"
+                ));
+                return;
+            }
+        };
+        let id = self.identity.machine_id.clone();
+        let lock = match crate::lock::connect(&config).await {
+            Ok(lock) => lock,
+            Err(e) => {
+                self.say_line(&format!(
+                    "cannot reach the reboot lock to renew the slot held across the reboot ({e}); it is given back later"
+                ));
+                return;
+            }
+        };
+        match lock.reattach(&id).await {
+            Ok(crate::lock::Reattached::Renewed) => {
+                self.say_line(&format!(
+                    "renewed the reboot slot held across the reboot: {}",
+                    lock.describe()
+                ));
+                let _ = lock.set_state(&id, "waiting-health").await;
+                self.held_lock = Some(lock);
+            }
+            Ok(crate::lock::Reattached::Unneeded) => self.held_lock = Some(lock),
+            Ok(crate::lock::Reattached::NotHeld) => self.say_line(&format!(
+                "the reboot slot held across the reboot is no longer held ({}): it was taken back meanwhile",
+                lock.describe()
+            )),
+            Err(e) => self.say_line(&format!(
+                "could not renew the reboot slot held across the reboot ({e}); it is given back later"
+            )),
+        }
+    }
+
     /// Give back a slot held across the reboot (after the new release was judged). A failure
     /// leaves it recorded, and the next run tries again.
     pub async fn release_lock(&mut self) -> Result<(), String> {
@@ -362,12 +415,17 @@ impl Agent {
         let Some(config) = self.lock_config(&keys)? else {
             // The strategy no longer takes a lock; nothing to ask.
             self.record.lock_held = None;
+            self.held_lock = None;
             return self.save_record();
         };
         let id = self.identity.machine_id.clone();
-        let result = match crate::lock::connect(&config).await {
-            Ok(lock) => lock.unlock(&id).await.map(|_| lock.describe()),
-            Err(e) => Err(e),
+        let result = match self.held_lock.take() {
+            // The lock re-attached at start: its unlock also removes the live key.
+            Some(lock) => lock.unlock(&id).await.map(|_| lock.describe()),
+            None => match crate::lock::connect(&config).await {
+                Ok(lock) => lock.unlock(&id).await.map(|_| lock.describe()),
+                Err(e) => Err(e),
+            },
         };
         match result {
             Ok(described) => {

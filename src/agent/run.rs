@@ -225,6 +225,8 @@ pub async fn run(
         return Err(format!("another kindling agent is working on {path}"));
     };
     agent.on_progress = on_progress;
+    // A slot held across the reboot is renewed first: the health check may take long.
+    agent.reattach_lock().await;
     let after = agent.after_boot().await?;
     if let AfterBoot::Unhealthy { .. } = after {
         // The trial boot is unhealthy: fall back to the old slot unless reboots are off (a

@@ -13,7 +13,9 @@
 //! record's revision: of all contenders that see it, exactly one wins, and removing a
 //! holder frees exactly one slot, so an expiry never lets more than one node through
 //! (the lesson of kured's TTL: user-issues-agent.md A.2). Holds without a lease (Airlock's,
-//! `kindling lock lock`'s) never expire.
+//! `kindling lock lock`'s) never expire. A holder that comes back (the agent after the
+//! reboot it held its slot across) re-attaches at once with `reattach`, which renews a hold
+//! but never takes a slot; `lock` re-attaches too.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -358,6 +360,40 @@ impl Etcd3Lock {
         Ok(false)
     }
 
+    /// Attach holder `id` (in `snap`'s holders) to `lease`: its record says it keeps a
+    /// lease (its since and state kept, `fresh` when it has none) and its live key is on the
+    /// lease, in one transaction on the semaphore's version. `Ok(false)`: the semaphore
+    /// changed meanwhile; read it again.
+    async fn attach(
+        &self,
+        id: &str,
+        snap: &Snapshot,
+        lease: i64,
+        fresh: HolderRecord,
+    ) -> Result<bool, LockError> {
+        let (records, _) = self.side().await?;
+        let mut kept = records
+            .into_iter()
+            .find(|(r, _, _)| r == id)
+            .map_or(fresh, |(_, r, _)| r);
+        kept.leased = true;
+        let txn = Txn::new()
+            .when(vec![Compare::version(
+                self.key.clone(),
+                CompareOp::Equal,
+                snap.version,
+            )])
+            .and_then(vec![
+                TxnOp::put(self.record_key(id), json(&kept)?, None),
+                TxnOp::put(
+                    self.live_key(id),
+                    "",
+                    Some(PutOptions::new().with_lease(lease)),
+                ),
+            ]);
+        self.commit(txn).await
+    }
+
     /// One attempt: `Err(Full)` carries the revision to watch from.
     async fn try_lock(&self, id: &str) -> Result<Result<Acquired, (LockError, i64)>, LockError> {
         let lease = self.lease().await?;
@@ -370,31 +406,10 @@ impl Etcd3Lock {
             };
             if snap.sem.holders.iter().any(|h| h == id) {
                 // Re-attach a holder that came back (after a reboot) to this lease.
-                if let Some(lease) = lease {
-                    let (records, _) = self.side().await?;
-                    let mut kept = records
-                        .into_iter()
-                        .find(|(r, _, _)| r == id)
-                        .map(|(_, r, _)| r)
-                        .unwrap_or(record);
-                    kept.leased = true;
-                    let txn = Txn::new()
-                        .when(vec![Compare::version(
-                            self.key.clone(),
-                            CompareOp::Equal,
-                            snap.version,
-                        )])
-                        .and_then(vec![
-                            TxnOp::put(self.record_key(id), json(&kept)?, None),
-                            TxnOp::put(
-                                self.live_key(id),
-                                "",
-                                Some(PutOptions::new().with_lease(lease)),
-                            ),
-                        ]);
-                    if !self.commit(txn).await? {
-                        continue;
-                    }
+                if let Some(lease) = lease
+                    && !self.attach(id, &snap, lease, record).await?
+                {
+                    continue;
                 }
                 return Ok(Ok(Acquired::AlreadyHeld));
             }
@@ -612,6 +627,29 @@ impl RebootLock for Etcd3Lock {
                     Err(e) => return Err(e),
                 }
             }
+        })
+    }
+
+    fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, super::Reattached> {
+        Box::pin(async move {
+            let Some(lease) = self.lease().await? else {
+                return Ok(super::Reattached::Unneeded);
+            };
+            for _ in 0..MAX_CONFLICTS {
+                let snap = self.get().await?;
+                if !snap.sem.holders.iter().any(|h| h == id) {
+                    return Ok(super::Reattached::NotHeld);
+                }
+                let fresh = HolderRecord {
+                    since: Some(jiff::Timestamp::now()),
+                    state: Some("locked".into()),
+                    leased: true,
+                };
+                if self.attach(id, &snap, lease, fresh).await? {
+                    return Ok(super::Reattached::Renewed);
+                }
+            }
+            Err(LockError::Conflict(MAX_CONFLICTS))
         })
     }
 
