@@ -272,7 +272,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
         );
         String::from_utf8_lossy(&out.stdout).contains(&live_key)
     };
-    let holds = || {
+    let status = || {
         let out = crate::agent_support::kindling(&[
             "lock",
             "--backend",
@@ -280,10 +280,12 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
             "--endpoint",
             &etcd.url,
             "status",
+            "--wide",
         ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout.contains(&id)
+        out.stdout
     };
+    let holds = || status().contains(&id);
 
     let out = once_with_wait(&node, "10");
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -320,6 +322,8 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
     // And kept alive through a health check longer than the TTL.
     std::thread::sleep(Duration::from_secs(4));
     assert!(live(), "the lease lapsed during the health check");
+    let shown = status();
+    assert!(shown.contains("waiting-health (lease alive)"), "{shown}");
     assert!(
         agent.0.try_wait().unwrap().is_none(),
         "the agent is still in its health check"

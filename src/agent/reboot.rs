@@ -391,7 +391,6 @@ impl Agent {
                     "renewed the reboot slot held across the reboot: {}",
                     lock.describe()
                 ));
-                let _ = lock.set_state(&id, "waiting-health").await;
                 self.held_lock = Some(lock);
             }
             Ok(crate::lock::Reattached::Unneeded) => self.held_lock = Some(lock),

@@ -361,15 +361,16 @@ impl Etcd3Lock {
     }
 
     /// Attach holder `id` (in `snap`'s holders) to `lease`: its record says it keeps a
-    /// lease (its since and state kept, `fresh` when it has none) and its live key is on the
-    /// lease, in one transaction on the semaphore's version. `Ok(false)`: the semaphore
-    /// changed meanwhile; read it again.
+    /// lease (its since kept, `fresh` when it has none; its state `state`, or kept) and its
+    /// live key is on the lease, in one transaction on the semaphore's version. `Ok(false)`:
+    /// the semaphore changed meanwhile; read it again.
     async fn attach(
         &self,
         id: &str,
         snap: &Snapshot,
         lease: i64,
         fresh: HolderRecord,
+        state: Option<&str>,
     ) -> Result<bool, LockError> {
         let (records, _) = self.side().await?;
         let mut kept = records
@@ -377,6 +378,9 @@ impl Etcd3Lock {
             .find(|(r, _, _)| r == id)
             .map_or(fresh, |(_, r, _)| r);
         kept.leased = true;
+        if let Some(state) = state {
+            kept.state = Some(state.to_string());
+        }
         let txn = Txn::new()
             .when(vec![Compare::version(
                 self.key.clone(),
@@ -407,7 +411,7 @@ impl Etcd3Lock {
             if snap.sem.holders.iter().any(|h| h == id) {
                 // Re-attach a holder that came back (after a reboot) to this lease.
                 if let Some(lease) = lease
-                    && !self.attach(id, &snap, lease, record).await?
+                    && !self.attach(id, &snap, lease, record, None).await?
                 {
                     continue;
                 }
@@ -645,7 +649,10 @@ impl RebootLock for Etcd3Lock {
                     state: Some("locked".into()),
                     leased: true,
                 };
-                if self.attach(id, &snap, lease, fresh).await? {
+                if self
+                    .attach(id, &snap, lease, fresh, Some("waiting-health"))
+                    .await?
+                {
                     return Ok(super::Reattached::Renewed);
                 }
             }
