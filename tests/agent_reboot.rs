@@ -323,7 +323,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
     std::thread::sleep(Duration::from_secs(4));
     assert!(live(), "the lease lapsed during the health check");
     let shown = status();
-    assert!(shown.contains("waiting-health (lease alive)"), "{shown}");
+    assert!(shown.contains("rebooting (lease alive)"), "{shown}");
     assert!(
         agent.0.try_wait().unwrap().is_none(),
         "the agent is still in its health check"

@@ -185,9 +185,8 @@ pub trait RebootLock: Send + Sync + std::fmt::Debug {
 
     /// Renew the liveness of a hold `id` kept across a restart (the agent's first step after
     /// a reboot), for as long as this lock object lives, without ever taking a slot: `lock`
-    /// would take one when the hold was lost meanwhile. The hold's state becomes
-    /// `waiting-health` where the backend keeps one. The default is for backends whose holds
-    /// have no liveness.
+    /// would take one when the hold was lost meanwhile. The default is for backends whose
+    /// holds have no liveness.
     fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, Reattached> {
         let _ = id;
         Box::pin(async { Ok(Reattached::Unneeded) })
