@@ -88,6 +88,9 @@ pub struct Agent {
     /// The reboot lock a slot held across the reboot was re-attached through at start: it
     /// keeps the hold alive (etcd v3: the lease's keep-alive) until the slot is given back.
     pub(crate) held_lock: Option<Box<dyn crate::lock::RebootLock>>,
+    /// The re-attachment under way (started at start, joined after the after-boot step or
+    /// before the slot is given back): the lock, when it is to be kept, and the line to log.
+    pub(crate) renewing: Option<super::reboot::Renewing>,
 }
 
 /// Unix seconds now (the record's timestamps).
@@ -148,6 +151,7 @@ impl Agent {
             fleet: None,
             admission: None,
             held_lock: None,
+            renewing: None,
         };
         if let Some(w) = warning {
             agent.say_line(&w);
