@@ -234,3 +234,204 @@ fn fleet_lock_through_kindling_lock_serve() {
     );
     assert!(!holders().contains(&node.machine_id()), "{}", holders());
 }
+
+/// etcd v3 with a lease: the agent that starts on the new boot renews the slot it held across
+/// the reboot at once (a new lease, the live key on it), before its health check, and keeps
+/// it alive for as long as the health check takes, longer than the lease TTL.
+#[test]
+fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
+    use std::time::Duration;
+
+    use crate::lock_support::wait_until;
+
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The health check passes once the test creates `healthy` beside the root (bounded:
+    // about 15 s, under the agent's --health-timeout 20).
+    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
+    let (_server, mut node) = staged_node(dir.path(), |url| {
+        update_conf(
+            url,
+            "etcd-lock",
+            &format!(
+                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=2\nKINDLING_HEALTH_COMMAND={health}\n",
+                etcd.url
+            ),
+        )
+    });
+    let healthy = node.dir.join("healthy");
+    std::fs::write(&healthy, "").unwrap();
+    let id = node.machine_id();
+    let live_key = format!("kindling/rebootlock/groups/default/live/{id}");
+    let live = || {
+        let out = etcd.etcdctl(&["get", "--keys-only", &live_key]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).contains(&live_key)
+    };
+    let status = || {
+        let out = crate::agent_support::kindling(&[
+            "lock",
+            "--backend",
+            "etcd3",
+            "--endpoint",
+            &etcd.url,
+            "status",
+            "--wide",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let holds = || status().contains(&id);
+
+    let out = once_with_wait(&node, "10");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    assert!(holds());
+    // The agent that took the slot is gone (the node rebooted): its lease runs out, and with
+    // it the live key, while the hold stays in the semaphore.
+    wait_until("the old lease to expire", Duration::from_secs(15), || {
+        !live()
+    });
+    assert!(holds(), "nobody else asked: the hold stays");
+
+    // The new boot; the health check now waits for the test.
+    assert_eq!(node.boot(), "1.0.1");
+    std::fs::remove_file(&healthy).unwrap();
+    let mut agent = crate::agent_support::Guard(
+        std::process::Command::new(crate::agent_support::bin())
+            .args(node.agent_args())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Renewed at start, while the health check is still running.
+    wait_until(
+        "the live key on the agent's new lease",
+        Duration::from_secs(10),
+        live,
+    );
+    assert!(
+        agent.0.try_wait().unwrap().is_none(),
+        "the agent is still in its health check"
+    );
+    // And kept alive through a health check longer than the TTL.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(live(), "the lease lapsed during the health check");
+    let shown = status();
+    assert!(shown.contains("rebooting (lease alive)"), "{shown}");
+    assert!(
+        agent.0.try_wait().unwrap().is_none(),
+        "the agent is still in its health check"
+    );
+    std::fs::write(&healthy, "").unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = agent.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("renewed the reboot slot held across the reboot"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gave the reboot slot back"), "{stderr}");
+    assert!(!holds());
+    assert!(!live());
+}
+
+/// Back within the lease's TTL (the usual case): the agent on the new boot keeps the previous
+/// boot's lease alive (the live key stays on it, its TTL is renewed) before its health check.
+#[test]
+fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
+    use std::time::Duration;
+
+    use crate::lock_support::wait_until;
+
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
+    let (_server, mut node) = staged_node(dir.path(), |url| {
+        update_conf(
+            url,
+            "etcd-lock",
+            &format!(
+                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=30\nKINDLING_HEALTH_COMMAND={health}\n",
+                etcd.url
+            ),
+        )
+    });
+    let healthy = node.dir.join("healthy");
+    std::fs::write(&healthy, "").unwrap();
+    let live_key = format!(
+        "kindling/rebootlock/groups/default/live/{}",
+        node.machine_id()
+    );
+    // (lease id, seconds remaining) of the live key's lease.
+    let lease = || -> Option<(i64, i64)> {
+        let out = etcd.etcdctl(&["get", &live_key, "-w", "json"]);
+        assert!(out.status.success());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = json["kvs"].as_array()?.first()?["lease"].as_i64()?;
+        let out = etcd.etcdctl(&["lease", "timetolive", &format!("{id:x}"), "-w", "json"]);
+        assert!(out.status.success());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        Some((id, json["ttl"].as_i64()?))
+    };
+    let out = once_with_wait(&node, "10");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(node.rebooted(), "{}", out.stderr);
+    let (before, _) = lease().expect("the live key is on a lease");
+    // The reboot takes a while: the lease runs down, nobody renews it.
+    wait_until("the lease to run down", Duration::from_secs(10), || {
+        lease().is_some_and(|(_, left)| left <= 27)
+    });
+    assert_eq!(node.boot(), "1.0.1");
+    std::fs::remove_file(&healthy).unwrap();
+    let mut agent = crate::agent_support::Guard(
+        std::process::Command::new(crate::agent_support::bin())
+            .args(node.agent_args())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Renewed, on the same lease, while the health check is still running.
+    wait_until("the lease renewed", Duration::from_secs(10), || {
+        lease().is_some_and(|(_, left)| left >= 28)
+    });
+    assert_eq!(lease().map(|(id, _)| id), Some(before), "the same lease");
+    assert!(
+        agent.0.try_wait().unwrap().is_none(),
+        "the agent is still in its health check"
+    );
+    std::fs::write(&healthy, "").unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = agent.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("gave the reboot slot back"), "{stderr}");
+    assert_eq!(lease(), None, "the live key goes with the slot");
+}

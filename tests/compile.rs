@@ -677,6 +677,101 @@ fn unset_variables_stop_the_compile() {
     );
 }
 
+/// A config whose `$public_ipv6` value turns `metadata` into a list: an error only after
+/// substitution, on a line with an earlier `$private_ipv4` (13 bytes replaced by 10).
+const SUBSTITUTED_ERROR: &str =
+    "#cloud-config\ncoreos:\n  fleet: {public-ip: $private_ipv4, metadata: $public_ipv6}\n";
+
+#[test]
+fn findings_after_substitution_point_into_the_file_as_written() {
+    let vars = [
+        "--var",
+        "private_ipv4=10.0.0.200",
+        "--var",
+        "public_ipv6=[2001:db8::10]",
+        "--color",
+        "never",
+    ];
+    let mut args = vec!["compile", "c.yaml", "--out", "out"];
+    args.extend(vars);
+    let out = Run::new(&args).file("c.yaml", SUBSTITUTED_ERROR).run();
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("after substituting variables: \"metadata\" must be a string, not a list"),
+        "{}",
+        out.stderr
+    );
+    // In the substituted text `metadata` is at 3:34 (what was reported before); in the file
+    // it is at 3:37, and the excerpt is the line as written.
+    assert!(out.stderr.contains("[c.yaml:3:37]"), "{}", out.stderr);
+    assert!(!out.stderr.contains("3:34"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(" 3 │   fleet: {public-ip: $private_ipv4, metadata: $public_ipv6}"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("10.0.0.200"), "{}", out.stderr);
+
+    // The same through a template: the position is the template's.
+    let mut args = vec![
+        "compile",
+        "t.yaml.j2",
+        "--out",
+        "out",
+        "--var",
+        "name=web-1",
+    ];
+    args.extend(vars);
+    let template = format!(
+        "## template: jinja\n{}",
+        SUBSTITUTED_ERROR.replace("coreos:", "hostname: {{ name }}\ncoreos:")
+    );
+    let out = Run::new(&args).file("t.yaml.j2", template).run();
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("must be a string, not a list (on node web-1)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("[t.yaml.j2:5:37]"), "{}", out.stderr);
+}
+
+#[test]
+fn the_manifest_lines_are_lines_of_the_file_as_written() {
+    // A two-line value (`--var` refuses one, a variables file does not) on line 5 of the
+    // rendered config, kept in the block scalar by its indentation: /etc/b is on line 7 of
+    // the substituted text (what the manifest said before), line 6 of the rendered config.
+    let out = Run::new(&["compile", "t.yaml.j2", "--out", "out", "--vars", "v.yaml"])
+        .file(
+            "t.yaml.j2",
+            "## template: jinja\n#cloud-config\nwrite_files:\n  - path: /etc/a\n    content: |\n      ip=$private_ipv4\n  - path: /etc/{{ name }}\n    content: b\n",
+        )
+        .file(
+            "v.yaml",
+            "name: b\nprivate_ipv4: \"10.0.0.200\\n      10.0.0.201\"\n",
+        )
+        .run();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let dir = out.dir.path().join("out");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("etc/a")).unwrap(),
+        "ip=10.0.0.200\n10.0.0.201\n"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("kindling-plan.json")).unwrap())
+            .unwrap();
+    let files: Vec<(&str, u64)> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(files, vec![("/etc/a", 3), ("/etc/b", 6)]);
+}
+
 #[test]
 fn errors_write_nothing_and_foreign_directories_are_refused() {
     let out = Run::new(&["compile", "bad.yaml", "--out", "out"])

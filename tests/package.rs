@@ -471,6 +471,84 @@ fn completions_come_from_the_cli() {
     assert_eq!(text(&out.stdout), "agent\n", "{}", text(&out.stderr));
 }
 
+/// The hidden commands (`#[command(hide = true)]`: the package's `package-files`, the
+/// agent's `payload`) are offered by no completion script, and still run.
+#[test]
+fn completions_never_offer_hidden_commands() {
+    // What each shell's script would hold if it offered them as commands.
+    let offered: [(&str, &[&str]); 3] = [
+        ("bash", &["package-files", "subcmd__payload", ",payload)"]),
+        (
+            "zsh",
+            &["package-files", "subcmd__payload", "(payload)", "'payload:"],
+        ),
+        (
+            "fish",
+            &[
+                "package-files",
+                "-a \"payload\"",
+                "using_subcommand payload",
+            ],
+        ),
+    ];
+    for (shell, markers) in offered {
+        let out = Run::new(&["completions", shell]).run();
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        for marker in markers {
+            assert!(
+                !out.stdout.contains(marker),
+                "{shell} completion offers a hidden command ({marker:?})"
+            );
+        }
+        // The visible ones, their flags and the generated ones are all still there.
+        // (the top-level --version, which the re-assembled command keeps, as each shell
+        // writes it).
+        let version = match shell {
+            "bash" => "-V --help --version",
+            "zsh" => "'--version[Print version]'",
+            _ => "-s V -l version",
+        };
+        for kept in ["update-server", "completions", "base-url", "help", version] {
+            assert!(out.stdout.contains(kept), "{shell} completion lacks {kept}");
+        }
+    }
+    // bash completes `kindling pa` to nothing now (it offered both hidden commands), and
+    // `kindling up` still to update-server.
+    let script = Run::new(&["completions", "bash"]).run().stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kindling.bash");
+    std::fs::write(&path, script).unwrap();
+    for (word, want) in [("pa", ""), ("p", ""), ("up", "update-server\n")] {
+        let probe = format!(
+            "source {}; COMP_WORDS=(kindling {word}); COMP_CWORD=1; COMP_LINE='kindling {word}'; COMP_POINT={}; _kindling kindling {word} kindling; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            path.display(),
+            9 + word.len()
+        );
+        let out = run(Command::new("bash").arg("--norc").arg("-c").arg(probe));
+        let got = text(&out.stdout);
+        let got = if got == "\n" { String::new() } else { got };
+        assert_eq!(got, want, "kindling {word}<TAB>: {}", text(&out.stderr));
+    }
+    // Hidden, not gone: the package build still runs it.
+    let out = Run::new(&[
+        "package-files",
+        "--out",
+        "files",
+        "--bin",
+        "/usr/bin/kindling",
+    ])
+    .run();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let bash = std::fs::read_to_string(
+        out.dir
+            .path()
+            .join("files/usr/share/bash-completion/completions/kindling"),
+    )
+    .unwrap();
+    assert!(!bash.contains("package-files"));
+    assert!(bash.contains("update-server"));
+}
+
 /// The first fenced block of `lang` after `heading` in `book/src/install.md`.
 fn install_block(heading: &str, lang: &str) -> String {
     let page = std::fs::read_to_string(root().join("book/src/install.md")).unwrap();

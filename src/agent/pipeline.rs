@@ -85,6 +85,12 @@ pub struct Agent {
     pub fleet: Option<crate::fleet::Publisher>,
     /// What the reboot into the staged release waits for with the group's release rollout.
     pub admission: Option<String>,
+    /// The reboot lock a slot held across the reboot was re-attached through at start: it
+    /// keeps the hold alive (etcd v3: the lease's keep-alive) until the slot is given back.
+    pub(crate) held_lock: Option<Box<dyn crate::lock::RebootLock>>,
+    /// The re-attachment under way (started at start, joined after the after-boot step or
+    /// before the slot is given back): the lock, when it is to be kept, and the line to log.
+    pub(crate) renewing: Option<super::reboot::Renewing>,
 }
 
 /// Unix seconds now (the record's timestamps).
@@ -144,6 +150,8 @@ impl Agent {
             log: Box::new(|line| eprintln!("kindling agent: {line}")),
             fleet: None,
             admission: None,
+            held_lock: None,
+            renewing: None,
         };
         if let Some(w) = warning {
             agent.say_line(&w);
@@ -289,7 +297,7 @@ impl Agent {
         match staged {
             Some(s) if s.boot_id != self.identity.boot_id => {
                 if running == s.version {
-                    match self.health() {
+                    match self.health().await {
                         Verdict::Healthy(_) => {
                             self.mark_booted_good()?;
                             self.record.staged = None;
@@ -358,7 +366,7 @@ impl Agent {
                         "rollback detected: {} did not stay booted; running {running}; {} will not be installed again",
                         s.version, s.version
                     ));
-                    if let Verdict::Healthy(_) = self.health() {
+                    if let Verdict::Healthy(_) = self.health().await {
                         self.mark_booted_good()?;
                     }
                     Ok(AfterBoot::RolledBack { version: s.version })
@@ -369,7 +377,7 @@ impl Agent {
                 if self.record.marked_good_boot.as_deref() == Some(&self.identity.boot_id) {
                     return Ok(AfterBoot::Nothing);
                 }
-                match self.health() {
+                match self.health().await {
                     Verdict::Healthy(_) => {
                         let slot = self.mark_booted_good()?;
                         Ok(slot.map_or(AfterBoot::Nothing, AfterBoot::MarkedGood))
@@ -385,17 +393,22 @@ impl Agent {
         }
     }
 
-    fn health(&mut self) -> Verdict {
+    /// The health check, run on a blocking thread: it may take minutes, and the runtime
+    /// (one thread) meanwhile keeps a re-attached reboot lock's lease alive.
+    async fn health(&mut self) -> Verdict {
         let timeout = self
             .options
             .health_timeout
             .unwrap_or(Duration::from_secs(300));
-        let verdict = health::check(
-            &self.settings.health,
-            self.root.path(),
-            self.root.is_host(),
-            timeout,
-        );
+        let settings = self.settings.health.clone();
+        let root = self.root.path().to_path_buf();
+        let is_host = self.root.is_host();
+        let verdict =
+            tokio::task::spawn_blocking(move || health::check(&settings, &root, is_host, timeout))
+                .await
+                .unwrap_or_else(|e| {
+                    Verdict::Unhealthy(format!("the health check did not finish: {e}"))
+                });
         if let Verdict::Healthy(checked) = &verdict {
             let line = format!("health check passed: {}", checked.join("; "));
             self.say_line(&line);

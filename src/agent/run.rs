@@ -225,7 +225,11 @@ pub async fn run(
         return Err(format!("another kindling agent is working on {path}"));
     };
     agent.on_progress = on_progress;
+    // A slot held across the reboot is renewed first (beside the after-boot step): the
+    // health check may take long.
+    agent.reattach_lock();
     let after = agent.after_boot().await?;
+    agent.settle_reattach().await;
     if let AfterBoot::Unhealthy { .. } = after {
         // The trial boot is unhealthy: fall back to the old slot unless reboots are off (a
         // reboot lock held for this update stays held across the fall-back reboot).

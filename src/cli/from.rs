@@ -341,11 +341,6 @@ fn print_findings(c: &crate::compile::Compiled, source: &crate::source::SourceFi
         .filter(|f| f.severity >= Severity::Warning || part_note(f))
         .filter(|f| f.code() != crate::rules::substitution_variable::RULE.code)
     {
-        let source = if f.message.starts_with("after substituting") {
-            &c.validation.source
-        } else {
-            source
-        };
         eprint!("{}", report::human::render_finding(source, f, style));
         eprintln!();
     }

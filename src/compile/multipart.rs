@@ -206,14 +206,10 @@ pub fn compile(validation: Validation, options: &Options) -> Parts {
                 let local = v.source.clone();
                 let c = super::compile_validated(v, &part_options);
                 let map = Mapper { part, prefix };
+                // The compile moved what the substituted text's validation found back onto
+                // the part as written, so these map like any other finding of the part.
                 for f in c.findings {
-                    let substituted = f.message.starts_with(super::AFTER_SUBSTITUTION);
-                    let mut f = map.finding(f, &local);
-                    if substituted {
-                        // Its span points into the substituted text: the header is all we know.
-                        f.span = part.header;
-                    }
-                    findings.push(f);
+                    findings.push(map.finding(f, &local));
                 }
                 match c.plan {
                     Some(p) => steps.push(Step::Plan(map.plan(p))),

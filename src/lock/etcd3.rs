@@ -13,7 +13,9 @@
 //! record's revision: of all contenders that see it, exactly one wins, and removing a
 //! holder frees exactly one slot, so an expiry never lets more than one node through
 //! (the lesson of kured's TTL: user-issues-agent.md A.2). Holds without a lease (Airlock's,
-//! `kindling lock lock`'s) never expire.
+//! `kindling lock lock`'s) never expire. A holder that comes back (the agent after the
+//! reboot it held its slot across) re-attaches at once with `reattach`, which renews a hold
+//! but never takes a slot; `lock` re-attaches too.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -294,19 +296,36 @@ impl Etcd3Lock {
             return Ok(Some(lease.id));
         }
         let secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
-        let mut client = self.client.clone();
-        let granted = client
+        let granted = self
+            .client
+            .clone()
             .lease_grant(secs, None)
             .await
             .map_err(|e| unavailable(&e))?;
         let id = granted.id();
-        let (mut keeper, mut stream) = client
-            .lease_keep_alive(id)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let Some(lease) = self.keep_alive(id, ttl).await? else {
+            return Err(LockError::Unavailable(format!(
+                "etcd v3: the lease {id:x} granted a moment ago is gone"
+            )));
+        };
+        *guard = Some(lease);
+        Ok(Some(id))
+    }
+
+    /// Keep lease `id` alive from now on (every third of `ttl`); `None` when etcd says it is
+    /// gone (expired), which its first renewal answers.
+    async fn keep_alive(&self, id: i64, ttl: Duration) -> Result<Option<Lease>, LockError> {
+        // `lease_keep_alive` sends the first renewal and reads its answer: an error of its
+        // own kind when etcd says the lease is gone.
+        let (mut keeper, mut stream) = match self.client.clone().lease_keep_alive(id).await {
+            Ok(pair) => pair,
+            Err(etcd_client::Error::LeaseKeepAliveError(_)) => return Ok(None),
+            Err(e) => return Err(unavailable(&e)),
+        };
         let every = (ttl / 3).max(Duration::from_millis(300));
         let task = tokio::spawn(async move {
             loop {
+                tokio::time::sleep(every).await;
                 if keeper.keep_alive().await.is_err() {
                     break;
                 }
@@ -316,11 +335,48 @@ impl Etcd3Lock {
                     // lock call grants a new one and re-attaches.
                     _ => break,
                 }
-                tokio::time::sleep(every).await;
             }
         });
-        *guard = Some(Lease { id, task });
-        Ok(Some(id))
+        Ok(Some(Lease { id, task }))
+    }
+
+    /// The lease `id`'s live key is on, when it has one.
+    async fn live_lease(&self, id: &str) -> Result<Option<i64>, LockError> {
+        let resp = self
+            .client
+            .clone()
+            .get(self.live_key(id), None)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map(etcd_client::KeyValue::lease)
+            .filter(|l| *l != 0))
+    }
+
+    /// Take over the lease `id`'s live key is still on (the previous boot's agent's), so a
+    /// hold kept within its lease is renewed without a write. `false`: no such lease (any
+    /// more).
+    async fn adopt(&self, id: &str) -> Result<bool, LockError> {
+        let Some(ttl) = self.lease_ttl else {
+            return Ok(false);
+        };
+        let Some(old) = self.live_lease(id).await? else {
+            return Ok(false);
+        };
+        let mut guard = self.lease.lock().await;
+        if guard.as_ref().is_some_and(|l| !l.task.is_finished()) {
+            // This object already keeps a lease: attach to that one instead.
+            return Ok(false);
+        }
+        match self.keep_alive(old, ttl).await? {
+            Some(lease) => {
+                *guard = Some(lease);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn commit(&self, txn: Txn) -> Result<bool, LockError> {
@@ -358,6 +414,40 @@ impl Etcd3Lock {
         Ok(false)
     }
 
+    /// Attach holder `id` (in `snap`'s holders) to `lease`: its record says it keeps a
+    /// lease (its since and state kept, `fresh` when it has none) and its live key is on the
+    /// lease, in one transaction on the semaphore's version. `Ok(false)`: the semaphore
+    /// changed meanwhile; read it again.
+    async fn attach(
+        &self,
+        id: &str,
+        snap: &Snapshot,
+        lease: i64,
+        fresh: HolderRecord,
+    ) -> Result<bool, LockError> {
+        let (records, _) = self.side().await?;
+        let mut kept = records
+            .into_iter()
+            .find(|(r, _, _)| r == id)
+            .map_or(fresh, |(_, r, _)| r);
+        kept.leased = true;
+        let txn = Txn::new()
+            .when(vec![Compare::version(
+                self.key.clone(),
+                CompareOp::Equal,
+                snap.version,
+            )])
+            .and_then(vec![
+                TxnOp::put(self.record_key(id), json(&kept)?, None),
+                TxnOp::put(
+                    self.live_key(id),
+                    "",
+                    Some(PutOptions::new().with_lease(lease)),
+                ),
+            ]);
+        self.commit(txn).await
+    }
+
     /// One attempt: `Err(Full)` carries the revision to watch from.
     async fn try_lock(&self, id: &str) -> Result<Result<Acquired, (LockError, i64)>, LockError> {
         let lease = self.lease().await?;
@@ -370,31 +460,10 @@ impl Etcd3Lock {
             };
             if snap.sem.holders.iter().any(|h| h == id) {
                 // Re-attach a holder that came back (after a reboot) to this lease.
-                if let Some(lease) = lease {
-                    let (records, _) = self.side().await?;
-                    let mut kept = records
-                        .into_iter()
-                        .find(|(r, _, _)| r == id)
-                        .map(|(_, r, _)| r)
-                        .unwrap_or(record);
-                    kept.leased = true;
-                    let txn = Txn::new()
-                        .when(vec![Compare::version(
-                            self.key.clone(),
-                            CompareOp::Equal,
-                            snap.version,
-                        )])
-                        .and_then(vec![
-                            TxnOp::put(self.record_key(id), json(&kept)?, None),
-                            TxnOp::put(
-                                self.live_key(id),
-                                "",
-                                Some(PutOptions::new().with_lease(lease)),
-                            ),
-                        ]);
-                    if !self.commit(txn).await? {
-                        continue;
-                    }
+                if let Some(lease) = lease
+                    && !self.attach(id, &snap, lease, record).await?
+                {
+                    continue;
                 }
                 return Ok(Ok(Acquired::AlreadyHeld));
             }
@@ -612,6 +681,41 @@ impl RebootLock for Etcd3Lock {
                     Err(e) => return Err(e),
                 }
             }
+        })
+    }
+
+    fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, super::Reattached> {
+        Box::pin(async move {
+            if self.lease_ttl.is_none() {
+                return Ok(super::Reattached::Unneeded);
+            }
+            let snap = self.get().await?;
+            if !snap.sem.holders.iter().any(|h| h == id) {
+                return Ok(super::Reattached::NotHeld);
+            }
+            // Back within the lease's TTL (the usual case): keep that lease alive, no write.
+            if self.adopt(id).await? {
+                return Ok(super::Reattached::Renewed);
+            }
+            // The lease expired meanwhile: a new one, the live key on it.
+            let Some(lease) = self.lease().await? else {
+                return Ok(super::Reattached::Unneeded);
+            };
+            for _ in 0..MAX_CONFLICTS {
+                let snap = self.get().await?;
+                if !snap.sem.holders.iter().any(|h| h == id) {
+                    return Ok(super::Reattached::NotHeld);
+                }
+                let fresh = HolderRecord {
+                    since: Some(jiff::Timestamp::now()),
+                    state: Some("locked".into()),
+                    leased: true,
+                };
+                if self.attach(id, &snap, lease, fresh).await? {
+                    return Ok(super::Reattached::Renewed);
+                }
+            }
+            Err(LockError::Conflict(MAX_CONFLICTS))
         })
     }
 

@@ -50,6 +50,19 @@ pub enum Acquired {
     AlreadyHeld,
 }
 
+/// The outcome of a successful [`RebootLock::reattach`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reattached {
+    /// The hold's liveness was renewed (etcd v3: a new lease, the live key on it).
+    Renewed,
+    /// The holder has no slot (any more): nothing was taken.
+    NotHeld,
+    /// The backend's holds have no liveness to renew (etcd v2, FleetLock, etcd v3 without
+    /// a lease TTL): they stay until unlocked.
+    Unneeded,
+}
+
 /// The outcome of a successful `unlock`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -169,6 +182,15 @@ pub trait RebootLock: Send + Sync + std::fmt::Debug {
     /// Record `id`'s state (`rebooting`, `waiting-health`, ...) for operators' `status`;
     /// a no-op where the backend has nowhere to keep it (FleetLock).
     fn set_state<'a>(&'a self, id: &'a str, state: &'a str) -> LockFuture<'a, ()>;
+
+    /// Renew the liveness of a hold `id` kept across a restart (the agent's first step after
+    /// a reboot), for as long as this lock object lives, without ever taking a slot: `lock`
+    /// would take one when the hold was lost meanwhile. The default is for backends whose
+    /// holds have no liveness.
+    fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, Reattached> {
+        let _ = id;
+        Box::pin(async { Ok(Reattached::Unneeded) })
+    }
 }
 
 /// Build the backend `config` names. Nothing is contacted yet for etcd v2 and FleetLock; the

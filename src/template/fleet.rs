@@ -77,31 +77,12 @@ pub fn compile_node(template: &Template, node: &Node, options: &Options) -> Node
         mut findings,
         plan,
     } = crate::compile::compile_rendered(&name, text.clone().into_bytes(), options);
-    // Findings made after `$` substitution point into the substituted text; lines are the
-    // same there (values have no line breaks), so carry them over by line and column.
-    if validation.source.text != text {
-        let rendered = crate::source::LineIndex::new(&text);
-        for f in findings
-            .iter_mut()
-            .filter(|f| f.message.starts_with(crate::compile::AFTER_SUBSTITUTION))
-        {
-            let at = |offset: usize| {
-                let p = validation.source.position(offset);
-                rendered.offset(&text, p.line, p.column - 1)
-            };
-            f.span = Span::new(at(f.span.start), at(f.span.end));
-            f.related.clear();
-        }
-    }
+    // Findings about the `$`-substituted text are already moved back onto `text` (and
+    // `validation` is the validation of `text`): they locate like every other finding.
     drop_given_dollar_vars(node, &mut findings);
     let located = template.locate(findings, &text, &context);
-    let rendered = if validation.source.text == text {
-        validation.source
-    } else {
-        crate::source::load(&name, text.into_bytes()).0
-    };
     NodeCompiled {
-        rendered: Some(rendered),
+        rendered: Some(validation.source),
         findings: located,
         plan,
     }
