@@ -7,56 +7,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use crate::datasource_support::{Emulator, Reply, Seen, text};
-
-struct Out {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
+use crate::datasource_support::{Emulator, Out, Reply, Seen, kindling, node_root, run_clean, text};
 
 fn run_as(program: &Path, args: &[&str]) -> Out {
-    let started = Instant::now();
-    let out = Command::new(program)
-        .args(args)
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("COREOS_PUBLIC_IPV4")
-        .env_remove("COREOS_PRIVATE_IPV4")
-        .env_remove("COREOS_PUBLIC_IPV6")
-        .env_remove("COREOS_PRIVATE_IPV6")
-        .output()
-        .unwrap();
-    Out {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
-}
-
-fn kindling(args: &[&str]) -> Out {
-    run_as(Path::new(env!("CARGO_BIN_EXE_kindling")), args)
+    run_clean(program, args)
 }
 
 /// A node root with a `core` user.
 fn node() -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:CoreOS Admin:/home/core:/bin/bash\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("etc/group"), "root:x:0:\ncore:x:500:\n").unwrap();
-    dir
+    node_root()
 }
 
 fn read(root: &Path, rel: &str) -> String {

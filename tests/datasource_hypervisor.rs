@@ -25,48 +25,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::datasource_support::{Emulator, Seen, text};
+use crate::datasource_support::{Emulator, Out, Seen, node_root, text};
 
-struct Out {
-    status: i32,
-    stderr: String,
-    elapsed: Duration,
-}
-
+/// kindling, run as every datasource test runs it; never a panic, whatever the source says.
 fn kindling(args: &[&str]) -> Out {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
-        .args(args)
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("COREOS_PUBLIC_IPV4")
-        .env_remove("COREOS_PRIVATE_IPV4")
-        .env_remove("COREOS_PUBLIC_IPV6")
-        .env_remove("COREOS_PRIVATE_IPV6")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    Out {
-        status: out.status.code().unwrap_or(-1),
-        stderr,
-        elapsed: started.elapsed(),
-    }
+    let out = crate::datasource_support::kindling(args);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out
 }
 
 /// A node root with a `core` user and DMI strings.
 fn node(sys_vendor: &str, product_name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = node_root();
     let p = dir.path();
-    std::fs::create_dir_all(p.join("etc")).unwrap();
-    std::fs::write(
-        p.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:CoreOS Admin:/home/core:/bin/bash\n",
-    )
-    .unwrap();
-    std::fs::write(p.join("etc/group"), "root:x:0:\ncore:x:500:\n").unwrap();
     let dmi = p.join("sys/class/dmi/id");
     std::fs::create_dir_all(&dmi).unwrap();
     std::fs::write(dmi.join("sys_vendor"), format!("{sys_vendor}\n")).unwrap();

@@ -2,13 +2,15 @@
 //! 127.0.0.1 port, in its own thread and runtime, answering each request with what the test's
 //! `route` function says (a body, a status, a slow drip, a huge body) and recording every
 //! request (method, path, headers). Dropping it stops the server and joins the thread.
+//! Also the one way the datasource tests run kindling ([`run_clean`]: none of the test
+//! machine's proxy or `COREOS_*` variables) and the node root they start from ([`node_root`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
@@ -162,4 +164,57 @@ impl futures_core::Stream for Drip {
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// What a run of kindling printed and how it ended.
+pub struct Out {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Run `program` without the test machine's proxy settings (every request must stay on
+/// loopback, straight to the emulator) or `COREOS_*` values (the metadata must be the only
+/// source of `$private_ipv4` & co. unless a test sets them in the root).
+pub fn run_clean(program: &std::path::Path, args: &[&str]) -> Out {
+    let started = Instant::now();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("COREOS_PUBLIC_IPV4")
+        .env_remove("COREOS_PRIVATE_IPV4")
+        .env_remove("COREOS_PUBLIC_IPV6")
+        .env_remove("COREOS_PRIVATE_IPV6")
+        .output()
+        .unwrap();
+    Out {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// [`run_clean`] on the kindling binary under test.
+pub fn kindling(args: &[&str]) -> Out {
+    run_clean(std::path::Path::new(env!("CARGO_BIN_EXE_kindling")), args)
+}
+
+/// A node root with a `core` user (its passwd and group), under target/.
+pub fn node_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:CoreOS Admin:/home/core:/bin/bash\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("etc/group"), "root:x:0:\ncore:x:500:\n").unwrap();
+    dir
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::datasource_support::{Emulator, Reply};
+use crate::datasource_support::{Emulator, Reply, kindling, node_root};
 
 /// Builds a multipart/mixed message from a JSON list of parts on standard input. Each part:
 /// `type` (`cloud-config`, `x-shellscript`, ... under `text/`, or a full `a/b`), `body`
@@ -70,43 +70,10 @@ fn make_mime_with(parts: &serde_json::Value, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-struct Out {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn kindling(args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
-        .args(args)
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("COREOS_PUBLIC_IPV4")
-        .env_remove("COREOS_PRIVATE_IPV4")
-        .env_remove("COREOS_PUBLIC_IPV6")
-        .env_remove("COREOS_PRIVATE_IPV6")
-        .output()
-        .unwrap();
-    Out {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// A node root with a `core` user, whose `/etc/environment` gives `$private_ipv4` (the
 /// file datasource has no metadata; coreos-cloudinit then reads `COREOS_PRIVATE_IPV4`).
 fn node() -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:CoreOS Admin:/home/core:/bin/bash\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("etc/group"), "root:x:0:\ncore:x:500:\n").unwrap();
+    let dir = node_root();
     std::fs::write(
         dir.path().join("etc/environment"),
         "COREOS_PRIVATE_IPV4=10.0.0.7\n",

@@ -505,8 +505,9 @@ fn lease_ttl(keys: &std::collections::BTreeMap<String, String>) -> Result<Durati
 pub(crate) type Renewing =
     tokio::task::JoinHandle<(Option<Box<dyn crate::lock::RebootLock>>, String)>;
 
-/// Sleep `wait`, but not past `give_up`; false when `give_up` came first.
-async fn sleep_within(wait: Duration, give_up: Option<tokio::time::Instant>) -> bool {
+/// Sleep `wait`, but not past `give_up`; false when `give_up` came first (the fleet's
+/// release gate waits the same way).
+pub(crate) async fn sleep_within(wait: Duration, give_up: Option<tokio::time::Instant>) -> bool {
     let until = tokio::time::Instant::now() + wait;
     match give_up {
         Some(g) if g < until => {

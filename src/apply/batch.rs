@@ -41,6 +41,29 @@ pub(crate) fn syncfs(file: &fs::File) -> io::Result<()> {
     rustix::fs::syncfs(file).map_err(io::Error::from)
 }
 
+/// A temporary file beside `path` (named `.kindling-…`, so `sweep` removes it if the
+/// process dies) holding `bytes`, with `mode` and `owner` set on the open file; not synced.
+/// Both the batch and the lone `super::write_file` start here.
+pub(crate) fn stage(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<tempfile::NamedTempFile, ApplyError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    make_parents(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kindling-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    let file = tmp.as_file();
+    std::os::unix::fs::fchown(file, Some(owner.0), Some(owner.1)).map_err(io(path))?;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io(path))?;
+    Ok(tmp)
+}
+
 /// One staged replacement: a temporary beside its target. Dropping it (an apply that fails
 /// before the rename) removes the temporary.
 struct Staged {
@@ -71,17 +94,7 @@ impl<'s> Batch<'s> {
         mode: u32,
         owner: (u32, u32),
     ) -> Result<(), ApplyError> {
-        let dir = path.parent().unwrap_or(Path::new("/"));
-        make_parents(dir)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".kindling-")
-            .tempfile_in(dir)
-            .map_err(io(dir))?;
-        tmp.write_all(bytes).map_err(io(path))?;
-        let file = tmp.as_file();
-        std::os::unix::fs::fchown(file, Some(owner.0), Some(owner.1)).map_err(io(path))?;
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io(path))?;
+        let tmp = stage(path, bytes, mode, owner)?;
         self.staged.push(Staged {
             temp: tmp.into_temp_path(),
             target: path.to_path_buf(),

@@ -39,7 +39,6 @@ pub mod accounts;
 mod batch;
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -313,20 +312,10 @@ pub(crate) fn write_file(
     mode: u32,
     owner: (u32, u32),
 ) -> Result<(), ApplyError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    make_parents(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kindling-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    let file = tmp.as_file();
-    std::os::unix::fs::fchown(file, Some(owner.0), Some(owner.1)).map_err(io(path))?;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io(path))?;
-    file.sync_all().map_err(io(path))?;
+    let tmp = batch::stage(path, bytes, mode, owner)?;
+    tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    sync_dir(dir)
+    sync_dir(path.parent().unwrap_or(Path::new("/")))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ApplyError> {

@@ -22,6 +22,7 @@ use super::join::Join;
 use super::keys;
 use super::rollout::{Phase, Rollout};
 use super::store::Store;
+use crate::agent::reboot::sleep_within;
 
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,21 +185,6 @@ pub async fn admission(
                     break;
                 }
             }
-        }
-    }
-}
-
-/// Sleep `wait`, but not past `give_up`; false when `give_up` came first.
-async fn sleep_within(wait: Duration, give_up: Option<tokio::time::Instant>) -> bool {
-    let until = tokio::time::Instant::now() + wait;
-    match give_up {
-        Some(g) if g < until => {
-            tokio::time::sleep_until(g).await;
-            false
-        }
-        _ => {
-            tokio::time::sleep_until(until).await;
-            true
         }
     }
 }
