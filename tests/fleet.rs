@@ -32,22 +32,29 @@ fn conf(etcd: &str, group: &str, extra: &str) -> String {
     )
 }
 
+/// The agent daemon of a fleet node: its root and disk, a reboot command that only leaves
+/// `rebooted` beside the root (the test plays the firmware), stdin closed.
+pub fn agent_daemon(node: &crate::agent_support::Node) -> Command {
+    let mut c = Command::new(bin());
+    c.args([
+        "agent",
+        "run",
+        "--root",
+        node.root.to_str().unwrap(),
+        "--disk",
+        node.disk.to_str().unwrap(),
+        "--reboot-command",
+        "touch \"$KINDLING_ROOT/../rebooted\"",
+        "--health-timeout",
+        "20",
+    ])
+    .stdin(Stdio::null());
+    c
+}
+
 impl FleetNode {
     pub fn start(&mut self) {
-        let child = Command::new(bin())
-            .args([
-                "agent",
-                "run",
-                "--root",
-                self.node.root.to_str().unwrap(),
-                "--disk",
-                self.node.disk.to_str().unwrap(),
-                "--reboot-command",
-                "touch \"$KINDLING_ROOT/../rebooted\"",
-                "--health-timeout",
-                "20",
-            ])
-            .stdin(Stdio::null())
+        let child = agent_daemon(&self.node)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             // Its own process group: a kill takes its health check and reboot command too.

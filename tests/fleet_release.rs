@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::agent_support::{Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image};
@@ -41,20 +41,7 @@ impl Member {
             .append(true)
             .open(self.node.dir.join("agent.log"))
             .unwrap();
-        let child = Command::new(bin())
-            .args([
-                "agent",
-                "run",
-                "--root",
-                self.node.root.to_str().unwrap(),
-                "--disk",
-                self.node.disk.to_str().unwrap(),
-                "--reboot-command",
-                "touch \"$KINDLING_ROOT/../rebooted\"",
-                "--health-timeout",
-                "20",
-            ])
-            .stdin(Stdio::null())
+        let child = crate::fleet::agent_daemon(&self.node)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
