@@ -1,6 +1,6 @@
 //! A fleet on one machine, the benchmark: 100 simulated nodes (default), each driven by the
 //! real agent (`kindling agent run --once`, release build), 3 slots on one real etcd, a 1 s
-//! simulated reboot; the harness is the fleet tests' (tests/fleet_support.rs). Measured: the
+//! simulated reboot; the harness is the fleet tests' (tests/support/fleet.rs). Measured: the
 //! makespan against the ideal ceil(N/3) x 1 s, and where the rest goes (start-up, the
 //! hand-over from a node being up to the next reboot in its slot), for
 //!   - the agent on etcd v3 (Airlock's key, leases) waiting by watch,
@@ -18,22 +18,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-mod common {
-    /// The repository root.
-    pub fn root() -> std::path::PathBuf {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+mod support {
+    //! The integration tests' harness, shared with this benchmark.
+    pub mod common {
+        /// The repository root.
+        pub fn root() -> std::path::PathBuf {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        }
     }
+    // Paths inside an inline module are relative to `benches/support/`.
+    #[path = "../../tests/support/agent.rs"]
+    pub mod agent;
+    #[path = "../../tests/support/fleet.rs"]
+    pub mod fleet;
+    #[path = "../../tests/support/lock.rs"]
+    pub mod lock;
 }
-#[path = "../tests/agent_support.rs"]
-mod agent_support;
-#[path = "../tests/fleet_support.rs"]
-mod fleet_support;
-#[path = "../tests/lock_support.rs"]
-mod lock_support;
 
 use std::time::{Duration, Instant};
 
-use fleet_support::{
+use support::fleet::{
     Backend, EtcdServer, Fleet, Spec, V2Watch, assert_never_more_than, one_at_a_time, v3_history,
 };
 

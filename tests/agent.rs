@@ -1,11 +1,11 @@
-//! The agent end to end on simulated nodes (see `agent_support`): the happy path, the two
+//! The agent end to end on simulated nodes (see `support::agent`): the happy path, the two
 //! ways back from a bad release, the faults that must never make a slot bootable, and
 //! SIGKILL at random moments during download and install.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::agent_support::{Keys, Node, Server, kindling, update_conf, usr_image};
+use crate::support::agent::{Keys, Node, Server, kindling, update_conf, usr_image};
 
 /// A release server with 1.0.1 published on stable, and a 1.0.0 node (strategy given).
 fn setup(dir: &Path, strategy: &str, extra: &str) -> (Server, Node, Keys, std::path::PathBuf) {
@@ -94,8 +94,8 @@ fn strategy_off_stages_and_waits_and_reset_status_unstages() {
 
     // update_engine_client -reset_status, through the compatibility name.
     let link = dir.path().join("update_engine_client");
-    std::os::unix::fs::symlink(crate::agent_support::bin(), &link).unwrap();
-    let out = crate::agent_support::run(
+    std::os::unix::fs::symlink(crate::support::agent::bin(), &link).unwrap();
+    let out = crate::support::agent::run(
         link.to_str().unwrap(),
         &[
             "-reset_status",
@@ -104,7 +104,7 @@ fn strategy_off_stages_and_waits_and_reset_status_unstages() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = crate::agent_support::run(
+    let out = crate::support::agent::run(
         link.to_str().unwrap(),
         &["-status", &format!("-root={}", node.root.display())],
     );
@@ -251,7 +251,7 @@ fn a_dead_server_fails_the_check_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let keys = Keys::new(dir.path(), "k");
     let v100 = usr_image(dir.path(), "1.0.0", 4);
-    let port = crate::agent_support::free_port();
+    let port = crate::support::agent::free_port();
     let node = Node::new(
         &dir.path().join("node"),
         &v100,
@@ -340,7 +340,7 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let at = full.mul_f64((rng % 1000) as f64 / 1000.0);
-        let mut child = std::process::Command::new(crate::agent_support::bin())
+        let mut child = std::process::Command::new(crate::support::agent::bin())
             .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -410,7 +410,7 @@ fn updates_from_go_omahas_server() {
     let v100 = usr_image(dir.path(), "1.0.0", 4);
     let v101 = usr_image(dir.path(), "1.0.1", 4);
     let sig = keys.sign(&v101);
-    let server = crate::agent_support::PeerServer::start(&v101, "1.0.1", &sig);
+    let server = crate::support::agent::PeerServer::start(&v101, "1.0.1", &sig);
     let mut node = Node::new(
         &dir.path().join("node"),
         &v100,
@@ -440,7 +440,7 @@ fn updates_from_go_omahas_server() {
 /// is recomputed, never trusted) and the last one stages exactly the signed payload.
 #[test]
 fn interrupted_downloads_resume_and_never_boot_half_a_payload() {
-    use crate::payload_support::{Behaviour, FileServer};
+    use crate::support::payload::{Behaviour, FileServer};
     let dir = tempfile::tempdir().unwrap();
     let keys = Keys::new(dir.path(), "release");
     let v100 = usr_image(dir.path(), "1.0.0", 4);

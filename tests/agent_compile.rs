@@ -10,7 +10,7 @@ use std::process::Command;
 
 use kindling::plan::{AGENT_BINARY, AGENT_UNIT, TRUSTED_KEYS_DIR};
 
-use crate::common::{Run, root, validate_text};
+use crate::support::common::{Run, root, validate_text};
 
 /// The key of `examples/kindling-agent.yaml`, made with `minisign -G -W`.
 const EXAMPLE_KEY: &str = "RWT/V21JBOnFMnna0UBn+nGLsz2oRH+W2UuiJJrfpZJXZUUnHLDZ9qv0";

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use crate::agent_support::{Keys, Node, Out, Server, run, update_conf, usr_image};
-use crate::lock_support::Etcd;
+use crate::support::agent::{Keys, Node, Out, Server, run, update_conf, usr_image};
+use crate::support::lock::Etcd;
 
 fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
-    let peer = crate::common::root().join("../shared/peers/locksmithctl");
+    let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
     assert!(peer.is_file(), "{} is missing", peer.display());
     let endpoint = format!("--endpoint={}", etcd.url);
     let mut all = vec![endpoint.as_str()];
@@ -31,7 +31,7 @@ fn staged_node(dir: &Path, conf: impl FnOnce(&str) -> String) -> (Server, Node) 
 fn once_with_wait(node: &Node, wait: &str) -> Out {
     let mut args = node.agent_args();
     args.extend_from_slice(&["--reboot-wait", wait]);
-    crate::agent_support::kindling(&args)
+    crate::support::agent::kindling(&args)
 }
 
 fn staged(node: &Node) -> bool {
@@ -174,7 +174,7 @@ fn best_effort_follows_the_etcd_units_and_never_reboots_without_a_reachable_lock
     // A port nothing listens on: the lock is unreachable.
     let dead = format!(
         "LOCKSMITHD_ENDPOINT=http://127.0.0.1:{}\n",
-        crate::agent_support::free_port()
+        crate::support::agent::free_port()
     );
     // No etcd unit on the node: best-effort reboots without asking for a lock.
     let dir = tempfile::tempdir().unwrap();
@@ -209,7 +209,7 @@ fn fleet_lock_through_kindling_lock_serve() {
         update_conf(u, "fleet-lock", &format!("LOCKSMITHD_ENDPOINT={url}\n"))
     });
     let holders = || {
-        let out = crate::agent_support::kindling(&[
+        let out = crate::support::agent::kindling(&[
             "lock",
             "--backend",
             "etcd3",
@@ -242,7 +242,7 @@ fn fleet_lock_through_kindling_lock_serve() {
 fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
     use std::time::Duration;
 
-    use crate::lock_support::wait_until;
+    use crate::support::lock::wait_until;
 
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
@@ -273,7 +273,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
         String::from_utf8_lossy(&out.stdout).contains(&live_key)
     };
     let status = || {
-        let out = crate::agent_support::kindling(&[
+        let out = crate::support::agent::kindling(&[
             "lock",
             "--backend",
             "etcd3",
@@ -301,8 +301,8 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
     // The new boot; the health check now waits for the test.
     assert_eq!(node.boot(), "1.0.1");
     std::fs::remove_file(&healthy).unwrap();
-    let mut agent = crate::agent_support::Guard(
-        std::process::Command::new(crate::agent_support::bin())
+    let mut agent = crate::support::agent::Guard(
+        std::process::Command::new(crate::support::agent::bin())
             .args(node.agent_args())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -358,7 +358,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
 fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
     use std::time::Duration;
 
-    use crate::lock_support::wait_until;
+    use crate::support::lock::wait_until;
 
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
@@ -400,8 +400,8 @@ fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
     });
     assert_eq!(node.boot(), "1.0.1");
     std::fs::remove_file(&healthy).unwrap();
-    let mut agent = crate::agent_support::Guard(
-        std::process::Command::new(crate::agent_support::bin())
+    let mut agent = crate::support::agent::Guard(
+        std::process::Command::new(crate::support::agent::bin())
             .args(node.agent_args())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

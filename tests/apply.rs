@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::common::root as repo;
+use crate::support::common::root as repo;
 
 fn kindling(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kindling"))

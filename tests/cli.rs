@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::common::{Output, Run, root};
+use crate::support::common::{Output, Run, root};
 
 fn json(out: &Output) -> Vec<serde_json::Value> {
     serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout)
@@ -225,7 +225,7 @@ fn explain_prints_a_rule_page() {
 }
 
 fn examples() -> Vec<PathBuf> {
-    crate::common::yaml_files(&root().join("examples"))
+    crate::support::common::yaml_files(&root().join("examples"))
 }
 
 #[test]

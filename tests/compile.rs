@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Run, corpus, root};
+use crate::support::common::{Run, corpus, root};
 
 /// Binaries Container Linux / Flatcar images ship in /usr that this test machine lacks;
 /// `systemd-analyze verify` checks ExecStart= against the host, so "is not executable" is
@@ -30,7 +30,7 @@ const IMAGE_BINARIES: &[&str] = &[
 ];
 
 fn examples() -> Vec<PathBuf> {
-    crate::common::yaml_files(&root().join("examples"))
+    crate::support::common::yaml_files(&root().join("examples"))
         .into_iter()
         .filter(|p| !p.ends_with("mistakes.yaml"))
         .collect()
@@ -50,7 +50,7 @@ fn compile_example(name: &str, dir: &tempfile::TempDir, sub: &str) -> PathBuf {
     out
 }
 
-fn compile(args: &[&str]) -> crate::common::Output {
+fn compile(args: &[&str]) -> crate::support::common::Output {
     let out = Run::new(args).run();
     assert_eq!(
         out.status, 0,
@@ -156,7 +156,7 @@ fn examples_compile_to_both_targets_as_snapshotted() {
         let config = std::fs::read_to_string(ign.join("config.ign")).unwrap();
         snapshots.push((format!("{stem}.ign"), config));
     }
-    crate::insta_support::assert_snapshots("compile", &snapshots);
+    crate::support::insta::assert_snapshots("compile", &snapshots);
 }
 
 #[test]
@@ -544,7 +544,7 @@ fn corpus_configs_compile_and_their_units_verify() {
     let mut failures = Vec::new();
     let mut matched: BTreeSet<(String, Option<String>)> = BTreeSet::new();
     for path in files {
-        let v = crate::common::validate_file(&path);
+        let v = crate::support::common::validate_file(&path);
         if v.has(kindling::diagnostic::Severity::Error)
             || v.source.kind != kindling::source::UserData::CloudConfig
         {

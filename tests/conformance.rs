@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kindling::diagnostic::Severity;
 
-use crate::common::{book_table, corpus, lines, tsv, validate_file};
+use crate::support::common::{book_table, corpus, lines, tsv, validate_file};
 
 struct PeerEntry {
     line: usize,

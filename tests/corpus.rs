@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{corpus, lines, tsv, validate_file};
+use crate::support::common::{corpus, lines, tsv, validate_file};
 
 /// What each BUGGY file must produce: (file number, code, line).
 const EXPECTED: &[(&str, &str, usize)] = &[
@@ -75,7 +75,7 @@ const DISPUTED: &[(&str, &str)] = &[
 ];
 
 fn corpus_files(dir: &str) -> Vec<std::path::PathBuf> {
-    crate::common::yaml_files(&corpus(dir))
+    crate::support::common::yaml_files(&corpus(dir))
 }
 
 #[test]

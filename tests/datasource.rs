@@ -1,5 +1,5 @@
 //! `kindling apply --from-...` and `diff --from-...` against emulated metadata services
-//! (`datasource_support::Emulator`, axum on 127.0.0.1 only) and real directories: per source
+//! (`support::datasource::Emulator`, axum on 127.0.0.1 only) and real directories: per source
 //! the user-data, addresses, hostname, keys and network units; IMDSv2 with and without a
 //! token endpoint; 4xx as absent, 5xx retried, hostile answers (malformed JSON, 10 MB, slow
 //! drip, a non-loopback `cloud-config-url`) ending bounded with nothing applied; the race;
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::datasource_support::{Emulator, Out, Reply, Seen, kindling, node_root, run_clean, text};
+use crate::support::datasource::{Emulator, Out, Reply, Seen, kindling, node_root, run_clean, text};
 
 fn run_as(program: &Path, args: &[&str]) -> Out {
     run_clean(program, args)

@@ -25,11 +25,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::datasource_support::{Emulator, Out, Seen, node_root, text};
+use crate::support::datasource::{Emulator, Out, Seen, node_root, text};
 
 /// kindling, run as every datasource test runs it; never a panic, whatever the source says.
 fn kindling(args: &[&str]) -> Out {
-    let out = crate::datasource_support::kindling(args);
+    let out = crate::support::datasource::kindling(args);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     out
 }
@@ -214,7 +214,7 @@ fn vmware_guestinfo_user_data_encodings_metadata_and_network() {
 fn vmware_guestinfo_url_ovfenv_and_ignition() {
     let svc = Emulator::start(|s: &Seen, _| match s.path.as_str() {
         "/user-data" => text(VM_USER_DATA),
-        _ => crate::datasource_support::Reply::Status(404),
+        _ => crate::support::datasource::Reply::Status(404),
     });
     let g = Guestinfo::new(&NETWORK);
     g.set("coreos.config.url", &format!("{}user-data", svc.url));

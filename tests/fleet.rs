@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::agent_support::{Guard, Node, bin, kindling, usr_image};
-use crate::lock_support::Etcd;
+use crate::support::agent::{Guard, Node, bin, kindling, usr_image};
+use crate::support::lock::Etcd;
 
 /// A fleet node: a simulated node with its agent daemon running.
 pub struct FleetNode {
@@ -34,7 +34,7 @@ fn conf(etcd: &str, group: &str, extra: &str) -> String {
 
 /// The agent daemon of a fleet node: its root and disk, a reboot command that only leaves
 /// `rebooted` beside the root (the test plays the firmware), stdin closed.
-pub fn agent_daemon(node: &crate::agent_support::Node) -> Command {
+pub fn agent_daemon(node: &crate::support::agent::Node) -> Command {
     let mut c = Command::new(bin());
     c.args([
         "agent",
@@ -90,7 +90,7 @@ impl FleetNode {
     }
 }
 
-pub fn fleet(etcd: &Etcd, group: &str, args: &[&str]) -> crate::agent_support::Out {
+pub fn fleet(etcd: &Etcd, group: &str, args: &[&str]) -> crate::support::agent::Out {
     let mut all = vec!["fleet", "--endpoint", etcd.url.as_str(), "--group", group];
     all.extend_from_slice(args);
     kindling(&all)
@@ -380,7 +380,7 @@ fn scale_ten_thousand_nodes() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    crate::lock_support::rt().block_on(async {
+    crate::support::lock::rt().block_on(async {
         let mut client = etcd_client::Client::connect([etcd.url.as_str()], None).await.unwrap();
         let mut ops = Vec::new();
         for i in 0..n {

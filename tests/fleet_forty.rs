@@ -21,11 +21,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::agent_support::{Guard, bin, kindling};
+use crate::support::agent::{Guard, bin, kindling};
 use crate::fleet::{
     FleetNode, all_nodes, app_config, fleet, nodes, status_json, wait_status, write,
 };
-use crate::lock_support::{Etcd, rt};
+use crate::support::lock::{Etcd, rt};
 
 const N: usize = 40;
 const GROUP: &str = "forty";
@@ -881,15 +881,15 @@ fn reboots(etcd: &Etcd, dir: &Path, fleet_nodes: &mut [FleetNode]) {
     // Never more holders than slots, over the semaphore's whole history; the closed-window
     // nodes never held it.
     let history =
-        crate::lock_support::v3_history(etcd, "com.coreos.airlock/groups/default/v1/semaphore");
-    let most = crate::fleet_support::assert_never_more_than(&history, slots);
+        crate::support::lock::v3_history(etcd, "com.coreos.airlock/groups/default/v1/semaphore");
+    let most = crate::support::fleet::assert_never_more_than(&history, slots);
     eprintln!(
         "fleet_forty: {} reboots, at most {most} slot holders at once (limit {slots}), {} semaphore revisions",
         rebooted.len(),
         history.len()
     );
     for value in &history {
-        for holder in crate::fleet_support::holders(value) {
+        for holder in crate::support::fleet::holders(value) {
             for i in WINDOW_CLOSED {
                 assert_ne!(holder, fleet_nodes[i].id(), "node {i} took a slot: {value}");
             }

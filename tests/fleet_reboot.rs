@@ -1,6 +1,6 @@
 //! A fleet on one machine: simulated nodes with the same staged update, each driven by the
 //! real agent through `kindling agent run --once`, reboot under `etcd-lock` on one real etcd
-//! with 3 slots (tests/fleet_support.rs has the harness). Checked: every revision of the
+//! with 3 slots (tests/support/fleet.rs has the harness). Checked: every revision of the
 //! semaphore, read back from etcd, has at most 3 holders; every node rebooted once, holding
 //! a slot at that moment (etcd asked by the reboot command itself), came up on the new
 //! release with its slot marked good and gave its slot back; the makespan against the ideal.
@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use crate::fleet_support::{
+use crate::support::fleet::{
     Backend, EtcdServer, Fleet, Report, Spec, V2Watch, assert_never_more_than, holders,
     one_at_a_time, v3_history,
 };
@@ -109,7 +109,7 @@ fn a_fleet_on_etcd2_never_has_more_than_three_holders_in_any_modification() {
 
 /// Wait (bounded) until `n` reboots were recorded across the fleet.
 fn wait_for_reboots(fleet: &Fleet, n: usize) {
-    crate::lock_support::wait_until("reboots", Duration::from_secs(60), || {
+    crate::support::lock::wait_until("reboots", Duration::from_secs(60), || {
         (0..fleet.spec.nodes)
             .map(|i| fleet.reboots(i).len())
             .sum::<usize>()
@@ -154,13 +154,13 @@ fn a_holder_killed_and_never_back_is_recovered_by_its_lease_by_one_contender() {
     let victim = fleet.ids[0].clone();
     let mut killed_at = 0.0;
     let report = fleet.run(|live| {
-        crate::lock_support::wait_until(
+        crate::support::lock::wait_until(
             "the victim to take its slot",
             Duration::from_secs(30),
             || fleet.hung(0).is_some(),
         );
         live.kill(0);
-        killed_at = crate::fleet_support::now();
+        killed_at = crate::support::fleet::now();
     });
     eprintln!("fleet (a holder killed): {}", report.figures());
     assert!(report.nodes[0].killed && report.nodes[0].reboots.is_empty());
@@ -217,9 +217,9 @@ fn etcd_unreachable_for_a_while_no_node_reboots_without_the_lock_and_all_complet
         // three holders come back from their reboot during it and cannot give their slots
         // back, the six others cannot take one.
         etcd.pause();
-        outage.0 = crate::fleet_support::now();
+        outage.0 = crate::support::fleet::now();
         std::thread::sleep(Duration::from_secs(5));
-        outage.1 = crate::fleet_support::now();
+        outage.1 = crate::support::fleet::now();
         etcd.resume();
     });
     eprintln!("fleet (etcd unreachable 5 s): {}", report.figures());
@@ -249,7 +249,7 @@ fn etcd_unreachable_for_a_while_no_node_reboots_without_the_lock_and_all_complet
 /// A daily window (UTC: the simulated roots have no /etc/localtime) that is open now and
 /// closes `secs` (at least) from now: the current minute, for the seconds it takes.
 fn window_closing_in(secs: f64) -> (String, f64) {
-    let now = crate::fleet_support::now();
+    let now = crate::support::fleet::now();
     let minute = (now / 60.0).floor() * 60.0;
     let length = (now - minute + secs).ceil();
     let of_day = (minute as u64) % 86_400;
@@ -298,7 +298,7 @@ fn a_node_whose_window_closes_while_it_waits_never_reboots_outside_it() {
         |i: usize| std::fs::read_to_string(fleet.dirs[i].join("agent.log")).unwrap_or_default();
     let mut reopened = 0.0;
     let report = fleet.run(|live| {
-        crate::lock_support::wait_until(
+        crate::support::lock::wait_until(
             "node 4 to wait for the lock",
             Duration::from_secs(20),
             || log(4).contains("taking the reboot lock"),
@@ -307,14 +307,14 @@ fn a_node_whose_window_closes_while_it_waits_never_reboots_outside_it() {
         // full semaphore before the window closed rightly ends the wait after it).
         std::thread::sleep(Duration::from_millis(600));
         assert!(
-            crate::fleet_support::now() < closes - 0.3,
+            crate::support::fleet::now() < closes - 0.3,
             "the fleet started too slowly for the window"
         );
         live.freeze(4, true);
-        crate::lock_support::wait_until("the first three back", Duration::from_secs(30), || {
+        crate::support::lock::wait_until("the first three back", Duration::from_secs(30), || {
             (0..3).all(|i| live.released(i).is_some())
         });
-        assert!(crate::fleet_support::now() > closes);
+        assert!(crate::support::fleet::now() > closes);
         live.freeze(4, false);
         let start = std::time::Instant::now();
         while !log(4).contains("giving the slot back") {
@@ -326,7 +326,7 @@ fn a_node_whose_window_closes_while_it_waits_never_reboots_outside_it() {
             std::thread::sleep(Duration::from_millis(50));
         }
         // The window opens again (a new one, no limit): both reboot on their next run.
-        reopened = crate::fleet_support::now();
+        reopened = crate::support::fleet::now();
         fleet.write_conf(3, "");
         fleet.write_conf(4, "");
     });

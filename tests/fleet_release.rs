@@ -4,7 +4,7 @@
 //! starts with 1.0.1 staged (one template node staged through the agent, then copied); its
 //! reboot command only records the request, and the test plays the firmware: it stops the
 //! agent, boots the node with `kindling slots next` (the harness's `Node::boot`) and starts
-//! the agent again, as tests/fleet_support.rs does for `agent run --once`.
+//! the agent again, as tests/support/fleet.rs does for `agent run --once`.
 //!
 //! Checked: a release rollout admits in waves of `--max-parallel` (read back from every
 //! revision of the rollout key) and the lock still bounds the reboots (every revision of
@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::agent_support::{Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image};
-use crate::fleet_support::{EtcdServer, holders, machine_id};
-use crate::lock_support::{v3_history_at, wait_until};
+use crate::support::agent::{Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image};
+use crate::support::fleet::{EtcdServer, holders, machine_id};
+use crate::support::lock::{v3_history_at, wait_until};
 
 const LOCK_KEY: &str = "com.coreos.airlock/groups/default/v1/semaphore";
 

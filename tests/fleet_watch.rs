@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::agent_support::{Guard, bin};
+use crate::support::agent::{Guard, bin};
 use crate::fleet::{all_nodes, app_config, fleet, nodes, wait_status, write};
-use crate::lock_support::{Etcd, rt};
+use crate::support::lock::{Etcd, rt};
 
 /// etcd's counters, summed over their labels but `grpc_method` (`name` or
 /// `name{grpc_method}`).

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::common::{Run, root, validate_text};
+use crate::support::common::{Run, root, validate_text};
 
 #[test]
 fn sarif_is_valid_sarif_2_1_0() {

@@ -5,7 +5,7 @@
 use kindling::Validation;
 use kindling::diagnostic::Severity;
 
-use crate::common::{corpus, validate_text};
+use crate::support::common::{corpus, validate_text};
 
 /// xorshift64*: a tiny deterministic generator, so failures reproduce.
 struct Rng(u64);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use kindling::rules;
 
-use crate::common::{root, validate_text};
+use crate::support::common::{root, validate_text};
 
 fn check_file(rel: &str, want: &str) {
     let path = root().join(rel);

@@ -15,7 +15,7 @@ use kindling::lock::{
     Released,
 };
 
-use crate::lock_support::{
+use crate::support::lock::{
     Etcd, Proc, free_port, kindling, kindling_as_locksmithctl, listening, machine_root, peer, rt,
     v3_history, wait_until,
 };

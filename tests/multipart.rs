@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::datasource_support::{Emulator, Reply, kindling, node_root};
+use crate::support::datasource::{Emulator, Reply, kindling, node_root};
 
 /// Builds a multipart/mixed message from a JSON list of parts on standard input. Each part:
 /// `type` (`cloud-config`, `x-shellscript`, ... under `text/`, or a full `a/b`), `body`

@@ -9,7 +9,7 @@ use std::path::Path;
 use base64::Engine as _;
 use kindling::omaha::{AppInfo, Client, ClientError, Event, ResponseError, UpdateCheck};
 
-use crate::omaha_support::{
+use crate::support::omaha::{
     APP_ID, instance, kindling, kindling_server, minisign_keys, minisign_sign, minisign_verify,
     peer, post, published, sha256, squashfs, status_until, trivial_server,
 };
@@ -157,7 +157,7 @@ async fn client_refuses_go_omahas_zero_size_package() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_errors_say_what_failed() {
     // Nothing listens on a port just released: a transport error.
-    let port = crate::omaha_support::free_port();
+    let port = crate::support::omaha::free_port();
     let err = Client::new(&format!("http://127.0.0.1:{port}/v1/update/"))
         .unwrap()
         .check(&app("1.0.0", "m1"))

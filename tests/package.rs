@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{Run, root};
+use crate::support::common::{Run, root};
 
 /// The triple `scripts/package` builds the static binary for.
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";

@@ -15,7 +15,7 @@ use kindling::payload::{
 };
 use sha2::Digest as _;
 
-use crate::payload_support::{Behaviour, FileServer, Keypair, Proxy, ext4_payload};
+use crate::support::payload::{Behaviour, FileServer, Keypair, Proxy, ext4_payload};
 
 /// What surrounds the region in the image file.
 const PAD: u8 = 0xA5;
@@ -245,7 +245,7 @@ fn downloads_verifies_and_touches_only_the_region() {
     // The region holds a real file system carrying the release file.
     let copy = w.dir.path().join("slot-copy.ext4");
     std::fs::write(&copy, w.region_payload()).unwrap();
-    let out = Command::new(crate::payload_support::tool("debugfs"))
+    let out = Command::new(crate::support::payload::tool("debugfs"))
         .args(["-R", "cat /share/coreos/release"])
         .arg(&copy)
         .output()
@@ -868,7 +868,7 @@ fn a_short_write_or_full_disk_is_region_full() {
 fn https_directly_and_through_a_connect_proxy() {
     let mut w = World::new();
     let sig = w.key.sign(&w.payload_path, false);
-    let tls = crate::payload_support::TlsServer::start(
+    let tls = crate::support::payload::TlsServer::start(
         w.dir.path(),
         vec![(PATH, w.payload.clone()), (SIG_PATH, sig)],
     );

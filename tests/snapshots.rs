@@ -4,11 +4,11 @@
 
 use kindling::report::human::{Style, render};
 
-use crate::common::root;
+use crate::support::common::root;
 
 #[test]
 fn human_reports_of_examples() {
-    let dir = crate::common::yaml_files(&root().join("examples"));
+    let dir = crate::support::common::yaml_files(&root().join("examples"));
     let mut snapshots = Vec::new();
     for path in dir {
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();
@@ -23,5 +23,5 @@ fn human_reports_of_examples() {
         );
         snapshots.push((stem, text));
     }
-    crate::insta_support::assert_snapshots("validate", &snapshots);
+    crate::support::insta::assert_snapshots("validate", &snapshots);
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kindling::Validation;
 use kindling::template::{Includes, Node, Template};
 
-use crate::common::{Run, corpus, root};
+use crate::support::common::{Run, corpus, root};
 
 const HEADER: &str = "## template: jinja\n";
 
@@ -305,7 +305,7 @@ fn corpus_placeholder_templates_render_once_ported() {
             "ETCD_IP: 10.0.0.1\nMASTER_IP: 10.0.0.2\n",
         ),
     ] {
-        let raw = crate::common::validate_file(&corpus(rel));
+        let raw = crate::support::common::validate_file(&corpus(rel));
         let t = template(&ported(rel), None);
         let v = kindling::template::validate_fleet(&t, &[node("n1", yaml)]);
         let errors: Vec<_> = v
@@ -369,7 +369,7 @@ fn corpus_go_templates_are_not_jinja() {
 }
 
 /// Run the binary with a time limit; returns the output and how long it took.
-fn timed(run: Run) -> (crate::common::Output, Duration) {
+fn timed(run: Run) -> (crate::support::common::Output, Duration) {
     let start = Instant::now();
     let out = run.run();
     (out, start.elapsed())

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::common::validate_text;
+use crate::support::common::validate_text;
 
 /// Known disagreements: (case text fragment, why). None are known today.
 const KNOWN: &[(&str, &str)] = &[];

@@ -1,5 +1,5 @@
 //! A fleet on one machine, for the fleet tests (tests/fleet_reboot.rs) and the 100-agent
-//! benchmark (benches/fleet_reboot.rs): N simulated nodes (agent_support's `Node`: a root
+//! benchmark (benches/fleet_reboot.rs): N simulated nodes (support::agent.s `Node`: a root
 //! directory and a GPT image) with the same staged update, one real etcd (Debian's, on free
 //! loopback ports, restartable on the same ports and data dir, pausable), and one thread per
 //! node driving the real agent.
@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::agent_support::{Keys, Node, Server, bin, kindling, need, update_conf, usr_image};
-use crate::lock_support::{Proc, free_port};
+use crate::support::agent::{Keys, Node, Server, bin, kindling, need, update_conf, usr_image};
+use crate::support::lock::{Proc, free_port};
 
 /// Fleets run one at a time: each measures a makespan, and two fleets on 2 cores would
 /// measure each other.
@@ -356,8 +356,8 @@ impl Fleet {
     fn set_max(&self, slots: u32) {
         let n = slots.to_string();
         let out = match self.spec.backend {
-            Backend::Etcd2 => crate::agent_support::run(
-                crate::lock_support::peer("locksmithctl").to_str().unwrap(),
+            Backend::Etcd2 => crate::support::agent::run(
+                crate::support::lock::peer("locksmithctl").to_str().unwrap(),
                 &["--endpoint", &self.etcd_url, "set-max", &n],
             ),
             Backend::Etcd3 => kindling(&[
@@ -544,10 +544,10 @@ impl Fleet {
     /// locksmithd's `reboot()` loop with the peer locksmithctl: lock, or sleep 5 s doubling
     /// to 5 min. False when the limit came first.
     fn locksmith_lock(&self, i: usize, live: &Live, deadline: Instant, run: &mut NodeRun) -> bool {
-        let peer = crate::lock_support::peer("locksmithctl");
+        let peer = crate::support::lock::peer("locksmithctl");
         let mut pause = Duration::from_secs(5);
         loop {
-            let out = crate::agent_support::run(
+            let out = crate::support::agent::run(
                 peer.to_str().unwrap(),
                 &["--endpoint", &self.etcd_url, "lock", &self.ids[i]],
             );
@@ -879,8 +879,8 @@ impl std::fmt::Display for Figures {
     }
 }
 
-/// Every value the v3 key ever had, oldest first (see `lock_support::v3_history_at`).
-pub use crate::lock_support::v3_history_at as v3_history;
+/// Every value the v3 key ever had, oldest first (see `support::lock::v3_history_at`).
+pub use crate::support::lock::v3_history_at as v3_history;
 
 /// Every value of a v2 key, seen by long polls (`wait=true&waitIndex=`) that follow each
 /// modification from index 1 on: etcd v2 keeps no history beyond its last 1000 events, so
@@ -970,7 +970,7 @@ impl V2Watch {
     /// Every value seen, once the watcher caught up with the key's current modification.
     pub fn finish(mut self) -> Vec<String> {
         let target = format!("{}/v2/keys/{}", self.url, self.key);
-        let body: serde_json::Value = crate::lock_support::rt().block_on(async {
+        let body: serde_json::Value = crate::support::lock::rt().block_on(async {
             let bytes = reqwest::get(&target).await.unwrap().bytes().await.unwrap();
             serde_json::from_slice(&bytes).unwrap()
         });

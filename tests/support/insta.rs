@@ -4,7 +4,7 @@
 //! (`cargo install cargo-insta`; `INSTA_UPDATE=always` accepts all). Every snapshot of a
 //! group is compared before the test fails, so one review covers all of them.
 
-use crate::common::root;
+use crate::support::common::root;
 
 /// Compare `snapshots` (name, text) with `snapshots/<group>/<name>.snap`.
 pub fn assert_snapshots(group: &str, snapshots: &[(String, String)]) {

@@ -596,7 +596,7 @@ pub struct PeerServer {
 
 impl PeerServer {
     pub fn start(payload: &Path, version: &str, signature: &Path) -> PeerServer {
-        let peer = crate::common::root().join("../shared/peers/omaha-trivial-server");
+        let peer = crate::support::common::root().join("../shared/peers/omaha-trivial-server");
         assert!(
             peer.is_file(),
             "{} is missing (the peer tools live in ../shared/peers)",
