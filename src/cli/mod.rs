@@ -20,6 +20,7 @@ mod compile_template;
 mod completions;
 mod coreos_cloudinit;
 mod diff;
+pub mod error;
 mod explain;
 mod fleet;
 mod fleet_recover;
