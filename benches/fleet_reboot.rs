@@ -18,21 +18,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-mod support {
-    //! The integration tests' harness, shared with this benchmark.
-    pub mod common {
-        /// The repository root.
-        pub fn root() -> std::path::PathBuf {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        }
+mod common {
+    /// The repository root.
+    pub fn root() -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
     }
-    // Paths inside an inline module are relative to `benches/support/`.
-    #[path = "../../tests/support/agent.rs"]
-    pub mod agent;
-    #[path = "../../tests/support/fleet.rs"]
-    pub mod fleet;
-    #[path = "../../tests/support/lock.rs"]
-    pub mod lock;
+}
+#[path = "../tests/support/agent.rs"]
+mod agent;
+#[path = "../tests/support/fleet.rs"]
+mod fleet;
+#[path = "../tests/support/lock.rs"]
+mod lock;
+/// The integration tests' harness names its parts `crate::support::*`.
+mod support {
+    pub(crate) use super::{agent, common, fleet, lock};
 }
 
 use std::time::{Duration, Instant};

@@ -21,7 +21,15 @@ use crate::support::common::root;
 /// floor here (the test fails until it is).
 const FLOORS: &[&[&str]] = &[
     // The ground: findings, and small pure tools with no idea of a cloud-config.
-    &["diagnostic", "suggest", "encoding", "xml", "root", "calendar", "wait"],
+    &[
+        "diagnostic",
+        "suggest",
+        "encoding",
+        "xml",
+        "root",
+        "calendar",
+        "wait",
+    ],
     // The rule catalogue: data only (codes, severities, help, book text).
     &["rules"],
     // Reading input: user-data, the spanned YAML tree; unit files; reboot windows.
@@ -38,16 +46,11 @@ const FLOORS: &[&[&str]] = &[
     &["validate"],
     // Compiling, rendering findings, emitting plans and schemas, diffs.
     &["compile", "report", "emit", "diff", "schema"],
-    // The node's parts and the servers.
-    &[
-        "apply",
-        "datasource",
-        "omaha",
-        "slots",
-        "payload",
-        "lock",
-        "update_server",
-    ],
+    // The node's parts: converging a root, the Omaha protocol, the slots, payloads, the lock.
+    &["apply", "omaha", "slots", "payload", "lock"],
+    // What stands on them: the boot-time datasources, the update server, and the machine
+    // itself (its ids, update.conf settings, the health check) as the agent and fleet see it.
+    &["datasource", "update_server", "machine"],
     // The fleet in etcd.
     &["fleet"],
     // The update agent.
@@ -112,7 +115,8 @@ fn strip(text: &str) -> String {
                 }
             }
             out.push(' ');
-        } else if c == b'r' && (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#'))
+        } else if c == b'r'
+            && (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#'))
             && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
         {
             // A raw string: r"..." or r#"..."#.
@@ -149,8 +153,8 @@ fn strip(text: &str) -> String {
         } else if c == b'\'' {
             // A char literal ('a', '\n', '\u{..}') or a lifetime ('a).
             let rest = &text[i..];
-            let lit = if rest.starts_with("'\\") {
-                rest[2..].find('\'').map(|e| e + 3)
+            let lit = if let Some(escaped) = rest.strip_prefix("'\\") {
+                escaped.find('\'').map(|e| e + 3)
             } else {
                 let mut chars = rest[1..].char_indices();
                 match (chars.next(), chars.next()) {
@@ -308,7 +312,13 @@ fn read_module(file: &str, me: &[String], text: &str) -> Module {
     for w in words.windows(2) {
         if matches!(
             w[0],
-            "fn" | "struct" | "enum" | "trait" | "type" | "const" | "static" | "union"
+            "fn" | "struct"
+                | "enum"
+                | "trait"
+                | "type"
+                | "const"
+                | "static"
+                | "union"
                 | "macro_rules!"
         ) {
             m.defines.insert(w[1].trim_end_matches('!').to_owned());
@@ -520,7 +530,11 @@ fn analyse(files: &BTreeMap<String, String>) -> Report {
     }
     report.circles = circles(&graph)
         .into_iter()
-        .map(|c| c.iter().map(|m| format!("src/{}", modules[m].file)).collect())
+        .map(|c| {
+            c.iter()
+                .map(|m| format!("src/{}", modules[m].file))
+                .collect()
+        })
         .collect();
     report
 }
@@ -596,7 +610,11 @@ fn rust_files(dir: &Path, base: &Path, out: &mut BTreeMap<String, String>) {
         if path.is_dir() {
             rust_files(&path, base, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
-            let rel = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             out.insert(rel, std::fs::read_to_string(&path).unwrap());
         }
     }
@@ -633,7 +651,11 @@ fn explain(report: &Report) -> String {
 fn every_module_imports_only_lower_floors_and_no_files_form_a_circle() {
     let report = analyse(&the_tree());
     // The scan sees the tree's imports (one that sees nothing proves nothing).
-    assert!(report.edges > 300, "the scan saw only {} edges", report.edges);
+    assert!(
+        report.edges > 300,
+        "the scan saw only {} edges",
+        report.edges
+    );
     let text = explain(&report);
     assert!(text.is_empty(), "{text}");
 }
@@ -664,7 +686,10 @@ fn a_back_edge_planted_in_the_real_tree_is_found_through_a_brace_import_and_an_a
 #[test]
 fn back_edges_and_circles_are_found_in_every_spelling() {
     let files = planted(&[
-        ("lib.rs", "pub mod diagnostic;\npub mod model;\npub mod check;\n"),
+        (
+            "lib.rs",
+            "pub mod diagnostic;\npub mod model;\npub mod check;\n",
+        ),
         // A brace import with an alias, from the ground up to `check`.
         (
             "diagnostic.rs",
@@ -672,8 +697,14 @@ fn back_edges_and_circles_are_found_in_every_spelling() {
         ),
         ("model/mod.rs", "mod read;\npub use read::Thing;\n"),
         // A circle inside `model`, through `super::` and a re-export.
-        ("model/read.rs", "pub struct Thing;\nfn f() { super::other::g(); }\n"),
-        ("model/other.rs", "pub fn g() { crate::model::read::Thing; }\n"),
+        (
+            "model/read.rs",
+            "pub struct Thing;\nfn f() { super::other::g(); }\n",
+        ),
+        (
+            "model/other.rs",
+            "pub fn g() { crate::model::read::Thing; }\n",
+        ),
         // A path in code, not in a `use`.
         (
             "check/mod.rs",
@@ -719,8 +750,11 @@ fn back_edges_and_circles_are_found_in_every_spelling() {
         "a circle through super:: and a path in code:\n{text}"
     );
     assert!(
-        report.circles.iter().any(|c| c.contains(&"src/check/mod.rs".to_owned())
-            && c.contains(&"src/diagnostic.rs".to_owned())),
+        report
+            .circles
+            .iter()
+            .any(|c| c.contains(&"src/check/mod.rs".to_owned())
+                && c.contains(&"src/diagnostic.rs".to_owned())),
         "a circle across modules:\n{text}"
     );
     assert!(
@@ -731,7 +765,9 @@ fn back_edges_and_circles_are_found_in_every_spelling() {
 
 #[test]
 fn the_strip_keeps_code_and_drops_literals() {
-    let code = strip("let a = 'x'; let b: &'static str = \"crate::cli\"; // crate::agent\nfn f<'a>() {} let r = r#\"crate::fleet\"#;");
+    let code = strip(
+        "let a = 'x'; let b: &'static str = \"crate::cli\"; // crate::agent\nfn f<'a>() {} let r = r#\"crate::fleet\"#;",
+    );
     assert!(!code.contains("cli") && !code.contains("agent") && !code.contains("fleet"));
     assert!(code.contains("fn f<'a>()"), "{code}");
 }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::support::datasource::{Emulator, Out, Reply, Seen, kindling, node_root, run_clean, text};
+use crate::support::datasource::{
+    Emulator, Out, Reply, Seen, kindling, node_root, run_clean, text,
+};
 
 fn run_as(program: &Path, args: &[&str]) -> Out {
     run_clean(program, args)

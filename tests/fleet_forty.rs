@@ -21,10 +21,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::agent::{Guard, bin, kindling};
 use crate::fleet::{
     FleetNode, all_nodes, app_config, fleet, nodes, status_json, wait_status, write,
 };
+use crate::support::agent::{Guard, bin, kindling};
 use crate::support::lock::{Etcd, rt};
 
 const N: usize = 40;

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::agent::{Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image};
+use crate::support::agent::{
+    Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image,
+};
 use crate::support::fleet::{EtcdServer, holders, machine_id};
 use crate::support::lock::{v3_history_at, wait_until};
 

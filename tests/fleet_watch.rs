@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::agent::{Guard, bin};
 use crate::fleet::{all_nodes, app_config, fleet, nodes, wait_status, write};
+use crate::support::agent::{Guard, bin};
 use crate::support::lock::{Etcd, rt};
 
 /// etcd's counters, summed over their labels but `grpc_method` (`name` or

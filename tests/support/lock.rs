@@ -19,7 +19,9 @@ pub fn free_port() -> u16 {
 
 /// A peer binary from `../shared/peers`; a missing one fails the test with a clear message.
 pub fn peer(name: &str) -> PathBuf {
-    let path = crate::support::common::root().join("../shared/peers").join(name);
+    let path = crate::support::common::root()
+        .join("../shared/peers")
+        .join(name);
     assert!(
         path.is_file(),
         "the peer binary {} is missing: these interop tests need ../shared/peers/{name} (see ../shared/peers/README.md)",

@@ -16,7 +16,9 @@ pub const APP_ID: &str = "{e96281a6-d1af-4bde-9a0a-97b76e56dc57}";
 
 /// A peer binary from `../shared/peers`, or a clear failure.
 pub fn peer(name: &str) -> PathBuf {
-    let path = crate::support::common::root().join("../shared/peers").join(name);
+    let path = crate::support::common::root()
+        .join("../shared/peers")
+        .join(name);
     assert!(
         path.is_file(),
         "the peer binary {} is missing: these tests need ../shared/peers/{name} (see ../shared/peers/README.md)",
