@@ -195,7 +195,7 @@ fn main() {
         .iter()
         .take(2000)
         .map(|r| {
-            kindling::template::Node::new(kindling::template::vars::merge(
+            kindling::template::NodeVars::new(kindling::template::vars::merge(
                 std::slice::from_ref(common.as_ref().unwrap()),
                 Some(&r.vars),
                 &[],

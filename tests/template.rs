@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kindling::Validation;
-use kindling::template::{Includes, Node, Template};
+use kindling::template::{Includes, NodeVars as Node, Template};
 
 use crate::support::common::{Run, corpus, root};
 
@@ -95,7 +95,7 @@ fn findings_point_into_the_template() {
         node("b", "strategy: reboot\nunits: [z]\n"),
         node("c", "strategy: reboot\nunits: []\n"),
     ];
-    let v = kindling::template::validate_fleet(&t, &nodes);
+    let v = kindling::validate::validate_fleet(&t, &nodes);
     let got = found(&v);
     let want: Vec<Found> = vec![
         // An expression: at the `{{ … }}`, with what it rendered (filter output) and the node.
@@ -192,7 +192,7 @@ fn block_scalars_and_units_map_line_by_line() {
         "{HEADER}#cloud-config\ncoreos:\n  units:\n    - name: app.service\n      content: |\n        [Service]\n        Environment=NAME={{{{ name }}}}\n        ExecStrat=/usr/bin/app\n"
     );
     let t = template(&text, None);
-    let v = kindling::template::validate_fleet(&t, &[node("n1", "name: web\n")]);
+    let v = kindling::validate::validate_fleet(&t, &[node("n1", "name: web\n")]);
     let f = v[0]
         .findings
         .iter()
@@ -212,7 +212,7 @@ fn macro_output_maps_to_the_call() {
         "{HEADER}#cloud-config\n{{% macro unit(n) %}}\n- name: {{{{ n }}}}\n  comand: start\n{{% endmacro %}}\ncoreos:\n  units:\n{{{{ unit(\"a.service\") | indent(4, true) }}}}\n"
     );
     let t = template(&text, None);
-    let v = kindling::template::validate_fleet(&t, &[node("n1", "{}\n")]);
+    let v = kindling::validate::validate_fleet(&t, &[node("n1", "{}\n")]);
     assert_eq!(
         spanned(&v[0], "kindling::structure::unknown-key"),
         "{{ unit(\"a.service\") | indent(4, true) }}"
@@ -227,7 +227,7 @@ fn strict_undefined_names_variable_node_and_position() {
         node("web-01", "hostname: a\n"),
         node("web-02", "hostname: b\n"),
     ];
-    let v = kindling::template::validate_fleet(&t, &nodes);
+    let v = kindling::validate::validate_fleet(&t, &nodes);
     assert_eq!(v[0].findings.len(), 1, "{:?}", v[0].findings);
     let f = &v[0].findings[0];
     assert_eq!(f.rule.code, "kindling::template::undefined");
@@ -240,7 +240,7 @@ fn strict_undefined_names_variable_node_and_position() {
     assert_eq!((p.line, p.column), (3, 14));
     // An attribute of a defined variable.
     let text = format!("{HEADER}#cloud-config\nhostname: {{{{ node.fqdn }}}}\n");
-    let v = kindling::template::validate_fleet(
+    let v = kindling::validate::validate_fleet(
         &template(&text, None),
         &[node("x", "node: {name: a}\n")],
     );
@@ -249,7 +249,7 @@ fn strict_undefined_names_variable_node_and_position() {
     let text = format!(
         "{HEADER}#cloud-config\nhostname: {{{{ name | default(\"x\") }}}}\n{{% if role is defined %}}\n# {{{{ role }}}}\n{{% endif %}}\n"
     );
-    let v = kindling::template::validate_fleet(&template(&text, None), &[node("x", "{}\n")]);
+    let v = kindling::validate::validate_fleet(&template(&text, None), &[node("x", "{}\n")]);
     assert!(v[0].findings.is_empty(), "{:?}", v[0].findings);
 }
 
@@ -307,7 +307,7 @@ fn corpus_placeholder_templates_render_once_ported() {
     ] {
         let raw = crate::support::common::validate_file(&corpus(rel));
         let t = template(&ported(rel), None);
-        let v = kindling::template::validate_fleet(&t, &[node("n1", yaml)]);
+        let v = kindling::validate::validate_fleet(&t, &[node("n1", yaml)]);
         let errors: Vec<_> = v
             .iter()
             .flat_map(|v| &v.findings)
@@ -321,7 +321,7 @@ fn corpus_placeholder_templates_render_once_ported() {
             );
         }
         // Without values every placeholder is an undefined variable, once, at its line.
-        let v = kindling::template::validate_fleet(&t, &[node("n1", "{}\n")]);
+        let v = kindling::validate::validate_fleet(&t, &[node("n1", "{}\n")]);
         assert_eq!(v[0].findings.len(), 1, "{rel}");
         assert_eq!(v[0].findings[0].rule.code, "kindling::template::undefined");
     }

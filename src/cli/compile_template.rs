@@ -8,7 +8,7 @@ use super::compile::{CompileArgs, CompileTarget, options, write_atomically};
 use super::emit;
 use super::template_input::{Inputs, dollar_vars, print_findings};
 use crate::diagnostic::Severity;
-use crate::template::{Node, Template};
+use crate::template::{NodeVars, Template};
 
 /// What one node compiled to, kept until every node is known to be good.
 enum Output {
@@ -27,10 +27,10 @@ pub(super) fn run(args: &CompileArgs, template: &Template, inputs: &Inputs) -> E
         Err(code) => return code,
     };
     let nodes = inputs.nodes();
-    let results = crate::template::fleet::per_node(&nodes, |node: &Node| {
+    let results = crate::template::per_node(&nodes, |node: &NodeVars| {
         let mut options = base.clone();
         options.vars.extend(dollar_vars(node));
-        let compiled = crate::template::compile_node(template, node, &options);
+        let compiled = crate::compile::compile_node(template, node, &options);
         let output = compiled.plan.map(|plan| match args.target {
             CompileTarget::Ignition => Output::Ignition(crate::emit::ignition::render(&plan)),
             CompileTarget::Tree => {
@@ -45,7 +45,7 @@ pub(super) fn run(args: &CompileArgs, template: &Template, inputs: &Inputs) -> E
         (compiled.findings, output)
     });
     let (findings, outputs): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-    let validations = crate::template::fleet::group(template, &nodes, findings);
+    let validations = crate::validate::group(template, &nodes, findings);
     print_findings(&validations, args.color);
     let failing = if args.strict {
         Severity::Warning

@@ -291,9 +291,8 @@ pub(crate) fn plan_for_node(
             let nodes = inputs.nodes();
             let mut options = compile_options(root, vars);
             options.vars.extend(template_input::dollar_vars(&nodes[0]));
-            let compiled = crate::template::compile_node(&t, &nodes[0], &options);
-            let validations =
-                crate::template::fleet::group(&t, &nodes[..1], vec![compiled.findings]);
+            let compiled = crate::compile::compile_node(&t, &nodes[0], &options);
+            let validations = crate::validate::group(&t, &nodes[..1], vec![compiled.findings]);
             print_findings(&validations, color);
             return compiled.plan.ok_or_else(|| {
                 eprintln!("kindling: {file} has errors; nothing to compare or apply");

@@ -66,7 +66,7 @@ pub(super) fn run(args: &RenderArgs) -> ExitCode {
         Ok(text) => emit(&text),
         Err(located) => {
             let node = std::slice::from_ref(node);
-            let validations = crate::template::fleet::group(&template, node, vec![vec![*located]]);
+            let validations = crate::validate::group(&template, node, vec![vec![*located]]);
             print_findings(&validations, args.color);
             let errors = validations
                 .iter()

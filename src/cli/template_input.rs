@@ -15,7 +15,7 @@ use crate::Validation;
 use crate::diagnostic::Severity;
 use crate::report;
 use crate::template::inventory::Record;
-use crate::template::{Includes, Node};
+use crate::template::{Includes, NodeVars};
 
 /// Variables given on the command line, read.
 #[derive(Debug, Default)]
@@ -48,25 +48,25 @@ impl Inputs {
             let (v, vars) = crate::template::vars::read_vars_file(name, bytes);
             inputs.failed |= vars.is_none();
             inputs.files.extend(vars);
-            inputs.validations.push(v);
+            inputs.validations.push(crate::validate::input_file(v));
         }
         if let Some(name) = inventory {
             let bytes = read(name)?;
             let (v, records) = crate::template::inventory::read(name, bytes);
             inputs.failed |= records.is_none();
             inputs.records = Some(records.unwrap_or_default());
-            inputs.validations.push(v);
+            inputs.validations.push(crate::validate::input_file(v));
         }
         Ok(inputs)
     }
 
     /// The nodes to render: one per inventory record, else one from the files and `--var`.
-    pub fn nodes(&self) -> Vec<Node> {
+    pub fn nodes(&self) -> Vec<NodeVars> {
         match &self.records {
             Some(records) => records
                 .iter()
                 .map(|r| {
-                    let mut node = Node::new(crate::template::vars::merge(
+                    let mut node = NodeVars::new(crate::template::vars::merge(
                         &self.files,
                         Some(&r.vars),
                         &self.cli,
@@ -75,7 +75,7 @@ impl Inputs {
                     node
                 })
                 .collect(),
-            None => vec![Node::new(crate::template::vars::merge(
+            None => vec![NodeVars::new(crate::template::vars::merge(
                 &self.files,
                 None,
                 &self.cli,
@@ -97,7 +97,7 @@ impl Inputs {
 
 /// The values of `$public_ipv4` and friends for a node: its variables of those names
 /// (from `--var`, `--vars` or its inventory record) that are text.
-pub(crate) fn dollar_vars(node: &Node) -> BTreeMap<String, String> {
+pub(crate) fn dollar_vars(node: &NodeVars) -> BTreeMap<String, String> {
     crate::compile::VARIABLES
         .iter()
         .filter_map(|k| {
@@ -232,14 +232,14 @@ pub(crate) fn input(file: &str) -> Result<Input, ExitCode> {
     let copy = source.clone();
     match crate::template::Template::new(source, Some(includes_for(file))) {
         Ok(t) if findings.is_empty() => Ok(Input::Template(Box::new(t))),
-        Ok(_) => Ok(Input::Broken(Box::new(
-            crate::template::vars::validation_of(copy, findings),
-        ))),
+        Ok(_) => Ok(Input::Broken(Box::new(crate::validate::validation_of(
+            copy, findings,
+        )))),
         Err(errors) => {
             findings.extend(errors);
-            Ok(Input::Broken(Box::new(
-                crate::template::vars::validation_of(copy, findings),
-            )))
+            Ok(Input::Broken(Box::new(crate::validate::validation_of(
+                copy, findings,
+            ))))
         }
     }
 }

@@ -49,10 +49,10 @@ pub(super) fn run(args: &ValidateArgs) -> ExitCode {
             // Without usable variables a template is not rendered: the variables' own
             // findings say why.
             Ok(Input::Template(t)) if inputs.failed => results.push(
-                crate::template::vars::validation_of((*t.source()).clone(), Vec::new()),
+                crate::validate::validation_of((*t.source()).clone(), Vec::new()),
             ),
             Ok(Input::Template(t)) => {
-                results.extend(crate::template::validate_fleet(&t, &nodes));
+                results.extend(crate::validate::validate_fleet(&t, &nodes));
             }
             Err(_) => io_failed = true,
         }

@@ -12,14 +12,15 @@
 //!
 //! Pure, like the rest of `compile`: no I/O.
 
-use std::collections::BTreeMap;
-
-use crate::compile::{Compiled, Options};
-use crate::diagnostic::{Finding, Severity, Span};
-use crate::plan::{Action, ActionKind, Plan, PlanOptions};
-use crate::source::multipart::{Part, PartKind, split};
-use crate::source::{SourceFile, UserData};
-use crate::{Validation, rules};
+use super::config::compile_config;
+use super::options::{Compiled, Options, Target};
+use crate::diagnostic::{Severity, Span};
+use crate::plan::{Action, ActionKind, Plan};
+use crate::source::UserData;
+use crate::source::multipart::{PartKind, split};
+use crate::validate::{
+    PartMapper, Validation, as_cloud_config, from_hostname_key, validate_rendered,
+};
 
 /// One applied part, in part order.
 #[derive(Debug, Clone)]
@@ -46,121 +47,6 @@ pub struct Parts {
     pub compiled: Compiled,
     /// The applied parts in order.
     pub steps: Vec<Step>,
-}
-
-/// A part's text as a cloud-config, and how many bytes of it were added in front.
-fn as_cloud_config(part: &Part) -> (String, usize) {
-    let first = part.text.split('\n').next().unwrap_or("").trim_end();
-    if first == crate::source::HEADER {
-        (part.text.clone(), 0)
-    } else {
-        let prefix = "#cloud-config\n";
-        (format!("{prefix}{}", part.text), prefix.len())
-    }
-}
-
-/// Moves spans of a part's cloud-config text into the whole file.
-struct Mapper<'a> {
-    part: &'a Part,
-    prefix: usize,
-}
-
-impl Mapper<'_> {
-    fn span(&self, span: Span) -> Span {
-        match self.part.body_at {
-            Some(at) if span.start >= self.prefix => {
-                let len = self.part.text.len();
-                let start = (span.start - self.prefix).min(len);
-                let end = span.end.saturating_sub(self.prefix).clamp(start, len);
-                Span::new(at + start, at + end)
-            }
-            _ => self.part.header,
-        }
-    }
-
-    /// A finding of the part's text, moved; `local` is the part's own source (for the line
-    /// and column a decoded part's message names).
-    fn finding(&self, mut f: Finding, local: &SourceFile) -> Finding {
-        let label = self.part.label();
-        if self.part.body_at.is_some() {
-            f.message = format!("{label}: {}", f.message);
-        } else {
-            let p = local.position(f.span.start);
-            let line = if self.prefix > 0 {
-                p.line.saturating_sub(1).max(1)
-            } else {
-                p.line
-            };
-            f.message = format!(
-                "{label}, line {line} column {} of its {}-decoded text (a decoded part can only be pointed at by its header): {}",
-                p.column,
-                self.part.decoded.join("+"),
-                f.message
-            );
-        }
-        f.span = self.span(f.span);
-        for r in &mut f.related {
-            r.span = self.span(r.span);
-        }
-        f
-    }
-
-    fn plan(&self, mut plan: Plan) -> Plan {
-        for f in &mut plan.files {
-            f.span = self.span(f.span);
-            f.origin = format!("part {} {}", self.part.number, f.origin);
-        }
-        for a in &mut plan.actions {
-            a.span = self.span(a.span);
-        }
-        plan
-    }
-}
-
-/// Validate a multipart user-data: split it, validate each cloud-config part, report parts
-/// that are skipped and what two parts both write. `findings` are the load's.
-#[must_use]
-pub fn validate(source: SourceFile, mut findings: Vec<Finding>) -> Validation {
-    let done = |source, mut findings: Vec<Finding>| {
-        crate::diagnostic::sort(&mut findings);
-        Validation {
-            source,
-            root: None,
-            config: crate::model::CloudConfig::default(),
-            findings,
-        }
-    };
-    if findings.iter().any(|f| f.severity == Severity::Error) {
-        return done(source, findings);
-    }
-    let parts = match split(&source.text) {
-        Ok(s) => s,
-        Err(f) => {
-            findings.push(f);
-            return done(source, findings);
-        }
-    };
-    findings.extend(parts.findings);
-    let mut plans = Vec::new();
-    for part in parts
-        .parts
-        .iter()
-        .filter(|p| p.kind == PartKind::CloudConfig)
-    {
-        let (text, prefix) = as_cloud_config(part);
-        let v = crate::validate_rendered(&part.label(), text.into_bytes());
-        let map = Mapper { part, prefix };
-        let failed = v.has(Severity::Error);
-        for f in v.findings.iter().cloned() {
-            findings.push(map.finding(f, &v.source));
-        }
-        if !failed {
-            let plan = crate::plan::plan(&v.config, &PlanOptions::default());
-            plans.push((part.number, map.plan(plan)));
-        }
-    }
-    findings.extend(conflicts(&plans));
-    done(source, findings)
 }
 
 /// Compile a validated multipart user-data part by part (`validation` from
@@ -190,7 +76,7 @@ pub fn compile(validation: Validation, options: &Options) -> Parts {
     };
     // The target's own checks run once, on the merged plan (`compile::multipart_file`).
     let part_options = Options {
-        target: super::Target::Tree,
+        target: Target::Tree,
         ..options.clone()
     };
     let mut steps = Vec::new();
@@ -199,13 +85,13 @@ pub fn compile(validation: Validation, options: &Options) -> Parts {
         match part.kind {
             PartKind::CloudConfig => {
                 let (text, prefix) = as_cloud_config(part);
-                let mut v = crate::validate_rendered(&part.label(), text.into_bytes());
+                let mut v = validate_rendered(&part.label(), text.into_bytes());
                 // Its findings are already the whole file's (from `validate`): only what the
                 // compile adds (unset variables, the substituted text's problems) is new.
                 v.findings.clear();
                 let local = v.source.clone();
-                let c = super::compile_validated(v, &part_options);
-                let map = Mapper { part, prefix };
+                let c = compile_config(v, &part_options);
+                let map = PartMapper { part, prefix };
                 // The compile moved what the substituted text's validation found back onto
                 // the part as written, so these map like any other finding of the part.
                 for f in c.findings {
@@ -218,7 +104,7 @@ pub fn compile(validation: Validation, options: &Options) -> Parts {
             }
             PartKind::Script => steps.push(Step::Script {
                 number: part.number,
-                text: super::substitute(&part.text, &options.vars),
+                text: super::substitute::substitute(&part.text, &options.vars),
                 header: part.header,
             }),
             PartKind::Ignition | PartKind::Skipped(_) => {}
@@ -319,70 +205,6 @@ pub fn merge(plans: Vec<Plan>) -> Plan {
     // Stable: within a phase the parts keep their order.
     actions.sort_by_key(|a| phase(&a.kind));
     out.actions = actions;
-    out
-}
-
-/// Whether `f` is the `/etc/hostname` a `hostname` key plans (origin `hostname`, or
-/// `part N hostname` once moved into the whole file).
-fn from_hostname_key(f: &crate::plan::PlannedFile) -> bool {
-    f.path == "/etc/hostname" && (f.origin == "hostname" || f.origin.ends_with(" hostname"))
-}
-
-fn unit_of(path: &str) -> Option<&str> {
-    ["/etc/systemd/system/", "/run/systemd/system/"]
-        .iter()
-        .find_map(|d| path.strip_prefix(d))
-}
-
-/// What two parts both write (files, units) and hostnames a later part names in vain.
-fn conflicts(plans: &[(usize, Plan)]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut files: BTreeMap<&str, (usize, &crate::plan::PlannedFile)> = BTreeMap::new();
-    let mut hostname: Option<(usize, &str, Span)> = None;
-    for (number, plan) in plans {
-        for f in &plan.files {
-            if from_hostname_key(f) {
-                continue;
-            }
-            if let Some((earlier, g)) = files.get(f.path.as_str())
-                && (g.content != f.content || g.mode != f.mode || g.owner != f.owner)
-            {
-                let what = match unit_of(&f.path) {
-                    Some(unit) => format!("defines unit {unit}"),
-                    None => format!("writes {}", f.path),
-                };
-                out.push(
-                    rules::source_multipart_conflict::RULE
-                        .at(
-                            f.span,
-                            format!(
-                                "part {number} {what}, which part {earlier} also does; part {number}'s wins, as the parts apply in order"
-                            ),
-                        )
-                        .with_related(g.span, format!("part {earlier}'s")),
-                );
-            }
-            files.insert(&f.path, (*number, f));
-        }
-        for a in &plan.actions {
-            if let ActionKind::SetHostname { hostname: h } = &a.kind {
-                match hostname {
-                    None => hostname = Some((*number, h, a.span)),
-                    Some((first, name, span)) if name != h => out.push(
-                        rules::source_multipart_conflict::RULE
-                            .at(
-                                a.span,
-                                format!(
-                                    "part {number} names hostname {h:?}, but part {first}'s {name:?} wins: the first part that names a hostname does, as in coreos-cloudinit"
-                                ),
-                            )
-                            .with_related(span, format!("part {first}'s hostname")),
-                    ),
-                    Some(_) => {}
-                }
-            }
-        }
-    }
     out
 }
 

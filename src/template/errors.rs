@@ -3,13 +3,14 @@
 
 use minijinja::{Error, ErrorKind};
 
-use super::{Located, Template};
+use super::files::{Files, Located};
 use crate::diagnostic::{Rule, Span};
 use crate::rules;
 
-/// The finding for a render or parse error of `template`; `known` are the variable names
+/// The finding for a render or parse error of the template whose files are `files` (its
+/// rendered text starting at `body_start`); `known` are the variable names
 /// the node has (for a "did you mean" on undefined variables).
-pub(super) fn finding(template: &Template, err: &Error, known: &[&str]) -> Located {
+pub(super) fn finding(files: &Files, body_start: usize, err: &Error, known: &[&str]) -> Located {
     // An error inside an include is wrapped once per level: report the innermost one
     // that knows its position, at the include chain's first tag as related.
     let mut chain = vec![err];
@@ -26,7 +27,7 @@ pub(super) fn finding(template: &Template, err: &Error, known: &[&str]) -> Locat
         .find(|e| e.name().is_some())
         .copied()
         .unwrap_or(err);
-    let (file, span) = position(template, innermost);
+    let (file, span) = position(files, body_start, innermost);
     let (rule, message, help) = describe(innermost, known);
     let mut finding = rule.at(span, message);
     if let Some(help) = help {
@@ -35,7 +36,7 @@ pub(super) fn finding(template: &Template, err: &Error, known: &[&str]) -> Locat
     // Where the outermost include is, when the error is in an included file.
     if file != 0
         && let Some(outer) = chain.first()
-        && let (0, outer_span) = position(template, outer)
+        && let (0, outer_span) = position(files, body_start, outer)
     {
         return Located {
             file,
@@ -50,13 +51,13 @@ pub(super) fn finding(template: &Template, err: &Error, known: &[&str]) -> Locat
     }
 }
 
-fn position(template: &Template, err: &Error) -> (usize, Span) {
+fn position(files: &Files, body_start: usize, err: &Error) -> (usize, Span) {
     let (file, offset) = err
         .name()
-        .and_then(|n| template.file_of(n))
-        .unwrap_or((0, template.body_start));
-    let Some(source) = template.file(file) else {
-        return (0, Span::point(template.body_start));
+        .and_then(|n| files.file_of(n))
+        .unwrap_or((0, body_start));
+    let Some(source) = files.file(file) else {
+        return (0, Span::point(body_start));
     };
     if let Some(range) = err.range() {
         let start = (range.start + offset).min(source.text.len());

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 
 use minijinja::Value;
 
-use super::vars::{mapping, text_file, validation_of as validation};
-use crate::Validation;
+use super::vars::{InputFile, mapping, text_file};
 use crate::diagnostic::{Finding, Severity, Span};
 use crate::rules;
 use crate::source::{self, SourceFile};
@@ -25,10 +24,10 @@ pub struct Record {
     pub vars: BTreeMap<String, Value>,
 }
 
-/// Read an inventory named `name` (CSV when the name ends in `.csv`): its validation and the
-/// records (`None` when it has errors).
+/// Read an inventory named `name` (CSV when the name ends in `.csv`): the file and its
+/// findings, and the records (`None` when it has errors).
 #[must_use]
-pub fn read(name: &str, bytes: Vec<u8>) -> (Validation, Option<Vec<Record>>) {
+pub fn read(name: &str, bytes: Vec<u8>) -> (InputFile, Option<Vec<Record>>) {
     let (source, mut findings) = text_file(name, bytes);
     let mut records = Vec::new();
     if findings.is_empty() {
@@ -65,7 +64,7 @@ pub fn read(name: &str, bytes: Vec<u8>) -> (Validation, Option<Vec<Record>>) {
     crate::diagnostic::sort(&mut findings);
     let ok = !findings.iter().any(|f| f.severity == Severity::Error);
     let records = ok.then(|| records.into_iter().map(|(r, _)| r).collect());
-    (validation(source, findings), records)
+    (InputFile { source, findings }, records)
 }
 
 fn valid_name(name: &str) -> bool {

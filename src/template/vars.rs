@@ -1,4 +1,4 @@
-//! Variables: `--vars` files (YAML or JSON), `--var NAME=VALUE`, and the [`Node`] they make.
+//! Variables: `--vars` files (YAML or JSON), `--var NAME=VALUE`, and the [`NodeVars`] they make.
 //!
 //! Files are read with the project's spanned YAML reader (JSON is YAML), so a mistake in
 //! one is a finding at its own line and column. Values are read with YAML 1.2's core types,
@@ -15,29 +15,28 @@ use std::collections::BTreeMap;
 
 use minijinja::Value;
 
-use crate::Validation;
 use crate::diagnostic::{Finding, Severity, Span};
 use crate::rules;
 use crate::source::{self, LineIndex, SourceFile, UserData};
 
 /// One node to render: its name (from the inventory, or a `name` variable) and its
-/// variables.
+/// variables. (Not `source::Node`, a node of the YAML tree.)
 #[derive(Debug, Clone)]
-pub struct Node {
+pub struct NodeVars {
     /// The node's name, when it has one.
     pub name: Option<String>,
     /// Its variables, merged.
     pub vars: BTreeMap<String, Value>,
 }
 
-impl Node {
+impl NodeVars {
     /// A node from merged variables; its name is the `name` variable when that is text.
     #[must_use]
-    pub fn new(vars: BTreeMap<String, Value>) -> Node {
+    pub fn new(vars: BTreeMap<String, Value>) -> NodeVars {
         let name = vars
             .get("name")
             .and_then(|v| v.as_str().map(str::to_string));
-        Node { name, vars }
+        NodeVars { name, vars }
     }
 
     /// The render context.
@@ -51,6 +50,16 @@ impl Node {
     pub fn keys(&self) -> Vec<&str> {
         self.vars.keys().map(String::as_str).collect()
     }
+}
+
+/// A variables file or an inventory as read: its text and what is wrong with it (positions
+/// in it). `validate::input_file` makes it a validation for the reports.
+#[derive(Debug)]
+pub struct InputFile {
+    /// The file's text.
+    pub source: SourceFile,
+    /// Its findings, sorted.
+    pub findings: Vec<Finding>,
 }
 
 /// A text file as a [`SourceFile`] (UTF-8 checked, not classified), with the finding for
@@ -80,10 +89,10 @@ pub fn text_file(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
     (source, findings)
 }
 
-/// Read a `--vars` file: its validation (findings with positions in it) and its variables
+/// Read a `--vars` file: the file and its findings (positions in it) and its variables
 /// (`None` when it has errors).
 #[must_use]
-pub fn read_vars_file(name: &str, bytes: Vec<u8>) -> (Validation, Option<BTreeMap<String, Value>>) {
+pub fn read_vars_file(name: &str, bytes: Vec<u8>) -> (InputFile, Option<BTreeMap<String, Value>>) {
     let (source, mut findings) = text_file(name, bytes);
     let parsed = source::yaml::parse(&source.text, &source.index);
     findings.extend(parsed.findings);
@@ -110,18 +119,7 @@ pub fn read_vars_file(name: &str, bytes: Vec<u8>) -> (Validation, Option<BTreeMa
         vars = None;
     }
     crate::diagnostic::sort(&mut findings);
-    (validation_of(source, findings), vars)
-}
-
-/// A validation of a file that is not a cloud-config (no tree, no config).
-#[must_use]
-pub fn validation_of(source: SourceFile, findings: Vec<Finding>) -> Validation {
-    Validation {
-        source,
-        root: None,
-        config: crate::model::CloudConfig::default(),
-        findings,
-    }
+    (InputFile { source, findings }, vars)
 }
 
 /// The entries of a mapping node as variables (duplicate and non-text keys are findings).
@@ -265,7 +263,7 @@ pub fn merge(
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> (Validation, Option<BTreeMap<String, Value>>) {
+    fn read(text: &str) -> (InputFile, Option<BTreeMap<String, Value>>) {
         read_vars_file("vars.yaml", text.as_bytes().to_vec())
     }
 

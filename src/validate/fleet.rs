@@ -10,23 +10,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Located, Node, Template};
-use crate::Validation;
-use crate::compile::{Compiled, Options};
+use super::rendered::validate_rendered;
+use super::validation::{Validation, validation_of};
 use crate::diagnostic::{Finding, Nodes, Severity, Span};
-use crate::plan::Plan;
-use crate::source::SourceFile;
+use crate::template::{Located, NodeVars, Template, per_node};
 
 /// Render and check one node; its findings point into the template's files.
 #[must_use]
-pub fn check_node(template: &Template, node: &Node) -> Vec<Located> {
+pub fn check_node(template: &Template, node: &NodeVars) -> Vec<Located> {
     let context = node.context();
     let keys = node.keys();
     match template.render(&context, &keys) {
         Err(located) => vec![*located],
         Ok(text) => {
             let name = template.source().name.clone();
-            let mut v = crate::validate_rendered(&name, text.clone().into_bytes());
+            let mut v = validate_rendered(&name, text.clone().into_bytes());
             drop_given_dollar_vars(node, &mut v.findings);
             template.locate(v.findings, &text, &context)
         }
@@ -34,91 +32,23 @@ pub fn check_node(template: &Template, node: &Node) -> Vec<Located> {
 }
 
 /// `$private_ipv4` is no risk on a node whose variables give it a value (`compile`
-/// substitutes it from them), so its warning goes.
-fn drop_given_dollar_vars(node: &Node, findings: &mut Vec<Finding>) {
+/// substitutes it from them), so its warning goes. The rule's message starts with the
+/// variable (`$private_ipv4 is empty on nodes ...`).
+pub fn drop_given_dollar_vars(node: &NodeVars, findings: &mut Vec<Finding>) {
     findings.retain(|f| {
         f.rule.code != crate::rules::substitution_variable::RULE.code
-            || !crate::compile::VARIABLES.iter().any(|var| {
-                node.vars.contains_key(*var) && f.message.starts_with(&format!("${var} "))
-            })
+            || !f
+                .message
+                .strip_prefix('$')
+                .and_then(|rest| rest.split_once(' '))
+                .is_some_and(|(var, _)| node.vars.contains_key(var))
     });
-}
-
-/// What compiling one node produced.
-#[derive(Debug)]
-pub struct NodeCompiled {
-    /// The rendered config (when the render succeeded), for the manifest.
-    pub rendered: Option<SourceFile>,
-    /// Every finding, pointing into the template's files.
-    pub findings: Vec<Located>,
-    /// The plan, when nothing stops it.
-    pub plan: Option<Plan>,
-}
-
-/// Render one node and compile what it renders (`$public_ipv4` and friends are substituted
-/// after rendering, from `options.vars`).
-#[must_use]
-pub fn compile_node(template: &Template, node: &Node, options: &Options) -> NodeCompiled {
-    let context = node.context();
-    let keys = node.keys();
-    let text = match template.render(&context, &keys) {
-        Ok(text) => text,
-        Err(located) => {
-            return NodeCompiled {
-                rendered: None,
-                findings: vec![*located],
-                plan: None,
-            };
-        }
-    };
-    let name = template.source().name.clone();
-    let Compiled {
-        validation,
-        mut findings,
-        plan,
-    } = crate::compile::compile_rendered(&name, text.clone().into_bytes(), options);
-    // Findings about the `$`-substituted text are already moved back onto `text` (and
-    // `validation` is the validation of `text`): they locate like every other finding.
-    drop_given_dollar_vars(node, &mut findings);
-    let located = template.locate(findings, &text, &context);
-    NodeCompiled {
-        rendered: Some(validation.source),
-        findings: located,
-        plan,
-    }
-}
-
-/// Each node's findings, worked out on up to `available_parallelism` threads.
-pub(crate) fn per_node<T: Send>(nodes: &[Node], work: impl Fn(&Node) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(nodes.len().div_ceil(16))
-        .max(1);
-    if threads == 1 {
-        return nodes.iter().map(&work).collect();
-    }
-    let chunk = nodes.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = nodes
-            .chunks(chunk)
-            .map(|part| {
-                let work = &work;
-                scope.spawn(move || part.iter().map(work).collect::<Vec<T>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            // A worker only panics through a bug; lose its nodes' results rather than
-            // take the whole run down, and say so.
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
 }
 
 /// Render and check every node; one validation per file with findings (the template's
 /// first, always present), each distinct finding once with its nodes.
 #[must_use]
-pub fn validate_fleet(template: &Template, nodes: &[Node]) -> Vec<Validation> {
+pub fn validate_fleet(template: &Template, nodes: &[NodeVars]) -> Vec<Validation> {
     let results = per_node(nodes, |node| check_node(template, node));
     group(template, nodes, results)
 }
@@ -141,7 +71,11 @@ fn without_indexes(message: &str) -> String {
 
 /// Group per-node findings (in node order) into validations per file.
 #[must_use]
-pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) -> Vec<Validation> {
+pub fn group(
+    template: &Template,
+    nodes: &[NodeVars],
+    results: Vec<Vec<Located>>,
+) -> Vec<Validation> {
     type Key = (usize, Span, &'static str, Severity, String);
     let mut index: HashMap<Key, usize> = HashMap::new();
     let mut groups: Vec<(Located, Vec<String>, usize)> = Vec::new();
@@ -202,7 +136,7 @@ pub fn group(template: &Template, nodes: &[Node], results: Vec<Vec<Located>>) ->
         .filter(|(i, (_, f))| *i == 0 || !f.is_empty())
         .map(|(_, (source, mut findings))| {
             crate::diagnostic::sort(&mut findings);
-            super::vars::validation_of(Arc::unwrap_or_clone(Arc::clone(source)), findings)
+            validation_of(Arc::unwrap_or_clone(Arc::clone(source)), findings)
         })
         .collect()
 }
