@@ -3,7 +3,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{DiffFormat, emit, open_root};
+use super::args::DiffFormat;
+use super::shared::{emit, open_root};
 use crate::agent::pipeline::{Agent, Options, Outcome};
 use crate::agent::run::{self, Request};
 use crate::agent::state::Record;

@@ -2,7 +2,11 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::{Color, DiffFormat, emit, open_root, parse_var, plan_for_vars, use_color};
+use super::args::{DiffFormat, NodeVarArgs};
+use super::diff::node_input;
+use super::error::CliError;
+use super::node_plan::plan_node;
+use super::shared::{root_at, use_color, write_out};
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -22,100 +26,79 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
     pub format: DiffFormat,
-    /// A per-node value of $public_ipv4 and friends, or (for a template) any variable.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    pub vars: Vec<(String, String)>,
-    /// Variables for a template (`## template: jinja`), from a YAML or JSON file
-    /// (repeatable; later files win).
-    #[arg(long = "vars", value_name = "FILE")]
-    pub var_files: Vec<String>,
-    /// When to use colour.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
+    /// `--var`, `--vars`, `--color`.
+    #[command(flatten)]
+    pub node: NodeVarArgs,
     /// Read user-data and metadata from datasources instead of FILE.
     #[command(flatten)]
     pub from: super::from::FromArgs,
 }
 
-pub(super) fn run(args: &ApplyArgs) -> ExitCode {
+pub(super) fn run(args: &ApplyArgs) -> Result<ExitCode, CliError> {
     if args.from.any() && !args.rollback {
         if args.file.is_some() {
-            eprintln!("kindling: apply takes FILE or --from-... datasources, not both");
-            return ExitCode::from(2);
+            return Err(CliError::Usage(
+                "apply takes FILE or --from-... datasources, not both".into(),
+            ));
         }
-        return super::from::run(&super::from::Run {
+        return Ok(super::from::run(&super::from::Run {
             from: &args.from,
             root: &args.root,
             preview: false,
             dry_run: args.dry_run,
             format: args.format,
-            color: args.color,
+            color: args.node.color,
             exit_code: false,
-        });
+        }));
     }
-    let root = match open_root(&args.root) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let root = root_at(&args.root)?;
     if args.rollback {
-        return match crate::apply::rollback(&root) {
-            Ok(paths) => emit(&format!(
-                "restored {} path(s) to before the last apply\n",
-                paths.len()
-            )),
-            Err(err) => {
-                eprintln!("kindling: {err}");
-                ExitCode::from(2)
-            }
-        };
+        let paths = crate::apply::rollback(&root)?;
+        return write_out(&format!(
+            "restored {} path(s) to before the last apply\n",
+            paths.len()
+        ));
     }
     let Some(file) = &args.file else {
-        eprintln!("kindling: apply needs a FILE");
-        return ExitCode::from(2);
+        return Err(CliError::Usage("apply needs a FILE".into()));
     };
-    let plan = match plan_for_vars(file, &args.vars, &args.var_files, Some(&root), args.color) {
-        Ok(p) => p,
-        Err(code) => return code,
+    let plan = plan_node(&node_input(&args.node, file, Some(&root), true))?;
+    let report = crate::apply::apply(&root, &plan, args.dry_run)?;
+    let text = match args.format {
+        DiffFormat::Json => {
+            let mut t = serde_json::to_string_pretty(&report).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        DiffFormat::Human => human(args, &root, &report),
     };
-    match crate::apply::apply(&root, &plan, args.dry_run) {
-        Ok(report) => {
-            let text = match args.format {
-                DiffFormat::Json => {
-                    let mut t = serde_json::to_string_pretty(&report).unwrap_or_default();
-                    t.push('\n');
-                    t
-                }
-                DiffFormat::Human => {
-                    let color = use_color(args.color, std::io::stdout().is_terminal());
-                    let mut t = crate::diff::render(&report.diff, color);
-                    if !args.dry_run {
-                        t.push_str(&format!(
-                            "wrote {} file(s), ran {} action(s)",
-                            report.written,
-                            report.ran.len()
-                        ));
-                        if !report.pending.is_empty() {
-                            t.push_str(&format!(
-                                ", {} pending ({} is not the running system)",
-                                report.pending.len(),
-                                root.path().display()
-                            ));
-                        }
-                        if let Some(g) = &report.generation {
-                            t.push_str(&format!(
-                                "; generation {g} saved (kindling apply --rollback restores it)"
-                            ));
-                        }
-                        t.push('\n');
-                    }
-                    t
-                }
-            };
-            emit(&text)
+    write_out(&text)
+}
+
+/// The human report: the diff, then (unless a dry run) what was written, ran, is pending and
+/// was saved.
+fn human(args: &ApplyArgs, root: &crate::root::Root, report: &crate::apply::Report) -> String {
+    let color = use_color(args.node.color, std::io::stdout().is_terminal());
+    let mut t = crate::diff::render(&report.diff, color);
+    if !args.dry_run {
+        t.push_str(&format!(
+            "wrote {} file(s), ran {} action(s)",
+            report.written,
+            report.ran.len()
+        ));
+        if !report.pending.is_empty() {
+            t.push_str(&format!(
+                ", {} pending ({} is not the running system)",
+                report.pending.len(),
+                root.path().display()
+            ));
         }
-        Err(err) => {
-            eprintln!("kindling: {err}");
-            ExitCode::from(2)
+        if let Some(g) = &report.generation {
+            t.push_str(&format!(
+                "; generation {g} saved (kindling apply --rollback restores it)"
+            ));
         }
+        t.push('\n');
     }
+    t
 }

@@ -4,7 +4,7 @@
 //! generation `kindling apply --rollback` restores.
 use std::process::ExitCode;
 
-use super::{emit, open_root};
+use super::shared::{emit, open_root};
 
 /// Arguments of `boot-units`.
 #[derive(Debug, clap::Args)]

@@ -4,10 +4,12 @@
 //! node (a tree, or `config.ign` with `--target ignition`).
 use std::process::ExitCode;
 
-use super::compile::{CompileArgs, CompileTarget, options, write_atomically};
-use super::emit;
+use super::compile_args::{
+    CompileArgs, CompileTarget, failing, not_compiled, options, write_atomically,
+};
+use super::error::CliError;
+use super::shared::write_out;
 use super::template_input::{Inputs, dollar_vars, print_findings};
-use crate::diagnostic::Severity;
 use crate::template::{NodeVars, Template};
 
 /// What one node compiled to, kept until every node is known to be good.
@@ -16,18 +18,59 @@ enum Output {
     Ignition(String),
 }
 
-pub(super) fn run(args: &CompileArgs, template: &Template, inputs: &Inputs) -> ExitCode {
+pub(super) fn run(
+    args: &CompileArgs,
+    template: &Template,
+    inputs: &Inputs,
+) -> Result<ExitCode, CliError> {
     print_findings(&inputs.validations, args.color);
     if inputs.failed {
-        eprintln!("kindling: the variables have errors; nothing was written");
-        return ExitCode::from(1);
+        return Err(CliError::Failed(
+            "the variables have errors; nothing was written".into(),
+        ));
     }
-    let base = match options(args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
     let nodes = inputs.nodes();
-    let results = crate::template::per_node(&nodes, |node: &NodeVars| {
+    let outputs = compile_nodes(args, template, &nodes)?;
+    let per_node_dirs = inputs.records.is_some();
+    let jobs: Vec<(std::path::PathBuf, Output)> = nodes
+        .iter()
+        .zip(outputs)
+        .map(|(node, output)| {
+            let dir = match (&node.name, per_node_dirs) {
+                (Some(name), true) => args.out.join(name),
+                _ => args.out.clone(),
+            };
+            (dir, output)
+        })
+        .collect();
+    let count = jobs.len();
+    if let Some(err) = write_all(jobs).into_iter().next() {
+        return Err(err);
+    }
+    let what = match args.target {
+        CompileTarget::Tree => "tree",
+        CompileTarget::Ignition => "Ignition config",
+    };
+    if per_node_dirs {
+        write_out(&format!(
+            "wrote {count} {what}{} to {}/<name>/\n",
+            if count == 1 { "" } else { "s" },
+            args.out.display()
+        ))
+    } else {
+        write_out(&format!("wrote one {what} to {}\n", args.out.display()))
+    }
+}
+
+/// Compile every node and show the findings, each once with its nodes: every node's
+/// output, or the error when any node fails.
+fn compile_nodes(
+    args: &CompileArgs,
+    template: &Template,
+    nodes: &[NodeVars],
+) -> Result<Vec<Output>, CliError> {
+    let base = options(args)?;
+    let results = crate::template::per_node(nodes, |node: &NodeVars| {
         let mut options = base.clone();
         options.vars.extend(dollar_vars(node));
         let compiled = crate::compile::compile_node(template, node, &options);
@@ -45,57 +88,22 @@ pub(super) fn run(args: &CompileArgs, template: &Template, inputs: &Inputs) -> E
         (compiled.findings, output)
     });
     let (findings, outputs): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-    let validations = crate::validate::group(template, &nodes, findings);
+    let validations = crate::validate::group(template, nodes, findings);
     print_findings(&validations, args.color);
-    let failing = if args.strict {
-        Severity::Warning
-    } else {
-        Severity::Error
-    };
+    let failing = failing(args.strict);
     let failed = validations
         .iter()
         .flat_map(|v| &v.findings)
         .any(|f| f.severity >= failing);
     if failed || outputs.iter().any(Option::is_none) {
-        eprintln!("kindling: {} not compiled; nothing was written", args.file);
-        return ExitCode::from(1);
+        return Err(not_compiled(&args.file));
     }
-    let per_node_dirs = inputs.records.is_some();
-    let jobs: Vec<(std::path::PathBuf, Output)> = nodes
-        .iter()
-        .zip(outputs.into_iter().flatten())
-        .map(|(node, output)| {
-            let dir = match (&node.name, per_node_dirs) {
-                (Some(name), true) => args.out.join(name),
-                _ => args.out.clone(),
-            };
-            (dir, output)
-        })
-        .collect();
-    let count = jobs.len();
-    let errors = write_all(jobs);
-    if let Some(err) = errors.first() {
-        eprintln!("kindling: {err}");
-        return ExitCode::from(2);
-    }
-    let what = match args.target {
-        CompileTarget::Tree => "tree",
-        CompileTarget::Ignition => "Ignition config",
-    };
-    if per_node_dirs {
-        emit(&format!(
-            "wrote {count} {what}{} to {}/<name>/\n",
-            if count == 1 { "" } else { "s" },
-            args.out.display()
-        ))
-    } else {
-        emit(&format!("wrote one {what} to {}\n", args.out.display()))
-    }
+    Ok(outputs.into_iter().flatten().collect())
 }
 
 /// Write every node's output; Ignition configs on every core (each a small file), trees
 /// one after the other (each tree writes on every core itself).
-fn write_all(jobs: Vec<(std::path::PathBuf, Output)>) -> Vec<String> {
+fn write_all(jobs: Vec<(std::path::PathBuf, Output)>) -> Vec<CliError> {
     let (trees, configs): (Vec<_>, Vec<_>) = jobs
         .into_iter()
         .partition(|(_, o)| matches!(o, Output::Tree(..)));
@@ -104,7 +112,7 @@ fn write_all(jobs: Vec<(std::path::PathBuf, Output)>) -> Vec<String> {
         if let Output::Tree(plan, manifest) = output
             && let Err(err) = crate::emit::tree::write(&plan, &manifest, &dir)
         {
-            errors.push(err.to_string());
+            errors.push(err.into());
         }
     }
     let threads = std::thread::available_parallelism()
@@ -121,7 +129,7 @@ fn write_all(jobs: Vec<(std::path::PathBuf, Output)>) -> Vec<String> {
                         if let Output::Ignition(config) = output {
                             let path = dir.join("config.ign");
                             if let Err(e) = write_atomically(&path, config.as_bytes()) {
-                                errors.push(format!("cannot write {}: {e}", path.display()));
+                                errors.push(e);
                             }
                         }
                     }
@@ -132,7 +140,9 @@ fn write_all(jobs: Vec<(std::path::PathBuf, Output)>) -> Vec<String> {
         for h in handles {
             match h.join() {
                 Ok(e) => errors.extend(e),
-                Err(_) => errors.push("a writer thread failed (a bug in kindling)".to_string()),
+                Err(_) => errors.push(CliError::Usage(
+                    "a writer thread failed (a bug in kindling)".to_string(),
+                )),
             }
         }
     });

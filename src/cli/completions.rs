@@ -10,15 +10,10 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use super::emit;
-
-/// Arguments of `completions`.
-#[derive(Debug, clap::Args)]
-pub struct CompletionsArgs {
-    /// The shell (bash: `source <(kindling completions bash)`).
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
+use super::args::CompletionsArgs;
+use super::command::Cli;
+use super::error::CliError;
+use super::shared::write_out;
 
 /// `cmd` without its hidden subcommands, at every depth. A command with no hidden
 /// subcommand is kept as it is; one with some is re-assembled from its name, texts, version,
@@ -74,12 +69,12 @@ fn has_hidden(cmd: &clap::Command) -> bool {
 /// agent's, not a user's).
 #[must_use]
 pub fn script(shell: clap_complete::Shell) -> String {
-    let mut cmd = visible(&super::Cli::command());
+    let mut cmd = visible(&Cli::command());
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "kindling", &mut out);
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub(super) fn run(args: &CompletionsArgs) -> ExitCode {
-    emit(&script(args.shell))
+pub(super) fn run(args: &CompletionsArgs) -> Result<ExitCode, CliError> {
+    write_out(&script(args.shell))
 }

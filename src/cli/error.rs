@@ -51,6 +51,18 @@ pub enum CliError {
     /// A failure worded for the user whose status is 1 (a failed check, update or payload).
     #[error("{0}")]
     Failed(String),
+    /// A root cannot be opened (status 2).
+    #[error(transparent)]
+    Root(#[from] crate::root::RootError),
+    /// An input cannot be read (status 2).
+    #[error(transparent)]
+    Load(#[from] crate::source::LoadError),
+    /// A compiled tree cannot be written (status 2).
+    #[error(transparent)]
+    Tree(#[from] crate::emit::tree::TreeError),
+    /// Comparing with, applying to or rolling back a root failed (status 2).
+    #[error(transparent)]
+    Apply(#[from] crate::apply::ApplyError),
 }
 
 impl CliError {
@@ -59,7 +71,11 @@ impl CliError {
     pub fn status(&self) -> Status {
         match self {
             CliError::Shown(status) => *status,
-            CliError::Usage(_) => Status::Usage,
+            CliError::Usage(_)
+            | CliError::Root(_)
+            | CliError::Load(_)
+            | CliError::Tree(_)
+            | CliError::Apply(_) => Status::Usage,
             CliError::Failed(_) => Status::Failed,
         }
     }
@@ -72,10 +88,16 @@ pub fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            if !matches!(err, CliError::Shown(_)) {
-                eprintln!("kindling: {err}");
-            }
+            show(&err);
             err.status().into()
         }
+    }
+}
+
+/// Print the error's message behind `kindling: ` (nothing for [`CliError::Shown`]), for a
+/// command that reports a failure and goes on (`validate` with one unreadable file of many).
+pub fn show(err: &CliError) {
+    if !matches!(err, CliError::Shown(_)) {
+        eprintln!("kindling: {err}");
     }
 }

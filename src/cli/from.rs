@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::args::{Color, DiffFormat};
 pub use super::from_args::{APPLY_UNLESS, FromArgs, SOURCE_IDS};
-use super::{Color, DiffFormat, emit, use_color};
+use super::shared::{emit, use_color};
 use crate::datasource::http::{Client, Policy};
 use crate::datasource::{self as ds, Datasource};
 use crate::diagnostic::Severity;

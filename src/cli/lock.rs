@@ -611,9 +611,13 @@ const GO_FLAGS: [&str; 9] = [
 ];
 
 /// kindling installed as `locksmithctl`: Go-style flags (`-endpoint=X`, `--endpoint X`)
-/// before the subcommand, then locksmithctl's subcommands.
+/// before the subcommand, then locksmithctl's subcommands. `parse` reads the translated
+/// `kindling lock ...` command line (`None`: not a `lock` command).
 #[must_use]
-pub fn locksmithctl_main(args: Vec<String>) -> ExitCode {
+pub fn locksmithctl_main(
+    args: Vec<String>,
+    parse: impl FnOnce(Vec<String>) -> Result<Option<LockArgs>, clap::Error>,
+) -> ExitCode {
     let mut flags = Vec::new();
     let mut rest = args.into_iter().peekable();
     while let Some(arg) = rest.peek().cloned() {
@@ -671,11 +675,9 @@ pub fn locksmithctl_main(args: Vec<String>) -> ExitCode {
     // locksmithctl's positional arguments only; extra ones are ignored as by locksmithctl.
     let wanted = usize::from(command != "status" && command != "reboot");
     argv.extend(rest.take(wanted));
-    match <super::Cli as clap::Parser>::try_parse_from(argv) {
-        Ok(cli) => match cli.command {
-            super::Command::Lock(args) => run(&args),
-            _ => ExitCode::from(2),
-        },
+    match parse(argv) {
+        Ok(Some(args)) => run(&args),
+        Ok(None) => ExitCode::from(2),
         Err(e) => {
             let _ = e.print();
             ExitCode::from(2)

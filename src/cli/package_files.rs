@@ -8,9 +8,10 @@
 //! (a package owns `/usr/lib`; `/etc` stays the administrator's and `kindling boot-units`'s).
 //! Nothing is enabled: the package installs, the administrator (or a config) enables.
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::args::PackageFilesArgs;
+use super::error::CliError;
 use crate::diagnostic::Span;
 use crate::plan::{Content, Effect, Plan, PlannedFile};
 
@@ -20,17 +21,6 @@ pub const UNIT_DIR: &str = "/usr/lib/systemd/system";
 pub const RULES_DIR: &str = "/usr/lib/udev/rules.d";
 /// Where a package puts man pages of section 1.
 pub const MAN_DIR: &str = "/usr/share/man/man1";
-
-/// Arguments of `package-files`.
-#[derive(Debug, clap::Args)]
-pub struct PackageFilesArgs {
-    /// The directory to write the tree into (absent, empty, or an earlier output).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// kindling's path on the installed system, as the units call it.
-    #[arg(long, value_name = "PATH", default_value = "/usr/bin/kindling")]
-    pub bin: String,
-}
 
 fn file(path: String, content: Content, origin: &str) -> PlannedFile {
     PlannedFile {
@@ -117,36 +107,23 @@ pub fn plan(bin: &str) -> std::io::Result<Plan> {
     })
 }
 
-pub(super) fn run(args: &PackageFilesArgs) -> ExitCode {
+pub(super) fn run(args: &PackageFilesArgs) -> Result<ExitCode, CliError> {
     if !args.bin.starts_with('/')
         || args.bin.ends_with('/')
         || args.bin.contains(char::is_whitespace)
     {
-        eprintln!(
-            "kindling: --bin {:?} must be an absolute file path without spaces",
+        return Err(CliError::Usage(format!(
+            "--bin {:?} must be an absolute file path without spaces",
             args.bin
-        );
-        return ExitCode::from(2);
+        )));
     }
-    let plan = match plan(&args.bin) {
-        Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("kindling: cannot render the man pages: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let plan = plan(&args.bin)
+        .map_err(|e| CliError::Usage(format!("cannot render the man pages: {e}")))?;
     // The tree writer's manifest records every file with its hash; its source is empty
     // because nothing was compiled.
     let (source, _) = crate::source::load("package-files", Vec::new());
     let manifest = crate::emit::manifest::render(&plan, &source);
-    match crate::emit::tree::write(&plan, &manifest, &args.out) {
-        Ok(n) => {
-            eprintln!("kindling: wrote {n} files into {}", args.out.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("kindling: {e}");
-            ExitCode::from(2)
-        }
-    }
+    let n = crate::emit::tree::write(&plan, &manifest, &args.out)?;
+    eprintln!("kindling: wrote {n} files into {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,8 @@
 //! the environment of whoever generates it.
 use clap::{Command, CommandFactory};
 
+use super::command::Cli;
+
 /// The book page's path in the repository.
 pub const PAGE: &str = "book/src/cli.md";
 
@@ -24,7 +26,7 @@ pub fn documented() -> Command {
             .into_iter()
             .fold(cmd, |cmd, name| cmd.mut_subcommand(name, hide_values))
     }
-    let mut cmd = hide_values(super::Cli::command().disable_help_subcommand(true));
+    let mut cmd = hide_values(Cli::command().disable_help_subcommand(true));
     cmd.build();
     cmd
 }

@@ -1,8 +1,10 @@
 //! `kindling render`: one node's rendered config of a template, on standard output.
 use std::process::ExitCode;
 
+use super::args::{Color, parse_var};
+use super::error::{CliError, Status};
+use super::shared::write_out;
 use super::template_input::{Input, Inputs, input, print_findings};
-use super::{Color, emit, parse_var};
 use crate::diagnostic::Severity;
 
 /// Arguments of `render`.
@@ -29,41 +31,32 @@ pub struct RenderArgs {
     pub color: Color,
 }
 
-pub(super) fn run(args: &RenderArgs) -> ExitCode {
-    let inputs = match Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars) {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+pub(super) fn run(args: &RenderArgs) -> Result<ExitCode, CliError> {
+    let inputs = Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars)?;
     print_findings(&inputs.validations, args.color);
     if inputs.failed {
-        eprintln!("kindling: the variables have errors; nothing was rendered");
-        return ExitCode::from(1);
+        return Err(CliError::Failed(
+            "the variables have errors; nothing was rendered".into(),
+        ));
     }
-    let template = match input(&args.file) {
-        Ok(Input::Template(t)) => t,
-        Ok(Input::Plain(bytes)) => return emit(&String::from_utf8_lossy(&bytes)),
-        Ok(Input::Broken(v)) => {
+    let template = match input(&args.file)? {
+        Input::Template(t) => t,
+        Input::Plain(bytes) => return write_out(&String::from_utf8_lossy(&bytes)),
+        Input::Broken(v) => {
             print_findings(std::slice::from_ref(&v), args.color);
-            return ExitCode::from(1);
+            return Err(CliError::Shown(Status::Failed));
         }
-        Err(code) => return code,
     };
     let nodes = inputs.nodes();
     let node = match &args.node {
-        Some(name) => match nodes.iter().find(|n| n.name.as_deref() == Some(name)) {
-            Some(n) => n,
-            None => {
-                eprintln!("kindling: the inventory has no node named {name:?}");
-                return ExitCode::from(2);
-            }
-        },
-        None => match nodes.first() {
-            Some(n) => n,
-            None => return ExitCode::from(2),
-        },
+        Some(name) => nodes
+            .iter()
+            .find(|n| n.name.as_deref() == Some(name))
+            .ok_or_else(|| CliError::Usage(format!("the inventory has no node named {name:?}")))?,
+        None => nodes.first().ok_or(CliError::Shown(Status::Usage))?,
     };
     match template.render(&node.context(), &node.keys()) {
-        Ok(text) => emit(&text),
+        Ok(text) => write_out(&text),
         Err(located) => {
             let node = std::slice::from_ref(node);
             let validations = crate::validate::group(&template, node, vec![vec![*located]]);
@@ -72,7 +65,11 @@ pub(super) fn run(args: &RenderArgs) -> ExitCode {
                 .iter()
                 .flat_map(|v| &v.findings)
                 .any(|f| f.severity == Severity::Error);
-            ExitCode::from(if errors { 1 } else { 0 })
+            if errors {
+                Err(CliError::Shown(Status::Failed))
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
 }

@@ -5,17 +5,18 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Component, Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use minijinja::Value;
 
-use super::{Color, use_color};
-use crate::Validation;
+use super::args::Color;
+use super::error::CliError;
+use super::shared::use_color;
 use crate::diagnostic::Severity;
 use crate::report;
 use crate::template::inventory::Record;
-use crate::template::{Includes, NodeVars};
+use crate::template::{IncludeError, Includes, NodeVars};
+use crate::validate::Validation;
 
 /// Variables given on the command line, read.
 #[derive(Debug, Default)]
@@ -33,25 +34,28 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
-    /// Read `--vars` files and the inventory. `Err` is exit status 2 (cannot read).
+    /// Read `--vars` files and the inventory.
+    ///
+    /// # Errors
+    /// A file cannot be read.
     pub fn read(
         var_files: &[String],
         inventory: Option<&str>,
         cli: &[(String, String)],
-    ) -> Result<Inputs, ExitCode> {
+    ) -> Result<Inputs, CliError> {
         let mut inputs = Inputs {
             cli: cli.to_vec(),
             ..Inputs::default()
         };
         for name in var_files {
-            let bytes = read(name)?;
+            let bytes = crate::source::read(name)?;
             let (v, vars) = crate::template::vars::read_vars_file(name, bytes);
             inputs.failed |= vars.is_none();
             inputs.files.extend(vars);
             inputs.validations.push(crate::validate::input_file(v));
         }
         if let Some(name) = inventory {
-            let bytes = read(name)?;
+            let bytes = crate::source::read(name)?;
             let (v, records) = crate::template::inventory::read(name, bytes);
             inputs.failed |= records.is_none();
             inputs.records = Some(records.unwrap_or_default());
@@ -107,26 +111,19 @@ pub(crate) fn dollar_vars(node: &NodeVars) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Refuse template-only arguments for a plain config: `Err` is exit status 2.
-pub(crate) fn plain_vars(file: &str, inputs: &Inputs) -> Result<(), ExitCode> {
+/// Refuse template-only arguments for a plain config.
+///
+/// # Errors
+/// A template-only argument was given (status 2).
+pub(crate) fn plain_vars(file: &str, inputs: &Inputs) -> Result<(), CliError> {
     match inputs.template_only() {
-        Some(what) => {
-            eprintln!(
-                "kindling: {file} is not a template (its first line is not `## template: jinja`), so {what} has no use; \
-                 a plain config takes only --var {}",
-                crate::compile::VARIABLES.join("|")
-            );
-            Err(ExitCode::from(2))
-        }
+        Some(what) => Err(CliError::Usage(format!(
+            "{file} is not a template (its first line is not `## template: jinja`), so {what} has no use; \
+             a plain config takes only --var {}",
+            crate::compile::VARIABLES.join("|")
+        ))),
         None => Ok(()),
     }
-}
-
-fn read(name: &str) -> Result<Vec<u8>, ExitCode> {
-    crate::source::read(name).map_err(|err| {
-        eprintln!("kindling: {err}");
-        ExitCode::from(2)
-    })
 }
 
 /// Included templates, looked up relative to the template's directory. Absolute names and
@@ -146,19 +143,19 @@ pub(crate) fn includes_for(template: &str) -> Includes {
             .components()
             .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
         {
-            return Err(
-                "an include is a path below the template's directory (no `/` at the start, no `..`)"
-                    .to_string(),
-            );
+            return Err(IncludeError::OutsideDirectory);
         }
         let path = dir.join(rel);
         match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Ok(Some((path.display().to_string(), text))),
-                Err(_) => Err(format!("{} is not UTF-8", path.display())),
+                Err(_) => Err(IncludeError::NotUtf8(path.display().to_string())),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(e) => Err(IncludeError::Unreadable {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
         }
     })
 }
@@ -193,6 +190,11 @@ pub(crate) fn is_template_file(file: &str) -> bool {
     let Ok(bytes) = std::fs::read(file) else {
         return false;
     };
+    has_template_header(&bytes)
+}
+
+/// Whether the first line of `bytes` is a template header.
+fn has_template_header(bytes: &[u8]) -> bool {
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     std::str::from_utf8(first)
         .ok()
@@ -211,17 +213,15 @@ pub(crate) enum Input {
     Plain(Vec<u8>),
 }
 
-/// Read `file` and parse it when it is a template. `Err` is exit status 2.
-pub(crate) fn input(file: &str) -> Result<Input, ExitCode> {
-    let bytes = read(file)?;
+/// Read `file` and parse it when it is a template.
+///
+/// # Errors
+/// It cannot be read.
+pub(crate) fn input(file: &str) -> Result<Input, CliError> {
+    let bytes = crate::source::read(file)?;
     // Templates are recognised by the first line alone; everything else stays bytes so the
     // plain path is unchanged.
-    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let looks_like_template = std::str::from_utf8(first)
-        .ok()
-        .and_then(crate::source::template_renderer)
-        .is_some();
-    if !looks_like_template {
+    if !has_template_header(&bytes) {
         return Ok(Input::Plain(bytes));
     }
     let (source, mut findings) = crate::source::load(file, bytes);
@@ -231,15 +231,11 @@ pub(crate) fn input(file: &str) -> Result<Input, ExitCode> {
     }
     let copy = source.clone();
     match crate::template::Template::new(source, Some(includes_for(file))) {
-        Ok(t) if findings.is_empty() => Ok(Input::Template(Box::new(t))),
-        Ok(_) => Ok(Input::Broken(Box::new(crate::validate::validation_of(
-            copy, findings,
-        )))),
-        Err(errors) => {
-            findings.extend(errors);
-            Ok(Input::Broken(Box::new(crate::validate::validation_of(
-                copy, findings,
-            ))))
-        }
+        Ok(t) if findings.is_empty() => return Ok(Input::Template(Box::new(t))),
+        Ok(_) => {}
+        Err(errors) => findings.extend(errors),
     }
+    Ok(Input::Broken(Box::new(crate::validate::validation_of(
+        copy, findings,
+    ))))
 }

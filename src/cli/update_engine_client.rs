@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::agent::{NodeArgs, check, read_record, reset};
-use super::{emit, open_root};
+use super::shared::{emit, open_root};
 use crate::agent::pipeline::Outcome;
 use crate::agent::state::Status;
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 
-use super::{DiffFormat, emit};
+use super::args::DiffFormat;
+use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
 use crate::update_server::store::{self, StoreError};
 use crate::update_server::{self as srv, PublishError, settings, status};

@@ -2,8 +2,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use super::args::{Color, Format, parse_var};
+use super::error::{CliError, Status, show};
+use super::shared::{use_color, write_out};
 use super::template_input::{Input, Inputs, input};
-use super::{Color, Format, emit, parse_var};
 use crate::diagnostic::Severity;
 use crate::report;
 
@@ -33,12 +35,9 @@ pub struct ValidateArgs {
     pub inventory: Option<String>,
 }
 
-pub(super) fn run(args: &ValidateArgs) -> ExitCode {
+pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
     let mut io_failed = false;
-    let inputs = match Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars) {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
+    let inputs = Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars)?;
     let nodes = inputs.nodes();
     // Variables files first (their mistakes explain the rest), then the files in order.
     let mut results = inputs.validations;
@@ -54,7 +53,10 @@ pub(super) fn run(args: &ValidateArgs) -> ExitCode {
             Ok(Input::Template(t)) => {
                 results.extend(crate::validate::validate_fleet(&t, &nodes));
             }
-            Err(_) => io_failed = true,
+            Err(err) => {
+                show(&err);
+                io_failed = true;
+            }
         }
     }
     let text = match args.format {
@@ -62,19 +64,13 @@ pub(super) fn run(args: &ValidateArgs) -> ExitCode {
         Format::Sarif => report::sarif::render(&results),
         Format::Github => report::github::render(&results),
         Format::Human => {
-            let color = match args.color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => {
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-                }
-            };
+            let color = use_color(args.color, std::io::stdout().is_terminal());
             report::human::render(&results, report::human::Style { color, width: 100 })
         }
     };
-    let written = emit(&text);
-    if io_failed || written != ExitCode::SUCCESS {
-        return ExitCode::from(2);
+    write_out(&text)?;
+    if io_failed {
+        return Err(CliError::Shown(Status::Usage));
     }
     let threshold = if args.strict {
         Severity::Warning
@@ -82,8 +78,8 @@ pub(super) fn run(args: &ValidateArgs) -> ExitCode {
         Severity::Error
     };
     if results.iter().any(|r| r.has(threshold)) {
-        ExitCode::from(1)
+        Err(CliError::Shown(Status::Failed))
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }

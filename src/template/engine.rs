@@ -28,8 +28,27 @@ pub const RECURSION_LIMIT: usize = 100;
 /// EC2, 64 KiB on most others).
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 
+/// Why an included template cannot be read (the render's error names the include and this).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncludeError {
+    /// The name leaves the template's directory (absolute, or with `..`).
+    #[error("an include is a path below the template's directory (no `/` at the start, no `..`)")]
+    OutsideDirectory,
+    /// The file is not UTF-8.
+    #[error("{0} is not UTF-8")]
+    NotUtf8(String),
+    /// The file cannot be read.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+}
+
 /// Gives minijinja the text of an included template by the name the template wrote.
-pub type Loader = Arc<dyn Fn(&str) -> Result<Option<String>, String> + Send + Sync>;
+pub type Loader = Arc<dyn Fn(&str) -> Result<Option<String>, IncludeError> + Send + Sync>;
 
 /// A new environment with kindling's settings, filters and, when given, an include loader.
 pub fn environment(includes: Option<Loader>) -> Environment<'static> {

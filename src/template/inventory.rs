@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use minijinja::Value;
 
-use super::vars::{InputFile, mapping, text_file};
+use super::vars::{InputFile, mapping, parse_tree, text_file};
 use crate::diagnostic::{Finding, Severity, Span};
 use crate::rules;
 use crate::source::{self, SourceFile};
@@ -79,37 +79,19 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn yaml_records(source: &SourceFile, out: &mut Vec<(Record, Span)>, findings: &mut Vec<Finding>) {
-    let parsed = source::yaml::parse(&source.text, &source.index);
-    let failed = parsed
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Error);
-    findings.extend(parsed.findings);
-    if failed {
-        return;
-    }
-    let Some(root) = parsed.root else {
+    let Some(root) = parse_tree(source, findings) else {
         return;
     };
     let Some(items) = root.as_sequence() else {
-        findings.push(rules::template_vars::RULE.at(
-            root.span,
-            format!(
-                "an inventory must be a list of node records (each a mapping with a `name`), not {}",
-                root.describe()
-            ),
+        findings.push(not_a(
+            &root,
+            "an inventory must be a list of node records (each a mapping with a `name`)",
         ));
         return;
     };
     for item in items {
         if item.as_mapping().is_none() {
-            findings.push(rules::template_vars::RULE.at(
-                item.span,
-                format!(
-                    "an inventory record must be a mapping, not {}",
-                    item.describe()
-                ),
-            ));
+            findings.push(not_a(item, "an inventory record must be a mapping"));
             continue;
         }
         let name_node = item
@@ -129,6 +111,11 @@ fn yaml_records(source: &SourceFile, out: &mut Vec<(Record, Span)>, findings: &m
             ),
         }
     }
+}
+
+/// `WHAT, not A STRING` at `node`: the inventory's shape is wrong there.
+fn not_a(node: &source::Node, what: &str) -> Finding {
+    rules::template_vars::RULE.at(node.span, format!("{what}, not {}", node.describe()))
 }
 
 fn csv_records(source: &SourceFile, out: &mut Vec<(Record, Span)>, findings: &mut Vec<Finding>) {

@@ -27,7 +27,7 @@ mod parsed;
 mod source_map;
 pub mod vars;
 
-pub use engine::{FUEL, MAX_OUTPUT, RECURSION_LIMIT};
+pub use engine::{FUEL, IncludeError, MAX_OUTPUT, RECURSION_LIMIT};
 pub use files::Located;
 pub use parallel::per_node;
 pub use parsed::{Includes, Template};

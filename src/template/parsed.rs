@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use minijinja::{Environment, Value};
 
-use super::engine;
+use super::engine::{self, IncludeError};
 use super::errors;
 use super::files::{File, Files, Located};
 use super::source_map::SourceMap;
@@ -17,7 +17,8 @@ use crate::source::{LineIndex, SourceFile, UserData};
 /// Looks up an included template by the name the template wrote (`{% include "x.yaml" %}`):
 /// `Ok(Some((display name, text)))`, `Ok(None)` when there is no such file, `Err(why)` when
 /// it cannot be read.
-pub type Includes = Arc<dyn Fn(&str) -> Result<Option<(String, String)>, String> + Send + Sync>;
+pub type Includes =
+    Arc<dyn Fn(&str) -> Result<Option<(String, String)>, IncludeError> + Send + Sync>;
 
 /// A parsed template, ready to render for any number of nodes (also from several threads).
 pub struct Template {

@@ -89,6 +89,19 @@ pub fn text_file(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
     (source, findings)
 }
 
+/// Parse `source` as YAML, its findings added to `findings`: the tree, when there is one and
+/// the text has no error (after a YAML error nothing else can be said reliably).
+#[must_use]
+pub fn parse_tree(source: &SourceFile, findings: &mut Vec<Finding>) -> Option<source::Node> {
+    let parsed = source::yaml::parse(&source.text, &source.index);
+    let failed = parsed
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    findings.extend(parsed.findings);
+    if failed { None } else { parsed.root }
+}
+
 /// Read a `--vars` file: the file and its findings (positions in it) and its variables
 /// (`None` when it has errors).
 #[must_use]
@@ -213,15 +226,29 @@ fn decimal(text: &str) -> Option<Value> {
     text.parse::<f64>().ok().map(Value::from)
 }
 
+/// What is wrong with a `--var NAME=VALUE` argument.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VarError {
+    /// No `=` in the argument.
+    #[error("{0:?} is not NAME=VALUE")]
+    NotAssignment(String),
+    /// The name is not one a template can use.
+    #[error("{0:?} is not a variable name (letters, digits and _, not starting with a digit)")]
+    BadName(String),
+    /// The value has a line break.
+    #[error("a variable's value cannot contain a line break")]
+    LineBreak,
+}
+
 /// `NAME=VALUE` from the command line: a name a template can use (`[A-Za-z_][A-Za-z0-9_]*`;
 /// a leading `$` is dropped, for `$private_ipv4`) and a value without line breaks.
 ///
 /// # Errors
-/// A message saying what is wrong with the argument.
-pub fn parse_var(text: &str) -> Result<(String, String), String> {
+/// What is wrong with the argument.
+pub fn parse_var(text: &str) -> Result<(String, String), VarError> {
     let (name, value) = text
         .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+        .ok_or_else(|| VarError::NotAssignment(text.to_string()))?;
     let name = name.trim_start_matches('$');
     let mut chars = name.chars();
     let valid = chars
@@ -229,12 +256,10 @@ pub fn parse_var(text: &str) -> Result<(String, String), String> {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!(
-            "{name:?} is not a variable name (letters, digits and _, not starting with a digit)"
-        ));
+        return Err(VarError::BadName(name.to_string()));
     }
     if value.contains(['\n', '\r']) {
-        return Err("a variable's value cannot contain a line break".into());
+        return Err(VarError::LineBreak);
     }
     Ok((name.to_string(), value.to_string()))
 }

@@ -10,6 +10,7 @@ use crate::model::{self, CloudConfig};
 use crate::plan::PlanOptions;
 use crate::source::multipart::{PartKind, split};
 use crate::source::{self, SourceFile, UserData};
+use crate::template::vars::parse_tree;
 use crate::{check, rules};
 
 /// Validate the output of a template: like [`validate`](super::validate), but a text that is itself a
@@ -35,14 +36,8 @@ pub(super) fn validate_loaded(source: SourceFile, mut findings: Vec<Finding>) ->
     let mut root = None;
     let mut config = CloudConfig::default();
     if source.kind == UserData::CloudConfig {
-        let parsed = source::yaml::parse(&source.text, &source.index);
-        let failed = parsed
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Error);
-        findings.extend(parsed.findings);
         // Like the node: after a YAML error nothing else can be said reliably.
-        if !failed && let Some(tree) = parsed.root {
+        if let Some(tree) = parse_tree(&source, &mut findings) {
             config = model::read(Some(&tree));
             findings.extend(check::check(&source, &tree, &config));
             root = Some(tree);

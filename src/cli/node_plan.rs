@@ -1,0 +1,145 @@
+//! A config planned for one node, as `diff`, `apply` and `fleet` need it: a template is
+//! rendered with the node's variables first, a plain config refuses template-only
+//! variables; findings go to standard error, and update.conf is merged with the root's own
+//! when there is a root.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::args::Color;
+use super::error::{CliError, finish};
+use super::shared::use_color;
+use super::template_input::{Input, Inputs, dollar_vars, input, plain_vars, print_findings};
+use crate::diagnostic::Severity;
+use crate::plan::Plan;
+use crate::report;
+use crate::root::Root;
+
+/// What a command plans from: the config, the node's variables, the root.
+pub(crate) struct NodeInput<'a> {
+    /// The config (plain or a template); `-` is standard input.
+    pub file: &'a str,
+    /// `--var` pairs.
+    pub vars: &'a [(String, String)],
+    /// `--vars` files.
+    pub var_files: &'a [String],
+    /// The root whose update.conf the plan merges with.
+    pub root: Option<&'a Root>,
+    /// Colour for findings.
+    pub color: Color,
+    /// Whether template-only variables are an error for a plain config (not on the plain
+    /// side of `diff OLD NEW` when the other side is a template).
+    pub refuse_unused: bool,
+}
+
+/// Compile `file` for a node (update.conf merged with the root's own, when there is a root);
+/// prints findings to standard error. `Err` is the exit status to return. A template
+/// (`## template: jinja`) is rendered with `var_files` and `vars` first; a plain config
+/// refuses template-only variables.
+pub(crate) fn plan_for_vars(
+    file: &str,
+    vars: &[(String, String)],
+    var_files: &[String],
+    root: Option<&Root>,
+    color: Color,
+) -> Result<Plan, ExitCode> {
+    plan_node(&NodeInput {
+        file,
+        vars,
+        var_files,
+        root,
+        color,
+        refuse_unused: true,
+    })
+    .map_err(|err| finish(Err(err)))
+}
+
+/// The plan of `node.file` for the node; findings printed to standard error.
+///
+/// # Errors
+/// The inputs cannot be read, the variables or the config have errors (shown).
+pub(crate) fn plan_node(node: &NodeInput<'_>) -> Result<Plan, CliError> {
+    let inputs = Inputs::read(node.var_files, None, node.vars)?;
+    let bytes = match input(node.file)? {
+        Input::Plain(bytes) => {
+            if node.refuse_unused {
+                plain_vars(node.file, &inputs)?;
+            }
+            bytes
+        }
+        Input::Broken(v) => {
+            print_findings(std::slice::from_ref(&v), node.color);
+            return Err(has_errors(node.file));
+        }
+        Input::Template(t) => return plan_template(node, &t, &inputs),
+    };
+    let compiled = crate::compile::compile(node.file, bytes, &compile_options(node));
+    let style = report::human::Style {
+        color: use_color(node.color, std::io::stderr().is_terminal()),
+        width: 100,
+    };
+    for finding in compiled
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+    {
+        eprint!(
+            "{}",
+            report::human::render_finding(&compiled.validation.source, finding, style)
+        );
+        eprintln!();
+    }
+    compiled.plan.ok_or_else(|| has_errors(node.file))
+}
+
+/// A template's plan for the one node its variables make.
+fn plan_template(
+    node: &NodeInput<'_>,
+    template: &crate::template::Template,
+    inputs: &Inputs,
+) -> Result<Plan, CliError> {
+    print_findings(&inputs.validations, node.color);
+    if inputs.failed {
+        return Err(CliError::Failed(
+            "the variables have errors; nothing to compare or apply".into(),
+        ));
+    }
+    let nodes = inputs.nodes();
+    let mut options = compile_options(node);
+    options.vars.extend(dollar_vars(&nodes[0]));
+    let compiled = crate::compile::compile_node(template, &nodes[0], &options);
+    let validations = crate::validate::group(template, &nodes[..1], vec![compiled.findings]);
+    print_findings(&validations, node.color);
+    compiled.plan.ok_or_else(|| has_errors(node.file))
+}
+
+fn has_errors(file: &str) -> CliError {
+    CliError::Failed(format!("{file} has errors; nothing to compare or apply"))
+}
+
+/// Tree compile options for a node: `$` variables from `vars`, and update.conf merged with
+/// the root's own when there is a root.
+fn compile_options(node: &NodeInput<'_>) -> crate::compile::Options {
+    let base = node.root.and_then(|r| {
+        ["/etc/coreos/update.conf", "/usr/share/coreos/update.conf"]
+            .iter()
+            .find_map(|p| match r.observe(p) {
+                Ok(crate::root::Observed::File { bytes, .. }) => {
+                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                _ => None,
+            })
+    });
+    crate::compile::Options {
+        target: crate::compile::Target::Tree,
+        vars: node
+            .vars
+            .iter()
+            .filter(|(k, _)| crate::compile::VARIABLES.contains(&k.as_str()))
+            .cloned()
+            .collect(),
+        plan: crate::plan::PlanOptions {
+            update_conf_base: base,
+        },
+    }
+}
