@@ -3,10 +3,15 @@
 //! The compiler is `source -> model -> check -> plan -> emit`, then `diff` and `apply`
 //! against a root. `source` reads and classifies user-data and builds a spanned YAML tree
 //! (`template` renders `## template: jinja` configs per node first); `model` reads the typed
-//! config from it; `check` returns every finding; `compile` substitutes per-node variables
-//! and `plan` turns the config into files and actions, which `emit` renders as a tree or an
-//! Ignition config. Findings are data (`diagnostic`), catalogued in `rules`, and rendered by
-//! `report`. `datasource` fetches user-data and metadata at boot.
+//! config from it; `check` returns every finding; `validate` is the one entry point for all
+//! of that (a plain config, a multipart user-data part by part, a template over its nodes);
+//! `compile` validates, substitutes per-node variables, and `plan` turns the config into
+//! files and actions, which `emit` renders as a tree or an Ignition config. Findings are data
+//! (`diagnostic`), catalogued in `rules`, and rendered by `report`. `datasource` fetches
+//! user-data and metadata at boot.
+//!
+//! This file only declares the modules; [`validate()`], [`validate_rendered`] and
+//! [`Validation`] are re-exported from `validate` for their old paths.
 //!
 //! The node's other half is the `agent` (update_engine's state machine): `omaha` talks to the
 //! update server, `payload` downloads and verifies into the passive slot of `slots`, and the

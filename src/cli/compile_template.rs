@@ -9,7 +9,7 @@ use super::compile_args::{
 };
 use super::error::CliError;
 use super::shared::write_out;
-use super::template_input::{Inputs, dollar_vars, print_findings};
+use super::template_input::{Inputs, dollar_vars, print_findings, usable_variables};
 use crate::template::{NodeVars, Template};
 
 /// What one node compiled to, kept until every node is known to be good.
@@ -23,12 +23,7 @@ pub(super) fn run(
     template: &Template,
     inputs: &Inputs,
 ) -> Result<ExitCode, CliError> {
-    print_findings(&inputs.validations, args.color);
-    if inputs.failed {
-        return Err(CliError::Failed(
-            "the variables have errors; nothing was written".into(),
-        ));
-    }
+    usable_variables(inputs, args.color, "nothing was written")?;
     let nodes = inputs.nodes();
     let outputs = compile_nodes(args, template, &nodes)?;
     let per_node_dirs = inputs.records.is_some();

@@ -3,16 +3,15 @@
 //! variables; findings go to standard error, and update.conf is merged with the root's own
 //! when there is a root.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::args::Color;
 use super::error::{CliError, finish};
-use super::shared::use_color;
-use super::template_input::{Input, Inputs, dollar_vars, input, plain_vars, print_findings};
-use crate::diagnostic::Severity;
+use super::template_input::{
+    Input, Inputs, dollar_vars, input, plain_vars, print_findings, print_findings_of,
+    usable_variables,
+};
 use crate::plan::Plan;
-use crate::report;
 use crate::root::Root;
 
 /// What a command plans from: the config, the node's variables, the root.
@@ -74,21 +73,7 @@ pub(crate) fn plan_node(node: &NodeInput<'_>) -> Result<Plan, CliError> {
         Input::Template(t) => return plan_template(node, &t, &inputs),
     };
     let compiled = crate::compile::compile(node.file, bytes, &compile_options(node));
-    let style = report::human::Style {
-        color: use_color(node.color, std::io::stderr().is_terminal()),
-        width: 100,
-    };
-    for finding in compiled
-        .findings
-        .iter()
-        .filter(|f| f.severity >= Severity::Warning)
-    {
-        eprint!(
-            "{}",
-            report::human::render_finding(&compiled.validation.source, finding, style)
-        );
-        eprintln!();
-    }
+    print_findings_of(&compiled.validation.source, &compiled.findings, node.color);
     compiled.plan.ok_or_else(|| has_errors(node.file))
 }
 
@@ -98,12 +83,7 @@ fn plan_template(
     template: &crate::template::Template,
     inputs: &Inputs,
 ) -> Result<Plan, CliError> {
-    print_findings(&inputs.validations, node.color);
-    if inputs.failed {
-        return Err(CliError::Failed(
-            "the variables have errors; nothing to compare or apply".into(),
-        ));
-    }
+    usable_variables(inputs, node.color, "nothing to compare or apply")?;
     let nodes = inputs.nodes();
     let mut options = compile_options(node);
     options.vars.extend(dollar_vars(&nodes[0]));

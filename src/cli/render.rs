@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use super::args::{Color, parse_var};
 use super::error::{CliError, Status};
 use super::shared::write_out;
-use super::template_input::{Input, Inputs, input, print_findings};
+use super::template_input::{Input, Inputs, input, print_findings, usable_variables};
 use crate::diagnostic::Severity;
 
 /// Arguments of `render`.
@@ -33,12 +33,7 @@ pub struct RenderArgs {
 
 pub(super) fn run(args: &RenderArgs) -> Result<ExitCode, CliError> {
     let inputs = Inputs::read(&args.var_files, args.inventory.as_deref(), &args.vars)?;
-    print_findings(&inputs.validations, args.color);
-    if inputs.failed {
-        return Err(CliError::Failed(
-            "the variables have errors; nothing was rendered".into(),
-        ));
-    }
+    usable_variables(&inputs, args.color, "nothing was rendered")?;
     let template = match input(&args.file)? {
         Input::Template(t) => t,
         Input::Plain(bytes) => return write_out(&String::from_utf8_lossy(&bytes)),

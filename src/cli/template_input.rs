@@ -12,8 +12,9 @@ use minijinja::Value;
 use super::args::Color;
 use super::error::CliError;
 use super::shared::use_color;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Finding, Severity};
 use crate::report;
+use crate::source::SourceFile;
 use crate::template::inventory::Record;
 use crate::template::{IncludeError, Includes, NodeVars};
 use crate::validate::Validation;
@@ -162,23 +163,40 @@ pub(crate) fn includes_for(template: &str) -> Includes {
 
 /// Print the warnings and errors of `validations` to standard error (human format).
 pub(crate) fn print_findings(validations: &[Validation], color: Color) {
+    for v in validations {
+        print_findings_of(&v.source, &v.findings, color);
+    }
+}
+
+/// Print the warnings and errors of `findings` about `source` to standard error.
+pub(crate) fn print_findings_of(source: &SourceFile, findings: &[Finding], color: Color) {
     let style = report::human::Style {
         color: use_color(color, std::io::stderr().is_terminal()),
         width: 100,
     };
-    for v in validations {
-        for finding in v
-            .findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Warning)
-        {
-            eprint!(
-                "{}",
-                report::human::render_finding(&v.source, finding, style)
-            );
-            eprintln!();
-        }
+    for finding in findings.iter().filter(|f| f.severity >= Severity::Warning) {
+        eprint!("{}", report::human::render_finding(source, finding, style));
+        eprintln!();
     }
+}
+
+/// Show the variables' own findings; when they have errors, fail with `the variables have
+/// errors; {consequence}` (no template renders without usable variables).
+///
+/// # Errors
+/// A variables file or the inventory has errors (status 1).
+pub(crate) fn usable_variables(
+    inputs: &Inputs,
+    color: Color,
+    consequence: &str,
+) -> Result<(), CliError> {
+    print_findings(&inputs.validations, color);
+    if inputs.failed {
+        return Err(CliError::Failed(format!(
+            "the variables have errors; {consequence}"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `file` starts with a template header (unreadable files are not templates; the

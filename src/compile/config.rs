@@ -60,19 +60,7 @@ pub(super) fn compile_config(validation: Validation, options: &Options) -> Compi
         return stop(validation, findings);
     }
     let text = &validation.source.text;
-    let mut unset = Vec::new();
-    for (at, var) in occurrences(text) {
-        if !options.vars.contains_key(var) {
-            unset.push(
-                rules::compile_unset_variable::RULE
-                    .at(
-                        Span::new(at, at + 1 + var.len()),
-                        format!("${var} has no value for this node"),
-                    )
-                    .with_help(format!("pass it: `--var {var}=ADDRESS`")),
-            );
-        }
-    }
+    let unset = unset_variables(text, &options.vars);
     if !unset.is_empty() {
         findings.extend(unset);
         return stop(validation, findings);
@@ -112,6 +100,22 @@ pub(super) fn compile_config(validation: Validation, options: &Options) -> Compi
         findings,
         plan,
     }
+}
+
+/// Each `$name` in `text` that `vars` has no value for, as a finding at its use.
+fn unset_variables(text: &str, vars: &std::collections::BTreeMap<String, String>) -> Vec<Finding> {
+    occurrences(text)
+        .into_iter()
+        .filter(|(_, var)| !vars.contains_key(*var))
+        .map(|(at, var)| {
+            rules::compile_unset_variable::RULE
+                .at(
+                    Span::new(at, at + 1 + var.len()),
+                    format!("${var} has no value for this node"),
+                )
+                .with_help(format!("pass it: `--var {var}=ADDRESS`"))
+        })
+        .collect()
 }
 
 /// What Ignition 3.3 cannot express in `plan`, as findings.

@@ -78,6 +78,15 @@ mod tests {
             .collect()
     }
 
+    /// The errors of a compile.
+    fn errors(c: &Compiled) -> Vec<Finding> {
+        c.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .cloned()
+            .collect()
+    }
+
     fn tree(pairs: &[(&str, &str)]) -> Options {
         Options {
             target: Target::Tree,
@@ -134,12 +143,7 @@ mod tests {
             c.validation.source.text, text,
             "reported against the text as written"
         );
-        let errors: Vec<Finding> = c
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .cloned()
-            .collect();
+        let errors = errors(&c);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(
             errors[0].message,
@@ -204,12 +208,7 @@ mod tests {
                 ("public_ipv6", "[2001:db8::10]"),
             ]),
         );
-        let errors: Vec<Finding> = c
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .cloned()
-            .collect();
+        let errors = errors(&c);
         assert_eq!(errors.len(), 1, "{:?}", c.findings);
         assert!(errors[0].message.starts_with(AFTER_SUBSTITUTION));
         let (at, human) = reported(&c.validation.source, &errors);
