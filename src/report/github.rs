@@ -2,7 +2,7 @@
 //! finding, with file, line, column and end position, so findings appear as annotations
 //! on the pull request.
 
-use crate::Validation;
+use crate::validate::Validation;
 use crate::diagnostic::Severity;
 
 /// Escape a message (`%`, CR, LF) as the workflow command syntax requires.

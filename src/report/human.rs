@@ -7,7 +7,7 @@ use miette::{
     SourceSpan, SpanContents,
 };
 
-use crate::Validation;
+use crate::validate::Validation;
 use crate::diagnostic::{Finding, Severity};
 use crate::source::SourceFile;
 

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::Validation;
+use crate::validate::Validation;
 use crate::diagnostic::Finding;
 use crate::source::SourceFile;
 

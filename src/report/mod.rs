@@ -9,7 +9,7 @@ pub mod human;
 pub mod json;
 pub mod sarif;
 
-use crate::Validation;
+use crate::validate::Validation;
 use crate::diagnostic::Severity;
 
 /// Counts of findings by severity.

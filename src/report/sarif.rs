@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::Validation;
+use crate::validate::Validation;
 use crate::diagnostic::{Rule, Severity};
 
 fn level(severity: Severity) -> &'static str {
