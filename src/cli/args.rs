@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
+use crate::diagnostic::Severity;
+
 /// Formats of `diff` and `apply` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
@@ -50,6 +52,15 @@ pub enum Color {
 /// What is wrong with the argument (clap shows it).
 pub(crate) fn parse_var(text: &str) -> Result<(String, String), crate::template::vars::VarError> {
     crate::template::vars::parse_var(text)
+}
+
+/// The least severity that fails a command (`--strict`: warnings too).
+pub(crate) fn failing(strict: bool) -> Severity {
+    if strict {
+        Severity::Warning
+    } else {
+        Severity::Error
+    }
 }
 
 /// `--var`, `--vars` and `--color` of the commands that plan a config for one node on a

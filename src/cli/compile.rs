@@ -3,9 +3,8 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::compile_args::{
-    CompileArgs, CompileTarget, failing, not_compiled, options, write_atomically,
-};
+use super::args::failing;
+use super::compile_args::{CompileArgs, CompileTarget, not_compiled, options, write_atomically};
 use super::error::CliError;
 use super::shared::{use_color, write_out};
 use super::template_input::{Input, Inputs, input, plain_vars, print_findings};

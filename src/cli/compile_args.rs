@@ -5,7 +5,6 @@ use std::io::Write;
 
 use super::args::{Color, parse_var};
 use super::error::CliError;
-use crate::diagnostic::Severity;
 
 /// Arguments of `compile`.
 #[derive(Debug, clap::Args)]
@@ -95,15 +94,6 @@ fn write_through_temporary(path: &std::path::Path, bytes: &[u8]) -> std::io::Res
     )?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// The least severity that fails the compile (`--strict`: warnings too).
-pub(super) fn failing(strict: bool) -> Severity {
-    if strict {
-        Severity::Warning
-    } else {
-        Severity::Error
-    }
 }
 
 /// `FILE not compiled; nothing was written`, status 1.

@@ -4,9 +4,8 @@
 //! node (a tree, or `config.ign` with `--target ignition`).
 use std::process::ExitCode;
 
-use super::compile_args::{
-    CompileArgs, CompileTarget, failing, not_compiled, options, write_atomically,
-};
+use super::args::failing;
+use super::compile_args::{CompileArgs, CompileTarget, not_compiled, options, write_atomically};
 use super::error::CliError;
 use super::shared::write_out;
 use super::template_input::{Inputs, dollar_vars, print_findings, usable_variables};

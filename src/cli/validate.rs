@@ -2,11 +2,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::args::{Color, Format, parse_var};
+use super::args::{Color, Format, failing, parse_var};
 use super::error::{CliError, Status, show};
 use super::shared::{use_color, write_out};
 use super::template_input::{Input, Inputs, input};
-use crate::diagnostic::Severity;
 use crate::report;
 
 /// Arguments of `validate`.
@@ -72,12 +71,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
     if io_failed {
         return Err(CliError::Shown(Status::Usage));
     }
-    let threshold = if args.strict {
-        Severity::Warning
-    } else {
-        Severity::Error
-    };
-    if results.iter().any(|r| r.has(threshold)) {
+    if results.iter().any(|r| r.has(failing(args.strict))) {
         Err(CliError::Shown(Status::Failed))
     } else {
         Ok(ExitCode::SUCCESS)

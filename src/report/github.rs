@@ -2,8 +2,8 @@
 //! finding, with file, line, column and end position, so findings appear as annotations
 //! on the pull request.
 
-use crate::validate::Validation;
 use crate::diagnostic::Severity;
+use crate::validate::Validation;
 
 /// Escape a message (`%`, CR, LF) as the workflow command syntax requires.
 fn data(text: &str) -> String {

@@ -7,9 +7,9 @@ use miette::{
     SourceSpan, SpanContents,
 };
 
-use crate::validate::Validation;
 use crate::diagnostic::{Finding, Severity};
 use crate::source::SourceFile;
+use crate::validate::Validation;
 
 /// A source text with its file name, borrowed.
 struct NamedText<'a> {

@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use crate::validate::Validation;
 use crate::diagnostic::Finding;
 use crate::source::SourceFile;
+use crate::validate::Validation;
 
 /// One finding as JSON.
 #[derive(Debug, Serialize)]

@@ -9,8 +9,8 @@ pub mod human;
 pub mod json;
 pub mod sarif;
 
-use crate::validate::Validation;
 use crate::diagnostic::Severity;
+use crate::validate::Validation;
 
 /// Counts of findings by severity.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::validate::Validation;
 use crate::diagnostic::{Rule, Severity};
+use crate::validate::Validation;
 
 fn level(severity: Severity) -> &'static str {
     match severity {
