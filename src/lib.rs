@@ -26,6 +26,7 @@ pub mod emit;
 pub mod encoding;
 pub mod fleet;
 pub mod lock;
+pub mod machine;
 pub mod model;
 pub mod omaha;
 pub mod payload;
@@ -41,6 +42,7 @@ pub mod suggest;
 pub mod template;
 pub mod units;
 pub mod update_server;
+pub mod wait;
 pub mod xml;
 
 use diagnostic::{Finding, Severity};

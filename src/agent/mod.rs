@@ -10,13 +10,10 @@
 //! makes a slot bootable before the payload in it passed the size, SHA-256 and signature
 //! checks, and never makes the booted slot unbootable.
 
-pub mod health;
-pub mod node;
 pub mod pipeline;
 pub mod reboot;
 pub mod run;
 pub mod schedule;
-pub mod settings;
 pub mod state;
 pub mod status;
 pub mod store;

@@ -16,11 +16,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::health::{self, Verdict};
-use super::node::Identity;
-use super::settings::Settings;
 use super::state::{LastError, Offer, Record, Staged, Status};
 use super::store::Store;
+use crate::machine::health::{self, Verdict};
+use crate::machine::node::Identity;
+use crate::machine::settings::Settings;
 use crate::root::Root;
 
 /// What the caller asked the agent to do about reboots.
@@ -90,8 +90,12 @@ pub struct Agent {
     pub(crate) held_lock: Option<Box<dyn crate::lock::RebootLock>>,
     /// The re-attachment under way (started at start, joined after the after-boot step or
     /// before the slot is given back): the lock, when it is to be kept, and the line to log.
-    pub(crate) renewing: Option<super::reboot::Renewing>,
+    pub(crate) renewing: Option<Renewing>,
 }
+
+/// A re-attachment under way: the lock to keep (when it is to be kept) and the line to log.
+pub(crate) type Renewing =
+    tokio::task::JoinHandle<(Option<Box<dyn crate::lock::RebootLock>>, String)>;
 
 /// Unix seconds now (the record's timestamps).
 pub(crate) fn now() -> i64 {
@@ -137,8 +141,8 @@ impl Agent {
             return Ok(None);
         };
         let (record, warning) = store.load()?;
-        let settings = Settings::read(&root)?;
-        let identity = Identity::read(&root)?;
+        let settings = Settings::read(&root).map_err(|e| e.to_string())?;
+        let identity = Identity::read(&root).map_err(|e| e.to_string())?;
         let mut agent = Agent {
             root,
             options,
@@ -157,6 +161,25 @@ impl Agent {
             agent.say_line(&w);
         }
         Ok(Some(agent))
+    }
+
+    /// The agent's state as the fleet record shows it.
+    pub(crate) fn view(&self) -> crate::fleet::AgentView {
+        crate::fleet::AgentView {
+            status: self.record.status.update_engine_name().to_string(),
+            running_version: self.settings.version.clone(),
+            staged_version: self
+                .record
+                .staged
+                .as_ref()
+                .filter(|_| self.record.status == Status::UpdatedNeedReboot)
+                .map(|s| s.version.clone()),
+            lock_held: self.record.lock_held.clone(),
+            marked_good: self.record.marked_good_boot.as_deref()
+                == Some(self.identity.boot_id.as_str()),
+            denied: self.record.denylist.iter().cloned().collect(),
+            admission: self.admission.clone(),
+        }
     }
 
     /// Write a line to the agent's log.

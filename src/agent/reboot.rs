@@ -18,9 +18,10 @@
 use std::time::Duration;
 
 use super::pipeline::Agent;
-use super::settings::Strategy;
 use crate::lock::LockConfig;
+use crate::machine::settings::Strategy;
 use crate::reboot::Window;
+use crate::wait::sleep_within;
 
 /// locksmithd's broadcast before a reboot.
 pub const WALL_MESSAGE: &str = "System reboot in 5 minutes!";
@@ -298,7 +299,7 @@ impl Agent {
         let publisher = self.fleet.clone();
         if let Some(p) = &publisher {
             // What is staged, before the wait (the member shows it in `fleet status`).
-            p.agent(super::run::view(self));
+            p.agent(self.view());
         }
         let mut last: Option<String> = None;
         let log = &mut self.log;
@@ -498,26 +499,6 @@ fn lease_ttl(keys: &std::collections::BTreeMap<String, String>) -> Result<Durati
         Err(e) => Err(format!(
             "KINDLING_LOCK_LEASE_TTL={text:?} is not a time span ({e}): give e.g. 900 or 15min"
         )),
-    }
-}
-
-/// A re-attachment under way: the lock to keep (when it is to be kept) and the line to log.
-pub(crate) type Renewing =
-    tokio::task::JoinHandle<(Option<Box<dyn crate::lock::RebootLock>>, String)>;
-
-/// Sleep `wait`, but not past `give_up`; false when `give_up` came first (the fleet's
-/// release gate waits the same way).
-pub(crate) async fn sleep_within(wait: Duration, give_up: Option<tokio::time::Instant>) -> bool {
-    let until = tokio::time::Instant::now() + wait;
-    match give_up {
-        Some(g) if g < until => {
-            tokio::time::sleep_until(g).await;
-            false
-        }
-        _ => {
-            tokio::time::sleep_until(until).await;
-            true
-        }
     }
 }
 

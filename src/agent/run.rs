@@ -162,25 +162,6 @@ async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
     Ok(())
 }
 
-/// The agent's state as the fleet record shows it.
-pub(crate) fn view(agent: &Agent) -> crate::fleet::AgentView {
-    crate::fleet::AgentView {
-        status: agent.record.status.update_engine_name().to_string(),
-        running_version: agent.settings.version.clone(),
-        staged_version: agent
-            .record
-            .staged
-            .as_ref()
-            .filter(|_| agent.record.status == Status::UpdatedNeedReboot)
-            .map(|s| s.version.clone()),
-        lock_held: agent.record.lock_held.clone(),
-        marked_good: agent.record.marked_good_boot.as_deref()
-            == Some(agent.identity.boot_id.as_str()),
-        denied: agent.record.denylist.iter().cloned().collect(),
-        admission: agent.admission.clone(),
-    }
-}
-
 /// Join the fleet when update.conf says so (`KINDLING_FLEET=on`): start the member that
 /// keeps the node's record in etcd and converges the node to the published config. The
 /// receiver carries the member's reboot requests (never fires when not joined).
@@ -196,7 +177,7 @@ fn join_fleet(
         join,
         agent.root.clone(),
         &agent.identity,
-        view(agent),
+        agent.view(),
         agent
             .options
             .health_timeout
@@ -233,7 +214,7 @@ pub async fn run(
     if let AfterBoot::Unhealthy { .. } = after {
         // The trial boot is unhealthy: fall back to the old slot unless reboots are off (a
         // reboot lock held for this update stays held across the fall-back reboot).
-        if agent.settings.strategy != super::settings::Strategy::Off {
+        if agent.settings.strategy != crate::machine::settings::Strategy::Off {
             let done = agent.fallback_reboot()?;
             agent.say_line(&done);
         }
@@ -256,7 +237,7 @@ pub async fn run(
     let mut first = true;
     loop {
         if let Some(f) = &fleet {
-            f.agent(view(&agent));
+            f.agent(agent.view());
         }
         let wait = schedule::next_wait(
             &agent.settings.timing,
@@ -279,7 +260,7 @@ pub async fn run(
                 agent.save_record()?;
                 agent.say_line(&reason);
                 if let Some(f) = &fleet {
-                    f.agent(view(&agent));
+                    f.agent(agent.view());
                 }
                 match agent.reboot_by_strategy(None).await {
                     Ok(step) => agent.say_line(&describe(&step)),
@@ -297,7 +278,7 @@ pub async fn run(
                 let outcome = agent.cycle().await?;
                 if let Some(f) = &fleet {
                     // The record shows the staged release while the reboot waits.
-                    f.agent(view(&agent));
+                    f.agent(agent.view());
                 }
                 if let Outcome::NoUpdate(m) = &outcome {
                     agent.say_line(m);

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::settings::Timing;
+use crate::machine::settings::Timing;
 
 /// The wait before the next check. `first` is true for the first check after start;
 /// `failures` counts consecutive failed cycles; `poll_interval` is the server's, in

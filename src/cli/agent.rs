@@ -149,7 +149,7 @@ pub(super) fn run(args: &AgentArgs) -> ExitCode {
                 Ok(record) => match format {
                     DiffFormat::Human => emit(&crate::agent::status::render(&record)),
                     DiffFormat::Json => {
-                        let running = crate::agent::settings::Settings::read(&root)
+                        let running = crate::machine::settings::Settings::read(&root)
                             .map(|s| s.version)
                             .unwrap_or_default();
                         emit(&crate::agent::status::render_json(&record, &running))
