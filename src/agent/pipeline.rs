@@ -166,14 +166,9 @@ impl Agent {
     /// The agent's state as the fleet record shows it.
     pub(crate) fn view(&self) -> crate::fleet::AgentView {
         crate::fleet::AgentView {
-            status: self.record.status.update_engine_name().to_string(),
+            status: self.record.status().update_engine_name().to_string(),
             running_version: self.settings.version.clone(),
-            staged_version: self
-                .record
-                .staged
-                .as_ref()
-                .filter(|_| self.record.status == Status::UpdatedNeedReboot)
-                .map(|s| s.version.clone()),
+            staged_version: self.record.state.staged().map(|s| s.version.clone()),
             lock_held: self.record.lock_held.clone(),
             marked_good: self.record.marked_good_boot.as_deref()
                 == Some(self.identity.boot_id.as_str()),
@@ -300,33 +295,30 @@ impl Agent {
         }
         // Stopped mid-way through an update: take it up again from the download.
         if matches!(
-            self.record.status,
+            self.record.status(),
             Status::Downloading | Status::Verifying | Status::Finalizing
         ) {
             self.record.interrupted().map_err(Self::bug)?;
             self.save()?;
         }
-        if self.record.status == Status::CheckingForUpdate {
+        if self.record.status() == Status::CheckingForUpdate {
             // A check cannot be resumed; it is simply asked again.
-            self.record.status = Status::Idle;
+            self.record.abandon_check().map_err(Self::bug)?;
             self.save()?;
         }
-        if self.record.status == Status::ReportingErrorEvent {
+        if self.record.status() == Status::ReportingErrorEvent {
             self.record.reported().map_err(Self::bug)?;
             self.save()?;
         }
         let running = self.settings.version.clone();
-        let staged = self.record.staged.clone();
+        let staged = self.record.state.staged().cloned();
         match staged {
             Some(s) if s.boot_id != self.identity.boot_id => {
                 if running == s.version {
                     match self.health().await {
                         Verdict::Healthy(_) => {
                             self.mark_booted_good()?;
-                            self.record.staged = None;
-                            if self.record.status == Status::UpdatedNeedReboot {
-                                self.record.reset().map_err(Self::bug)?;
-                            }
+                            self.record.reset().map_err(Self::bug)?;
                             self.save()?;
                             self.event(crate::omaha::Event::rebooted(Some(
                                 s.previous_version.clone(),
@@ -343,10 +335,7 @@ impl Agent {
                         }
                         Verdict::Unhealthy(why) => {
                             self.record.denylist.insert(s.version.clone());
-                            self.record.staged = None;
-                            if self.record.status == Status::UpdatedNeedReboot {
-                                self.record.reset().map_err(Self::bug)?;
-                            }
+                            self.record.reset().map_err(Self::bug)?;
                             self.record.last_error = Some(LastError {
                                 code: code::POSTINSTALL_RUNNER,
                                 message: format!("{} failed its health check: {why}", s.version),
@@ -371,10 +360,7 @@ impl Agent {
                     // Back on the old release: the firmware fell back (the new slot's one
                     // try was spent without it being marked good).
                     self.record.denylist.insert(s.version.clone());
-                    self.record.staged = None;
-                    if self.record.status == Status::UpdatedNeedReboot {
-                        self.record.reset().map_err(Self::bug)?;
-                    }
+                    self.record.reset().map_err(Self::bug)?;
                     self.record.last_error = Some(LastError {
                         code: code::ROLLBACK,
                         message: format!(
@@ -461,12 +447,24 @@ impl Agent {
     }
 
     fn fail(&mut self, code: u32, message: String) -> Result<Outcome, String> {
+        self.fail_with(code, message, true)
+    }
+
+    fn fail_with(
+        &mut self,
+        code: u32,
+        message: String,
+        keep_download: bool,
+    ) -> Result<Outcome, String> {
         self.record
-            .failed(LastError {
-                code,
-                message: message.clone(),
-                at: now(),
-            })
+            .failed(
+                LastError {
+                    code,
+                    message: message.clone(),
+                    at: now(),
+                },
+                keep_download,
+            )
             .map_err(Self::bug)?;
         self.save()?;
         Ok(Outcome::Failed(message))
@@ -475,7 +473,7 @@ impl Agent {
     /// Finish a failure: report the error event (except for a failed check, which had no
     /// server to report to) and go back to IDLE.
     async fn report_failure(&mut self, outcome: Outcome) -> Result<Outcome, String> {
-        if let Some(e) = self.record.last_error.clone()
+        if let Some(e) = self.record.last_error().cloned()
             && e.code != code::OMAHA_REQUEST
         {
             self.event(crate::omaha::Event::error(
@@ -497,7 +495,7 @@ impl Agent {
     /// Only for failures of the agent's own record; everything else is an `Outcome::Failed`
     /// recorded for `status` and retried with backoff.
     pub async fn cycle(&mut self) -> Result<Outcome, String> {
-        if self.record.status == Status::UpdatedNeedReboot {
+        if self.record.status() == Status::UpdatedNeedReboot {
             // update_engine only pings while an update waits for its reboot.
             let app = self.app();
             if let Err(e) = match self.omaha() {
@@ -508,12 +506,12 @@ impl Agent {
             }
             let version = self
                 .record
-                .staged
-                .as_ref()
+                .state
+                .staged()
                 .map_or_else(String::new, |s| s.version.clone());
             return Ok(Outcome::Staged(version));
         }
-        if self.record.status == Status::Idle {
+        if self.record.status() == Status::Idle {
             self.record.start_check().map_err(Self::bug)?;
             self.save()?;
             let app = self.app();
@@ -573,10 +571,10 @@ impl Agent {
             self.record.offered(offer, now()).map_err(Self::bug)?;
             self.save()?;
         }
-        if self.record.status != Status::UpdateAvailable {
+        if self.record.status() != Status::UpdateAvailable {
             return Err(format!(
                 "internal error (a bug in kindling): a cycle cannot start in {:?}",
-                self.record.status
+                self.record.status()
             ));
         }
         let outcome = match self.install().await? {
@@ -589,7 +587,7 @@ impl Agent {
     /// UPDATE_AVAILABLE → … → UPDATED_NEED_REBOOT. The outer `Err` is a failure of the
     /// record; the inner `Err` an update failure already recorded.
     async fn install(&mut self) -> Result<Result<String, Outcome>, String> {
-        let Some(offer) = self.record.offer.clone() else {
+        let Some(offer) = self.record.state.offer().cloned() else {
             return Err("internal error (a bug in kindling): no offer to install".into());
         };
         // The slots: the booted one is never written.
@@ -605,7 +603,7 @@ impl Agent {
             Ok(t) => t,
             Err(e) => return Ok(Err(self.fail(code::INSTALL_DEVICE_OPEN, e)?)),
         };
-        let fresh = self.record.download.as_ref().is_none_or(|d| d.written == 0);
+        let fresh = self.record.state.download().is_none_or(|d| d.written == 0);
         self.record
             .start_download(target.partuuid.clone())
             .map_err(Self::bug)?;
@@ -614,7 +612,7 @@ impl Agent {
             self.event(crate::omaha::Event::download_started()).await;
         }
         // Download, resuming.
-        let resume_from = self.record.download.as_ref().map_or(0, |d| d.written);
+        let resume_from = self.record.state.download().map_or(0, |d| d.written);
         let expected = crate::payload::Expected {
             url: offer.url.clone(),
             size: offer.size,
@@ -673,12 +671,9 @@ impl Agent {
                 v.key_id()
             )),
             Err(e) => {
-                let c = error_code(&e);
-                if e.retry() != crate::payload::Retry::Resume {
-                    // What is in the slot is not the payload: it starts over.
-                    self.record.download = None;
-                }
-                return Ok(Err(self.fail(c, e.to_string())?));
+                // What is in the slot is not the payload unless it may resume: it starts over.
+                let keep = e.retry() == crate::payload::Retry::Resume;
+                return Ok(Err(self.fail_with(error_code(&e), e.to_string(), keep)?));
             }
         }
         self.record.verified().map_err(Self::bug)?;

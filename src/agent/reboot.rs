@@ -150,7 +150,7 @@ impl Agent {
         &mut self,
         wait_limit: Option<Duration>,
     ) -> Result<Step, String> {
-        if self.record.status != super::state::Status::UpdatedNeedReboot
+        if self.record.status() != super::state::Status::UpdatedNeedReboot
             && self.record.config_reboot.is_none()
         {
             return Ok(Step::Stay("nothing staged".into()));
@@ -286,11 +286,8 @@ impl Agent {
         keys: &std::collections::BTreeMap<String, String>,
         give_up: Option<tokio::time::Instant>,
     ) -> Result<Option<String>, String> {
-        let staged = match &self.record.staged {
-            Some(s) if self.record.status == super::state::Status::UpdatedNeedReboot => {
-                s.version.clone()
-            }
-            _ => return Ok(None),
+        let Some(staged) = self.record.state.staged().map(|s| s.version.clone()) else {
+            return Ok(None);
         };
         let Some(join) = crate::fleet::Join::from_keys(keys)? else {
             return Ok(None);

@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 use super::pipeline::{AfterBoot, Agent, Options, Outcome};
 use super::reboot::Step;
 use super::schedule;
-use super::state::Status;
 use crate::root::Root;
 
 /// The control socket's path in the root.
@@ -115,17 +114,12 @@ async fn serve(listener: UnixListener, tx: mpsc::Sender<Request>) {
 /// # Errors
 /// From the disk or the record.
 pub fn reset(agent: &mut Agent) -> Result<String, String> {
-    if agent.record.status != Status::UpdatedNeedReboot {
+    let Some(staged) = agent.record.state.staged().cloned() else {
         agent.record.reset().map_err(|e| e.to_string())?;
         return Ok(format!(
             "nothing staged (status {})",
-            agent.record.status.update_engine_name()
+            agent.record.status().update_engine_name()
         ));
-    }
-    let Some(staged) = agent.record.staged.clone() else {
-        return Err(
-            "internal error (a bug in kindling): staged status without a staged slot".into(),
-        );
     };
     let disk = match &agent.options.disk {
         Some(d) => d.clone(),
@@ -135,7 +129,6 @@ pub fn reset(agent: &mut Agent) -> Result<String, String> {
     };
     let d = crate::slots::Disk::open(&disk).map_err(|e| e.to_string())?;
     d.make_unbootable(&staged.slot).map_err(|e| e.to_string())?;
-    agent.record.staged = None;
     agent.record.reset().map_err(|e| e.to_string())?;
     agent.save_record()?;
     Ok(format!(
@@ -154,7 +147,7 @@ fn describe(step: &Step) -> String {
 /// healthy and nothing else is staged.
 async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
     if agent.record.lock_held.is_some()
-        && agent.record.staged.is_none()
+        && agent.record.state.staged().is_none()
         && agent.record.marked_good_boot.as_deref() == Some(agent.identity.boot_id.as_str())
     {
         agent.release_lock().await?;

@@ -145,12 +145,12 @@ fn wait_for_result(node: &NodeArgs, asked_at: i64) -> ExitCode {
     let deadline = std::time::Instant::now() + Duration::from_secs(3600);
     while std::time::Instant::now() < deadline {
         match read_record(&root) {
-            Ok(r) if r.status == Status::UpdatedNeedReboot => {
+            Ok(r) if r.status() == Status::UpdatedNeedReboot => {
                 eprintln!("Update succeeded -- reboot needed.");
                 return ExitCode::SUCCESS;
             }
-            Ok(r) if r.status == Status::Idle => {
-                if let Some(e) = r.last_error.filter(|e| e.at >= asked_at) {
+            Ok(r) if r.status() == Status::Idle => {
+                if let Some(e) = r.last_error().filter(|e| e.at >= asked_at) {
                     eprintln!("Update failed: {}", e.message);
                     return ExitCode::from(1);
                 }
