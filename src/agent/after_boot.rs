@@ -59,11 +59,12 @@ impl Agent {
         // A reboot a fleet config asked for happened: its changes are now in effect.
         if self
             .record
+            .memory
             .config_reboot
             .as_ref()
             .is_some_and(|c| c.boot_id != self.identity.boot_id)
         {
-            self.record.config_reboot = None;
+            self.record.memory.config_reboot = None;
             self.save_record()?;
         }
         match self.record.status() {
@@ -81,41 +82,40 @@ impl Agent {
 
     /// The staged release is running: marked good when healthy, denied when not.
     async fn judge_new_release(&mut self, s: Staged) -> Result<AfterBoot, Error> {
-        match self.health().await {
+        let (event, line, after) = match self.health().await {
             Verdict::Healthy(_) => {
                 self.mark_booted_good()?;
                 self.record.reset()?;
                 self.save_record()?;
-                self.event(crate::omaha::Event::rebooted(Some(
-                    s.previous_version.clone(),
-                )))
-                .await;
-                self.say_line(&format!(
+                let line = format!(
                     "{} is up and healthy; its slot is marked good (was {})",
                     s.version, s.previous_version
-                ));
-                Ok(AfterBoot::Updated {
+                );
+                let event = crate::omaha::Event::rebooted(Some(s.previous_version.clone()));
+                let after = AfterBoot::Updated {
                     from: s.previous_version,
                     to: s.version,
-                })
+                };
+                (event, line, after)
             }
             Verdict::Unhealthy(why) => {
                 let message = format!("{} failed its health check: {why}", s.version);
-                self.deny(&s.version, code::POSTINSTALL_RUNNER, message)?;
-                self.event(crate::omaha::Event::error(
-                    i32::try_from(code::POSTINSTALL_RUNNER).unwrap_or(1),
-                ))
-                .await;
-                self.say_line(&format!(
+                self.deny(&s.version, code::POSTINSTALL_RUNNER_ERROR, message)?;
+                let line = format!(
                     "{} failed its health check ({why}); it is not marked good and will not be installed again; the next boot returns to {}",
                     s.version, s.previous_version
-                ));
-                Ok(AfterBoot::Unhealthy {
+                );
+                let event = crate::omaha::Event::error(code::POSTINSTALL_RUNNER_ERROR);
+                let after = AfterBoot::Unhealthy {
                     version: s.version,
                     why,
-                })
+                };
+                (event, line, after)
             }
-        }
+        };
+        self.event(event).await;
+        self.say_line(&line);
+        Ok(after)
     }
 
     /// Back on the old release: the firmware fell back (the new slot's one try was spent
@@ -140,10 +140,10 @@ impl Agent {
 
     /// Never install `version` again: denied, the staged update forgotten (back to IDLE)
     /// and the reason kept as the last error.
-    fn deny(&mut self, version: &str, code: u32, message: String) -> Result<(), Error> {
-        self.record.denylist.insert(version.to_string());
+    fn deny(&mut self, version: &str, code: i32, message: String) -> Result<(), Error> {
+        self.record.memory.denylist.insert(version.to_string());
         self.record.reset()?;
-        self.record.last_error = Some(LastError {
+        self.record.memory.last_error = Some(LastError {
             code,
             message,
             at: now(),
@@ -208,7 +208,7 @@ impl Agent {
         if !(slot.successful && slot.tries == 0 && top) {
             disk.mark_good(&booted)?;
         }
-        self.record.marked_good_boot = Some(self.identity.boot_id.clone());
+        self.record.memory.marked_good_boot = Some(self.identity.boot_id.clone());
         self.save_record()?;
         Ok(Some(booted))
     }

@@ -17,7 +17,7 @@ use super::state::{LastError, Offer, Status};
 #[derive(Debug)]
 pub(super) struct Failure {
     /// update_engine's error code.
-    pub code: u32,
+    pub code: i32,
     /// What went wrong, for people.
     pub message: String,
     /// Whether the next cycle may resume the download.
@@ -41,7 +41,7 @@ impl From<Error> for Stop {
 
 impl Stop {
     /// An update failure with update_engine's `code`, its download kept for a resume.
-    pub(super) fn update(code: u32, message: impl ToString) -> Stop {
+    pub(super) fn update(code: i32, message: impl ToString) -> Stop {
         Stop::Update(Failure {
             code,
             message: message.to_string(),
@@ -102,11 +102,11 @@ impl Agent {
             .await
             .map_err(|e| {
                 Stop::update(
-                    code::OMAHA_REQUEST,
+                    code::OMAHA_REQUEST_ERROR,
                     format!("update check at {} failed: {e}", self.settings.server),
                 )
             })?;
-        self.record.poll_interval = response.poll_interval.map(u64::from);
+        self.record.memory.poll_interval = response.poll_interval.map(u64::from);
         let crate::omaha::UpdateCheck::Update(update) = response.update else {
             let newest = format!(
                 "{} is the newest release of {}",
@@ -114,7 +114,7 @@ impl Agent {
             );
             return self.no_update(newest).map(Some);
         };
-        if self.record.denylist.contains(&update.version) {
+        if self.record.memory.denylist.contains(&update.version) {
             let m = format!(
                 "{} is offered but failed on this node before; not installing it again",
                 update.version
@@ -125,7 +125,7 @@ impl Agent {
         }
         let Some(url) = update.payload_urls.first().cloned() else {
             return Err(Stop::update(
-                code::OMAHA_RESPONSE_HANDLER,
+                code::OMAHA_RESPONSE_HANDLER_ERROR,
                 "the update server offered a release without a payload URL",
             ));
         };
@@ -169,11 +169,8 @@ impl Agent {
         };
         self.record.failed(error, failure.keep_download)?;
         self.save_record()?;
-        if failure.code != code::OMAHA_REQUEST {
-            self.event(crate::omaha::Event::error(
-                i32::try_from(failure.code).unwrap_or(1),
-            ))
-            .await;
+        if failure.code != code::OMAHA_REQUEST_ERROR {
+            self.event(crate::omaha::Event::error(failure.code)).await;
         }
         self.record.reported()?;
         self.save_record()?;

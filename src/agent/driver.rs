@@ -98,30 +98,12 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// update_engine's error codes (`ErrorCode` in its `error_code.h`) that kindling reports.
+/// update_engine's error codes the agent records and reports: omaha's, and the one it adds.
 pub mod code {
-    /// Generic error.
-    pub const ERROR: u32 = 1;
-    /// The update check failed.
-    pub const OMAHA_REQUEST: u32 = 2;
-    /// The response could not be used.
-    pub const OMAHA_RESPONSE_HANDLER: u32 = 3;
-    /// The slot could not be opened.
-    pub const INSTALL_DEVICE_OPEN: u32 = 7;
-    /// The download failed.
-    pub const DOWNLOAD_TRANSFER: u32 = 9;
-    /// SHA-256 mismatch.
-    pub const PAYLOAD_HASH_MISMATCH: u32 = 10;
-    /// Size mismatch.
-    pub const PAYLOAD_SIZE_MISMATCH: u32 = 11;
-    /// Signature verification failed.
-    pub const DOWNLOAD_PAYLOAD_VERIFICATION: u32 = 12;
-    /// Writing the slot failed.
-    pub const DOWNLOAD_WRITE: u32 = 14;
-    /// The new release failed its health check (postinstall-like failure).
-    pub const POSTINSTALL_RUNNER: u32 = 5;
-    /// The node came back on the old release.
-    pub const ROLLBACK: u32 = 44;
+    pub use crate::omaha::event::code::*;
+
+    /// The slot could not be opened (`kInstallDeviceOpenError`).
+    pub const INSTALL_DEVICE_OPEN_ERROR: i32 = 7;
 }
 
 impl Agent {
@@ -163,16 +145,16 @@ impl Agent {
             status: self.record.status().update_engine_name().to_string(),
             running_version: self.settings.version.clone(),
             staged_version: self.record.state.staged().map(|s| s.version.clone()),
-            lock_held: self.record.lock_held.clone(),
+            lock_held: self.record.memory.lock_held.clone(),
             marked_good: self.marked_good_this_boot(),
-            denied: self.record.denylist.iter().cloned().collect(),
+            denied: self.record.memory.denylist.iter().cloned().collect(),
             admission: self.admission.clone(),
         }
     }
 
     /// Whether the booted slot was judged healthy and marked good in this boot.
     pub(super) fn marked_good_this_boot(&self) -> bool {
-        self.record.marked_good_boot.as_deref() == Some(self.identity.boot_id.as_str())
+        self.record.memory.marked_good_boot.as_deref() == Some(self.identity.boot_id.as_str())
     }
 
     /// Write a line to the agent's log.

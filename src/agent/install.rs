@@ -39,7 +39,7 @@ impl Agent {
         // The slots: the booted one is never written.
         let (disk_path, target) = self
             .passive_slot()
-            .map_err(|e| Stop::update(code::INSTALL_DEVICE_OPEN, e))?;
+            .map_err(|e| Stop::update(code::INSTALL_DEVICE_OPEN_ERROR, e))?;
         let resume_from = self.start_download(&target).await?;
         let expected = Expected {
             url: offer.url.clone(),
@@ -53,7 +53,7 @@ impl Agent {
             len: target.len,
         };
         let keys = TrustedKeys::load(self.root.path())
-            .map_err(|e| Stop::update(code::DOWNLOAD_PAYLOAD_VERIFICATION, e))?;
+            .map_err(|e| Stop::update(code::DOWNLOAD_PAYLOAD_VERIFICATION_ERROR, e))?;
         // The signature first: without one there is no point in downloading.
         let signature = self.signature(&expected, &keys).await?;
         let fetched = self.fetch(&expected, &region, resume_from).await?;
@@ -90,7 +90,7 @@ impl Agent {
     /// payload is downloaded (a signature by an untrusted key, or in a form that cannot be
     /// checked, fails here).
     async fn signature(&self, expected: &Expected, keys: &TrustedKeys) -> Result<Vec<u8>, Stop> {
-        let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER, e))?;
+        let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER_ERROR, e))?;
         let signature = crate::payload::fetch_signature(&client, expected, &Timeouts::default())
             .await
             .map_err(payload_failure)?;
@@ -135,7 +135,7 @@ impl Agent {
     async fn stage(&mut self, offer: &Offer, disk_path: &Path, partuuid: &str) -> Result<(), Stop> {
         crate::slots::Disk::open(disk_path)
             .and_then(|disk| disk.prioritize_for_trial(partuuid))
-            .map_err(|e| Stop::update(code::DOWNLOAD_WRITE, e))?;
+            .map_err(|e| Stop::update(code::DOWNLOAD_WRITE_ERROR, e))?;
         self.record
             .staged(Staged {
                 version: offer.version.clone(),
@@ -171,7 +171,7 @@ impl Agent {
         region: &Target,
         resume_from: u64,
     ) -> Result<Fetched, Stop> {
-        let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER, e))?;
+        let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER_ERROR, e))?;
         let mut last_saved = resume_from;
         // The last count payload reported: bytes written and synced to the slot, on success
         // and on failure alike (payload's contract), so a failed download resumes from it.
@@ -254,7 +254,7 @@ fn payload_failure(e: PayloadError) -> Stop {
 }
 
 /// update_engine's error code for a payload error.
-fn error_code(e: &PayloadError) -> u32 {
+fn error_code(e: &PayloadError) -> i32 {
     use PayloadError as E;
     match e {
         E::HashMismatch { .. } => code::PAYLOAD_HASH_MISMATCH,
@@ -264,13 +264,13 @@ fn error_code(e: &PayloadError) -> u32 {
         | E::MalformedSignature { .. }
         | E::LegacySignature { .. }
         | E::UntrustedKey { .. }
-        | E::BadSignature { .. } => code::DOWNLOAD_PAYLOAD_VERIFICATION,
+        | E::BadSignature { .. } => code::DOWNLOAD_PAYLOAD_VERIFICATION_ERROR,
         E::RegionUnusable { .. }
         | E::RegionTooSmall { .. }
         | E::RegionOutsideDevice { .. }
         | E::RegionFull { .. }
-        | E::RegionIo { .. } => code::DOWNLOAD_WRITE,
-        E::BadOffer { .. } => code::OMAHA_RESPONSE_HANDLER,
-        _ => code::DOWNLOAD_TRANSFER,
+        | E::RegionIo { .. } => code::DOWNLOAD_WRITE_ERROR,
+        E::BadOffer { .. } => code::OMAHA_RESPONSE_HANDLER_ERROR,
+        _ => code::DOWNLOAD_TRANSFER_ERROR,
     }
 }

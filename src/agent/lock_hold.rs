@@ -18,7 +18,10 @@ impl Agent {
     /// is gone or a lock that cannot be reached (or set up) is said and left to
     /// [`Agent::release_lock`]; it never stops the after-boot step.
     pub fn reattach_lock(&mut self) {
-        if self.record.lock_held.is_none() || self.held_lock.is_some() || self.renewing.is_some() {
+        if self.record.memory.lock_held.is_none()
+            || self.held_lock.is_some()
+            || self.renewing.is_some()
+        {
             return;
         }
         let keys = self.reboot_keys();
@@ -99,13 +102,13 @@ impl Agent {
     /// When the lock settings cannot be used or the record cannot be saved.
     pub async fn release_lock(&mut self) -> Result<(), Error> {
         self.settle_reattach().await;
-        if self.record.lock_held.is_none() {
+        if self.record.memory.lock_held.is_none() {
             return Ok(());
         }
         let keys = self.reboot_keys();
         let Some(config) = self.lock_config(&keys)? else {
             // The strategy no longer takes a lock; nothing to ask.
-            self.record.lock_held = None;
+            self.record.memory.lock_held = None;
             self.held_lock = None;
             return self.save_record();
         };
@@ -121,7 +124,7 @@ impl Agent {
         match result {
             Ok(described) => {
                 self.say_line(&format!("gave the reboot slot back: {described}"));
-                self.record.lock_held = None;
+                self.record.memory.lock_held = None;
                 self.save_record()
             }
             Err(e) => {

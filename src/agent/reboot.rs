@@ -176,7 +176,8 @@ impl Agent {
         &mut self,
         wait_limit: Option<Duration>,
     ) -> Result<Step, Error> {
-        if self.record.status() != Status::UpdatedNeedReboot && self.record.config_reboot.is_none()
+        if self.record.status() != Status::UpdatedNeedReboot
+            && self.record.memory.config_reboot.is_none()
         {
             return Ok(Step::Stay("nothing staged".into()));
         }
@@ -325,7 +326,7 @@ impl Agent {
             return Ok(Attempt::Again);
         }
         // Held across the reboot; the after-boot step gives it back.
-        self.record.lock_held = Some(lock.describe());
+        self.record.memory.lock_held = Some(lock.describe());
         self.save_record()?;
         let _ = lock.set_state(&id, "rebooting").await;
         Ok(Attempt::Held)

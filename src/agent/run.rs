@@ -48,7 +48,7 @@ pub fn reset(agent: &mut Agent) -> Result<String, Error> {
 /// Give back a reboot slot held across the reboot, once this boot's release was judged
 /// healthy and nothing else is staged.
 async fn release_if_judged(agent: &mut Agent) -> Result<(), Error> {
-    if agent.record.lock_held.is_some()
+    if agent.record.memory.lock_held.is_some()
         && agent.record.state.staged().is_none()
         && agent.marked_good_this_boot()
     {
@@ -148,8 +148,8 @@ async fn serve(mut agent: Agent) -> Result<Outcome, Error> {
         let wait = schedule::next_wait(
             &agent.settings.timing,
             first,
-            agent.record.failures,
-            agent.record.poll_interval,
+            agent.record.memory.failures,
+            agent.record.memory.poll_interval,
             fastrand::f64(),
         );
         first = false;
@@ -181,7 +181,7 @@ fn publish(agent: &Agent) {
 /// A fleet config's reboot-required part: the same pipeline as an update (strategy,
 /// window, lock held across the reboot).
 async fn config_reboot(agent: &mut Agent, reason: String) -> Result<(), Error> {
-    agent.record.config_reboot = Some(ConfigReboot {
+    agent.record.memory.config_reboot = Some(ConfigReboot {
         reason: reason.clone(),
         boot_id: agent.identity.boot_id.clone(),
     });

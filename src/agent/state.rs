@@ -98,7 +98,7 @@ pub struct Staged {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastError {
     /// update_engine's error code (9 transfer, 10 hash, 11 size, 12 verification, ...).
-    pub code: u32,
+    pub code: i32,
     /// What went wrong, for people.
     pub message: String,
     /// Unix seconds.
@@ -249,11 +249,19 @@ pub struct Record {
     pub state: State,
     /// Unix seconds of the last successful update check response (0: none).
     pub last_checked_time: i64,
+    /// What outlives every state.
+    pub memory: Memory,
+}
+
+/// What the agent keeps whatever its state: on disk, the fields after the state's parts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Memory {
     /// Versions that failed after a reboot (rolled back): never installed again.
     pub denylist: BTreeSet<String>,
     /// Consecutive failed cycles, for the backoff.
     pub failures: u32,
-    /// The last error of a finished cycle or boot (while one is reported, the state holds it).
+    /// The last error (while one is reported, the state holds it and this is empty).
     pub last_error: Option<LastError>,
     /// The server's `PollInterval` (seconds), when it sent one.
     pub poll_interval: Option<u64>,
@@ -282,20 +290,9 @@ pub struct RecordWire {
     pub download: Option<Download>,
     /// The staged update (UPDATED_NEED_REBOOT, and after the reboot until it is judged).
     pub staged: Option<Staged>,
-    /// Versions that failed after a reboot (rolled back): never installed again.
-    pub denylist: BTreeSet<String>,
-    /// Consecutive failed cycles, for the backoff.
-    pub failures: u32,
-    /// The last error.
-    pub last_error: Option<LastError>,
-    /// The server's `PollInterval` (seconds), when it sent one.
-    pub poll_interval: Option<u64>,
-    /// The booted slot was judged healthy and marked good in this boot (its boot id).
-    pub marked_good_boot: Option<String>,
-    /// The reboot lock this node holds across a reboot (its description).
-    pub lock_held: Option<String>,
-    /// A fleet config whose reboot-required part waits for a reboot.
-    pub config_reboot: Option<ConfigReboot>,
+    /// The rest, in its order (the last error included, the reported one too).
+    #[serde(flatten)]
+    pub memory: Memory,
 }
 
 /// A record on disk whose parts do not fit its status (no release writes one).
@@ -313,10 +310,14 @@ impl From<Record> for RecordWire {
         let offer = record.state.offer().cloned();
         let download = record.state.download().cloned();
         let status = record.state.status();
-        let (staged, last_error) = match record.state {
-            State::UpdatedNeedReboot { staged, .. } => (Some(staged), record.last_error),
-            State::ReportingErrorEvent { error, .. } => (None, Some(error)),
-            _ => (None, record.last_error),
+        let mut memory = record.memory;
+        let staged = match record.state {
+            State::UpdatedNeedReboot { staged, .. } => Some(staged),
+            State::ReportingErrorEvent { error, .. } => {
+                memory.last_error = Some(error);
+                None
+            }
+            _ => None,
         };
         RecordWire {
             status,
@@ -324,13 +325,7 @@ impl From<Record> for RecordWire {
             offer,
             download,
             staged,
-            denylist: record.denylist,
-            failures: record.failures,
-            last_error,
-            poll_interval: record.poll_interval,
-            marked_good_boot: record.marked_good_boot,
-            lock_held: record.lock_held,
-            config_reboot: record.config_reboot,
+            memory,
         }
     }
 }
@@ -353,7 +348,7 @@ impl TryFrom<RecordWire> for Record {
             (Some(offer), Some(download)) => Ok((offer, download)),
             _ => Err(bad("needs an offer and a download")),
         };
-        let mut last_error = wire.last_error;
+        let mut memory = wire.memory;
         let state = match status {
             Status::Idle => State::Idle { interrupted },
             Status::CheckingForUpdate => State::CheckingForUpdate { interrupted },
@@ -382,20 +377,17 @@ impl TryFrom<RecordWire> for Record {
                 }
             }
             Status::ReportingErrorEvent => State::ReportingErrorEvent {
-                error: last_error.take().ok_or_else(|| bad("needs an error"))?,
+                error: memory
+                    .last_error
+                    .take()
+                    .ok_or_else(|| bad("needs an error"))?,
                 interrupted,
             },
         };
         Ok(Record {
             state,
             last_checked_time: wire.last_checked_time,
-            denylist: wire.denylist,
-            failures: wire.failures,
-            last_error,
-            poll_interval: wire.poll_interval,
-            marked_good_boot: wire.marked_good_boot,
-            lock_held: wire.lock_held,
-            config_reboot: wire.config_reboot,
+            memory,
         })
     }
 }
@@ -429,7 +421,7 @@ impl Record {
     pub fn last_error(&self) -> Option<&LastError> {
         match &self.state {
             State::ReportingErrorEvent { error, .. } => Some(error),
-            _ => self.last_error.as_ref(),
+            _ => self.memory.last_error.as_ref(),
         }
     }
 
@@ -479,7 +471,7 @@ impl Record {
     pub fn no_update(&mut self, now: i64) -> Result<(), BadTransition> {
         self.abandon_check()?;
         self.last_checked_time = now;
-        self.failures = 0;
+        self.memory.failures = 0;
         Ok(())
     }
 
@@ -598,8 +590,8 @@ impl Record {
             }),
             other => Next::Refused(other),
         })?;
-        self.failures = 0;
-        self.last_error = None;
+        self.memory.failures = 0;
+        self.memory.last_error = None;
         Ok(())
     }
 
@@ -628,8 +620,8 @@ impl Record {
             Next::To(State::ReportingErrorEvent { error, interrupted })
         })?;
         // The state holds it now (the record on disk has one last error).
-        self.last_error = None;
-        self.failures = self.failures.saturating_add(1);
+        self.memory.last_error = None;
+        self.memory.failures = self.memory.failures.saturating_add(1);
         Ok(())
     }
 
@@ -648,7 +640,7 @@ impl Record {
             }
             other => Next::Refused(other),
         })?;
-        self.last_error = last;
+        self.memory.last_error = last;
         Ok(())
     }
 
@@ -751,7 +743,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(r.failures, 1);
+        assert_eq!(r.memory.failures, 1);
         assert!(
             r.failed(
                 LastError {
@@ -770,7 +762,7 @@ mod tests {
     #[test]
     fn the_record_round_trips_through_json_and_accepts_missing_fields() {
         let mut r = Record::default();
-        r.denylist.insert("1.0.1".into());
+        r.memory.denylist.insert("1.0.1".into());
         let text = serde_json::to_string(&r).unwrap();
         let back: Record = serde_json::from_str(&text).unwrap();
         assert_eq!(back, r);
@@ -842,7 +834,7 @@ mod tests {
         assert_eq!(wire.status, Status::ReportingErrorEvent);
         assert_eq!(wire.offer, Some(offer()));
         assert_eq!(wire.download, None);
-        assert_eq!(wire.last_error.map(|e| e.code), Some(10));
+        assert_eq!(wire.memory.last_error.map(|e| e.code), Some(10));
         assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
     }
 

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use super::error::{self, CliError, Status};
 use super::{DiffFormat, emit};
-use crate::agent::control::{self, Request};
-use crate::agent::driver::{Agent, Options, Outcome};
+use crate::agent::driver::{Options, Outcome};
+use crate::agent::on_demand;
 use crate::agent::record_file::RecordFile;
 use crate::agent::state::Record;
 use crate::root::Root;
@@ -204,59 +204,29 @@ pub(super) fn read_record(root: &Root) -> Result<Record, crate::agent::Error> {
     RecordFile::reader(root)?.load().map(|(r, _)| r)
 }
 
-/// Open the agent on the node for a command run in this process (no agent answered on
-/// the socket); `silent` is the error when another agent holds the root nonetheless.
-fn open_here(root: Root, options: Options, silent: crate::agent::Error) -> Result<Agent, CliError> {
-    match Agent::open(root, options) {
-        Ok(Some(agent)) => Ok(agent),
-        Ok(None) => Err(agent_failed(&silent)),
-        Err(e) => Err(agent_failed(&e)),
-    }
-}
-
 /// Ask the running agent to check, or check in this process. `Ok(None)`: the running agent
 /// was asked.
 pub(super) fn check(node: &NodeArgs) -> Result<Option<Outcome>, CliError> {
     let root = node_root(&node.root)?;
-    let rt = tokio_runtime()?;
-    rt.block_on(async {
-        if control::send(&root, Request::Check)
-            .await
-            .map_err(|e| agent_failed(&e))?
-        {
-            return Ok(None);
-        }
-        let options = Options {
-            disk: node.disk.clone(),
-            on_demand: true,
-            ..Options::default()
-        };
-        let silent = crate::agent::Error::Silent {
-            root: node.root.clone(),
-        };
-        let mut agent = open_here(root, options, silent)?;
-        agent.on_progress = progress_bar();
-        agent.after_boot().await.map_err(|e| agent_failed(&e))?;
-        agent.cycle().await.map(Some).map_err(|e| agent_failed(&e))
-    })
+    let options = Options {
+        disk: node.disk.clone(),
+        on_demand: true,
+        ..Options::default()
+    };
+    let check = on_demand::check(root, &node.root, options, progress_bar());
+    tokio_runtime()?
+        .block_on(check)
+        .map_err(|e| agent_failed(&e))
 }
 
 /// Undo a staged update, through the running agent or in this process.
 pub(super) fn reset(node: &NodeArgs) -> Result<String, CliError> {
     let root = node_root(&node.root)?;
-    let rt = tokio_runtime()?;
-    rt.block_on(async {
-        if control::send(&root, Request::Reset)
-            .await
-            .map_err(|e| agent_failed(&e))?
-        {
-            return Ok("the running agent resets its status".to_string());
-        }
-        let options = Options {
-            disk: node.disk.clone(),
-            ..Options::default()
-        };
-        let mut agent = open_here(root, options, crate::agent::Error::SilentOnReset)?;
-        crate::agent::run::reset(&mut agent).map_err(|e| agent_failed(&e))
-    })
+    let options = Options {
+        disk: node.disk.clone(),
+        ..Options::default()
+    };
+    tokio_runtime()?
+        .block_on(on_demand::reset(root, options))
+        .map_err(|e| agent_failed(&e))
 }

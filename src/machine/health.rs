@@ -71,30 +71,26 @@ pub fn check(health: &Health, root: &std::path::Path, is_host: bool, timeout: Du
 }
 
 fn output(program: &str, args: &[&str], timeout: Duration) -> Result<String, Error> {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|source| Error::CannotRun {
-            program: program.to_string(),
-            source,
-        })?;
+    let mut command = Command::new(program);
+    command.args(args).stdout(std::process::Stdio::piped());
+    let child = spawn(&mut command).map_err(|source| Error::CannotRun {
+        program: program.to_string(),
+        source,
+    })?;
     wait_bounded(child, timeout, &format!("{program} {}", args.join(" "))).map(|(_, out)| out)
 }
 
 fn run_command(command: &str, root: &std::path::Path, timeout: Duration) -> Result<(), Error> {
-    let child = Command::new("/bin/sh")
+    let mut shell = Command::new("/bin/sh");
+    shell
         .arg("-c")
         .arg(command)
         .env("KINDLING_ROOT", root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|source| Error::HealthCommandCannotRun {
-            command: command.to_string(),
-            source,
-        })?;
+        .stdout(std::process::Stdio::null());
+    let child = spawn(&mut shell).map_err(|source| Error::HealthCommandCannotRun {
+        command: command.to_string(),
+        source,
+    })?;
     let (code, _) = wait_bounded(child, timeout, command)?;
     match code {
         Some(0) => Ok(()),
@@ -106,6 +102,11 @@ fn run_command(command: &str, root: &std::path::Path, timeout: Duration) -> Resu
             command: command.to_string(),
         }),
     }
+}
+
+/// Start a health check's program, its standard error silenced.
+fn spawn(command: &mut Command) -> std::io::Result<std::process::Child> {
+    command.stderr(std::process::Stdio::null()).spawn()
 }
 
 /// Wait for a child at most `timeout`, killing it after that.
