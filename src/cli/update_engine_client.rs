@@ -26,12 +26,34 @@ struct Flags {
     disk: Option<PathBuf>,
 }
 
-fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
+/// A command line update_engine_client would refuse, in its words.
+#[derive(Debug, thiserror::Error)]
+enum FlagError {
+    /// Not a flag.
+    #[error("unexpected argument {0:?}")]
+    Unexpected(String),
+    /// A boolean flag with another value.
+    #[error("-{name}={value}: not a boolean")]
+    NotABoolean { name: String, value: String },
+    /// `-root` or `-disk` without its path.
+    #[error("-{0} needs a path")]
+    NeedsPath(String),
+    /// `-help`.
+    #[error(
+        "usage: update_engine_client [-status] [-check_for_update] [-update] [-reset_status] [-watch_for_updates]"
+    )]
+    Help,
+    /// A flag update_engine_client does not have.
+    #[error("unknown command line flag '{0}'")]
+    Unknown(String),
+}
+
+fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, FlagError> {
     let mut flags = Flags::default();
     let mut args = args.map(|a| a.to_string_lossy().into_owned()).peekable();
     while let Some(arg) = args.next() {
         let Some(name) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-            return Err(format!("unexpected argument {arg:?}"));
+            return Err(FlagError::Unexpected(arg));
         };
         let (name, value) = match name.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
@@ -40,7 +62,10 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
         let boolean = |v: &Option<String>| match v.as_deref() {
             None | Some("true" | "1" | "yes") => Ok(true),
             Some("false" | "0" | "no") => Ok(false),
-            Some(other) => Err(format!("-{name}={other}: not a boolean")),
+            Some(other) => Err(FlagError::NotABoolean {
+                name: name.to_string(),
+                value: other.to_string(),
+            }),
         };
         match name {
             "status" => flags.status = boolean(&value)?,
@@ -51,7 +76,7 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
             "root" | "disk" => {
                 let v = value
                     .or_else(|| args.next())
-                    .ok_or_else(|| format!("-{name} needs a path"))?;
+                    .ok_or_else(|| FlagError::NeedsPath(name.to_string()))?;
                 if name == "root" {
                     flags.root = Some(PathBuf::from(v));
                 } else {
@@ -60,10 +85,8 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
             }
             // update_engine_client logs to stderr already; these glog flags change nothing.
             "logtostderr" | "v" => {}
-            "help" => {
-                return Err("usage: update_engine_client [-status] [-check_for_update] [-update] [-reset_status] [-watch_for_updates]".into());
-            }
-            other => return Err(format!("unknown command line flag '{other}'")),
+            "help" => return Err(FlagError::Help),
+            other => return Err(FlagError::Unknown(other.to_string())),
         }
     }
     Ok(flags)
@@ -174,7 +197,7 @@ mod tests {
     use super::*;
 
     fn flags(args: &[&str]) -> Result<Flags, String> {
-        parse(args.iter().map(OsString::from))
+        parse(args.iter().map(OsString::from)).map_err(|e| e.to_string())
     }
 
     #[test]
