@@ -7,8 +7,6 @@
 //! version, the firmware fell back (a rollback, reported as 3/0 errorcode 44, the version
 //! denied). With nothing staged, a healthy booted slot is marked good once per boot.
 
-use std::time::Duration;
-
 use super::driver::{AfterBoot, Agent, code, now};
 use super::error::Error;
 use super::state::{LastError, Staged, Status};
@@ -173,10 +171,7 @@ impl Agent {
     /// The health check, run on a blocking thread: it may take minutes, and the runtime
     /// (one thread) meanwhile keeps a re-attached reboot lock's lease alive.
     async fn health(&mut self) -> Verdict {
-        let timeout = self
-            .options
-            .health_timeout
-            .unwrap_or(Duration::from_secs(300));
+        let timeout = self.options.health_timeout;
         let settings = self.settings.health.clone();
         let root = self.root.path().to_path_buf();
         let is_host = self.root.is_host();

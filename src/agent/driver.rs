@@ -15,17 +15,31 @@ use crate::machine::node::Identity;
 use crate::machine::settings::Settings;
 use crate::root::Root;
 
+/// How long the health check may take unless the caller says otherwise.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// What the caller asked the agent to do about reboots.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The disk holding the slots (found from the booted PARTUUID when not given).
     pub disk: Option<PathBuf>,
     /// The reboot command (`systemctl reboot` when the root is `/`).
     pub reboot_command: Option<String>,
     /// How long the health check may take.
-    pub health_timeout: Option<Duration>,
+    pub health_timeout: Duration,
     /// Whether the update check was asked for by a person (`installsource=ondemandupdate`).
     pub on_demand: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            disk: None,
+            reboot_command: None,
+            health_timeout: DEFAULT_HEALTH_TIMEOUT,
+            on_demand: false,
+        }
+    }
 }
 
 /// What a cycle ended in.

@@ -75,10 +75,7 @@ fn join_fleet(
         agent.root.clone(),
         &agent.identity,
         agent.view(),
-        agent
-            .options
-            .health_timeout
-            .unwrap_or(Duration::from_secs(300)),
+        agent.options.health_timeout,
         std::sync::Arc::new(|line: &str| eprintln!("kindling agent: {line}")),
     );
     Ok((Some(publisher), reboots))

@@ -136,7 +136,7 @@ fn run_inner(args: &AgentArgs) -> Result<ExitCode, CliError> {
                 reboot_command: reboot_command
                     .clone()
                     .or_else(|| std::env::var("KINDLING_REBOOT_COMMAND").ok()),
-                health_timeout: Some(std::time::Duration::from_secs(*health_timeout)),
+                health_timeout: std::time::Duration::from_secs(*health_timeout),
                 on_demand: *once,
             };
             daemon(&node.root, options, *once, *reboot_wait)
