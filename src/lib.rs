@@ -31,6 +31,7 @@ pub mod emit;
 pub mod encoding;
 pub mod fleet;
 pub mod lock;
+pub mod machine;
 pub mod model;
 pub mod omaha;
 pub mod payload;
@@ -47,6 +48,7 @@ pub mod template;
 pub mod units;
 pub mod update_server;
 pub mod validate;
+pub mod wait;
 pub mod xml;
 
 pub use validate::{Validation, validate, validate_rendered};

@@ -227,7 +227,7 @@ fn static_binary_reports_agent_status_from_the_root_it_runs_in() {
     // What agent status reads: the record under /var/lib/kindling and, for the running
     // version, the release file. Both exist only inside this root, so the answer proves
     // the binary read them there.
-    let record = kindling::agent::state::Record {
+    let record = kindling::agent::state::RecordWire {
         status: kindling::agent::state::Status::UpdatedNeedReboot,
         last_checked_time: 1_700_000_000,
         staged: Some(kindling::agent::state::Staged {

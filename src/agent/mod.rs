@@ -2,21 +2,34 @@
 //! channel, downloads, verifies, installs into the passive slot, reboots by strategy and
 //! marks the new slot good or records a rollback.
 //!
-//! The agent reads only what the compiler emits (`settings`: update.conf and the release
-//! files), keeps its state in one atomically written record (`state`, under
-//! `/var/lib/kindling/` in the root), and touches nothing outside its root and its disk:
-//! the running system's systemd is asked only when the root is `/` (`health`), and a reboot
-//! is a command (`systemctl reboot` on a real node, whatever a test sets elsewhere). It never
-//! makes a slot bootable before the payload in it passed the size, SHA-256 and signature
-//! checks, and never makes the booted slot unbootable.
+//! The agent reads only what the compiler emits (`crate::machine`: update.conf, the release
+//! files, the node's identity), keeps its state in one atomically written record (`state`,
+//! kept by `record_file` under `/var/lib/kindling/` in the root), and touches nothing
+//! outside its root and its disk: the running system's systemd is asked only when the root
+//! is `/` (the health check), and a reboot is a command (`systemctl reboot` on a real node,
+//! whatever a test sets elsewhere). It never makes a slot bootable before the payload in it
+//! passed the size, SHA-256 and signature checks, and never makes the booted slot
+//! unbootable.
+//!
+//! The files, from the ground up: `state` (the states and the record), `record_file`,
+//! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
+//! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `run` (the daemon's loop) and
+//! `on_demand` (what a command asks of the agent).
 
-pub mod health;
-pub mod node;
-pub mod pipeline;
+pub mod after_boot;
+pub mod check;
+pub mod control;
+pub mod driver;
+pub mod error;
+pub mod install;
+pub mod lock_hold;
+pub mod on_demand;
 pub mod reboot;
+pub mod record_file;
 pub mod run;
 pub mod schedule;
-pub mod settings;
 pub mod state;
 pub mod status;
-pub mod store;
+
+pub use driver::Agent;
+pub use error::Error;

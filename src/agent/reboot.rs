@@ -15,12 +15,16 @@
 //! given back by the after-boot step once the new release was judged, so a node that never
 //! comes back keeps its slot visible instead of letting the next node go.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::pipeline::Agent;
-use super::settings::Strategy;
-use crate::lock::LockConfig;
+use super::driver::Agent;
+use super::error::{Error, LeaseTtlError};
+use super::state::Status;
+use crate::lock::{LockConfig, RebootLock};
+use crate::machine::settings::Strategy;
 use crate::reboot::Window;
+use crate::wait::sleep_within;
 
 /// locksmithd's broadcast before a reboot.
 pub const WALL_MESSAGE: &str = "System reboot in 5 minutes!";
@@ -36,13 +40,40 @@ pub enum Step {
     Waiting(String),
 }
 
+impl Step {
+    /// What the step says, for the log.
+    #[must_use]
+    pub fn describe(&self) -> &str {
+        match self {
+            Step::Stay(m) | Step::Rebooted(m) | Step::Waiting(m) => m,
+        }
+    }
+}
+
 /// The units whose activity makes `best-effort` take the etcd lock.
 pub const ETCD_UNITS: [&str; 3] = ["etcd.service", "etcd2.service", "etcd-member.service"];
+
+/// The waits of one reboot: when it started and when it gives up (`None`: never).
+#[derive(Debug, Clone, Copy)]
+struct Waits {
+    started: tokio::time::Instant,
+    give_up: Option<tokio::time::Instant>,
+}
+
+/// What one attempt at the reboot lock ended in.
+enum Attempt {
+    /// The slot is held (recorded): reboot.
+    Held,
+    /// Not now (the window closed, a passing error): go round again.
+    Again,
+    /// Still waiting when the limit passed.
+    Waiting(String),
+}
 
 impl Agent {
     /// Every key the reboot step reads: update.conf's, then locksmithd's own environment
     /// (its drop-ins' `Environment=` lines, where the compiler writes `coreos.locksmith`).
-    pub(crate) fn reboot_keys(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn reboot_keys(&self) -> BTreeMap<String, String> {
         let mut keys = self.settings.keys.clone();
         for dir in [
             "/etc/systemd/system/locksmithd.service.d",
@@ -73,24 +104,20 @@ impl Agent {
     }
 
     /// The node's reboot window, when one is set.
-    fn window(
-        &self,
-        keys: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Option<Window>, String> {
+    pub(super) fn window(&self, keys: &BTreeMap<String, String>) -> Result<Option<Window>, Error> {
         let zone = crate::reboot::node_zone(if self.root.is_host() {
             None
         } else {
             Some(self.root.path())
-        })
-        .map_err(|e| e.to_string())?;
-        Window::from_env(|k| keys.get(k).cloned(), zone).map_err(|e| e.to_string())
+        })?;
+        Ok(Window::from_env(|k| keys.get(k).cloned(), zone)?)
     }
 
     /// The lock the strategy asks for (`None`: no lock).
-    fn lock_config(
+    pub(super) fn lock_config(
         &self,
-        keys: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Option<LockConfig>, String> {
+        keys: &BTreeMap<String, String>,
+    ) -> Result<Option<LockConfig>, Error> {
         let wants_lock = match self.settings.strategy {
             Strategy::Off | Strategy::Reboot => false,
             Strategy::EtcdLock | Strategy::FleetLock => true,
@@ -100,7 +127,7 @@ impl Agent {
             return Ok(None);
         }
         let mut config =
-            LockConfig::from_env(|k| keys.get(k).cloned()).map_err(|e| e.to_string())?;
+            LockConfig::from_env(|k| keys.get(k).cloned()).map_err(Error::LockSettings)?;
         if self.settings.strategy == Strategy::FleetLock {
             config.backend = crate::lock::Backend::FleetLock;
         }
@@ -148,9 +175,9 @@ impl Agent {
     pub async fn reboot_by_strategy(
         &mut self,
         wait_limit: Option<Duration>,
-    ) -> Result<Step, String> {
-        if self.record.status != super::state::Status::UpdatedNeedReboot
-            && self.record.config_reboot.is_none()
+    ) -> Result<Step, Error> {
+        if self.record.status() != Status::UpdatedNeedReboot
+            && self.record.memory.config_reboot.is_none()
         {
             return Ok(Step::Stay("nothing staged".into()));
         }
@@ -163,117 +190,146 @@ impl Agent {
         let window = self.window(&keys)?;
         let lock = self.lock_config(&keys)?;
         let started = tokio::time::Instant::now();
-        let give_up = wait_limit.map(|l| started + l);
+        let waits = Waits {
+            started,
+            give_up: wait_limit.map(|l| started + l),
+        };
         // 0. A fleet's release rollout admits this node before its window and lock.
-        if let Some(waiting) = self.release_gate(&keys, give_up).await? {
+        if let Some(waiting) = self.release_gate(&keys, waits.give_up).await? {
             return Ok(Step::Waiting(waiting));
         }
-        let id = self.identity.machine_id.clone();
-        let backend = match &lock {
-            Some(config) => Some(crate::lock::connect(config).await.map_err(|e| {
-                format!(
-                    "cannot reach the reboot lock ({}): {e}",
-                    config.endpoints.join(",")
-                )
-            })),
-            None => None,
-        };
         // A lock that cannot be set up is not a reason to reboot without it.
-        let backend = match backend {
-            Some(Ok(b)) => Some(b),
-            Some(Err(e)) => return Ok(Step::Waiting(e)),
+        let backend = match &lock {
+            Some(config) => match crate::lock::connect(config).await {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    return Ok(Step::Waiting(format!(
+                        "cannot reach the reboot lock ({}): {e}",
+                        config.endpoints.join(",")
+                    )));
+                }
+            },
             None => None,
         };
-        let mut backoff = Duration::from_secs(1);
-        loop {
-            // 1. The window.
-            if let Some(w) = &window {
-                let now = jiff::Timestamp::now();
-                if !w.contains(now) {
-                    let wait = w
-                        .duration_to_start(now)
-                        .and_then(|d| Duration::try_from(d).ok())
-                        .unwrap_or(Duration::from_secs(60));
-                    self.say_line(&format!(
-                        "reboot window is {:?}; waiting {}s for it to open",
-                        w.text(),
-                        wait.as_secs()
-                    ));
-                    if !sleep_within(wait, give_up).await {
-                        return Ok(Step::Waiting(format!(
-                            "the reboot window {:?} is closed; still waiting",
-                            w.text()
-                        )));
-                    }
-                    continue;
-                }
-            }
-            // 2. The lock, waited for by watch until the window closes (or the limit).
-            if let Some(lock) = &backend {
-                let window_end = window.as_ref().and_then(|w| {
-                    w.next_open(jiff::Timestamp::now())
-                        .filter(|(start, _)| start.timestamp() <= jiff::Timestamp::now())
-                        .map(|(_, end)| end)
-                });
-                let mut deadline = started + Duration::from_secs(365 * 86_400);
-                if let Some(end) = window_end {
-                    let left = end.timestamp().duration_since(jiff::Timestamp::now());
-                    if let Ok(left) = Duration::try_from(left) {
-                        deadline = tokio::time::Instant::now() + left;
-                    }
-                }
-                if let Some(limit) = give_up {
-                    deadline = deadline.min(limit);
-                }
-                self.say_line(&format!("taking the reboot lock: {}", lock.describe()));
-                match lock.wait_lock(&id, deadline).await {
-                    Ok(_) => {}
-                    Err(crate::lock::LockError::Timeout) => {
-                        if give_up.is_some_and(|g| tokio::time::Instant::now() >= g) {
-                            return Ok(Step::Waiting(format!(
-                                "no reboot slot was free in time ({})",
-                                lock.describe()
-                            )));
-                        }
-                        // The window closed while waiting: wait for the next one.
-                        continue;
-                    }
-                    Err(e) if e.is_transient() => {
-                        self.say_line(&format!(
-                            "failed to acquire the reboot lock: {e}; retrying in {}s",
-                            backoff.as_secs()
-                        ));
-                        if !sleep_within(backoff, give_up).await {
-                            return Ok(Step::Waiting(format!(
-                                "the reboot lock is unavailable: {e}"
-                            )));
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(300));
-                        continue;
-                    }
-                    Err(e) => return Err(format!("the reboot lock cannot work: {e}")),
-                }
-                // 3. Re-check the window now that the slot is won (coreos/bugs#1886).
-                if let Some(w) = &window
-                    && !w.contains(jiff::Timestamp::now())
-                {
-                    self.say_line(
-                        "the reboot window closed while waiting for the lock; giving the slot back",
-                    );
-                    if let Err(e) = lock.unlock(&id).await {
-                        self.say_line(&format!("could not give the slot back: {e}"));
-                    }
-                    continue;
-                }
-                // Held across the reboot; the after-boot step gives it back.
-                self.record.lock_held = Some(lock.describe());
-                self.save_record()?;
-                let _ = lock.set_state(&id, "rebooting").await;
-            }
-            break;
+        if let Some(waiting) = self
+            .window_and_lock(window.as_ref(), backend.as_deref(), waits)
+            .await?
+        {
+            return Ok(Step::Waiting(waiting));
         }
         self.warn_users().await;
         self.reboot_now().map(Step::Rebooted)
+    }
+
+    /// Wait for the window, then for the lock (held across the reboot, recorded), until
+    /// both are there together; `Some(why)` when still waiting at the limit.
+    async fn window_and_lock(
+        &mut self,
+        window: Option<&Window>,
+        lock: Option<&dyn RebootLock>,
+        waits: Waits,
+    ) -> Result<Option<String>, Error> {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            // 1. The window.
+            if let Some(w) = window
+                && !w.contains(jiff::Timestamp::now())
+            {
+                if !self.wait_for_window(w, waits.give_up).await {
+                    return Ok(Some(format!(
+                        "the reboot window {:?} is closed; still waiting",
+                        w.text()
+                    )));
+                }
+                continue;
+            }
+            // 2. The lock, waited for by watch until the window closes (or the limit).
+            let Some(lock) = lock else {
+                return Ok(None);
+            };
+            match self.take_lock(lock, window, waits, &mut backoff).await? {
+                Attempt::Held => return Ok(None),
+                Attempt::Again => {}
+                Attempt::Waiting(why) => return Ok(Some(why)),
+            }
+        }
+    }
+
+    /// Sleep until the closed window `w` opens; false when the limit came first.
+    async fn wait_for_window(&mut self, w: &Window, give_up: Option<tokio::time::Instant>) -> bool {
+        let now = jiff::Timestamp::now();
+        let wait = w
+            .duration_to_start(now)
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::from_secs(60));
+        self.say_line(&format!(
+            "reboot window is {:?}; waiting {}s for it to open",
+            w.text(),
+            wait.as_secs()
+        ));
+        sleep_within(wait, give_up).await
+    }
+
+    /// One attempt at the reboot lock, waited for by watch until the window closes (or the
+    /// limit); once won, the window is checked again (coreos/bugs#1886) and the slot given
+    /// back if it closed meanwhile.
+    async fn take_lock(
+        &mut self,
+        lock: &dyn RebootLock,
+        window: Option<&Window>,
+        waits: Waits,
+        backoff: &mut Duration,
+    ) -> Result<Attempt, Error> {
+        let id = self.identity.machine_id.clone();
+        let deadline = lock_deadline(window, waits);
+        self.say_line(&format!("taking the reboot lock: {}", lock.describe()));
+        match lock.wait_lock(&id, deadline).await {
+            Ok(_) => {}
+            Err(crate::lock::LockError::Timeout) => {
+                if waits
+                    .give_up
+                    .is_some_and(|g| tokio::time::Instant::now() >= g)
+                {
+                    return Ok(Attempt::Waiting(format!(
+                        "no reboot slot was free in time ({})",
+                        lock.describe()
+                    )));
+                }
+                // The window closed while waiting: wait for the next one.
+                return Ok(Attempt::Again);
+            }
+            Err(e) if e.is_transient() => {
+                self.say_line(&format!(
+                    "failed to acquire the reboot lock: {e}; retrying in {}s",
+                    backoff.as_secs()
+                ));
+                if !sleep_within(*backoff, waits.give_up).await {
+                    return Ok(Attempt::Waiting(format!(
+                        "the reboot lock is unavailable: {e}"
+                    )));
+                }
+                *backoff = (*backoff * 2).min(Duration::from_secs(300));
+                return Ok(Attempt::Again);
+            }
+            Err(e) => return Err(Error::LockCannotWork(e)),
+        }
+        // 3. Re-check the window now that the slot is won (coreos/bugs#1886).
+        if let Some(w) = window
+            && !w.contains(jiff::Timestamp::now())
+        {
+            self.say_line(
+                "the reboot window closed while waiting for the lock; giving the slot back",
+            );
+            if let Err(e) = lock.unlock(&id).await {
+                self.say_line(&format!("could not give the slot back: {e}"));
+            }
+            return Ok(Attempt::Again);
+        }
+        // Held across the reboot; the after-boot step gives it back.
+        self.record.memory.lock_held = Some(lock.describe());
+        self.save_record()?;
+        let _ = lock.set_state(&id, "rebooting").await;
+        Ok(Attempt::Held)
     }
 
     /// The release gate (`crate::fleet::gate`): when the node is a fleet member and a
@@ -282,23 +338,22 @@ impl Agent {
     /// staged release is not gated (config rollouts admit before applying).
     async fn release_gate(
         &mut self,
-        keys: &std::collections::BTreeMap<String, String>,
+        keys: &BTreeMap<String, String>,
         give_up: Option<tokio::time::Instant>,
-    ) -> Result<Option<String>, String> {
-        let staged = match &self.record.staged {
-            Some(s) if self.record.status == super::state::Status::UpdatedNeedReboot => {
-                s.version.clone()
-            }
-            _ => return Ok(None),
+    ) -> Result<Option<String>, Error> {
+        let Some(staged) = self.record.state.staged().map(|s| s.version.clone()) else {
+            return Ok(None);
         };
-        let Some(join) = crate::fleet::Join::from_keys(keys)? else {
+        let Some(join) =
+            crate::fleet::Join::from_keys(keys).map_err(|e| Error::FleetSettings(e.to_string()))?
+        else {
             return Ok(None);
         };
         let id = self.identity.machine_id.clone();
         let publisher = self.fleet.clone();
         if let Some(p) = &publisher {
             // What is staged, before the wait (the member shows it in `fleet status`).
-            p.agent(super::run::view(self));
+            p.agent(self.view());
         }
         let mut last: Option<String> = None;
         let log = &mut self.log;
@@ -353,134 +408,71 @@ impl Agent {
         tokio::time::sleep(warning).await;
     }
 
-    /// Re-attach a slot held across the reboot, as soon as the agent starts: before the
-    /// health check, which with a slow boot could otherwise outlast the lease the previous
-    /// boot's agent kept alive and let another node take the slot while this one is still
-    /// mid-update (etcd v3; other backends' holds do not expire). It runs as its own task,
-    /// beside the after-boot step (whose health check runs off the runtime thread), so it
-    /// adds no wait to a quick boot; [`Agent::settle_reattach`] joins it. The lock object is
-    /// then kept in the agent (its keep-alive runs until the slot is given back). A hold that
-    /// is gone or a lock that cannot be reached (or set up) is said and left to
-    /// [`Agent::release_lock`]; it never stops the after-boot step.
-    pub fn reattach_lock(&mut self) {
-        if self.record.lock_held.is_none() || self.held_lock.is_some() || self.renewing.is_some() {
-            return;
-        }
-        let keys = self.reboot_keys();
-        let config = match self.lock_config(&keys) {
-            Ok(Some(config)) => config,
-            Ok(None) => return,
-            Err(e) => {
-                self.say_line(&format!(
-                    "cannot renew the reboot slot held across the reboot: {e}"
-                ));
-                return;
-            }
-        };
-        let id = self.identity.machine_id.clone();
-        self.renewing = Some(tokio::spawn(async move {
-            let lock = match crate::lock::connect(&config).await {
-                Ok(lock) => lock,
-                Err(e) => {
-                    return (
-                        None,
-                        format!(
-                            "cannot reach the reboot lock to renew the slot held across the reboot ({e}); it is given back later"
-                        ),
-                    );
-                }
-            };
-            match lock.reattach(&id).await {
-                Ok(crate::lock::Reattached::Renewed) => {
-                    let line = format!(
-                        "renewed the reboot slot held across the reboot: {}",
-                        lock.describe()
-                    );
-                    (Some(lock), line)
-                }
-                Ok(crate::lock::Reattached::Unneeded) => (Some(lock), String::new()),
-                Ok(crate::lock::Reattached::NotHeld) => (
-                    None,
-                    format!(
-                        "the reboot slot held across the reboot is no longer held ({}): it was taken back meanwhile",
-                        lock.describe()
-                    ),
-                ),
-                Err(e) => (
-                    None,
-                    format!(
-                        "could not renew the reboot slot held across the reboot ({e}); it is given back later"
-                    ),
-                ),
-            }
-        }));
+    /// Reboot to leave a release that failed its health check: the firmware then returns to
+    /// the old slot, since the failed one spent its only try and was never marked good.
+    ///
+    /// # Errors
+    /// When the reboot command could not be run.
+    pub fn fallback_reboot(&mut self) -> Result<String, Error> {
+        self.say_line("rebooting to return to the previous release");
+        self.reboot_now()
     }
 
-    /// Wait for the re-attachment [`Agent::reattach_lock`] started (a few etcd round trips),
-    /// log what it did and keep its lock.
-    pub async fn settle_reattach(&mut self) {
-        let Some(task) = self.renewing.take() else {
-            return;
-        };
-        match task.await {
-            Ok((lock, line)) => {
-                if !line.is_empty() {
-                    self.say_line(&line);
-                }
-                if lock.is_some() {
-                    self.held_lock = lock;
-                }
+    /// Run the reboot command.
+    fn reboot_now(&mut self) -> Result<String, Error> {
+        let command = match (&self.options.reboot_command, self.root.is_host()) {
+            (Some(c), _) => c.clone(),
+            (None, true) => "systemctl reboot".to_string(),
+            (None, false) => {
+                return Err(Error::NoRebootCommand {
+                    root: self.root.path().to_path_buf(),
+                });
             }
-            Err(e) => self.say_line(&format!(
-                "the renewal of the reboot slot held across the reboot failed ({e}); it is given back later"
-            )),
+        };
+        self.say_line(&format!("rebooting into the staged release: {command}"));
+        let status = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&command)
+            .env("KINDLING_ROOT", self.root.path())
+            .status()
+            .map_err(|source| Error::RebootCommandCannotRun {
+                command: command.clone(),
+                source,
+            })?;
+        if status.success() {
+            Ok(format!("rebooted with `{command}`"))
+        } else {
+            Err(Error::RebootCommandFailed { command, status })
         }
     }
+}
 
-    /// Give back a slot held across the reboot (after the new release was judged). A failure
-    /// leaves it recorded, and the next run tries again.
-    pub async fn release_lock(&mut self) -> Result<(), String> {
-        self.settle_reattach().await;
-        if self.record.lock_held.is_none() {
-            return Ok(());
-        }
-        let keys = self.reboot_keys();
-        let Some(config) = self.lock_config(&keys)? else {
-            // The strategy no longer takes a lock; nothing to ask.
-            self.record.lock_held = None;
-            self.held_lock = None;
-            return self.save_record();
-        };
-        let id = self.identity.machine_id.clone();
-        let result = match self.held_lock.take() {
-            // The lock re-attached at start: its unlock also removes the live key.
-            Some(lock) => lock.unlock(&id).await.map(|_| lock.describe()),
-            None => match crate::lock::connect(&config).await {
-                Ok(lock) => lock.unlock(&id).await.map(|_| lock.describe()),
-                Err(e) => Err(e),
-            },
-        };
-        match result {
-            Ok(described) => {
-                self.say_line(&format!("gave the reboot slot back: {described}"));
-                self.record.lock_held = None;
-                self.save_record()
-            }
-            Err(e) => {
-                self.say_line(&format!(
-                    "could not give the reboot slot back yet ({e}); trying again later"
-                ));
-                Ok(())
-            }
+/// How long one wait for the lock may last: until the open window closes, at most until
+/// the limit (a year when neither is set).
+fn lock_deadline(window: Option<&Window>, waits: Waits) -> tokio::time::Instant {
+    let window_end = window.and_then(|w| {
+        w.next_open(jiff::Timestamp::now())
+            .filter(|(start, _)| start.timestamp() <= jiff::Timestamp::now())
+            .map(|(_, end)| end)
+    });
+    let mut deadline = waits.started + Duration::from_secs(365 * 86_400);
+    if let Some(end) = window_end {
+        let left = end.timestamp().duration_since(jiff::Timestamp::now());
+        if let Ok(left) = Duration::try_from(left) {
+            deadline = tokio::time::Instant::now() + left;
         }
     }
+    if let Some(limit) = waits.give_up {
+        deadline = deadline.min(limit);
+    }
+    deadline
 }
 
 /// The etcd v3 lease a hold lives on: `KINDLING_LOCK_LEASE_TTL` (a systemd time span, at
 /// least a second), [`crate::lock::DEFAULT_LEASE_TTL`] when unset. It must be longer than a
 /// reboot plus the next boot's health check, or a node still rebooting loses its slot to a
 /// waiting one (kured's TTL herd).
-fn lease_ttl(keys: &std::collections::BTreeMap<String, String>) -> Result<Duration, String> {
+fn lease_ttl(keys: &BTreeMap<String, String>) -> Result<Duration, LeaseTtlError> {
     let Some(text) = keys
         .get("KINDLING_LOCK_LEASE_TTL")
         .filter(|v| !v.trim().is_empty())
@@ -489,35 +481,12 @@ fn lease_ttl(keys: &std::collections::BTreeMap<String, String>) -> Result<Durati
     };
     match crate::units::values::timespan_usec(text) {
         Ok(Some(usec)) if usec >= 1_000_000 => Ok(Duration::from_micros(usec)),
-        Ok(None) => Err(format!(
-            "KINDLING_LOCK_LEASE_TTL={text:?}: a lease never expires only by not having one; give a finite time span such as 15min"
-        )),
-        Ok(Some(_)) => Err(format!(
-            "KINDLING_LOCK_LEASE_TTL={text:?} is shorter than a second: give a time span such as 15min (it must outlast a reboot and the health check)"
-        )),
-        Err(e) => Err(format!(
-            "KINDLING_LOCK_LEASE_TTL={text:?} is not a time span ({e}): give e.g. 900 or 15min"
-        )),
-    }
-}
-
-/// A re-attachment under way: the lock to keep (when it is to be kept) and the line to log.
-pub(crate) type Renewing =
-    tokio::task::JoinHandle<(Option<Box<dyn crate::lock::RebootLock>>, String)>;
-
-/// Sleep `wait`, but not past `give_up`; false when `give_up` came first (the fleet's
-/// release gate waits the same way).
-pub(crate) async fn sleep_within(wait: Duration, give_up: Option<tokio::time::Instant>) -> bool {
-    let until = tokio::time::Instant::now() + wait;
-    match give_up {
-        Some(g) if g < until => {
-            tokio::time::sleep_until(g).await;
-            false
-        }
-        _ => {
-            tokio::time::sleep_until(until).await;
-            true
-        }
+        Ok(None) => Err(LeaseTtlError::Infinite(text.clone())),
+        Ok(Some(_)) => Err(LeaseTtlError::TooShort(text.clone())),
+        Err(reason) => Err(LeaseTtlError::NotASpan {
+            text: text.clone(),
+            reason,
+        }),
     }
 }
 
@@ -569,21 +538,17 @@ mod tests {
 
     #[test]
     fn lease_ttl_from_update_conf() {
-        let keys = |v: &str| {
-            std::collections::BTreeMap::from([(
-                "KINDLING_LOCK_LEASE_TTL".to_string(),
-                v.to_string(),
-            )])
-        };
+        let keys =
+            |v: &str| BTreeMap::from([("KINDLING_LOCK_LEASE_TTL".to_string(), v.to_string())]);
         assert_eq!(
-            lease_ttl(&std::collections::BTreeMap::new()),
+            lease_ttl(&BTreeMap::new()),
             Ok(crate::lock::DEFAULT_LEASE_TTL)
         );
         assert_eq!(lease_ttl(&keys("")), Ok(crate::lock::DEFAULT_LEASE_TTL));
         assert_eq!(lease_ttl(&keys("8")), Ok(Duration::from_secs(8)));
         assert_eq!(lease_ttl(&keys("2min")), Ok(Duration::from_secs(120)));
         for bad in ["500ms", "infinity", "soon", "-5"] {
-            let e = lease_ttl(&keys(bad)).unwrap_err();
+            let e = lease_ttl(&keys(bad)).unwrap_err().to_string();
             assert!(e.contains("KINDLING_LOCK_LEASE_TTL"), "{e}");
         }
     }

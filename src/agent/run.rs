@@ -1,112 +1,22 @@
-//! The agent's main loop and its control socket.
+//! The agent's main loop.
 //!
 //! `kindling agent run` holds the root's agent lock for its whole life, does the after-boot
-//! step, then waits for the next check (schedule) or a request on its socket
-//! (`/run/kindling/agent.sock` in the root: `check` and `reset`, one line each, answered with
-//! one line), runs a cycle, and reboots by strategy when an update is staged. Commands run
-//! while no agent holds the lock do the same work in their own process.
+//! step, then waits for the next check (schedule), a request on its control socket
+//! (`control`) or a fleet config's reboot, runs a cycle, and reboots by strategy when an
+//! update is staged. Commands run while no agent holds the lock do the same work in their
+//! own process (`reset` here, `Agent::after_boot` and `Agent::cycle`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
-use super::pipeline::{AfterBoot, Agent, Options, Outcome};
-use super::reboot::Step;
+use super::control::{self, Request};
+use super::driver::{AfterBoot, Agent, Options, Outcome};
+use super::error::Error;
 use super::schedule;
-use super::state::Status;
+use super::state::ConfigReboot;
+use crate::machine::settings::Strategy;
 use crate::root::Root;
-
-/// The control socket's path in the root.
-pub const SOCKET: &str = "/run/kindling/agent.sock";
-
-/// A request on the control socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    /// Check for an update now.
-    Check,
-    /// UPDATED_NEED_REBOOT → IDLE, and the staged slot made unbootable again.
-    Reset,
-}
-
-impl Request {
-    fn word(self) -> &'static str {
-        match self {
-            Request::Check => "check",
-            Request::Reset => "reset",
-        }
-    }
-}
-
-/// Send a request to the agent running on `root`. `Ok(false)` when no agent listens.
-///
-/// # Errors
-/// When an agent listens but does not answer sensibly.
-pub async fn send(root: &Root, request: Request) -> Result<bool, String> {
-    let path = root.resolve(SOCKET).map_err(|e| e.to_string())?;
-    let Ok(mut stream) = UnixStream::connect(&path).await else {
-        return Ok(false);
-    };
-    let exchange = async {
-        stream
-            .write_all(format!("{}\n", request.word()).as_bytes())
-            .await?;
-        let mut line = String::new();
-        BufReader::new(&mut stream).read_line(&mut line).await?;
-        Ok::<_, std::io::Error>(line)
-    };
-    match tokio::time::timeout(Duration::from_secs(10), exchange).await {
-        Ok(Ok(line)) if line.trim() == "ok" => Ok(true),
-        Ok(Ok(line)) => Err(format!("the agent answered {:?}", line.trim())),
-        Ok(Err(e)) => Err(format!(
-            "cannot talk to the agent at {}: {e}",
-            path.display()
-        )),
-        Err(_) => Err(format!(
-            "the agent at {} did not answer in 10 s",
-            path.display()
-        )),
-    }
-}
-
-fn listen(root: &Root) -> Result<(UnixListener, PathBuf), String> {
-    let path = root.resolve(SOCKET).map_err(|e| e.to_string())?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    // We hold the agent lock, so a socket file left here is a dead agent's.
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-    Ok((listener, path))
-}
-
-async fn serve(listener: UnixListener, tx: mpsc::Sender<Request>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut line = String::new();
-            let read = tokio::time::timeout(
-                Duration::from_secs(5),
-                BufReader::new(read.take(256)).read_line(&mut line),
-            )
-            .await;
-            let answer = match (read, line.trim()) {
-                (Ok(Ok(_)), "check") => tx.send(Request::Check).await.map_or("busy", |()| "ok"),
-                (Ok(Ok(_)), "reset") => tx.send(Request::Reset).await.map_or("busy", |()| "ok"),
-                _ => "unknown request (check, reset)",
-            };
-            let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
-        });
-    }
-}
 
 /// Undo a staged update: the staged slot is made unbootable again (the booted slot stays
 /// the firmware's choice) and the record goes back to IDLE. update_engine's ResetStatus
@@ -114,29 +24,20 @@ async fn serve(listener: UnixListener, tx: mpsc::Sender<Request>) {
 ///
 /// # Errors
 /// From the disk or the record.
-pub fn reset(agent: &mut Agent) -> Result<String, String> {
-    if agent.record.status != Status::UpdatedNeedReboot {
-        agent.record.reset().map_err(|e| e.to_string())?;
+pub fn reset(agent: &mut Agent) -> Result<String, Error> {
+    let Some(staged) = agent.record.state.staged().cloned() else {
+        agent.record.reset()?;
         return Ok(format!(
             "nothing staged (status {})",
-            agent.record.status.update_engine_name()
+            agent.record.status().update_engine_name()
         ));
-    }
-    let Some(staged) = agent.record.staged.clone() else {
-        return Err(
-            "internal error (a bug in kindling): staged status without a staged slot".into(),
-        );
     };
     let disk = match &agent.options.disk {
         Some(d) => d.clone(),
-        None => {
-            crate::slots::find_disk(agent.root.path(), &staged.slot).map_err(|e| e.to_string())?
-        }
+        None => crate::slots::find_disk(agent.root.path(), &staged.slot)?,
     };
-    let d = crate::slots::Disk::open(&disk).map_err(|e| e.to_string())?;
-    d.make_unbootable(&staged.slot).map_err(|e| e.to_string())?;
-    agent.record.staged = None;
-    agent.record.reset().map_err(|e| e.to_string())?;
+    crate::slots::Disk::open(&disk)?.make_unbootable(&staged.slot)?;
+    agent.record.reset()?;
     agent.save_record()?;
     Ok(format!(
         "{} is no longer staged; {} stays unbootable until the next update",
@@ -144,41 +45,16 @@ pub fn reset(agent: &mut Agent) -> Result<String, String> {
     ))
 }
 
-fn describe(step: &Step) -> String {
-    match step {
-        Step::Stay(m) | Step::Rebooted(m) | Step::Waiting(m) => m.clone(),
-    }
-}
-
 /// Give back a reboot slot held across the reboot, once this boot's release was judged
 /// healthy and nothing else is staged.
-async fn release_if_judged(agent: &mut Agent) -> Result<(), String> {
-    if agent.record.lock_held.is_some()
-        && agent.record.staged.is_none()
-        && agent.record.marked_good_boot.as_deref() == Some(agent.identity.boot_id.as_str())
+async fn release_if_judged(agent: &mut Agent) -> Result<(), Error> {
+    if agent.record.memory.lock_held.is_some()
+        && agent.record.state.staged().is_none()
+        && agent.marked_good_this_boot()
     {
         agent.release_lock().await?;
     }
     Ok(())
-}
-
-/// The agent's state as the fleet record shows it.
-pub(crate) fn view(agent: &Agent) -> crate::fleet::AgentView {
-    crate::fleet::AgentView {
-        status: agent.record.status.update_engine_name().to_string(),
-        running_version: agent.settings.version.clone(),
-        staged_version: agent
-            .record
-            .staged
-            .as_ref()
-            .filter(|_| agent.record.status == Status::UpdatedNeedReboot)
-            .map(|s| s.version.clone()),
-        lock_held: agent.record.lock_held.clone(),
-        marked_good: agent.record.marked_good_boot.as_deref()
-            == Some(agent.identity.boot_id.as_str()),
-        denied: agent.record.denylist.iter().cloned().collect(),
-        admission: agent.admission.clone(),
-    }
 }
 
 /// Join the fleet when update.conf says so (`KINDLING_FLEET=on`): start the member that
@@ -186,9 +62,11 @@ pub(crate) fn view(agent: &Agent) -> crate::fleet::AgentView {
 /// receiver carries the member's reboot requests (never fires when not joined).
 fn join_fleet(
     agent: &mut Agent,
-) -> Result<(Option<crate::fleet::Publisher>, mpsc::Receiver<String>), String> {
+) -> Result<(Option<crate::fleet::Publisher>, mpsc::Receiver<String>), Error> {
     let keys = agent.reboot_keys();
-    let Some(join) = crate::fleet::Join::from_keys(&keys)? else {
+    let Some(join) =
+        crate::fleet::Join::from_keys(&keys).map_err(|e| Error::FleetSettings(e.to_string()))?
+    else {
         let (_tx, rx) = mpsc::channel(1);
         return Ok((None, rx));
     };
@@ -196,11 +74,8 @@ fn join_fleet(
         join,
         agent.root.clone(),
         &agent.identity,
-        view(agent),
-        agent
-            .options
-            .health_timeout
-            .unwrap_or(Duration::from_secs(300)),
+        agent.view(),
+        agent.options.health_timeout,
         std::sync::Arc::new(|line: &str| eprintln!("kindling agent: {line}")),
     );
     Ok((Some(publisher), reboots))
@@ -219,50 +94,59 @@ pub async fn run(
     once: bool,
     reboot_wait: Duration,
     on_progress: Option<Box<dyn FnMut(u64, u64) + Send>>,
-) -> Result<Outcome, String> {
-    let path = root.path().display().to_string();
+) -> Result<Outcome, Error> {
+    let path = root.path().to_path_buf();
     let Some(mut agent) = Agent::open(root, options)? else {
-        return Err(format!("another kindling agent is working on {path}"));
+        return Err(Error::Busy { root: path });
     };
     agent.on_progress = on_progress;
-    // A slot held across the reboot is renewed first (beside the after-boot step): the
-    // health check may take long.
+    start(&mut agent).await?;
+    if once {
+        let outcome = agent.cycle().await?;
+        if matches!(outcome, Outcome::Staged(_)) {
+            let step = agent.reboot_by_strategy(Some(reboot_wait)).await?;
+            agent.say_line(step.describe());
+        }
+        return Ok(outcome);
+    }
+    serve(agent).await
+}
+
+/// What every start does: renew a slot held across the reboot (beside the after-boot step:
+/// the health check may take long), judge the boot, and fall back from an unhealthy trial
+/// boot or give the slot back once the boot was judged.
+async fn start(agent: &mut Agent) -> Result<(), Error> {
     agent.reattach_lock();
     let after = agent.after_boot().await?;
     agent.settle_reattach().await;
     if let AfterBoot::Unhealthy { .. } = after {
         // The trial boot is unhealthy: fall back to the old slot unless reboots are off (a
         // reboot lock held for this update stays held across the fall-back reboot).
-        if agent.settings.strategy != super::settings::Strategy::Off {
+        if agent.settings.strategy != Strategy::Off {
             let done = agent.fallback_reboot()?;
             agent.say_line(&done);
         }
-    } else {
-        release_if_judged(&mut agent).await?;
+        return Ok(());
     }
-    if once {
-        let outcome = agent.cycle().await?;
-        if matches!(outcome, Outcome::Staged(_)) {
-            let step = agent.reboot_by_strategy(Some(reboot_wait)).await?;
-            agent.say_line(&describe(&step));
-        }
-        return Ok(outcome);
-    }
-    let (listener, _socket) = listen(&agent.root)?;
+    release_if_judged(agent).await
+}
+
+/// The daemon's loop: wait for the next check, a request or a fleet config's reboot, and
+/// do it.
+async fn serve(mut agent: Agent) -> Result<Outcome, Error> {
+    let listener = control::listen(&agent.root)?;
     let (tx, mut rx) = mpsc::channel(8);
-    tokio::spawn(serve(listener, tx));
+    tokio::spawn(control::serve(listener, tx));
     let (fleet, mut config_reboots) = join_fleet(&mut agent)?;
     agent.fleet.clone_from(&fleet);
     let mut first = true;
     loop {
-        if let Some(f) = &fleet {
-            f.agent(view(&agent));
-        }
+        publish(&agent);
         let wait = schedule::next_wait(
             &agent.settings.timing,
             first,
-            agent.record.failures,
-            agent.record.poll_interval,
+            agent.record.memory.failures,
+            agent.record.memory.poll_interval,
             fastrand::f64(),
         );
         first = false;
@@ -270,45 +154,60 @@ pub async fn run(
             () = tokio::time::sleep(wait) => (Request::Check, false),
             r = rx.recv() => (r.unwrap_or(Request::Check), true),
             Some(reason) = config_reboots.recv() => {
-                // A fleet config's reboot-required part: the same pipeline as an update
-                // (strategy, window, lock held across the reboot).
-                agent.record.config_reboot = Some(super::state::ConfigReboot {
-                    reason: reason.clone(),
-                    boot_id: agent.identity.boot_id.clone(),
-                });
-                agent.save_record()?;
-                agent.say_line(&reason);
-                if let Some(f) = &fleet {
-                    f.agent(view(&agent));
-                }
-                match agent.reboot_by_strategy(None).await {
-                    Ok(step) => agent.say_line(&describe(&step)),
-                    Err(m) => agent.say_line(&m),
-                }
+                config_reboot(&mut agent, reason).await?;
                 continue;
             }
         };
         match request {
             Request::Reset => match reset(&mut agent) {
-                Ok(m) | Err(m) => agent.say_line(&m),
+                Ok(m) => agent.say_line(&m),
+                Err(e) => agent.say_line(&e.to_string()),
             },
-            Request::Check => {
-                agent.options.on_demand = asked;
-                let outcome = agent.cycle().await?;
-                if let Some(f) = &fleet {
-                    // The record shows the staged release while the reboot waits.
-                    f.agent(view(&agent));
-                }
-                if let Outcome::NoUpdate(m) = &outcome {
-                    agent.say_line(m);
-                }
-                if matches!(outcome, Outcome::Staged(_)) {
-                    match agent.reboot_by_strategy(None).await {
-                        Ok(step) => agent.say_line(&describe(&step)),
-                        Err(m) => agent.say_line(&m),
-                    }
-                }
-            }
+            Request::Check => check(&mut agent, asked).await?,
         }
+    }
+}
+
+/// Show the agent's state in the fleet record, when the daemon joined a fleet.
+fn publish(agent: &Agent) {
+    if let Some(f) = &agent.fleet {
+        f.agent(agent.view());
+    }
+}
+
+/// A fleet config's reboot-required part: the same pipeline as an update (strategy,
+/// window, lock held across the reboot).
+async fn config_reboot(agent: &mut Agent, reason: String) -> Result<(), Error> {
+    agent.record.memory.config_reboot = Some(ConfigReboot {
+        reason: reason.clone(),
+        boot_id: agent.identity.boot_id.clone(),
+    });
+    agent.save_record()?;
+    agent.say_line(&reason);
+    publish(agent);
+    reboot(agent).await;
+    Ok(())
+}
+
+/// A check (on schedule, or `asked` for on the socket), and the reboot when it staged.
+async fn check(agent: &mut Agent, asked: bool) -> Result<(), Error> {
+    agent.options.on_demand = asked;
+    let outcome = agent.cycle().await?;
+    // The record shows the staged release while the reboot waits.
+    publish(agent);
+    if let Outcome::NoUpdate(m) = &outcome {
+        agent.say_line(m);
+    }
+    if matches!(outcome, Outcome::Staged(_)) {
+        reboot(agent).await;
+    }
+    Ok(())
+}
+
+/// Reboot by strategy, waiting as long as it takes; what happened is logged.
+async fn reboot(agent: &mut Agent) {
+    match agent.reboot_by_strategy(None).await {
+        Ok(step) => agent.say_line(step.describe()),
+        Err(e) => agent.say_line(&e.to_string()),
     }
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::settings::Timing;
+use crate::machine::settings::Timing;
 
 /// The wait before the next check. `first` is true for the first check after start;
 /// `failures` counts consecutive failed cycles; `poll_interval` is the server's, in
@@ -63,30 +63,13 @@ mod tests {
             jitter: Duration::ZERO,
             ..timing()
         };
-        assert_eq!(
-            next_wait(&t, false, 1, None, 0.5),
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            next_wait(&t, false, 2, None, 0.5),
-            Duration::from_secs(7200)
-        );
-        assert_eq!(
-            next_wait(&t, false, 3, None, 0.5),
-            Duration::from_secs(14_400)
-        );
-        assert_eq!(
-            next_wait(&t, false, 40, None, 0.5),
-            Duration::from_secs(14_400)
-        );
-        assert_eq!(
-            next_wait(&t, false, 0, Some(120), 0.5),
-            Duration::from_secs(120)
-        );
+        let wait = |failures, poll_interval| next_wait(&t, false, failures, poll_interval, 0.5);
+        assert_eq!(wait(1, None), Duration::from_secs(3600));
+        assert_eq!(wait(2, None), Duration::from_secs(7200));
+        assert_eq!(wait(3, None), Duration::from_secs(14_400));
+        assert_eq!(wait(40, None), Duration::from_secs(14_400));
+        assert_eq!(wait(0, Some(120)), Duration::from_secs(120));
         // A failing server's PollInterval does not shorten the backoff.
-        assert_eq!(
-            next_wait(&t, false, 2, Some(1), 0.5),
-            Duration::from_secs(7200)
-        );
+        assert_eq!(wait(2, Some(1)), Duration::from_secs(7200));
     }
 }

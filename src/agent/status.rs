@@ -11,16 +11,17 @@ use super::state::{Record, Status};
 /// `update_engine_client -status`'s five lines.
 #[must_use]
 pub fn render(record: &Record) -> String {
-    let (version, size) = match (&record.offer, &record.staged) {
-        (Some(o), _) if record.status != Status::Idle => (o.version.clone(), o.size),
-        (_, Some(s)) if record.status == Status::UpdatedNeedReboot => (s.version.clone(), 0),
+    let status = record.status();
+    let (version, size) = match (record.state.offer(), record.state.staged()) {
+        (Some(o), _) if status != Status::Idle => (o.version.clone(), o.size),
+        (_, Some(s)) if status == Status::UpdatedNeedReboot => (s.version.clone(), 0),
         _ => ("0.0.0".to_string(), 0),
     };
     format!(
         "LAST_CHECKED_TIME={}\nPROGRESS={:.6}\nCURRENT_OP={}\nNEW_VERSION={}\nNEW_SIZE={}\n",
         record.last_checked_time,
         record.progress_fraction(),
-        record.status.update_engine_name(),
+        status.update_engine_name(),
         version,
         size
     )
@@ -40,14 +41,14 @@ struct Json<'a> {
 /// The JSON form: update_engine's fields plus the whole record.
 #[must_use]
 pub fn render_json(record: &Record, running_version: &str) -> String {
-    let (new_version, new_size) = match &record.offer {
-        Some(o) if record.status != Status::Idle => (o.version.clone(), o.size),
+    let (new_version, new_size) = match record.state.offer() {
+        Some(o) if record.status() != Status::Idle => (o.version.clone(), o.size),
         _ => ("0.0.0".to_string(), 0),
     };
     let mut text = serde_json::to_string_pretty(&Json {
         last_checked_time: record.last_checked_time,
         progress: record.progress_fraction(),
-        current_op: record.status.update_engine_name(),
+        current_op: record.status().update_engine_name(),
         new_version,
         new_size,
         running_version,

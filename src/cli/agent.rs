@@ -1,14 +1,18 @@
-//! `kindling agent run|status|check|reset`: the on-node update agent.
+//! `kindling agent run|status|check|reset`: the on-node update agent. Thin: each command
+//! parses, calls the agent (`crate::agent`) and says what it ended in. The agent's own
+//! failures are said the way the agent says its lines (`kindling agent: `), exit status 2.
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::error::{self, CliError, Status};
 use super::args::DiffFormat;
-use super::shared::{emit, open_root};
-use crate::agent::pipeline::{Agent, Options, Outcome};
-use crate::agent::run::{self, Request};
+use super::shared::emit;
+use crate::agent::driver::{Options, Outcome};
+use crate::agent::on_demand;
+use crate::agent::record_file::RecordFile;
 use crate::agent::state::Record;
-use crate::agent::store::Store;
+use crate::root::Root;
 
 /// Arguments of `agent`.
 #[derive(Debug, clap::Args)]
@@ -76,14 +80,28 @@ pub enum AgentCommand {
     },
 }
 
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+/// A current-thread tokio runtime for a command.
+pub(super) fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("kindling: cannot start the async runtime: {e}");
-            ExitCode::from(2)
-        })
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// [`tokio_runtime`] for commands that still return an exit status.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio_runtime().map_err(|e| error::finish(Err(e)))
+}
+
+/// The root a command works on.
+pub(super) fn node_root(path: &std::path::Path) -> Result<Root, CliError> {
+    Root::new(path).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// A failure of the agent, said as the agent says its lines; status 2.
+pub(super) fn agent_failed(e: &crate::agent::Error) -> CliError {
+    eprintln!("kindling agent: {e}");
+    CliError::Shown(Status::Usage)
 }
 
 /// A progress bar on a terminal (payload's), nothing elsewhere.
@@ -102,6 +120,10 @@ fn progress_bar() -> Option<Box<dyn FnMut(u64, u64) + Send>> {
 }
 
 pub(super) fn run(args: &AgentArgs) -> ExitCode {
+    error::finish(run_inner(args))
+}
+
+fn run_inner(args: &AgentArgs) -> Result<ExitCode, CliError> {
     match &args.command {
         AgentCommand::Run {
             node,
@@ -110,167 +132,102 @@ pub(super) fn run(args: &AgentArgs) -> ExitCode {
             health_timeout,
             reboot_wait,
         } => {
-            let root = match open_root(&node.root) {
-                Ok(r) => r,
-                Err(code) => return code,
-            };
             let options = Options {
                 disk: node.disk.clone(),
                 reboot_command: reboot_command
                     .clone()
                     .or_else(|| std::env::var("KINDLING_REBOOT_COMMAND").ok()),
-                health_timeout: Some(std::time::Duration::from_secs(*health_timeout)),
+                health_timeout: std::time::Duration::from_secs(*health_timeout),
                 on_demand: *once,
             };
-            let rt = match runtime() {
-                Ok(rt) => rt,
-                Err(code) => return code,
-            };
-            let wait = std::time::Duration::from_secs(*reboot_wait);
-            let bar = if *once { progress_bar() } else { None };
-            match rt.block_on(run::run(root, options, *once, wait, bar)) {
-                Ok(Outcome::Failed(_)) => ExitCode::from(1),
-                Ok(Outcome::NoUpdate(m)) => {
+            daemon(&node.root, options, *once, *reboot_wait)
+        }
+        AgentCommand::Status { root, format } => status(root, *format),
+        AgentCommand::Check { node } => {
+            let said = match check(node)? {
+                Some(Outcome::Failed(m)) => {
                     eprintln!("kindling agent: {m}");
-                    ExitCode::SUCCESS
+                    return Ok(ExitCode::from(1));
                 }
-                Ok(Outcome::Staged(_)) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("kindling agent: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        AgentCommand::Status { root, format } => {
-            let root = match open_root(root) {
-                Ok(r) => r,
-                Err(code) => return code,
+                Some(Outcome::NoUpdate(m)) => m,
+                Some(Outcome::Staged(v)) => format!("{v} is staged; a reboot runs it"),
+                None => "the running agent checks now".to_string(),
             };
-            match read_record(&root) {
-                Ok(record) => match format {
-                    DiffFormat::Human => emit(&crate::agent::status::render(&record)),
-                    DiffFormat::Json => {
-                        let running = crate::agent::settings::Settings::read(&root)
-                            .map(|s| s.version)
-                            .unwrap_or_default();
-                        emit(&crate::agent::status::render_json(&record, &running))
-                    }
-                },
-                Err(e) => {
-                    eprintln!("kindling: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            eprintln!("kindling agent: {said}");
+            Ok(ExitCode::SUCCESS)
         }
-        AgentCommand::Check { node } => match check(node) {
-            Ok(Some(Outcome::Failed(m))) => {
-                eprintln!("kindling agent: {m}");
-                ExitCode::from(1)
-            }
-            Ok(Some(Outcome::NoUpdate(m))) => {
-                eprintln!("kindling agent: {m}");
-                ExitCode::SUCCESS
-            }
-            Ok(Some(Outcome::Staged(v))) => {
-                eprintln!("kindling agent: {v} is staged; a reboot runs it");
-                ExitCode::SUCCESS
-            }
-            Ok(None) => {
-                eprintln!("kindling agent: the running agent checks now");
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
-        AgentCommand::Reset { node } => match reset(node) {
-            Ok(m) => {
-                eprintln!("kindling agent: {m}");
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
+        AgentCommand::Reset { node } => {
+            eprintln!("kindling agent: {}", reset(node)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
+/// `agent run`: the daemon (or, with `once`, one start and one cycle).
+fn daemon(
+    root: &std::path::Path,
+    options: Options,
+    once: bool,
+    reboot_wait: u64,
+) -> Result<ExitCode, CliError> {
+    let root = node_root(root)?;
+    let rt = tokio_runtime()?;
+    let wait = std::time::Duration::from_secs(reboot_wait);
+    let bar = if once { progress_bar() } else { None };
+    match rt.block_on(crate::agent::run::run(root, options, once, wait, bar)) {
+        Ok(Outcome::Failed(_)) => Ok(ExitCode::from(1)),
+        Ok(Outcome::NoUpdate(m)) => {
+            eprintln!("kindling agent: {m}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Outcome::Staged(_)) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(agent_failed(&e)),
+    }
+}
+
+/// `agent status`: update_engine_client's lines, or JSON.
+fn status(root: &std::path::Path, format: DiffFormat) -> Result<ExitCode, CliError> {
+    let root = node_root(root)?;
+    let record = read_record(&root).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(match format {
+        DiffFormat::Human => emit(&crate::agent::status::render(&record)),
+        DiffFormat::Json => {
+            let running = crate::machine::settings::Settings::read(&root)
+                .map(|s| s.version)
+                .unwrap_or_default();
+            emit(&crate::agent::status::render_json(&record, &running))
+        }
+    })
+}
+
 /// The record of a root (a fresh one when the agent never ran).
-pub(super) fn read_record(root: &crate::root::Root) -> Result<Record, String> {
-    Store::reader(root)?.load().map(|(r, _)| r)
+pub(super) fn read_record(root: &Root) -> Result<Record, crate::agent::Error> {
+    RecordFile::reader(root)?.load().map(|(r, _)| r)
 }
 
 /// Ask the running agent to check, or check in this process. `Ok(None)`: the running agent
 /// was asked.
-pub(super) fn check(node: &NodeArgs) -> Result<Option<Outcome>, ExitCode> {
-    let root = open_root(&node.root)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        match run::send(&root, Request::Check).await {
-            Ok(true) => return Ok(None),
-            Ok(false) => {}
-            Err(e) => {
-                eprintln!("kindling agent: {e}");
-                return Err(ExitCode::from(2));
-            }
-        }
-        let options = Options {
-            disk: node.disk.clone(),
-            on_demand: true,
-            ..Options::default()
-        };
-        let mut agent = match Agent::open(root, options) {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                eprintln!(
-                    "kindling agent: another agent holds {} but does not answer on its socket",
-                    node.root.display()
-                );
-                return Err(ExitCode::from(2));
-            }
-            Err(e) => {
-                eprintln!("kindling agent: {e}");
-                return Err(ExitCode::from(2));
-            }
-        };
-        agent.on_progress = progress_bar();
-        if let Err(e) = agent.after_boot().await {
-            eprintln!("kindling agent: {e}");
-            return Err(ExitCode::from(2));
-        }
-        agent.cycle().await.map(Some).map_err(|e| {
-            eprintln!("kindling agent: {e}");
-            ExitCode::from(2)
-        })
-    })
+pub(super) fn check(node: &NodeArgs) -> Result<Option<Outcome>, CliError> {
+    let root = node_root(&node.root)?;
+    let options = Options {
+        disk: node.disk.clone(),
+        on_demand: true,
+        ..Options::default()
+    };
+    let check = on_demand::check(root, &node.root, options, progress_bar());
+    tokio_runtime()?
+        .block_on(check)
+        .map_err(|e| agent_failed(&e))
 }
 
 /// Undo a staged update, through the running agent or in this process.
-pub(super) fn reset(node: &NodeArgs) -> Result<String, ExitCode> {
-    let root = open_root(&node.root)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        match run::send(&root, Request::Reset).await {
-            Ok(true) => return Ok("the running agent resets its status".to_string()),
-            Ok(false) => {}
-            Err(e) => {
-                eprintln!("kindling agent: {e}");
-                return Err(ExitCode::from(2));
-            }
-        }
-        let options = Options {
-            disk: node.disk.clone(),
-            ..Options::default()
-        };
-        match Agent::open(root, options) {
-            Ok(Some(mut agent)) => run::reset(&mut agent).map_err(|e| {
-                eprintln!("kindling agent: {e}");
-                ExitCode::from(2)
-            }),
-            Ok(None) => {
-                eprintln!("kindling agent: another agent holds the root but does not answer");
-                Err(ExitCode::from(2))
-            }
-            Err(e) => {
-                eprintln!("kindling agent: {e}");
-                Err(ExitCode::from(2))
-            }
-        }
-    })
+pub(super) fn reset(node: &NodeArgs) -> Result<String, CliError> {
+    let root = node_root(&node.root)?;
+    let options = Options {
+        disk: node.disk.clone(),
+        ..Options::default()
+    };
+    tokio_runtime()?
+        .block_on(on_demand::reset(root, options))
+        .map_err(|e| agent_failed(&e))
 }

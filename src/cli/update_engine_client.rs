@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::agent::{NodeArgs, check, read_record, reset};
-use super::shared::{emit, open_root};
-use crate::agent::pipeline::Outcome;
-use crate::agent::state::Status;
+use super::agent::{NodeArgs, check, node_root, read_record, reset};
+use super::shared::emit;
+use super::error::{self, CliError};
+use crate::agent::driver::Outcome;
+use crate::agent::state::{Record, Status};
+use crate::root::Root;
 
 #[derive(Debug, Default)]
 struct Flags {
@@ -24,12 +26,34 @@ struct Flags {
     disk: Option<PathBuf>,
 }
 
-fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
+/// A command line update_engine_client would refuse, in its words.
+#[derive(Debug, thiserror::Error)]
+enum FlagError {
+    /// Not a flag.
+    #[error("unexpected argument {0:?}")]
+    Unexpected(String),
+    /// A boolean flag with another value.
+    #[error("-{name}={value}: not a boolean")]
+    NotABoolean { name: String, value: String },
+    /// `-root` or `-disk` without its path.
+    #[error("-{0} needs a path")]
+    NeedsPath(String),
+    /// `-help`.
+    #[error(
+        "usage: update_engine_client [-status] [-check_for_update] [-update] [-reset_status] [-watch_for_updates]"
+    )]
+    Help,
+    /// A flag update_engine_client does not have.
+    #[error("unknown command line flag '{0}'")]
+    Unknown(String),
+}
+
+fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, FlagError> {
     let mut flags = Flags::default();
     let mut args = args.map(|a| a.to_string_lossy().into_owned()).peekable();
     while let Some(arg) = args.next() {
         let Some(name) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-            return Err(format!("unexpected argument {arg:?}"));
+            return Err(FlagError::Unexpected(arg));
         };
         let (name, value) = match name.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
@@ -38,7 +62,10 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
         let boolean = |v: &Option<String>| match v.as_deref() {
             None | Some("true" | "1" | "yes") => Ok(true),
             Some("false" | "0" | "no") => Ok(false),
-            Some(other) => Err(format!("-{name}={other}: not a boolean")),
+            Some(other) => Err(FlagError::NotABoolean {
+                name: name.to_string(),
+                value: other.to_string(),
+            }),
         };
         match name {
             "status" => flags.status = boolean(&value)?,
@@ -49,7 +76,7 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
             "root" | "disk" => {
                 let v = value
                     .or_else(|| args.next())
-                    .ok_or_else(|| format!("-{name} needs a path"))?;
+                    .ok_or_else(|| FlagError::NeedsPath(name.to_string()))?;
                 if name == "root" {
                     flags.root = Some(PathBuf::from(v));
                 } else {
@@ -58,10 +85,8 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
             }
             // update_engine_client logs to stderr already; these glog flags change nothing.
             "logtostderr" | "v" => {}
-            "help" => {
-                return Err("usage: update_engine_client [-status] [-check_for_update] [-update] [-reset_status] [-watch_for_updates]".into());
-            }
-            other => return Err(format!("unknown command line flag '{other}'")),
+            "help" => return Err(FlagError::Help),
+            other => return Err(FlagError::Unknown(other.to_string())),
         }
     }
     Ok(flags)
@@ -69,13 +94,17 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Flags, String> {
 
 /// Run as `update_engine_client`.
 pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
-    let flags = match parse(args) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    error::finish(main_inner(args))
+}
+
+/// update_engine_client's own way to fail: `ERROR: ` and the message, status 1.
+fn client_failed(message: impl std::fmt::Display) -> CliError {
+    eprintln!("ERROR: {message}");
+    CliError::Shown(error::Status::Failed)
+}
+
+fn main_inner(args: impl Iterator<Item = OsString>) -> Result<ExitCode, CliError> {
+    let flags = parse(args).map_err(client_failed)?;
     let node = NodeArgs {
         root: flags
             .root
@@ -86,101 +115,70 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
     };
     if flags.reset_status {
         eprintln!("Setting Update Engine status back to idle...");
-        return match reset(&node) {
-            Ok(m) => {
-                eprintln!("{m}");
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        };
+        eprintln!("{}", reset(&node)?);
+        return Ok(ExitCode::SUCCESS);
     }
     if flags.check_for_update || flags.update {
         eprintln!("Initiating update check and install.");
-        let asked_at = crate::agent::pipeline::now();
-        match check(&node) {
-            Ok(Some(Outcome::Failed(m))) => {
-                eprintln!("Update failed: {m}");
-                return ExitCode::from(1);
-            }
-            Ok(_) => {}
-            Err(code) => return code,
+        let asked_at = crate::agent::driver::now();
+        if let Some(Outcome::Failed(m)) = check(&node)? {
+            eprintln!("Update failed: {m}");
+            return Ok(ExitCode::from(1));
         }
         if flags.update {
             return wait_for_result(&node, asked_at);
         }
         if !flags.status {
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
     }
     if flags.watch_for_updates {
-        return watch(&node);
+        return Ok(watch(&node_root(&node.root)?));
     }
     // update_engine_client with no flag prints the status too.
     eprintln!("Querying Update Engine status...");
-    status(&node)
+    let record = read(&node_root(&node.root)?)?;
+    Ok(emit(&crate::agent::status::render(&record)))
 }
 
-fn status(node: &NodeArgs) -> ExitCode {
-    let root = match open_root(&node.root) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    match read_record(&root) {
-        Ok(record) => emit(&crate::agent::status::render(&record)),
-        Err(e) => {
-            eprintln!("ERROR: {e}");
-            ExitCode::from(1)
-        }
-    }
+/// The record, or update_engine_client's error.
+fn read(root: &Root) -> Result<Record, CliError> {
+    read_record(root).map_err(client_failed)
 }
 
 /// `-update`: poll until the check asked for at `asked_at` ended in IDLE or
 /// UPDATED_NEED_REBOOT (update_engine_client polls every 5 s; kindling every second, reading
 /// the record file), at most an hour.
-fn wait_for_result(node: &NodeArgs, asked_at: i64) -> ExitCode {
-    let root = match open_root(&node.root) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+fn wait_for_result(node: &NodeArgs, asked_at: i64) -> Result<ExitCode, CliError> {
+    let root = node_root(&node.root)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(3600);
     while std::time::Instant::now() < deadline {
-        match read_record(&root) {
-            Ok(r) if r.status == Status::UpdatedNeedReboot => {
-                eprintln!("Update succeeded -- reboot needed.");
-                return ExitCode::SUCCESS;
+        let r = read(&root)?;
+        if r.status() == Status::UpdatedNeedReboot {
+            eprintln!("Update succeeded -- reboot needed.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if r.status() == Status::Idle {
+            if let Some(e) = r.last_error().filter(|e| e.at >= asked_at) {
+                eprintln!("Update failed: {}", e.message);
+                return Ok(ExitCode::from(1));
             }
-            Ok(r) if r.status == Status::Idle => {
-                if let Some(e) = r.last_error.filter(|e| e.at >= asked_at) {
-                    eprintln!("Update failed: {}", e.message);
-                    return ExitCode::from(1);
-                }
-                if r.last_checked_time >= asked_at {
-                    eprintln!("No update available");
-                    return ExitCode::SUCCESS;
-                }
-                // The running agent has not taken the request up yet.
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            Ok(_) => std::thread::sleep(Duration::from_secs(1)),
-            Err(e) => {
-                eprintln!("ERROR: {e}");
-                return ExitCode::from(1);
+            if r.last_checked_time >= asked_at {
+                eprintln!("No update available");
+                return Ok(ExitCode::SUCCESS);
             }
         }
+        // The running agent has not taken the request up yet, or is still at work.
+        std::thread::sleep(Duration::from_secs(1));
     }
-    eprintln!("ERROR: the update did not finish within an hour");
-    ExitCode::from(1)
+    Err(client_failed("the update did not finish within an hour"))
 }
 
 /// `-watch_for_updates`: print each status change (until killed).
-fn watch(node: &NodeArgs) -> ExitCode {
-    let root = match open_root(&node.root) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+fn watch(root: &Root) -> ExitCode {
     let mut last = String::new();
     loop {
-        if let Ok(record) = read_record(&root) {
+        if let Ok(record) = read_record(root) {
             let now = crate::agent::status::render(&record);
             if now != last {
                 let code = emit(&now);
@@ -199,7 +197,7 @@ mod tests {
     use super::*;
 
     fn flags(args: &[&str]) -> Result<Flags, String> {
-        parse(args.iter().map(OsString::from))
+        parse(args.iter().map(OsString::from)).map_err(|e| e.to_string())
     }
 
     #[test]

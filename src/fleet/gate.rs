@@ -22,7 +22,7 @@ use super::join::Join;
 use super::keys;
 use super::rollout::{Phase, Rollout};
 use super::store::Store;
-use crate::agent::reboot::sleep_within;
+use crate::wait::sleep_within;
 
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -156,7 +156,7 @@ struct Member {
 pub fn start(
     join: Join,
     root: Root,
-    identity: &crate::agent::node::Identity,
+    identity: &crate::machine::node::Identity,
     view: AgentView,
     health_timeout: Duration,
     log: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
@@ -621,17 +621,17 @@ fn apply_published(root: &Root, published: &Published, health_timeout: Duration)
         Ok(r) => r,
         Err(e) => return Outcome::Failed(format!("apply: {e}")),
     };
-    let settings = match crate::agent::settings::Settings::read(root) {
+    let settings = match crate::machine::settings::Settings::read(root) {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(format!("after the apply: {e}")),
     };
-    let verdict = crate::agent::health::check(
+    let verdict = crate::machine::health::check(
         &settings.health,
         root.path(),
         root.is_host(),
         health_timeout,
     );
-    if let crate::agent::health::Verdict::Unhealthy(why) = verdict {
+    if let crate::machine::health::Verdict::Unhealthy(why) = verdict {
         if report.generation.is_some() {
             return match crate::apply::rollback(root) {
                 Ok(_) => Outcome::RolledBack(format!("health check failed after the apply: {why}")),

@@ -1,4 +1,5 @@
-//! The agent's settings, read from the files the compiler emits, as update_engine reads them.
+//! The machine's update settings, read from the files the compiler emits, as update_engine
+//! reads them (the agent's and the fleet member's one source of configuration).
 //!
 //! Keys come from `/etc/coreos/update.conf`, `/etc/flatcar/update.conf`,
 //! `/usr/share/coreos/update.conf`, `/usr/share/flatcar/update.conf`,
@@ -10,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::error::{Error, InFile};
 use crate::plan::agent as agent_keys;
 use crate::root::{Observed, Root};
 
@@ -53,16 +55,17 @@ impl Strategy {
     ///
     /// # Errors
     /// An unknown name, with the known ones.
-    pub fn parse(text: &str) -> Result<Strategy, String> {
+    pub fn parse(text: &str) -> Result<Strategy, Error> {
         match text.trim() {
             "" | "best-effort" => Ok(Strategy::BestEffort),
             "reboot" => Ok(Strategy::Reboot),
             "off" => Ok(Strategy::Off),
             "etcd-lock" => Ok(Strategy::EtcdLock),
             "fleet-lock" => Ok(Strategy::FleetLock),
-            other => Err(format!(
-                "REBOOT_STRATEGY={other} is not a strategy; use reboot, off, etcd-lock, best-effort or fleet-lock"
-            )),
+            other => Err(Error::UnknownStrategy {
+                name: other.to_string(),
+                origin: InFile::default(),
+            }),
         }
     }
 
@@ -156,7 +159,7 @@ impl Settings {
     /// # Errors
     /// A file that exists but cannot be read, or a value that cannot be understood (with the
     /// file and key named).
-    pub fn read(root: &Root) -> Result<Settings, String> {
+    pub fn read(root: &Root) -> Result<Settings, Error> {
         let mut keys = BTreeMap::new();
         let mut origin = BTreeMap::new();
         for file in FILES {
@@ -170,7 +173,12 @@ impl Settings {
                     }
                 }
                 Ok(_) => {}
-                Err(e) => return Err(format!("cannot read {file}: {e}")),
+                Err(source) => {
+                    return Err(Error::Unreadable {
+                        path: file.to_string(),
+                        source,
+                    });
+                }
             }
         }
         Settings::from_keys(keys, origin)
@@ -183,19 +191,21 @@ impl Settings {
     pub fn from_keys(
         keys: BTreeMap<String, String>,
         origin: BTreeMap<String, String>,
-    ) -> Result<Settings, String> {
+    ) -> Result<Settings, Error> {
         let get = |names: &[&str]| {
             names
                 .iter()
                 .find_map(|n| keys.get(*n).filter(|v| !v.is_empty()).cloned())
         };
-        let at = |key: &str| {
-            origin
-                .get(key)
-                .map_or(String::new(), |f| format!(" (in {f})"))
-        };
+        let at = |key: &str| InFile(origin.get(key).cloned());
         let strategy = Strategy::parse(keys.get("REBOOT_STRATEGY").map_or("", String::as_str))
-            .map_err(|e| format!("{e}{}", at("REBOOT_STRATEGY")))?;
+            .map_err(|e| match e {
+                Error::UnknownStrategy { name, .. } => Error::UnknownStrategy {
+                    name,
+                    origin: at("REBOOT_STRATEGY"),
+                },
+                other => other,
+            })?;
         let mut timing = Timing::default();
         for (key, slot) in [
             (agent_keys::FIRST_CHECK_DELAY_KEY, &mut timing.first_check),
@@ -204,20 +214,18 @@ impl Settings {
             (MAX_BACKOFF_KEY, &mut timing.max_backoff),
         ] {
             if let Some(v) = keys.get(key).filter(|v| !v.is_empty()) {
-                *slot = span(v).ok_or_else(|| {
-                    format!(
-                        "{key}={v}{} is not a time span (seconds, or e.g. 10min, 1h)",
-                        at(key)
-                    )
+                *slot = span(v).ok_or_else(|| Error::NotATimeSpan {
+                    key,
+                    value: v.clone(),
+                    origin: at(key),
                 })?;
             }
         }
         if timing.interval.is_zero() {
-            return Err(format!(
-                "{}{} must be more than 0",
-                agent_keys::CHECK_INTERVAL_KEY,
-                at(agent_keys::CHECK_INTERVAL_KEY)
-            ));
+            return Err(Error::ZeroInterval {
+                key: agent_keys::CHECK_INTERVAL_KEY,
+                origin: at(agent_keys::CHECK_INTERVAL_KEY),
+            });
         }
         let health = Health {
             units: keys
@@ -263,7 +271,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
-        Settings::read(&Root::new(dir.path()).unwrap())
+        Settings::read(&Root::new(dir.path()).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use super::error::Error;
 use super::settings::Health;
 
 /// The verdict.
@@ -35,7 +36,7 @@ pub fn check(health: &Health, root: &std::path::Path, is_host: bool, timeout: Du
                     );
                 }
                 Ok(state) => checked.push(format!("system {}", state.trim())),
-                Err(e) => return Verdict::Unhealthy(e),
+                Err(e) => return Verdict::Unhealthy(e.to_string()),
             }
         }
         for unit in &health.units {
@@ -44,7 +45,7 @@ pub fn check(health: &Health, root: &std::path::Path, is_host: bool, timeout: Du
                 Ok(state) => {
                     return Verdict::Unhealthy(format!("{unit} is {}, not active", state.trim()));
                 }
-                Err(e) => return Verdict::Unhealthy(e),
+                Err(e) => return Verdict::Unhealthy(e.to_string()),
             }
         }
     } else if !health.units.is_empty() {
@@ -57,7 +58,7 @@ pub fn check(health: &Health, root: &std::path::Path, is_host: bool, timeout: Du
         let status = run_command(command, root, timeout);
         match status {
             Ok(()) => checked.push(format!("`{command}` exited 0")),
-            Err(e) => return Verdict::Unhealthy(e),
+            Err(e) => return Verdict::Unhealthy(e.to_string()),
         }
     }
     if checked.is_empty() {
@@ -69,33 +70,43 @@ pub fn check(health: &Health, root: &std::path::Path, is_host: bool, timeout: Du
     Verdict::Healthy(checked)
 }
 
-fn output(program: &str, args: &[&str], timeout: Duration) -> Result<String, String> {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+fn output(program: &str, args: &[&str], timeout: Duration) -> Result<String, Error> {
+    let mut command = Command::new(program);
+    command.args(args).stdout(std::process::Stdio::piped());
+    let child = spawn(&mut command).map_err(|source| Error::CannotRun {
+        program: program.to_string(),
+        source,
+    })?;
     wait_bounded(child, timeout, &format!("{program} {}", args.join(" "))).map(|(_, out)| out)
 }
 
-fn run_command(command: &str, root: &std::path::Path, timeout: Duration) -> Result<(), String> {
-    let child = Command::new("/bin/sh")
+fn run_command(command: &str, root: &std::path::Path, timeout: Duration) -> Result<(), Error> {
+    let mut shell = Command::new("/bin/sh");
+    shell
         .arg("-c")
         .arg(command)
         .env("KINDLING_ROOT", root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run the health command `{command}`: {e}"))?;
+        .stdout(std::process::Stdio::null());
+    let child = spawn(&mut shell).map_err(|source| Error::HealthCommandCannotRun {
+        command: command.to_string(),
+        source,
+    })?;
     let (code, _) = wait_bounded(child, timeout, command)?;
     match code {
         Some(0) => Ok(()),
-        Some(c) => Err(format!("the health command `{command}` exited {c}")),
-        None => Err(format!(
-            "the health command `{command}` was killed by a signal"
-        )),
+        Some(code) => Err(Error::HealthCommandExited {
+            command: command.to_string(),
+            code,
+        }),
+        None => Err(Error::HealthCommandKilled {
+            command: command.to_string(),
+        }),
     }
+}
+
+/// Start a health check's program, its standard error silenced.
+fn spawn(command: &mut Command) -> std::io::Result<std::process::Child> {
+    command.stderr(std::process::Stdio::null()).spawn()
 }
 
 /// Wait for a child at most `timeout`, killing it after that.
@@ -103,7 +114,7 @@ fn wait_bounded(
     mut child: std::process::Child,
     timeout: Duration,
     what: &str,
-) -> Result<(Option<i32>, String), String> {
+) -> Result<(Option<i32>, String), Error> {
     let start = std::time::Instant::now();
     loop {
         match child.try_wait() {
@@ -120,9 +131,17 @@ fn wait_bounded(
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("`{what}` took longer than {}s", timeout.as_secs()));
+                return Err(Error::TookTooLong {
+                    what: what.to_string(),
+                    secs: timeout.as_secs(),
+                });
             }
-            Err(e) => return Err(format!("cannot wait for `{what}`: {e}")),
+            Err(source) => {
+                return Err(Error::CannotWait {
+                    what: what.to_string(),
+                    source,
+                });
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (on a test root, its own `etc/machine-id`, `proc/sys/kernel/random/boot_id` and
 //! `proc/cmdline`, which the simulation writes at each simulated boot).
 
+use super::error::Error;
 use crate::root::{Observed, Root};
 
 /// The node's identity for this boot.
@@ -15,14 +16,17 @@ pub struct Identity {
     pub cmdline: String,
 }
 
-fn read(root: &Root, path: &str) -> Result<String, String> {
+fn read(root: &Root, path: &str) -> Result<String, Error> {
     match root.observe(path) {
         Ok(Observed::File { bytes, .. }) => Ok(String::from_utf8_lossy(&bytes).trim().to_string()),
-        Ok(_) => Err(format!(
-            "{path} is missing in {} (a node has it; a simulated node's root must too)",
-            root.path().display()
-        )),
-        Err(e) => Err(format!("cannot read {path}: {e}")),
+        Ok(_) => Err(Error::Missing {
+            path: path.to_string(),
+            root: root.path().to_path_buf(),
+        }),
+        Err(source) => Err(Error::Unreadable {
+            path: path.to_string(),
+            source,
+        }),
     }
 }
 
@@ -31,7 +35,7 @@ impl Identity {
     ///
     /// # Errors
     /// A missing or unreadable file, named.
-    pub fn read(root: &Root) -> Result<Identity, String> {
+    pub fn read(root: &Root) -> Result<Identity, Error> {
         Ok(Identity {
             machine_id: read(root, "/etc/machine-id")?,
             boot_id: read(root, "/proc/sys/kernel/random/boot_id")?,

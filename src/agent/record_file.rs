@@ -1,10 +1,12 @@
-//! The agent's record on disk: `/var/lib/kindling/agent.json` in the root, written
-//! atomically after every transition, and the lock that lets one agent at a time work on a
-//! root (`/var/lib/kindling/agent.lock`, an exclusive `flock`).
+//! The agent's record file: `/var/lib/kindling/agent.json` in the root, written atomically
+//! after every transition, and the lock that lets one agent at a time work on a root
+//! (`/var/lib/kindling/agent.lock`, an exclusive `flock`). Reading it never needs the lock
+//! (`status`); writing it does.
 
 use std::fs;
 use std::path::PathBuf;
 
+use super::error::Error;
 use super::state::Record;
 use crate::root::Root;
 
@@ -13,46 +15,52 @@ pub const RECORD: &str = "/var/lib/kindling/agent.json";
 /// The lock's path in the root.
 pub const LOCK: &str = "/var/lib/kindling/agent.lock";
 
-/// The record of a root, and (when held) its lock.
+/// The record file of a root, and (when held) its lock.
 #[derive(Debug)]
-pub struct Store {
+pub struct RecordFile {
     path: PathBuf,
-    _lock: Option<fs::File>,
+    lock: Option<fs::File>,
 }
 
-impl Store {
-    /// Open the store for reading only (status).
+impl RecordFile {
+    /// Open the record file for reading only (status).
     ///
     /// # Errors
     /// A path that leaves the root.
-    pub fn reader(root: &Root) -> Result<Store, String> {
-        Ok(Store {
-            path: root.resolve(RECORD).map_err(|e| e.to_string())?,
-            _lock: None,
+    pub fn reader(root: &Root) -> Result<RecordFile, Error> {
+        Ok(RecordFile {
+            path: root.resolve(RECORD)?,
+            lock: None,
         })
     }
 
-    /// Open the store and take its lock; `Ok(None)` when another agent holds it.
+    /// Open the record file and take its lock; `Ok(None)` when another agent holds it.
     ///
     /// # Errors
     /// When the lock file cannot be made.
-    pub fn locked(root: &Root) -> Result<Option<Store>, String> {
-        let lock = root.resolve(LOCK).map_err(|e| e.to_string())?;
+    pub fn locked(root: &Root) -> Result<Option<RecordFile>, Error> {
+        let lock = root.resolve(LOCK)?;
         if let Some(dir) = lock.parent() {
-            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
         }
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock)
-            .map_err(|e| format!("cannot open {}: {e}", lock.display()))?;
+            .map_err(|source| Error::OpenLock {
+                path: lock.clone(),
+                source,
+            })?;
         if file.try_lock().is_err() {
             return Ok(None);
         }
-        Ok(Some(Store {
-            path: root.resolve(RECORD).map_err(|e| e.to_string())?,
-            _lock: Some(file),
+        Ok(Some(RecordFile {
+            path: root.resolve(RECORD)?,
+            lock: Some(file),
         }))
     }
 
@@ -62,13 +70,13 @@ impl Store {
     ///
     /// # Errors
     /// When the file exists but cannot be read.
-    pub fn load(&self) -> Result<(Record, Option<String>), String> {
+    pub fn load(&self) -> Result<(Record, Option<String>), Error> {
         match fs::read(&self.path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(record) => Ok((record, None)),
                 Err(e) => {
                     let aside = self.path.with_extension("json.unreadable");
-                    if self._lock.is_some() {
+                    if self.lock.is_some() {
                         let _ = fs::rename(&self.path, &aside);
                     }
                     Ok((
@@ -82,7 +90,10 @@ impl Store {
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Record::default(), None)),
-            Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),
+            Err(source) => Err(Error::ReadRecord {
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 
@@ -90,10 +101,9 @@ impl Store {
     ///
     /// # Errors
     /// I/O errors, with the path.
-    pub fn save(&self, record: &Record) -> Result<(), String> {
-        let mut text = serde_json::to_vec_pretty(record)
-            .map_err(|e| format!("internal error (a bug in kindling): {e}"))?;
+    pub fn save(&self, record: &Record) -> Result<(), Error> {
+        let mut text = serde_json::to_vec_pretty(record).map_err(Error::EncodeRecord)?;
         text.push(b'\n');
-        crate::apply::write_file(&self.path, &text, 0o644, (0, 0)).map_err(|e| e.to_string())
+        crate::apply::write_file(&self.path, &text, 0o644, (0, 0)).map_err(Error::WriteRecord)
     }
 }
