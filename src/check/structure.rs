@@ -186,7 +186,7 @@ fn unknown(info: &SectionInfo, entry: &Entry, raw: &str, key: &str, path: Path<'
         entry.key.span,
         format!("unknown key {raw:?}{place}; the node ignores it"),
     );
-    match rules::structure_unknown_key::suggest(info, key) {
+    match super::rules::structure_unknown_key::suggest(info, key) {
         Some(help) => finding.with_help(help),
         None => finding,
     }
@@ -253,7 +253,7 @@ fn value(
                 if !scalar.text.is_empty()
                     && let Err(why) = (rule.check)(&scalar.text)
                 {
-                    out.push(rule.rule.at(node.span, why));
+                    out.push(rule.rule.at(node.span, why.to_string()));
                 }
             }
         }

@@ -14,13 +14,16 @@ pub mod config;
 pub mod legacy;
 pub mod minisign;
 pub mod scalar;
+pub mod values;
 
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-use crate::diagnostic::{Rule, Span};
+use crate::diagnostic::Span;
 use crate::source::{Entry, Node, Style, Tag};
+
+pub use values::ValueRule;
 
 pub use config::{
     CloudConfig, Coreos, DropIn, HealthCheck, Locksmith, MaintenanceWindow, Oem, Unit, Update,
@@ -137,15 +140,6 @@ impl Kind {
             Kind::StructList(_) => "a list of mappings",
         }
     }
-}
-
-/// A check on a string value's text (the `valid` regexes of coreos-cloudinit).
-#[derive(Debug)]
-pub struct ValueRule {
-    /// The rule a failure is reported under.
-    pub rule: &'static Rule,
-    /// `Ok` when the text is valid, else why not (one sentence).
-    pub check: fn(&str) -> Result<(), String>,
 }
 
 /// One key of a section.
@@ -477,7 +471,7 @@ pub(crate) use opt;
 ///     /// doc
 ///     pub struct Update in "coreos.update" {
 ///         /// doc
-///         @valid(rules::update_reboot_strategy::VALUE) @env("REBOOT_STRATEGY")
+///         @valid(values::REBOOT_STRATEGY) @env("REBOOT_STRATEGY")
 ///         reboot_strategy: String,
 ///     }
 /// }

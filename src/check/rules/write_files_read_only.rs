@@ -1,0 +1,28 @@
+//! `kindling::write-files::read-only`: a file under the read-only /usr.
+//!
+//! The check; the rule itself (code, severity, help, book text) is
+//! [`crate::rules::write_files_read_only`].
+
+use crate::check::Context;
+use crate::diagnostic::Finding;
+use crate::root::clean;
+use crate::rules::write_files_read_only::RULE;
+
+/// Check every path.
+pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    for file in cx.config.write_files() {
+        let Some(path) = &file.value.path else {
+            continue;
+        };
+        if path.value.is_empty() {
+            continue;
+        }
+        let cleaned = clean(&path.value);
+        if cleaned == "/usr" || cleaned.starts_with("/usr/") {
+            out.push(RULE.at(
+                path.span,
+                format!("{cleaned} is on the read-only /usr filesystem"),
+            ));
+        }
+    }
+}
