@@ -18,8 +18,7 @@ use crate::plan::{ActionKind, Plan, PlanOptions};
 use crate::source::UserData;
 use crate::{Validation, rules, validate};
 
-/// The variables coreos-cloudinit substitutes.
-pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
+pub use crate::model::VARIABLES;
 
 /// How the message of a finding about the substituted text starts (its span points into
 /// that text, not the text as written).

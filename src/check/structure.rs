@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Finding, Span};
-use crate::model::scalar::{Resolved, resolve};
 use crate::model::{CloudConfig, FieldSpec, Kind, SectionInfo, normalize_key};
 use crate::rules;
+use crate::source::scalar::{Resolved, resolve};
 use crate::source::{Entry, Node, Style, Value};
 
 /// Walk the document root.
@@ -230,7 +230,7 @@ fn value(
             ),
         );
         if let (Kind::Bool, Some(s)) = (kind, node.as_scalar()) {
-            if s.style != Style::Plain && crate::model::scalar::bool_word(&s.text).is_some() {
+            if s.style != Style::Plain && crate::source::scalar::bool_word(&s.text).is_some() {
                 finding = finding.with_help(format!(
                     "remove the quotes: {:?} in quotes is a string",
                     s.text

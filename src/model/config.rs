@@ -3,9 +3,12 @@
 //! and `users`. Keys, types, value rules and environment names are those of
 //! coreos-cloudinit v1.14.0 (`config/*.go`); extensions are marked.
 
+use super::keys::{Block, Content, Spanned, section};
 use super::legacy::{Etcd, Etcd2, Flannel, Fleet};
 use super::values;
-use super::{Block, Content, Spanned, section};
+
+/// The variables coreos-cloudinit substitutes in a config's text (`$public_ipv4`).
+pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
 
 section! {
     /// A `#cloud-config` document.

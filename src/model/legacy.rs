@@ -3,7 +3,7 @@
 //! variable in a drop-in (or, for flannel, `/run/flannel/options.env`). Keys, types,
 //! environment names and deprecation texts are those of coreos-cloudinit v1.14.0.
 
-use super::section;
+use super::keys::section;
 use super::values;
 
 section! {

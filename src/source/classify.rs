@@ -10,6 +10,8 @@
 //! multipart) the help says
 //! exactly what to change.
 
+pub use super::markers::HEADER;
+pub(super) use super::markers::is_ignition;
 use crate::diagnostic::{Finding, Span};
 use crate::rules;
 
@@ -33,9 +35,6 @@ pub enum UserData {
     /// None of the above.
     Unrecognized,
 }
-
-/// The header line every cloud-config starts with.
-pub const HEADER: &str = "#cloud-config";
 
 /// Classify `text`; the finding says what was found when it is not a cloud-config.
 #[must_use]
@@ -109,22 +108,6 @@ pub fn template_renderer(first_line: &str) -> Option<String> {
         return None;
     }
     Some(rest[9..].trim().to_ascii_lowercase())
-}
-
-pub(super) fn is_ignition(text: &str) -> bool {
-    if !text.trim_start().starts_with('{') {
-        return false;
-    }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return false;
-    };
-    value
-        .get("ignitionVersion")
-        .is_some_and(serde_json::Value::is_i64)
-        || value
-            .get("ignition")
-            .and_then(|i| i.get("version"))
-            .is_some_and(serde_json::Value::is_string)
 }
 
 fn near_miss_help(text: &str, first: &str) -> String {

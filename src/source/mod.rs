@@ -10,8 +10,10 @@
 
 mod classify;
 mod line_index;
+mod markers;
 pub mod multipart;
 mod node;
+pub mod scalar;
 mod tabs;
 pub mod yaml;
 
@@ -20,7 +22,8 @@ use std::path::Path;
 
 pub use classify::{HEADER, UserData, classify, template_renderer};
 pub use line_index::{LineIndex, Position};
-pub use node::{Entry, Node, Scalar, Style, Tag, Value};
+pub use node::{Entry, Node, Value};
+pub use scalar::{Scalar, Style, Tag};
 
 use crate::diagnostic::{Finding, Span};
 use crate::rules;

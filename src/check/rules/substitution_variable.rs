@@ -10,7 +10,7 @@ use crate::rules::substitution_variable::RULE;
 /// Report each variable once, at its first use.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     let text = &cx.source.text;
-    for var in crate::compile::VARIABLES {
+    for var in crate::model::VARIABLES {
         let needle = format!("${var}");
         let uses: Vec<usize> = text
             .match_indices(&needle)
