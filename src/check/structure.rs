@@ -204,6 +204,41 @@ fn type_span(text: &str, key_span: Span, node: &Node) -> Span {
     }
 }
 
+/// An `incorrect-type` finding: `name` must be `kind`, not what `node` is.
+fn incorrect_type(out: &mut Vec<Finding>, name: &str, span: Span, node: &Node, kind: Kind) {
+    let mut finding = rules::structure_incorrect_type::RULE.at(
+        span,
+        format!(
+            "{name:?} must be {}, not {}",
+            kind.describe(),
+            node.describe()
+        ),
+    );
+    if let (Kind::Bool, Some(s)) = (kind, node.as_scalar()) {
+        if s.style != Style::Plain && crate::source::scalar::bool_word(&s.text).is_some() {
+            finding = finding.with_help(format!(
+                "remove the quotes: {:?} in quotes is a string",
+                s.text
+            ));
+        } else {
+            finding =
+                finding.with_help("write true or false (YAML 1.1 also reads yes/no, on/off, y/n)");
+        }
+    }
+    out.push(finding);
+}
+
+/// Whether a scalar kind's value resolves to that kind (an integer fits a float).
+fn scalar_fits(kind: Kind, node: &Node) -> bool {
+    let resolved = node.as_scalar().map(resolve);
+    match kind {
+        Kind::Bool => matches!(resolved, Some(Resolved::Bool(_))),
+        Kind::Int => matches!(resolved, Some(Resolved::Int(_))),
+        Kind::Float => matches!(resolved, Some(Resolved::Int(_) | Resolved::Float(_))),
+        _ => true,
+    }
+}
+
 fn value(
     text: &str,
     spec: &FieldSpec,
@@ -220,32 +255,10 @@ fn value(
         );
         return;
     }
-    let wrong = |out: &mut Vec<Finding>, name: &str, span: Span, node: &Node, kind: Kind| {
-        let mut finding = rules::structure_incorrect_type::RULE.at(
-            span,
-            format!(
-                "{name:?} must be {}, not {}",
-                kind.describe(),
-                node.describe()
-            ),
-        );
-        if let (Kind::Bool, Some(s)) = (kind, node.as_scalar()) {
-            if s.style != Style::Plain && crate::source::scalar::bool_word(&s.text).is_some() {
-                finding = finding.with_help(format!(
-                    "remove the quotes: {:?} in quotes is a string",
-                    s.text
-                ));
-            } else {
-                finding = finding
-                    .with_help("write true or false (YAML 1.1 also reads yes/no, on/off, y/n)");
-            }
-        }
-        out.push(finding);
-    };
     match spec.kind {
         Kind::Text | Kind::Content => {
             let Some(scalar) = node.as_scalar() else {
-                wrong(out, name, key_span, node, spec.kind);
+                incorrect_type(out, name, key_span, node, spec.kind);
                 return;
             };
             if let Some(rule) = spec.valid {
@@ -257,48 +270,35 @@ fn value(
                 }
             }
         }
-        Kind::Bool => {
-            if !matches!(node.as_scalar().map(resolve), Some(Resolved::Bool(_))) {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
-            }
-        }
-        Kind::Int => {
-            if !matches!(node.as_scalar().map(resolve), Some(Resolved::Int(_))) {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
-            }
-        }
-        Kind::Float => {
-            if !matches!(
-                node.as_scalar().map(resolve),
-                Some(Resolved::Int(_) | Resolved::Float(_))
-            ) {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
+        Kind::Bool | Kind::Int | Kind::Float => {
+            if !scalar_fits(spec.kind, node) {
+                incorrect_type(out, name, type_span(text, key_span, node), node, spec.kind);
             }
         }
         Kind::TextList => {
             let Some(items) = node.as_sequence() else {
-                wrong(out, name, key_span, node, spec.kind);
+                incorrect_type(out, name, key_span, node, spec.kind);
                 return;
             };
             for (i, item) in items.iter().enumerate() {
                 if item.as_scalar().is_none_or(|s| s.is_null()) {
-                    wrong(out, &format!("{name}[{i}]"), item.span, item, Kind::Text);
+                    incorrect_type(out, &format!("{name}[{i}]"), item.span, item, Kind::Text);
                 }
             }
         }
         Kind::Struct(info) => match node.as_mapping() {
             Some(entries) => section(text, info, entries, path, out),
-            None => wrong(out, name, type_span(text, key_span, node), node, spec.kind),
+            None => incorrect_type(out, name, type_span(text, key_span, node), node, spec.kind),
         },
         Kind::StructList(info) => {
             let Some(items) = node.as_sequence() else {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
+                incorrect_type(out, name, type_span(text, key_span, node), node, spec.kind);
                 return;
             };
             for (i, item) in items.iter().enumerate() {
                 match item.as_mapping() {
                     Some(entries) => section(text, info, entries, Path::Index(&path, i), out),
-                    None => wrong(
+                    None => incorrect_type(
                         out,
                         &format!("{name}[{i}]"),
                         item.span,

@@ -44,51 +44,53 @@ pub struct KeyError {
     pub message: String,
 }
 
+/// The entry's comment (without its prefix), when it has one, and its key line (index
+/// in the value, text without trailing blanks).
+fn comment_and_key_line(text: &str) -> Result<(Option<String>, (usize, &str)), KeyError> {
+    // (index in the value, the line without trailing blanks), blank lines skipped.
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i, l.trim_end()))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let whole = |(i, l): (usize, &str), message: String| KeyError {
+        line: i,
+        range: (0, l.len()),
+        message,
+    };
+    match lines.as_slice() {
+        [] => Err(KeyError {
+            line: 0,
+            range: (0, 0),
+            message: "the entry is empty".into(),
+        }),
+        [key] => Ok((None, *key)),
+        [first, key] => {
+            let Some(comment) = first.1.strip_prefix(COMMENT_PREFIX) else {
+                return Err(whole(
+                    *first,
+                    format!(
+                        "the first of two lines must start with {COMMENT_PREFIX:?}, as in a minisign .pub file"
+                    ),
+                ));
+            };
+            Ok((Some(comment.to_string()), *key))
+        }
+        [_, _, third, ..] => Err(whole(
+            *third,
+            "a minisign public key is two lines (the comment and the key), not more".into(),
+        )),
+    }
+}
+
 impl PublicKey {
     /// Read a key from the text of a `signing-keys` entry.
     ///
     /// # Errors
     /// When the text is not the structure minisign reads.
     pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
-        // (index in the value, the line without trailing blanks), blank lines skipped.
-        let lines: Vec<(usize, &str)> = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i, l.trim_end()))
-            .filter(|(_, l)| !l.trim().is_empty())
-            .collect();
-        let whole = |(i, l): (usize, &str), message: String| KeyError {
-            line: i,
-            range: (0, l.len()),
-            message,
-        };
-        let (comment, key_line) = match lines.as_slice() {
-            [] => {
-                return Err(KeyError {
-                    line: 0,
-                    range: (0, 0),
-                    message: "the entry is empty".into(),
-                });
-            }
-            [key] => (None, *key),
-            [first, key] => {
-                let Some(comment) = first.1.strip_prefix(COMMENT_PREFIX) else {
-                    return Err(whole(
-                        *first,
-                        format!(
-                            "the first of two lines must start with {COMMENT_PREFIX:?}, as in a minisign .pub file"
-                        ),
-                    ));
-                };
-                (Some(comment.to_string()), *key)
-            }
-            [_, _, third, ..] => {
-                return Err(whole(
-                    *third,
-                    "a minisign public key is two lines (the comment and the key), not more".into(),
-                ));
-            }
-        };
+        let (comment, key_line) = comment_and_key_line(text)?;
         let (line, raw) = key_line;
         let lead = raw.len() - raw.trim_start().len();
         let b64 = raw.trim_start();

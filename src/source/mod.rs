@@ -122,9 +122,9 @@ pub fn load(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
         gzipped = true;
         match gunzip(&bytes) {
             Ok(unpacked) => bytes = unpacked,
-            Err(message) => {
+            Err(why) => {
                 let source = plain_source(name, String::new(), UserData::Empty, true);
-                findings.push(rules::source_gzip::RULE.at(Span::point(0), message));
+                findings.push(rules::source_gzip::RULE.at(Span::point(0), why.to_string()));
                 return (source, findings);
             }
         }
@@ -164,18 +164,26 @@ fn plain_source(name: &str, text: String, kind: UserData, gzipped: bool) -> Sour
     }
 }
 
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// Why a gzip'd user-data could not be unpacked (a `source::gzip` finding).
+#[derive(Debug, thiserror::Error)]
+pub enum GzipError {
+    /// Not a whole gzip stream.
+    #[error("the input starts like gzip but cannot be unpacked: {0}")]
+    Corrupt(std::io::Error),
+    /// More than [`MAX_USER_DATA`] once unpacked.
+    #[error("the gzip'd input unpacks to more than {} MiB", MAX_USER_DATA / 1024 / 1024)]
+    TooLarge,
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, GzipError> {
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
     let mut out = Vec::new();
     decoder
         .take(MAX_USER_DATA + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("the input starts like gzip but cannot be unpacked: {e}"))?;
+        .map_err(GzipError::Corrupt)?;
     if out.len() as u64 > MAX_USER_DATA {
-        return Err(format!(
-            "the gzip'd input unpacks to more than {} MiB",
-            MAX_USER_DATA / 1024 / 1024
-        ));
+        return Err(GzipError::TooLarge);
     }
     Ok(out)
 }
