@@ -36,6 +36,18 @@ pub struct Context<'a> {
     by_name: HashMap<&'a str, Vec<usize>>,
 }
 
+impl UnitDoc<'_> {
+    /// The span of the entry's `name` (the whole entry when it has none).
+    #[must_use]
+    pub fn name_span(&self) -> Span {
+        self.unit
+            .value
+            .name
+            .as_ref()
+            .map_or(self.unit.span, |n| n.span)
+    }
+}
+
 impl<'a> Context<'a> {
     /// Everything the checks look at, with every unit file and drop-in parsed once.
     #[must_use]
@@ -52,6 +64,14 @@ impl<'a> Context<'a> {
             units,
             by_name,
         }
+    }
+
+    /// The unit files (not drop-ins) with content whose names end in `suffix`
+    /// (`.service`).
+    pub fn unit_files<'s>(&'s self, suffix: &'s str) -> impl Iterator<Item = &'s UnitDoc<'a>> {
+        self.units
+            .iter()
+            .filter(move |d| d.drop_in.is_none() && d.name.ends_with(suffix))
     }
 
     /// The unit's own text and the config's drop-ins for it, in the order systemd reads them.
@@ -84,31 +104,17 @@ fn unit_docs(config: &CloudConfig) -> Vec<UnitDoc<'_>> {
     let mut out = Vec::new();
     for unit in config.units() {
         let name = unit.value.name();
-        if let Some(content) = unit
+        let own = std::iter::once((None, unit.value.content.as_ref()));
+        let drop_ins = unit
             .value
-            .content
-            .as_ref()
-            .filter(|c| !c.value.text.is_empty())
-        {
-            out.push(UnitDoc {
-                unit,
-                name,
-                drop_in: None,
-                content,
-                text: crate::units::parse(&content.value.text),
-            });
-        }
-        for drop_in in unit.value.drop_ins() {
-            if let Some(content) = drop_in
-                .value
-                .content
-                .as_ref()
-                .filter(|c| !c.value.text.is_empty())
-            {
+            .drop_ins()
+            .map(|d| (Some(d), d.value.content.as_ref()));
+        for (drop_in, content) in own.chain(drop_ins) {
+            if let Some(content) = content.filter(|c| !c.value.text.is_empty()) {
                 out.push(UnitDoc {
                     unit,
                     name,
-                    drop_in: Some(drop_in),
+                    drop_in,
                     content,
                     text: crate::units::parse(&content.value.text),
                 });

@@ -5,6 +5,7 @@ pub mod etcd_discovery_url;
 pub mod locksmith_window_ignored;
 pub mod locksmith_window_pair;
 pub mod manage_etc_hosts;
+mod shared;
 pub mod structure_line_break;
 pub mod structure_unknown_key;
 pub mod substitution_variable;

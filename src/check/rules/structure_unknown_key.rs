@@ -6,109 +6,71 @@
 use crate::model::SectionInfo;
 use crate::suggest::distance;
 
-/// Keys that belong elsewhere: (section path where found, key, where it belongs).
-const MISPLACED: &[(&str, &str, &str)] = &[
-    ("", "units", "coreos.units"),
-    ("", "update", "coreos.update"),
-    ("", "locksmith", "coreos.locksmith"),
-    ("", "etcd", "coreos.etcd"),
-    ("", "etcd2", "coreos.etcd2"),
-    ("", "fleet", "coreos.fleet"),
-    ("", "flannel", "coreos.flannel"),
-    ("", "oem", "coreos.oem"),
-    ("", "reboot_strategy", "coreos.update.reboot-strategy"),
-    ("coreos", "reboot_strategy", "coreos.update.reboot-strategy"),
-    ("coreos", "hostname", "the top level"),
-    ("coreos", "users", "the top level"),
-    ("coreos", "ssh_authorized_keys", "the top level"),
-    (
-        "coreos.update",
-        "window_start",
-        "coreos.locksmith.window-start",
-    ),
-    (
-        "coreos.update",
-        "window_length",
-        "coreos.locksmith.window-length",
-    ),
-    (
-        "coreos.locksmith",
-        "reboot_strategy",
-        "coreos.update.reboot-strategy",
-    ),
-    (
-        "coreos.units[].drop_ins[]",
-        "command",
-        "the unit itself (drop-ins have only name and content)",
-    ),
-    (
-        "coreos.units[].drop_ins[]",
-        "enable",
-        "the unit itself (drop-ins have only name and content)",
-    ),
-];
+/// Where a key found in `section` belongs, when it belongs elsewhere.
+fn misplaced(section: &str, key: &str) -> Option<String> {
+    let place = match (section, key) {
+        ("", "units" | "update" | "locksmith" | "etcd" | "etcd2" | "fleet" | "flannel" | "oem") => {
+            format!("coreos.{key}")
+        }
+        ("" | "coreos" | "coreos.locksmith", "reboot_strategy") => {
+            "coreos.update.reboot-strategy".to_string()
+        }
+        ("coreos", "hostname" | "users" | "ssh_authorized_keys") => "the top level".to_string(),
+        ("coreos.update", "window_start" | "window_length") => {
+            format!("coreos.locksmith.{}", key.replace('_', "-"))
+        }
+        ("coreos.units[].drop_ins[]", "command" | "enable") => {
+            "the unit itself (drop-ins have only name and content)".to_string()
+        }
+        _ => return None,
+    };
+    Some(format!("`{key}` belongs under {place}"))
+}
 
-/// Keys of neighbouring tools, with what to use instead.
-const FOREIGN: &[(&str, &str)] = &[
-    (
-        "runcmd",
-        "cloud-init's runcmd is not supported: write a oneshot unit with `command: start`",
-    ),
-    (
-        "bootcmd",
-        "cloud-init's bootcmd is not supported: write a oneshot unit with `command: start`",
-    ),
-    (
-        "packages",
-        "CoreOS-style images have no package manager: run software in containers or sysexts",
-    ),
-    (
-        "package_update",
-        "CoreOS-style images have no package manager",
-    ),
-    (
-        "mounts",
-        "cloud-init's mounts is not supported: write a .mount unit in coreos.units",
-    ),
-    (
-        "chpasswd",
-        "cloud-init's chpasswd is not supported: set `passwd` (a hash) under users",
-    ),
-    (
-        "passwd",
-        "this is a Butane/Container Linux Config key: use `users` in a cloud-config",
-    ),
-    (
-        "systemd",
-        "this is a Butane/Container Linux Config key: use `coreos.units` in a cloud-config",
-    ),
-    (
-        "storage",
-        "this is a Butane/Container Linux Config key: use `write_files` in a cloud-config",
-    ),
-    (
-        "ignition",
-        "this is an Ignition key: Ignition configs are JSON and are not cloud-configs",
-    ),
-    (
-        "variant",
-        "this is a Butane key: compile Butane configs with butane, not as a cloud-config",
-    ),
-];
+/// What to use instead of a top-level key of a neighbouring tool.
+fn foreign(key: &str) -> Option<String> {
+    const BUTANE: &str = "this is a Butane/Container Linux Config key";
+    let why = match key {
+        "runcmd" | "bootcmd" => format!(
+            "cloud-init's {key} is not supported: write a oneshot unit with `command: start`"
+        ),
+        "packages" => {
+            "CoreOS-style images have no package manager: run software in containers or sysexts"
+                .to_string()
+        }
+        "package_update" => "CoreOS-style images have no package manager".to_string(),
+        "mounts" => {
+            format!("cloud-init's {key} is not supported: write a .mount unit in coreos.units")
+        }
+        "chpasswd" => {
+            format!("cloud-init's {key} is not supported: set `passwd` (a hash) under users")
+        }
+        "passwd" => format!("{BUTANE}: use `users` in a cloud-config"),
+        "systemd" => format!("{BUTANE}: use `coreos.units` in a cloud-config"),
+        "storage" => format!("{BUTANE}: use `write_files` in a cloud-config"),
+        "ignition" => {
+            "this is an Ignition key: Ignition configs are JSON and are not cloud-configs"
+                .to_string()
+        }
+        "variant" => {
+            "this is a Butane key: compile Butane configs with butane, not as a cloud-config"
+                .to_string()
+        }
+        _ => return None,
+    };
+    Some(why)
+}
 
 /// A help line for an unknown `key` (normalised) found in `section`, if one fits.
 #[must_use]
 pub fn suggest(section: &SectionInfo, key: &str) -> Option<String> {
-    if let Some((_, _, place)) = MISPLACED
-        .iter()
-        .find(|(path, k, _)| *path == section.path && *k == key)
-    {
-        return Some(format!("`{key}` belongs under {place}"));
+    if let Some(help) = misplaced(section.path, key) {
+        return Some(help);
     }
     if section.path.is_empty()
-        && let Some((_, why)) = FOREIGN.iter().find(|(k, _)| *k == key)
+        && let Some(why) = foreign(key)
     {
-        return Some((*why).to_string());
+        return Some(why);
     }
     let best = section
         .fields
@@ -129,7 +91,7 @@ pub fn suggest(section: &SectionInfo, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CloudConfig, Coreos, WriteFile};
+    use crate::model::{CloudConfig, Coreos, Update, WriteFile};
 
     #[test]
     fn suggestions() {
@@ -151,5 +113,13 @@ mod tests {
                 .contains("oneshot")
         );
         assert!(suggest(&Coreos::INFO, "zzzzzz").is_none());
+        assert_eq!(
+            suggest(&Update::INFO, "window_length").unwrap(),
+            "`window_length` belongs under coreos.locksmith.window-length"
+        );
+        assert_eq!(
+            suggest(&CloudConfig::INFO, "systemd").unwrap(),
+            "this is a Butane/Container Linux Config key: use `coreos.units` in a cloud-config"
+        );
     }
 }

@@ -3,29 +3,22 @@
 //! The check; the rule itself (code, severity, help, book text) is
 //! [`crate::rules::units_duplicate_name`].
 
+use super::shared::{present, repeated};
 use crate::check::Context;
 use crate::diagnostic::Finding;
 use crate::rules::units_duplicate_name::RULE;
-use std::collections::HashMap;
 
 /// Check unit names.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let mut first = HashMap::new();
-    for unit in cx.config.units() {
-        let Some(name) = &unit.value.name else {
-            continue;
-        };
-        if name.value.is_empty() {
-            continue;
-        }
-        if let Some(prev) = first.insert(name.value.as_str(), name.span) {
-            out.push(
-                RULE.at(
-                    name.span,
-                    format!("unit {:?} is listed a second time", name.value),
-                )
-                .with_related(prev, "first listed here"),
-            );
-        }
+    let names = cx
+        .config
+        .units()
+        .filter_map(|u| present(u.value.name.as_ref()))
+        .map(|name| (name.value.as_str(), name.span));
+    for (name, span, before) in repeated(names) {
+        out.push(
+            RULE.at(span, format!("unit {name:?} is listed a second time"))
+                .with_related(before, "first listed here"),
+        );
     }
 }

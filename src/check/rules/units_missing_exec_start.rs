@@ -11,11 +11,7 @@ use crate::units::values::parse_bool;
 
 /// Check every service the config defines.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for doc in cx
-        .units
-        .iter()
-        .filter(|d| d.drop_in.is_none() && d.name.ends_with(".service"))
-    {
+    for doc in cx.unit_files(".service") {
         // The unit and its drop-ins in the config, in the order systemd applies them.
         let texts: Vec<&crate::units::UnitText> =
             cx.unit_texts(doc.name).map(|d| &d.text).collect();
@@ -36,14 +32,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             None
         };
         if let Some(why) = why {
-            let span = doc
-                .unit
-                .value
-                .name
-                .as_ref()
-                .map_or(doc.unit.span, |n| n.span);
             out.push(RULE.at(
-                span,
+                doc.name_span(),
                 format!("{} {why}; systemd refuses to load it", doc.name),
             ));
         }

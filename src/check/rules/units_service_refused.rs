@@ -9,11 +9,7 @@ use crate::rules::units_service_refused::RULE;
 
 /// Check every service the config defines.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for doc in cx
-        .units
-        .iter()
-        .filter(|d| d.drop_in.is_none() && d.name.ends_with(".service"))
-    {
+    for doc in cx.unit_files(".service") {
         let texts: Vec<&crate::units::UnitText> =
             cx.unit_texts(doc.name).map(|d| &d.text).collect();
         let last = |key: &str| texts.iter().rev().find_map(|t| t.last("Service", key));
@@ -43,14 +39,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             None
         };
         if let Some(why) = why {
-            let span = doc
-                .unit
-                .value
-                .name
-                .as_ref()
-                .map_or(doc.unit.span, |n| n.span);
             out.push(RULE.at(
-                span,
+                doc.name_span(),
                 format!("{} {why}; systemd refuses to load it", doc.name),
             ));
         }

@@ -30,11 +30,7 @@ pub const IMAGE_UNITS: &[&str] = &[
 
 /// Check every timer the config defines.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for doc in cx
-        .units
-        .iter()
-        .filter(|d| d.drop_in.is_none() && d.name.ends_with(".timer"))
-    {
+    for doc in cx.unit_files(".timer") {
         let target = doc
             .text
             .last("Timer", "Unit")
@@ -43,14 +39,8 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let defined = cx.config.units().any(|u| u.value.name() == target);
         let image = IMAGE_UNITS.contains(&target.as_str()) || target.starts_with("systemd-");
         if !defined && !image {
-            let span = doc
-                .unit
-                .value
-                .name
-                .as_ref()
-                .map_or(doc.unit.span, |n| n.span);
             out.push(RULE.at(
-                span,
+                doc.name_span(),
                 format!(
                     "{} activates {target}, which this config does not define",
                     doc.name

@@ -3,6 +3,7 @@
 //! The check of hand-written units that collide with the agent's; the rule itself is
 //! [`crate::rules::update_agent`], its value check `model::values::update`.
 
+use super::shared::update_key;
 use crate::check::Context;
 use crate::diagnostic::Finding;
 use crate::model::values::AGENT_KINDLING;
@@ -11,11 +12,7 @@ use crate::rules::update_agent::RULE;
 
 /// Hand-written units that would replace the generated one.
 pub fn check_units(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(agent) = cx
-        .config
-        .update()
-        .and_then(|u| u.value.agent.as_ref())
-        .filter(|a| a.value == AGENT_KINDLING)
+    let Some(agent) = update_key(cx, |u| u.agent.as_ref()).filter(|a| a.value == AGENT_KINDLING)
     else {
         return;
     };

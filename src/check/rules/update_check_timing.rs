@@ -3,6 +3,7 @@
 //! The check of a zero interval; the rule itself is [`crate::rules::update_check_timing`],
 //! its value check `model::values::update`.
 
+use super::shared::update_key;
 use crate::check::Context;
 use crate::diagnostic::Finding;
 use crate::plan::agent::seconds;
@@ -10,11 +11,7 @@ use crate::rules::update_check_timing::RULE;
 
 /// A zero interval.
 pub fn check_interval(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(interval) = cx
-        .config
-        .update()
-        .and_then(|u| u.value.check_interval.as_ref())
-    else {
+    let Some(interval) = update_key(cx, |u| u.check_interval.as_ref()) else {
         return;
     };
     if seconds(&interval.value) == Ok(0) {

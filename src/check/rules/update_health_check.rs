@@ -4,6 +4,7 @@
 //! The check of the units, the command's lines and an empty check; the rule itself is
 //! [`crate::rules::update_health_check`], its value check `model::values::update`.
 
+use super::shared::update_key;
 use crate::check::Context;
 use crate::diagnostic::{Finding, Severity};
 use crate::rules::update_health_check::RULE;
@@ -24,11 +25,7 @@ fn second_line(text: &str) -> Option<usize> {
 
 /// Check the units and that something is checked.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(health) = cx
-        .config
-        .update()
-        .and_then(|u| u.value.health_check.as_ref())
-    else {
+    let Some(health) = update_key(cx, |u| u.health_check.as_ref()) else {
         return;
     };
     let h = &health.value;

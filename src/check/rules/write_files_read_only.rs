@@ -3,21 +3,14 @@
 //! The check; the rule itself (code, severity, help, book text) is
 //! [`crate::rules::write_files_read_only`].
 
+use super::shared::file_paths;
 use crate::check::Context;
 use crate::diagnostic::Finding;
-use crate::root::clean;
 use crate::rules::write_files_read_only::RULE;
 
 /// Check every path.
 pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for file in cx.config.write_files() {
-        let Some(path) = &file.value.path else {
-            continue;
-        };
-        if path.value.is_empty() {
-            continue;
-        }
-        let cleaned = clean(&path.value);
+    for (path, cleaned) in file_paths(cx) {
         if cleaned == "/usr" || cleaned.starts_with("/usr/") {
             out.push(RULE.at(
                 path.span,
