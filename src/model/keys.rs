@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use super::values::ValueRule;
 use crate::diagnostic::Span;
 use crate::source::scalar::{self, Resolved};
-use crate::source::{Entry, Node, Style, Tag};
+use crate::source::{Entry, Node, Scalar, Style, Tag};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,14 +245,16 @@ pub fn normalize_key(key: &str) -> Cow<'_, str> {
     }
 }
 
+/// The scalar, unless the node is a null or not a scalar.
+fn non_null(node: &Node) -> Option<&Scalar> {
+    node.as_scalar().filter(|s| !s.is_null())
+}
+
 impl FieldValue for String {
     const KIND: Kind = Kind::Text;
 
     fn read(node: &Node) -> Option<Self> {
-        let s = node.as_scalar()?;
-        if s.is_null() {
-            return None;
-        }
+        let s = non_null(node)?;
         if s.tag == Some(Tag::Binary) {
             return String::from_utf8(crate::encoding::decode_binary_tag(&s.text).ok()?).ok();
         }
@@ -345,10 +347,7 @@ impl FieldValue for Content {
     const KIND: Kind = Kind::Content;
 
     fn read(node: &Node) -> Option<Self> {
-        let s = node.as_scalar()?;
-        if s.is_null() {
-            return None;
-        }
+        let s = non_null(node)?;
         if s.tag == Some(Tag::Binary) {
             return Some(match crate::encoding::decode_binary_tag(&s.text) {
                 Ok(bytes) => Content {

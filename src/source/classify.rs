@@ -36,6 +36,14 @@ pub enum UserData {
     Unrecognized,
 }
 
+/// A kind kindling does not validate, with the `source::skipped` finding saying so.
+fn skipped(kind: UserData, span: Span, message: &str, help: &str) -> (UserData, Option<Finding>) {
+    let finding = rules::source_skipped::RULE
+        .at(span, message)
+        .with_help(help);
+    (kind, Some(finding))
+}
+
 /// Classify `text`; the finding says what was found when it is not a cloud-config.
 #[must_use]
 pub fn classify(text: &str) -> (UserData, Option<Finding>) {
@@ -51,21 +59,19 @@ pub fn classify(text: &str) -> (UserData, Option<Finding>) {
     let first = text.split('\n').next().unwrap_or("");
     let first_span = Span::new(0, first.len());
     if first.starts_with("#!") {
-        return (
+        return skipped(
             UserData::Script,
-            Some(rules::source_skipped::RULE.at(
-                first_span,
-                "this user-data is a script: coreos-cloudinit runs it with /bin/bash; it is not validated",
-            ).with_help("nothing to check here; a node runs the script whatever its #! line names")),
+            first_span,
+            "this user-data is a script: coreos-cloudinit runs it with /bin/bash; it is not validated",
+            "nothing to check here; a node runs the script whatever its #! line names",
         );
     }
     if is_ignition(text) {
-        return (
+        return skipped(
             UserData::Ignition,
-            Some(rules::source_skipped::RULE.at(
-                first_span,
-                "this user-data is an Ignition config, not a cloud-config; kindling does not validate it",
-            ).with_help("check it with `ignition-validate`; nodes with Ignition apply it on first boot")),
+            first_span,
+            "this user-data is an Ignition config, not a cloud-config; kindling does not validate it",
+            "check it with `ignition-validate`; nodes with Ignition apply it on first boot",
         );
     }
     if first.trim_end() == HEADER {

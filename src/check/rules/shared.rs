@@ -1,12 +1,12 @@
 //! What several checks do the same way: the present (non-empty) value of an optional
 //! key, the entries missing one, the keys seen a second time, the `write_files` paths as
-//! the node reads them, and a key of `coreos.update`.
+//! the node reads them, a key of `coreos.update`, and a unit systemd refuses to load.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use crate::check::Context;
-use crate::diagnostic::Span;
+use crate::check::{Context, UnitDoc};
+use crate::diagnostic::{Finding, Rule, Span};
 use crate::model::{Spanned, Update};
 use crate::root::clean;
 
@@ -53,4 +53,13 @@ pub fn update_key<'a, T>(
     key: impl Fn(&'a Update) -> Option<&'a T>,
 ) -> Option<&'a T> {
     cx.config.update().and_then(|u| key(&u.value))
+}
+
+/// A finding at the unit's name: systemd refuses to load it, and `why`.
+#[must_use]
+pub fn refused(rule: &'static Rule, doc: &UnitDoc<'_>, why: &str) -> Finding {
+    rule.at(
+        doc.name_span(),
+        format!("{} {why}; systemd refuses to load it", doc.name),
+    )
 }

@@ -3,6 +3,7 @@
 //! The check; the rule itself (code, severity, help, book text) is
 //! [`crate::rules::units_service_refused`].
 
+use super::shared::refused;
 use crate::check::Context;
 use crate::diagnostic::Finding;
 use crate::rules::units_service_refused::RULE;
@@ -39,10 +40,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             None
         };
         if let Some(why) = why {
-            out.push(RULE.at(
-                doc.name_span(),
-                format!("{} {why}; systemd refuses to load it", doc.name),
-            ));
+            out.push(refused(&RULE, doc, &why));
         }
     }
 }
