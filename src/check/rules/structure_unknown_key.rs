@@ -95,31 +95,37 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            suggest(&WriteFile::INFO, "permision").unwrap(),
-            "did you mean `permissions`?"
-        );
-        assert_eq!(
-            suggest(&WriteFile::INFO, "permission").unwrap(),
-            "did you mean `permissions`?"
-        );
-        assert_eq!(
-            suggest(&CloudConfig::INFO, "update").unwrap(),
-            "`update` belongs under coreos.update"
-        );
+        let cases: [(&SectionInfo, &str, &str); 5] = [
+            (&WriteFile::INFO, "permision", "did you mean `permissions`?"),
+            (
+                &WriteFile::INFO,
+                "permission",
+                "did you mean `permissions`?",
+            ),
+            (
+                &CloudConfig::INFO,
+                "update",
+                "`update` belongs under coreos.update",
+            ),
+            (
+                &Update::INFO,
+                "window_length",
+                "`window_length` belongs under coreos.locksmith.window-length",
+            ),
+            (
+                &CloudConfig::INFO,
+                "systemd",
+                "this is a Butane/Container Linux Config key: use `coreos.units` in a cloud-config",
+            ),
+        ];
+        for (info, key, help) in cases {
+            assert_eq!(suggest(info, key).as_deref(), Some(help), "{key}");
+        }
         assert!(
             suggest(&CloudConfig::INFO, "runcmd")
                 .unwrap()
                 .contains("oneshot")
         );
         assert!(suggest(&Coreos::INFO, "zzzzzz").is_none());
-        assert_eq!(
-            suggest(&Update::INFO, "window_length").unwrap(),
-            "`window_length` belongs under coreos.locksmith.window-length"
-        );
-        assert_eq!(
-            suggest(&CloudConfig::INFO, "systemd").unwrap(),
-            "this is a Butane/Container Linux Config key: use `coreos.units` in a cloud-config"
-        );
     }
 }
