@@ -1,9 +1,17 @@
-//! The rule catalogue: one file per rule, each with its code, severity, help, book text
-//! and examples, and (for rules that look at the whole config) its check.
+//! The rule catalogue, data only: one file per rule, each holding just its `RULE` (code,
+//! severity, summary, help, book text, failing and fixed example); [`ALL`] lists them,
+//! [`find`] looks one up by code, [`book_page`] and [`codes_page`] render the book.
 //!
-//! Adding a rule means adding its file, a `mod` line and a line in [`ALL`] (and in
-//! [`CHECKS`] when it has a check). A test renders every rule's book page and fails when
-//! `book/src/codes/` is out of date, and runs every example and fixed example.
+//! The catalogue depends on nothing but `diagnostic`, so every stage above it (source,
+//! model, check, compile, template, ...) may name a rule's `RULE` to report under it. What
+//! looks for a rule's findings lives elsewhere: the checks over a whole config in
+//! `check::rules` (one file per rule, listed in `check::rules::CHECKS`), a key's value
+//! check in `model::values` (named by the key's `@valid` in its `section!` table).
+//!
+//! Adding a rule means adding its file, a `mod` line and a line in [`ALL`], then its check
+//! (a file in `check/rules/` and a line in `CHECKS`, or a value rule). A test renders every
+//! rule's book page and fails when `book/src/codes/` is out of date, and runs every
+//! example and fixed example.
 
 use crate::diagnostic::Rule;
 

@@ -6,7 +6,10 @@
 //! header, which `template` renders per node, and for cloud-configs builds the
 //! spanned YAML tree (`yaml`). A `multipart/mixed` MIME user-data (Flatcar's coreos-cloudinit
 //! reads it) is split into its parts by `multipart`, bounded in parts, depth and decoded size.
-//! It never interprets what the keys mean; that is `model`.
+//! `scalar` is a scalar as written and its YAML 1.1 resolution (the model decides with it
+//! whether a value fits a typed field). It never interprets what the keys mean; that is
+//! `model`. Source names only the catalogue (`rules`, to report under a rule) and the
+//! ground below it.
 
 mod classify;
 mod line_index;
