@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use crate::check::{Context, UnitDoc};
+use crate::check::Context;
+use crate::check::UnitDoc;
 use crate::diagnostic::{Finding, Rule, Span};
 use crate::model::{Spanned, Update};
 use crate::root::clean;
