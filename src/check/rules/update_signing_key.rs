@@ -46,7 +46,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             } else {
                 span_in(cx, key, e.line, e.range)
             };
-            out.push(RULE.at(span, e.message));
+            out.push(RULE.at(span, e.problem.to_string()));
         }
     }
 }
