@@ -2,128 +2,30 @@
 //!
 //! First the structure walk (`structure`) compares the YAML tree with the model's key
 //! tables: unknown, deprecated and duplicate keys, wrong types, empty values, and each
-//! key's value rule. Then every rule in `rules::CHECKS` looks at the typed config.
+//! key's value rule (`model::values`). Then every check in [`rules::CHECKS`] looks at the
+//! typed config through a [`Context`]; each lives in `check/rules/`, one file per rule,
+//! beside the rule's text in the catalogue (`crate::rules`, data only). Last, `suppress`
+//! drops what `# kindling-ignore:` comments silence.
 //! Check is pure: no I/O, no clock, same input, same findings.
 
+mod context;
+pub mod rules;
 mod structure;
 pub mod suppress;
 
-use crate::diagnostic::{Finding, Span};
-use crate::model::{Block, CloudConfig, DropIn, Spanned, Unit};
+pub use context::{Context, UnitDoc};
+
+use crate::diagnostic::Finding;
+use crate::model::CloudConfig;
 use crate::source::{Node, SourceFile};
-use crate::units::UnitText;
-
-/// A unit file or drop-in of the config, parsed once for every rule that looks inside.
-pub struct UnitDoc<'a> {
-    /// The `coreos.units` entry.
-    pub unit: &'a Spanned<Unit>,
-    /// The unit's name.
-    pub name: &'a str,
-    /// The drop-in, when this is one.
-    pub drop_in: Option<&'a Spanned<DropIn>>,
-    /// The text as written in the config.
-    pub content: &'a Spanned<Block>,
-    /// The text as systemd reads it.
-    pub text: UnitText,
-}
-
-/// What a rule may look at.
-pub struct Context<'a> {
-    /// The source text, for spans inside block scalars.
-    pub source: &'a SourceFile,
-    /// The YAML tree.
-    pub root: &'a Node,
-    /// The typed config.
-    pub config: &'a CloudConfig,
-    /// Every unit file and drop-in with content, parsed.
-    pub units: Vec<UnitDoc<'a>>,
-    /// Indexes into `units` by unit name (the unit's text first, then its drop-ins).
-    by_name: std::collections::HashMap<&'a str, Vec<usize>>,
-}
-
-impl<'a> Context<'a> {
-    /// The unit's own text and the config's drop-ins for it, in the order systemd reads them.
-    pub fn unit_texts(&self, name: &str) -> impl Iterator<Item = &UnitDoc<'a>> {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.units[*i])
-    }
-
-    /// The span of bytes `range` of line `line` of a unit's text, in the YAML file (the
-    /// whole value when the block is not a literal `|` block).
-    #[must_use]
-    pub fn unit_span(&self, doc: &UnitDoc<'_>, line: usize, range: (usize, usize)) -> Span {
-        let c = doc.content;
-        if !c.value.literal {
-            return c.span;
-        }
-        let l = self
-            .source
-            .block_line_span(c.span, &c.value.text, true, line);
-        let start = (l.start + range.0).min(l.end);
-        let end = (l.start + range.1).min(l.end).max(start);
-        Span::new(start, end)
-    }
-}
-
-fn unit_docs(config: &CloudConfig) -> Vec<UnitDoc<'_>> {
-    let mut out = Vec::new();
-    for unit in config.units() {
-        let name = unit.value.name();
-        if let Some(content) = unit
-            .value
-            .content
-            .as_ref()
-            .filter(|c| !c.value.text.is_empty())
-        {
-            out.push(UnitDoc {
-                unit,
-                name,
-                drop_in: None,
-                content,
-                text: crate::units::parse(&content.value.text),
-            });
-        }
-        for drop_in in unit.value.drop_ins() {
-            if let Some(content) = drop_in
-                .value
-                .content
-                .as_ref()
-                .filter(|c| !c.value.text.is_empty())
-            {
-                out.push(UnitDoc {
-                    unit,
-                    name,
-                    drop_in: Some(drop_in),
-                    content,
-                    text: crate::units::parse(&content.value.text),
-                });
-            }
-        }
-    }
-    out
-}
 
 /// All findings for a parsed document.
 #[must_use]
 pub fn check(source: &SourceFile, root: &Node, config: &CloudConfig) -> Vec<Finding> {
     let mut out = Vec::new();
     structure::walk(&source.text, root, &mut out);
-    let units = unit_docs(config);
-    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
-    for (i, doc) in units.iter().enumerate() {
-        by_name.entry(doc.name).or_default().push(i);
-    }
-    let cx = Context {
-        source,
-        root,
-        config,
-        units,
-        by_name,
-    };
-    for check in crate::rules::CHECKS {
+    let cx = Context::new(source, root, config);
+    for check in rules::CHECKS {
         check(&cx, &mut out);
     }
     out

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Finding, Span};
-use crate::model::scalar::{Resolved, resolve};
 use crate::model::{CloudConfig, FieldSpec, Kind, SectionInfo, normalize_key};
 use crate::rules;
+use crate::source::scalar::{Resolved, resolve};
 use crate::source::{Entry, Node, Style, Value};
 
 /// Walk the document root.
@@ -186,7 +186,7 @@ fn unknown(info: &SectionInfo, entry: &Entry, raw: &str, key: &str, path: Path<'
         entry.key.span,
         format!("unknown key {raw:?}{place}; the node ignores it"),
     );
-    match rules::structure_unknown_key::suggest(info, key) {
+    match super::rules::structure_unknown_key::suggest(info, key) {
         Some(help) => finding.with_help(help),
         None => finding,
     }
@@ -201,6 +201,41 @@ fn type_span(text: &str, key_span: Span, node: &Node) -> Span {
     match node.value {
         Value::Scalar(_) if !node.span.is_empty() && same_line => node.span,
         _ => key_span,
+    }
+}
+
+/// An `incorrect-type` finding: `name` must be `kind`, not what `node` is.
+fn incorrect_type(out: &mut Vec<Finding>, name: &str, span: Span, node: &Node, kind: Kind) {
+    let mut finding = rules::structure_incorrect_type::RULE.at(
+        span,
+        format!(
+            "{name:?} must be {}, not {}",
+            kind.describe(),
+            node.describe()
+        ),
+    );
+    if let (Kind::Bool, Some(s)) = (kind, node.as_scalar()) {
+        if s.style != Style::Plain && crate::source::scalar::bool_word(&s.text).is_some() {
+            finding = finding.with_help(format!(
+                "remove the quotes: {:?} in quotes is a string",
+                s.text
+            ));
+        } else {
+            finding =
+                finding.with_help("write true or false (YAML 1.1 also reads yes/no, on/off, y/n)");
+        }
+    }
+    out.push(finding);
+}
+
+/// Whether a scalar kind's value resolves to that kind (an integer fits a float).
+fn scalar_fits(kind: Kind, node: &Node) -> bool {
+    let resolved = node.as_scalar().map(resolve);
+    match kind {
+        Kind::Bool => matches!(resolved, Some(Resolved::Bool(_))),
+        Kind::Int => matches!(resolved, Some(Resolved::Int(_))),
+        Kind::Float => matches!(resolved, Some(Resolved::Int(_) | Resolved::Float(_))),
+        _ => true,
     }
 }
 
@@ -220,32 +255,10 @@ fn value(
         );
         return;
     }
-    let wrong = |out: &mut Vec<Finding>, name: &str, span: Span, node: &Node, kind: Kind| {
-        let mut finding = rules::structure_incorrect_type::RULE.at(
-            span,
-            format!(
-                "{name:?} must be {}, not {}",
-                kind.describe(),
-                node.describe()
-            ),
-        );
-        if let (Kind::Bool, Some(s)) = (kind, node.as_scalar()) {
-            if s.style != Style::Plain && crate::model::scalar::bool_word(&s.text).is_some() {
-                finding = finding.with_help(format!(
-                    "remove the quotes: {:?} in quotes is a string",
-                    s.text
-                ));
-            } else {
-                finding = finding
-                    .with_help("write true or false (YAML 1.1 also reads yes/no, on/off, y/n)");
-            }
-        }
-        out.push(finding);
-    };
     match spec.kind {
         Kind::Text | Kind::Content => {
             let Some(scalar) = node.as_scalar() else {
-                wrong(out, name, key_span, node, spec.kind);
+                incorrect_type(out, name, key_span, node, spec.kind);
                 return;
             };
             if let Some(rule) = spec.valid {
@@ -253,52 +266,39 @@ fn value(
                 if !scalar.text.is_empty()
                     && let Err(why) = (rule.check)(&scalar.text)
                 {
-                    out.push(rule.rule.at(node.span, why));
+                    out.push(rule.rule.at(node.span, why.to_string()));
                 }
             }
         }
-        Kind::Bool => {
-            if !matches!(node.as_scalar().map(resolve), Some(Resolved::Bool(_))) {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
-            }
-        }
-        Kind::Int => {
-            if !matches!(node.as_scalar().map(resolve), Some(Resolved::Int(_))) {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
-            }
-        }
-        Kind::Float => {
-            if !matches!(
-                node.as_scalar().map(resolve),
-                Some(Resolved::Int(_) | Resolved::Float(_))
-            ) {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
+        Kind::Bool | Kind::Int | Kind::Float => {
+            if !scalar_fits(spec.kind, node) {
+                incorrect_type(out, name, type_span(text, key_span, node), node, spec.kind);
             }
         }
         Kind::TextList => {
             let Some(items) = node.as_sequence() else {
-                wrong(out, name, key_span, node, spec.kind);
+                incorrect_type(out, name, key_span, node, spec.kind);
                 return;
             };
             for (i, item) in items.iter().enumerate() {
                 if item.as_scalar().is_none_or(|s| s.is_null()) {
-                    wrong(out, &format!("{name}[{i}]"), item.span, item, Kind::Text);
+                    incorrect_type(out, &format!("{name}[{i}]"), item.span, item, Kind::Text);
                 }
             }
         }
         Kind::Struct(info) => match node.as_mapping() {
             Some(entries) => section(text, info, entries, path, out),
-            None => wrong(out, name, type_span(text, key_span, node), node, spec.kind),
+            None => incorrect_type(out, name, type_span(text, key_span, node), node, spec.kind),
         },
         Kind::StructList(info) => {
             let Some(items) = node.as_sequence() else {
-                wrong(out, name, type_span(text, key_span, node), node, spec.kind);
+                incorrect_type(out, name, type_span(text, key_span, node), node, spec.kind);
                 return;
             };
             for (i, item) in items.iter().enumerate() {
                 match item.as_mapping() {
                     Some(entries) => section(text, info, entries, Path::Index(&path, i), out),
-                    None => wrong(
+                    None => incorrect_type(
                         out,
                         &format!("{name}[{i}]"),
                         item.span,

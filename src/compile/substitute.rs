@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use crate::diagnostic::{Finding, Span};
 use crate::plan::Plan;
 
-/// The variables coreos-cloudinit substitutes.
-pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
+pub use crate::model::VARIABLES;
 
 /// Each `$name` occurrence (not escaped) in `text`: (byte offset, variable).
 pub(super) fn occurrences(text: &str) -> Vec<(usize, &'static str)> {

@@ -3,9 +3,12 @@
 //! and `users`. Keys, types, value rules and environment names are those of
 //! coreos-cloudinit v1.14.0 (`config/*.go`); extensions are marked.
 
+use super::keys::{Block, Content, Spanned, section};
 use super::legacy::{Etcd, Etcd2, Flannel, Fleet};
-use super::{Block, Content, Spanned, section};
-use crate::rules;
+use super::values;
+
+/// The variables coreos-cloudinit substitutes in a config's text (`$public_ipv4`).
+pub const VARIABLES: [&str; 4] = ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"];
 
 section! {
     /// A `#cloud-config` document.
@@ -55,7 +58,7 @@ section! {
     pub struct Update in "coreos.update" {
         /// `reboot`, `etcd-lock`, `off`, or the kindling extension `best-effort`.
         #[schemars(extend("examples" = ["reboot", "etcd-lock", "off", "best-effort"]))]
-        @valid(rules::update_reboot_strategy::VALUE) @env("REBOOT_STRATEGY")
+        @valid(values::REBOOT_STRATEGY) @env("REBOOT_STRATEGY")
         reboot_strategy: String,
         /// The update channel (`stable`, `beta`, `alpha`, or a custom group).
         @env("GROUP")
@@ -65,7 +68,7 @@ section! {
         server: String,
         /// A proxy for the update engine (`http://`, `https://`, `socks4://`, `socks5://`),
         /// written as `ALL_PROXY` in an update-engine.service drop-in.
-        @valid(rules::update_proxy::VALUE) @extension("update-engine proxy drop-in, not in coreos-cloudinit")
+        @valid(values::UPDATE_PROXY) @extension("update-engine proxy drop-in, not in coreos-cloudinit")
         proxy: String,
         /// Reboot into updates only inside this window: a timer, a service and a script
         /// that reboots when an update is staged (through the reboot lock when etcd runs).
@@ -75,7 +78,7 @@ section! {
         /// `kindling`, whose agent (`kindling-agent.service`) then replaces update-engine
         /// and locksmithd (both masked).
         #[schemars(extend("examples" = ["update-engine", "kindling"]))]
-        @valid(rules::update_agent::VALUE) @extension("the kindling agent instead of update-engine, not in coreos-cloudinit")
+        @valid(values::UPDATE_AGENT) @extension("the kindling agent instead of update-engine, not in coreos-cloudinit")
         agent: String,
         /// minisign public keys the kindling agent trusts for update payloads, each the
         /// two lines of a `.pub` file or its base64 line alone; written to
@@ -89,17 +92,17 @@ section! {
         /// How often the kindling agent checks for updates: a systemd time span
         /// (`1h`, `45min`); written in whole seconds.
         #[schemars(extend("examples" = ["1h", "45min", "2h 30min"]))]
-        @valid(rules::update_check_timing::VALUE) @env("KINDLING_CHECK_INTERVAL") @extension("kindling agent timing, not in coreos-cloudinit")
+        @valid(values::CHECK_TIMING) @env("KINDLING_CHECK_INTERVAL") @extension("kindling agent timing, not in coreos-cloudinit")
         check_interval: String,
         /// How long after it starts the kindling agent checks for the first time: a
         /// systemd time span; written in whole seconds.
         #[schemars(extend("examples" = ["10min", "2min"]))]
-        @valid(rules::update_check_timing::VALUE) @env("KINDLING_FIRST_CHECK_DELAY") @extension("kindling agent timing, not in coreos-cloudinit")
+        @valid(values::CHECK_TIMING) @env("KINDLING_FIRST_CHECK_DELAY") @extension("kindling agent timing, not in coreos-cloudinit")
         first_check_delay: String,
         /// Upper bound of the random delay added to every wait between checks: a systemd
         /// time span; written in whole seconds.
         #[schemars(extend("examples" = ["10min", "5min"]))]
-        @valid(rules::update_check_timing::VALUE) @env("KINDLING_CHECK_JITTER") @extension("kindling agent timing, not in coreos-cloudinit")
+        @valid(values::CHECK_TIMING) @env("KINDLING_CHECK_JITTER") @extension("kindling agent timing, not in coreos-cloudinit")
         check_jitter: String,
     }
 }
@@ -111,7 +114,7 @@ section! {
         /// Units that must be active, e.g. `docker.service`.
         units: Vec<Spanned<String>>,
         /// A command run with `/bin/sh -c` that must exit 0, e.g. `curl -fsS http://127.0.0.1:8080/healthz`.
-        @valid(rules::update_health_check::VALUE) @env("KINDLING_HEALTH_COMMAND")
+        @valid(values::HEALTH_COMMAND) @env("KINDLING_HEALTH_COMMAND")
         command: Block,
     }
 }
@@ -154,10 +157,10 @@ section! {
         @env("LOCKSMITHD_GROUP")
         group: String,
         /// Start of the reboot window: `[<day> ]H:MM`, e.g. `Sun 4:00`.
-        @valid(rules::locksmith_window_start::VALUE) @env("REBOOT_WINDOW_START")
+        @valid(values::WINDOW_START) @env("REBOOT_WINDOW_START")
         window_start: String,
         /// Length of the reboot window, e.g. `1h30m`.
-        @valid(rules::locksmith_window_length::VALUE) @env("REBOOT_WINDOW_LENGTH")
+        @valid(values::WINDOW_LENGTH) @env("REBOOT_WINDOW_LENGTH")
         window_length: String,
     }
 }
@@ -178,7 +181,7 @@ section! {
         /// A systemctl command to run: start, stop, restart, reload, try-restart,
         /// reload-or-restart or reload-or-try-restart.
         #[schemars(extend("examples" = ["start", "stop", "restart", "reload", "try-restart", "reload-or-restart", "reload-or-try-restart"]))]
-        @valid(rules::units_command::VALUE)
+        @valid(values::UNIT_COMMAND)
         command: String,
         /// Drop-ins for the unit.
         drop_ins: Vec<Spanned<DropIn>>,
@@ -201,7 +204,7 @@ section! {
         /// How `content` is encoded: base64, b64, gz, gzip, gz+base64, gzip+base64,
         /// gz+b64 or gzip+b64.
         #[schemars(extend("examples" = ["base64", "b64", "gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64"]))]
-        @valid(rules::write_files_encoding::VALUE)
+        @valid(values::ENCODING)
         encoding: String,
         /// The file's content.
         content: Content,
@@ -211,7 +214,7 @@ section! {
         path: String,
         /// Octal mode, e.g. `0644` (always read as octal, quoted or not).
         #[schemars(extend("examples" = ["0644", "0755", "0600"]))]
-        @valid(rules::write_files_permissions::VALUE)
+        @valid(values::PERMISSIONS)
         permissions: String,
     }
 }
@@ -305,19 +308,13 @@ impl CloudConfig {
     }
 }
 
-/// `coreos.update.agent` when it names kindling's agent.
-pub const AGENT_KINDLING: &str = "kindling";
-
-/// `coreos.update.agent` for the image's update_engine (the default).
-pub const AGENT_UPDATE_ENGINE: &str = "update-engine";
-
 impl Update {
     /// Whether the kindling agent, not update-engine, keeps the node updated.
     #[must_use]
     pub fn kindling_agent(&self) -> bool {
         self.agent
             .as_ref()
-            .is_some_and(|a| a.value == AGENT_KINDLING)
+            .is_some_and(|a| a.value == values::AGENT_KINDLING)
     }
 
     /// The `signing-keys` entries.

@@ -3,8 +3,8 @@
 //! variable in a drop-in (or, for flannel, `/run/flannel/options.env`). Keys, types,
 //! environment names and deprecation texts are those of coreos-cloudinit v1.14.0.
 
-use super::section;
-use crate::rules;
+use super::keys::section;
+use super::values;
 
 section! {
     /// `coreos.etcd`: etcd (v0.4) settings.
@@ -256,7 +256,7 @@ section! {
         @env("ETCD_PEER_TRUSTED_CA_FILE")
         peer_trusted_ca_file: String,
         /// `ETCD_PROXY` (Proxy).
-        @valid(rules::etcd2_proxy::VALUE) @env("ETCD_PROXY")
+        @valid(values::ETCD2_PROXY) @env("ETCD_PROXY")
         proxy: String,
         /// `ETCD_PROXY_DIAL_TIMEOUT` (ProxyDialTimeout).
         @env("ETCD_PROXY_DIAL_TIMEOUT")

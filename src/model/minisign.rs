@@ -40,8 +40,76 @@ pub struct KeyError {
     pub line: usize,
     /// Bytes of that line (start, end); the whole line when nothing narrower applies.
     pub range: (usize, usize),
-    /// One sentence.
-    pub message: String,
+    /// What is wrong.
+    pub problem: KeyProblem,
+}
+
+/// What is wrong with a `signing-keys` entry (one sentence each).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    /// Nothing but blanks.
+    #[error("the entry is empty")]
+    Empty,
+    /// Two lines, the first not a comment.
+    #[error(
+        "the first of two lines must start with {COMMENT_PREFIX:?}, as in a minisign .pub file"
+    )]
+    NoCommentPrefix,
+    /// Three lines or more.
+    #[error("a minisign public key is two lines (the comment and the key), not more")]
+    TooManyLines,
+    /// The comment line alone.
+    #[error("the comment line has no key line after it")]
+    NoKeyLine,
+    /// A character base64 does not have.
+    #[error("{0:?} is not a base64 character")]
+    NotBase64Char(char),
+    /// base64 that does not decode.
+    #[error("the key is not valid base64: {0}")]
+    NotBase64(base64::DecodeError),
+    /// A secret key pasted in.
+    #[error(
+        "this is a minisign SECRET key; never put it in a config (use the .pub file's lines, and make a new key pair: this one has leaked)"
+    )]
+    SecretKey,
+    /// Not an Ed25519 key (the first two bytes, as text).
+    #[error("the key's algorithm is {0:?}, not \"Ed\" (a minisign public key starts with \"RW\")")]
+    Algorithm(String),
+    /// The wrong number of bytes.
+    #[error("the key is {0} bytes, a minisign public key is {KEY_LEN} (56 base64 characters)")]
+    Length(usize),
+}
+
+/// The entry's comment (without its prefix), when it has one, and its key line (index
+/// in the value, text without trailing blanks).
+fn comment_and_key_line(text: &str) -> Result<(Option<String>, (usize, &str)), KeyError> {
+    // (index in the value, the line without trailing blanks), blank lines skipped.
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i, l.trim_end()))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let whole = |(i, l): (usize, &str), problem: KeyProblem| KeyError {
+        line: i,
+        range: (0, l.len()),
+        problem,
+    };
+    match lines.as_slice() {
+        [] => Err(KeyError {
+            line: 0,
+            range: (0, 0),
+            problem: KeyProblem::Empty,
+        }),
+        [key] => Ok((None, *key)),
+        [first, key] => {
+            let Some(comment) = first.1.strip_prefix(COMMENT_PREFIX) else {
+                return Err(whole(*first, KeyProblem::NoCommentPrefix));
+            };
+            Ok((Some(comment.to_string()), *key))
+        }
+        [_, _, third, ..] => Err(whole(*third, KeyProblem::TooManyLines)),
+    }
 }
 
 impl PublicKey {
@@ -50,59 +118,17 @@ impl PublicKey {
     /// # Errors
     /// When the text is not the structure minisign reads.
     pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
-        // (index in the value, the line without trailing blanks), blank lines skipped.
-        let lines: Vec<(usize, &str)> = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i, l.trim_end()))
-            .filter(|(_, l)| !l.trim().is_empty())
-            .collect();
-        let whole = |(i, l): (usize, &str), message: String| KeyError {
-            line: i,
-            range: (0, l.len()),
-            message,
-        };
-        let (comment, key_line) = match lines.as_slice() {
-            [] => {
-                return Err(KeyError {
-                    line: 0,
-                    range: (0, 0),
-                    message: "the entry is empty".into(),
-                });
-            }
-            [key] => (None, *key),
-            [first, key] => {
-                let Some(comment) = first.1.strip_prefix(COMMENT_PREFIX) else {
-                    return Err(whole(
-                        *first,
-                        format!(
-                            "the first of two lines must start with {COMMENT_PREFIX:?}, as in a minisign .pub file"
-                        ),
-                    ));
-                };
-                (Some(comment.to_string()), *key)
-            }
-            [_, _, third, ..] => {
-                return Err(whole(
-                    *third,
-                    "a minisign public key is two lines (the comment and the key), not more".into(),
-                ));
-            }
-        };
+        let (comment, key_line) = comment_and_key_line(text)?;
         let (line, raw) = key_line;
         let lead = raw.len() - raw.trim_start().len();
         let b64 = raw.trim_start();
-        let at = |from: usize, to: usize, message: String| KeyError {
+        let at = |from: usize, to: usize, problem: KeyProblem| KeyError {
             line,
             range: (lead + from, lead + to),
-            message,
+            problem,
         };
         if b64.starts_with(COMMENT_PREFIX.trim_end()) {
-            return Err(at(
-                0,
-                b64.len(),
-                "the comment line has no key line after it".into(),
-            ));
+            return Err(at(0, b64.len(), KeyProblem::NoKeyLine));
         }
         if let Some(bad) = b64
             .char_indices()
@@ -111,40 +137,28 @@ impl PublicKey {
             return Err(at(
                 bad.0,
                 bad.0 + bad.1.len_utf8(),
-                format!("{:?} is not a base64 character", bad.1),
+                KeyProblem::NotBase64Char(bad.1),
             ));
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| at(0, b64.len(), format!("the key is not valid base64: {e}")))?;
+            .map_err(|e| at(0, b64.len(), KeyProblem::NotBase64(e)))?;
         let secret = decoded.len() == SECRET_KEY_LEN
             || comment.as_deref().is_some_and(|c| c.contains("secret key"));
         if secret {
-            return Err(at(
-                0,
-                b64.len(),
-                "this is a minisign SECRET key; never put it in a config (use the .pub file's lines, and make a new key pair: this one has leaked)".into(),
-            ));
+            return Err(at(0, b64.len(), KeyProblem::SecretKey));
         }
         if decoded.get(..2) != Some(&ALGORITHM[..]) {
             return Err(at(
                 0,
                 b64.len().min(3),
-                format!(
-                    "the key's algorithm is {:?}, not \"Ed\" (a minisign public key starts with \"RW\")",
-                    String::from_utf8_lossy(decoded.get(..2).unwrap_or(&decoded))
+                KeyProblem::Algorithm(
+                    String::from_utf8_lossy(decoded.get(..2).unwrap_or(&decoded)).into_owned(),
                 ),
             ));
         }
         let Ok(bytes) = <[u8; KEY_LEN]>::try_from(decoded.as_slice()) else {
-            return Err(at(
-                0,
-                b64.len(),
-                format!(
-                    "the key is {} bytes, a minisign public key is {KEY_LEN} (56 base64 characters)",
-                    decoded.len()
-                ),
-            ));
+            return Err(at(0, b64.len(), KeyProblem::Length(decoded.len())));
         };
         Ok(PublicKey {
             comment,
@@ -206,24 +220,37 @@ mod tests {
         let e = err("comment: x\nRWRA");
         assert_eq!((e.line, e.range), (0, (0, 10)));
         let e = err(&KEY[..52]);
-        assert!(e.message.contains("39 bytes"), "{e:?}");
+        assert!(e.problem.to_string().contains("39 bytes"), "{e:?}");
         let e = err(&format!("{}x", &KEY[..10]));
-        assert!(e.message.contains("base64"), "{e:?}");
+        assert!(e.problem.to_string().contains("base64"), "{e:?}");
         let e = err(&format!("  {}!{}", &KEY[..5], &KEY[6..]));
         assert_eq!((e.line, e.range), (0, (7, 8)));
-        assert!(e.message.contains("'!'"), "{}", e.message);
+        assert!(
+            e.problem.to_string().contains("'!'"),
+            "{}",
+            e.problem.to_string()
+        );
         // Another algorithm: "ED" (hashed) is a signature algorithm, never a key's.
         let e = err("RUQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-        assert!(e.message.contains("algorithm"), "{}", e.message);
+        assert!(
+            e.problem.to_string().contains("algorithm"),
+            "{}",
+            e.problem.to_string()
+        );
         let e = err("untrusted comment: minisign encrypted secret key\nRWQAAEIy");
-        assert!(e.message.contains("SECRET"), "{}", e.message);
+        assert!(
+            e.problem.to_string().contains("SECRET"),
+            "{}",
+            e.problem.to_string()
+        );
         let e = err(&format!("{PUB}{KEY}\n"));
         assert_eq!(e.line, 2);
         assert!(
             err("untrusted comment: only a comment")
-                .message
+                .problem
+                .to_string()
                 .contains("no key line")
         );
-        assert!(err("").message.contains("empty"));
+        assert!(err("").problem.to_string().contains("empty"));
     }
 }

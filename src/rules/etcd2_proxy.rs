@@ -1,7 +1,6 @@
 //! `kindling::etcd2::proxy`: `coreos.etcd2.proxy` values.
 
 use crate::diagnostic::{Rule, Severity};
-use crate::model::ValueRule;
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -14,13 +13,3 @@ are fine: the dialect keeps the text of string values.",
     example: "#cloud-config\ncoreos:\n  etcd2:\n    proxy: enabled\n",
     fixed: "#cloud-config\ncoreos:\n  etcd2:\n    proxy: on\n",
 };
-
-/// The value check.
-pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
-
-fn check(text: &str) -> Result<(), String> {
-    match text {
-        "on" | "off" | "readonly" => Ok(()),
-        other => Err(format!("{other:?} is not an etcd2 proxy mode")),
-    }
-}

@@ -1,7 +1,6 @@
 //! `kindling::locksmith::window-length`: `coreos.locksmith.window-length` values.
 
 use crate::diagnostic::{Rule, Severity};
-use crate::model::ValueRule;
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -17,27 +16,3 @@ than a week for a weekly one.",
     example: "#cloud-config\ncoreos:\n  locksmith:\n    window-start: 4:00\n    window-length: 1d\n",
     fixed: "#cloud-config\ncoreos:\n  locksmith:\n    window-start: 4:00\n    window-length: 1h\n",
 };
-
-/// The value check (units and sign; the range needs `window-start`, see
-/// `locksmith_window_pair`).
-pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
-
-use crate::reboot::parse_go_duration;
-
-fn check(text: &str) -> Result<(), String> {
-    let nanos = parse_go_duration(text)?;
-    if nanos < 0.0 {
-        return Err(format!("{text:?} is negative"));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negative_lengths() {
-        assert!(check("-1h").is_err());
-    }
-}

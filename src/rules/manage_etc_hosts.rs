@@ -1,8 +1,7 @@
 //! `kindling::manage-etc-hosts::unsupported`: a `manage_etc_hosts` value other than
 //! `localhost`.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -16,19 +15,3 @@ apply on the node with `Invalid option to manage_etc_hosts`. Its validator does 
     example: "#cloud-config\nmanage_etc_hosts: true\n",
     fixed: "#cloud-config\nmanage_etc_hosts: localhost\n",
 };
-
-/// Check the value.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(value) = &cx.config.manage_etc_hosts else {
-        return;
-    };
-    if !value.value.is_empty() && value.value != "localhost" {
-        out.push(RULE.at(
-            value.span,
-            format!(
-                "{:?} is not supported; the node aborts the whole apply",
-                value.value
-            ),
-        ));
-    }
-}

@@ -1,12 +1,19 @@
-//! The rule catalogue: one file per rule, each with its code, severity, help, book text
-//! and examples, and (for rules that look at the whole config) its check.
+//! The rule catalogue, data only: one file per rule, each holding just its `RULE` (code,
+//! severity, summary, help, book text, failing and fixed example); [`ALL`] lists them,
+//! [`find`] looks one up by code, [`book_page`] and [`codes_page`] render the book.
 //!
-//! Adding a rule means adding its file, a `mod` line and a line in [`ALL`] (and in
-//! [`CHECKS`] when it has a check). A test renders every rule's book page and fails when
-//! `book/src/codes/` is out of date, and runs every example and fixed example.
+//! The catalogue depends on nothing but `diagnostic`, so every stage above it (source,
+//! model, check, compile, template, ...) may name a rule's `RULE` to report under it. What
+//! looks for a rule's findings lives elsewhere: the checks over a whole config in
+//! `check::rules` (one file per rule, listed in `check::rules::CHECKS`), a key's value
+//! check in `model::values` (named by the key's `@valid` in its `section!` table).
+//!
+//! Adding a rule means adding its file, a `mod` line and a line in [`ALL`], then its check
+//! (a file in `check/rules/` and a line in `CHECKS`, or a value rule). A test renders every
+//! rule's book page and fails when `book/src/codes/` is out of date, and runs every
+//! example and fixed example.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule};
+use crate::diagnostic::Rule;
 
 pub mod compile_ignition;
 pub mod compile_unset_variable;
@@ -165,52 +172,6 @@ pub static ALL: &[&Rule] = &[
     &template_limits::RULE,
     &template_vars::RULE,
     &template_ambiguous_value::RULE,
-];
-
-/// A check over a whole config.
-pub type Check = fn(&Context<'_>, &mut Vec<Finding>);
-
-/// The checks run on every cloud-config after the structure walk.
-pub static CHECKS: &[Check] = &[
-    structure_line_break::check,
-    update_maintenance_window::check,
-    update_agent::check_units,
-    update_signing_key::check,
-    update_duplicate_signing_key::check,
-    update_no_signing_keys::check,
-    update_health_check::check,
-    update_check_timing::check_interval,
-    update_agent_setting_ignored::check,
-    locksmith_window_pair::check,
-    units_missing_name::check,
-    units_duplicate_name::check,
-    units_drop_in_incomplete::check,
-    units_section::check,
-    units_name::check,
-    units_unknown_directive::check,
-    units_invalid_value::check,
-    units_missing_exec_start::check,
-    units_service_refused::check,
-    units_enable_without_install::check,
-    units_network_command::check,
-    units_drop_in_name::check,
-    units_timer_target::check,
-    units_timer_never_started::check,
-    write_files_missing_path::check,
-    write_files_missing_content::check,
-    write_files_duplicate_path::check,
-    write_files_undecodable::check,
-    write_files_read_only::check,
-    write_files_special_bits::check,
-    users_missing_name::check,
-    manage_etc_hosts::check,
-    etcd_discovery_url::check,
-    units_exec_not_executable::check,
-    update_etcd_lock_without_etcd::check,
-    update_insecure_server::check,
-    substitution_variable::check,
-    write_files_generated_conflict::check,
-    locksmith_window_ignored::check,
 ];
 
 /// The rule with this code (with or without the `kindling::` prefix).

@@ -1,7 +1,6 @@
 //! `kindling::substitution::variable`: `$private_ipv4`-style variables.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity, Span};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -17,27 +16,3 @@ per node with `--var` and refuses to compile without them.",
     example: "#cloud-config\ncoreos:\n  fleet:\n    public-ip: $private_ipv4\n",
     fixed: "#cloud-config\ncoreos:\n  fleet:\n    public-ip: 10.0.0.5\n",
 };
-
-/// Report each variable once, at its first use.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let text = &cx.source.text;
-    for var in crate::compile::VARIABLES {
-        let needle = format!("${var}");
-        let uses: Vec<usize> = text
-            .match_indices(&needle)
-            .map(|(i, _)| i)
-            .filter(|&i| i == 0 || text.as_bytes()[i - 1] != b'\\')
-            .collect();
-        if let Some(&first) = uses.first() {
-            let times = if uses.len() == 1 {
-                String::new()
-            } else {
-                format!(" (used {} times)", uses.len())
-            };
-            out.push(RULE.at(
-                Span::new(first, first + needle.len()),
-                format!("{needle} is empty on nodes whose metadata has no {var}{times}"),
-            ));
-        }
-    }
-}

@@ -1,8 +1,6 @@
 //! `kindling::units::invalid-value`: a unit-file value systemd cannot parse.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
-use crate::units::values::{check as check_value, kind_of};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -19,27 +17,3 @@ unit names in `WantedBy=`/`RequiredBy=`/`Also=`/`Alias=`, and the full calendar 
     example: "#cloud-config\ncoreos:\n  units:\n    - name: backup.timer\n      content: |\n        [Timer]\n        OnCalendar=*-*-* 25:00:00\n",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: backup.timer\n      command: start\n      content: |\n        [Timer]\n        OnCalendar=*-*-* 23:00:00\n",
 };
-
-/// Check every value.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for doc in &cx.units {
-        for d in &doc.text.directives {
-            let Some(section) = d.section.as_deref() else {
-                continue;
-            };
-            let Some(kind) = kind_of(section, &d.key) else {
-                continue;
-            };
-            // An empty assignment resets a list or a value to its default.
-            if d.value.is_empty() {
-                continue;
-            }
-            if let Err(why) = check_value(kind, &d.key, &d.value) {
-                out.push(RULE.at(
-                    cx.unit_span(doc, d.line, d.value_range),
-                    format!("{why}; systemd ignores the setting"),
-                ));
-            }
-        }
-    }
-}

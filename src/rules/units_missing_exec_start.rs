@@ -1,9 +1,7 @@
 //! `kindling::units::missing-exec-start`: a service systemd refuses to load for want of
 //! a command.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
-use crate::units::values::parse_bool;
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -18,44 +16,3 @@ drop-ins for it are read together, as systemd merges them.",
     example: "#cloud-config\ncoreos:\n  units:\n    - name: noop.service\n      content: |\n        [Service]\n        Type=simple\n",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: noop.service\n      content: |\n        [Service]\n        Type=simple\n        ExecStart=/usr/bin/sleep infinity\n",
 };
-
-/// Check every service the config defines.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for doc in cx
-        .units
-        .iter()
-        .filter(|d| d.drop_in.is_none() && d.name.ends_with(".service"))
-    {
-        // The unit and its drop-ins in the config, in the order systemd applies them.
-        let texts: Vec<&crate::units::UnitText> =
-            cx.unit_texts(doc.name).map(|d| &d.text).collect();
-        let last = |section: &str, key: &str| texts.iter().rev().find_map(|t| t.last(section, key));
-        let has = |section: &str, key: &str| last(section, key).is_some_and(|v| !v.is_empty());
-        let start = has("Service", "ExecStart");
-        let stop = has("Service", "ExecStop");
-        let success = has("Unit", "SuccessAction") && last("Unit", "SuccessAction") != Some("none");
-        let oneshot = last("Service", "Type") == Some("oneshot");
-        let remain = last("Service", "RemainAfterExit").and_then(parse_bool) == Some(true);
-        let why = if !start && !stop && !success {
-            Some("has no ExecStart=, ExecStop= or SuccessAction=")
-        } else if !oneshot && !start {
-            Some("has no ExecStart=, which only Type=oneshot services may omit")
-        } else if !remain && !start && !success {
-            Some("has no ExecStart= or SuccessAction= and no RemainAfterExit=yes")
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            let span = doc
-                .unit
-                .value
-                .name
-                .as_ref()
-                .map_or(doc.unit.span, |n| n.span);
-            out.push(RULE.at(
-                span,
-                format!("{} {why}; systemd refuses to load it", doc.name),
-            ));
-        }
-    }
-}

@@ -1,7 +1,6 @@
 //! `kindling::units::missing-name`: a unit entry without a name.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -15,12 +14,3 @@ type). coreos-cloudinit documents it as required but does not check it: the node
     example: "#cloud-config\ncoreos:\n  units:\n    - command: start\n      content: |\n        [Service]\n        ExecStart=/usr/bin/true\n",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: hello.service\n      command: start\n      content: |\n        [Service]\n        ExecStart=/usr/bin/true\n",
 };
-
-/// Check every unit.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for unit in cx.config.units() {
-        if unit.value.name().is_empty() {
-            out.push(RULE.at(unit.span, "this unit has no name"));
-        }
-    }
-}

@@ -1,7 +1,6 @@
 //! `kindling::units::network-command`: `command` on a systemd-networkd file.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -14,23 +13,3 @@ pub static RULE: Rule = Rule {
     example: "#cloud-config\ncoreos:\n  units:\n    - name: 10-eth0.network\n      command: start\n      content: |\n        [Match]\n        Name=eth0\n",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: 10-eth0.network\n      content: |\n        [Match]\n        Name=eth0\n",
 };
-
-/// Check every network unit.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for unit in cx.config.units() {
-        let u = &unit.value;
-        if crate::plan::is_network_unit(u.name()) {
-            for (field, what) in [
-                (u.command.as_ref().map(|c| c.key_span), "command"),
-                (
-                    u.enable.as_ref().filter(|e| e.value).map(|e| e.key_span),
-                    "enable",
-                ),
-            ] {
-                if let Some(span) = field {
-                    out.push(RULE.at(span, format!("{what} on {} is ignored: networkd files are applied by restarting systemd-networkd", u.name())));
-                }
-            }
-        }
-    }
-}

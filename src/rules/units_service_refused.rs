@@ -1,7 +1,6 @@
 //! `kindling::units::service-refused`: settings that make systemd refuse a service.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -17,53 +16,3 @@ clears the list).",
     example: "#cloud-config\ncoreos:\n  units:\n    - name: job.service\n      content: |\n        [Service]\n        Type=oneshot\n        Restart=always\n        ExecStart=/usr/bin/true\n",
     fixed: "#cloud-config\ncoreos:\n  units:\n    - name: job.service\n      content: |\n        [Service]\n        Type=oneshot\n        Restart=on-failure\n        ExecStart=/usr/bin/true\n",
 };
-
-/// Check every service the config defines.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for doc in cx
-        .units
-        .iter()
-        .filter(|d| d.drop_in.is_none() && d.name.ends_with(".service"))
-    {
-        let texts: Vec<&crate::units::UnitText> =
-            cx.unit_texts(doc.name).map(|d| &d.text).collect();
-        let last = |key: &str| texts.iter().rev().find_map(|t| t.last("Service", key));
-        let ty = last("Type").unwrap_or("simple");
-        let mut exec_starts = 0;
-        for t in &texts {
-            for d in t.get("Service", "ExecStart") {
-                if d.value.is_empty() {
-                    exec_starts = 0;
-                } else {
-                    exec_starts += 1;
-                }
-            }
-        }
-        let why = if ty == "dbus" && last("BusName").is_none_or(str::is_empty) {
-            Some("is Type=dbus but names no BusName=".to_string())
-        } else if ty == "oneshot" && matches!(last("Restart"), Some("always" | "on-success")) {
-            Some(format!(
-                "is Type=oneshot with Restart={}, which systemd does not allow",
-                last("Restart").unwrap_or("")
-            ))
-        } else if ty != "oneshot" && exec_starts > 1 {
-            Some(format!(
-                "has {exec_starts} ExecStart= lines, which only Type=oneshot services may have"
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            let span = doc
-                .unit
-                .value
-                .name
-                .as_ref()
-                .map_or(doc.unit.span, |n| n.span);
-            out.push(RULE.at(
-                span,
-                format!("{} {why}; systemd refuses to load it", doc.name),
-            ));
-        }
-    }
-}

@@ -1,9 +1,6 @@
 //! `kindling::update::check-timing`: when the kindling agent checks for updates.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
-use crate::model::ValueRule;
-use crate::plan::agent::seconds;
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -22,47 +19,3 @@ pause).",
     example: "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    check-interval: 1 hour and a half\n",
     fixed: "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    check-interval: 1h 30min\n",
 };
-
-/// The value check.
-pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
-
-fn check(text: &str) -> Result<(), String> {
-    seconds(text).map(|_| ())
-}
-
-/// A zero interval.
-pub fn check_interval(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(interval) = cx
-        .config
-        .update()
-        .and_then(|u| u.value.check_interval.as_ref())
-    else {
-        return;
-    };
-    if seconds(&interval.value) == Ok(0) {
-        out.push(RULE.at(
-            interval.span,
-            format!(
-                "check-interval {:?} is zero; the agent would check without pause",
-                interval.value
-            ),
-        ));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::seconds;
-
-    #[test]
-    fn whole_seconds_rounded_up() {
-        assert_eq!(seconds("1h"), Ok(3600));
-        assert_eq!(seconds("90"), Ok(90));
-        assert_eq!(seconds("1.5min"), Ok(90));
-        assert_eq!(seconds("500ms"), Ok(1));
-        assert_eq!(seconds("0"), Ok(0));
-        assert!(seconds("infinity").is_err());
-        assert!(seconds("soon").is_err());
-        assert!(seconds("-5min").is_err());
-    }
-}

@@ -1,7 +1,6 @@
 //! `kindling::update::insecure-server`: an update server reached over plain HTTP.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -15,16 +14,3 @@ Over plain HTTP anyone on the path can answer: withhold updates, or point nodes 
     example: "#cloud-config\ncoreos:\n  update:\n    server: http://updates.example.com/v1/update/\n",
     fixed: "#cloud-config\ncoreos:\n  update:\n    server: https://updates.example.com/v1/update/\n",
 };
-
-/// Check the server.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(server) = cx.config.update().and_then(|u| u.value.server.as_ref()) else {
-        return;
-    };
-    if !server.value.is_empty() && !server.value.starts_with("https://") {
-        out.push(RULE.at(
-            server.span,
-            format!("the update server {:?} is not https", server.value),
-        ));
-    }
-}

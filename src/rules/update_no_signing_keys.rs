@@ -1,7 +1,6 @@
 //! `kindling::update::no-signing-keys`: the kindling agent without a key to trust.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -17,20 +16,3 @@ refused. When the image does ship its keys there, silence this with \
     example: "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n",
     fixed: "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    signing-keys:\n      - RWT/V21JBOnFMnna0UBn+nGLsz2oRH+W2UuiJJrfpZJXZUUnHLDZ9qv0\n",
 };
-
-/// Check that the agent has a key.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(update) = cx.config.update() else {
-        return;
-    };
-    let u = &update.value;
-    let Some(agent) = u.agent.as_ref().filter(|_| u.kindling_agent()) else {
-        return;
-    };
-    if u.signing_keys().next().is_none() {
-        out.push(RULE.at(
-            agent.span,
-            "the kindling agent has no signing-keys to verify updates with",
-        ));
-    }
-}

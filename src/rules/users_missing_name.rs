@@ -1,7 +1,6 @@
 //! `kindling::users::missing-name`: a user without a name.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -14,12 +13,3 @@ nothing, so the keys and groups of that entry are lost.",
     example: "#cloud-config\nusers:\n  - groups: [docker]\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAA\n",
     fixed: "#cloud-config\nusers:\n  - name: alice\n    groups: [docker]\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAA\n",
 };
-
-/// Check every user.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for user in cx.config.users() {
-        if user.value.name.as_ref().is_none_or(|n| n.value.is_empty()) {
-            out.push(RULE.at(user.span, "this user has no name"));
-        }
-    }
-}

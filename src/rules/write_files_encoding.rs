@@ -1,8 +1,6 @@
 //! `kindling::write-files::encoding`: `write_files[].encoding` values.
 
 use crate::diagnostic::{Rule, Severity};
-use crate::encoding::ENCODINGS;
-use crate::model::ValueRule;
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -15,33 +13,3 @@ which in YAML means `content: !!binary ...`; base64 text of gzip data is `gzip+b
     example: "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    encoding: base-64\n    content: aGkK\n",
     fixed: "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    encoding: base64\n    content: aGkK\n",
 };
-
-/// The value check.
-pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
-
-fn check(text: &str) -> Result<(), String> {
-    if ENCODINGS.contains(&text) {
-        return Ok(());
-    }
-    let squashed = text.to_ascii_lowercase().replace(['-', '_', ' '], "");
-    let hint = ENCODINGS
-        .iter()
-        .find(|e| **e == squashed || e.replace('+', "") == squashed)
-        .map(|e| format!("; did you mean {e}?"))
-        .unwrap_or_default();
-    Err(format!("{text:?} is not an encoding{hint}"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn values() {
-        for ok in crate::encoding::ENCODINGS {
-            assert!(super::check(ok).is_ok());
-        }
-        for bad in ["gzzzzbase64", "gzipppbase64", "unknown", "custom"] {
-            assert!(super::check(bad).is_err());
-        }
-        assert!(super::check("Base64").unwrap_err().contains("base64"));
-    }
-}

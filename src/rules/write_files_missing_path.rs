@@ -1,7 +1,6 @@
 //! `kindling::write-files::missing-path`: a write_files entry without a path.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -14,12 +13,3 @@ check this before applying.",
     example: "#cloud-config\nwrite_files:\n  - content: hello\n",
     fixed: "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    content: hello\n",
 };
-
-/// Check every file.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for file in cx.config.write_files() {
-        if file.value.path.as_ref().is_none_or(|p| p.value.is_empty()) {
-            out.push(RULE.at(file.span, "this file has no path"));
-        }
-    }
-}

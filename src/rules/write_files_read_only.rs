@@ -1,8 +1,6 @@
 //! `kindling::write-files::read-only`: a file under the read-only /usr.
 
-use crate::check::Context;
-use crate::diagnostic::{Finding, Rule, Severity};
-use crate::root::clean;
+use crate::diagnostic::{Rule, Severity};
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -16,22 +14,3 @@ kindling compares whole path components, so `/usrlocal/x` and `/usr-data/x` are 
     example: "#cloud-config\nwrite_files:\n  - path: /usr/local/bin/hello\n    permissions: '0755'\n    content: echo hi\n",
     fixed: "#cloud-config\nwrite_files:\n  - path: /opt/bin/hello\n    permissions: '0755'\n    content: echo hi\n",
 };
-
-/// Check every path.
-pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for file in cx.config.write_files() {
-        let Some(path) = &file.value.path else {
-            continue;
-        };
-        if path.value.is_empty() {
-            continue;
-        }
-        let cleaned = clean(&path.value);
-        if cleaned == "/usr" || cleaned.starts_with("/usr/") {
-            out.push(RULE.at(
-                path.span,
-                format!("{cleaned} is on the read-only /usr filesystem"),
-            ));
-        }
-    }
-}

@@ -10,6 +10,8 @@
 //! multipart) the help says
 //! exactly what to change.
 
+pub use super::markers::HEADER;
+pub(super) use super::markers::is_ignition;
 use crate::diagnostic::{Finding, Span};
 use crate::rules;
 
@@ -34,8 +36,13 @@ pub enum UserData {
     Unrecognized,
 }
 
-/// The header line every cloud-config starts with.
-pub const HEADER: &str = "#cloud-config";
+/// A kind kindling does not validate, with the `source::skipped` finding saying so.
+fn skipped(kind: UserData, span: Span, message: &str, help: &str) -> (UserData, Option<Finding>) {
+    let finding = rules::source_skipped::RULE
+        .at(span, message)
+        .with_help(help);
+    (kind, Some(finding))
+}
 
 /// Classify `text`; the finding says what was found when it is not a cloud-config.
 #[must_use]
@@ -52,21 +59,19 @@ pub fn classify(text: &str) -> (UserData, Option<Finding>) {
     let first = text.split('\n').next().unwrap_or("");
     let first_span = Span::new(0, first.len());
     if first.starts_with("#!") {
-        return (
+        return skipped(
             UserData::Script,
-            Some(rules::source_skipped::RULE.at(
-                first_span,
-                "this user-data is a script: coreos-cloudinit runs it with /bin/bash; it is not validated",
-            ).with_help("nothing to check here; a node runs the script whatever its #! line names")),
+            first_span,
+            "this user-data is a script: coreos-cloudinit runs it with /bin/bash; it is not validated",
+            "nothing to check here; a node runs the script whatever its #! line names",
         );
     }
     if is_ignition(text) {
-        return (
+        return skipped(
             UserData::Ignition,
-            Some(rules::source_skipped::RULE.at(
-                first_span,
-                "this user-data is an Ignition config, not a cloud-config; kindling does not validate it",
-            ).with_help("check it with `ignition-validate`; nodes with Ignition apply it on first boot")),
+            first_span,
+            "this user-data is an Ignition config, not a cloud-config; kindling does not validate it",
+            "check it with `ignition-validate`; nodes with Ignition apply it on first boot",
         );
     }
     if first.trim_end() == HEADER {
@@ -109,22 +114,6 @@ pub fn template_renderer(first_line: &str) -> Option<String> {
         return None;
     }
     Some(rest[9..].trim().to_ascii_lowercase())
-}
-
-pub(super) fn is_ignition(text: &str) -> bool {
-    if !text.trim_start().starts_with('{') {
-        return false;
-    }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return false;
-    };
-    value
-        .get("ignitionVersion")
-        .is_some_and(serde_json::Value::is_i64)
-        || value
-            .get("ignition")
-            .and_then(|i| i.get("version"))
-            .is_some_and(serde_json::Value::is_string)
 }
 
 fn near_miss_help(text: &str, first: &str) -> String {

@@ -6,12 +6,17 @@
 //! header, which `template` renders per node, and for cloud-configs builds the
 //! spanned YAML tree (`yaml`). A `multipart/mixed` MIME user-data (Flatcar's coreos-cloudinit
 //! reads it) is split into its parts by `multipart`, bounded in parts, depth and decoded size.
-//! It never interprets what the keys mean; that is `model`.
+//! `scalar` is a scalar as written and its YAML 1.1 resolution (the model decides with it
+//! whether a value fits a typed field). It never interprets what the keys mean; that is
+//! `model`. Source names only the catalogue (`rules`, to report under a rule) and the
+//! ground below it.
 
 mod classify;
 mod line_index;
+mod markers;
 pub mod multipart;
 mod node;
+pub mod scalar;
 mod tabs;
 pub mod yaml;
 
@@ -20,7 +25,8 @@ use std::path::Path;
 
 pub use classify::{HEADER, UserData, classify, template_renderer};
 pub use line_index::{LineIndex, Position};
-pub use node::{Entry, Node, Scalar, Style, Tag, Value};
+pub use node::{Entry, Node, Value};
+pub use scalar::{Scalar, Style, Tag};
 
 use crate::diagnostic::{Finding, Span};
 use crate::rules;
@@ -119,9 +125,9 @@ pub fn load(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
         gzipped = true;
         match gunzip(&bytes) {
             Ok(unpacked) => bytes = unpacked,
-            Err(message) => {
+            Err(why) => {
                 let source = plain_source(name, String::new(), UserData::Empty, true);
-                findings.push(rules::source_gzip::RULE.at(Span::point(0), message));
+                findings.push(rules::source_gzip::RULE.at(Span::point(0), why.to_string()));
                 return (source, findings);
             }
         }
@@ -161,18 +167,26 @@ fn plain_source(name: &str, text: String, kind: UserData, gzipped: bool) -> Sour
     }
 }
 
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// Why a gzip'd user-data could not be unpacked (a `source::gzip` finding).
+#[derive(Debug, thiserror::Error)]
+pub enum GzipError {
+    /// Not a whole gzip stream.
+    #[error("the input starts like gzip but cannot be unpacked: {0}")]
+    Corrupt(std::io::Error),
+    /// More than [`MAX_USER_DATA`] once unpacked.
+    #[error("the gzip'd input unpacks to more than {} MiB", MAX_USER_DATA / 1024 / 1024)]
+    TooLarge,
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, GzipError> {
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
     let mut out = Vec::new();
     decoder
         .take(MAX_USER_DATA + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("the input starts like gzip but cannot be unpacked: {e}"))?;
+        .map_err(GzipError::Corrupt)?;
     if out.len() as u64 > MAX_USER_DATA {
-        return Err(format!(
-            "the gzip'd input unpacks to more than {} MiB",
-            MAX_USER_DATA / 1024 / 1024
-        ));
+        return Err(GzipError::TooLarge);
     }
     Ok(out)
 }

@@ -5,57 +5,8 @@
 //! keep every entry in order, duplicates included, so the checker can report them.
 //! Aliases are already expanded and merge keys (`<<`) already applied by the builder.
 
+use super::scalar::{Resolved, Scalar, resolve};
 use crate::diagnostic::Span;
-
-/// How a scalar was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// Unquoted.
-    Plain,
-    /// `'...'`
-    SingleQuoted,
-    /// `"..."`
-    DoubleQuoted,
-    /// `|` block.
-    Literal,
-    /// `>` block.
-    Folded,
-}
-
-/// A scalar's explicit tag, as far as the dialect cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tag {
-    /// `!!binary`: base64 text standing for bytes.
-    Binary,
-    /// `!!str`: a string whatever it looks like.
-    Str,
-    /// `!!bool`, `!!int`, `!!float`, `!!null`: the named core type.
-    Core(String),
-    /// Any other tag, as written.
-    Other(String),
-}
-
-/// A scalar value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scalar {
-    /// The value as the YAML parser produced it (escapes and folding applied).
-    pub text: String,
-    /// How it was written.
-    pub style: Style,
-    /// Its explicit tag, if any.
-    pub tag: Option<Tag>,
-}
-
-impl Scalar {
-    /// Whether this is a plain scalar the YAML 1.1 resolver reads as null
-    /// (`~`, `null`, `Null`, `NULL` or nothing at all).
-    #[must_use]
-    pub fn is_null(&self) -> bool {
-        self.style == Style::Plain
-            && self.tag.is_none()
-            && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
-    }
-}
 
 /// One `key: value` pair of a mapping.
 #[derive(Debug, Clone)]
@@ -135,10 +86,9 @@ impl Node {
                 } else {
                     ""
                 };
-                match crate::model::scalar::resolve(s) {
-                    crate::model::scalar::Resolved::Bool(_) => format!("the boolean {shown}"),
-                    crate::model::scalar::Resolved::Int(_) => format!("the number {shown}"),
-                    crate::model::scalar::Resolved::Float(_) => format!("the number {shown}"),
+                match resolve(s) {
+                    Resolved::Bool(_) => format!("the boolean {shown}"),
+                    Resolved::Int(_) | Resolved::Float(_) => format!("the number {shown}"),
                     _ => format!("the string {:?}", format!("{shown}{more}")),
                 }
             }

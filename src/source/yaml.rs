@@ -5,7 +5,7 @@
 //! built on libyaml, so where the two disagree on what is *valid* this module sides with
 //! the node: tabs where libyaml refuses them (see `tabs`), non-scalar keys, and merge keys
 //! (`<<`), which YAML 1.1 has and 1.2 does not. What 1.1 *means* by a plain scalar is
-//! decided later, per field, in `model::scalar`.
+//! decided later, per field, in `source::scalar`.
 //!
 //! Limits keep hostile input cheap: nesting deeper than [`MAX_DEPTH`] and alias
 //! expansion beyond [`MAX_ALIAS_NODES`] nodes stop the build with a finding.
@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 
 use super::line_index::LineIndex;
-use super::node::{Entry, Node, Scalar, Style, Tag, Value};
+use super::node::{Entry, Node, Value};
+use super::scalar::{Scalar, Style, Tag};
 use super::tabs::TabScanner;
 use crate::diagnostic::{Finding, Span};
 use crate::rules;

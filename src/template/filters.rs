@@ -9,7 +9,7 @@ use base64::Engine as _;
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
 
-use crate::model::scalar::{Resolved, resolve_plain};
+use crate::source::scalar::{Resolved, resolve_plain};
 
 /// `{{ text | b64encode }}`: standard base64 (with padding) of the value's UTF-8 text.
 pub fn b64encode(state: &State, value: &Value) -> Result<String, Error> {

@@ -190,7 +190,7 @@ fn scalar(text: &str, span: Span, findings: &mut Vec<Finding>) -> Value {
         "false" | "False" | "FALSE" => return Value::from(false),
         _ => {}
     }
-    if crate::model::scalar::bool_word(text).is_some() {
+    if crate::source::scalar::bool_word(text).is_some() {
         findings.push(rules::template_ambiguous_value::RULE.at(
             span,
             format!("`{text}` is the text {text:?} here, not a boolean"),

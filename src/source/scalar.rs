@@ -1,4 +1,5 @@
-//! YAML 1.1 scalar resolution, as go-yaml v1 does it on a node.
+//! A YAML scalar as written (text, style, tag), and YAML 1.1 scalar resolution, as
+//! go-yaml v1 does it on a node.
 //!
 //! A plain scalar is null, a boolean, an integer, a float or a string depending on its
 //! text, with YAML 1.1's wider rules: `yes/no/on/off/y/n` are booleans, `0644` is an
@@ -7,7 +8,55 @@
 //! field keeps the raw text whatever it resolves to, which is why `permissions: 0644`
 //! stays `"0644"` and `reboot-strategy: off` stays `"off"`.
 
-use crate::source::{Scalar, Style, Tag};
+/// How a scalar was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Unquoted.
+    Plain,
+    /// `'...'`
+    SingleQuoted,
+    /// `"..."`
+    DoubleQuoted,
+    /// `|` block.
+    Literal,
+    /// `>` block.
+    Folded,
+}
+
+/// A scalar's explicit tag, as far as the dialect cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    /// `!!binary`: base64 text standing for bytes.
+    Binary,
+    /// `!!str`: a string whatever it looks like.
+    Str,
+    /// `!!bool`, `!!int`, `!!float`, `!!null`: the named core type.
+    Core(String),
+    /// Any other tag, as written.
+    Other(String),
+}
+
+/// A scalar value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scalar {
+    /// The value as the YAML parser produced it (escapes and folding applied).
+    pub text: String,
+    /// How it was written.
+    pub style: Style,
+    /// Its explicit tag, if any.
+    pub tag: Option<Tag>,
+}
+
+impl Scalar {
+    /// Whether this is a plain scalar the YAML 1.1 resolver reads as null
+    /// (`~`, `null`, `Null`, `NULL` or nothing at all).
+    #[must_use]
+    pub fn is_null(&self) -> bool {
+        self.style == Style::Plain
+            && self.tag.is_none()
+            && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+    }
+}
 
 /// What a scalar resolves to.
 #[derive(Debug, Clone, Copy, PartialEq)]

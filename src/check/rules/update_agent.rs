@@ -1,0 +1,40 @@
+//! `kindling::update::agent`: which agent keeps the node updated.
+//!
+//! The check of hand-written units that collide with the agent's; the rule itself is
+//! [`crate::rules::update_agent`], its value check `model::values::update`.
+
+use super::shared::update_key;
+use crate::check::Context;
+use crate::diagnostic::Finding;
+use crate::model::values::AGENT_KINDLING;
+use crate::plan::AGENT_UNIT;
+use crate::rules::update_agent::RULE;
+
+/// Hand-written units that would replace the generated one.
+pub fn check_units(cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let Some(agent) = update_key(cx, |u| u.agent.as_ref()).filter(|a| a.value == AGENT_KINDLING)
+    else {
+        return;
+    };
+    for unit in cx.config.units() {
+        let u = &unit.value;
+        if u.name() != AGENT_UNIT {
+            continue;
+        }
+        let replaces = u.content.as_ref().is_some_and(|c| !c.value.text.is_empty());
+        let masks = crate::model::Unit::flag(u.mask.as_ref());
+        if replaces || masks {
+            let what = if masks { "masks" } else { "replaces" };
+            out.push(
+                RULE.at(
+                    u.name.as_ref().map_or(unit.span, |n| n.span),
+                    format!("this entry {what} {AGENT_UNIT}, which agent: kindling generates"),
+                )
+                .with_related(agent.span, "generated from here")
+                .with_help(format!(
+                    "give {AGENT_UNIT} a drop-in (drop-ins:) instead, or remove agent: kindling"
+                )),
+            );
+        }
+    }
+}
