@@ -11,6 +11,7 @@ use clap::{Subcommand, ValueEnum};
 
 use super::{DiffFormat, emit};
 use crate::omaha::COREOS_APP_ID;
+use crate::update_server::signature::SignatureError;
 use crate::update_server::store::{self, StoreError};
 use crate::update_server::{self as srv, PublishError, settings, status};
 
@@ -224,7 +225,9 @@ fn publish(args: &PublishArgs) -> ExitCode {
             r.name
         )),
         Err(PublishError::Store(e)) => store_exit(&e),
-        Err(e @ (PublishError::Payload { .. } | PublishError::SignatureIo { .. })) => {
+        Err(
+            e @ (PublishError::Payload { .. } | PublishError::Signature(SignatureError::Io { .. })),
+        ) => {
             eprintln!("kindling update-server: {e}");
             ExitCode::from(2)
         }

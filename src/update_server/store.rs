@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 use thiserror::Error;
 
+use super::signature::SignatureError;
+
 /// The release index file.
 pub const RELEASES_FILE: &str = "releases.json";
 /// The rollout controls file.
@@ -186,25 +188,9 @@ pub enum PublishError {
     /// The payload is empty (update_engine refuses size 0).
     #[error("payload {0} is empty; update_engine refuses a package of size 0")]
     EmptyPayload(PathBuf),
-    /// The signature is missing or unreadable.
-    #[error("signature {path}: {source}")]
-    SignatureIo {
-        /// The path.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
-    /// The signature is not a minisign signature file.
-    #[error(
-        "signature {path} is not a minisign signature: {reason} (make one with `minisign -S -m PAYLOAD`)"
-    )]
-    Signature {
-        /// The path.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// The signature is missing, unreadable or not a minisign signature file.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     /// Writing into the directory failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -311,7 +297,7 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
         return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
     }
     let sig_dest = tmp.path().join(format!("{name}.minisig"));
-    fs::copy(req.signature, &sig_dest).map_err(|source| PublishError::SignatureIo {
+    fs::copy(req.signature, &sig_dest).map_err(|source| SignatureError::Io {
         path: req.signature.to_path_buf(),
         source,
     })?;
