@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::query_unescape;
-use super::{
-    Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
-    Status, insert_sorted, query_escape,
+use super::LockConfig;
+use super::api::{
+    Acquired, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
+    insert_sorted, query_escape, query_unescape,
 };
 
 const KEY_PREFIX: &str = "coreos.com/updateengine/rebootlock";

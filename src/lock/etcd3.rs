@@ -25,10 +25,10 @@ use etcd_client::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::query_unescape;
-use super::{
-    Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
-    Status, insert_sorted, query_escape,
+use super::LockConfig;
+use super::api::{
+    Acquired, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
+    insert_sorted, query_escape, query_unescape,
 };
 
 /// How many lost compare-and-swaps in a row before giving up.
