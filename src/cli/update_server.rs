@@ -11,9 +11,9 @@ use clap::{Subcommand, ValueEnum};
 
 use super::{DiffFormat, emit};
 use crate::omaha::COREOS_APP_ID;
+use crate::update_server::directory::DirectoryError;
 use crate::update_server::signature::SignatureError;
-use crate::update_server::store::{self, StoreError};
-use crate::update_server::{self as srv, PublishError, settings, status};
+use crate::update_server::{self as srv, PublishError, releases, settings, status};
 
 /// Arguments of `update-server`: serve, or one of its subcommands.
 #[derive(Debug, clap::Args)]
@@ -136,11 +136,11 @@ pub(super) fn run(args: &UpdateServerArgs) -> ExitCode {
     }
 }
 
-fn store_exit(err: &StoreError) -> ExitCode {
+fn store_exit(err: &DirectoryError) -> ExitCode {
     eprintln!("kindling update-server: {err}");
     match err {
-        StoreError::Corrupt { .. } => ExitCode::from(1),
-        StoreError::Io { .. } => ExitCode::from(2),
+        DirectoryError::Corrupt { .. } => ExitCode::from(1),
+        DirectoryError::Io { .. } => ExitCode::from(2),
     }
 }
 
@@ -179,7 +179,7 @@ fn serve(args: &UpdateServerArgs) -> ExitCode {
     }));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(srv::ServeError::Store(e)) => store_exit(&e),
+        Err(srv::ServeError::Directory(e)) => store_exit(&e),
         Err(e) => {
             eprintln!("kindling update-server: {e}");
             ExitCode::from(2)
@@ -224,7 +224,7 @@ fn publish(args: &PublishArgs) -> ExitCode {
             r.url_dir(),
             r.name
         )),
-        Err(PublishError::Store(e)) => store_exit(&e),
+        Err(PublishError::Directory(e)) => store_exit(&e),
         Err(
             e @ (PublishError::Payload { .. } | PublishError::Signature(SignatureError::Io { .. })),
         ) => {
@@ -239,7 +239,7 @@ fn publish(args: &PublishArgs) -> ExitCode {
 }
 
 fn show_status(args: &StatusArgs) -> ExitCode {
-    let loaded = store::load_releases(&args.dir).and_then(|r| {
+    let loaded = releases::load_releases(&args.dir).and_then(|r| {
         let s = settings::load(&args.dir)?;
         let i = srv::instances::load(&args.dir)?;
         Ok((r, s, i))
@@ -267,7 +267,7 @@ fn show_status(args: &StatusArgs) -> ExitCode {
 }
 
 fn channel(args: &ChannelArgs) -> ExitCode {
-    if !store::valid_channel(&args.channel) {
+    if !releases::valid_channel(&args.channel) {
         eprintln!(
             "kindling update-server: channel {:?} is not a valid name: use letters, digits, '.', '_' and '-'",
             args.channel

@@ -5,9 +5,9 @@
 //! returned to the caller.
 
 use super::instances::{Grant, Instance, Instances, State};
-use super::rollout::{self, Decision};
+use super::releases::Releases;
 use super::settings::{Halt, Settings};
-use super::store::Releases;
+use super::throttle::{self, Decision};
 use crate::omaha::request::{AppRequest, Request};
 use crate::omaha::response::{AppAnswer, CheckAnswer, Offer};
 
@@ -133,7 +133,7 @@ fn answer_app(
         if let Some((_, h)) = out.halts.iter().find(|(c, _)| *c == channel) {
             effective.halted = Some(h.clone());
         }
-        let decision = rollout::decide(&rollout::Context {
+        let decision = throttle::decide(&throttle::Context {
             settings: &effective,
             release,
             client_version: &app.version,

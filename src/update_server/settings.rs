@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, CHANNELS_FILE, StoreError};
+use super::directory::{self, CHANNELS_FILE, DirectoryError};
 
 /// How long a granted update may stay unfinished in safe mode before it counts as failed
 /// (Nebraska's `policy_update_timeout` default).
@@ -98,27 +98,27 @@ pub struct Halt {
 /// Read the settings.
 ///
 /// # Errors
-/// [`StoreError`].
-pub fn load(dir: &Path) -> Result<Settings, StoreError> {
-    store::read_json(&dir.join(CHANNELS_FILE))
+/// [`DirectoryError`].
+pub fn load(dir: &Path) -> Result<Settings, DirectoryError> {
+    directory::read_json(&dir.join(CHANNELS_FILE))
 }
 
 /// Change one channel's controls under the directory lock (read, edit, write atomically).
 ///
 /// # Errors
-/// [`StoreError`].
+/// [`DirectoryError`].
 pub fn update(
     dir: &Path,
     channel: &str,
     edit: impl FnOnce(&mut ChannelSettings),
-) -> Result<ChannelSettings, StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| store::io_at(dir, e))?;
-    let _lock = store::lock(dir)?;
+) -> Result<ChannelSettings, DirectoryError> {
+    std::fs::create_dir_all(dir).map_err(|e| directory::io_at(dir, e))?;
+    let _lock = directory::lock(dir)?;
     let mut settings = load(dir)?;
     let entry = settings.channels.entry(channel.to_string()).or_default();
     edit(entry);
     let result = entry.clone();
-    store::write_json(&dir.join(CHANNELS_FILE), &settings)?;
+    directory::write_json(&dir.join(CHANNELS_FILE), &settings)?;
     Ok(result)
 }
 
