@@ -11,6 +11,9 @@
 
 use std::process::ExitCode;
 
+use crate::update_server::signature::SignatureError;
+use crate::update_server::{DirectoryError, PublishError, ServeError};
+
 /// An exit status other than success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -51,6 +54,30 @@ pub enum CliError {
     /// A failure worded for the user whose status is 1 (a failed check, update or payload).
     #[error("{0}")]
     Failed(String),
+    /// A failure shown behind a prefix of its command's own instead of `kindling: `
+    /// (`kindling update-server: `, `kindling lock serve: `, none for locksmithctl's words).
+    #[error("{error}")]
+    Prefixed {
+        /// What stands before the message.
+        prefix: &'static str,
+        /// The failure.
+        error: Box<CliError>,
+    },
+    /// A reboot lock operation failed, worded as locksmithctl words it (no prefix).
+    #[error(transparent)]
+    Lock(#[from] crate::lock::OperatorError),
+    /// The FleetLock server failed.
+    #[error(transparent)]
+    LockServer(crate::lock::LockError),
+    /// The update server's directory cannot be read or written.
+    #[error(transparent)]
+    UpdateServerDirectory(#[from] crate::update_server::DirectoryError),
+    /// `update-server publish` refused a release.
+    #[error(transparent)]
+    Publish(#[from] crate::update_server::PublishError),
+    /// The update server could not run.
+    #[error(transparent)]
+    UpdateServer(#[from] crate::update_server::ServeError),
 }
 
 impl CliError {
@@ -61,7 +88,44 @@ impl CliError {
             CliError::Shown(status) => *status,
             CliError::Usage(_) => Status::Usage,
             CliError::Failed(_) => Status::Failed,
+            CliError::Prefixed { error, .. } => error.status(),
+            CliError::Lock(_) | CliError::LockServer(_) => Status::Failed,
+            CliError::UpdateServerDirectory(e)
+            | CliError::Publish(PublishError::Directory(e))
+            | CliError::UpdateServer(ServeError::Directory(e)) => directory_status(e),
+            CliError::Publish(
+                PublishError::Payload { .. } | PublishError::Signature(SignatureError::Io { .. }),
+            )
+            | CliError::UpdateServer(_) => Status::Usage,
+            CliError::Publish(_) => Status::Failed,
         }
+    }
+
+    /// The same failure shown behind `prefix` instead of `kindling: `.
+    #[must_use]
+    pub fn prefixed(self, prefix: &'static str) -> CliError {
+        CliError::Prefixed {
+            prefix,
+            error: Box::new(self),
+        }
+    }
+
+    /// What stands before the message on standard error.
+    fn prefix(&self) -> &'static str {
+        match self {
+            CliError::Prefixed { prefix, .. } => prefix,
+            CliError::Lock(_) => "",
+            _ => "kindling: ",
+        }
+    }
+}
+
+/// A corrupt update-server file is the input's fault (1); one that cannot be read or
+/// written is an I/O problem (2).
+fn directory_status(error: &DirectoryError) -> Status {
+    match error {
+        DirectoryError::Corrupt { .. } => Status::Failed,
+        DirectoryError::Io { .. } => Status::Usage,
     }
 }
 
@@ -73,7 +137,7 @@ pub fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             if !matches!(err, CliError::Shown(_)) {
-                eprintln!("kindling: {err}");
+                eprintln!("{}{err}", err.prefix());
             }
             err.status().into()
         }

@@ -21,9 +21,11 @@
 
 mod api;
 mod config;
+mod connect;
 mod etcd2;
 mod etcd3;
 mod fleetlock;
+pub mod operator;
 pub mod server;
 
 pub use api::{
@@ -34,21 +36,10 @@ pub use api::{
 pub use config::{
     Backend, DEFAULT_ENDPOINTS, LockConfig, TlsFiles, split_endpoints as config_endpoints,
 };
+pub use connect::connect;
 pub use etcd2::Etcd2Lock;
 pub use etcd3::{
     DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
-
-/// Build the backend `config` names. Nothing is contacted yet for etcd v2 and FleetLock; the
-/// etcd v3 client connects here.
-///
-/// # Errors
-/// When the TLS files cannot be read, an endpoint is not a URL, or etcd v3 is unreachable.
-pub async fn connect(config: &LockConfig) -> Result<Box<dyn RebootLock>, LockError> {
-    Ok(match config.backend {
-        Backend::Etcd2 => Box::new(Etcd2Lock::new(config)?),
-        Backend::Etcd3 => Box::new(Etcd3Lock::connect(config).await?),
-        Backend::FleetLock => Box::new(FleetLockClient::new(config)?),
-    })
-}
+pub use operator::OperatorError;
