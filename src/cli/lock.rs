@@ -152,15 +152,26 @@ pub enum LockCommand {
     },
 }
 
-fn parse_group_slots(text: &str) -> Result<(String, u64), String> {
+/// Why a `--group-slots` value was refused (clap shows it after the flag).
+#[derive(Debug, thiserror::Error)]
+enum GroupSlotsError {
+    #[error("{0:?} is not NAME=N")]
+    NotAPair(String),
+    #[error("{0:?} is not a number of slots")]
+    NotANumber(String),
+    #[error("the group name is empty")]
+    EmptyName,
+}
+
+fn parse_group_slots(text: &str) -> Result<(String, u64), GroupSlotsError> {
     let (name, n) = text
         .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not NAME=N"))?;
+        .ok_or_else(|| GroupSlotsError::NotAPair(text.to_string()))?;
     let n = n
         .parse()
-        .map_err(|_| format!("{n:?} is not a number of slots"))?;
+        .map_err(|_| GroupSlotsError::NotANumber(n.to_string()))?;
     if name.is_empty() {
-        return Err("the group name is empty".into());
+        return Err(GroupSlotsError::EmptyName);
     }
     Ok((name.to_string(), n))
 }

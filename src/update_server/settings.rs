@@ -122,17 +122,34 @@ pub fn update(
     Ok(result)
 }
 
+/// Why a period was refused (clap shows it after the flag).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PeriodError {
+    /// Not a duration humantime reads.
+    #[error("{text:?} is not a duration ({source}); write e.g. 30s, 15m, 1h or \"15 minutes\"")]
+    NotADuration {
+        /// What was given.
+        text: String,
+        /// humantime's reason.
+        source: humantime::DurationError,
+    },
+    /// Zero: shorter than the one second the controls count in.
+    #[error("{0:?} is shorter than one second")]
+    TooShort(String),
+}
+
 /// Parse a period: humantime's `15m`, `1h 30m`, `90s`, `2days`, or Nebraska's
 /// `15 minutes` (which humantime reads too).
 ///
 /// # Errors
-/// A message saying what is accepted.
-pub fn parse_period(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("{text:?} is not a duration ({e}); write e.g. 30s, 15m, 1h or \"15 minutes\"")
+/// [`PeriodError`], saying what is accepted.
+pub fn parse_period(text: &str) -> Result<Duration, PeriodError> {
+    let d = humantime::parse_duration(text.trim()).map_err(|source| PeriodError::NotADuration {
+        text: text.to_string(),
+        source,
     })?;
     if d.as_secs() == 0 {
-        return Err(format!("{text:?} is shorter than one second"));
+        return Err(PeriodError::TooShort(text.to_string()));
     }
     Ok(d)
 }
