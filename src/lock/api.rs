@@ -163,6 +163,59 @@ pub trait RebootLock: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// One try at taking a slot (etcd v2 and v3, which can watch for a change).
+#[derive(Debug)]
+pub(super) enum Attempt<P> {
+    /// Taken, or held already.
+    Taken(Acquired),
+    /// Every slot is taken ([`LockError::Full`]); `P` is where to watch for a change from.
+    Full(LockError, P),
+}
+
+impl<P> Attempt<P> {
+    /// The outcome of `lock`: a full semaphore is its error.
+    pub(super) fn outcome(self) -> Result<Acquired, LockError> {
+        match self {
+            Attempt::Taken(acquired) => Ok(acquired),
+            Attempt::Full(error, _) => Err(error),
+        }
+    }
+}
+
+/// [`RebootLock::wait_lock`] for backends that watch: `attempt` tries once; while the
+/// semaphore is full, `wait` blocks until it changes after the position (or `deadline`),
+/// given when the attempt ended. An unreachable backend has nothing to watch, so it is
+/// tried again every second until the deadline.
+pub(super) async fn wait_for_slot<P, A, W>(
+    deadline: tokio::time::Instant,
+    mut attempt: impl FnMut() -> A,
+    mut wait: impl FnMut(P, tokio::time::Instant) -> W,
+) -> Result<Acquired, LockError>
+where
+    A: Future<Output = Result<Attempt<P>, LockError>>,
+    W: Future<Output = Result<(), LockError>>,
+{
+    loop {
+        let attempt = attempt().await;
+        let now = tokio::time::Instant::now();
+        match attempt {
+            Ok(Attempt::Taken(acquired)) => return Ok(acquired),
+            Ok(Attempt::Full(_, position)) => {
+                if now >= deadline {
+                    return Err(LockError::Timeout);
+                }
+                wait(position, now).await?;
+            }
+            Err(e) if e.is_transient() && now < deadline => {
+                tokio::time::sleep_until(deadline.min(now + std::time::Duration::from_secs(1)))
+                    .await;
+            }
+            Err(e) if e.is_transient() => return Err(LockError::Timeout),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Go's `url.QueryEscape`, which locksmith and Airlock use for group names in keys: letters,
 /// digits and `-_.~` stay, a space becomes `+`, every other byte `%XX`.
 #[must_use]

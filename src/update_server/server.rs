@@ -92,25 +92,46 @@ struct Live {
     dirty: bool,
 }
 
+/// `file` of `dir` read again with `load` when its stamp changed; `None` when it did not,
+/// or when it does not parse (reported, so the previous `what` is kept).
+fn reload<T>(
+    dir: &Path,
+    file: &str,
+    stamp_seen: &mut Option<Stamp>,
+    what: &str,
+    load: impl FnOnce(&Path) -> Result<T, DirectoryError>,
+) -> Option<T> {
+    let now = stamp(&dir.join(file));
+    if now == *stamp_seen {
+        return None;
+    }
+    *stamp_seen = now;
+    load(dir)
+        .map_err(|e| eprintln!("kindling update-server: keeping the previous {what}: {e}"))
+        .ok()
+}
+
 impl Live {
     /// Re-read the settings and the release index if they changed on disk. A file that
     /// does not parse keeps the previous values (and is reported once).
     fn refresh(&mut self, dir: &Path) {
-        let now = stamp(&dir.join(CHANNELS_FILE));
-        if now != self.settings_stamp {
-            self.settings_stamp = now;
-            match settings::load(dir) {
-                Ok(s) => self.settings = s,
-                Err(e) => eprintln!("kindling update-server: keeping the previous settings: {e}"),
-            }
+        if let Some(settings) = reload(
+            dir,
+            CHANNELS_FILE,
+            &mut self.settings_stamp,
+            "settings",
+            settings::load,
+        ) {
+            self.settings = settings;
         }
-        let now = stamp(&dir.join(RELEASES_FILE));
-        if now != self.releases_stamp {
-            self.releases_stamp = now;
-            match releases::load_releases(dir) {
-                Ok(r) => self.releases = r,
-                Err(e) => eprintln!("kindling update-server: keeping the previous releases: {e}"),
-            }
+        if let Some(releases) = reload(
+            dir,
+            RELEASES_FILE,
+            &mut self.releases_stamp,
+            "releases",
+            releases::load_releases,
+        ) {
+            self.releases = releases;
         }
     }
 }
