@@ -18,6 +18,12 @@
 //! dyn-compatible, so each method returns a boxed future ([`LockFuture`]); the cost (one
 //! allocation per lock operation, which is a network round trip anyway) is nothing, and no
 //! proc-macro crate is needed. The futures are `Send`, so they can be spawned.
+//!
+//! This file is the module's face: `api` holds the vocabulary every part shares (the
+//! trait, its outcomes, [`LockError`], escaping, the watch-based wait), `config` where the
+//! lock is, `connect` the choice of backend, `etcd2`/`etcd3`/`fleetlock` the backends,
+//! `operator` the operator's sequences (`kindling lock`, `locksmithctl`) in locksmithctl's
+//! words, and `server` the FleetLock server.
 
 mod api;
 mod config;
