@@ -349,6 +349,16 @@ mod tests {
         path
     }
 
+    fn stable_1_0_0<'a>(payload: &'a Path, signature: &'a Path) -> PublishRequest<'a> {
+        PublishRequest {
+            channel: "stable",
+            version: "1.0.0",
+            payload,
+            signature,
+            name: None,
+        }
+    }
+
     #[test]
     fn publishes_and_refuses_duplicates() {
         let tmp = tempfile::tempdir().unwrap();
@@ -356,13 +366,7 @@ mod tests {
         fs::write(&payload, b"hello").unwrap();
         let signature = sig(tmp.path());
         let dir = tmp.path().join("srv");
-        let req = PublishRequest {
-            channel: "stable",
-            version: "1.0.0",
-            payload: &payload,
-            signature: &signature,
-            name: None,
-        };
+        let req = stable_1_0_0(&payload, &signature);
         let r = publish(&dir, &req).unwrap();
         assert_eq!(r.size, 5);
         assert_eq!(r.sha256, "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
@@ -372,24 +376,16 @@ mod tests {
             publish(&dir, &req),
             Err(PublishError::Duplicate { .. })
         ));
-        let plus = PublishRequest {
-            version: "1.0.0+build",
+        let at = |version| PublishRequest {
+            version,
             ..req.clone()
         };
         assert!(matches!(
-            publish(&dir, &plus),
+            publish(&dir, &at("1.0.0+build")),
             Err(PublishError::Duplicate { .. })
         ));
-        let newer = PublishRequest {
-            version: "1.10.0",
-            ..req.clone()
-        };
-        publish(&dir, &newer).unwrap();
-        let older = PublishRequest {
-            version: "1.9.0",
-            ..req.clone()
-        };
-        publish(&dir, &older).unwrap();
+        publish(&dir, &at("1.10.0")).unwrap();
+        publish(&dir, &at("1.9.0")).unwrap();
         let index = load_releases(&dir).unwrap();
         assert_eq!(index.newest("stable").unwrap().version, "1.10.0");
         assert!(index.newest("beta").is_none());
@@ -406,13 +402,7 @@ mod tests {
         let junk = tmp.path().join("junk.minisig");
         fs::write(&junk, "not a signature\n").unwrap();
         let dir = tmp.path().join("srv");
-        let base = PublishRequest {
-            channel: "stable",
-            version: "1.0.0",
-            payload: &payload,
-            signature: &signature,
-            name: None,
-        };
+        let base = stable_1_0_0(&payload, &signature);
         let cases: Vec<(PublishRequest<'_>, &str)> = vec![
             (
                 PublishRequest {
