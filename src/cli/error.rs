@@ -101,9 +101,13 @@ impl CliError {
         }
     }
 
-    /// The same failure shown behind `prefix` instead of `kindling: `.
+    /// The same failure shown behind `prefix` instead of `kindling: ` (one already shown
+    /// stays as it is).
     #[must_use]
     pub fn prefixed(self, prefix: &'static str) -> CliError {
+        if matches!(self, CliError::Shown(_)) {
+            return self;
+        }
         CliError::Prefixed {
             prefix,
             error: Box::new(self),
@@ -130,7 +134,8 @@ fn directory_status(error: &DirectoryError) -> Status {
 }
 
 /// A command's result as the process's exit status: the error's message (if it was not
-/// shown already) on standard error behind `kindling: `, then its status.
+/// shown already) on standard error behind `kindling: ` (or the prefix of its command's own,
+/// see [`CliError::Prefixed`]), then its status.
 #[must_use]
 pub fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
     match result {
