@@ -190,6 +190,68 @@ pub enum XmlError {
 /// # Errors
 /// Each refusal described on [`XmlError`].
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
+    let text = document_text(bytes, limits)?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+    let mut tree = Tree {
+        limits,
+        stack: Vec::new(),
+        root: None,
+        elements: 0,
+    };
+    loop {
+        let event = reader.read_event().map_err(|e| XmlError::Syntax {
+            offset: reader.error_position(),
+            message: e.to_string(),
+        })?;
+        match event {
+            Event::Start(_) | Event::Empty(_) if tree.root.is_some() => {
+                return Err(XmlError::TrailingContent);
+            }
+            Event::Start(start) => {
+                let open = tree.open(&start)?;
+                tree.stack.push(open);
+            }
+            Event::Empty(start) => {
+                let done = tree.open(&start)?;
+                tree.close(done);
+            }
+            Event::End(_) => {
+                // quick-xml has checked that the names match.
+                let Some(done) = tree.stack.pop() else {
+                    return Err(XmlError::Syntax {
+                        offset: reader.buffer_position(),
+                        message: "a closing tag without an opening one".into(),
+                    });
+                };
+                tree.close(done);
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::GeneralRef(r) => check_reference(&r)?,
+            Event::Decl(decl) => check_encoding(&decl)?,
+            Event::Text(t) => {
+                // Omaha puts nothing in text; only whitespace may follow the root.
+                if tree.root.is_some() && !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err(XmlError::TrailingContent);
+                }
+            }
+            Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = tree.stack.last() {
+        return Err(XmlError::Syntax {
+            offset: reader.buffer_position(),
+            message: format!("<{}> is never closed", open.name),
+        });
+    }
+    tree.root.ok_or(XmlError::NoRoot)
+}
+
+/// The document as text: within the size limit, UTF-8, not blank.
+fn document_text<'a>(bytes: &'a [u8], limits: &Limits) -> Result<&'a str, XmlError> {
     if bytes.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             size: bytes.len(),
@@ -202,103 +264,65 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     if text.trim().is_empty() {
         return Err(XmlError::Empty);
     }
-    let mut reader = quick_xml::Reader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.expand_empty_elements = false;
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    let mut elements = 0usize;
-    loop {
-        let event = reader.read_event().map_err(|e| XmlError::Syntax {
-            offset: reader.error_position(),
-            message: e.to_string(),
-        })?;
-        match event {
-            Event::Start(_) | Event::Empty(_) if root.is_some() => {
-                return Err(XmlError::TrailingContent);
-            }
-            Event::Start(start) => {
-                elements += 1;
-                if elements > limits.max_elements {
-                    return Err(XmlError::TooManyElements {
-                        limit: limits.max_elements,
-                    });
-                }
-                if stack.len() + 1 > limits.max_depth {
-                    return Err(XmlError::TooDeep {
-                        limit: limits.max_depth,
-                    });
-                }
-                stack.push(element(&start, limits)?);
-            }
-            Event::Empty(start) => {
-                elements += 1;
-                if elements > limits.max_elements {
-                    return Err(XmlError::TooManyElements {
-                        limit: limits.max_elements,
-                    });
-                }
-                if stack.len() + 1 > limits.max_depth {
-                    return Err(XmlError::TooDeep {
-                        limit: limits.max_depth,
-                    });
-                }
-                let done = element(&start, limits)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(done),
-                    None => root = Some(done),
-                }
-            }
-            Event::End(_) => {
-                // quick-xml has checked that the names match.
-                let Some(done) = stack.pop() else {
-                    return Err(XmlError::Syntax {
-                        offset: reader.buffer_position(),
-                        message: "a closing tag without an opening one".into(),
-                    });
-                };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(done),
-                    None => root = Some(done),
-                }
-            }
-            Event::DocType(_) => return Err(XmlError::Doctype),
-            Event::GeneralRef(r) => {
-                let name = String::from_utf8_lossy(&r).into_owned();
-                let predefined = matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot");
-                let char_ref = r.is_char_ref()
-                    && r.resolve_char_ref()
-                        .is_ok_and(|c: Option<char>| c.is_some());
-                if !predefined && !char_ref {
-                    return Err(XmlError::Entity(truncate(&name, 64)));
-                }
-            }
-            Event::Decl(decl) => {
-                if let Some(Ok(enc)) = decl.encoding() {
-                    let enc = String::from_utf8_lossy(&enc).into_owned();
-                    if !enc.eq_ignore_ascii_case("utf-8") {
-                        return Err(XmlError::Encoding(truncate(&enc, 64)));
-                    }
-                }
-            }
-            Event::Text(t) => {
-                // Omaha puts nothing in text; only whitespace may follow the root.
-                if root.is_some() && !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(XmlError::TrailingContent);
-                }
-            }
-            Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => break,
+    Ok(text)
+}
+
+/// The tree being built: the open elements, the root once closed, and the count.
+struct Tree<'l> {
+    limits: &'l Limits,
+    stack: Vec<Element>,
+    root: Option<Element>,
+    elements: usize,
+}
+
+impl Tree<'_> {
+    /// An element that starts here, within the element count and depth limits.
+    fn open(&mut self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(XmlError::TooManyElements {
+                limit: self.limits.max_elements,
+            });
+        }
+        if self.stack.len() + 1 > self.limits.max_depth {
+            return Err(XmlError::TooDeep {
+                limit: self.limits.max_depth,
+            });
+        }
+        element(start, self.limits)
+    }
+
+    /// A finished element: a child of the open one, or the root.
+    fn close(&mut self, done: Element) {
+        match self.stack.last_mut() {
+            Some(parent) => parent.children.push(done),
+            None => self.root = Some(done),
         }
     }
-    if !stack.is_empty() {
-        return Err(XmlError::Syntax {
-            offset: reader.buffer_position(),
-            message: format!("<{}> is never closed", stack[stack.len() - 1].name),
-        });
+}
+
+/// Only the predefined entities and character references are allowed.
+fn check_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<(), XmlError> {
+    let name = String::from_utf8_lossy(r).into_owned();
+    let predefined = matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot");
+    let char_ref = r.is_char_ref()
+        && r.resolve_char_ref()
+            .is_ok_and(|c: Option<char>| c.is_some());
+    if !predefined && !char_ref {
+        return Err(XmlError::Entity(truncate(&name, 64)));
     }
-    root.ok_or(XmlError::NoRoot)
+    Ok(())
+}
+
+/// A declared encoding must be UTF-8.
+fn check_encoding(decl: &quick_xml::events::BytesDecl<'_>) -> Result<(), XmlError> {
+    if let Some(Ok(enc)) = decl.encoding() {
+        let enc = String::from_utf8_lossy(&enc).into_owned();
+        if !enc.eq_ignore_ascii_case("utf-8") {
+            return Err(XmlError::Encoding(truncate(&enc, 64)));
+        }
+    }
+    Ok(())
 }
 
 fn element(start: &BytesStart<'_>, limits: &Limits) -> Result<Element, XmlError> {

@@ -378,7 +378,9 @@ fn read_module(file: &str, me: &[String], text: &str) -> Module {
                 j += 1;
             }
             let token: String = bytes[i..j].iter().collect();
-            if token.contains("::") {
+            // `a::b::{...}` is a brace group, read with its `use` above: the bare prefix
+            // names no item.
+            if token.contains("::") && !token.ends_with("::") {
                 let segs: Vec<String> = token
                     .split("::")
                     .filter(|s| !s.is_empty())

@@ -11,6 +11,9 @@
 
 use std::process::ExitCode;
 
+use crate::update_server::signature::SignatureError;
+use crate::update_server::{DirectoryError, PublishError, ServeError};
+
 /// An exit status other than success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -63,6 +66,30 @@ pub enum CliError {
     /// Comparing with, applying to or rolling back a root failed (status 2).
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
+    /// A failure shown behind a prefix of its command's own instead of `kindling: `
+    /// (`kindling update-server: `, `kindling lock serve: `, none for locksmithctl's words).
+    #[error("{error}")]
+    Prefixed {
+        /// What stands before the message.
+        prefix: &'static str,
+        /// The failure.
+        error: Box<CliError>,
+    },
+    /// A reboot lock operation failed, worded as locksmithctl words it (no prefix).
+    #[error(transparent)]
+    Lock(#[from] crate::lock::OperatorError),
+    /// The FleetLock server failed.
+    #[error(transparent)]
+    LockServer(crate::lock::LockError),
+    /// The update server's directory cannot be read or written.
+    #[error(transparent)]
+    UpdateServerDirectory(#[from] crate::update_server::DirectoryError),
+    /// `update-server publish` refused a release.
+    #[error(transparent)]
+    Publish(#[from] crate::update_server::PublishError),
+    /// The update server could not run.
+    #[error(transparent)]
+    UpdateServer(#[from] crate::update_server::ServeError),
 }
 
 impl CliError {
@@ -77,12 +104,54 @@ impl CliError {
             | CliError::Tree(_)
             | CliError::Apply(_) => Status::Usage,
             CliError::Failed(_) => Status::Failed,
+            CliError::Prefixed { error, .. } => error.status(),
+            CliError::Lock(_) | CliError::LockServer(_) => Status::Failed,
+            CliError::UpdateServerDirectory(e)
+            | CliError::Publish(PublishError::Directory(e))
+            | CliError::UpdateServer(ServeError::Directory(e)) => directory_status(e),
+            CliError::Publish(
+                PublishError::Payload { .. } | PublishError::Signature(SignatureError::Io { .. }),
+            )
+            | CliError::UpdateServer(_) => Status::Usage,
+            CliError::Publish(_) => Status::Failed,
+        }
+    }
+
+    /// The same failure shown behind `prefix` instead of `kindling: ` (one already shown
+    /// stays as it is).
+    #[must_use]
+    pub fn prefixed(self, prefix: &'static str) -> CliError {
+        if matches!(self, CliError::Shown(_)) {
+            return self;
+        }
+        CliError::Prefixed {
+            prefix,
+            error: Box::new(self),
+        }
+    }
+
+    /// What stands before the message on standard error.
+    fn prefix(&self) -> &'static str {
+        match self {
+            CliError::Prefixed { prefix, .. } => prefix,
+            CliError::Lock(_) => "",
+            _ => "kindling: ",
         }
     }
 }
 
+/// A corrupt update-server file is the input's fault (1); one that cannot be read or
+/// written is an I/O problem (2).
+fn directory_status(error: &DirectoryError) -> Status {
+    match error {
+        DirectoryError::Corrupt { .. } => Status::Failed,
+        DirectoryError::Io { .. } => Status::Usage,
+    }
+}
+
 /// A command's result as the process's exit status: the error's message (if it was not
-/// shown already) on standard error behind `kindling: `, then its status.
+/// shown already) on standard error behind `kindling: ` (or the prefix of its command's own,
+/// see [`CliError::Prefixed`]), then its status.
 #[must_use]
 pub fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
     match result {
@@ -98,6 +167,6 @@ pub fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
 /// command that reports a failure and goes on (`validate` with one unreadable file of many).
 pub fn show(err: &CliError) {
     if !matches!(err, CliError::Shown(_)) {
-        eprintln!("kindling: {err}");
+        eprintln!("{}{err}", err.prefix());
     }
 }

@@ -4,13 +4,14 @@
 //! `--backend`, `--format json`, `status --wide` and the FleetLock server `serve`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::emit;
+use super::error::{self, CliError, Status};
+use crate::lock::operator::{self, Operation, OperatorError};
 use crate::lock::{
-    Acquired, Backend, DEFAULT_ENDPOINTS, LockConfig, LockError, RebootLock, Released, Status,
-    TlsFiles,
+    Acquired, Backend, DEFAULT_ENDPOINTS, LockConfig, RebootLock, Status as LockStatus, TlsFiles,
 };
 
 /// Output formats of `kindling lock`.
@@ -151,15 +152,26 @@ pub enum LockCommand {
     },
 }
 
-fn parse_group_slots(text: &str) -> Result<(String, u64), String> {
+/// Why a `--group-slots` value was refused (clap shows it after the flag).
+#[derive(Debug, thiserror::Error)]
+enum GroupSlotsError {
+    #[error("{0:?} is not NAME=N")]
+    NotAPair(String),
+    #[error("{0:?} is not a number of slots")]
+    NotANumber(String),
+    #[error("the group name is empty")]
+    EmptyName,
+}
+
+fn parse_group_slots(text: &str) -> Result<(String, u64), GroupSlotsError> {
     let (name, n) = text
         .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not NAME=N"))?;
+        .ok_or_else(|| GroupSlotsError::NotAPair(text.to_string()))?;
     let n = n
         .parse()
-        .map_err(|_| format!("{n:?} is not a number of slots"))?;
+        .map_err(|_| GroupSlotsError::NotANumber(n.to_string()))?;
     if name.is_empty() {
-        return Err("the group name is empty".into());
+        return Err(GroupSlotsError::EmptyName);
     }
     Ok((name.to_string(), n))
 }
@@ -185,60 +197,37 @@ impl LockArgs {
         }
     }
 
-    fn machine_id(&self, given: Option<&String>) -> Result<String, ExitCode> {
-        if let Some(id) = given {
-            return Ok(id.clone());
+    /// The holder: `given`, or this machine's id.
+    fn holder(&self, given: Option<&String>) -> Result<String, CliError> {
+        let root = self.root.as_deref().unwrap_or(std::path::Path::new("/"));
+        Ok(operator::holder_id(given.map(String::as_str), root)?)
+    }
+
+    /// The backend, built (FleetLock needs its server's URL).
+    async fn backend(&self, lease_ttl: Option<u64>) -> Result<Box<dyn RebootLock>, CliError> {
+        if self.backend == Backend::FleetLock && self.endpoint == DEFAULT_ENDPOINTS {
+            return Err(CliError::Usage(
+                "--backend fleetlock needs --endpoint URL of the FleetLock server".into(),
+            ));
         }
-        let path = self
-            .root
-            .as_deref()
-            .unwrap_or(std::path::Path::new("/"))
-            .join("etc/machine-id");
-        match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
-            Ok(_) => {
-                eprintln!("Error retrieving machine-id: {} is empty", path.display());
-                Err(ExitCode::from(1))
-            }
-            Err(e) => {
-                eprintln!("Error retrieving machine-id: {}: {e}", path.display());
-                Err(ExitCode::from(1))
-            }
-        }
+        Ok(operator::open(&self.config(lease_ttl)).await?)
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("kindling: cannot start the async runtime: {e}");
-            ExitCode::from(2)
-        })
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-/// locksmith's prefix for a failure, by operation; an unreachable backend reads as
-/// locksmithctl's client initialisation error.
-fn fail(what: &str, e: &LockError) -> ExitCode {
-    match e {
-        LockError::Unavailable(why) => eprintln!("Error initializing etcd client: {why}"),
-        LockError::Config(why) => eprintln!("Error initializing etcd client: {why}"),
-        other => eprintln!("{what}: {other}"),
-    }
-    ExitCode::from(1)
-}
-
-fn print(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kindling: cannot write output: {e}");
-            ExitCode::from(2)
-        }
+/// Write `text` to standard output (a failure to is shown by [`emit`]).
+fn print(text: &str) -> Result<(), CliError> {
+    if emit(text) == ExitCode::SUCCESS {
+        Ok(())
+    } else {
+        Err(CliError::Shown(Status::Usage))
     }
 }
 
@@ -256,7 +245,7 @@ pub fn age(secs: i64) -> String {
 
 /// locksmithctl's status text (`wide` adds age and state columns).
 #[must_use]
-pub fn status_text(status: &Status, wide: bool, now: jiff::Timestamp) -> String {
+pub fn status_text(status: &LockStatus, wide: bool, now: jiff::Timestamp) -> String {
     let mut out = format!("Available: {}\nMax: {}\n", status.available, status.max);
     if status.holders.is_empty() {
         return out;
@@ -296,7 +285,7 @@ pub fn status_text(status: &Status, wide: bool, now: jiff::Timestamp) -> String 
     out
 }
 
-fn status_json(args: &LockArgs, status: &Status, now: jiff::Timestamp) -> String {
+fn status_json(args: &LockArgs, status: &LockStatus, now: jiff::Timestamp) -> String {
     let holders: Vec<serde_json::Value> = status
         .holders
         .iter()
@@ -320,28 +309,6 @@ fn status_json(args: &LockArgs, status: &Status, now: jiff::Timestamp) -> String
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
-/// Whether this process runs as root (locksmithctl's `reboot` requires it).
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-async fn backend(args: &LockArgs, lease_ttl: Option<u64>) -> Result<Box<dyn RebootLock>, ExitCode> {
-    if args.backend == Backend::FleetLock && args.endpoint == DEFAULT_ENDPOINTS {
-        eprintln!("kindling: --backend fleetlock needs --endpoint URL of the FleetLock server");
-        return Err(ExitCode::from(2));
-    }
-    crate::lock::connect(&args.config(lease_ttl))
-        .await
-        .map_err(|e| fail("Error initializing lock", &e))
-}
-
 async fn until_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -358,123 +325,71 @@ async fn until_signal() {
 }
 
 pub(super) fn run(args: &LockArgs) -> ExitCode {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    rt.block_on(run_async(args))
+    error::finish(run_inner(args))
 }
 
-async fn run_async(args: &LockArgs) -> ExitCode {
+fn run_inner(args: &LockArgs) -> Result<ExitCode, CliError> {
+    runtime()?.block_on(run_async(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_async(args: &LockArgs) -> Result<(), CliError> {
     let json = args.format == LockFormat::Json;
     match &args.command {
         LockCommand::Status { wide } => {
-            let lock = match backend(args, None).await {
-                Ok(l) => l,
-                Err(c) => return c,
-            };
-            match lock.status().await {
-                Ok(status) => {
-                    let now = jiff::Timestamp::now();
-                    print(&if json {
-                        status_json(args, &status, now)
-                    } else {
-                        status_text(&status, *wide, now)
-                    })
-                }
-                Err(e) => fail("Error retrieving status", &e),
-            }
+            let lock = args.backend(None).await?;
+            let status = lock
+                .status()
+                .await
+                .map_err(|e| OperatorError::failed(Operation::Status, e))?;
+            let now = jiff::Timestamp::now();
+            print(&if json {
+                status_json(args, &status, now)
+            } else {
+                status_text(&status, *wide, now)
+            })
         }
         LockCommand::SetMax { value } => {
-            let Some(value) = value else {
-                eprintln!("New maximum value must be set.");
-                return ExitCode::from(1);
-            };
-            let Ok(max) = value.parse::<i64>() else {
-                eprintln!("Invalid maximum value: {value}");
-                return ExitCode::from(1);
-            };
-            let lock = match backend(args, None).await {
-                Ok(l) => l,
-                Err(c) => return c,
-            };
-            match lock.set_max(max).await {
-                Ok(old) if json => print(&format!("{{\"old_max\":{old},\"max\":{max}}}\n")),
-                Ok(old) => print(&format!("Old-Max: {old}\nMax: {max}\n")),
-                Err(e) => fail("Error setting value", &e),
-            }
+            let value = value.as_ref().ok_or(OperatorError::MissingMax)?;
+            let max = value
+                .parse::<i64>()
+                .map_err(|_| OperatorError::InvalidMax(value.clone()))?;
+            let lock = args.backend(None).await?;
+            let old = lock
+                .set_max(max)
+                .await
+                .map_err(|e| OperatorError::failed(Operation::SetMax, e))?;
+            print(&if json {
+                format!("{{\"old_max\":{old},\"max\":{max}}}\n")
+            } else {
+                format!("Old-Max: {old}\nMax: {max}\n")
+            })
         }
         LockCommand::Lock {
             id,
             wait,
             hold,
             lease_ttl,
-        } => {
-            let id = match args.machine_id(id.as_ref()) {
-                Ok(id) => id,
-                Err(c) => return c,
-            };
-            let lock = match backend(args, *lease_ttl).await {
-                Ok(l) => l,
-                Err(c) => return c,
-            };
-            let result = match wait {
-                Some(secs) => {
-                    let deadline = tokio::time::Instant::now() + Duration::from_secs(*secs);
-                    lock.wait_lock(&id, deadline).await
-                }
-                None => lock.lock(&id).await,
-            };
-            let acquired = match result {
-                Ok(a) => a,
-                Err(e) => return fail("Error locking", &e),
-            };
-            if json {
-                let word = match acquired {
-                    Acquired::Locked => "locked",
-                    Acquired::AlreadyHeld => "already-held",
-                };
-                let code = print(&format!("{{\"id\":{:?},\"result\":\"{word}\"}}\n", id));
-                if code != ExitCode::SUCCESS {
-                    return code;
-                }
-            }
-            if *hold {
-                until_signal().await;
-                if let Err(e) = lock.unlock(&id).await {
-                    return fail("Error unlocking", &e);
-                }
-            }
-            ExitCode::SUCCESS
-        }
+        } => take(args, id.as_ref(), *wait, *hold, *lease_ttl).await,
         LockCommand::Unlock { id } => {
-            let id = match args.machine_id(id.as_ref()) {
-                Ok(id) => id,
-                Err(c) => return c,
-            };
-            let lock = match backend(args, None).await {
-                Ok(l) => l,
-                Err(c) => return c,
-            };
-            match lock.unlock(&id).await {
-                Ok(Released::Unlocked) => {
-                    if json {
-                        print(&format!("{{\"id\":{id:?},\"result\":\"unlocked\"}}\n"))
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
-                Ok(Released::NotHeld) => {
-                    eprintln!("Error unlocking: holder does not exist");
-                    ExitCode::from(1)
-                }
-                Err(e) => fail("Error unlocking", &e),
+            let id = args.holder(id.as_ref())?;
+            let lock = args.backend(None).await?;
+            operator::release(lock.as_ref(), &id).await?;
+            if json {
+                print(&format!("{{\"id\":{id:?},\"result\":\"unlocked\"}}\n"))?;
             }
+            Ok(())
         }
         LockCommand::Reboot {
             reboot_command,
             wait,
-        } => reboot(args, reboot_command, *wait).await,
+        } => {
+            operator::may_reboot(reboot_command)?;
+            let id = args.holder(None)?;
+            let lock = args.backend(None).await?;
+            let wait = wait.map(Duration::from_secs);
+            Ok(operator::reboot(lock.as_ref(), &id, reboot_command, wait).await?)
+        }
         LockCommand::Serve {
             listen,
             slots,
@@ -489,80 +404,56 @@ async fn run_async(args: &LockArgs) -> ExitCode {
                 only_configured: *only_configured,
                 admin_token: admin_token.clone(),
             };
-            let listener = match tokio::net::TcpListener::bind(listen).await {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("kindling lock serve: cannot listen on {listen}: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            if let Ok(addr) = listener.local_addr() {
-                eprintln!(
-                    "kindling lock serve: FleetLock on http://{addr}/ (etcd {})",
-                    args.endpoint
-                );
-            }
-            match crate::lock::server::serve(listener, options, until_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("kindling lock serve: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            serve(args, listen, options)
+                .await
+                .map_err(|e| e.prefixed("kindling lock serve: "))
         }
     }
 }
 
-async fn reboot(args: &LockArgs, command: &str, wait: Option<u64>) -> ExitCode {
-    if command == "systemctl reboot" && !is_root() {
-        eprintln!("Must be root to initiate reboot.");
-        return ExitCode::from(1);
+/// `lock`: take a slot (waiting when asked), say so in JSON, and with `--hold` keep it
+/// until SIGTERM or SIGINT.
+async fn take(
+    args: &LockArgs,
+    id: Option<&String>,
+    wait: Option<u64>,
+    hold: bool,
+    lease_ttl: Option<u64>,
+) -> Result<(), CliError> {
+    let id = args.holder(id)?;
+    let lock = args.backend(lease_ttl).await?;
+    let acquired = operator::take(lock.as_ref(), &id, wait.map(Duration::from_secs)).await?;
+    if args.format == LockFormat::Json {
+        let word = match acquired {
+            Acquired::Locked => "locked",
+            Acquired::AlreadyHeld => "already-held",
+        };
+        print(&format!("{{\"id\":{id:?},\"result\":\"{word}\"}}\n"))?;
     }
-    let id = match args.machine_id(None) {
-        Ok(id) => id,
-        Err(c) => return c,
-    };
-    let lock = match backend(args, None).await {
-        Ok(l) => l,
-        Err(c) => return c,
-    };
-    let result = match wait {
-        Some(secs) => {
-            lock.wait_lock(&id, tokio::time::Instant::now() + Duration::from_secs(secs))
-                .await
-        }
-        None => lock.lock(&id).await,
-    };
-    let acquired = match result {
-        Ok(a) => a,
-        Err(e) => return fail("Error locking", &e),
-    };
-    let _ = lock.set_state(&id, "rebooting").await;
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .status()
-        .await;
-    match status {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
-        failed => {
-            let why = match failed {
-                Ok(s) => format!("exited with {s}"),
-                Err(e) => e.to_string(),
-            };
-            // The node is not rebooting: a slot taken for this reboot goes back.
-            let released = acquired == Acquired::Locked && lock.unlock(&id).await.is_ok();
-            eprintln!(
-                "Error rebooting: {command:?} {why}{}",
-                if released {
-                    "; the reboot lock was released"
-                } else {
-                    ""
-                }
-            );
-            ExitCode::from(1)
-        }
+    if hold {
+        operator::hold(lock.as_ref(), &id, until_signal()).await?;
     }
+    Ok(())
+}
+
+/// `lock serve`: the FleetLock server on `listen` until SIGTERM or SIGINT.
+async fn serve(
+    args: &LockArgs,
+    listen: &str,
+    options: crate::lock::server::ServeOptions,
+) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {listen}: {e}")))?;
+    if let Ok(addr) = listener.local_addr() {
+        eprintln!(
+            "kindling lock serve: FleetLock on http://{addr}/ (etcd {})",
+            args.endpoint
+        );
+    }
+    crate::lock::server::serve(listener, options, until_signal())
+        .await
+        .map_err(CliError::LockServer)
 }
 
 /// locksmithctl's help text (its `help` and bare invocation print it to stdout).
@@ -618,8 +509,74 @@ pub fn locksmithctl_main(
     args: Vec<String>,
     parse: impl FnOnce(Vec<String>) -> Result<Option<LockArgs>, clap::Error>,
 ) -> ExitCode {
-    let mut flags = Vec::new();
+    error::finish(locksmithctl(args, parse))
+}
+
+/// A message of locksmithctl's own (no `kindling: ` prefix) with `status`.
+fn said(status: Status, message: String) -> CliError {
+    match status {
+        Status::Failed => CliError::Failed(message),
+        Status::Usage => CliError::Usage(message),
+    }
+    .prefixed("")
+}
+
+fn locksmithctl(
+    args: Vec<String>,
+    parse: impl FnOnce(Vec<String>) -> Result<Option<LockArgs>, clap::Error>,
+) -> Result<ExitCode, CliError> {
     let mut rest = args.into_iter().peekable();
+    let Some(flags) = go_flags(&mut rest)? else {
+        print("locksmithctl version 0.6.2+git (kindling)\n")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(command) = rest.next() else {
+        print(LOCKSMITHCTL_USAGE)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command.as_str() {
+        "help" => {
+            print(LOCKSMITHCTL_USAGE)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        "status" | "set-max" | "lock" | "unlock" | "reboot" => {}
+        "send-need-reboot" => {
+            return Err(said(
+                Status::Failed,
+                "send-need-reboot is not supported: kindling's agent does not listen for update_engine's D-Bus signal".into(),
+            ));
+        }
+        other => {
+            return Err(said(
+                Status::Usage,
+                format!(
+                    "locksmithctl: unknown subcommand: {other:?}\nRun 'locksmithctl help' for usage."
+                ),
+            ));
+        }
+    }
+    let mut argv = vec!["kindling".to_string(), "lock".to_string()];
+    argv.extend(flags);
+    argv.push(command.clone());
+    // locksmithctl's positional arguments only; extra ones are ignored as by locksmithctl.
+    let wanted = usize::from(command != "status" && command != "reboot");
+    argv.extend(rest.take(wanted));
+    match parse(argv) {
+        Ok(Some(args)) => run_inner(&args),
+        Ok(None) => Err(CliError::Shown(Status::Usage)),
+        Err(e) => {
+            let _ = e.print();
+            Err(CliError::Shown(Status::Usage))
+        }
+    }
+}
+
+/// The Go-style flags before the subcommand, as `--name=value` for clap; `None` when
+/// `-version` asks for the version instead.
+fn go_flags(
+    rest: &mut std::iter::Peekable<std::vec::IntoIter<String>>,
+) -> Result<Option<Vec<String>>, CliError> {
+    let mut flags = Vec::new();
     while let Some(arg) = rest.peek().cloned() {
         let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
             break;
@@ -630,59 +587,23 @@ pub fn locksmithctl_main(
             None => (flag.to_string(), None),
         };
         if !GO_FLAGS.contains(&name.as_str()) {
-            eprintln!("flag provided but not defined: -{name}");
-            return ExitCode::from(2);
+            return Err(said(
+                Status::Usage,
+                format!("flag provided but not defined: -{name}"),
+            ));
         }
         match name.as_str() {
-            "version" if value.as_deref() != Some("false") => {
-                return print("locksmithctl version 0.6.2+git (kindling)\n");
-            }
-            "version" => {}
-            "debug" => {}
+            "version" if value.as_deref() != Some("false") => return Ok(None),
+            "version" | "debug" => {}
             _ => {
-                let value = match value.or_else(|| rest.next()) {
-                    Some(v) => v,
-                    None => {
-                        eprintln!("flag needs an argument: -{name}");
-                        return ExitCode::from(2);
-                    }
-                };
+                let value = value.or_else(|| rest.next()).ok_or_else(|| {
+                    said(Status::Usage, format!("flag needs an argument: -{name}"))
+                })?;
                 flags.push(format!("--{name}={value}"));
             }
         }
     }
-    let Some(command) = rest.next() else {
-        return print(LOCKSMITHCTL_USAGE);
-    };
-    match command.as_str() {
-        "help" => return print(LOCKSMITHCTL_USAGE),
-        "status" | "set-max" | "lock" | "unlock" | "reboot" => {}
-        "send-need-reboot" => {
-            eprintln!(
-                "send-need-reboot is not supported: kindling's agent does not listen for update_engine's D-Bus signal"
-            );
-            return ExitCode::from(1);
-        }
-        other => {
-            eprintln!("locksmithctl: unknown subcommand: {other:?}");
-            eprintln!("Run 'locksmithctl help' for usage.");
-            return ExitCode::from(2);
-        }
-    }
-    let mut argv = vec!["kindling".to_string(), "lock".to_string()];
-    argv.extend(flags);
-    argv.push(command.clone());
-    // locksmithctl's positional arguments only; extra ones are ignored as by locksmithctl.
-    let wanted = usize::from(command != "status" && command != "reboot");
-    argv.extend(rest.take(wanted));
-    match parse(argv) {
-        Ok(Some(args)) => run(&args),
-        Ok(None) => ExitCode::from(2),
-        Err(e) => {
-            let _ = e.print();
-            ExitCode::from(2)
-        }
-    }
+    Ok(Some(flags))
 }
 
 #[cfg(test)]

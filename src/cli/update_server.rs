@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 
+use super::error::{self, CliError};
 use super::args::DiffFormat;
 use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
-use crate::update_server::store::{self, StoreError};
-use crate::update_server::{self as srv, PublishError, settings, status};
+use crate::update_server::{self as srv, releases, settings, status};
 
 /// Arguments of `update-server`: serve, or one of its subcommands.
 #[derive(Debug, clap::Args)]
@@ -128,28 +128,20 @@ pub struct ChannelArgs {
 }
 
 pub(super) fn run(args: &UpdateServerArgs) -> ExitCode {
-    match &args.action {
+    let result = match &args.action {
         Some(Action::Publish(p)) => publish(p),
         Some(Action::Status(s)) => show_status(s),
         Some(Action::Channel(c)) => channel(c),
         None => serve(args),
-    }
+    };
+    error::finish(result.map_err(|e| e.prefixed("kindling update-server: ")))
 }
 
-fn store_exit(err: &StoreError) -> ExitCode {
-    eprintln!("kindling update-server: {err}");
-    match err {
-        StoreError::Corrupt { .. } => ExitCode::from(1),
-        StoreError::Io { .. } => ExitCode::from(2),
-    }
-}
-
-fn serve(args: &UpdateServerArgs) -> ExitCode {
+fn serve(args: &UpdateServerArgs) -> Result<ExitCode, CliError> {
     let Some(dir) = args.dir.clone() else {
-        eprintln!(
-            "kindling update-server: --dir DIR is needed (the directory `update-server publish` fills)"
-        );
-        return ExitCode::from(2);
+        return Err(CliError::Usage(
+            "--dir DIR is needed (the directory `update-server publish` fills)".into(),
+        ));
     };
     let config = srv::Config {
         dir,
@@ -159,32 +151,19 @@ fn serve(args: &UpdateServerArgs) -> ExitCode {
         flush_interval: Duration::from_millis(args.flush_interval_ms.max(10)),
         shutdown_grace: Duration::from_secs(5),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("kindling update-server: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = runtime.block_on(srv::serve(config, shutdown_signal(), |addr| {
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(srv::serve(config, shutdown_signal(), |addr| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
         let _ = out.flush();
         eprintln!(
             "kindling update-server: Omaha at http://{addr}/v1/update/, payloads under http://{addr}/packages/"
         );
-    }));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(srv::ServeError::Store(e)) => store_exit(&e),
-        Err(e) => {
-            eprintln!("kindling update-server: {e}");
-            ExitCode::from(2)
-        }
-    }
+    }))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {
@@ -203,7 +182,7 @@ async fn shutdown_signal() {
     eprintln!("kindling update-server: shutting down");
 }
 
-fn publish(args: &PublishArgs) -> ExitCode {
+fn publish(args: &PublishArgs) -> Result<ExitCode, CliError> {
     let req = srv::PublishRequest {
         channel: &args.channel,
         version: &args.version,
@@ -211,72 +190,55 @@ fn publish(args: &PublishArgs) -> ExitCode {
         signature: &args.signature,
         name: args.name.as_deref(),
     };
-    match srv::publish(&args.dir, &req) {
-        Ok(r) => emit(&format!(
-            "published {} {} on channel {}: {} bytes, sha256 {}\n  payload   {}{}\n  signature {}{}.minisig\n",
-            r.name,
-            r.version,
-            r.channel,
-            r.size,
-            r.sha256,
-            r.url_dir(),
-            r.name,
-            r.url_dir(),
-            r.name
-        )),
-        Err(PublishError::Store(e)) => store_exit(&e),
-        Err(e @ (PublishError::Payload { .. } | PublishError::SignatureIo { .. })) => {
-            eprintln!("kindling update-server: {e}");
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("kindling update-server: {e}");
-            ExitCode::from(1)
-        }
-    }
+    let r = srv::publish(&args.dir, &req)?;
+    Ok(emit(&format!(
+        "published {} {} on channel {}: {} bytes, sha256 {}\n  payload   {}{}\n  signature {}{}.minisig\n",
+        r.name,
+        r.version,
+        r.channel,
+        r.size,
+        r.sha256,
+        r.url_dir(),
+        r.name,
+        r.url_dir(),
+        r.name
+    )))
 }
 
-fn show_status(args: &StatusArgs) -> ExitCode {
-    let loaded = store::load_releases(&args.dir).and_then(|r| {
-        let s = settings::load(&args.dir)?;
-        let i = srv::instances::load(&args.dir)?;
-        Ok((r, s, i))
-    });
-    let (releases, settings, instances) = match loaded {
-        Ok(x) => x,
-        Err(e) => return store_exit(&e),
-    };
+fn show_status(args: &StatusArgs) -> Result<ExitCode, CliError> {
+    let releases = releases::load_releases(&args.dir)?;
+    let settings = settings::load(&args.dir)?;
+    let instances = srv::instances::load(&args.dir)?;
     if !args.dir.is_dir() {
-        eprintln!(
-            "kindling update-server: {} is not a directory; create it with `update-server publish`",
+        return Err(CliError::Usage(format!(
+            "{} is not a directory; create it with `update-server publish`",
             args.dir.display()
-        );
-        return ExitCode::from(2);
+        )));
     }
     let report = status::report(&releases, &settings, &instances);
-    match args.format {
+    Ok(match args.format {
         DiffFormat::Json => {
             let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
             text.push('\n');
             emit(&text)
         }
         DiffFormat::Human => emit(&status::render_table(&report)),
-    }
+    })
 }
 
-fn channel(args: &ChannelArgs) -> ExitCode {
-    if !store::valid_channel(&args.channel) {
-        eprintln!(
-            "kindling update-server: channel {:?} is not a valid name: use letters, digits, '.', '_' and '-'",
+fn channel(args: &ChannelArgs) -> Result<ExitCode, CliError> {
+    if !releases::valid_channel(&args.channel) {
+        return Err(CliError::Usage(format!(
+            "channel {:?} is not a valid name: use letters, digits, '.', '_' and '-'",
             args.channel
-        );
-        return ExitCode::from(2);
+        )));
     }
     if args.max_updates == Some(0) {
-        eprintln!("kindling update-server: --max-updates 0 grants nothing; use --updates off");
-        return ExitCode::from(2);
+        return Err(CliError::Usage(
+            "--max-updates 0 grants nothing; use --updates off".into(),
+        ));
     }
-    let result = settings::update(&args.dir, &args.channel, |c| {
+    let c = settings::update(&args.dir, &args.channel, |c| {
         if let Some(u) = args.updates {
             c.updates = u == Switch::On;
         }
@@ -297,27 +259,22 @@ fn channel(args: &ChannelArgs) -> ExitCode {
         if args.resume {
             c.halted = None;
         }
-    });
-    match result {
-        Ok(c) => {
-            let limit = match (c.max_updates, c.period_secs) {
-                (Some(n), Some(p)) => format!(
-                    "at most {n} per {}",
-                    humantime::format_duration(Duration::from_secs(p))
-                ),
-                _ => "no limit".into(),
-            };
-            let halted = c
-                .halted
-                .as_ref()
-                .map_or_else(String::new, |h| format!("; halted: {}", h.reason));
-            emit(&format!(
-                "channel {}: updates {}, {limit}, safe mode {}{halted}\n",
-                args.channel,
-                if c.updates { "on" } else { "off" },
-                if c.safe_mode { "on" } else { "off" },
-            ))
-        }
-        Err(e) => store_exit(&e),
-    }
+    })?;
+    let limit = match (c.max_updates, c.period_secs) {
+        (Some(n), Some(p)) => format!(
+            "at most {n} per {}",
+            humantime::format_duration(Duration::from_secs(p))
+        ),
+        _ => "no limit".into(),
+    };
+    let halted = c
+        .halted
+        .as_ref()
+        .map_or_else(String::new, |h| format!("; halted: {}", h.reason));
+    Ok(emit(&format!(
+        "channel {}: updates {}, {limit}, safe mode {}{halted}\n",
+        args.channel,
+        if c.updates { "on" } else { "off" },
+        if c.safe_mode { "on" } else { "off" },
+    )))
 }

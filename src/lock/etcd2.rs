@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::query_unescape;
-use super::{
-    Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
-    Status, insert_sorted, query_escape,
+use super::LockConfig;
+use super::api::{
+    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
+    insert_sorted, query_escape, query_unescape, wait_for_slot,
 };
 
 const KEY_PREFIX: &str = "coreos.com/updateengine/rebootlock";
@@ -374,24 +374,24 @@ impl Etcd2Lock {
             .collect())
     }
 
-    /// One attempt: `Err(Full)` carries the index to wait on.
-    async fn try_lock(&self, id: &str) -> Result<Result<Acquired, (LockError, u64)>, LockError> {
+    /// One attempt: `Full` carries the index to wait on.
+    async fn try_lock(&self, id: &str) -> Result<Attempt<u64>, LockError> {
         self.init().await?;
         for _ in 0..MAX_CONFLICTS {
             let (mut sem, index) = self.get().await?;
             let mut holders = sem.holders.take().unwrap_or_default();
             // Holder first: a holder that asks again holds its slot (locksmith#58).
             if holders.iter().any(|h| h == id) {
-                return Ok(Ok(Acquired::AlreadyHeld));
+                return Ok(Attempt::Taken(Acquired::AlreadyHeld));
             }
             if sem.semaphore <= 0 {
-                return Ok(Err((
+                return Ok(Attempt::Full(
                     LockError::Full {
                         max: sem.max,
                         available: sem.semaphore,
                     },
                     index,
-                )));
+                ));
             }
             insert_sorted(&mut holders, id);
             sem.holders = Some(holders);
@@ -405,7 +405,7 @@ impl Etcd2Lock {
                 // The slot is ours; the record is for operators only, so failing to write
                 // it does not undo the lock.
                 let _ = self.put_record(id, &record).await;
-                return Ok(Ok(Acquired::Locked));
+                return Ok(Attempt::Taken(Acquired::Locked));
             }
         }
         Err(LockError::Conflict(MAX_CONFLICTS))
@@ -466,7 +466,7 @@ impl RebootLock for Etcd2Lock {
     }
 
     fn lock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Acquired> {
-        Box::pin(async move { self.try_lock(id).await?.map_err(|(e, _)| e) })
+        Box::pin(async move { self.try_lock(id).await?.outcome() })
     }
 
     fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released> {
@@ -540,27 +540,11 @@ impl RebootLock for Etcd2Lock {
         id: &'a str,
         deadline: tokio::time::Instant,
     ) -> LockFuture<'a, Acquired> {
-        Box::pin(async move {
-            loop {
-                let attempt = self.try_lock(id).await;
-                let now = tokio::time::Instant::now();
-                match attempt {
-                    Ok(Ok(acquired)) => return Ok(acquired),
-                    Ok(Err((_, index))) => {
-                        if now >= deadline {
-                            return Err(LockError::Timeout);
-                        }
-                        self.wait_change(index, deadline).await?;
-                    }
-                    Err(e) if e.is_transient() && now < deadline => {
-                        // etcd is down: there is nothing to watch, so wait a little.
-                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))).await;
-                    }
-                    Err(e) if e.is_transient() => return Err(LockError::Timeout),
-                    Err(e) => return Err(e),
-                }
-            }
-        })
+        Box::pin(wait_for_slot(
+            deadline,
+            || self.try_lock(id),
+            move |index, _| self.wait_change(index, deadline),
+        ))
     }
 
     fn set_state<'a>(&'a self, id: &'a str, state: &'a str) -> LockFuture<'a, ()> {

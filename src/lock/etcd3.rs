@@ -25,10 +25,10 @@ use etcd_client::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::query_unescape;
-use super::{
-    Acquired, Holder, HolderRecord, LockConfig, LockError, LockFuture, RebootLock, Released,
-    Status, insert_sorted, query_escape,
+use super::LockConfig;
+use super::api::{
+    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
+    insert_sorted, query_escape, query_unescape, wait_for_slot,
 };
 
 /// How many lost compare-and-swaps in a row before giving up.
@@ -215,13 +215,7 @@ impl Etcd3Lock {
             total_slots: self.initial_slots,
             holders: Vec::new(),
         })?;
-        let txn = Txn::new()
-            .when(vec![Compare::version(
-                self.key.clone(),
-                CompareOp::Equal,
-                0,
-            )])
-            .and_then(vec![TxnOp::put(self.key.clone(), value, None)]);
+        let txn = self.if_unchanged(0, vec![TxnOp::put(self.key.clone(), value, None)]);
         self.client
             .clone()
             .txn(txn)
@@ -431,25 +425,34 @@ impl Etcd3Lock {
             .find(|(r, _, _)| r == id)
             .map_or(fresh, |(_, r, _)| r);
         kept.leased = true;
-        let txn = Txn::new()
-            .when(vec![Compare::version(
-                self.key.clone(),
-                CompareOp::Equal,
-                snap.version,
-            )])
-            .and_then(vec![
+        let txn = self.if_unchanged(
+            snap.version,
+            vec![
                 TxnOp::put(self.record_key(id), json(&kept)?, None),
                 TxnOp::put(
                     self.live_key(id),
                     "",
                     Some(PutOptions::new().with_lease(lease)),
                 ),
-            ]);
+            ],
+        );
         self.commit(txn).await
     }
 
-    /// One attempt: `Err(Full)` carries the revision to watch from.
-    async fn try_lock(&self, id: &str) -> Result<Result<Acquired, (LockError, i64)>, LockError> {
+    /// A transaction of `ops` that applies only while the semaphore key is at `version`
+    /// (0: while it does not exist).
+    fn if_unchanged(&self, version: i64, ops: Vec<TxnOp>) -> Txn {
+        Txn::new()
+            .when(vec![Compare::version(
+                self.key.clone(),
+                CompareOp::Equal,
+                version,
+            )])
+            .and_then(ops)
+    }
+
+    /// One attempt: `Full` carries the revision to watch from.
+    async fn try_lock(&self, id: &str) -> Result<Attempt<i64>, LockError> {
         let lease = self.lease().await?;
         for _ in 0..MAX_CONFLICTS {
             let snap = self.get().await?;
@@ -465,7 +468,7 @@ impl Etcd3Lock {
                 {
                     continue;
                 }
-                return Ok(Ok(Acquired::AlreadyHeld));
+                return Ok(Attempt::Taken(Acquired::AlreadyHeld));
             }
             let total = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
             let held = i64::try_from(snap.sem.holders.len()).unwrap_or(i64::MAX);
@@ -473,13 +476,13 @@ impl Etcd3Lock {
                 if self.reclaim(&snap).await? {
                     continue;
                 }
-                return Ok(Err((
+                return Ok(Attempt::Full(
                     LockError::Full {
                         max: total,
                         available: total - held,
                     },
                     snap.revision,
-                )));
+                ));
             }
             let mut sem = snap.sem.clone();
             insert_sorted(&mut sem.holders, id);
@@ -495,18 +498,29 @@ impl Etcd3Lock {
                 )),
                 None => ops.push(TxnOp::delete(self.live_key(id), None)),
             }
-            let txn = Txn::new()
-                .when(vec![Compare::version(
-                    self.key.clone(),
-                    CompareOp::Equal,
-                    snap.version,
-                )])
-                .and_then(ops);
+            let txn = self.if_unchanged(snap.version, ops);
             if self.commit(txn).await? {
-                return Ok(Ok(Acquired::Locked));
+                return Ok(Attempt::Taken(Acquired::Locked));
             }
         }
         Err(LockError::Conflict(MAX_CONFLICTS))
+    }
+
+    /// [`Self::wait_change`], where a watch that breaks on an unreachable etcd is followed
+    /// by a pause of up to a second from `now` (the end of the attempt) instead of an error.
+    async fn wait_or_pause(
+        &self,
+        revision: i64,
+        until: tokio::time::Instant,
+        now: tokio::time::Instant,
+    ) -> Result<(), LockError> {
+        match self.wait_change(revision, until).await {
+            Err(e) if e.is_transient() => {
+                tokio::time::sleep_until(until.min(now + Duration::from_secs(1))).await;
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Block until the semaphore or a live key changes after `revision`, or `until`.
@@ -560,7 +574,7 @@ impl RebootLock for Etcd3Lock {
     }
 
     fn lock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Acquired> {
-        Box::pin(async move { self.try_lock(id).await?.map_err(|(e, _)| e) })
+        Box::pin(async move { self.try_lock(id).await?.outcome() })
     }
 
     fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released> {
@@ -581,13 +595,7 @@ impl RebootLock for Etcd3Lock {
                 sem.holders.retain(|h| h != id);
                 let mut ops = vec![TxnOp::put(self.key.clone(), json(&sem)?, None)];
                 ops.extend(cleanup);
-                let txn = Txn::new()
-                    .when(vec![Compare::version(
-                        self.key.clone(),
-                        CompareOp::Equal,
-                        snap.version,
-                    )])
-                    .and_then(ops);
+                let txn = self.if_unchanged(snap.version, ops);
                 if self.commit(txn).await? {
                     return Ok(Released::Unlocked);
                 }
@@ -636,13 +644,10 @@ impl RebootLock for Etcd3Lock {
                 let old = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
                 let mut sem = snap.sem.clone();
                 sem.total_slots = slots;
-                let txn = Txn::new()
-                    .when(vec![Compare::version(
-                        self.key.clone(),
-                        CompareOp::Equal,
-                        snap.version,
-                    )])
-                    .and_then(vec![TxnOp::put(self.key.clone(), json(&sem)?, None)]);
+                let txn = self.if_unchanged(
+                    snap.version,
+                    vec![TxnOp::put(self.key.clone(), json(&sem)?, None)],
+                );
                 if self.commit(txn).await? {
                     return Ok(old);
                 }
@@ -656,32 +661,11 @@ impl RebootLock for Etcd3Lock {
         id: &'a str,
         deadline: tokio::time::Instant,
     ) -> LockFuture<'a, Acquired> {
-        Box::pin(async move {
-            loop {
-                let attempt = self.try_lock(id).await;
-                let now = tokio::time::Instant::now();
-                match attempt {
-                    Ok(Ok(acquired)) => return Ok(acquired),
-                    Ok(Err((_, revision))) => {
-                        if now >= deadline {
-                            return Err(LockError::Timeout);
-                        }
-                        if let Err(e) = self.wait_change(revision, deadline).await {
-                            if !e.is_transient() {
-                                return Err(e);
-                            }
-                            tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1)))
-                                .await;
-                        }
-                    }
-                    Err(e) if e.is_transient() && now < deadline => {
-                        tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))).await;
-                    }
-                    Err(e) if e.is_transient() => return Err(LockError::Timeout),
-                    Err(e) => return Err(e),
-                }
-            }
-        })
+        Box::pin(wait_for_slot(
+            deadline,
+            || self.try_lock(id),
+            move |revision, now| self.wait_or_pause(revision, deadline, now),
+        ))
     }
 
     fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, super::Reattached> {

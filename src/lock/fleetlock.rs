@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Acquired, Holder, LockConfig, LockError, LockFuture, RebootLock, Released, Status};
+use super::LockConfig;
+use super::api::{Acquired, Holder, LockError, LockFuture, RebootLock, Released, Status};
 
 /// The FleetLock client.
 #[derive(Debug)]

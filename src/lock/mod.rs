@@ -18,279 +18,34 @@
 //! dyn-compatible, so each method returns a boxed future ([`LockFuture`]); the cost (one
 //! allocation per lock operation, which is a network round trip anyway) is nothing, and no
 //! proc-macro crate is needed. The futures are `Send`, so they can be spawned.
+//!
+//! This file is the module's face: `api` holds the vocabulary every part shares (the
+//! trait, its outcomes, [`LockError`], escaping, the watch-based wait), `config` where the
+//! lock is, `connect` the choice of backend, `etcd2`/`etcd3`/`fleetlock` the backends,
+//! `operator` the operator's sequences (`kindling lock`, `locksmithctl`) in locksmithctl's
+//! words, and `server` the FleetLock server.
 
+mod api;
 mod config;
+mod connect;
 mod etcd2;
 mod etcd3;
 mod fleetlock;
+pub mod operator;
 pub mod server;
 
-use std::future::Future;
-use std::pin::Pin;
+pub use api::{
+    Acquired, Holder, LockError, LockFuture, Reattached, RebootLock, Released, Status,
+    query_escape, query_unescape,
+};
 
 pub use config::{
     Backend, DEFAULT_ENDPOINTS, LockConfig, TlsFiles, split_endpoints as config_endpoints,
 };
+pub use connect::connect;
 pub use etcd2::Etcd2Lock;
 pub use etcd3::{
     DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
-
-/// What every lock operation returns: a boxed, `Send` future (see the module docs).
-pub type LockFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LockError>> + Send + 'a>>;
-
-/// The outcome of a successful `lock`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Acquired {
-    /// This call took a slot.
-    Locked,
-    /// The holder already had one (nothing changed, or its liveness was refreshed).
-    AlreadyHeld,
-}
-
-/// The outcome of a successful [`RebootLock::reattach`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reattached {
-    /// The hold's liveness was renewed (etcd v3: a new lease, the live key on it).
-    Renewed,
-    /// The holder has no slot (any more): nothing was taken.
-    NotHeld,
-    /// The backend's holds have no liveness to renew (etcd v2, FleetLock, etcd v3 without
-    /// a lease TTL): they stay until unlocked.
-    Unneeded,
-}
-
-/// The outcome of a successful `unlock`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Released {
-    /// This call gave a slot back.
-    Unlocked,
-    /// The holder had none (not an error: the agent calls unlock after every boot).
-    NotHeld,
-}
-
-/// One holder of a slot.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Holder {
-    /// Its id (a machine-id for locksmith, the node's id for FleetLock).
-    pub id: String,
-    /// When it took the slot, when known (holds taken by locksmithctl or Airlock carry none).
-    pub since: Option<jiff::Timestamp>,
-    /// The last state it recorded (`locked`, `rebooting`, ...), when known.
-    pub state: Option<String>,
-    /// Whether its lease is alive (etcd v3 holders that keep one); `None` for holds without
-    /// a lease, which never expire.
-    pub alive: Option<bool>,
-}
-
-/// The semaphore as it is now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Status {
-    /// Slots in total.
-    pub max: i64,
-    /// Free slots; negative when the maximum was lowered below the number of holders.
-    pub available: i64,
-    /// The holders, sorted by id.
-    pub holders: Vec<Holder>,
-}
-
-/// Why a lock operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LockError {
-    /// Every slot is taken (locksmith's wording, which scripts match on).
-    #[error("semaphore is at {available}")]
-    Full {
-        /// Slots in total.
-        max: i64,
-        /// Free slots (zero or negative).
-        available: i64,
-    },
-    /// No endpoint answered.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The FleetLock server refused, with its `{"kind", "value"}` error.
-    #[error("server-side error, code {status}: {value}")]
-    Remote {
-        /// The HTTP status.
-        status: u16,
-        /// The error's kind (`failed_lock`, ...).
-        kind: String,
-        /// Its text.
-        value: String,
-    },
-    /// The backend answered something that is not the semaphore (bad JSON, an error code).
-    #[error("{0}")]
-    Protocol(String),
-    /// The semaphore kept changing under us (bounded retries of the compare-and-swap).
-    #[error("the semaphore changed {0} times in a row while updating it; try again")]
-    Conflict(u32),
-    /// `wait_lock` reached its deadline.
-    #[error("no slot became free before the deadline")]
-    Timeout,
-    /// The configuration cannot work (bad TLS files, bad URL).
-    #[error("{0}")]
-    Config(String),
-    /// The backend cannot do this (e.g. `set-max` over FleetLock).
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-impl LockError {
-    /// Whether waiting and trying again may succeed (the lock is busy, or a server is down).
-    #[must_use]
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            LockError::Full { .. }
-                | LockError::Unavailable(_)
-                | LockError::Remote { .. }
-                | LockError::Conflict(_)
-        )
-    }
-}
-
-/// The reboot lock, whatever its backend. See the module docs for the contract.
-pub trait RebootLock: Send + Sync + std::fmt::Debug {
-    /// A one-line description for logs: backend, endpoint, group.
-    fn describe(&self) -> String;
-
-    /// Take a slot for `id` (idempotent: a holder gets [`Acquired::AlreadyHeld`]).
-    fn lock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Acquired>;
-
-    /// Give `id`'s slot back (idempotent: not holding is [`Released::NotHeld`]).
-    fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released>;
-
-    /// The semaphore: max, available, holders.
-    fn status(&self) -> LockFuture<'_, Status>;
-
-    /// Set the number of slots; returns the old maximum. Holders are never dropped: a
-    /// maximum below the holder count leaves `available` negative until they unlock.
-    fn set_max(&self, max: i64) -> LockFuture<'_, i64>;
-
-    /// Take a slot for `id`, waiting (by watch) until one is free or `deadline` passes
-    /// ([`LockError::Timeout`]). Transient backend errors are retried until the deadline.
-    fn wait_lock<'a>(
-        &'a self,
-        id: &'a str,
-        deadline: tokio::time::Instant,
-    ) -> LockFuture<'a, Acquired>;
-
-    /// Record `id`'s state (`rebooting`, `waiting-health`, ...) for operators' `status`;
-    /// a no-op where the backend has nowhere to keep it (FleetLock).
-    fn set_state<'a>(&'a self, id: &'a str, state: &'a str) -> LockFuture<'a, ()>;
-
-    /// Renew the liveness of a hold `id` kept across a restart (the agent's first step after
-    /// a reboot), for as long as this lock object lives, without ever taking a slot: `lock`
-    /// would take one when the hold was lost meanwhile. The default is for backends whose
-    /// holds have no liveness.
-    fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, Reattached> {
-        let _ = id;
-        Box::pin(async { Ok(Reattached::Unneeded) })
-    }
-}
-
-/// Build the backend `config` names. Nothing is contacted yet for etcd v2 and FleetLock; the
-/// etcd v3 client connects here.
-///
-/// # Errors
-/// When the TLS files cannot be read, an endpoint is not a URL, or etcd v3 is unreachable.
-pub async fn connect(config: &LockConfig) -> Result<Box<dyn RebootLock>, LockError> {
-    Ok(match config.backend {
-        Backend::Etcd2 => Box::new(Etcd2Lock::new(config)?),
-        Backend::Etcd3 => Box::new(Etcd3Lock::connect(config).await?),
-        Backend::FleetLock => Box::new(FleetLockClient::new(config)?),
-    })
-}
-
-/// Go's `url.QueryEscape`, which locksmith and Airlock use for group names in keys: letters,
-/// digits and `-_.~` stay, a space becomes `+`, every other byte `%XX`.
-#[must_use]
-pub fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// A sorted holder list with `id` inserted (when absent).
-fn insert_sorted(holders: &mut Vec<String>, id: &str) -> bool {
-    match holders.binary_search_by(|h| h.as_str().cmp(id)) {
-        Ok(_) => false,
-        Err(at) => {
-            holders.insert(at, id.to_string());
-            true
-        }
-    }
-}
-
-/// Per-holder details kindling keeps beside the semaphore (never inside it, so locksmith and
-/// Airlock, which rewrite the semaphore without unknown fields, cannot lose them).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-struct HolderRecord {
-    since: Option<jiff::Timestamp>,
-    #[serde(default)]
-    state: Option<String>,
-    /// Whether the holder keeps a lease (etcd v3): only such holders can expire.
-    #[serde(default)]
-    leased: bool,
-}
-
-/// Undo [`query_escape`] for ids read back from keys (`+` is a space, `%XX` a byte; a
-/// malformed escape is kept as it is).
-#[must_use]
-pub fn query_unescape(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |c: u8| char::from(c).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_escape_as_go() {
-        assert_eq!(query_escape("lb servers"), "lb+servers");
-        assert_eq!(query_escape("lb/x"), "lb%2Fx");
-        assert_eq!(query_escape("a.b-c_d~e"), "a.b-c_d~e");
-        assert_eq!(query_escape("ü"), "%C3%BC");
-    }
-
-    #[test]
-    fn full_reads_as_locksmith() {
-        let e = LockError::Full {
-            max: 1,
-            available: 0,
-        };
-        assert_eq!(e.to_string(), "semaphore is at 0");
-    }
-}
+pub use operator::OperatorError;

@@ -165,19 +165,7 @@ fn lock_failure(e: &LockError) -> Response {
 }
 
 async fn pre_reboot(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    app.count("pre-reboot".into());
-    let response = match app.client(&headers, &body) {
-        Err(r) => *r,
-        Ok(params) => match app.lock_for(&params.group).await {
-            Err(e) => lock_failure(&e),
-            Ok(lock) => match lock.lock(&params.id).await {
-                Ok(_) => StatusCode::OK.into_response(),
-                Err(e) => lock_failure(&e),
-            },
-        },
-    };
-    count_error(&app, "pre-reboot", &response);
-    response
+    client_call(&app, "pre-reboot", &headers, &body).await
 }
 
 async fn steady_state(
@@ -185,18 +173,30 @@ async fn steady_state(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    app.count("steady-state".into());
-    let response = match app.client(&headers, &body) {
+    client_call(&app, "steady-state", &headers, &body).await
+}
+
+/// A client's call, counted: `pre-reboot` takes its slot, `steady-state` gives it back.
+async fn client_call(app: &AppState, api: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    app.count(api.into());
+    let response = match app.client(headers, body) {
         Err(r) => *r,
         Ok(params) => match app.lock_for(&params.group).await {
             Err(e) => lock_failure(&e),
-            Ok(lock) => match lock.unlock(&params.id).await {
-                Ok(_) => StatusCode::OK.into_response(),
-                Err(e) => lock_failure(&e),
-            },
+            Ok(lock) => {
+                let done = if api == "pre-reboot" {
+                    lock.lock(&params.id).await.map(|_| ())
+                } else {
+                    lock.unlock(&params.id).await.map(|_| ())
+                };
+                match done {
+                    Ok(()) => StatusCode::OK.into_response(),
+                    Err(e) => lock_failure(&e),
+                }
+            }
         },
     };
-    count_error(&app, "steady-state", &response);
+    count_error(app, api, &response);
     response
 }
 

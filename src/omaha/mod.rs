@@ -4,9 +4,9 @@
 //! boot event, ping, events) and read from any 3.0 client (update_engine, go-omaha);
 //! responses read with update_engine's rules (stricter where it is loose, each rejection
 //! its own error) and written so update_engine and go-omaha's client accept them; the
-//! event and error-code constants; a bounded XML reader that refuses DTDs, unknown
-//! entities, deep nesting, oversized documents and values; and the async `client` the
-//! agent calls.
+//! event and error-code constants; and the async `client` the agent calls. Every document
+//! is read through the crate's bounded reader, [`crate::xml`] (which refuses DTDs, unknown
+//! entities, deep nesting, oversized documents and values), with this protocol's limits.
 //!
 //! It must never: expand an entity or read a document past its limit, hand-write XML
 //! (quick-xml writes and reads everything), do I/O outside `client`, or decide policy

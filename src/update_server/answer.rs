@@ -5,9 +5,9 @@
 //! returned to the caller.
 
 use super::instances::{Grant, Instance, Instances, State};
-use super::rollout::{self, Decision};
-use super::settings::{Halt, Settings};
-use super::store::Releases;
+use super::releases::{Release, Releases};
+use super::settings::{ChannelSettings, Halt, Settings};
+use super::throttle::{self, Decision};
 use crate::omaha::request::{AppRequest, Request};
 use crate::omaha::response::{AppAnswer, CheckAnswer, Offer};
 
@@ -99,32 +99,7 @@ fn answer_app(
         inst.version.clone_from(&app.version);
         inst.alias = app.machine_alias.clone().filter(|a| !a.is_empty());
         inst.updater.clone_from(&req.updater);
-        for event in &app.events {
-            let failed = inst.apply_event(event, now);
-            if event.is_error() {
-                out.log.push(format!("{id} reported {event} on {channel}"));
-            }
-            let Some(failed) = failed else { continue };
-            let halted = settings
-                .halted
-                .as_ref()
-                .is_some_and(|h| h.version == failed);
-            if settings.safe_mode && !halted && release.is_some_and(|r| r.version == failed) {
-                let reason = format!("{id} reported {event} updating to {failed}");
-                out.log.push(format!(
-                    "halting the rollout of {failed} on {channel}: {reason}"
-                ));
-                out.halts.push((
-                    channel.clone(),
-                    Halt {
-                        version: failed,
-                        machine_id: id.to_string(),
-                        reason,
-                        at: now,
-                    },
-                ));
-            }
-        }
+        apply_events(inst, app, &channel, &settings, release, now, out);
         out.changed = true;
     }
     let update_check = app.update_check.then(|| {
@@ -133,7 +108,7 @@ fn answer_app(
         if let Some((_, h)) = out.halts.iter().find(|(c, _)| *c == channel) {
             effective.halted = Some(h.clone());
         }
-        let decision = rollout::decide(&rollout::Context {
+        let decision = throttle::decide(&throttle::Context {
             settings: &effective,
             release,
             client_version: &app.version,
@@ -151,21 +126,7 @@ fn answer_app(
             now,
             out,
         );
-        match decision {
-            Decision::NoUpdate | Decision::Hold(_) | Decision::Halt(_) => CheckAnswer::NoUpdate,
-            Decision::BadVersion(_) => CheckAnswer::Error("error-internal".into()),
-            Decision::Grant { .. } => match release {
-                Some(r) => CheckAnswer::Update(Offer {
-                    version: r.version.clone(),
-                    codebases: vec![format!("{base_url}{}", r.url_dir())],
-                    package_name: r.name.clone(),
-                    size: r.size,
-                    sha1_base64: r.sha1.clone(),
-                    sha256_base64: r.sha256.clone(),
-                }),
-                None => CheckAnswer::NoUpdate,
-            },
-        }
+        check_answer(&decision, release, base_url)
     });
     AppAnswer {
         app_id: app.app_id.clone(),
@@ -173,6 +134,65 @@ fn answer_app(
         ping: app.ping,
         update_check,
         events: app.events.len(),
+    }
+}
+
+/// Apply the events `app` reports to its instance; in safe mode, a failure updating to the
+/// channel's newest release halts its rollout (unless it is halted already).
+fn apply_events(
+    inst: &mut Instance,
+    app: &AppRequest,
+    channel: &str,
+    settings: &ChannelSettings,
+    release: Option<&Release>,
+    now: u64,
+    out: &mut Outcome,
+) {
+    let id = inst.machine_id.clone();
+    for event in &app.events {
+        let failed = inst.apply_event(event, now);
+        if event.is_error() {
+            out.log.push(format!("{id} reported {event} on {channel}"));
+        }
+        let Some(failed) = failed else { continue };
+        let halted = settings
+            .halted
+            .as_ref()
+            .is_some_and(|h| h.version == failed);
+        if settings.safe_mode && !halted && release.is_some_and(|r| r.version == failed) {
+            let reason = format!("{id} reported {event} updating to {failed}");
+            out.log.push(format!(
+                "halting the rollout of {failed} on {channel}: {reason}"
+            ));
+            out.halts.push((
+                channel.to_string(),
+                Halt {
+                    version: failed,
+                    machine_id: id.clone(),
+                    reason,
+                    at: now,
+                },
+            ));
+        }
+    }
+}
+
+/// The `<updatecheck>` answer for `decision`: the release's offer when granted.
+fn check_answer(decision: &Decision, release: Option<&Release>, base_url: &str) -> CheckAnswer {
+    match decision {
+        Decision::NoUpdate | Decision::Hold(_) | Decision::Halt(_) => CheckAnswer::NoUpdate,
+        Decision::BadVersion(_) => CheckAnswer::Error("error-internal".into()),
+        Decision::Grant { .. } => match release {
+            Some(r) => CheckAnswer::Update(Offer {
+                version: r.version.clone(),
+                codebases: vec![format!("{base_url}{}", r.url_dir())],
+                package_name: r.name.clone(),
+                size: r.size,
+                sha1_base64: r.sha1.clone(),
+                sha256_base64: r.sha256.clone(),
+            }),
+            None => CheckAnswer::NoUpdate,
+        },
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, INSTANCES_FILE, StoreError};
+use super::directory::{self, DirectoryError, INSTANCES_FILE};
 use crate::omaha::Event;
 use crate::omaha::event::{
     RESULT_ERROR, RESULT_SUCCESS, RESULT_SUCCESS_REBOOT, TYPE_DOWNLOAD_FINISHED,
@@ -213,9 +213,9 @@ pub struct Instances {
 /// Read `DIR/instances.json` (empty when it does not exist).
 ///
 /// # Errors
-/// [`StoreError`].
-pub fn load(dir: &Path) -> Result<Instances, StoreError> {
-    store::read_json(&dir.join(INSTANCES_FILE))
+/// [`DirectoryError`].
+pub fn load(dir: &Path) -> Result<Instances, DirectoryError> {
+    directory::read_json(&dir.join(INSTANCES_FILE))
 }
 
 /// The serialised form, for the flusher (made under the server's lock, written outside).

@@ -1,8 +1,9 @@
 //! `kindling update-server`: an Omaha server for channels kept in one directory.
 //!
-//! It owns: the directory's layout and the release index (`store`), publishing a release
-//! atomically (refusing a signature file that is not minisign-shaped: `signature`), the
-//! per-channel rollout controls (`settings`) and their decision (`rollout`, pure), the
+//! It owns: the directory's layout, atomic writes and writer lock (`directory`), the release
+//! index and publishing a release atomically (`releases`), refusing a signature file that is
+//! not minisign-shaped (`signature`), the per-channel rollout controls (`settings`) and the
+//! throttle deciding each update check by them (`throttle`, pure), the
 //! records of every machine seen (`instances`), answering Omaha requests (`answer`, pure
 //! over the state), the HTTP server with payloads served by Range (`server`), and the
 //! status report (`status`).
@@ -13,13 +14,15 @@
 //! the file's shape; the agent verifies it against its keys).
 
 pub mod answer;
+pub mod directory;
 pub mod instances;
-pub mod rollout;
+pub mod releases;
 pub mod server;
 pub mod settings;
 pub mod signature;
 pub mod status;
-pub mod store;
+pub mod throttle;
 
+pub use directory::DirectoryError;
+pub use releases::{PublishError, PublishRequest, Release, publish};
 pub use server::{Config, ServeError, serve};
-pub use store::{PublishError, PublishRequest, Release, publish};

@@ -21,9 +21,11 @@ use thiserror::Error;
 use tower_http::services::ServeFile;
 
 use super::answer::{self, Books};
+use super::directory::DirectoryError;
+use super::directory::{self, CHANNELS_FILE, INSTANCES_FILE, RELEASES_FILE};
 use super::instances::{self, Instances};
+use super::releases::{self, Releases};
 use super::settings::{self, Settings};
-use super::store::{self, CHANNELS_FILE, INSTANCES_FILE, RELEASES_FILE, Releases, StoreError};
 use crate::omaha::request;
 use crate::omaha::response;
 use crate::xml::REQUEST_LIMITS;
@@ -50,7 +52,7 @@ pub struct Config {
 pub enum ServeError {
     /// The directory's files could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Directory(#[from] DirectoryError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -90,25 +92,46 @@ struct Live {
     dirty: bool,
 }
 
+/// `file` of `dir` read again with `load` when its stamp changed; `None` when it did not,
+/// or when it does not parse (reported, so the previous `what` is kept).
+fn reload<T>(
+    dir: &Path,
+    file: &str,
+    stamp_seen: &mut Option<Stamp>,
+    what: &str,
+    load: impl FnOnce(&Path) -> Result<T, DirectoryError>,
+) -> Option<T> {
+    let now = stamp(&dir.join(file));
+    if now == *stamp_seen {
+        return None;
+    }
+    *stamp_seen = now;
+    load(dir)
+        .map_err(|e| eprintln!("kindling update-server: keeping the previous {what}: {e}"))
+        .ok()
+}
+
 impl Live {
     /// Re-read the settings and the release index if they changed on disk. A file that
     /// does not parse keeps the previous values (and is reported once).
     fn refresh(&mut self, dir: &Path) {
-        let now = stamp(&dir.join(CHANNELS_FILE));
-        if now != self.settings_stamp {
-            self.settings_stamp = now;
-            match settings::load(dir) {
-                Ok(s) => self.settings = s,
-                Err(e) => eprintln!("kindling update-server: keeping the previous settings: {e}"),
-            }
+        if let Some(settings) = reload(
+            dir,
+            CHANNELS_FILE,
+            &mut self.settings_stamp,
+            "settings",
+            settings::load,
+        ) {
+            self.settings = settings;
         }
-        let now = stamp(&dir.join(RELEASES_FILE));
-        if now != self.releases_stamp {
-            self.releases_stamp = now;
-            match store::load_releases(dir) {
-                Ok(r) => self.releases = r,
-                Err(e) => eprintln!("kindling update-server: keeping the previous releases: {e}"),
-            }
+        if let Some(releases) = reload(
+            dir,
+            RELEASES_FILE,
+            &mut self.releases_stamp,
+            "releases",
+            releases::load_releases,
+        ) {
+            self.releases = releases;
         }
     }
 }
@@ -140,11 +163,11 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let dir = config.dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| store::io_at(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| directory::io_at(&dir, e))?;
     let books = Live {
         settings: settings::load(&dir)?,
         settings_stamp: stamp(&dir.join(CHANNELS_FILE)),
-        releases: store::load_releases(&dir)?,
+        releases: releases::load_releases(&dir)?,
         releases_stamp: stamp(&dir.join(RELEASES_FILE)),
         instances: instances::load(&dir)?,
         dirty: false,
@@ -210,7 +233,7 @@ async fn flush(shared: &Arc<Shared>) {
     };
     let path = shared.config.dir.join(INSTANCES_FILE);
     let written = match bytes {
-        Ok(bytes) => tokio::task::spawn_blocking(move || store::atomic_write(&path, &bytes))
+        Ok(bytes) => tokio::task::spawn_blocking(move || directory::atomic_write(&path, &bytes))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string())),
@@ -310,7 +333,7 @@ async fn omaha(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     let base = base_url(&shared.config, &headers);
-    let now = store::now_secs();
+    let now = directory::now_secs();
     let outcome = {
         let mut guard = shared.books();
         let b = &mut *guard;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, CHANNELS_FILE, StoreError};
+use super::directory::{self, CHANNELS_FILE, DirectoryError};
 
 /// How long a granted update may stay unfinished in safe mode before it counts as failed
 /// (Nebraska's `policy_update_timeout` default).
@@ -98,41 +98,58 @@ pub struct Halt {
 /// Read the settings.
 ///
 /// # Errors
-/// [`StoreError`].
-pub fn load(dir: &Path) -> Result<Settings, StoreError> {
-    store::read_json(&dir.join(CHANNELS_FILE))
+/// [`DirectoryError`].
+pub fn load(dir: &Path) -> Result<Settings, DirectoryError> {
+    directory::read_json(&dir.join(CHANNELS_FILE))
 }
 
 /// Change one channel's controls under the directory lock (read, edit, write atomically).
 ///
 /// # Errors
-/// [`StoreError`].
+/// [`DirectoryError`].
 pub fn update(
     dir: &Path,
     channel: &str,
     edit: impl FnOnce(&mut ChannelSettings),
-) -> Result<ChannelSettings, StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| store::io_at(dir, e))?;
-    let _lock = store::lock(dir)?;
+) -> Result<ChannelSettings, DirectoryError> {
+    std::fs::create_dir_all(dir).map_err(|e| directory::io_at(dir, e))?;
+    let _lock = directory::lock(dir)?;
     let mut settings = load(dir)?;
     let entry = settings.channels.entry(channel.to_string()).or_default();
     edit(entry);
     let result = entry.clone();
-    store::write_json(&dir.join(CHANNELS_FILE), &settings)?;
+    directory::write_json(&dir.join(CHANNELS_FILE), &settings)?;
     Ok(result)
+}
+
+/// Why a period was refused (clap shows it after the flag).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PeriodError {
+    /// Not a duration humantime reads.
+    #[error("{text:?} is not a duration ({source}); write e.g. 30s, 15m, 1h or \"15 minutes\"")]
+    NotADuration {
+        /// What was given.
+        text: String,
+        /// humantime's reason.
+        source: humantime::DurationError,
+    },
+    /// Zero: shorter than the one second the controls count in.
+    #[error("{0:?} is shorter than one second")]
+    TooShort(String),
 }
 
 /// Parse a period: humantime's `15m`, `1h 30m`, `90s`, `2days`, or Nebraska's
 /// `15 minutes` (which humantime reads too).
 ///
 /// # Errors
-/// A message saying what is accepted.
-pub fn parse_period(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("{text:?} is not a duration ({e}); write e.g. 30s, 15m, 1h or \"15 minutes\"")
+/// [`PeriodError`], saying what is accepted.
+pub fn parse_period(text: &str) -> Result<Duration, PeriodError> {
+    let d = humantime::parse_duration(text.trim()).map_err(|source| PeriodError::NotADuration {
+        text: text.to_string(),
+        source,
     })?;
     if d.as_secs() == 0 {
-        return Err(format!("{text:?} is shorter than one second"));
+        return Err(PeriodError::TooShort(text.to_string()));
     }
     Ok(d)
 }

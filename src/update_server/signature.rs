@@ -3,15 +3,37 @@
 //! keys and only refuses a file that cannot be a minisign signature.
 
 use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use super::store::PublishError;
-
 /// The largest signature file accepted (a minisign signature is about 300 bytes).
 const MAX_SIGNATURE_BYTES: u64 = 4096;
+
+/// Why a signature file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    /// The signature is missing or unreadable.
+    #[error("signature {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The signature is not a minisign signature file.
+    #[error(
+        "signature {path} is not a minisign signature: {reason} (make one with `minisign -S -m PAYLOAD`)"
+    )]
+    Shape {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
 
 /// Check that `path` holds a minisign signature: an untrusted comment line, a base64 line
 /// of 74 bytes starting with the algorithm `Ed` or `ED`, a trusted comment line, and a
@@ -19,13 +41,13 @@ const MAX_SIGNATURE_BYTES: u64 = 4096;
 /// agent against its trusted keys; the server holds no keys.
 ///
 /// # Errors
-/// [`PublishError::SignatureIo`] or [`PublishError::Signature`].
-pub fn check(path: &Path) -> Result<(), PublishError> {
-    let io_err = |source| PublishError::SignatureIo {
+/// [`SignatureError::Io`] or [`SignatureError::Shape`].
+pub fn check(path: &Path) -> Result<(), SignatureError> {
+    let io_err = |source| SignatureError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let bad = |reason: &str| PublishError::Signature {
+    let bad = |reason: &str| SignatureError::Shape {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };

@@ -9,8 +9,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::instances::{Instance, Instances};
+use super::releases::Releases;
 use super::settings::{Halt, Settings};
-use super::store::Releases;
 
 /// One channel in the report.
 #[derive(Debug, Clone, Serialize)]

@@ -1,5 +1,6 @@
-//! The rollout decision for one update check: pure, from the channel's controls, its newest
-//! release, the asking machine and every other machine on the channel.
+//! The per-channel throttle: the decision for one update check, pure, from the channel's
+//! rollout controls, its newest release, the asking machine and every other machine on the
+//! channel (the fleet's wave controller, `fleet::rollout`, is a different thing).
 //!
 //! In order (after Nebraska's `enforceRolloutPolicy`): a client version that is not semver
 //! is an error (go-omaha answers `error-internal` too); no release in the channel or
@@ -14,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use super::instances::Instance;
+use super::releases::Release;
 use super::settings::{ChannelSettings, Halt};
-use super::store::Release;
 
 /// What to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,18 +1,9 @@
-//! The server's directory: its layout, the release index, publishing, atomic writes and the
-//! lock that serialises writers of the shared files.
+//! The release index of the channel directory, and publishing a release into it.
 //!
-//! ```text
-//! DIR/releases.json                          the release index (every channel)
-//! DIR/channels.json                          rollout controls (see settings.rs)
-//! DIR/instances.json                         the machines seen (see instances.rs)
-//! DIR/packages/CHANNEL/VERSION/NAME          a payload
-//! DIR/packages/CHANNEL/VERSION/NAME.minisig  its detached minisign signature
-//! DIR/.lock                                  flock'd by every writer of the two .json files
-//! ```
 //! A release becomes visible in one step: its files are written into a temporary directory,
 //! fsynced, renamed to `VERSION`, and only then is it added to `releases.json` (itself
-//! replaced atomically). A crash in between leaves a directory no index names; the next
-//! publish of that version replaces it.
+//! replaced atomically under the directory lock). A crash in between leaves a directory no
+//! index names; the next publish of that version replaces it.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -23,14 +14,10 @@ use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 use thiserror::Error;
 
-/// The release index file.
-pub const RELEASES_FILE: &str = "releases.json";
-/// The rollout controls file.
-pub const CHANNELS_FILE: &str = "channels.json";
-/// The instances file.
-pub const INSTANCES_FILE: &str = "instances.json";
-/// Where payloads live.
-pub const PACKAGES_DIR: &str = "packages";
+use super::directory::{
+    self, DirectoryError, PACKAGES_DIR, RELEASES_FILE, io_at, lock, now_secs, read_json, write_json,
+};
+use super::signature::SignatureError;
 
 /// One published release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,30 +104,6 @@ impl Releases {
     }
 }
 
-/// Errors reading or writing the directory.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    /// An I/O failure, with the path.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
-    /// A JSON file that does not parse.
-    #[error(
-        "{path} is not a valid kindling update-server file: {message}; restore it from a backup or remove it"
-    )]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// serde's message.
-        message: String,
-    },
-}
-
 /// Why `publish` refused.
 #[derive(Debug, Error)]
 pub enum PublishError {
@@ -186,28 +149,12 @@ pub enum PublishError {
     /// The payload is empty (update_engine refuses size 0).
     #[error("payload {0} is empty; update_engine refuses a package of size 0")]
     EmptyPayload(PathBuf),
-    /// The signature is missing or unreadable.
-    #[error("signature {path}: {source}")]
-    SignatureIo {
-        /// The path.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
-    /// The signature is not a minisign signature file.
-    #[error(
-        "signature {path} is not a minisign signature: {reason} (make one with `minisign -S -m PAYLOAD`)"
-    )]
-    Signature {
-        /// The path.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// The signature is missing, unreadable or not a minisign signature file.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     /// Writing into the directory failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Directory(#[from] DirectoryError),
 }
 
 /// What to publish.
@@ -311,14 +258,14 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
         return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
     }
     let sig_dest = tmp.path().join(format!("{name}.minisig"));
-    fs::copy(req.signature, &sig_dest).map_err(|source| PublishError::SignatureIo {
+    fs::copy(req.signature, &sig_dest).map_err(|source| SignatureError::Io {
         path: req.signature.to_path_buf(),
         source,
     })?;
     File::open(&sig_dest)
         .and_then(|f| f.sync_all())
         .map_err(|e| io_at(&sig_dest, e))?;
-    sync_dir(tmp.path())?;
+    directory::sync_dir(tmp.path())?;
     let final_dir = channel_dir.join(req.version);
     if final_dir.exists() {
         // Left by a publish that crashed before updating the index (checked above).
@@ -326,7 +273,7 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
     }
     let tmp_path = tmp.keep();
     fs::rename(&tmp_path, &final_dir).map_err(|e| io_at(&final_dir, e))?;
-    sync_dir(&channel_dir)?;
+    directory::sync_dir(&channel_dir)?;
     let release = Release {
         channel: req.channel.to_string(),
         version: req.version.to_string(),
@@ -379,90 +326,9 @@ fn copy_hashing(from: &Path, to: &Path) -> Result<(u64, String, String), Publish
 /// Read the release index (empty when there is none yet).
 ///
 /// # Errors
-/// [`StoreError`] when it cannot be read or parsed.
-pub fn load_releases(dir: &Path) -> Result<Releases, StoreError> {
+/// [`DirectoryError`] when it cannot be read or parsed.
+pub fn load_releases(dir: &Path) -> Result<Releases, DirectoryError> {
     read_json(&dir.join(RELEASES_FILE))
-}
-
-/// Read a JSON file, or the default when it does not exist.
-///
-/// # Errors
-/// [`StoreError`].
-pub fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(io_at(path, e)),
-    }
-}
-
-/// Write a JSON file atomically (temp file, fsync, rename, fsync the directory).
-///
-/// # Errors
-/// [`StoreError::Io`].
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    bytes.push(b'\n');
-    atomic_write(path, &bytes)
-}
-
-/// Replace `path` with `bytes` atomically.
-///
-/// # Errors
-/// [`StoreError::Io`].
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(parent)
-        .map_err(|e| io_at(parent, e))?;
-    tmp.write_all(bytes).map_err(|e| io_at(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| io_at(path, e))?;
-    tmp.persist(path).map_err(|e| io_at(path, e.error))?;
-    sync_dir(parent)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_at(dir, e))
-}
-
-/// Take the directory's writer lock (released when the file is dropped).
-///
-/// # Errors
-/// [`StoreError::Io`].
-pub fn lock(dir: &Path) -> Result<File, StoreError> {
-    let path = dir.join(".lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io_at(&path, e))?;
-    file.lock().map_err(|e| io_at(&path, e))?;
-    Ok(file)
-}
-
-pub(crate) fn io_at(path: &Path, source: io::Error) -> StoreError {
-    StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Now, in Unix seconds.
-#[must_use]
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -483,6 +349,16 @@ mod tests {
         path
     }
 
+    fn stable_1_0_0<'a>(payload: &'a Path, signature: &'a Path) -> PublishRequest<'a> {
+        PublishRequest {
+            channel: "stable",
+            version: "1.0.0",
+            payload,
+            signature,
+            name: None,
+        }
+    }
+
     #[test]
     fn publishes_and_refuses_duplicates() {
         let tmp = tempfile::tempdir().unwrap();
@@ -490,13 +366,7 @@ mod tests {
         fs::write(&payload, b"hello").unwrap();
         let signature = sig(tmp.path());
         let dir = tmp.path().join("srv");
-        let req = PublishRequest {
-            channel: "stable",
-            version: "1.0.0",
-            payload: &payload,
-            signature: &signature,
-            name: None,
-        };
+        let req = stable_1_0_0(&payload, &signature);
         let r = publish(&dir, &req).unwrap();
         assert_eq!(r.size, 5);
         assert_eq!(r.sha256, "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
@@ -506,24 +376,16 @@ mod tests {
             publish(&dir, &req),
             Err(PublishError::Duplicate { .. })
         ));
-        let plus = PublishRequest {
-            version: "1.0.0+build",
+        let at = |version| PublishRequest {
+            version,
             ..req.clone()
         };
         assert!(matches!(
-            publish(&dir, &plus),
+            publish(&dir, &at("1.0.0+build")),
             Err(PublishError::Duplicate { .. })
         ));
-        let newer = PublishRequest {
-            version: "1.10.0",
-            ..req.clone()
-        };
-        publish(&dir, &newer).unwrap();
-        let older = PublishRequest {
-            version: "1.9.0",
-            ..req.clone()
-        };
-        publish(&dir, &older).unwrap();
+        publish(&dir, &at("1.10.0")).unwrap();
+        publish(&dir, &at("1.9.0")).unwrap();
         let index = load_releases(&dir).unwrap();
         assert_eq!(index.newest("stable").unwrap().version, "1.10.0");
         assert!(index.newest("beta").is_none());
@@ -540,13 +402,7 @@ mod tests {
         let junk = tmp.path().join("junk.minisig");
         fs::write(&junk, "not a signature\n").unwrap();
         let dir = tmp.path().join("srv");
-        let base = PublishRequest {
-            channel: "stable",
-            version: "1.0.0",
-            payload: &payload,
-            signature: &signature,
-            name: None,
-        };
+        let base = stable_1_0_0(&payload, &signature);
         let cases: Vec<(PublishRequest<'_>, &str)> = vec![
             (
                 PublishRequest {
