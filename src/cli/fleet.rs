@@ -3,6 +3,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::fleet::controller;
+use crate::fleet::listing::host_names;
 use crate::fleet::rollout::{self, Kind, Rollout};
 use crate::fleet::{Mirror, Store, preview, view};
 use crate::lock::{DEFAULT_ENDPOINTS, LockConfig, TlsFiles};
@@ -349,7 +351,7 @@ async fn rollout_text(args: &FleetArgs, store: &Store, r: &Rollout) -> String {
         store
             .nodes()
             .await
-            .map(|nodes| view::host_names(&nodes))
+            .map(|nodes| host_names(&nodes))
             .unwrap_or_default()
     } else {
         std::collections::HashMap::new()
@@ -492,7 +494,7 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
         },
         RolloutCommand::Apply { node_timeout } => {
             let mut say = |line: &str| eprintln!("kindling: rollout: {line}");
-            match rollout::run(store, Duration::from_secs(*node_timeout), &mut say).await {
+            match controller::run(store, Duration::from_secs(*node_timeout), &mut say).await {
                 Ok(r) => {
                     let code = super::emit(&rollout_text(args, store, &r).await);
                     if matches!(r.phase, rollout::Phase::Completed) {
@@ -504,7 +506,7 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
                 Err(e) => fail(2, &e),
             }
         }
-        RolloutCommand::Abort => match rollout::abort(store).await {
+        RolloutCommand::Abort => match controller::abort(store).await {
             Ok(r) => super::emit(&rollout_text(args, store, &r).await),
             Err(e) => fail(2, &e),
         },

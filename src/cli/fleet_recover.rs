@@ -4,21 +4,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::fleet::store::Listed;
+use crate::fleet::listing::find;
 use crate::fleet::{Mirror, Store};
 
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("kindling: {message}");
     ExitCode::from(code)
-}
-
-/// The node named `name` (machine id or hostname).
-fn find<'a>(nodes: &'a [Listed], name: &str) -> Option<&'a Listed> {
-    nodes.iter().find(|l| l.id == name).or_else(|| {
-        nodes
-            .iter()
-            .find(|l| l.record.as_ref().is_ok_and(|r| r.hostname == name))
-    })
 }
 
 pub(super) async fn rollback(

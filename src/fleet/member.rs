@@ -17,11 +17,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use super::join::Join;
 use super::keys;
+use super::local::Local;
 use super::record::{
     AgentView, Digest, NodeRecord, NodeState, Published, file_entry, link_entry, now_ms, now_secs,
 };
@@ -29,56 +29,6 @@ use super::store::Store;
 use crate::diagnostic::Severity;
 use crate::plan::Effect;
 use crate::root::{Observed, Root};
-
-/// What the node remembers of the fleet: `/var/lib/kindling/fleet.json` in the root.
-pub const LOCAL: &str = "/var/lib/kindling/fleet.json";
-
-/// The node's own memory of what it applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Local {
-    /// The generation applied.
-    pub generation: u64,
-    /// The generation worked towards.
-    pub target: u64,
-    /// Where the node stands.
-    pub state: NodeState,
-    /// Why a reboot is required.
-    pub reboot_required: Vec<String>,
-    /// The boot that applied a reboot-required change (a different boot id: rebooted).
-    pub reboot_boot_id: Option<String>,
-    /// Whether the last apply passed the health check.
-    pub healthy: bool,
-    /// Unix milliseconds.
-    pub apply_started_ms: u64,
-    /// Unix milliseconds.
-    pub apply_finished_ms: u64,
-    /// Every path a fleet config planned here (the digest covers them).
-    pub managed: BTreeSet<String>,
-    /// What a rollback would restore: the fleet generation the node had before its last
-    /// apply, and the name of the generation that apply saved (see `recover`).
-    pub rollback_to: Option<(u64, String)>,
-    /// The answer to the last rollback request.
-    pub rollback: Option<super::record::RollbackAnswer>,
-}
-
-impl Local {
-    /// Read the node's memory (a missing or unreadable file is a node that applied nothing).
-    #[must_use]
-    pub fn load(root: &Root) -> Local {
-        root.resolve(LOCAL)
-            .ok()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
-    pub(super) fn save(&self, root: &Root) -> Result<(), String> {
-        let path = root.resolve(LOCAL).map_err(|e| e.to_string())?;
-        let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        crate::apply::write_file(&path, &text, 0o644, (0, 0)).map_err(|e| e.to_string())
-    }
-}
 
 /// The digest of `paths` as they are in `root`.
 #[must_use]

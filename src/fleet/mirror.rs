@@ -18,8 +18,9 @@ use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
 use tokio::time::Instant;
 
 use super::keys;
-use super::record::{NodeRecord, Published};
-use super::store::{Listed, Store};
+use super::listing::Listed;
+use super::record::Published;
+use super::store::Store;
 
 /// How long the mirror trusts its watch alone. A watch on a connection that died silently
 /// (a partition, a half-open TCP connection) would never report again, and a rollout
@@ -78,13 +79,8 @@ async fn snapshot(store: &Store, prefix: &str) -> Result<Snapshot, String> {
     let nodes = records
         .iter()
         .map(|(k, v)| {
-            let id = keys::id_of(k).to_string();
-            let listed = Listed {
-                alive: live.contains(&id),
-                record: NodeRecord::parse(v, store.group()),
-                id: id.clone(),
-            };
-            (id, listed)
+            let listed = Listed::read(k, v, store.group(), &live);
+            (listed.id.clone(), listed)
         })
         .collect();
     let published = match config {
@@ -248,11 +244,7 @@ impl Mirror {
             if rest.starts_with("node/") {
                 changed = true;
                 if put {
-                    let listed = Listed {
-                        id: id.to_string(),
-                        record: NodeRecord::parse(kv.value(), self.store.group()),
-                        alive: self.live.contains(id),
-                    };
+                    let listed = Listed::read(rest, kv.value(), self.store.group(), &self.live);
                     self.nodes.insert(id.to_string(), listed);
                 } else {
                     self.nodes.remove(id);

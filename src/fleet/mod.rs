@@ -17,9 +17,12 @@
 //! pipeline (window and lock), and never trusts a value read from etcd: every record and
 //! config is size-limited, parsed and checked (group, generation) before it is used.
 
+pub mod controller;
 pub mod gate;
 pub mod join;
 pub mod keys;
+pub mod listing;
+pub mod local;
 pub mod member;
 pub mod mirror;
 pub mod preview;

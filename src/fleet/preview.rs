@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::listing::Listed;
 use super::record::{Digest, NodeRecord, file_entry, link_entry};
-use super::store::Listed;
 use super::vars::{Vars, missing, refusal, restrict};
 use crate::diff::{ActionChange, Diff, FileChange};
 use crate::plan::{Content, Effect, Plan, PlannedFile};

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use super::member::Local;
+use super::local::Local;
 use super::record::{NodeState, RollbackAnswer, now_secs};
 use super::store::Store;
 use crate::root::Root;

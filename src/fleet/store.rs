@@ -7,23 +7,13 @@ use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp
 use sha2::{Digest as _, Sha256};
 
 use super::keys;
+use super::listing::Listed;
 use super::record::{NodeRecord, Published, hex, now_secs};
 use super::rollout::Rollout;
 use crate::lock::LockConfig;
 
 /// Keys read per page.
 const PAGE: i64 = 2000;
-
-/// One node as listed: its record (or why it cannot be used) and whether its lease lives.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    /// The node id (from the key).
-    pub id: String,
-    /// The record, or why it was refused.
-    pub record: Result<NodeRecord, String>,
-    /// Whether its liveness key exists (its lease did not expire).
-    pub alive: bool,
-}
 
 /// The fleet of one group in etcd.
 #[derive(Clone)]
@@ -172,18 +162,13 @@ impl Store {
             self.range(&node_prefix, false),
             self.range(&live_prefix, true)
         )?;
-        let alive: std::collections::HashSet<&str> =
-            live.iter().map(|(k, _)| keys::id_of(k)).collect();
+        let alive: std::collections::HashSet<String> = live
+            .iter()
+            .map(|(k, _)| keys::id_of(k).to_string())
+            .collect();
         let mut out: Vec<Listed> = records
             .iter()
-            .map(|(k, v)| {
-                let id = keys::id_of(k).to_string();
-                Listed {
-                    alive: alive.contains(id.as_str()),
-                    record: NodeRecord::parse(v, &self.group),
-                    id,
-                }
-            })
+            .map(|(k, v)| Listed::read(k, v, &self.group, &alive))
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
