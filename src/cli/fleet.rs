@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::fleet::controller;
 use crate::fleet::listing::host_names;
 use crate::fleet::rollout::{self, Kind, Rollout};
-use crate::fleet::{Mirror, Store, preview, view};
+use crate::fleet::{FleetEtcd, Mirror, preview, view};
 use crate::lock::{DEFAULT_ENDPOINTS, LockConfig, TlsFiles};
 
 /// Arguments of `fleet`.
@@ -157,7 +157,7 @@ pub(super) fn run(args: &FleetArgs) -> ExitCode {
         Err(code) => return code,
     };
     rt.block_on(async {
-        let store = match Store::connect(&config(args), &args.group).await {
+        let store = match FleetEtcd::connect(&config(args), &args.group).await {
             Ok(s) => s,
             Err(e) => return fail(2, &format!("cannot reach etcd at {}: {e}", args.endpoint)),
         };
@@ -176,7 +176,7 @@ pub(super) fn run(args: &FleetArgs) -> ExitCode {
     })
 }
 
-async fn build_view(store: &Store) -> Result<view::View, String> {
+async fn build_view(store: &FleetEtcd) -> Result<view::View, String> {
     let published = store.published().await?.map_or(0, |(p, _)| p.generation);
     let nodes = store.nodes().await?;
     Ok(view::build(store.group(), published, &nodes))
@@ -193,7 +193,12 @@ fn show_view(args: &FleetArgs, v: &view::View) -> String {
     }
 }
 
-async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Duration>) -> ExitCode {
+async fn status(
+    args: &FleetArgs,
+    store: &FleetEtcd,
+    watch: bool,
+    limit: Option<Duration>,
+) -> ExitCode {
     if !watch {
         return match build_view(store).await {
             Ok(v) => super::emit(&show_view(args, &v)),
@@ -246,7 +251,7 @@ async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Dura
 
 async fn publish(
     args: &FleetArgs,
-    store: &Store,
+    store: &FleetEtcd,
     file: &str,
     hold: bool,
     generation: Option<u64>,
@@ -299,14 +304,14 @@ async fn publish(
             };
             super::emit(&out)
         }
-        Err(e @ crate::fleet::store::PublishError::Etcd(_)) => {
+        Err(e @ crate::fleet::etcd::PublishError::Etcd(_)) => {
             fail(2, &format!("{e}; nothing published"))
         }
         Err(e) => fail(1, &format!("{e}; nothing published")),
     }
 }
 
-async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
+async fn diff(args: &FleetArgs, store: &FleetEtcd, file: &str) -> ExitCode {
     // The text is read twice (here, and by the diagnostics): standard input cannot be.
     if file == "-" {
         return fail(2, "the config must be a file, not standard input (-)");
@@ -343,7 +348,7 @@ async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
 
 /// The rollout as shown, its nodes named as `fleet status` names them (a hostname, with the
 /// machine id where two nodes share it); a node without a record is shown by its id.
-async fn rollout_text(args: &FleetArgs, store: &Store, r: &Rollout) -> String {
+async fn rollout_text(args: &FleetArgs, store: &FleetEtcd, r: &Rollout) -> String {
     let names = if matches!(args.format, super::DiffFormat::Human)
         && !(r.admitted.is_empty() && r.not_staged.is_empty())
     {
@@ -401,7 +406,7 @@ fn show_rollout(
     }
 }
 
-async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) -> ExitCode {
+async fn rollout_cmd(args: &FleetArgs, store: &FleetEtcd, command: &RolloutCommand) -> ExitCode {
     match command {
         RolloutCommand::Create {
             release: Some(version),
@@ -531,7 +536,7 @@ async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) 
 
 /// The rollout key's revision when a new rollout may be written there (0: none); a rollout
 /// in progress is never replaced, a finished one only with `--replace`.
-async fn free_rollout_slot(store: &Store, replace: bool) -> Result<i64, ExitCode> {
+async fn free_rollout_slot(store: &FleetEtcd, replace: bool) -> Result<i64, ExitCode> {
     match store.rollout().await {
         Ok(Some((r, _))) if !r.is_finished() => Err(fail(
             1,

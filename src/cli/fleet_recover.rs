@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::fleet::listing::find;
-use crate::fleet::{Mirror, Store};
+use crate::fleet::{FleetEtcd, Mirror};
 
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("kindling: {message}");
@@ -13,7 +13,7 @@ fn fail(code: u8, message: &str) -> ExitCode {
 }
 
 pub(super) async fn rollback(
-    store: &Store,
+    store: &FleetEtcd,
     names: &[String],
     failed: bool,
     to: Option<u64>,

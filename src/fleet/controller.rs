@@ -25,15 +25,15 @@
 
 use std::time::Duration;
 
+use super::etcd::FleetEtcd;
 use super::listing::{Listed, host_names};
 use super::mirror::Mirror;
 use super::record::{NodeRecord, now_secs};
 use super::rollout::{Phase, Rollout};
-use super::store::Store;
 
 /// Write `change`d rollout with compare-and-swap, re-reading on a conflict (an abort written
 /// meanwhile is kept: the change is re-applied to the fresh value).
-async fn update(store: &Store, change: &dyn Fn(&mut Rollout)) -> Result<Rollout, String> {
+async fn update(store: &FleetEtcd, change: &dyn Fn(&mut Rollout)) -> Result<Rollout, String> {
     for _ in 0..32 {
         let Some((mut r, rev)) = store.rollout().await? else {
             return Err("the rollout was deleted".into());
@@ -136,7 +136,7 @@ impl Target {
 /// # Errors
 /// When etcd fails or there is no rollout.
 pub async fn run(
-    store: &Store,
+    store: &FleetEtcd,
     node_timeout: Duration,
     say: &mut dyn FnMut(&str),
 ) -> Result<Rollout, String> {
@@ -278,7 +278,7 @@ pub async fn run(
 }
 
 /// Write the admission of every node of `wave`.
-async fn admit(store: &Store, target: &Target, wave: &[String]) -> Result<(), String> {
+async fn admit(store: &FleetEtcd, target: &Target, wave: &[String]) -> Result<(), String> {
     for id in wave {
         match target {
             Target::Config(g) => store.admit(id, *g).await?,
@@ -336,7 +336,7 @@ async fn wait_wave(
 ///
 /// # Errors
 /// When etcd fails or there is no rollout.
-pub async fn abort(store: &Store) -> Result<Rollout, String> {
+pub async fn abort(store: &FleetEtcd) -> Result<Rollout, String> {
     update(store, &|r| {
         if matches!(r.phase, Phase::Created) {
             r.phase = Phase::Aborted;

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions};
 
+use super::etcd::FleetEtcd;
 use super::join::Join;
 use super::keys;
 use super::rollout::{Phase, Rollout};
-use super::store::Store;
 use crate::agent::reboot::sleep_within;
 
 /// What the gate decided.
@@ -48,7 +48,7 @@ pub fn governs(rollout: &Rollout, version: &str) -> bool {
     rollout.release.as_deref() == Some(version) && rollout.phase != Phase::Completed
 }
 
-async fn read(store: &Store, id: &str, version: &str) -> Result<Found, String> {
+async fn read(store: &FleetEtcd, id: &str, version: &str) -> Result<Found, String> {
     let Some((rollout, _)) = store.rollout().await? else {
         return Ok(Found::Free);
     };
@@ -89,7 +89,7 @@ pub async fn admission(
     let mut backoff = Duration::from_secs(1);
     loop {
         let attempt = async {
-            let store = Store::connect(&join.etcd, &join.group).await?;
+            let store = FleetEtcd::connect(&join.etcd, &join.group).await?;
             let found = read(&store, id, version).await?;
             Ok::<_, String>((store, found))
         };

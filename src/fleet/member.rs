@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::etcd::FleetEtcd;
 use super::join::Join;
 use super::keys;
 use super::local::Local;
 use super::record::{
     AgentView, Digest, NodeRecord, NodeState, Published, file_entry, link_entry, now_ms, now_secs,
 };
-use super::store::Store;
 use crate::diagnostic::Severity;
 use crate::plan::Effect;
 use crate::root::{Observed, Root};
@@ -205,7 +205,7 @@ impl Member {
 
     /// One connection's life: lease, record, watch, converge; `Err` restarts it.
     async fn session(&self, view: &mut watch::Receiver<AgentView>) -> Result<(), String> {
-        let store = Store::connect(&self.join.etcd, &self.join.group).await?;
+        let store = FleetEtcd::connect(&self.join.etcd, &self.join.group).await?;
         let mut client = store.client();
         let ttl = i64::try_from(self.join.ttl.as_secs()).unwrap_or(60);
         let lease = client
@@ -299,7 +299,7 @@ impl Member {
 
     /// The config this node should have: the published one, or (held) the one a rollout
     /// admitted it to.
-    async fn target(&self, store: &Store) -> Result<Option<Published>, String> {
+    async fn target(&self, store: &FleetEtcd) -> Result<Option<Published>, String> {
         let Some((published, _)) = store.published().await? else {
             return Ok(None);
         };
@@ -497,7 +497,7 @@ async fn keep_alive(
 /// One connection's writing end: where and under which lease the record goes, and what
 /// was written last (so an unchanged record is not written again).
 struct Session {
-    store: Store,
+    store: FleetEtcd,
     lease: i64,
     address: String,
     last: Option<NodeRecord>,

@@ -17,10 +17,10 @@ use std::time::Duration;
 use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
 use tokio::time::Instant;
 
+use super::etcd::FleetEtcd;
 use super::keys;
 use super::listing::Listed;
 use super::record::Published;
-use super::store::Store;
 
 /// How long the mirror trusts its watch alone. A watch on a connection that died silently
 /// (a partition, a half-open TCP connection) would never report again, and a rollout
@@ -33,7 +33,7 @@ const RESYNC: Duration = Duration::from_secs(60);
 
 /// One group's fleet as of the last event seen.
 pub struct Mirror {
-    store: Store,
+    store: FleetEtcd,
     prefix: String,
     nodes: BTreeMap<String, Listed>,
     live: HashSet<String>,
@@ -64,7 +64,7 @@ struct Snapshot {
 
 /// Read the group at one revision and start the watch from the revision after it, so no
 /// change falls between the read and the watch.
-async fn snapshot(store: &Store, prefix: &str) -> Result<Snapshot, String> {
+async fn snapshot(store: &FleetEtcd, prefix: &str) -> Result<Snapshot, String> {
     let (records, revision) = store.range_at(&format!("{prefix}node/"), false, 0).await?;
     let (live_prefix, config_key) = (format!("{prefix}live/"), keys::config(store.group()));
     let (live, config) = tokio::try_join!(
@@ -112,7 +112,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When etcd fails or the published config cannot be read.
-    pub async fn open(store: &Store) -> Result<Mirror, String> {
+    pub async fn open(store: &FleetEtcd) -> Result<Mirror, String> {
         let prefix = keys::group_prefix(store.group());
         let s = snapshot(store, &prefix).await?;
         Ok(Mirror {
@@ -157,7 +157,7 @@ impl Mirror {
         self.nodes.values()
     }
 
-    /// Every node, sorted by id, as [`Store::nodes`] lists them.
+    /// Every node, sorted by id, as [`FleetEtcd::nodes`] lists them.
     #[must_use]
     pub fn listed(&self) -> Vec<Listed> {
         self.nodes.values().cloned().collect()
@@ -239,7 +239,7 @@ impl Mirror {
                 continue;
             };
             let put = event.event_type() == EventType::Put;
-            // The id as `Store::nodes` takes it: the key's last part.
+            // The id as `FleetEtcd::nodes` takes it: the key's last part.
             let id = keys::id_of(rest);
             if rest.starts_with("node/") {
                 changed = true;

@@ -18,6 +18,7 @@
 //! config is size-limited, parsed and checked (group, generation) before it is used.
 
 pub mod controller;
+pub mod etcd;
 pub mod gate;
 pub mod join;
 pub mod keys;
@@ -29,12 +30,11 @@ pub mod preview;
 pub mod record;
 pub mod recover;
 pub mod rollout;
-pub mod store;
 pub mod vars;
 pub mod view;
 
+pub use etcd::FleetEtcd;
 pub use join::Join;
 pub use member::Publisher;
 pub use mirror::Mirror;
 pub use record::{AgentView, Digest, NodeRecord, NodeState, Published};
-pub use store::Store;

@@ -11,10 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::etcd::FleetEtcd;
 use super::keys;
 use super::local::Local;
 use super::record::{NodeState, RollbackAnswer, now_secs};
-use super::store::Store;
 use crate::root::Root;
 
 /// A rollback request: `kindling/fleet/<group>/rollback/<id>`.
@@ -108,7 +108,7 @@ pub fn restore(root: &Root, local: &mut Local, request: &Request, revision: i64)
 /// # Errors
 /// When etcd fails.
 pub async fn pending(
-    store: &Store,
+    store: &FleetEtcd,
     id: &str,
 ) -> Result<Option<(Result<Request, String>, i64)>, String> {
     let resp = store
@@ -131,7 +131,7 @@ pub async fn pending(
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn clear(store: &Store, id: &str, revision: i64) -> Result<(), String> {
+pub async fn clear(store: &FleetEtcd, id: &str, revision: i64) -> Result<(), String> {
     use etcd_client::{Compare, CompareOp, Txn, TxnOp};
     let key = keys::rollback(store.group(), id);
     let txn = Txn::new()
@@ -154,7 +154,7 @@ pub async fn clear(store: &Store, id: &str, revision: i64) -> Result<(), String>
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn request(store: &Store, id: &str, to: u64) -> Result<i64, String> {
+pub async fn request(store: &FleetEtcd, id: &str, to: u64) -> Result<i64, String> {
     let value = serde_json::to_vec(&Request {
         to,
         requested_at: now_secs(),

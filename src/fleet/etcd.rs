@@ -1,7 +1,10 @@
-//! The fleet's reads and writes in etcd (v3), one group at a time. Lists are read in pages
-//! (a 10,000-node group is more than gRPC's default message limit in one answer); writes
-//! that must not race (a publish against another publish) are compare-and-swap
-//! transactions.
+//! The fleet's keys in etcd (v3), one group at a time: [`FleetEtcd`] is the one handle the
+//! operator commands, the member and the release gate read and write the group through.
+//! It is named for what it is, a connection to etcd scoped to a group's keys (see `keys`),
+//! not a store of its own: nothing is kept here, every answer is etcd's. Lists are read in
+//! pages (a 10,000-node group is more than gRPC's default message limit in one answer);
+//! writes that must not race (a publish against another publish, a rollout against its
+//! controller) are compare-and-swap transactions.
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
 use sha2::{Digest as _, Sha256};
@@ -17,14 +20,16 @@ const PAGE: i64 = 2000;
 
 /// The fleet of one group in etcd.
 #[derive(Clone)]
-pub struct Store {
+pub struct FleetEtcd {
     client: Client,
     group: String,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for FleetEtcd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("group", &self.group).finish()
+        f.debug_struct("FleetEtcd")
+            .field("group", &self.group)
+            .finish()
     }
 }
 
@@ -54,16 +59,16 @@ pub enum PublishError {
     Etcd(String),
 }
 
-impl Store {
+impl FleetEtcd {
     /// Connect to etcd for `group`.
     ///
     /// # Errors
     /// When etcd cannot be reached.
-    pub async fn connect(config: &LockConfig, group: &str) -> Result<Store, String> {
+    pub async fn connect(config: &LockConfig, group: &str) -> Result<FleetEtcd, String> {
         let client = crate::lock::etcd3_client(config)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Store {
+        Ok(FleetEtcd {
             client,
             group: group.to_string(),
         })
