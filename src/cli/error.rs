@@ -51,6 +51,9 @@ pub enum CliError {
     /// A failure worded for the user whose status is 1 (a failed check, update or payload).
     #[error("{0}")]
     Failed(String),
+    /// The fleet in etcd: a request its rules refuse (status 1), or etcd (status 2).
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::Error),
 }
 
 impl CliError {
@@ -61,6 +64,8 @@ impl CliError {
             CliError::Shown(status) => *status,
             CliError::Usage(_) => Status::Usage,
             CliError::Failed(_) => Status::Failed,
+            CliError::Fleet(e) if e.is_refusal() => Status::Failed,
+            CliError::Fleet(_) => Status::Usage,
         }
     }
 }

@@ -6,9 +6,10 @@
 //! writes that must not race (a publish against another publish, a rollout against its
 //! controller) are compare-and-swap transactions.
 
-use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, GetOptions, GetResponse, PutOptions, Txn, TxnOp};
 use sha2::{Digest as _, Sha256};
 
+use super::error::Error;
 use super::keys;
 use super::listing::Listed;
 use super::record::{NodeRecord, Published, hex, now_secs};
@@ -18,7 +19,7 @@ use crate::lock::LockConfig;
 /// Keys read per page.
 const PAGE: i64 = 2000;
 
-/// The fleet of one group in etcd.
+/// One group's keys in etcd.
 #[derive(Clone)]
 pub struct FleetEtcd {
     client: Client,
@@ -33,30 +34,9 @@ impl std::fmt::Debug for FleetEtcd {
     }
 }
 
-fn etcd(e: &etcd_client::Error) -> String {
-    format!("etcd: {e}")
-}
-
-/// Why a publish was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PublishError {
-    /// The generation asked for is not after the one published.
-    #[error(
-        "generation {asked} is not after the published generation {current}: a generation never goes backwards (omit --generation to take {next})",
-        next = current + 1
-    )]
-    Backwards {
-        /// What was asked.
-        asked: u64,
-        /// What is published.
-        current: u64,
-    },
-    /// Too big for the fleet.
-    #[error("the config is {0} bytes; a published config may have at most {max} bytes", max = keys::MAX_CONFIG_BYTES)]
-    TooBig(usize),
-    /// Someone else published meanwhile, or etcd failed.
-    #[error("{0}")]
-    Etcd(String),
+/// A value as JSON for etcd.
+pub(super) fn encode(value: &impl serde::Serialize) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))
 }
 
 impl FleetEtcd {
@@ -64,10 +44,8 @@ impl FleetEtcd {
     ///
     /// # Errors
     /// When etcd cannot be reached.
-    pub async fn connect(config: &LockConfig, group: &str) -> Result<FleetEtcd, String> {
-        let client = crate::lock::etcd3_client(config)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn connect(config: &LockConfig, group: &str) -> Result<FleetEtcd, Error> {
+        let client = crate::lock::etcd3_client(config).await?;
         Ok(FleetEtcd {
             client,
             group: group.to_string(),
@@ -86,8 +64,36 @@ impl FleetEtcd {
         self.client.clone()
     }
 
+    /// One key as of `revision` (0: now).
+    pub(super) async fn get(&self, key: &str, revision: i64) -> Result<GetResponse, Error> {
+        let options = (revision > 0).then(|| GetOptions::new().with_revision(revision));
+        Ok(self.client.clone().get(key, options).await?)
+    }
+
+    /// One key's value and mod revision, when it exists.
+    async fn value(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>, Error> {
+        let resp = self.get(key, 0).await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map(|kv| (kv.value().to_vec(), kv.mod_revision())))
+    }
+
+    /// Run `then` if `key` is still at `revision` (0: absent); false when it changed.
+    pub(super) async fn when_unchanged(
+        &self,
+        key: &str,
+        revision: i64,
+        then: Vec<TxnOp>,
+    ) -> Result<bool, Error> {
+        let txn = Txn::new()
+            .when(vec![Compare::mod_revision(key, CompareOp::Equal, revision)])
+            .and_then(then);
+        Ok(self.client.clone().txn(txn).await?.succeeded())
+    }
+
     /// Every key and value under `prefix`, paged.
-    async fn range(&self, prefix: &str, keys_only: bool) -> Result<Vec<(String, Vec<u8>)>, String> {
+    async fn range(&self, prefix: &str, keys_only: bool) -> Result<Vec<(String, Vec<u8>)>, Error> {
         Ok(self.range_at(prefix, keys_only, 0).await?.0)
     }
 
@@ -98,7 +104,7 @@ impl FleetEtcd {
         prefix: &str,
         keys_only: bool,
         mut revision: i64,
-    ) -> Result<(Vec<(String, Vec<u8>)>, i64), String> {
+    ) -> Result<(Vec<(String, Vec<u8>)>, i64), Error> {
         let mut out = Vec::new();
         let end = prefix_end(prefix);
         let mut from = prefix.as_bytes().to_vec();
@@ -111,12 +117,7 @@ impl FleetEtcd {
                 // Every page at the first page's revision: one consistent listing.
                 options = options.with_revision(revision);
             }
-            let resp = self
-                .client
-                .clone()
-                .get(from.clone(), Some(options))
-                .await
-                .map_err(|e| etcd(&e))?;
+            let resp = self.client.clone().get(from.clone(), Some(options)).await?;
             if revision == 0 {
                 revision = resp
                     .header()
@@ -145,13 +146,8 @@ impl FleetEtcd {
         &self,
         key: &str,
         revision: i64,
-    ) -> Result<Option<Vec<u8>>, String> {
-        let resp = self
-            .client
-            .clone()
-            .get(key, Some(GetOptions::new().with_revision(revision)))
-            .await
-            .map_err(|e| etcd(&e))?;
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let resp = self.get(key, revision).await?;
         Ok(resp.kvs().first().map(|kv| kv.value().to_vec()))
     }
 
@@ -160,7 +156,7 @@ impl FleetEtcd {
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn nodes(&self) -> Result<Vec<Listed>, String> {
+    pub async fn nodes(&self) -> Result<Vec<Listed>, Error> {
         let prefix = keys::group_prefix(&self.group);
         let (node_prefix, live_prefix) = (format!("{prefix}node/"), format!("{prefix}live/"));
         let (records, live) = tokio::try_join!(
@@ -183,7 +179,7 @@ impl FleetEtcd {
     ///
     /// # Errors
     /// When etcd fails or the value cannot be used.
-    pub async fn published(&self) -> Result<Option<(Published, i64)>, String> {
+    pub async fn published(&self) -> Result<Option<(Published, i64)>, Error> {
         self.published_at(&keys::config(&self.group)).await
     }
 
@@ -191,23 +187,17 @@ impl FleetEtcd {
     ///
     /// # Errors
     /// When etcd fails or the value cannot be used.
-    pub async fn generation(&self, generation: u64) -> Result<Option<Published>, String> {
+    pub async fn generation(&self, generation: u64) -> Result<Option<Published>, Error> {
         Ok(self
             .published_at(&keys::config_history(&self.group, generation))
             .await?
             .map(|(p, _)| p))
     }
 
-    async fn published_at(&self, key: &str) -> Result<Option<(Published, i64)>, String> {
-        let resp = self
-            .client
-            .clone()
-            .get(key, None)
-            .await
-            .map_err(|e| etcd(&e))?;
-        match resp.kvs().first() {
+    async fn published_at(&self, key: &str) -> Result<Option<(Published, i64)>, Error> {
+        match self.value(key).await? {
             None => Ok(None),
-            Some(kv) => Ok(Some((Published::parse(kv.value())?, kv.mod_revision()))),
+            Some((value, revision)) => Ok(Some((Published::parse(&value)?, revision))),
         }
     }
 
@@ -215,23 +205,35 @@ impl FleetEtcd {
     /// or as `generation` when given (refused unless after the published one).
     ///
     /// # Errors
-    /// A generation going backwards, a config too big, a concurrent publish, etcd.
+    /// A generation going backwards, a config too big, a concurrent publish, etcd; each
+    /// said with "nothing published".
     pub async fn publish(
         &self,
         text: &str,
         hold: bool,
         generation: Option<u64>,
-    ) -> Result<Published, PublishError> {
+    ) -> Result<Published, Error> {
+        self.try_publish(text, hold, generation)
+            .await
+            .map_err(|e| Error::NotPublished(Box::new(e)))
+    }
+
+    async fn try_publish(
+        &self,
+        text: &str,
+        hold: bool,
+        generation: Option<u64>,
+    ) -> Result<Published, Error> {
         if text.len() > keys::MAX_CONFIG_BYTES {
-            return Err(PublishError::TooBig(text.len()));
+            return Err(Error::TooBig(text.len()));
         }
-        let current = self.published().await.map_err(PublishError::Etcd)?;
+        let current = self.published().await?;
         let (now, revision) = current
             .as_ref()
             .map_or((0, 0), |(p, rev)| (p.generation, *rev));
         let next = match generation {
             Some(g) if g <= now => {
-                return Err(PublishError::Backwards {
+                return Err(Error::Backwards {
                     asked: g,
                     current: now,
                 });
@@ -246,29 +248,14 @@ impl FleetEtcd {
             published_at: now_secs(),
             hold,
         };
-        let value = serde_json::to_vec(&published)
-            .map_err(|e| PublishError::Etcd(format!("internal error: {e}")))?;
+        let value = encode(&published)?;
         let key = keys::config(&self.group);
-        let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                key.clone(),
-                CompareOp::Equal,
-                revision,
-            )])
-            .and_then(vec![
-                TxnOp::put(key, value.clone(), None),
-                TxnOp::put(keys::config_history(&self.group, next), value, None),
-            ]);
-        let resp = self
-            .client
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(|e| PublishError::Etcd(etcd(&e)))?;
-        if !resp.succeeded() {
-            return Err(PublishError::Etcd(
-                "another publish to this group happened at the same time; nothing was published, try again".into(),
-            ));
+        let writes = vec![
+            TxnOp::put(key.clone(), value.clone(), None),
+            TxnOp::put(keys::config_history(&self.group, next), value, None),
+        ];
+        if !self.when_unchanged(&key, revision, writes).await? {
+            return Err(Error::PublishedMeanwhile);
         }
         Ok(published)
     }
@@ -277,8 +264,8 @@ impl FleetEtcd {
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn put_record(&self, record: &NodeRecord, lease: i64) -> Result<(), String> {
-        let value = serde_json::to_vec(record).map_err(|e| format!("internal error: {e}"))?;
+    pub async fn put_record(&self, record: &NodeRecord, lease: i64) -> Result<(), Error> {
+        let value = encode(record)?;
         let txn = Txn::new().and_then(vec![
             TxnOp::put(keys::node(&self.group, &record.machine_id), value, None),
             TxnOp::put(
@@ -287,66 +274,54 @@ impl FleetEtcd {
                 Some(PutOptions::new().with_lease(lease)),
             ),
         ]);
-        self.client.clone().txn(txn).await.map_err(|e| etcd(&e))?;
+        self.client.clone().txn(txn).await?;
         Ok(())
     }
 
-    /// Write raw bytes at a key of this group (tests and benchmarks seed records this way).
+    /// Write raw bytes at a key of this group (tests and benchmarks seed records this way);
+    /// returns the revision of the write.
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn put_raw(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
-        self.client
-            .clone()
-            .put(key, value, None)
-            .await
-            .map_err(|e| etcd(&e))?;
-        Ok(())
+    pub async fn put_raw(&self, key: &str, value: Vec<u8>) -> Result<i64, Error> {
+        let resp = self.client.clone().put(key, value, None).await?;
+        Ok(resp
+            .header()
+            .map_or(0, etcd_client::ResponseHeader::revision))
     }
 
     /// The generation a rollout admitted `id` to.
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn admitted(&self, id: &str) -> Result<Option<u64>, String> {
-        let resp = self
-            .client
-            .clone()
-            .get(keys::admit(&self.group, id), None)
-            .await
-            .map_err(|e| etcd(&e))?;
-        Ok(resp
-            .kvs()
-            .first()
-            .and_then(|kv| std::str::from_utf8(kv.value()).ok()?.trim().parse().ok()))
+    pub async fn admitted(&self, id: &str) -> Result<Option<u64>, Error> {
+        Ok(self
+            .value(&keys::admit(&self.group, id))
+            .await?
+            .and_then(|(v, _)| std::str::from_utf8(&v).ok()?.trim().parse().ok()))
     }
 
     /// Admit `id` to `generation`.
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn admit(&self, id: &str, generation: u64) -> Result<(), String> {
+    pub async fn admit(&self, id: &str, generation: u64) -> Result<(), Error> {
         self.put_raw(
             &keys::admit(&self.group, id),
             generation.to_string().into_bytes(),
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     /// The rollout, with its key's mod revision.
     ///
     /// # Errors
     /// When etcd fails or the value is not a rollout.
-    pub async fn rollout(&self) -> Result<Option<(Rollout, i64)>, String> {
-        let resp = self
-            .client
-            .clone()
-            .get(keys::rollout(&self.group), None)
-            .await
-            .map_err(|e| etcd(&e))?;
-        match resp.kvs().first() {
+    pub async fn rollout(&self) -> Result<Option<(Rollout, i64)>, Error> {
+        match self.value(&keys::rollout(&self.group)).await? {
             None => Ok(None),
-            Some(kv) => Ok(Some((parse_rollout(kv.value())?, kv.mod_revision()))),
+            Some((value, revision)) => Ok(Some((Rollout::parse(&value)?, revision))),
         }
     }
 
@@ -354,27 +329,12 @@ impl FleetEtcd {
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn put_rollout(&self, rollout: &Rollout, revision: i64) -> Result<bool, String> {
+    pub async fn put_rollout(&self, rollout: &Rollout, revision: i64) -> Result<bool, Error> {
         let key = keys::rollout(&self.group);
-        let value = serde_json::to_vec(rollout).map_err(|e| format!("internal error: {e}"))?;
-        let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                key.clone(),
-                CompareOp::Equal,
-                revision,
-            )])
-            .and_then(vec![TxnOp::put(key, value, None)]);
-        let resp = self.client.clone().txn(txn).await.map_err(|e| etcd(&e))?;
-        Ok(resp.succeeded())
+        let value = encode(rollout)?;
+        self.when_unchanged(&key, revision, vec![TxnOp::put(key.clone(), value, None)])
+            .await
     }
-}
-
-/// A rollout value read from etcd (size-limited, parsed).
-fn parse_rollout(bytes: &[u8]) -> Result<Rollout, String> {
-    if bytes.len() > keys::MAX_RECORD_BYTES {
-        return Err("the rollout value is too large to be one".into());
-    }
-    serde_json::from_slice(bytes).map_err(|e| format!("the rollout value is not a rollout: {e}"))
 }
 
 /// The end of the range of keys starting with `prefix` (etcd's `prefix + 1`).

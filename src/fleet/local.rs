@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Error;
 use super::record::{NodeState, RollbackAnswer};
 use crate::root::Root;
 
@@ -54,9 +55,11 @@ impl Local {
             .unwrap_or_default()
     }
 
-    pub(super) fn save(&self, root: &Root) -> Result<(), String> {
-        let path = root.resolve(LOCAL).map_err(|e| e.to_string())?;
-        let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        crate::apply::write_file(&path, &text, 0o644, (0, 0)).map_err(|e| e.to_string())
+    /// Write the node's memory (atomically).
+    pub(super) fn save(&self, root: &Root) -> Result<(), Error> {
+        let path = root.resolve(LOCAL)?;
+        let text = serde_json::to_vec_pretty(self).map_err(Error::Memory)?;
+        crate::apply::write_file(&path, &text, 0o644, (0, 0))?;
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::error::Error;
 use super::etcd::FleetEtcd;
 use super::join::Join;
 use super::keys;
@@ -204,24 +205,21 @@ impl Member {
     }
 
     /// One connection's life: lease, record, watch, converge; `Err` restarts it.
-    async fn session(&self, view: &mut watch::Receiver<AgentView>) -> Result<(), String> {
+    async fn session(&self, view: &mut watch::Receiver<AgentView>) -> Result<(), Error> {
         let store = FleetEtcd::connect(&self.join.etcd, &self.join.group).await?;
         let mut client = store.client();
         let ttl = i64::try_from(self.join.ttl.as_secs()).unwrap_or(60);
         let lease = client
             .lease_grant(ttl, None)
             .await
-            .map_err(|e| format!("etcd lease: {e}"))?
+            .map_err(Error::Lease)?
             .id();
-        let (keeper, answers) = client
-            .lease_keep_alive(lease)
-            .await
-            .map_err(|e| format!("etcd lease: {e}"))?;
+        let (keeper, answers) = client.lease_keep_alive(lease).await.map_err(Error::Lease)?;
         // The lease is kept alive by a task of its own, so an apply and its health check
         // (which may take minutes) never starve the keep-alives: a node that is converging
         // is alive. The task ends with the session (dropped guard) or reports the loss.
         let every = (self.join.ttl / 3).max(Duration::from_millis(500));
-        let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<String>();
+        let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<Error>();
         let _keeper = KeepAlive(tokio::spawn(keep_alive(keeper, answers, every, lost_tx)));
         let address = self.join.address.clone().unwrap_or_else(|| {
             self.join
@@ -257,21 +255,21 @@ impl Member {
         let mut watch = client
             .watch(keys::config(&self.join.group), None)
             .await
-            .map_err(|e| format!("etcd watch: {e}"))?;
+            .map_err(Error::Watch)?;
         watch
             .watch(keys::admit(&self.join.group, &self.machine_id), None)
             .await
-            .map_err(|e| format!("etcd watch: {e}"))?;
+            .map_err(Error::Watch)?;
         watch
             .watch(keys::rollback(&self.join.group, &self.machine_id), None)
             .await
-            .map_err(|e| format!("etcd watch: {e}"))?;
+            .map_err(Error::Watch)?;
         self.recover(&mut out, &mut local, view).await?;
         self.converge(&mut out, &mut local, view).await?;
         loop {
             tokio::select! {
                 why = &mut lost => {
-                    return Err(why.unwrap_or_else(|_| "the fleet lease keeper stopped".into()));
+                    return Err(why.unwrap_or(Error::KeeperStopped));
                 }
                 msg = watch.message() => {
                     match msg {
@@ -281,8 +279,8 @@ impl Member {
                                 self.converge(&mut out, &mut local, view).await?;
                             }
                         }
-                        Ok(_) => return Err("the fleet watch ended".into()),
-                        Err(e) => return Err(format!("etcd watch: {e}")),
+                        Ok(_) => return Err(Error::WatchEnded),
+                        Err(e) => return Err(Error::Watch(e)),
                     }
                 }
                 changed = view.changed() => {
@@ -299,7 +297,7 @@ impl Member {
 
     /// The config this node should have: the published one, or (held) the one a rollout
     /// admitted it to.
-    async fn target(&self, store: &FleetEtcd) -> Result<Option<Published>, String> {
+    async fn target(&self, store: &FleetEtcd) -> Result<Option<Published>, Error> {
         let Some((published, _)) = store.published().await? else {
             return Ok(None);
         };
@@ -319,7 +317,7 @@ impl Member {
         out: &mut Session,
         local: &Local,
         view: &AgentView,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let mut record = self.record(local, view, &out.address);
         if out.last.as_ref() == Some(&record) {
             return Ok(());
@@ -334,7 +332,7 @@ impl Member {
         out: &mut Session,
         local: &mut Local,
         view: &watch::Receiver<AgentView>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let target = match self.target(&out.store).await {
             Ok(t) => t,
             Err(e) => {
@@ -366,7 +364,7 @@ impl Member {
         let outcome =
             tokio::task::spawn_blocking(move || apply_published(&root, &published, health_timeout))
                 .await
-                .map_err(|e| format!("internal error: {e}"))?;
+                .map_err(|e| Error::Internal(e.to_string()))?;
         if !matches!(outcome, Outcome::Refused(_)) {
             local.rollback_to = super::recover::after_apply(
                 saved_before.as_deref(),
@@ -419,8 +417,8 @@ impl Member {
         out: &mut Session,
         local: &mut Local,
         view: &watch::Receiver<AgentView>,
-    ) -> Result<(), String> {
-        let Some((request, revision)) =
+    ) -> Result<(), Error> {
+        let Some(super::recover::Pending { request, revision }) =
             super::recover::pending(&out.store, &self.machine_id).await?
         else {
             return Ok(());
@@ -447,7 +445,7 @@ impl Member {
                     (a, l)
                 })
                 .await
-                .map_err(|e| format!("internal error: {e}"))?;
+                .map_err(|e| Error::Internal(e.to_string()))?;
                 *local = l;
                 answer
             }
@@ -476,19 +474,19 @@ async fn keep_alive(
     mut keeper: etcd_client::LeaseKeeper,
     mut answers: etcd_client::LeaseKeepAliveStream,
     every: Duration,
-    lost: tokio::sync::oneshot::Sender<String>,
+    lost: tokio::sync::oneshot::Sender<Error>,
 ) {
     let mut tick = tokio::time::interval(every);
     let why = loop {
         tick.tick().await;
         if let Err(e) = keeper.keep_alive().await {
-            break format!("etcd lease: {e}");
+            break Error::Lease(e);
         }
         match tokio::time::timeout(every, answers.message()).await {
             Ok(Ok(Some(a))) if a.ttl() > 0 => {}
-            Ok(Err(e)) => break format!("etcd lease: {e}"),
-            Err(_) => break "etcd did not answer a lease keep-alive in time".to_string(),
-            Ok(_) => break "the fleet lease expired (etcd was out of reach)".to_string(),
+            Ok(Err(e)) => break Error::Lease(e),
+            Err(_) => break Error::LeaseUnanswered,
+            Ok(_) => break Error::LeaseExpired,
         }
     };
     let _ = lost.send(why);

@@ -17,6 +17,7 @@ use std::time::Duration;
 use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
 use tokio::time::Instant;
 
+use super::error::Error;
 use super::etcd::FleetEtcd;
 use super::keys;
 use super::listing::Listed;
@@ -64,7 +65,7 @@ struct Snapshot {
 
 /// Read the group at one revision and start the watch from the revision after it, so no
 /// change falls between the read and the watch.
-async fn snapshot(store: &FleetEtcd, prefix: &str) -> Result<Snapshot, String> {
+async fn snapshot(store: &FleetEtcd, prefix: &str) -> Result<Snapshot, Error> {
     let (records, revision) = store.range_at(&format!("{prefix}node/"), false, 0).await?;
     let (live_prefix, config_key) = (format!("{prefix}live/"), keys::config(store.group()));
     let (live, config) = tokio::try_join!(
@@ -98,7 +99,7 @@ async fn snapshot(store: &FleetEtcd, prefix: &str) -> Result<Snapshot, String> {
             ),
         )
         .await
-        .map_err(|e| format!("etcd watch: {e}"))?;
+        .map_err(Error::Watch)?;
     Ok(Snapshot {
         nodes,
         live,
@@ -112,7 +113,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When etcd fails or the published config cannot be read.
-    pub async fn open(store: &FleetEtcd) -> Result<Mirror, String> {
+    pub async fn open(store: &FleetEtcd) -> Result<Mirror, Error> {
         let prefix = keys::group_prefix(store.group());
         let s = snapshot(store, &prefix).await?;
         Ok(Mirror {
@@ -133,7 +134,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn resync(&mut self) -> Result<(), String> {
+    pub async fn resync(&mut self) -> Result<(), Error> {
         let s = snapshot(&self.store, &self.prefix).await?;
         self.nodes = s.nodes;
         self.live = s.live;
@@ -178,7 +179,7 @@ impl Mirror {
     ///
     /// # Errors
     /// As [`Mirror::changed`].
-    pub async fn catch_up(&mut self) -> Result<(), String> {
+    pub async fn catch_up(&mut self) -> Result<(), Error> {
         self.changed(Instant::now()).await.map(|_| ())
     }
 
@@ -188,7 +189,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When the watch failed and the group cannot be read again.
-    pub async fn changed(&mut self, until: Instant) -> Result<bool, String> {
+    pub async fn changed(&mut self, until: Instant) -> Result<bool, Error> {
         loop {
             if self.broken || Instant::now() >= self.resync_at {
                 self.resync().await?;

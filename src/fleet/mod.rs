@@ -18,6 +18,7 @@
 //! config is size-limited, parsed and checked (group, generation) before it is used.
 
 pub mod controller;
+pub mod error;
 pub mod etcd;
 pub mod gate;
 pub mod join;
@@ -29,10 +30,12 @@ pub mod mirror;
 pub mod preview;
 pub mod record;
 pub mod recover;
+pub mod rollback;
 pub mod rollout;
 pub mod vars;
 pub mod view;
 
+pub use error::{Error, ValueError};
 pub use etcd::FleetEtcd;
 pub use join::Join;
 pub use member::Publisher;

@@ -11,7 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::etcd::FleetEtcd;
+use super::error::{Error, ValueError};
+use super::etcd::{FleetEtcd, encode};
 use super::keys;
 use super::local::Local;
 use super::record::{NodeState, RollbackAnswer, now_secs};
@@ -102,28 +103,29 @@ pub fn restore(root: &Root, local: &mut Local, request: &Request, revision: i64)
     }
 }
 
-/// The pending request for `id`, with its key's mod revision (a request that cannot be
-/// read is returned as its reason).
+/// A rollback request waiting for the node: the request (or why it cannot be read) and
+/// its key's mod revision, which the answer names.
+#[derive(Debug)]
+pub struct Pending {
+    /// The request, or why it cannot be used.
+    pub request: Result<Request, ValueError>,
+    /// The request key's mod revision.
+    pub revision: i64,
+}
+
+/// The pending request for `id`, if any.
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn pending(
-    store: &FleetEtcd,
-    id: &str,
-) -> Result<Option<(Result<Request, String>, i64)>, String> {
-    let resp = store
-        .client()
-        .get(keys::rollback(store.group(), id), None)
-        .await
-        .map_err(|e| format!("etcd: {e}"))?;
-    Ok(resp.kvs().first().map(|kv| {
-        let parsed = if kv.value().len() > 4096 {
-            Err("the rollback request is too large to be one".to_string())
+pub async fn pending(store: &FleetEtcd, id: &str) -> Result<Option<Pending>, Error> {
+    let resp = store.get(&keys::rollback(store.group(), id), 0).await?;
+    Ok(resp.kvs().first().map(|kv| Pending {
+        request: if kv.value().len() > 4096 {
+            Err(ValueError::RequestTooLarge)
         } else {
-            serde_json::from_slice(kv.value())
-                .map_err(|e| format!("the rollback request is not one: {e}"))
-        };
-        (parsed, kv.mod_revision())
+            serde_json::from_slice(kv.value()).map_err(ValueError::NotARequest)
+        },
+        revision: kv.mod_revision(),
     }))
 }
 
@@ -131,21 +133,10 @@ pub async fn pending(
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn clear(store: &FleetEtcd, id: &str, revision: i64) -> Result<(), String> {
-    use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+pub async fn clear(store: &FleetEtcd, id: &str, revision: i64) -> Result<(), Error> {
     let key = keys::rollback(store.group(), id);
-    let txn = Txn::new()
-        .when(vec![Compare::mod_revision(
-            key.clone(),
-            CompareOp::Equal,
-            revision,
-        )])
-        .and_then(vec![TxnOp::delete(key, None)]);
-    store
-        .client()
-        .txn(txn)
-        .await
-        .map_err(|e| format!("etcd: {e}"))?;
+    let delete = vec![etcd_client::TxnOp::delete(key.clone(), None)];
+    store.when_unchanged(&key, revision, delete).await?;
     Ok(())
 }
 
@@ -154,20 +145,14 @@ pub async fn clear(store: &FleetEtcd, id: &str, revision: i64) -> Result<(), Str
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn request(store: &FleetEtcd, id: &str, to: u64) -> Result<i64, String> {
-    let value = serde_json::to_vec(&Request {
+pub async fn request(store: &FleetEtcd, id: &str, to: u64) -> Result<i64, Error> {
+    let value = encode(&Request {
         to,
         requested_at: now_secs(),
-    })
-    .map_err(|e| format!("internal error: {e}"))?;
-    let resp = store
-        .client()
-        .put(keys::rollback(store.group(), id), value, None)
+    })?;
+    store
+        .put_raw(&keys::rollback(store.group(), id), value)
         .await
-        .map_err(|e| format!("etcd: {e}"))?;
-    Ok(resp
-        .header()
-        .map_or(0, etcd_client::ResponseHeader::revision))
 }
 
 #[cfg(test)]

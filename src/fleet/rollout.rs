@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ValueError;
+use super::keys::MAX_RECORD_BYTES;
 use super::record::now_secs;
 
 /// How nodes are admitted.
@@ -112,6 +114,17 @@ impl Rollout {
             release: Some(version.to_string()),
             ..Rollout::new(0, kind, max_parallel, max_failures)
         }
+    }
+
+    /// A rollout value read from etcd (size-limited, parsed).
+    ///
+    /// # Errors
+    /// A value too large, or not a rollout.
+    pub fn parse(bytes: &[u8]) -> Result<Rollout, ValueError> {
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(ValueError::RolloutTooLarge);
+        }
+        serde_json::from_slice(bytes).map_err(ValueError::NotARollout)
     }
 
     /// What is rolled out: `generation 3` or `release 1.0.1`.
