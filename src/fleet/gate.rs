@@ -56,7 +56,9 @@ async fn read(store: &FleetEtcd, id: &str, version: &str) -> Result<Found, Error
     if !governs(&rollout, version) {
         return Ok(Found::Free);
     }
-    let resp = store.get(&keys::admit_release(store.group(), id), 0).await?;
+    let resp = store
+        .get(&keys::admit_release(store.group(), id), 0)
+        .await?;
     let revision = resp
         .header()
         .map_or(0, etcd_client::ResponseHeader::revision);
@@ -175,9 +177,7 @@ impl Watch<'_> {
         let mut stream = match watched.await {
             Ok(w) => w,
             Err(e) => {
-                return self
-                    .pause(format!("{waiting}; etcd watch: {e}"))
-                    .await;
+                return self.pause(format!("{waiting}; etcd watch: {e}")).await;
             }
         };
         // A re-read every 5 minutes besides the watch: a watch on a connection that died
