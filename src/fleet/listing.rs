@@ -75,11 +75,12 @@ pub fn find<'a>(nodes: &'a [Listed], name: &str) -> Option<&'a Listed> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::fleet::record::NodeState;
 
-    fn node(id: &str, generation: u64, state: NodeState, alive: bool) -> Listed {
+    /// A listed node `id` named `host-<id>` (shared with the view's tests).
+    pub(crate) fn node(id: &str, generation: u64, state: NodeState, alive: bool) -> Listed {
         Listed {
             id: id.into(),
             alive,

@@ -244,6 +244,7 @@ impl Member {
             lease,
             address,
             last: None,
+            view: view.clone(),
         };
         let current = view.borrow_and_update().clone();
         self.publish(&mut out, &local, &current).await?;
@@ -264,8 +265,8 @@ impl Member {
             .watch(keys::rollback(&self.join.group, &self.machine_id), None)
             .await
             .map_err(Error::Watch)?;
-        self.recover(&mut out, &mut local, view).await?;
-        self.converge(&mut out, &mut local, view).await?;
+        self.recover(&mut out, &mut local).await?;
+        self.converge(&mut out, &mut local).await?;
         loop {
             tokio::select! {
                 why = &mut lost => {
@@ -275,8 +276,8 @@ impl Member {
                     match msg {
                         Ok(Some(m)) if !m.canceled() => {
                             if !m.events().is_empty() {
-                                self.recover(&mut out, &mut local, view).await?;
-                                self.converge(&mut out, &mut local, view).await?;
+                                self.recover(&mut out, &mut local).await?;
+                                self.converge(&mut out, &mut local).await?;
                             }
                         }
                         Ok(_) => return Err(Error::WatchEnded),
@@ -311,6 +312,13 @@ impl Member {
         }
     }
 
+    /// Keep the node's memory, then write the record with the agent's state as it is now.
+    async fn save_and_publish(&self, out: &mut Session, local: &Local) -> Result<(), Error> {
+        local.save(&self.root)?;
+        let v = out.view.borrow().clone();
+        self.publish(out, local, &v).await
+    }
+
     /// Write the record when it changed since the last write.
     async fn publish(
         &self,
@@ -327,20 +335,13 @@ impl Member {
         out.store.put_record(&record, out.lease).await
     }
 
-    async fn converge(
-        &self,
-        out: &mut Session,
-        local: &mut Local,
-        view: &watch::Receiver<AgentView>,
-    ) -> Result<(), Error> {
+    async fn converge(&self, out: &mut Session, local: &mut Local) -> Result<(), Error> {
         let target = match self.target(&out.store).await {
             Ok(t) => t,
             Err(e) => {
                 // A value in etcd that cannot be used: refused, nothing applied.
                 local.state = NodeState::Failed(format!("refused the published config: {e}"));
-                local.save(&self.root)?;
-                let v = view.borrow().clone();
-                return self.publish(out, local, &v).await;
+                return self.save_and_publish(out, local).await;
             }
         };
         let Some(published) = target else {
@@ -354,9 +355,7 @@ impl Member {
         local.target = g;
         local.state = NodeState::Applying;
         local.apply_started_ms = now_ms();
-        local.save(&self.root)?;
-        let v = view.borrow().clone();
-        self.publish(out, local, &v).await?;
+        self.save_and_publish(out, local).await?;
         (self.log)(&format!("fleet: applying config generation {g}"));
         let root = self.root.clone();
         let health_timeout = self.health_timeout;
@@ -404,20 +403,13 @@ impl Member {
                 }
             }
         }
-        local.save(&self.root)?;
-        let v = view.borrow().clone();
-        self.publish(out, local, &v).await
+        self.save_and_publish(out, local).await
     }
 }
 
 impl Member {
     /// Answer a pending rollback request (see `recover`), once per request.
-    async fn recover(
-        &self,
-        out: &mut Session,
-        local: &mut Local,
-        view: &watch::Receiver<AgentView>,
-    ) -> Result<(), Error> {
+    async fn recover(&self, out: &mut Session, local: &mut Local) -> Result<(), Error> {
         let Some(super::recover::Pending { request, revision }) =
             super::recover::pending(&out.store, &self.machine_id).await?
         else {
@@ -432,11 +424,7 @@ impl Member {
             return super::recover::clear(&out.store, &self.machine_id, revision).await;
         }
         let answer = match request {
-            Err(why) => super::record::RollbackAnswer {
-                revision,
-                restored: false,
-                message: format!("refused: {why}; nothing restored"),
-            },
+            Err(why) => super::recover::Refused::from(why).answer(revision),
             Ok(request) => {
                 let root = self.root.clone();
                 let mut l = local.clone();
@@ -452,9 +440,7 @@ impl Member {
         };
         (self.log)(&format!("fleet: rollback request: {}", answer.message));
         local.rollback = Some(answer);
-        local.save(&self.root)?;
-        let v = view.borrow().clone();
-        self.publish(out, local, &v).await?;
+        self.save_and_publish(out, local).await?;
         super::recover::clear(&out.store, &self.machine_id, revision).await
     }
 }
@@ -499,6 +485,8 @@ struct Session {
     lease: i64,
     address: String,
     last: Option<NodeRecord>,
+    /// The agent's state, read when the record is written.
+    view: watch::Receiver<AgentView>,
 }
 
 /// What applying a published config ended in.

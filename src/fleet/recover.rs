@@ -54,53 +54,97 @@ pub fn after_apply(
     }
 }
 
+/// Why a node refuses a rollback request (nothing is restored then).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// The request cannot be read.
+    #[error(transparent)]
+    Unreadable(#[from] ValueError),
+    /// Nothing saved to return to (the generation the node is on).
+    #[error(
+        "this node has no saved generation to return to (it is on generation {0}, and its last fleet apply changed nothing or was rolled back already)"
+    )]
+    NothingSaved(u64),
+    /// The request names another generation than the one saved.
+    #[error(
+        "the request names generation {asked}, but the files this node saved are those of generation {saved}"
+    )]
+    OtherGeneration {
+        /// What the request names.
+        asked: u64,
+        /// What the node saved.
+        saved: u64,
+    },
+    /// Something was applied or rolled back since the fleet apply saved its generation.
+    #[error(
+        "the latest saved generation here is {}, not {saved} (the one the fleet apply saved): something applied or rolled back on this node since; roll back by hand with `kindling apply --rollback`",
+        latest.as_deref().unwrap_or("none")
+    )]
+    NotLatest {
+        /// The latest generation saved on the node.
+        latest: Option<String>,
+        /// The one the fleet apply saved.
+        saved: String,
+    },
+    /// The restore itself failed.
+    #[error("the restore failed: {0}")]
+    Failed(crate::apply::ApplyError),
+}
+
+impl Refused {
+    /// The node's answer to the request at `revision`.
+    #[must_use]
+    pub fn answer(&self, revision: i64) -> RollbackAnswer {
+        RollbackAnswer {
+            revision,
+            restored: false,
+            message: format!("refused: {self}; nothing restored"),
+        }
+    }
+}
+
 /// Carry out `request` on the node (blocking: it writes files). Updates `local` and returns
 /// the answer; a refusal changes nothing on the node.
 pub fn restore(root: &Root, local: &mut Local, request: &Request, revision: i64) -> RollbackAnswer {
-    let refuse = |message: String| RollbackAnswer {
-        revision,
-        restored: false,
-        message: format!("refused: {message}; nothing restored"),
-    };
-    let Some((previous, saved)) = local.rollback_to.clone() else {
-        return refuse(format!(
-            "this node has no saved generation to return to (it is on generation {}, and its last fleet apply changed nothing or was rolled back already)",
-            local.generation
-        ));
-    };
+    match restore_saved(root, local, request) {
+        Ok(what) => RollbackAnswer {
+            revision,
+            restored: true,
+            message: what,
+        },
+        Err(refused) => refused.answer(revision),
+    }
+}
+
+/// Check `request` against what the last fleet apply saved, then restore it; what was
+/// done.
+fn restore_saved(root: &Root, local: &mut Local, request: &Request) -> Result<String, Refused> {
+    let (previous, saved) = local
+        .rollback_to
+        .clone()
+        .ok_or(Refused::NothingSaved(local.generation))?;
     if request.to != previous {
-        return refuse(format!(
-            "the request names generation {}, but the files this node saved are those of generation {previous}",
-            request.to
-        ));
+        return Err(Refused::OtherGeneration {
+            asked: request.to,
+            saved: previous,
+        });
     }
     let latest = latest_saved(root);
     if latest.as_deref() != Some(saved.as_str()) {
-        return refuse(format!(
-            "the latest saved generation here is {}, not {saved} (the one the fleet apply saved): something applied or rolled back on this node since; roll back by hand with `kindling apply --rollback`",
-            latest.as_deref().unwrap_or("none")
-        ));
+        return Err(Refused::NotLatest { latest, saved });
     }
-    match crate::apply::rollback(root) {
-        Ok(paths) => {
-            let what = format!(
-                "restored generation {previous} at the operator's request ({} path(s): {})",
-                paths.len(),
-                paths.join(", ")
-            );
-            local.generation = previous;
-            local.rollback_to = None;
-            local.state = NodeState::RolledBack(what.clone());
-            local.reboot_required.clear();
-            local.reboot_boot_id = None;
-            RollbackAnswer {
-                revision,
-                restored: true,
-                message: what,
-            }
-        }
-        Err(e) => refuse(format!("the restore failed: {e}")),
-    }
+    let paths = crate::apply::rollback(root).map_err(Refused::Failed)?;
+    let what = format!(
+        "restored generation {previous} at the operator's request ({} path(s): {})",
+        paths.len(),
+        paths.join(", ")
+    );
+    local.generation = previous;
+    local.rollback_to = None;
+    local.state = NodeState::RolledBack(what.clone());
+    local.reboot_required.clear();
+    local.reboot_boot_id = None;
+    Ok(what)
 }
 
 /// A rollback request waiting for the node: the request (or why it cannot be read) and
@@ -183,40 +227,23 @@ mod tests {
             ..Local::default()
         };
         let before = local.clone();
-        let a = restore(
-            &root,
-            &mut local,
-            &Request {
-                to: 0,
+        let ask = |local: &mut Local, to: u64, revision: i64| {
+            let request = Request {
+                to,
                 requested_at: 0,
-            },
-            7,
-        );
+            };
+            restore(&root, local, &request, revision)
+        };
+        let a = ask(&mut local, 0, 7);
         assert!(!a.restored && a.revision == 7, "{a:?}");
         assert!(a.message.contains("generation 0"), "{}", a.message);
         assert_eq!(local, before);
         // Named right, but the saved generation is gone (applied or rolled back by hand).
-        let a = restore(
-            &root,
-            &mut local,
-            &Request {
-                to: 1,
-                requested_at: 0,
-            },
-            8,
-        );
+        let a = ask(&mut local, 1, 8);
         assert!(a.message.contains("by hand"), "{}", a.message);
         assert_eq!(local, before);
         local.rollback_to = None;
-        let a = restore(
-            &root,
-            &mut local,
-            &Request {
-                to: 1,
-                requested_at: 0,
-            },
-            9,
-        );
+        let a = ask(&mut local, 1, 9);
         assert!(a.message.contains("no saved generation"), "{}", a.message);
     }
 }

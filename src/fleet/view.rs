@@ -277,22 +277,8 @@ pub fn render(view: &View) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::listing::tests::node;
     use crate::fleet::record::NodeState;
-
-    fn node(id: &str, generation: u64, state: NodeState, alive: bool) -> Listed {
-        Listed {
-            id: id.into(),
-            alive,
-            record: Ok(NodeRecord {
-                group: "g".into(),
-                machine_id: id.into(),
-                hostname: format!("host-{id}"),
-                generation,
-                state,
-                ..NodeRecord::default()
-            }),
-        }
-    }
 
     #[test]
     fn summary_counts_every_node_and_never_drops_the_unreachable() {
