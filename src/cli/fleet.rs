@@ -124,13 +124,18 @@ pub enum RolloutCommand {
     },
 }
 
-fn parse_gate(text: &str) -> Result<usize, String> {
+/// A `--gate` that is neither `strict` nor `relaxed:K` (what was given).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a gate: use strict or relaxed:K")]
+struct NotAGate(String);
+
+fn parse_gate(text: &str) -> Result<usize, NotAGate> {
     match text {
         "strict" => Ok(0),
         other => other
             .strip_prefix("relaxed:")
             .and_then(|k| k.parse().ok())
-            .ok_or_else(|| format!("{other:?} is not a gate: use strict or relaxed:K")),
+            .ok_or_else(|| NotAGate(other.to_string())),
     }
 }
 
