@@ -75,7 +75,7 @@ pub fn find<'a>(nodes: &'a [Listed], name: &str) -> Option<&'a Listed> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub mod tests {
     use super::*;
     use crate::fleet::record::NodeState;
 
