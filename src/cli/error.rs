@@ -90,6 +90,9 @@ pub enum CliError {
     /// The update server could not run.
     #[error(transparent)]
     UpdateServer(#[from] crate::update_server::ServeError),
+    /// The fleet in etcd: a request its rules refuse (status 1), or etcd (status 2).
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::Error),
 }
 
 impl CliError {
@@ -114,6 +117,8 @@ impl CliError {
             )
             | CliError::UpdateServer(_) => Status::Usage,
             CliError::Publish(_) => Status::Failed,
+            CliError::Fleet(e) if e.is_refusal() => Status::Failed,
+            CliError::Fleet(_) => Status::Usage,
         }
     }
 

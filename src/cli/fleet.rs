@@ -3,8 +3,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::error::{CliError, Status};
+
+use crate::fleet::controller;
+use crate::fleet::listing::host_names;
 use crate::fleet::rollout::{self, Kind, Rollout};
-use crate::fleet::{Mirror, Store, preview, view};
+use crate::fleet::{Error, FleetEtcd, Mirror, preview, view};
 use crate::lock::{DEFAULT_ENDPOINTS, LockConfig, TlsFiles};
 
 /// Arguments of `fleet`.
@@ -120,13 +124,18 @@ pub enum RolloutCommand {
     },
 }
 
-fn parse_gate(text: &str) -> Result<usize, String> {
+/// A `--gate` that is neither `strict` nor `relaxed:K` (what was given).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a gate: use strict or relaxed:K")]
+struct NotAGate(String);
+
+fn parse_gate(text: &str) -> Result<usize, NotAGate> {
     match text {
         "strict" => Ok(0),
         other => other
             .strip_prefix("relaxed:")
             .and_then(|k| k.parse().ok())
-            .ok_or_else(|| format!("{other:?} is not a gate: use strict or relaxed:K")),
+            .ok_or_else(|| NotAGate(other.to_string())),
     }
 }
 
@@ -144,21 +153,19 @@ fn config(args: &FleetArgs) -> LockConfig {
     }
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("kindling: {message}");
-    ExitCode::from(code)
+pub(super) fn run(args: &FleetArgs) -> ExitCode {
+    super::error::finish(run_command(args))
 }
 
-pub(super) fn run(args: &FleetArgs) -> ExitCode {
+fn run_command(args: &FleetArgs) -> Result<ExitCode, CliError> {
     let rt = match super::agent::runtime() {
         Ok(rt) => rt,
-        Err(code) => return code,
+        Err(code) => return Ok(code),
     };
     rt.block_on(async {
-        let store = match Store::connect(&config(args), &args.group).await {
-            Ok(s) => s,
-            Err(e) => return fail(2, &format!("cannot reach etcd at {}: {e}", args.endpoint)),
-        };
+        let store = FleetEtcd::connect(&config(args), &args.group)
+            .await
+            .map_err(|e| CliError::Usage(format!("cannot reach etcd at {}: {e}", args.endpoint)))?;
         match &args.command {
             FleetCommand::Status { watch, watch_for } => {
                 status(args, &store, *watch, watch_for.map(Duration::from_secs)).await
@@ -174,35 +181,37 @@ pub(super) fn run(args: &FleetArgs) -> ExitCode {
     })
 }
 
-async fn build_view(store: &Store) -> Result<view::View, String> {
+async fn build_view(store: &FleetEtcd) -> Result<view::View, crate::fleet::Error> {
     let published = store.published().await?.map_or(0, |(p, _)| p.generation);
     let nodes = store.nodes().await?;
     Ok(view::build(store.group(), published, &nodes))
 }
 
+/// `value` as pretty JSON, one line feed after it.
+fn json(value: &impl serde::Serialize) -> String {
+    let mut t = serde_json::to_string_pretty(value).unwrap_or_default();
+    t.push('\n');
+    t
+}
+
 fn show_view(args: &FleetArgs, v: &view::View) -> String {
     match args.format {
-        super::DiffFormat::Json => {
-            let mut t = serde_json::to_string_pretty(v).unwrap_or_default();
-            t.push('\n');
-            t
-        }
+        super::DiffFormat::Json => json(v),
         super::DiffFormat::Human => view::render(v),
     }
 }
 
-async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Duration>) -> ExitCode {
+async fn status(
+    args: &FleetArgs,
+    store: &FleetEtcd,
+    watch: bool,
+    limit: Option<Duration>,
+) -> Result<ExitCode, CliError> {
     if !watch {
-        return match build_view(store).await {
-            Ok(v) => super::emit(&show_view(args, &v)),
-            Err(e) => fail(2, &e),
-        };
+        return Ok(super::emit(&show_view(args, &build_view(store).await?)));
     }
     // Read once, then redraw from the changes the watch brings (see `crate::fleet::mirror`).
-    let mut fleet = match Mirror::open(store).await {
-        Ok(m) => m,
-        Err(e) => return fail(2, &e),
-    };
+    let mut fleet = Mirror::open(store).await?;
     let terminal = std::io::stdout().is_terminal();
     let clear = if terminal { "\u{1b}[H\u{1b}[2J" } else { "" };
     let draw = |fleet: &Mirror| {
@@ -217,19 +226,15 @@ async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Dura
     let deadline =
         tokio::time::Instant::now() + limit.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     loop {
-        match fleet.changed(deadline).await {
-            Ok(true) => {}
-            Ok(false) => return ExitCode::SUCCESS,
-            Err(e) => return fail(2, &e),
+        if !fleet.changed(deadline).await? {
+            return Ok(ExitCode::SUCCESS);
         }
         // Changes come in bursts (a wave of nodes): redraw at most 5 times a second.
         tokio::time::sleep_until(
             deadline.min(tokio::time::Instant::now() + Duration::from_millis(200)),
         )
         .await;
-        if let Err(e) = fleet.catch_up().await {
-            return fail(2, &e);
-        }
+        fleet.catch_up().await?;
         let text = draw(&fleet);
         if text != last {
             if terminal {
@@ -242,106 +247,89 @@ async fn status(args: &FleetArgs, store: &Store, watch: bool, limit: Option<Dura
     }
 }
 
+/// The config file's bytes (a file: it is read twice, here and by the diagnostics, and
+/// standard input cannot be).
+fn read_config(file: &str) -> Result<Vec<u8>, CliError> {
+    if file == "-" {
+        return Err(CliError::Usage(
+            "the config must be a file, not standard input (-)".into(),
+        ));
+    }
+    crate::source::read(file).map_err(|e| CliError::Usage(e.to_string()))
+}
+
 async fn publish(
     args: &FleetArgs,
-    store: &Store,
+    store: &FleetEtcd,
     file: &str,
     hold: bool,
     generation: Option<u64>,
-) -> ExitCode {
-    // The text is read twice (here, and by the diagnostics): standard input cannot be.
-    if file == "-" {
-        return fail(2, "the config must be a file, not standard input (-)");
-    }
-    let bytes = match crate::source::read(file) {
-        Ok(b) => b,
-        Err(e) => return fail(2, &e.to_string()),
-    };
+) -> Result<ExitCode, CliError> {
+    let bytes = read_config(file)?;
     if bytes.len() > crate::fleet::keys::MAX_CONFIG_BYTES {
-        return fail(
-            1,
-            &format!(
-                "{file} is {} bytes; a published config may have at most {} bytes; nothing published",
-                bytes.len(),
-                crate::fleet::keys::MAX_CONFIG_BYTES
-            ),
-        );
+        return Err(CliError::Failed(format!(
+            "{file} is {} bytes; a published config may have at most {} bytes; nothing published",
+            bytes.len(),
+            crate::fleet::keys::MAX_CONFIG_BYTES
+        )));
     }
     // The usual diagnostics; a config with errors is refused before etcd is touched. Its
     // `$private_ipv4`-style variables are each node's own: checked here with placeholders.
     let placeholders = crate::fleet::vars::placeholders(&String::from_utf8_lossy(&bytes));
     if let Err(code) = super::plan_for_vars(file, &placeholders, &[], None, super::Color::Auto) {
         eprintln!("kindling: nothing published");
-        return code;
+        return Ok(code);
     }
     let Ok(text) = String::from_utf8(bytes) else {
-        return fail(1, &format!("{file} is not UTF-8 text; nothing published"));
+        return Err(CliError::Failed(format!(
+            "{file} is not UTF-8 text; nothing published"
+        )));
     };
-    match store.publish(&text, hold, generation).await {
-        Ok(p) => {
-            let how = if hold {
-                "held: nodes apply it when `kindling fleet rollout apply` admits them"
-            } else {
-                "the group's agents apply it now"
-            };
-            let out = match args.format {
-                super::DiffFormat::Json => format!(
-                    "{}\n",
-                    serde_json::json!({"group": store.group(), "generation": p.generation, "sha256": p.sha256, "hold": hold})
-                ),
-                super::DiffFormat::Human => format!(
-                    "published generation {} to group {:?} ({how})\n",
-                    p.generation,
-                    store.group()
-                ),
-            };
-            super::emit(&out)
-        }
-        Err(e @ crate::fleet::store::PublishError::Etcd(_)) => {
-            fail(2, &format!("{e}; nothing published"))
-        }
-        Err(e) => fail(1, &format!("{e}; nothing published")),
-    }
+    let p = store.publish(&text, hold, generation).await?;
+    let how = if hold {
+        "held: nodes apply it when `kindling fleet rollout apply` admits them"
+    } else {
+        "the group's agents apply it now"
+    };
+    let out = match args.format {
+        super::DiffFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({"group": store.group(), "generation": p.generation, "sha256": p.sha256, "hold": hold})
+        ),
+        super::DiffFormat::Human => format!(
+            "published generation {} to group {:?} ({how})\n",
+            p.generation,
+            store.group()
+        ),
+    };
+    Ok(super::emit(&out))
 }
 
-async fn diff(args: &FleetArgs, store: &Store, file: &str) -> ExitCode {
-    // The text is read twice (here, and by the diagnostics): standard input cannot be.
-    if file == "-" {
-        return fail(2, "the config must be a file, not standard input (-)");
-    }
-    let text = match crate::source::read(file).map(String::from_utf8) {
-        Ok(Ok(t)) => t,
-        Ok(Err(_)) => return fail(1, &format!("{file} is not UTF-8 text")),
-        Err(e) => return fail(2, &e.to_string()),
+async fn diff(args: &FleetArgs, store: &FleetEtcd, file: &str) -> Result<ExitCode, CliError> {
+    let Ok(text) = String::from_utf8(read_config(file)?) else {
+        return Err(CliError::Failed(format!("{file} is not UTF-8 text")));
     };
     // The usual diagnostics first (variables as placeholders); then each node's own values.
     let placeholders = crate::fleet::vars::placeholders(&text);
     if let Err(code) = super::plan_for_vars(file, &placeholders, &[], None, super::Color::Auto) {
-        return code;
+        return Ok(code);
     }
-    let (published, nodes) = match tokio::try_join!(store.published(), store.nodes()) {
-        Ok(x) => x,
-        Err(e) => return fail(2, &e),
-    };
+    let (published, nodes) = tokio::try_join!(store.published(), store.nodes())?;
     let plans = preview::PerNode::new(
         &text,
         published.as_ref().map(|(p, _)| p.text.as_str()),
         &nodes,
     );
     let p = preview::preview_with(&|r| plans.get(r), &nodes);
-    match args.format {
-        super::DiffFormat::Json => {
-            let mut t = serde_json::to_string_pretty(&p).unwrap_or_default();
-            t.push('\n');
-            super::emit(&t)
-        }
+    Ok(match args.format {
+        super::DiffFormat::Json => super::emit(&json(&p)),
         super::DiffFormat::Human => super::emit(&preview::render(&p)),
-    }
+    })
 }
 
 /// The rollout as shown, its nodes named as `fleet status` names them (a hostname, with the
 /// machine id where two nodes share it); a node without a record is shown by its id.
-async fn rollout_text(args: &FleetArgs, store: &Store, r: &Rollout) -> String {
+async fn rollout_text(args: &FleetArgs, store: &FleetEtcd, r: &Rollout) -> String {
     let names = if matches!(args.format, super::DiffFormat::Human)
         && !(r.admitted.is_empty() && r.not_staged.is_empty())
     {
@@ -349,7 +337,7 @@ async fn rollout_text(args: &FleetArgs, store: &Store, r: &Rollout) -> String {
         store
             .nodes()
             .await
-            .map(|nodes| view::host_names(&nodes))
+            .map(|nodes| host_names(&nodes))
             .unwrap_or_default()
     } else {
         std::collections::HashMap::new()
@@ -364,11 +352,7 @@ fn show_rollout(
 ) -> String {
     let name = |id: &String| names.get(id).unwrap_or(id).clone();
     match args.format {
-        super::DiffFormat::Json => {
-            let mut t = serde_json::to_string_pretty(r).unwrap_or_default();
-            t.push('\n');
-            t
-        }
+        super::DiffFormat::Json => json(r),
         super::DiffFormat::Human => {
             let mut t = format!("{}\n", r.summary());
             let done = if r.release.is_some() {
@@ -399,151 +383,59 @@ fn show_rollout(
     }
 }
 
-async fn rollout_cmd(args: &FleetArgs, store: &Store, command: &RolloutCommand) -> ExitCode {
-    match command {
+async fn rollout_cmd(
+    args: &FleetArgs,
+    store: &FleetEtcd,
+    command: &RolloutCommand,
+) -> Result<ExitCode, CliError> {
+    let shown = match command {
         RolloutCommand::Create {
-            release: Some(version),
+            release,
             kind,
             max_parallel,
             gate,
             replace,
         } => {
-            if version.is_empty()
-                || version.len() > 128
-                || !version
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
-            {
-                return fail(
-                    1,
-                    &format!(
-                        "{version:?} is not a release version (letters, digits, '.', '_', '+', '-')"
-                    ),
-                );
-            }
-            let revision = match free_rollout_slot(store, *replace).await {
-                Ok(rev) => rev,
-                Err(code) => return code,
+            let ask = controller::Create {
+                release: release.as_deref(),
+                kind: *kind,
+                max_parallel: *max_parallel,
+                max_failures: *gate,
+                replace: *replace,
             };
-            let r = Rollout::new_release(version, *kind, *max_parallel, *gate);
-            match store.put_rollout(&r, revision).await {
-                Ok(true) => super::emit(&rollout_text(args, store, &r).await),
-                Ok(false) => fail(1, "another rollout was created at the same time"),
-                Err(e) => fail(2, &e),
-            }
+            controller::create(store, ask).await?
         }
-        RolloutCommand::Create {
-            release: None,
-            kind,
-            max_parallel,
-            gate,
-            replace,
-        } => {
-            let published = match store.published().await {
-                Ok(Some((p, _))) => p,
-                Ok(None) => {
-                    return fail(
-                        1,
-                        "nothing is published in this group; publish with --hold first",
-                    );
-                }
-                Err(e) => return fail(2, &e),
-            };
-            if !published.hold {
-                return fail(
-                    1,
-                    &format!(
-                        "generation {} was published without --hold, so every node applies it already; publish with --hold to roll out",
-                        published.generation
-                    ),
-                );
-            }
-            let revision = match store.rollout().await {
-                Ok(Some((r, _))) if !r.is_finished() => {
-                    return fail(
-                        1,
-                        &format!("a rollout is in progress ({}); abort it first", r.summary()),
-                    );
-                }
-                Ok(Some((_, rev))) if *replace => rev,
-                Ok(Some((r, _))) => {
-                    return fail(
-                        1,
-                        &format!(
-                            "a finished rollout exists ({}); pass --replace",
-                            r.summary()
-                        ),
-                    );
-                }
-                Ok(None) => 0,
-                Err(e) => return fail(2, &e),
-            };
-            let r = Rollout::new(published.generation, *kind, *max_parallel, *gate);
-            match store.put_rollout(&r, revision).await {
-                Ok(true) => super::emit(&rollout_text(args, store, &r).await),
-                Ok(false) => fail(1, "another rollout was created at the same time"),
-                Err(e) => fail(2, &e),
-            }
-        }
-        RolloutCommand::Show => match store.rollout().await {
-            Ok(Some((r, _))) => super::emit(&rollout_text(args, store, &r).await),
-            Ok(None) => fail(1, &format!("no rollout in group {:?}", store.group())),
-            Err(e) => fail(2, &e),
+        RolloutCommand::Show => match store.rollout().await? {
+            Some((r, _)) => r,
+            None => return Err(Error::NoRollout(store.group().to_string()).into()),
         },
         RolloutCommand::Apply { node_timeout } => {
             let mut say = |line: &str| eprintln!("kindling: rollout: {line}");
-            match rollout::run(store, Duration::from_secs(*node_timeout), &mut say).await {
-                Ok(r) => {
-                    let code = super::emit(&rollout_text(args, store, &r).await);
-                    if matches!(r.phase, rollout::Phase::Completed) {
-                        code
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(e) => fail(2, &e),
+            let r = controller::run(store, Duration::from_secs(*node_timeout), &mut say).await?;
+            let code = super::emit(&rollout_text(args, store, &r).await);
+            if !matches!(r.phase, rollout::Phase::Completed) {
+                return Err(CliError::Shown(Status::Failed));
             }
+            return Ok(code);
         }
-        RolloutCommand::Abort => match rollout::abort(store).await {
-            Ok(r) => super::emit(&rollout_text(args, store, &r).await),
-            Err(e) => fail(2, &e),
-        },
+        RolloutCommand::Abort => controller::abort(store).await?,
         RolloutCommand::Rollback {
             nodes,
             failed,
             to,
             timeout,
         } => {
-            super::fleet_recover::rollback(
+            let report = crate::fleet::rollback::rollback(
                 store,
                 nodes,
                 *failed,
                 *to,
                 Duration::from_secs(*timeout),
-                matches!(args.format, super::DiffFormat::Json),
             )
-            .await
+            .await?;
+            let json = matches!(args.format, super::DiffFormat::Json);
+            return super::fleet_recover::render(&report, *timeout, json);
         }
-    }
-}
-
-/// The rollout key's revision when a new rollout may be written there (0: none); a rollout
-/// in progress is never replaced, a finished one only with `--replace`.
-async fn free_rollout_slot(store: &Store, replace: bool) -> Result<i64, ExitCode> {
-    match store.rollout().await {
-        Ok(Some((r, _))) if !r.is_finished() => Err(fail(
-            1,
-            &format!("a rollout is in progress ({}); abort it first", r.summary()),
-        )),
-        Ok(Some((_, rev))) if replace => Ok(rev),
-        Ok(Some((r, _))) => Err(fail(
-            1,
-            &format!(
-                "a finished rollout exists ({}); pass --replace",
-                r.summary()
-            ),
-        )),
-        Ok(None) => Ok(0),
-        Err(e) => Err(fail(2, &e)),
-    }
+    };
+    Ok(super::emit(&rollout_text(args, store, &shown).await))
 }

@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions};
 
+use super::error::Error;
+use super::etcd::FleetEtcd;
 use super::join::Join;
 use super::keys;
 use super::rollout::{Phase, Rollout};
-use super::store::Store;
 use crate::wait::sleep_within;
 
 /// What the gate decided.
@@ -48,7 +49,7 @@ pub fn governs(rollout: &Rollout, version: &str) -> bool {
     rollout.release.as_deref() == Some(version) && rollout.phase != Phase::Completed
 }
 
-async fn read(store: &Store, id: &str, version: &str) -> Result<Found, String> {
+async fn read(store: &FleetEtcd, id: &str, version: &str) -> Result<Found, Error> {
     let Some((rollout, _)) = store.rollout().await? else {
         return Ok(Found::Free);
     };
@@ -56,10 +57,8 @@ async fn read(store: &Store, id: &str, version: &str) -> Result<Found, String> {
         return Ok(Found::Free);
     }
     let resp = store
-        .client()
-        .get(keys::admit_release(store.group(), id), None)
-        .await
-        .map_err(|e| format!("etcd: {e}"))?;
+        .get(&keys::admit_release(store.group(), id), 0)
+        .await?;
     let revision = resp
         .header()
         .map_or(0, etcd_client::ResponseHeader::revision);
@@ -76,6 +75,19 @@ async fn read(store: &Store, id: &str, version: &str) -> Result<Found, String> {
     })
 }
 
+/// Connect and read once, within 10 s.
+async fn look(join: &Join, id: &str, version: &str) -> Result<(FleetEtcd, Found), Error> {
+    let attempt = async {
+        let store = FleetEtcd::connect(&join.etcd, &join.group).await?;
+        let found = read(&store, id, version).await?;
+        Ok::<_, Error>((store, found))
+    };
+    match tokio::time::timeout(Duration::from_secs(10), attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::NoAnswer),
+    }
+}
+
 /// Wait until the node `id` may reboot into `version`: free (no rollout governs it) or
 /// admitted. `give_up` bounds the wait (`None`: as long as it takes); `note` hears what the
 /// node waits for (for its fleet record), `None` once it no longer waits.
@@ -88,16 +100,7 @@ pub async fn admission(
 ) -> Gate {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let attempt = async {
-            let store = Store::connect(&join.etcd, &join.group).await?;
-            let found = read(&store, id, version).await?;
-            Ok::<_, String>((store, found))
-        };
-        let outcome = match tokio::time::timeout(Duration::from_secs(10), attempt).await {
-            Ok(r) => r,
-            Err(_) => Err("etcd did not answer within 10 s".to_string()),
-        };
-        let (store, found) = match outcome {
+        let (store, found) = match look(join, id, version).await {
             Ok(x) => x,
             Err(e) => {
                 let why = format!(
@@ -134,57 +137,82 @@ pub async fn admission(
             "the release rollout of group {:?} ({phase}) has not admitted this node to {version}",
             join.group
         );
-        // Watch the admission and the rollout from just after what was read: any change
-        // (admitted, rollout replaced, completed or deleted) means reading again.
-        let mut client = store.client();
-        let options = WatchOptions::new().with_start_revision(revision + 1);
+        let watch = Watch {
+            store: &store,
+            id,
+            revision,
+            backoff,
+            give_up,
+        };
+        if let Some(gate) = watch.until_change(waiting).await {
+            return gate;
+        }
+    }
+}
+
+/// A wait for the admission or the rollout to change, from just after what was read.
+struct Watch<'a> {
+    store: &'a FleetEtcd,
+    id: &'a str,
+    revision: i64,
+    backoff: Duration,
+    give_up: Option<tokio::time::Instant>,
+}
+
+impl Watch<'_> {
+    /// Watch the admission and the rollout from just after what was read: any change
+    /// (admitted, rollout replaced, completed or deleted) means reading again (`None`).
+    /// `Some` is the verdict when `give_up` came first (still `waiting`).
+    async fn until_change(&self, waiting: String) -> Option<Gate> {
+        let group = self.store.group();
+        let mut client = self.store.client();
+        let options = WatchOptions::new().with_start_revision(self.revision + 1);
         let watched = async {
             let mut stream = client
-                .watch(keys::admit_release(&join.group, id), Some(options.clone()))
+                .watch(keys::admit_release(group, self.id), Some(options.clone()))
                 .await?;
-            stream
-                .watch(keys::rollout(&join.group), Some(options))
-                .await?;
+            stream.watch(keys::rollout(group), Some(options)).await?;
             Ok::<_, etcd_client::Error>(stream)
         };
         let mut stream = match watched.await {
             Ok(w) => w,
             Err(e) => {
-                if !sleep_within(backoff, give_up).await {
-                    return Gate::Waiting(format!("{waiting}; etcd watch: {e}"));
-                }
-                continue;
+                return self.pause(format!("{waiting}; etcd watch: {e}")).await;
             }
         };
         // A re-read every 5 minutes besides the watch: a watch on a connection that died
         // silently (a partition) is not trusted forever.
         let recheck = tokio::time::Instant::now() + Duration::from_secs(300);
-        let until = give_up.map_or(recheck, |g| g.min(recheck));
+        let until = self.give_up.map_or(recheck, |g| g.min(recheck));
         loop {
             match tokio::time::timeout_at(until, stream.message()).await {
                 Err(_) => {
-                    if give_up.is_some_and(|g| tokio::time::Instant::now() >= g) {
-                        return Gate::Waiting(waiting);
-                    }
-                    break;
+                    let gave_up = self
+                        .give_up
+                        .is_some_and(|g| tokio::time::Instant::now() >= g);
+                    return gave_up.then_some(Gate::Waiting(waiting));
                 }
-                Ok(Ok(Some(m))) if m.canceled() => break,
+                Ok(Ok(Some(m))) if m.canceled() => return None,
                 Ok(Ok(Some(m))) => {
                     if m.events()
                         .iter()
                         .any(|e| matches!(e.event_type(), EventType::Put | EventType::Delete))
                     {
-                        break;
+                        return None;
                     }
                 }
-                Ok(Ok(None) | Err(_)) => {
-                    // The watch ended (etcd went away): read again after a pause.
-                    if !sleep_within(backoff, give_up).await {
-                        return Gate::Waiting(waiting);
-                    }
-                    break;
-                }
+                // The watch ended (etcd went away): read again after a pause.
+                Ok(Ok(None) | Err(_)) => return self.pause(waiting).await,
             }
+        }
+    }
+
+    /// Pause for the backoff before reading again (`None`), unless `give_up` comes first.
+    async fn pause(&self, waiting: String) -> Option<Gate> {
+        if sleep_within(self.backoff, self.give_up).await {
+            None
+        } else {
+            Some(Gate::Waiting(waiting))
         }
     }
 }

@@ -12,6 +12,27 @@ use std::time::Duration;
 
 use crate::lock::LockConfig;
 
+/// Why the fleet settings cannot be understood, with the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// `KINDLING_FLEET` is neither on nor off (its value).
+    #[error("{FLEET_KEY}={0} is neither on nor off")]
+    Switch(String),
+    /// The lock's settings, which say how to reach etcd.
+    #[error("{0}")]
+    Lock(#[from] crate::lock::LockError),
+    /// `KINDLING_FLEET_TTL` is not a lease TTL (its value).
+    #[error("{TTL_KEY}={0} is not a number of seconds in 2..3600")]
+    Ttl(String),
+}
+
+/// Until the agent has an error enum of its own, it reports these as text.
+impl From<JoinError> for String {
+    fn from(e: JoinError) -> String {
+        e.to_string()
+    }
+}
+
 /// The fleet settings of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Join {
@@ -39,16 +60,16 @@ impl Join {
     ///
     /// # Errors
     /// A value that cannot be understood, with its key.
-    pub fn from_keys(keys: &BTreeMap<String, String>) -> Result<Option<Join>, String> {
+    pub fn from_keys(keys: &BTreeMap<String, String>) -> Result<Option<Join>, JoinError> {
         let get = |k: &str| keys.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         match get(FLEET_KEY) {
             None | Some("off" | "no" | "false" | "0") => return Ok(None),
             Some("on" | "yes" | "true" | "1") => {}
             Some(other) => {
-                return Err(format!("{FLEET_KEY}={other} is neither on nor off"));
+                return Err(JoinError::Switch(other.to_string()));
             }
         }
-        let etcd = LockConfig::from_env(|k| keys.get(k).cloned()).map_err(|e| e.to_string())?;
+        let etcd = LockConfig::from_env(|k| keys.get(k).cloned())?;
         let group = get(GROUP_KEY)
             .map(str::to_string)
             .unwrap_or_else(|| etcd.named_group().to_string());
@@ -56,11 +77,7 @@ impl Join {
             None => Duration::from_secs(60),
             Some(v) => match v.parse::<u64>() {
                 Ok(s) if (2..=3600).contains(&s) => Duration::from_secs(s),
-                _ => {
-                    return Err(format!(
-                        "{TTL_KEY}={v} is not a number of seconds in 2..3600"
-                    ));
-                }
+                _ => return Err(JoinError::Ttl(v.to_string())),
             },
         };
         Ok(Some(Join {

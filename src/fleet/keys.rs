@@ -25,16 +25,28 @@ pub fn group_prefix(group: &str) -> String {
     format!("kindling/fleet/{}/", query_escape(group))
 }
 
-/// A node's record key.
-#[must_use]
-pub fn node(group: &str, id: &str) -> String {
-    format!("{}node/{}", group_prefix(group), query_escape(id))
+/// The functions naming one node's key under a directory of the group (`node/<id>`, ...).
+macro_rules! node_keys {
+    ($($(#[$doc:meta])* $name:ident => $dir:literal;)*) => {$(
+        $(#[$doc])*
+        #[must_use]
+        pub fn $name(group: &str, id: &str) -> String {
+            format!("{}{}/{}", group_prefix(group), $dir, query_escape(id))
+        }
+    )*};
 }
 
-/// A node's liveness key.
-#[must_use]
-pub fn live(group: &str, id: &str) -> String {
-    format!("{}live/{}", group_prefix(group), query_escape(id))
+node_keys! {
+    /// A node's record key.
+    node => "node";
+    /// A node's liveness key.
+    live => "live";
+    /// A node's admission by a rollout.
+    admit => "admit";
+    /// A node's admission to reboot into a release.
+    admit_release => "admit-release";
+    /// A rollback request to a node.
+    rollback => "rollback";
 }
 
 /// The published config.
@@ -47,24 +59,6 @@ pub fn config(group: &str) -> String {
 #[must_use]
 pub fn config_history(group: &str, generation: u64) -> String {
     format!("{}config-history/{generation:020}", group_prefix(group))
-}
-
-/// A node's admission by a rollout.
-#[must_use]
-pub fn admit(group: &str, id: &str) -> String {
-    format!("{}admit/{}", group_prefix(group), query_escape(id))
-}
-
-/// A node's admission to reboot into a release.
-#[must_use]
-pub fn admit_release(group: &str, id: &str) -> String {
-    format!("{}admit-release/{}", group_prefix(group), query_escape(id))
-}
-
-/// A rollback request to a node.
-#[must_use]
-pub fn rollback(group: &str, id: &str) -> String {
-    format!("{}rollback/{}", group_prefix(group), query_escape(id))
 }
 
 /// The group's rollout.

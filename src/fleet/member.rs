@@ -17,68 +17,19 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
+use super::error::Error;
+use super::etcd::FleetEtcd;
 use super::join::Join;
 use super::keys;
+use super::local::Local;
 use super::record::{
     AgentView, Digest, NodeRecord, NodeState, Published, file_entry, link_entry, now_ms, now_secs,
 };
-use super::store::Store;
 use crate::diagnostic::Severity;
 use crate::plan::Effect;
 use crate::root::{Observed, Root};
-
-/// What the node remembers of the fleet: `/var/lib/kindling/fleet.json` in the root.
-pub const LOCAL: &str = "/var/lib/kindling/fleet.json";
-
-/// The node's own memory of what it applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Local {
-    /// The generation applied.
-    pub generation: u64,
-    /// The generation worked towards.
-    pub target: u64,
-    /// Where the node stands.
-    pub state: NodeState,
-    /// Why a reboot is required.
-    pub reboot_required: Vec<String>,
-    /// The boot that applied a reboot-required change (a different boot id: rebooted).
-    pub reboot_boot_id: Option<String>,
-    /// Whether the last apply passed the health check.
-    pub healthy: bool,
-    /// Unix milliseconds.
-    pub apply_started_ms: u64,
-    /// Unix milliseconds.
-    pub apply_finished_ms: u64,
-    /// Every path a fleet config planned here (the digest covers them).
-    pub managed: BTreeSet<String>,
-    /// What a rollback would restore: the fleet generation the node had before its last
-    /// apply, and the name of the generation that apply saved (see `recover`).
-    pub rollback_to: Option<(u64, String)>,
-    /// The answer to the last rollback request.
-    pub rollback: Option<super::record::RollbackAnswer>,
-}
-
-impl Local {
-    /// Read the node's memory (a missing or unreadable file is a node that applied nothing).
-    #[must_use]
-    pub fn load(root: &Root) -> Local {
-        root.resolve(LOCAL)
-            .ok()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
-    pub(super) fn save(&self, root: &Root) -> Result<(), String> {
-        let path = root.resolve(LOCAL).map_err(|e| e.to_string())?;
-        let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        crate::apply::write_file(&path, &text, 0o644, (0, 0)).map_err(|e| e.to_string())
-    }
-}
 
 /// The digest of `paths` as they are in `root`.
 #[must_use]
@@ -254,24 +205,21 @@ impl Member {
     }
 
     /// One connection's life: lease, record, watch, converge; `Err` restarts it.
-    async fn session(&self, view: &mut watch::Receiver<AgentView>) -> Result<(), String> {
-        let store = Store::connect(&self.join.etcd, &self.join.group).await?;
+    async fn session(&self, view: &mut watch::Receiver<AgentView>) -> Result<(), Error> {
+        let store = FleetEtcd::connect(&self.join.etcd, &self.join.group).await?;
         let mut client = store.client();
         let ttl = i64::try_from(self.join.ttl.as_secs()).unwrap_or(60);
         let lease = client
             .lease_grant(ttl, None)
             .await
-            .map_err(|e| format!("etcd lease: {e}"))?
+            .map_err(Error::Lease)?
             .id();
-        let (keeper, answers) = client
-            .lease_keep_alive(lease)
-            .await
-            .map_err(|e| format!("etcd lease: {e}"))?;
+        let (keeper, answers) = client.lease_keep_alive(lease).await.map_err(Error::Lease)?;
         // The lease is kept alive by a task of its own, so an apply and its health check
         // (which may take minutes) never starve the keep-alives: a node that is converging
         // is alive. The task ends with the session (dropped guard) or reports the loss.
         let every = (self.join.ttl / 3).max(Duration::from_millis(500));
-        let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<String>();
+        let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<Error>();
         let _keeper = KeepAlive(tokio::spawn(keep_alive(keeper, answers, every, lost_tx)));
         let address = self.join.address.clone().unwrap_or_else(|| {
             self.join
@@ -296,6 +244,7 @@ impl Member {
             lease,
             address,
             last: None,
+            view: view.clone(),
         };
         let current = view.borrow_and_update().clone();
         self.publish(&mut out, &local, &current).await?;
@@ -307,32 +256,32 @@ impl Member {
         let mut watch = client
             .watch(keys::config(&self.join.group), None)
             .await
-            .map_err(|e| format!("etcd watch: {e}"))?;
+            .map_err(Error::Watch)?;
         watch
             .watch(keys::admit(&self.join.group, &self.machine_id), None)
             .await
-            .map_err(|e| format!("etcd watch: {e}"))?;
+            .map_err(Error::Watch)?;
         watch
             .watch(keys::rollback(&self.join.group, &self.machine_id), None)
             .await
-            .map_err(|e| format!("etcd watch: {e}"))?;
-        self.recover(&mut out, &mut local, view).await?;
-        self.converge(&mut out, &mut local, view).await?;
+            .map_err(Error::Watch)?;
+        self.recover(&mut out, &mut local).await?;
+        self.converge(&mut out, &mut local).await?;
         loop {
             tokio::select! {
                 why = &mut lost => {
-                    return Err(why.unwrap_or_else(|_| "the fleet lease keeper stopped".into()));
+                    return Err(why.unwrap_or(Error::KeeperStopped));
                 }
                 msg = watch.message() => {
                     match msg {
                         Ok(Some(m)) if !m.canceled() => {
                             if !m.events().is_empty() {
-                                self.recover(&mut out, &mut local, view).await?;
-                                self.converge(&mut out, &mut local, view).await?;
+                                self.recover(&mut out, &mut local).await?;
+                                self.converge(&mut out, &mut local).await?;
                             }
                         }
-                        Ok(_) => return Err("the fleet watch ended".into()),
-                        Err(e) => return Err(format!("etcd watch: {e}")),
+                        Ok(_) => return Err(Error::WatchEnded),
+                        Err(e) => return Err(Error::Watch(e)),
                     }
                 }
                 changed = view.changed() => {
@@ -349,7 +298,7 @@ impl Member {
 
     /// The config this node should have: the published one, or (held) the one a rollout
     /// admitted it to.
-    async fn target(&self, store: &Store) -> Result<Option<Published>, String> {
+    async fn target(&self, store: &FleetEtcd) -> Result<Option<Published>, Error> {
         let Some((published, _)) = store.published().await? else {
             return Ok(None);
         };
@@ -363,13 +312,20 @@ impl Member {
         }
     }
 
+    /// Keep the node's memory, then write the record with the agent's state as it is now.
+    async fn save_and_publish(&self, out: &mut Session, local: &Local) -> Result<(), Error> {
+        local.save(&self.root)?;
+        let v = out.view.borrow().clone();
+        self.publish(out, local, &v).await
+    }
+
     /// Write the record when it changed since the last write.
     async fn publish(
         &self,
         out: &mut Session,
         local: &Local,
         view: &AgentView,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let mut record = self.record(local, view, &out.address);
         if out.last.as_ref() == Some(&record) {
             return Ok(());
@@ -379,20 +335,13 @@ impl Member {
         out.store.put_record(&record, out.lease).await
     }
 
-    async fn converge(
-        &self,
-        out: &mut Session,
-        local: &mut Local,
-        view: &watch::Receiver<AgentView>,
-    ) -> Result<(), String> {
+    async fn converge(&self, out: &mut Session, local: &mut Local) -> Result<(), Error> {
         let target = match self.target(&out.store).await {
             Ok(t) => t,
             Err(e) => {
                 // A value in etcd that cannot be used: refused, nothing applied.
                 local.state = NodeState::Failed(format!("refused the published config: {e}"));
-                local.save(&self.root)?;
-                let v = view.borrow().clone();
-                return self.publish(out, local, &v).await;
+                return self.save_and_publish(out, local).await;
             }
         };
         let Some(published) = target else {
@@ -406,9 +355,7 @@ impl Member {
         local.target = g;
         local.state = NodeState::Applying;
         local.apply_started_ms = now_ms();
-        local.save(&self.root)?;
-        let v = view.borrow().clone();
-        self.publish(out, local, &v).await?;
+        self.save_and_publish(out, local).await?;
         (self.log)(&format!("fleet: applying config generation {g}"));
         let root = self.root.clone();
         let health_timeout = self.health_timeout;
@@ -416,7 +363,7 @@ impl Member {
         let outcome =
             tokio::task::spawn_blocking(move || apply_published(&root, &published, health_timeout))
                 .await
-                .map_err(|e| format!("internal error: {e}"))?;
+                .map_err(|e| Error::Internal(e.to_string()))?;
         if !matches!(outcome, Outcome::Refused(_)) {
             local.rollback_to = super::recover::after_apply(
                 saved_before.as_deref(),
@@ -456,21 +403,14 @@ impl Member {
                 }
             }
         }
-        local.save(&self.root)?;
-        let v = view.borrow().clone();
-        self.publish(out, local, &v).await
+        self.save_and_publish(out, local).await
     }
 }
 
 impl Member {
     /// Answer a pending rollback request (see `recover`), once per request.
-    async fn recover(
-        &self,
-        out: &mut Session,
-        local: &mut Local,
-        view: &watch::Receiver<AgentView>,
-    ) -> Result<(), String> {
-        let Some((request, revision)) =
+    async fn recover(&self, out: &mut Session, local: &mut Local) -> Result<(), Error> {
+        let Some(super::recover::Pending { request, revision }) =
             super::recover::pending(&out.store, &self.machine_id).await?
         else {
             return Ok(());
@@ -484,11 +424,7 @@ impl Member {
             return super::recover::clear(&out.store, &self.machine_id, revision).await;
         }
         let answer = match request {
-            Err(why) => super::record::RollbackAnswer {
-                revision,
-                restored: false,
-                message: format!("refused: {why}; nothing restored"),
-            },
+            Err(why) => super::recover::Refused::from(why).answer(revision),
             Ok(request) => {
                 let root = self.root.clone();
                 let mut l = local.clone();
@@ -497,16 +433,14 @@ impl Member {
                     (a, l)
                 })
                 .await
-                .map_err(|e| format!("internal error: {e}"))?;
+                .map_err(|e| Error::Internal(e.to_string()))?;
                 *local = l;
                 answer
             }
         };
         (self.log)(&format!("fleet: rollback request: {}", answer.message));
         local.rollback = Some(answer);
-        local.save(&self.root)?;
-        let v = view.borrow().clone();
-        self.publish(out, local, &v).await?;
+        self.save_and_publish(out, local).await?;
         super::recover::clear(&out.store, &self.machine_id, revision).await
     }
 }
@@ -526,19 +460,19 @@ async fn keep_alive(
     mut keeper: etcd_client::LeaseKeeper,
     mut answers: etcd_client::LeaseKeepAliveStream,
     every: Duration,
-    lost: tokio::sync::oneshot::Sender<String>,
+    lost: tokio::sync::oneshot::Sender<Error>,
 ) {
     let mut tick = tokio::time::interval(every);
     let why = loop {
         tick.tick().await;
         if let Err(e) = keeper.keep_alive().await {
-            break format!("etcd lease: {e}");
+            break Error::Lease(e);
         }
         match tokio::time::timeout(every, answers.message()).await {
             Ok(Ok(Some(a))) if a.ttl() > 0 => {}
-            Ok(Err(e)) => break format!("etcd lease: {e}"),
-            Err(_) => break "etcd did not answer a lease keep-alive in time".to_string(),
-            Ok(_) => break "the fleet lease expired (etcd was out of reach)".to_string(),
+            Ok(Err(e)) => break Error::Lease(e),
+            Err(_) => break Error::LeaseUnanswered,
+            Ok(_) => break Error::LeaseExpired,
         }
     };
     let _ = lost.send(why);
@@ -547,10 +481,12 @@ async fn keep_alive(
 /// One connection's writing end: where and under which lease the record goes, and what
 /// was written last (so an unchanged record is not written again).
 struct Session {
-    store: Store,
+    store: FleetEtcd,
     lease: i64,
     address: String,
     last: Option<NodeRecord>,
+    /// The agent's state, read when the record is written.
+    view: watch::Receiver<AgentView>,
 }
 
 /// What applying a published config ended in.

@@ -17,9 +17,11 @@ use std::time::Duration;
 use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
 use tokio::time::Instant;
 
+use super::error::Error;
+use super::etcd::FleetEtcd;
 use super::keys;
-use super::record::{NodeRecord, Published};
-use super::store::{Listed, Store};
+use super::listing::Listed;
+use super::record::Published;
 
 /// How long the mirror trusts its watch alone. A watch on a connection that died silently
 /// (a partition, a half-open TCP connection) would never report again, and a rollout
@@ -32,7 +34,7 @@ const RESYNC: Duration = Duration::from_secs(60);
 
 /// One group's fleet as of the last event seen.
 pub struct Mirror {
-    store: Store,
+    store: FleetEtcd,
     prefix: String,
     nodes: BTreeMap<String, Listed>,
     live: HashSet<String>,
@@ -63,7 +65,7 @@ struct Snapshot {
 
 /// Read the group at one revision and start the watch from the revision after it, so no
 /// change falls between the read and the watch.
-async fn snapshot(store: &Store, prefix: &str) -> Result<Snapshot, String> {
+async fn snapshot(store: &FleetEtcd, prefix: &str) -> Result<Snapshot, Error> {
     let (records, revision) = store.range_at(&format!("{prefix}node/"), false, 0).await?;
     let (live_prefix, config_key) = (format!("{prefix}live/"), keys::config(store.group()));
     let (live, config) = tokio::try_join!(
@@ -78,13 +80,8 @@ async fn snapshot(store: &Store, prefix: &str) -> Result<Snapshot, String> {
     let nodes = records
         .iter()
         .map(|(k, v)| {
-            let id = keys::id_of(k).to_string();
-            let listed = Listed {
-                alive: live.contains(&id),
-                record: NodeRecord::parse(v, store.group()),
-                id: id.clone(),
-            };
-            (id, listed)
+            let listed = Listed::read(k, v, store.group(), &live);
+            (listed.id.clone(), listed)
         })
         .collect();
     let published = match config {
@@ -102,7 +99,7 @@ async fn snapshot(store: &Store, prefix: &str) -> Result<Snapshot, String> {
             ),
         )
         .await
-        .map_err(|e| format!("etcd watch: {e}"))?;
+        .map_err(Error::Watch)?;
     Ok(Snapshot {
         nodes,
         live,
@@ -116,7 +113,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When etcd fails or the published config cannot be read.
-    pub async fn open(store: &Store) -> Result<Mirror, String> {
+    pub async fn open(store: &FleetEtcd) -> Result<Mirror, Error> {
         let prefix = keys::group_prefix(store.group());
         let s = snapshot(store, &prefix).await?;
         Ok(Mirror {
@@ -137,7 +134,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When etcd fails.
-    pub async fn resync(&mut self) -> Result<(), String> {
+    pub async fn resync(&mut self) -> Result<(), Error> {
         let s = snapshot(&self.store, &self.prefix).await?;
         self.nodes = s.nodes;
         self.live = s.live;
@@ -161,7 +158,7 @@ impl Mirror {
         self.nodes.values()
     }
 
-    /// Every node, sorted by id, as [`Store::nodes`] lists them.
+    /// Every node, sorted by id, as [`FleetEtcd::nodes`] lists them.
     #[must_use]
     pub fn listed(&self) -> Vec<Listed> {
         self.nodes.values().cloned().collect()
@@ -182,7 +179,7 @@ impl Mirror {
     ///
     /// # Errors
     /// As [`Mirror::changed`].
-    pub async fn catch_up(&mut self) -> Result<(), String> {
+    pub async fn catch_up(&mut self) -> Result<(), Error> {
         self.changed(Instant::now()).await.map(|_| ())
     }
 
@@ -192,7 +189,7 @@ impl Mirror {
     ///
     /// # Errors
     /// When the watch failed and the group cannot be read again.
-    pub async fn changed(&mut self, until: Instant) -> Result<bool, String> {
+    pub async fn changed(&mut self, until: Instant) -> Result<bool, Error> {
         loop {
             if self.broken || Instant::now() >= self.resync_at {
                 self.resync().await?;
@@ -243,16 +240,12 @@ impl Mirror {
                 continue;
             };
             let put = event.event_type() == EventType::Put;
-            // The id as `Store::nodes` takes it: the key's last part.
+            // The id as `FleetEtcd::nodes` takes it: the key's last part.
             let id = keys::id_of(rest);
             if rest.starts_with("node/") {
                 changed = true;
                 if put {
-                    let listed = Listed {
-                        id: id.to_string(),
-                        record: NodeRecord::parse(kv.value(), self.store.group()),
-                        alive: self.live.contains(id),
-                    };
+                    let listed = Listed::read(rest, kv.value(), self.store.group(), &self.live);
                     self.nodes.insert(id.to_string(), listed);
                 } else {
                     self.nodes.remove(id);

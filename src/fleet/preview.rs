@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::listing::Listed;
 use super::record::{Digest, NodeRecord, file_entry, link_entry};
-use super::store::Listed;
 use super::vars::{Vars, missing, refusal, restrict};
 use crate::diff::{ActionChange, Diff, FileChange};
 use crate::plan::{Content, Effect, Plan, PlannedFile};
@@ -114,10 +114,24 @@ pub struct PerNode {
     text: String,
     old: Option<String>,
     used: std::collections::BTreeSet<&'static str>,
-    plans: BTreeMap<Vars, Result<(Plan, Option<Plan>), String>>,
+    plans: BTreeMap<Vars, Result<(Plan, Option<Plan>), Refusal>>,
 }
 
-fn compile_with(text: &str, vars: &Vars) -> Result<Plan, String> {
+/// Why a node would refuse the config (or why it cannot be predicted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The config uses variables the node has no value for.
+    #[error("{}", refusal(.0))]
+    Missing(Vec<&'static str>),
+    /// With the node's values the config has errors (the first).
+    #[error("with this node's values the config has errors: {0}")]
+    Errors(String),
+    /// No plan was compiled for the node's values.
+    #[error("internal error: no plan for this node's values")]
+    NoPlan,
+}
+
+fn compile_with(text: &str, vars: &Vars) -> Result<Plan, Refusal> {
     let options = crate::compile::Options {
         target: crate::compile::Target::Tree,
         vars: vars.clone(),
@@ -130,7 +144,7 @@ fn compile_with(text: &str, vars: &Vars) -> Result<Plan, String> {
             .iter()
             .find(|f| f.severity == crate::diagnostic::Severity::Error)
             .map_or("it cannot be compiled", |f| f.message.as_str());
-        format!("with this node's values the config has errors: {first}")
+        Refusal::Errors(first.to_string())
     })
 }
 
@@ -156,10 +170,10 @@ impl PerNode {
         p
     }
 
-    fn compile(&self, vars: &Vars) -> Result<(Plan, Option<Plan>), String> {
+    fn compile(&self, vars: &Vars) -> Result<(Plan, Option<Plan>), Refusal> {
         let lacking = missing(&self.text, vars);
         if !lacking.is_empty() {
-            return Err(refusal(&lacking));
+            return Err(Refusal::Missing(lacking));
         }
         let new = compile_with(&self.text, vars)?;
         // The published config with what the node has (a value it lacks: no exact old bytes).
@@ -171,11 +185,11 @@ impl PerNode {
     ///
     /// # Errors
     /// The refusal.
-    pub fn get(&self, record: &NodeRecord) -> Result<(&Plan, Option<&Plan>), String> {
+    pub fn get(&self, record: &NodeRecord) -> Result<(&Plan, Option<&Plan>), Refusal> {
         match self.plans.get(&restrict(&record.vars, &self.used)) {
             Some(Ok((new, old))) => Ok((new, old.as_ref())),
             Some(Err(why)) => Err(why.clone()),
-            None => Err("internal error: no plan for this node's values".into()),
+            None => Err(Refusal::NoPlan),
         }
     }
 }
@@ -188,93 +202,46 @@ pub fn preview(plan: &Plan, old: Option<&Plan>, nodes: &[Listed]) -> Preview {
 }
 
 /// What a node would be refused or compiled to, per node.
-pub type PlanFor<'p> = dyn Fn(&NodeRecord) -> Result<(&'p Plan, Option<&'p Plan>), String> + 'p;
+pub type PlanFor<'p> = dyn Fn(&NodeRecord) -> Result<(&'p Plan, Option<&'p Plan>), Refusal> + 'p;
 
 /// A plan's wanted digest entries and the published plan's entries by path, computed once
 /// per plan (identified by its address).
-type Wanted<'p> = (
-    *const Plan,
-    Vec<(String, bool)>,
-    BTreeMap<&'p str, (String, &'p PlannedFile)>,
-);
+struct Wanted<'p> {
+    plan: *const Plan,
+    entries: Vec<(String, bool)>,
+    old: BTreeMap<&'p str, (String, &'p PlannedFile)>,
+}
 
-/// Predict over `nodes` with each node's own plans (see [`PerNode`]).
-#[must_use]
-pub fn preview_with<'p>(plans: &PlanFor<'p>, nodes: &[Listed]) -> Preview {
-    let mut memo: Option<Wanted<'p>> = None;
-    let mut skipped = BTreeMap::new();
-    let mut previews = Vec::new();
-    let mut by_key: BTreeMap<(String, Vec<String>), Vec<usize>> = BTreeMap::new();
-    let mut diffs: Vec<Diff> = Vec::new();
-    for listed in nodes {
-        let record = match (&listed.record, listed.alive) {
-            (Err(why), _) => {
-                skipped.insert(listed.id.clone(), format!("invalid record: {why}"));
-                continue;
-            }
-            (Ok(_), false) => {
-                skipped.insert(
-                    listed.id.clone(),
-                    "unreachable: its digest may be stale".into(),
-                );
-                continue;
-            }
-            (Ok(r), true) => r,
-        };
-        let (plan, old) = match plans(record) {
-            Ok(p) => p,
-            Err(why) => {
-                by_key
-                    .entry(("refused".to_string(), vec![why.clone()]))
-                    .or_default()
-                    .push(previews.len());
-                previews.push(NodePreview {
-                    id: listed.id.clone(),
-                    host: record.hostname.clone(),
-                    files: Vec::new(),
-                    actions: Vec::new(),
-                    effect: "refused".to_string(),
-                    refused: Some(why),
-                });
-                diffs.push(Diff::default());
-                continue;
-            }
-        };
-        // The wanted entries are computed once per plan, not once per node.
-        if memo
-            .as_ref()
-            .is_none_or(|(p, _, _)| !std::ptr::eq(*p, plan))
-        {
-            let wanted: Vec<(String, bool)> = plan.files.iter().map(want).collect();
-            let old_entries: BTreeMap<&str, (String, &PlannedFile)> = old
+impl<'p> Wanted<'p> {
+    fn of(plan: &'p Plan, old: Option<&'p Plan>) -> Wanted<'p> {
+        Wanted {
+            plan,
+            entries: plan.files.iter().map(want).collect(),
+            old: old
                 .map(|p| {
                     p.files
                         .iter()
                         .map(|f| (f.path.as_str(), (want(f).0, f)))
                         .collect()
                 })
-                .unwrap_or_default();
-            memo = Some((plan, wanted, old_entries));
+                .unwrap_or_default(),
         }
-        let Some((_, wanted, old_entries)) = memo.as_ref() else {
-            continue;
-        };
-        let digest: &Digest = &record.digest;
+    }
+
+    /// The file diff of `plan` on a node with `digest`: what it creates or modifies, with
+    /// the old bytes when the node's copy is the published config's.
+    fn diff(&self, plan: &Plan, digest: &Digest) -> Diff {
         let mut diff = Diff::default();
-        for (f, (entry, owner_known)) in plan.files.iter().zip(wanted) {
-            let have = digest.get(&f.path).map(String::as_str);
-            let (change, old_bytes) = match have {
+        for (f, (entry, owner_known)) in plan.files.iter().zip(&self.entries) {
+            let (change, old_bytes) = match digest.get(&f.path).map(String::as_str) {
                 None | Some("missing") => ("create", None),
                 Some(h) if same(h, entry, *owner_known) => continue,
                 Some(h) => (
                     "modify",
-                    old_entries
+                    self.old
                         .get(f.path.as_str())
                         .filter(|(e, _)| e == h)
-                        .map(|(_, of)| match &of.content {
-                            Content::Bytes(b) => b.clone(),
-                            Content::Symlink(t) => t.clone().into_bytes(),
-                        }),
+                        .map(|(_, of)| bytes_of(of)),
                 ),
             };
             diff.files.push(FileChange {
@@ -286,12 +253,106 @@ pub fn preview_with<'p>(plans: &PlanFor<'p>, nodes: &[Listed]) -> Preview {
                 effect: f.effect,
                 origin: f.origin.clone(),
                 old: old_bytes,
-                new: match &f.content {
-                    Content::Bytes(b) => b.clone(),
-                    Content::Symlink(t) => t.clone().into_bytes(),
-                },
+                new: bytes_of(f),
             });
         }
+        diff
+    }
+}
+
+/// A planned file's content as bytes (a link: its target).
+fn bytes_of(file: &PlannedFile) -> Vec<u8> {
+    match &file.content {
+        Content::Bytes(b) => b.clone(),
+        Content::Symlink(t) => t.clone().into_bytes(),
+    }
+}
+
+/// Why a node is left out of the preview.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Skipped {
+    /// Its record cannot be used (why).
+    #[error("invalid record: {0}")]
+    Invalid(String),
+    /// Its lease expired.
+    #[error("unreachable: its digest may be stale")]
+    Unreachable,
+}
+
+/// The node's record, or why it is left out of the preview.
+fn usable(listed: &Listed) -> Result<&NodeRecord, Skipped> {
+    match (&listed.record, listed.alive) {
+        (Err(why), _) => Err(Skipped::Invalid(why.clone())),
+        (Ok(_), false) => Err(Skipped::Unreachable),
+        (Ok(r), true) => Ok(r),
+    }
+}
+
+/// The preview as it is built, node by node.
+#[derive(Default)]
+struct Builder<'p> {
+    memo: Option<Wanted<'p>>,
+    skipped: BTreeMap<String, String>,
+    previews: Vec<NodePreview>,
+    /// (effect, what) -> the nodes (indexes into `previews` and `diffs`).
+    by_key: BTreeMap<(String, Vec<String>), Vec<usize>>,
+    diffs: Vec<Diff>,
+}
+
+/// Predict over `nodes` with each node's own plans (see [`PerNode`]).
+#[must_use]
+pub fn preview_with<'p>(plans: &PlanFor<'p>, nodes: &[Listed]) -> Preview {
+    let mut b = Builder::default();
+    for listed in nodes {
+        let record = match usable(listed) {
+            Ok(r) => r,
+            Err(why) => {
+                b.skipped.insert(listed.id.clone(), why.to_string());
+                continue;
+            }
+        };
+        match plans(record) {
+            Ok((plan, old)) => b.predict(listed, record, plan, old),
+            Err(why) => b.refused(listed, record, &why),
+        }
+    }
+    b.finish()
+}
+
+impl<'p> Builder<'p> {
+    /// One node the config would be refused on: a group of its own reason.
+    fn refused(&mut self, listed: &Listed, record: &NodeRecord, why: &Refusal) {
+        let why = why.to_string();
+        self.add(
+            ("refused".to_string(), vec![why.clone()]),
+            NodePreview {
+                id: listed.id.clone(),
+                host: record.hostname.clone(),
+                files: Vec::new(),
+                actions: Vec::new(),
+                effect: "refused".to_string(),
+                refused: Some(why),
+            },
+            Diff::default(),
+        );
+    }
+
+    /// One node's prediction from its digest: the files that change, the actions that
+    /// run, and whether it needs a reboot.
+    fn predict(
+        &mut self,
+        listed: &Listed,
+        record: &NodeRecord,
+        plan: &'p Plan,
+        old: Option<&'p Plan>,
+    ) {
+        // The wanted entries are computed once per plan, not once per node.
+        let wanted = match self.memo.take() {
+            Some(w) if std::ptr::eq(w.plan, plan) => w,
+            _ => Wanted::of(plan, old),
+        };
+        let mut diff = wanted.diff(plan, &record.digest);
+        self.memo = Some(wanted);
         let changed: Vec<&str> = diff.files.iter().map(|f| f.path.as_str()).collect();
         // A node that applied a fleet config has had its one-time actions done.
         let applied_before = record.generation > 0;
@@ -319,67 +380,84 @@ pub fn preview_with<'p>(plans: &PlanFor<'p>, nodes: &[Listed]) -> Preview {
         } else {
             actions.clone()
         };
-        by_key
-            .entry((effect.to_string(), what))
-            .or_default()
-            .push(previews.len());
-        previews.push(NodePreview {
+        let files = diff
+            .files
+            .iter()
+            .map(|f| Change {
+                path: f.path.clone(),
+                change: f.change,
+                effect: f.effect,
+            })
+            .collect();
+        let preview = NodePreview {
             id: listed.id.clone(),
             host: record.hostname.clone(),
-            files: diff
-                .files
-                .iter()
-                .map(|f| Change {
-                    path: f.path.clone(),
-                    change: f.change,
-                    effect: f.effect,
-                })
-                .collect(),
+            files,
             actions,
             effect: effect.to_string(),
             refused: None,
-        });
-        diffs.push(diff);
+        };
+        self.add((effect.to_string(), what), preview, diff);
     }
-    let mut groups: Vec<Group> = by_key
-        .into_iter()
-        .map(|((effect, what), members)| {
-            let representative = members
-                .first()
-                .map(|i| {
-                    let d = &diffs[*i];
-                    let mut text = format!("representative: {}\n", previews[*i].host);
-                    if let Some(why) = &previews[*i].refused {
-                        text.push_str(&format!("refused: {why}\n"));
-                    } else if d.is_empty() {
-                        text.push_str("no change\n");
-                    } else {
-                        text.push_str(&crate::diff::render(d, false));
-                        if d.files.iter().any(|f| f.change == "modify" && f.old.is_none()) {
-                            text.push_str("(a file whose node copy is not the published config's: its old bytes are only on the node; the diff shows the new content)\n");
-                        }
-                    }
-                    text
-                })
-                .unwrap_or_default();
-            Group {
+
+    fn add(&mut self, key: (String, Vec<String>), preview: NodePreview, diff: Diff) {
+        self.by_key
+            .entry(key)
+            .or_default()
+            .push(self.previews.len());
+        self.previews.push(preview);
+        self.diffs.push(diff);
+    }
+
+    /// The representative text of the node at `i`: its file diff, or why it is refused.
+    fn representative(&self, i: usize) -> String {
+        let d = &self.diffs[i];
+        let mut text = format!("representative: {}\n", self.previews[i].host);
+        if let Some(why) = &self.previews[i].refused {
+            text.push_str(&format!("refused: {why}\n"));
+        } else if d.is_empty() {
+            text.push_str("no change\n");
+        } else {
+            text.push_str(&crate::diff::render(d, false));
+            if d.files
+                .iter()
+                .any(|f| f.change == "modify" && f.old.is_none())
+            {
+                text.push_str("(a file whose node copy is not the published config's: its old bytes are only on the node; the diff shows the new content)\n");
+            }
+        }
+        text
+    }
+
+    /// The groups, largest first, each with its representative.
+    fn finish(mut self) -> Preview {
+        let by_key = std::mem::take(&mut self.by_key);
+        let mut groups: Vec<Group> = by_key
+            .into_iter()
+            .map(|((effect, what), members)| Group {
                 effect,
                 what,
-                nodes: members.iter().map(|i| previews[*i].id.clone()).collect(),
-                representative,
-            }
-        })
-        .collect();
-    groups.sort_by(|a, b| {
-        b.nodes
-            .len()
-            .cmp(&a.nodes.len())
-            .then(a.effect.cmp(&b.effect))
-    });
-    Preview {
-        groups,
-        nodes: previews,
-        skipped,
+                representative: members
+                    .first()
+                    .map(|i| self.representative(*i))
+                    .unwrap_or_default(),
+                nodes: members
+                    .iter()
+                    .map(|i| self.previews[*i].id.clone())
+                    .collect(),
+            })
+            .collect();
+        groups.sort_by(|a, b| {
+            b.nodes
+                .len()
+                .cmp(&a.nodes.len())
+                .then(a.effect.cmp(&b.effect))
+        });
+        Preview {
+            groups,
+            nodes: self.previews,
+            skipped: self.skipped,
+        }
     }
 }
 

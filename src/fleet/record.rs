@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::keys::{MAX_DIGEST_ENTRIES, MAX_RECORD_BYTES};
+use super::error::ValueError;
+use super::keys::{MAX_CONFIG_BYTES, MAX_DIGEST_ENTRIES, MAX_RECORD_BYTES};
 
 /// Where a node stands with the published config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -170,12 +171,9 @@ impl NodeRecord {
     ///
     /// # Errors
     /// Why the record cannot be used.
-    pub fn parse(bytes: &[u8], group: &str) -> Result<NodeRecord, String> {
+    pub fn parse(bytes: &[u8], group: &str) -> Result<NodeRecord, ValueError> {
         if bytes.len() > MAX_RECORD_BYTES {
-            return Err(format!(
-                "the record is {} bytes, more than the {MAX_RECORD_BYTES} allowed",
-                bytes.len()
-            ));
+            return Err(ValueError::RecordTooLarge(bytes.len()));
         }
         // The group first: a record of another group is named as such, whatever else is
         // wrong with it.
@@ -184,21 +182,17 @@ impl NodeRecord {
             #[serde(default)]
             group: String,
         }
-        let claimed: Group = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the record is not a JSON object: {e}"))?;
+        let claimed: Group = serde_json::from_slice(bytes).map_err(ValueError::RecordNotJson)?;
         if claimed.group != group {
-            return Err(format!(
-                "the record says group {:?}, but it is under group {group:?}",
-                claimed.group
-            ));
+            return Err(ValueError::OtherGroup {
+                claimed: claimed.group,
+                group: group.to_string(),
+            });
         }
         let record: NodeRecord =
-            serde_json::from_slice(bytes).map_err(|e| format!("the record cannot be read: {e}"))?;
+            serde_json::from_slice(bytes).map_err(ValueError::RecordUnreadable)?;
         if record.digest.len() > MAX_DIGEST_ENTRIES {
-            return Err(format!(
-                "the digest lists {} paths, more than the {MAX_DIGEST_ENTRIES} allowed",
-                record.digest.len()
-            ));
+            return Err(ValueError::DigestTooLarge(record.digest.len()));
         }
         super::vars::check(&record.vars)?;
         Ok(record)
@@ -238,18 +232,13 @@ impl Published {
     ///
     /// # Errors
     /// Why it cannot be used.
-    pub fn parse(bytes: &[u8]) -> Result<Published, String> {
-        if bytes.len() > super::keys::MAX_CONFIG_BYTES + 4096 {
-            return Err(format!(
-                "the published config is {} bytes, more than the {} allowed",
-                bytes.len(),
-                super::keys::MAX_CONFIG_BYTES
-            ));
+    pub fn parse(bytes: &[u8]) -> Result<Published, ValueError> {
+        if bytes.len() > MAX_CONFIG_BYTES + 4096 {
+            return Err(ValueError::PublishedTooLarge(bytes.len()));
         }
-        let p: Published = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the published config is not JSON: {e}"))?;
+        let p: Published = serde_json::from_slice(bytes).map_err(ValueError::PublishedNotJson)?;
         if hex(&Sha256::digest(p.text.as_bytes())) != p.sha256 {
-            return Err("the published config's text does not match its sha256".into());
+            return Err(ValueError::PublishedHash);
         }
         Ok(p)
     }
@@ -291,12 +280,13 @@ mod tests {
         };
         let bytes = serde_json::to_vec(&r).unwrap();
         assert_eq!(NodeRecord::parse(&bytes, "web").unwrap(), r);
-        let err = NodeRecord::parse(&bytes, "db").unwrap_err();
+        let err = NodeRecord::parse(&bytes, "db").unwrap_err().to_string();
         assert!(err.contains("group \"web\""), "{err}");
         let big = vec![b' '; MAX_RECORD_BYTES + 1];
         assert!(
             NodeRecord::parse(&big, "web")
                 .unwrap_err()
+                .to_string()
                 .contains("bytes")
         );
         let text = String::from_utf8(bytes).unwrap();

@@ -11,10 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{Error, ValueError};
+use super::etcd::{FleetEtcd, encode};
 use super::keys;
-use super::member::Local;
+use super::local::Local;
 use super::record::{NodeState, RollbackAnswer, now_secs};
-use super::store::Store;
 use crate::root::Root;
 
 /// A rollback request: `kindling/fleet/<group>/rollback/<id>`.
@@ -53,77 +54,122 @@ pub fn after_apply(
     }
 }
 
-/// Carry out `request` on the node (blocking: it writes files). Updates `local` and returns
-/// the answer; a refusal changes nothing on the node.
-pub fn restore(root: &Root, local: &mut Local, request: &Request, revision: i64) -> RollbackAnswer {
-    let refuse = |message: String| RollbackAnswer {
-        revision,
-        restored: false,
-        message: format!("refused: {message}; nothing restored"),
-    };
-    let Some((previous, saved)) = local.rollback_to.clone() else {
-        return refuse(format!(
-            "this node has no saved generation to return to (it is on generation {}, and its last fleet apply changed nothing or was rolled back already)",
-            local.generation
-        ));
-    };
-    if request.to != previous {
-        return refuse(format!(
-            "the request names generation {}, but the files this node saved are those of generation {previous}",
-            request.to
-        ));
-    }
-    let latest = latest_saved(root);
-    if latest.as_deref() != Some(saved.as_str()) {
-        return refuse(format!(
-            "the latest saved generation here is {}, not {saved} (the one the fleet apply saved): something applied or rolled back on this node since; roll back by hand with `kindling apply --rollback`",
-            latest.as_deref().unwrap_or("none")
-        ));
-    }
-    match crate::apply::rollback(root) {
-        Ok(paths) => {
-            let what = format!(
-                "restored generation {previous} at the operator's request ({} path(s): {})",
-                paths.len(),
-                paths.join(", ")
-            );
-            local.generation = previous;
-            local.rollback_to = None;
-            local.state = NodeState::RolledBack(what.clone());
-            local.reboot_required.clear();
-            local.reboot_boot_id = None;
-            RollbackAnswer {
-                revision,
-                restored: true,
-                message: what,
-            }
+/// Why a node refuses a rollback request (nothing is restored then).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// The request cannot be read.
+    #[error(transparent)]
+    Unreadable(#[from] ValueError),
+    /// Nothing saved to return to (the generation the node is on).
+    #[error(
+        "this node has no saved generation to return to (it is on generation {0}, and its last fleet apply changed nothing or was rolled back already)"
+    )]
+    NothingSaved(u64),
+    /// The request names another generation than the one saved.
+    #[error(
+        "the request names generation {asked}, but the files this node saved are those of generation {saved}"
+    )]
+    OtherGeneration {
+        /// What the request names.
+        asked: u64,
+        /// What the node saved.
+        saved: u64,
+    },
+    /// Something was applied or rolled back since the fleet apply saved its generation.
+    #[error(
+        "the latest saved generation here is {}, not {saved} (the one the fleet apply saved): something applied or rolled back on this node since; roll back by hand with `kindling apply --rollback`",
+        latest.as_deref().unwrap_or("none")
+    )]
+    NotLatest {
+        /// The latest generation saved on the node.
+        latest: Option<String>,
+        /// The one the fleet apply saved.
+        saved: String,
+    },
+    /// The restore itself failed.
+    #[error("the restore failed: {0}")]
+    Failed(crate::apply::ApplyError),
+}
+
+impl Refused {
+    /// The node's answer to the request at `revision`.
+    #[must_use]
+    pub fn answer(&self, revision: i64) -> RollbackAnswer {
+        RollbackAnswer {
+            revision,
+            restored: false,
+            message: format!("refused: {self}; nothing restored"),
         }
-        Err(e) => refuse(format!("the restore failed: {e}")),
     }
 }
 
-/// The pending request for `id`, with its key's mod revision (a request that cannot be
-/// read is returned as its reason).
+/// Carry out `request` on the node (blocking: it writes files). Updates `local` and returns
+/// the answer; a refusal changes nothing on the node.
+pub fn restore(root: &Root, local: &mut Local, request: &Request, revision: i64) -> RollbackAnswer {
+    match restore_saved(root, local, request) {
+        Ok(what) => RollbackAnswer {
+            revision,
+            restored: true,
+            message: what,
+        },
+        Err(refused) => refused.answer(revision),
+    }
+}
+
+/// Check `request` against what the last fleet apply saved, then restore it; what was
+/// done.
+fn restore_saved(root: &Root, local: &mut Local, request: &Request) -> Result<String, Refused> {
+    let (previous, saved) = local
+        .rollback_to
+        .clone()
+        .ok_or(Refused::NothingSaved(local.generation))?;
+    if request.to != previous {
+        return Err(Refused::OtherGeneration {
+            asked: request.to,
+            saved: previous,
+        });
+    }
+    let latest = latest_saved(root);
+    if latest.as_deref() != Some(saved.as_str()) {
+        return Err(Refused::NotLatest { latest, saved });
+    }
+    let paths = crate::apply::rollback(root).map_err(Refused::Failed)?;
+    let what = format!(
+        "restored generation {previous} at the operator's request ({} path(s): {})",
+        paths.len(),
+        paths.join(", ")
+    );
+    local.generation = previous;
+    local.rollback_to = None;
+    local.state = NodeState::RolledBack(what.clone());
+    local.reboot_required.clear();
+    local.reboot_boot_id = None;
+    Ok(what)
+}
+
+/// A rollback request waiting for the node: the request (or why it cannot be read) and
+/// its key's mod revision, which the answer names.
+#[derive(Debug)]
+pub struct Pending {
+    /// The request, or why it cannot be used.
+    pub request: Result<Request, ValueError>,
+    /// The request key's mod revision.
+    pub revision: i64,
+}
+
+/// The pending request for `id`, if any.
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn pending(
-    store: &Store,
-    id: &str,
-) -> Result<Option<(Result<Request, String>, i64)>, String> {
-    let resp = store
-        .client()
-        .get(keys::rollback(store.group(), id), None)
-        .await
-        .map_err(|e| format!("etcd: {e}"))?;
-    Ok(resp.kvs().first().map(|kv| {
-        let parsed = if kv.value().len() > 4096 {
-            Err("the rollback request is too large to be one".to_string())
+pub async fn pending(store: &FleetEtcd, id: &str) -> Result<Option<Pending>, Error> {
+    let resp = store.get(&keys::rollback(store.group(), id), 0).await?;
+    Ok(resp.kvs().first().map(|kv| Pending {
+        request: if kv.value().len() > 4096 {
+            Err(ValueError::RequestTooLarge)
         } else {
-            serde_json::from_slice(kv.value())
-                .map_err(|e| format!("the rollback request is not one: {e}"))
-        };
-        (parsed, kv.mod_revision())
+            serde_json::from_slice(kv.value()).map_err(ValueError::NotARequest)
+        },
+        revision: kv.mod_revision(),
     }))
 }
 
@@ -131,21 +177,10 @@ pub async fn pending(
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn clear(store: &Store, id: &str, revision: i64) -> Result<(), String> {
-    use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+pub async fn clear(store: &FleetEtcd, id: &str, revision: i64) -> Result<(), Error> {
     let key = keys::rollback(store.group(), id);
-    let txn = Txn::new()
-        .when(vec![Compare::mod_revision(
-            key.clone(),
-            CompareOp::Equal,
-            revision,
-        )])
-        .and_then(vec![TxnOp::delete(key, None)]);
-    store
-        .client()
-        .txn(txn)
-        .await
-        .map_err(|e| format!("etcd: {e}"))?;
+    let delete = vec![etcd_client::TxnOp::delete(key.clone(), None)];
+    store.when_unchanged(&key, revision, delete).await?;
     Ok(())
 }
 
@@ -154,20 +189,14 @@ pub async fn clear(store: &Store, id: &str, revision: i64) -> Result<(), String>
 ///
 /// # Errors
 /// When etcd fails.
-pub async fn request(store: &Store, id: &str, to: u64) -> Result<i64, String> {
-    let value = serde_json::to_vec(&Request {
+pub async fn request(store: &FleetEtcd, id: &str, to: u64) -> Result<i64, Error> {
+    let value = encode(&Request {
         to,
         requested_at: now_secs(),
-    })
-    .map_err(|e| format!("internal error: {e}"))?;
-    let resp = store
-        .client()
-        .put(keys::rollback(store.group(), id), value, None)
+    })?;
+    store
+        .put_raw(&keys::rollback(store.group(), id), value)
         .await
-        .map_err(|e| format!("etcd: {e}"))?;
-    Ok(resp
-        .header()
-        .map_or(0, etcd_client::ResponseHeader::revision))
 }
 
 #[cfg(test)]
@@ -198,40 +227,23 @@ mod tests {
             ..Local::default()
         };
         let before = local.clone();
-        let a = restore(
-            &root,
-            &mut local,
-            &Request {
-                to: 0,
+        let ask = |local: &mut Local, to: u64, revision: i64| {
+            let request = Request {
+                to,
                 requested_at: 0,
-            },
-            7,
-        );
+            };
+            restore(&root, local, &request, revision)
+        };
+        let a = ask(&mut local, 0, 7);
         assert!(!a.restored && a.revision == 7, "{a:?}");
         assert!(a.message.contains("generation 0"), "{}", a.message);
         assert_eq!(local, before);
         // Named right, but the saved generation is gone (applied or rolled back by hand).
-        let a = restore(
-            &root,
-            &mut local,
-            &Request {
-                to: 1,
-                requested_at: 0,
-            },
-            8,
-        );
+        let a = ask(&mut local, 1, 8);
         assert!(a.message.contains("by hand"), "{}", a.message);
         assert_eq!(local, before);
         local.rollback_to = None;
-        let a = restore(
-            &root,
-            &mut local,
-            &Request {
-                to: 1,
-                requested_at: 0,
-            },
-            9,
-        );
+        let a = ask(&mut local, 1, 9);
         assert!(a.message.contains("no saved generation"), "{}", a.message);
     }
 }

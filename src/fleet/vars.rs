@@ -25,26 +25,33 @@ pub type Vars = BTreeMap<String, String>;
 /// Where a node keeps its values.
 pub const ENVIRONMENT: &str = "/etc/environment";
 
+/// Why a value cannot be the value of its variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The name is not one of the variables.
+    #[error("{0:?} is not a variable (only {only})", only = VARIABLES.join(", "))]
+    NotAVariable(String),
+    /// An address of the other family (the variable's environment name, the value).
+    #[error("{0} ({1}) is an address of the other family")]
+    OtherFamily(String, String),
+    /// Not an address (the variable's environment name, the value's first 64 characters).
+    #[error("{0} ({1:?}) is not an IP address")]
+    NotAnAddress(String, String),
+}
+
 /// Why `value` cannot be the value of `variable` (`None`: it can).
 #[must_use]
-pub fn invalid(variable: &str, value: &str) -> Option<String> {
+pub fn invalid(variable: &str, value: &str) -> Option<Invalid> {
     if !VARIABLES.contains(&variable) {
-        return Some(format!(
-            "{variable:?} is not a variable (only {})",
-            VARIABLES.join(", ")
-        ));
+        return Some(Invalid::NotAVariable(variable.to_string()));
     }
     match value.parse::<IpAddr>() {
         Ok(IpAddr::V4(_)) if variable.ends_with("ipv4") => None,
         Ok(IpAddr::V6(_)) if variable.ends_with("ipv6") => None,
-        Ok(_) => Some(format!(
-            "{} ({value}) is an address of the other family",
-            env_name(variable)
-        )),
-        Err(_) => Some(format!(
-            "{} ({:?}) is not an IP address",
+        Ok(_) => Some(Invalid::OtherFamily(env_name(variable), value.to_string())),
+        Err(_) => Some(Invalid::NotAnAddress(
             env_name(variable),
-            value.chars().take(64).collect::<String>()
+            value.chars().take(64).collect(),
         )),
     }
 }
@@ -77,13 +84,11 @@ pub fn of_root(root: &Root) -> (Vars, Vec<String>) {
 ///
 /// # Errors
 /// The first value that is not acceptable.
-pub fn check(vars: &Vars) -> Result<(), String> {
-    for (k, v) in vars {
-        if let Some(why) = invalid(k, v) {
-            return Err(format!("its variables: {why}"));
-        }
+pub fn check(vars: &Vars) -> Result<(), Invalid> {
+    match vars.iter().find_map(|(k, v)| invalid(k, v)) {
+        Some(why) => Err(why),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The variables `text` uses that `vars` has no value for.

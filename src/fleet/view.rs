@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
+use super::listing::Listed;
 use super::record::{NodeRecord, now_secs};
-use super::store::Listed;
 
 /// One row.
 #[derive(Debug, Clone, Serialize)]
@@ -183,39 +183,6 @@ pub fn build(group: &str, published: u64, nodes: &[Listed]) -> View {
     }
 }
 
-/// How each node is named to an operator (by id): its hostname as `fleet status` shows it,
-/// followed by its machine id in parentheses when another node has the same hostname, and
-/// its id alone when its record cannot be read.
-pub fn host_names<'a>(
-    nodes: impl IntoIterator<Item = &'a Listed>,
-) -> std::collections::HashMap<String, String> {
-    let named: Vec<(&str, &str)> = nodes
-        .into_iter()
-        .map(|l| {
-            let host = l
-                .record
-                .as_ref()
-                .map_or(l.id.as_str(), |r| r.hostname.as_str());
-            (l.id.as_str(), host)
-        })
-        .collect();
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (_, host) in &named {
-        *seen.entry(host).or_default() += 1;
-    }
-    named
-        .iter()
-        .map(|(id, host)| {
-            let name = if seen.get(host).copied().unwrap_or(0) > 1 && id != host {
-                format!("{host} ({id})")
-            } else {
-                (*host).to_string()
-            };
-            ((*id).to_string(), name)
-        })
-        .collect()
-}
-
 fn ago(last_seen: i64, now: i64) -> String {
     if last_seen <= 0 {
         return "-".into();
@@ -310,45 +277,8 @@ pub fn render(view: &View) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::listing::tests::node;
     use crate::fleet::record::NodeState;
-
-    fn node(id: &str, generation: u64, state: NodeState, alive: bool) -> Listed {
-        Listed {
-            id: id.into(),
-            alive,
-            record: Ok(NodeRecord {
-                group: "g".into(),
-                machine_id: id.into(),
-                hostname: format!("host-{id}"),
-                generation,
-                state,
-                ..NodeRecord::default()
-            }),
-        }
-    }
-
-    #[test]
-    fn host_names_add_the_machine_id_only_where_a_hostname_is_shared() {
-        let mut twin = node("b", 1, NodeState::Applied, true);
-        if let Ok(r) = &mut twin.record {
-            r.hostname = "host-c".into();
-        }
-        let nodes = vec![
-            node("a", 1, NodeState::Applied, true),
-            twin,
-            node("c", 1, NodeState::Applied, true),
-            Listed {
-                id: "d".into(),
-                alive: true,
-                record: Err("not JSON".into()),
-            },
-        ];
-        let names = host_names(&nodes);
-        assert_eq!(names["a"], "host-a");
-        assert_eq!(names["b"], "host-c (b)");
-        assert_eq!(names["c"], "host-c (c)");
-        assert_eq!(names["d"], "d");
-    }
 
     #[test]
     fn summary_counts_every_node_and_never_drops_the_unreachable() {
