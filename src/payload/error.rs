@@ -406,6 +406,21 @@ impl PayloadError {
     }
 }
 
+/// An error and its causes, joined by ": " (reqwest's own Display hides the causes).
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(err) = source {
+        let more = err.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = err.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,15 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use super::region::Region;
-use super::{Expected, Fetched, PayloadError, Target, Timeouts};
-use crate::payload::error::HashPhase;
+use super::client::Timeouts;
+use super::error::{HashPhase, PayloadError, chain};
+use super::offer::Expected;
+use super::proof::{Fetched, b64};
+use super::region::{Region, Target};
 
 /// What the download task tells the writer thread.
 enum Msg {
@@ -451,21 +452,6 @@ fn classify(e: &reqwest::Error, url: &str, at: u64, size: u64) -> PayloadError {
     }
 }
 
-/// An error and its causes, joined by ": " (reqwest's own Display hides the causes).
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(err) = source {
-        let more = err.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = err.source();
-    }
-    text
-}
-
 fn header_u64(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<u64> {
     resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -482,10 +468,6 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
         t => Some(t.parse().ok()?),
     };
     (first <= last).then_some((first, last, total))
-}
-
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use super::attributes::{self, BootAttributes};
+use super::error::SlotsError;
+use super::slot::{Slot, USR_TYPE};
 use super::table::{self, Health, Table};
-use super::{Slot, SlotsError, USR_TYPE};
 
 /// A disk holding A/B /usr slots.
 #[derive(Debug, Clone)]

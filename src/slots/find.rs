@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Disk, SlotsError};
+use super::disk::Disk;
+use super::error::SlotsError;
 
 /// The disk (device path under `root`) that holds the partition `partuuid`.
 pub fn find_disk(root: &Path, partuuid: &str) -> Result<PathBuf, SlotsError> {

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use gptman::{GPT, GPTPartitionEntry};
 
 use super::attributes::BootAttributes;
-use super::{SlotsError, USR_TYPE};
+use super::error::SlotsError;
+use super::slot::USR_TYPE;
 
 const SECTOR: u64 = 512;
 const MIB: u64 = 1024 * 1024;
