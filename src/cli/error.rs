@@ -51,6 +51,12 @@ pub enum CliError {
     /// A failure worded for the user whose status is 1 (a failed check, update or payload).
     #[error("{0}")]
     Failed(String),
+    /// Reading or changing the A/B slots failed.
+    #[error(transparent)]
+    Slots(#[from] crate::slots::SlotsError),
+    /// Getting or verifying a payload failed; the message names its kind and retry class.
+    #[error("{} [{}, retry: {:?}]", .0, .0.kind(), .0.retry())]
+    Payload(#[from] crate::payload::PayloadError),
 }
 
 impl CliError {
@@ -61,7 +67,39 @@ impl CliError {
             CliError::Shown(status) => *status,
             CliError::Usage(_) => Status::Usage,
             CliError::Failed(_) => Status::Failed,
+            CliError::Slots(e) => slots_status(e),
+            CliError::Payload(e) => payload_status(e),
         }
+    }
+}
+
+/// I/O and usage problems are 2; a disk in a bad state or a bad input is 1.
+fn slots_status(e: &crate::slots::SlotsError) -> Status {
+    use crate::slots::SlotsError as E;
+    match e {
+        E::Io { .. } | E::Init { .. } => Status::Usage,
+        _ => Status::Failed,
+    }
+}
+
+/// Network and disk problems are 2; a bad payload, signature or key is 1.
+fn payload_status(e: &crate::payload::PayloadError) -> Status {
+    use crate::payload::PayloadError as E;
+    match e {
+        E::RegionUnusable { .. }
+        | E::RegionTooSmall { .. }
+        | E::RegionOutsideDevice { .. }
+        | E::RegionFull { .. }
+        | E::RegionIo { .. }
+        | E::Connect { .. }
+        | E::Stalled { .. }
+        | E::TooSlow { .. }
+        | E::ConnectionReset { .. }
+        | E::Truncated { .. }
+        | E::Transfer { .. }
+        | E::ServerError { .. }
+        | E::Client { .. } => Status::Usage,
+        _ => Status::Failed,
     }
 }
 

@@ -18,6 +18,7 @@
 mod client;
 mod error;
 mod fetch;
+mod job;
 mod keys;
 mod offer;
 mod progress;
@@ -28,6 +29,7 @@ mod verify;
 pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
 pub use error::{HashPhase, PayloadError, Retry};
 pub use fetch::{fetch, fetch_signature};
+pub use job::{Downloaded, Job};
 pub use keys::{KEY_DIRS, TrustedKey, TrustedKeys};
 pub use offer::Expected;
 pub use progress::{fraction, terminal_bar};
