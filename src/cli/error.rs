@@ -82,24 +82,15 @@ fn slots_status(e: &crate::slots::SlotsError) -> Status {
     }
 }
 
-/// Network and disk problems are 2; a bad payload, signature or key is 1.
+/// Network problems (those retried by resuming) and problems of the local disk or of the
+/// client's setup are 2; a bad offer, payload, signature or key is 1.
 fn payload_status(e: &crate::payload::PayloadError) -> Status {
-    use crate::payload::PayloadError as E;
-    match e {
-        E::RegionUnusable { .. }
-        | E::RegionTooSmall { .. }
-        | E::RegionOutsideDevice { .. }
-        | E::RegionFull { .. }
-        | E::RegionIo { .. }
-        | E::Connect { .. }
-        | E::Stalled { .. }
-        | E::TooSlow { .. }
-        | E::ConnectionReset { .. }
-        | E::Truncated { .. }
-        | E::Transfer { .. }
-        | E::ServerError { .. }
-        | E::Client { .. } => Status::Usage,
-        _ => Status::Failed,
+    let kind = e.kind();
+    if e.retry() == crate::payload::Retry::Resume || kind.starts_with("region-") || kind == "client"
+    {
+        Status::Usage
+    } else {
+        Status::Failed
     }
 }
 
