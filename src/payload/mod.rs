@@ -14,6 +14,10 @@
 //! makes a slot bootable. [`Verified`] can only be made by [`verify`], and only when every
 //! check passed; the agent sets the slot's GPT attributes only after it holds one.
 //! Every failure is a [`PayloadError`] variant with a [`Retry`] classification.
+//!
+//! Files: `offer` ([`Expected`]), `proof` ([`Fetched`], [`Verified`]), `error`, `client`,
+//! `region`, `fetch`, `keys`, `verify`, `progress`, and `job` ([`Job`]: one payload on its
+//! own, as `kindling payload fetch` runs it). This file only hands their names on.
 
 mod client;
 mod error;

@@ -5,8 +5,8 @@
 use base64::Engine as _;
 
 /// A finished download: every byte is in the region and synced, with the expected SHA-256
-/// (computed while writing, and over the re-read prefix after a resume). Only [`fetch`]
-/// makes one; [`verify`] needs it. Not yet verified against a signature.
+/// (computed while writing, and over the re-read prefix after a resume). Only [`fetch`](crate::payload::fetch())
+/// makes one; [`verify`](crate::payload::verify()) needs it. Not yet verified against a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub(super) size: u64,
@@ -27,7 +27,7 @@ impl Fetched {
     }
 }
 
-/// Proof that the slot holds the signed payload: only [`verify`] makes one.
+/// Proof that the slot holds the signed payload: only [`verify`](crate::payload::verify()) makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub(super) sha256: [u8; 32],

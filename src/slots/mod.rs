@@ -11,10 +11,12 @@
 //! never a panic.
 //!
 //! Files: `slot` ([`Slot`] and [`USR_TYPE`], the vocabulary the others share), `error`
-//! ([`SlotsError`]), `attributes` (bit layout, cgpt's prioritize, the firmware's rule, all pure),
-//! `table` (reading/checking/writing both GPT copies), `disk` ([`Disk`], the operations),
-//! `cmdline` (the booted slot from `/proc/cmdline`), `find` (the disk behind a PARTUUID under
-//! a root), `release` (the version inside a slot), `init` (a simulated node's disk).
+//! ([`SlotsError`], [`SizeError`]), `attributes` (bit layout, cgpt's prioritize, the
+//! firmware's rule, all pure), `table` (reading/checking/writing both GPT copies), `disk`
+//! ([`Disk`], the operations), `cmdline` (the booted slot from a kernel command line), `find`
+//! (the booted slot under a root, the disk behind a PARTUUID, opening either), `release` (the
+//! version inside a slot), `init` (a simulated node's disk). This file only hands their
+//! names on.
 
 mod attributes;
 mod cmdline;
