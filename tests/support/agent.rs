@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use super::process::{Guard, free_port};
+
 /// The kindling binary.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kindling")
@@ -98,25 +100,6 @@ pub fn need(tool: &str) {
         found,
         "{tool} is not installed; scripts/test installs it (Debian package)"
     );
-}
-
-/// A child process killed (by its PID) and reaped on drop.
-pub struct Guard(pub std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Wait until something accepts connections on 127.0.0.1:port.

@@ -3,32 +3,11 @@
 //! stopped by its own PID on drop (also when a test fails), each waited for with a bounded
 //! loop.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free loopback port (bound, then released for the child to take).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A peer binary from `../shared/peers`; a missing one fails the test with a clear message.
-pub fn peer(name: &str) -> PathBuf {
-    let path = crate::support::common::root()
-        .join("../shared/peers")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "the peer binary {} is missing: these interop tests need ../shared/peers/{name} (see ../shared/peers/README.md)",
-        path.display()
-    );
-    path
-}
+pub use super::process::{free_port, peer};
 
 fn which(tool: &str) -> PathBuf {
     std::env::var_os("PATH")

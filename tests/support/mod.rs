@@ -3,7 +3,7 @@
 //! it started when it is dropped: a simulated node and the update servers (`agent`), an etcd
 //! (`lock`), a fleet of agents (`fleet`), the metadata-service emulator (`datasource`), the
 //! fault-injecting payload server (`payload`), the Omaha peers (`omaha`) and insta snapshots
-//! (`insta`).
+//! (`insta`), and what all of them share to start processes and servers (`process`).
 
 pub mod agent;
 pub mod common;
@@ -13,3 +13,4 @@ pub mod insta;
 pub mod lock;
 pub mod omaha;
 pub mod payload;
+pub mod process;

@@ -11,21 +11,10 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 
+pub use super::process::{Guard, free_port, peer};
+
 /// CoreOS's app id.
 pub const APP_ID: &str = "{e96281a6-d1af-4bde-9a0a-97b76e56dc57}";
-
-/// A peer binary from `../shared/peers`, or a clear failure.
-pub fn peer(name: &str) -> PathBuf {
-    let path = crate::support::common::root()
-        .join("../shared/peers")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "the peer binary {} is missing: these tests need ../shared/peers/{name} (see ../shared/peers/README.md)",
-        path.display()
-    );
-    path
-}
 
 /// A tool on PATH, or a clear failure.
 pub fn tool(name: &str) -> &str {
@@ -36,41 +25,6 @@ pub fn tool(name: &str) -> &str {
         "{name} is not installed: scripts/test installs it (apt-get install squashfs-tools minisign)"
     );
     name
-}
-
-/// A child process killed and reaped when dropped.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Guard {
-    /// Stop it with SIGTERM (graceful) and wait, bounded.
-    pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(port: u16, child: &mut Child) {
