@@ -458,18 +458,9 @@ fn interrupted_downloads_resume_and_never_boot_half_a_payload() {
     files.script(
         path,
         vec![
-            Behaviour {
-                truncate_at: Some(3 << 20),
-                ..Behaviour::default()
-            },
-            Behaviour {
-                reset_at: Some(2 << 20),
-                ..Behaviour::default()
-            },
-            Behaviour {
-                status: Some(500),
-                ..Behaviour::default()
-            },
+            Behaviour::default().truncating_at(3 << 20),
+            Behaviour::default().resetting_at(2 << 20),
+            Behaviour::default().answering(500),
         ],
     );
     let base = files.url("");

@@ -54,6 +54,72 @@ impl Default for Behaviour {
     }
 }
 
+impl Behaviour {
+    /// Close the connection cleanly after byte `at`.
+    pub fn truncating_at(self, at: u64) -> Self {
+        Self {
+            truncate_at: Some(at),
+            ..self
+        }
+    }
+
+    /// Reset the connection after byte `at`.
+    pub fn resetting_at(self, at: u64) -> Self {
+        Self {
+            reset_at: Some(at),
+            ..self
+        }
+    }
+
+    /// Stop sending after byte `at` and hold the connection open.
+    pub fn stalling_at(self, at: u64) -> Self {
+        Self {
+            stall_at: Some(at),
+            ..self
+        }
+    }
+
+    /// One byte per `every`.
+    pub fn trickling(self, every: Duration) -> Self {
+        Self {
+            trickle: Some(every),
+            ..self
+        }
+    }
+
+    /// These bytes instead of the file.
+    pub fn serving(self, content: Vec<u8>) -> Self {
+        Self {
+            content: Some(content),
+            ..self
+        }
+    }
+
+    /// This status with an empty body.
+    pub fn answering(self, status: u16) -> Self {
+        Self {
+            status: Some(status),
+            ..self
+        }
+    }
+
+    /// 200 with everything, whatever the Range.
+    pub fn without_ranges(self) -> Self {
+        Self {
+            ranges: false,
+            ..self
+        }
+    }
+
+    /// No Content-Length: the body ends when the connection closes.
+    pub fn without_content_length(self) -> Self {
+        Self {
+            no_content_length: true,
+            ..self
+        }
+    }
+}
+
 /// One request the server saw.
 #[derive(Debug, Clone)]
 pub struct Seen {
