@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::support::agent::{Keys, Node, Out, Server, run, update_conf, usr_image};
+use crate::support::agent::{Node, Out, Release, Server, run, update_conf};
 use crate::support::lock::Etcd;
 
 fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
@@ -18,14 +18,43 @@ fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
 }
 
 fn staged_node(dir: &Path, conf: impl FnOnce(&str) -> String) -> (Server, Node) {
-    let keys = Keys::new(dir, "release");
-    let v100 = usr_image(dir, "1.0.0", 4);
-    let v101 = usr_image(dir, "1.0.1", 4);
-    let sig = keys.sign(&v101);
-    let server = Server::start(&dir.join("server"));
-    server.publish("stable", "1.0.1", &v101, &sig);
-    let node = Node::new(&dir.join("node"), &v100, &conf(&server.url), &[&keys]);
-    (server, node)
+    let release = Release::publish(dir, 4);
+    let node = release.node(dir, &conf(&release.server.url));
+    (release.server, node)
+}
+
+/// A staged node taking the reboot slot from etcd v3 with a lease of `ttl` seconds, whose
+/// health check passes once the test creates `healthy` beside the root (bounded: about 15 s,
+/// under the agent's --health-timeout 20).
+fn etcd3_node_waiting_for_health(dir: &Path, etcd: &str, ttl: u32) -> (Server, Node) {
+    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
+    staged_node(dir, |url| {
+        update_conf(
+            url,
+            "etcd-lock",
+            &format!(
+                "LOCKSMITHD_ENDPOINT={etcd}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL={ttl}\nKINDLING_HEALTH_COMMAND={health}\n"
+            ),
+        )
+    })
+}
+
+/// Wait (at most 30 s) for a spawned agent to end; its status and standard error.
+fn finish(agent: &mut crate::support::agent::Guard) -> (std::process::ExitStatus, String) {
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = agent.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the agent did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
 }
 
 fn once_with_wait(node: &Node, wait: &str) -> Out {
@@ -246,19 +275,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
 
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
-    // The health check passes once the test creates `healthy` beside the root (bounded:
-    // about 15 s, under the agent's --health-timeout 20).
-    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
-    let (_server, mut node) = staged_node(dir.path(), |url| {
-        update_conf(
-            url,
-            "etcd-lock",
-            &format!(
-                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=2\nKINDLING_HEALTH_COMMAND={health}\n",
-                etcd.url
-            ),
-        )
-    });
+    let (_server, mut node) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 2);
     let healthy = node.dir.join("healthy");
     std::fs::write(&healthy, "").unwrap();
     let id = node.machine_id();
@@ -301,14 +318,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
     // The new boot; the health check now waits for the test.
     assert_eq!(node.boot(), "1.0.1");
     std::fs::remove_file(&healthy).unwrap();
-    let mut agent = crate::support::agent::Guard(
-        std::process::Command::new(crate::support::agent::bin())
-            .args(node.agent_args())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut agent = node.spawn_agent(std::process::Stdio::piped());
     // Renewed at start, while the health check is still running.
     wait_until(
         "the live key on the agent's new lease",
@@ -329,19 +339,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
         "the agent is still in its health check"
     );
     std::fs::write(&healthy, "").unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = agent.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the agent did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = finish(&mut agent);
     assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("renewed the reboot slot held across the reboot"),
@@ -362,17 +360,7 @@ fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
 
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
-    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
-    let (_server, mut node) = staged_node(dir.path(), |url| {
-        update_conf(
-            url,
-            "etcd-lock",
-            &format!(
-                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=30\nKINDLING_HEALTH_COMMAND={health}\n",
-                etcd.url
-            ),
-        )
-    });
+    let (_server, mut node) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 30);
     let healthy = node.dir.join("healthy");
     std::fs::write(&healthy, "").unwrap();
     let live_key = format!(
@@ -400,14 +388,7 @@ fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
     });
     assert_eq!(node.boot(), "1.0.1");
     std::fs::remove_file(&healthy).unwrap();
-    let mut agent = crate::support::agent::Guard(
-        std::process::Command::new(crate::support::agent::bin())
-            .args(node.agent_args())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut agent = node.spawn_agent(std::process::Stdio::null());
     // Renewed, on the same lease, while the health check is still running.
     wait_until("the lease renewed", Duration::from_secs(10), || {
         lease().is_some_and(|(_, left)| left >= 28)
@@ -418,19 +399,7 @@ fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
         "the agent is still in its health check"
     );
     std::fs::write(&healthy, "").unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = agent.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the agent did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = finish(&mut agent);
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("gave the reboot slot back"), "{stderr}");
     assert_eq!(lease(), None, "the live key goes with the slot");

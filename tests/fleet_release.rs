@@ -585,23 +585,14 @@ fn with_etcd_down_a_staged_node_of_a_release_rollout_group_does_not_reboot() {
 
 /// Every regular file under `dir`: path -> (bytes, mode).
 fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.is_file() {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    (std::fs::read(&p).unwrap(), meta.permissions().mode()),
-                );
-            }
-        }
-    }
-    out
+    crate::support::common::tree(dir)
+        .into_iter()
+        .filter(|(_, meta)| meta.is_file())
+        .map(|(p, meta)| {
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            (rel, (std::fs::read(&p).unwrap(), meta.permissions().mode()))
+        })
+        .collect()
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use super::process::{Guard, free_port};
+use super::process::{publish_args, status_json_args};
 
 /// The kindling binary.
 pub fn bin() -> &'static str {
@@ -89,6 +90,13 @@ pub fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
 /// Run kindling.
 pub fn kindling(args: &[&str]) -> Out {
     run(bin(), args)
+}
+
+/// Run kindling, which must succeed (`what` names it in the failure), and parse its JSON.
+fn kindling_json(args: &[&str], what: &str) -> serde_json::Value {
+    let out = kindling(args);
+    assert_eq!(out.code, 0, "{what}: {}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
 }
 
 /// Fail clearly when a tool the test needs is missing.
@@ -231,20 +239,9 @@ impl Server {
     }
 
     pub fn publish(&self, channel: &str, version: &str, payload: &Path, signature: &Path) {
-        let out = kindling(&[
-            "update-server",
-            "publish",
-            "--dir",
-            self.dir.to_str().unwrap(),
-            "--channel",
-            channel,
-            "--version",
-            version,
-            "--payload",
-            payload.to_str().unwrap(),
-            "--signature",
-            signature.to_str().unwrap(),
-        ]);
+        let out = kindling(&publish_args(
+            &self.dir, channel, version, payload, signature,
+        ));
         assert_eq!(out.code, 0, "publish: {}{}", out.stdout, out.stderr);
     }
 
@@ -274,16 +271,40 @@ impl Server {
     }
 
     pub fn status_json(&self) -> serde_json::Value {
-        let out = kindling(&[
-            "update-server",
-            "status",
-            "--dir",
-            self.dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(out.code, 0, "status: {}", out.stderr);
-        serde_json::from_str(&out.stdout).unwrap()
+        kindling_json(&status_json_args(&self.dir), "status")
+    }
+}
+
+/// The usual release: keys named `release`, a 1.0.0 image for the node, and a 1.0.1 image
+/// signed with the keys and published on stable by a fresh `kindling update-server` in
+/// `dir/server`.
+pub struct Release {
+    pub keys: Keys,
+    pub v100: PathBuf,
+    pub v101: PathBuf,
+    pub server: Server,
+}
+
+impl Release {
+    /// Make the images (`size_mib` each), sign 1.0.1, start the server and publish it.
+    pub fn publish(dir: &Path, size_mib: u32) -> Release {
+        let keys = Keys::new(dir, "release");
+        let v100 = usr_image(dir, "1.0.0", size_mib);
+        let v101 = usr_image(dir, "1.0.1", size_mib);
+        let sig = keys.sign(&v101);
+        let server = Server::start(&dir.join("server"));
+        server.publish("stable", "1.0.1", &v101, &sig);
+        Release {
+            keys,
+            v100,
+            v101,
+            server,
+        }
+    }
+
+    /// A node in `dir/node` running 1.0.0 with `update_conf`, trusting the release keys.
+    pub fn node(&self, dir: &Path, update_conf: &str) -> Node {
+        Node::new(&dir.join("node"), &self.v100, update_conf, &[&self.keys])
     }
 }
 
@@ -355,6 +376,17 @@ impl Node {
         node.indices = [node.find_index("USR-A"), node.find_index("USR-B")];
         node.boot();
         node
+    }
+
+    /// A node in `dir/node` running `image`, checking `url` with `strategy` (no other
+    /// update.conf lines), trusting `keys`.
+    pub fn checking(dir: &Path, image: &Path, url: &str, strategy: &str, keys: &[&Keys]) -> Node {
+        Node::new(
+            &dir.join("node"),
+            image,
+            &update_conf(url, strategy, ""),
+            keys,
+        )
     }
 
     /// The partition number of USR-A or USR-B.
@@ -518,6 +550,18 @@ impl Node {
         ]
     }
 
+    /// `kindling agent run --once` on this node in the background (standard error piped).
+    pub fn spawn_agent(&self, stdout: Stdio) -> Guard {
+        Guard(
+            Command::new(bin())
+                .args(self.agent_args())
+                .stdout(stdout)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
     fn reboot_command(&self) -> &'static str {
         "touch \"$KINDLING_ROOT/../rebooted\""
     }
@@ -537,16 +581,11 @@ impl Node {
     }
 
     pub fn status_json(&self) -> serde_json::Value {
-        let out = kindling(&[
-            "agent",
-            "status",
-            "--root",
-            self.root.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(out.code, 0, "agent status: {}", out.stderr);
-        serde_json::from_str(&out.stdout).unwrap()
+        let root = self.root.to_str().unwrap();
+        kindling_json(
+            &["agent", "status", "--root", root, "--format", "json"],
+            "agent status",
+        )
     }
 
     pub fn machine_id(&self) -> String {

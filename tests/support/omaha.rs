@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use sha2::Digest as _;
 
 pub use super::process::{Guard, free_port, peer};
+use super::process::{publish_args, status_json_args};
 
 /// CoreOS's app id.
 pub const APP_ID: &str = "{e96281a6-d1af-4bde-9a0a-97b76e56dc57}";
@@ -192,23 +193,22 @@ pub fn published(releases: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         let payload = squashfs(&work, "update.gz", &format!("{channel}-{version}"));
         let sig = minisign_sign(&secret, &payload);
         let srv = tmp.path().join("srv");
-        let (code, _, err) = kindling(&[
-            "update-server",
-            "publish",
-            "--dir",
-            srv.to_str().unwrap(),
-            "--channel",
-            channel,
-            "--version",
-            version,
-            "--payload",
-            payload.to_str().unwrap(),
-            "--signature",
-            sig.to_str().unwrap(),
-        ]);
+        let (code, _, err) = kindling(&publish_args(&srv, channel, version, &payload, &sig));
         assert_eq!(code, 0, "publish failed: {err}");
     }
     (tmp, public)
+}
+
+/// [`published`] `releases`, then [`kindling_server`] on the store (with `extra` flags):
+/// the temp dir, the store, the server's guard and URL.
+pub fn start_published(
+    releases: &[(&str, &str)],
+    extra: &[&str],
+) -> (tempfile::TempDir, PathBuf, Guard, String) {
+    let (tmp, _) = published(releases);
+    let srv = tmp.path().join("srv");
+    let (guard, url) = kindling_server(&srv, extra);
+    (tmp, srv, guard, url)
 }
 
 /// POST `body` to `url` with `content_type`; (status, body).
@@ -228,14 +228,7 @@ pub async fn post(url: &str, content_type: &str, body: impl Into<reqwest::Body>)
 pub fn status_until(dir: &Path, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (code, out, err) = kindling(&[
-            "update-server",
-            "status",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
+        let (code, out, err) = kindling(&status_json_args(dir));
         assert_eq!(code, 0, "status failed: {err}");
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
         if pred(&json) {

@@ -1,6 +1,7 @@
 //! What every harness that starts something shares: a free loopback port, a peer binary,
 //! a child process stopped by its own PID when its guard drops, and a loopback TCP server
-//! whose acceptor stops and is joined on drop (also when a test fails).
+//! whose acceptor stops and is joined on drop (also when a test fails); and the argument
+//! lists of the `kindling update-server` commands the harnesses run.
 
 /// A free loopback port (bound, then released for a child or a server to take).
 pub fn free_port() -> u16 {
@@ -108,4 +109,41 @@ impl Drop for LoopbackServer {
             let _ = h.join();
         }
     }
+}
+
+/// `kindling update-server publish`: `payload` with `signature` as `version` on `channel`
+/// in the store `dir`.
+pub fn publish_args<'a>(
+    dir: &'a std::path::Path,
+    channel: &'a str,
+    version: &'a str,
+    payload: &'a std::path::Path,
+    signature: &'a std::path::Path,
+) -> [&'a str; 12] {
+    [
+        "update-server",
+        "publish",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--channel",
+        channel,
+        "--version",
+        version,
+        "--payload",
+        payload.to_str().unwrap(),
+        "--signature",
+        signature.to_str().unwrap(),
+    ]
+}
+
+/// `kindling update-server status --format json` of the store `dir`.
+pub fn status_json_args(dir: &std::path::Path) -> [&str; 6] {
+    [
+        "update-server",
+        "status",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]
 }
