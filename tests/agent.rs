@@ -187,12 +187,14 @@ fn assert_nothing_bootable_but_the_old_slot(node: &Node) {
 fn a_payload_signed_by_an_untrusted_key_is_never_made_bootable() {
     let dir = tempfile::tempdir().unwrap();
     let other = Keys::new(dir.path(), "other");
-    let v100 = usr_image(dir.path(), "1.0.0", 4);
-    let v101 = usr_image(dir.path(), "1.0.1", 4);
-    let server = Server::start(&dir.path().join("server"));
-    let rogue = Keys::new(dir.path(), "rogue");
-    server.publish("stable", "1.0.1", &v101, &rogue.sign(&v101));
-    let node = Node::checking(dir.path(), &v100, &server.url, "reboot", &[&other]);
+    let rogue = Release::builder(dir.path()).signed_by("rogue").publish();
+    let node = Node::checking(
+        dir.path(),
+        &rogue.v100,
+        &rogue.server.url,
+        "reboot",
+        &[&other],
+    );
     let out = node.agent_once();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(!node.rebooted());
@@ -490,13 +492,9 @@ fn interrupted_downloads_resume_and_never_boot_half_a_payload() {
 #[test]
 fn a_payload_larger_than_the_slot_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path(), "release");
-    let v100 = usr_image(dir.path(), "1.0.0", 4);
     // The simulated node's slots are 24 MiB.
-    let v101 = usr_image(dir.path(), "1.0.1", 28);
-    let server = Server::start(&dir.path().join("server"));
-    server.publish("stable", "1.0.1", &v101, &keys.sign(&v101));
-    let node = Node::checking(dir.path(), &v100, &server.url, "reboot", &[&keys]);
+    let release = Release::builder(dir.path()).payload_mib(28).publish();
+    let node = release.node(dir.path(), &update_conf(&release.server.url, "reboot", ""));
     let out = node.agent_once();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(!node.rebooted());

@@ -288,9 +288,58 @@ pub struct Release {
 impl Release {
     /// Make the images (`size_mib` each), sign 1.0.1, start the server and publish it.
     pub fn publish(dir: &Path, size_mib: u32) -> Release {
-        let keys = Keys::new(dir, "release");
-        let v100 = usr_image(dir, "1.0.0", size_mib);
-        let v101 = usr_image(dir, "1.0.1", size_mib);
+        Release::builder(dir).size_mib(size_mib).publish()
+    }
+
+    /// A release to shape: images of 4 MiB, signed by keys named `release`.
+    pub fn builder(dir: &Path) -> ReleaseBuilder {
+        ReleaseBuilder {
+            dir: dir.to_path_buf(),
+            size_mib: 4,
+            payload_mib: None,
+            signer: "release",
+        }
+    }
+
+    /// A node in `dir/node` running 1.0.0 with `update_conf`, trusting the release keys.
+    pub fn node(&self, dir: &Path, update_conf: &str) -> Node {
+        Node::new(&dir.join("node"), &self.v100, update_conf, &[&self.keys])
+    }
+}
+
+/// How a [`Release`] is made.
+pub struct ReleaseBuilder {
+    dir: PathBuf,
+    size_mib: u32,
+    payload_mib: Option<u32>,
+    signer: &'static str,
+}
+
+impl ReleaseBuilder {
+    /// Both images this large.
+    pub fn size_mib(self, size_mib: u32) -> Self {
+        Self { size_mib, ..self }
+    }
+
+    /// The 1.0.1 payload this large (the 1.0.0 image keeps `size_mib`).
+    pub fn payload_mib(self, mib: u32) -> Self {
+        Self {
+            payload_mib: Some(mib),
+            ..self
+        }
+    }
+
+    /// Signed by keys of this name (which the node need not trust).
+    pub fn signed_by(self, signer: &'static str) -> Self {
+        Self { signer, ..self }
+    }
+
+    /// Make the keys and images, sign 1.0.1, start the server and publish it.
+    pub fn publish(self) -> Release {
+        let dir = &self.dir;
+        let keys = Keys::new(dir, self.signer);
+        let v100 = usr_image(dir, "1.0.0", self.size_mib);
+        let v101 = usr_image(dir, "1.0.1", self.payload_mib.unwrap_or(self.size_mib));
         let sig = keys.sign(&v101);
         let server = Server::start(&dir.join("server"));
         server.publish("stable", "1.0.1", &v101, &sig);
@@ -300,11 +349,6 @@ impl Release {
             v101,
             server,
         }
-    }
-
-    /// A node in `dir/node` running 1.0.0 with `update_conf`, trusting the release keys.
-    pub fn node(&self, dir: &Path, update_conf: &str) -> Node {
-        Node::new(&dir.join("node"), &self.v100, update_conf, &[&self.keys])
     }
 }
 
