@@ -149,16 +149,7 @@ fn spawn_etcd(client: u16, peer: u16, data: &Path) -> Option<Proc> {
     );
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) && proc.is_running() {
-        if std::net::TcpStream::connect(("127.0.0.1", client)).is_ok()
-            && Command::new("etcdctl")
-                .env("ETCDCTL_API", "3")
-                .arg(format!("--endpoints={url}"))
-                .args(["endpoint", "health", "--command-timeout=1s"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        {
+        if super::lock::healthy(&url) {
             return Some(proc);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -901,61 +892,55 @@ impl V2Watch {
         let stop_after = Arc::new(Mutex::new(None));
         let (v, e, s) = (values.clone(), error.clone(), stop_after.clone());
         let target = format!("{url}/v2/keys/{key}");
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let http = reqwest::Client::new();
-                let mut index = 1u64;
-                let give_up = Instant::now() + Duration::from_secs(900);
-                loop {
-                    if s.lock().unwrap().is_some_and(|last| index > last) {
-                        return;
-                    }
-                    if Instant::now() > give_up {
-                        *e.lock().unwrap() = Some("the v2 watcher ran for 900 s".into());
-                        return;
-                    }
-                    let resp = http
-                        .get(&target)
-                        .query(&[("wait", "true"), ("waitIndex", &index.to_string())])
-                        .timeout(Duration::from_secs(1))
-                        .send()
-                        .await;
-                    let body = match resp {
-                        Ok(r) => match r
-                            .bytes()
-                            .await
-                            .map(|b| serde_json::from_slice::<serde_json::Value>(&b))
-                        {
-                            Ok(Ok(b)) => b,
-                            _ => continue,
-                        },
-                        Err(_) => {
-                            // A poll that saw nothing in time, or etcd away: poll again
-                            // from the same index (nothing is lost).
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                    };
-                    if let Some(code) = body["errorCode"].as_u64() {
-                        *e.lock().unwrap() = Some(format!(
-                            "the v2 watcher fell behind etcd's history at index {index} (errorCode {code}): {body}"
-                        ));
-                        return;
-                    }
-                    let node = &body["node"];
-                    let Some(modified) = node["modifiedIndex"].as_u64() else {
-                        continue;
-                    };
-                    if let Some(value) = node["value"].as_str() {
-                        v.lock().unwrap().push((modified, value.to_string()));
-                    }
-                    index = modified + 1;
+        let thread = super::process::spawn_runtime(move || async move {
+            let http = reqwest::Client::new();
+            let mut index = 1u64;
+            let give_up = Instant::now() + Duration::from_secs(900);
+            loop {
+                if s.lock().unwrap().is_some_and(|last| index > last) {
+                    return;
                 }
-            });
+                if Instant::now() > give_up {
+                    *e.lock().unwrap() = Some("the v2 watcher ran for 900 s".into());
+                    return;
+                }
+                let resp = http
+                    .get(&target)
+                    .query(&[("wait", "true"), ("waitIndex", &index.to_string())])
+                    .timeout(Duration::from_secs(1))
+                    .send()
+                    .await;
+                let body = match resp {
+                    Ok(r) => match r
+                        .bytes()
+                        .await
+                        .map(|b| serde_json::from_slice::<serde_json::Value>(&b))
+                    {
+                        Ok(Ok(b)) => b,
+                        _ => continue,
+                    },
+                    Err(_) => {
+                        // A poll that saw nothing in time, or etcd away: poll again
+                        // from the same index (nothing is lost).
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                if let Some(code) = body["errorCode"].as_u64() {
+                    *e.lock().unwrap() = Some(format!(
+                        "the v2 watcher fell behind etcd's history at index {index} (errorCode {code}): {body}"
+                    ));
+                    return;
+                }
+                let node = &body["node"];
+                let Some(modified) = node["modifiedIndex"].as_u64() else {
+                    continue;
+                };
+                if let Some(value) = node["value"].as_str() {
+                    v.lock().unwrap().push((modified, value.to_string()));
+                }
+                index = modified + 1;
+            }
         });
         V2Watch {
             values,

@@ -165,7 +165,8 @@ impl Etcd {
     }
 }
 
-fn healthy(url: &str) -> bool {
+/// Whether the etcd at `url` answers `etcdctl endpoint health`.
+pub fn healthy(url: &str) -> bool {
     // Only ask etcdctl once something listens: a process per probe costs more than a connect.
     if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err() {
         return false;

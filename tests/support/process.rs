@@ -147,3 +147,19 @@ pub fn status_json_args(dir: &std::path::Path) -> [&str; 6] {
         "json",
     ]
 }
+
+/// A thread running `make()`'s future to its end on a current-thread tokio runtime of its own.
+pub fn spawn_runtime<M, F>(make: M) -> std::thread::JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: std::future::Future,
+    F::Output: Send + 'static,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(make())
+    })
+}
