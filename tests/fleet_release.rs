@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::agent::{
-    Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image,
+    Guard, Node, Out, Release, Server, bin, kindling, update_conf, usr_image,
 };
 use crate::support::fleet::{EtcdServer, holders, machine_id};
 use crate::support::lock::{v3_history_at, wait_until};
@@ -105,18 +105,12 @@ fn fleet_of(
 ) -> Fleet {
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = tmp.path().to_path_buf();
-    let keys = Keys::new(&d, "release");
-    let v100 = usr_image(&d, "1.0.0", 4);
-    let v101 = usr_image(&d, "1.0.1", 4);
-    let sig = keys.sign(&v101);
-    let server = Server::start(&d.join("server"));
-    server.publish("stable", "1.0.1", &v101, &sig);
-    let template = Node::new(
+    let release = Release::publish(&d, 4);
+    let template = release.node_at(
         &d.join("template"),
-        &v100,
-        &update_conf(&server.url, "off", ""),
-        &[&keys],
+        &update_conf(&release.server.url, "off", ""),
     );
+    let server = release.server;
     if prestaged {
         let out = template.agent_once();
         assert_eq!(out.code, 0, "staging the template node: {}", out.stderr);

@@ -303,7 +303,12 @@ impl Release {
 
     /// A node in `dir/node` running 1.0.0 with `update_conf`, trusting the release keys.
     pub fn node(&self, dir: &Path, update_conf: &str) -> Node {
-        Node::new(&dir.join("node"), &self.v100, update_conf, &[&self.keys])
+        self.node_at(&dir.join("node"), update_conf)
+    }
+
+    /// The same in the directory `node` itself.
+    pub fn node_at(&self, node: &Path, update_conf: &str) -> Node {
+        Node::new(node, &self.v100, update_conf, &[&self.keys])
     }
 }
 

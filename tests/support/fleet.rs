@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::support::agent::{Keys, Node, Server, bin, kindling, need, update_conf, usr_image};
+use crate::support::agent::{Node, Release, Server, bin, kindling, need, update_conf};
 use crate::support::lock::{Proc, free_port};
 
 /// Fleets run one at a time: each measures a makespan, and two fleets on 2 cores would
@@ -279,18 +279,12 @@ impl Fleet {
     pub fn new(spec: Spec, etcd_url: &str) -> Fleet {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let d = dir.path();
-        let keys = Keys::new(d, "release");
-        let v100 = usr_image(d, "1.0.0", 4);
-        let v101 = usr_image(d, "1.0.1", 4);
-        let sig = keys.sign(&v101);
-        let server = Server::start(&d.join("server"));
-        server.publish("stable", "1.0.1", &v101, &sig);
-        let template = Node::new(
+        let release = Release::publish(d, 4);
+        let template = release.node_at(
             &d.join("template"),
-            &v100,
-            &update_conf(&server.url, "off", ""),
-            &[&keys],
+            &update_conf(&release.server.url, "off", ""),
         );
+        let server = release.server;
         let out = template.agent_once();
         assert_eq!(out.code, 0, "staging the template node: {}", out.stderr);
         assert!(
