@@ -3,10 +3,11 @@
 //! back after the new release was judged; a full semaphore, a closed window or an unreachable
 //! lock never turns into a reboot; best-effort follows the node's etcd units.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::support::agent::{Node, Out, Release, Server, run, update_conf};
-use crate::support::lock::Etcd;
+use crate::support::lock::{Etcd, wait_until};
 
 fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
     let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
@@ -25,10 +26,11 @@ fn staged_node(dir: &Path, conf: impl FnOnce(&str) -> String) -> (Server, Node) 
 
 /// A staged node taking the reboot slot from etcd v3 with a lease of `ttl` seconds, whose
 /// health check passes once the test creates `healthy` beside the root (bounded: about 15 s,
-/// under the agent's --health-timeout 20).
-fn etcd3_node_waiting_for_health(dir: &Path, etcd: &str, ttl: u32) -> (Server, Node) {
+/// under the agent's --health-timeout 20); `healthy` is there to begin with, its path
+/// returned.
+fn etcd3_node_waiting_for_health(dir: &Path, etcd: &str, ttl: u32) -> (Server, Node, PathBuf) {
     let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
-    staged_node(dir, |url| {
+    let (server, node) = staged_node(dir, |url| {
         update_conf(
             url,
             "etcd-lock",
@@ -36,21 +38,33 @@ fn etcd3_node_waiting_for_health(dir: &Path, etcd: &str, ttl: u32) -> (Server, N
                 "LOCKSMITHD_ENDPOINT={etcd}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL={ttl}\nKINDLING_HEALTH_COMMAND={health}\n"
             ),
         )
-    })
+    });
+    let healthy = node.dir.join("healthy");
+    std::fs::write(&healthy, "").unwrap();
+    (server, node, healthy)
+}
+
+/// `kindling lock --backend etcd3 --endpoint URL status EXTRA...`, which must succeed.
+fn lock_status(etcd: &str, extra: &[&str]) -> String {
+    let mut args = vec!["lock", "--backend", "etcd3", "--endpoint", etcd, "status"];
+    args.extend_from_slice(extra);
+    let out = crate::support::agent::kindling(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
 }
 
 /// Wait (at most 30 s) for a spawned agent to end; its status and standard error.
 fn finish(agent: &mut crate::support::agent::Guard) -> (std::process::ExitStatus, String) {
-    let started = std::time::Instant::now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = agent.0.try_wait().unwrap() {
-            break status;
+        match agent.0.try_wait().unwrap() {
+            Some(status) => break status,
+            None => assert!(
+                std::time::Instant::now() < deadline,
+                "the agent did not finish"
+            ),
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the agent did not finish"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
@@ -237,18 +251,7 @@ fn fleet_lock_through_kindling_lock_serve() {
     let (_server, mut node) = staged_node(dir.path(), |u| {
         update_conf(u, "fleet-lock", &format!("LOCKSMITHD_ENDPOINT={url}\n"))
     });
-    let holders = || {
-        let out = crate::support::agent::kindling(&[
-            "lock",
-            "--backend",
-            "etcd3",
-            "--endpoint",
-            &etcd.url,
-            "status",
-        ]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout
-    };
+    let holders = || lock_status(&etcd.url, &[]);
     let out = once_with_wait(&node, "10");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(node.rebooted(), "{}", out.stderr);
@@ -269,15 +272,9 @@ fn fleet_lock_through_kindling_lock_serve() {
 /// it alive for as long as the health check takes, longer than the lease TTL.
 #[test]
 fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
-    use std::time::Duration;
-
-    use crate::support::lock::wait_until;
-
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
-    let (_server, mut node) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 2);
-    let healthy = node.dir.join("healthy");
-    std::fs::write(&healthy, "").unwrap();
+    let (_server, mut node, healthy) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 2);
     let id = node.machine_id();
     let live_key = format!("kindling/rebootlock/groups/default/live/{id}");
     let live = || {
@@ -289,19 +286,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
         );
         String::from_utf8_lossy(&out.stdout).contains(&live_key)
     };
-    let status = || {
-        let out = crate::support::agent::kindling(&[
-            "lock",
-            "--backend",
-            "etcd3",
-            "--endpoint",
-            &etcd.url,
-            "status",
-            "--wide",
-        ]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout
-    };
+    let status = || lock_status(&etcd.url, &["--wide"]);
     let holds = || status().contains(&id);
 
     let out = once_with_wait(&node, "10");
@@ -354,15 +339,9 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
 /// boot's lease alive (the live key stays on it, its TTL is renewed) before its health check.
 #[test]
 fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
-    use std::time::Duration;
-
-    use crate::support::lock::wait_until;
-
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
-    let (_server, mut node) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 30);
-    let healthy = node.dir.join("healthy");
-    std::fs::write(&healthy, "").unwrap();
+    let (_server, mut node, healthy) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 30);
     let live_key = format!(
         "kindling/rebootlock/groups/default/live/{}",
         node.machine_id()
