@@ -221,23 +221,41 @@ pub fn v3_history(etcd: &Etcd, key: &str) -> Vec<String> {
 
 /// [`v3_history`] of the etcd at `url` (for guards other than [`Etcd`]).
 pub fn v3_history_at(url: &str, key: &str) -> Vec<String> {
-    let rt = rt();
-    rt.block_on(async {
+    v3_events(url, key, false, Duration::from_secs(20))
+        .into_iter()
+        .map(|(_, _, value)| value.unwrap_or_default())
+        .collect()
+}
+
+/// Every change of `key` (with `prefix`, of every key under it) in the history of the etcd
+/// at `url`, oldest first: (revision, key, value; None for a delete), read by a watch from
+/// revision 1 until it has seen the newest revision there is now, within `limit`.
+pub fn v3_events(
+    url: &str,
+    key: &str,
+    prefix: bool,
+    limit: Duration,
+) -> Vec<(i64, String, Option<String>)> {
+    rt().block_on(async {
         let mut client = etcd_client::Client::connect([url], None).await.unwrap();
-        let now = client.get(key, None).await.unwrap();
-        let last = now.kvs().first().map_or(0, |kv| kv.mod_revision());
-        let mut values = Vec::new();
+        let get = prefix.then(|| etcd_client::GetOptions::new().with_prefix());
+        let now = client.get(key, get).await.unwrap();
+        let last = now
+            .kvs()
+            .iter()
+            .map(etcd_client::KeyValue::mod_revision)
+            .max()
+            .unwrap_or(0);
+        let mut out = Vec::new();
         if last == 0 {
-            return values;
+            return out;
         }
-        let mut stream = client
-            .watch(
-                key,
-                Some(etcd_client::WatchOptions::new().with_start_revision(1)),
-            )
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut watch = etcd_client::WatchOptions::new().with_start_revision(1);
+        if prefix {
+            watch = watch.with_prefix();
+        }
+        let mut stream = client.watch(key, Some(watch)).await.unwrap();
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let msg = tokio::time::timeout_at(deadline, stream.message())
                 .await
@@ -245,11 +263,20 @@ pub fn v3_history_at(url: &str, key: &str) -> Vec<String> {
                 .unwrap()
                 .unwrap();
             for event in msg.events() {
-                if let Some(kv) = event.kv() {
-                    values.push(String::from_utf8_lossy(kv.value()).into_owned());
-                    if kv.mod_revision() >= last {
-                        return values;
+                let Some(kv) = event.kv() else { continue };
+                let value = match event.event_type() {
+                    etcd_client::EventType::Put => {
+                        Some(String::from_utf8_lossy(kv.value()).into_owned())
                     }
+                    etcd_client::EventType::Delete => None,
+                };
+                out.push((
+                    kv.mod_revision(),
+                    String::from_utf8_lossy(kv.key()).into_owned(),
+                    value,
+                ));
+                if kv.mod_revision() >= last {
+                    return out;
                 }
             }
         }
