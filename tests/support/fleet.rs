@@ -133,19 +133,9 @@ impl Drop for EtcdServer {
 
 fn spawn_etcd(client: u16, peer: u16, data: &Path) -> Option<Proc> {
     let url = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
     let mut proc = Proc::spawn(
         "etcd",
-        Command::new("etcd")
-            .arg("--name=fleet")
-            .arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--listen-client-urls={url}"))
-            .arg(format!("--advertise-client-urls={url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster=fleet={peer_url}"))
-            .arg("--enable-v2=true")
-            .arg("--log-level=error"),
+        &mut super::lock::etcd_command(Path::new("etcd"), "fleet", data, client, peer),
     );
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) && proc.is_running() {

@@ -92,20 +92,10 @@ impl Etcd {
         for _ in 0..5 {
             let (client, peer_port) = (free_port(), free_port());
             let url = format!("http://127.0.0.1:{client}");
-            let peer_url = format!("http://127.0.0.1:{peer_port}");
+            let data = dir.path().join("data");
             let mut proc = Proc::spawn(
                 "etcd",
-                Command::new(&etcd)
-                    .arg("--name=kindling-test")
-                    .arg(format!("--data-dir={}", dir.path().join("data").display()))
-                    .arg(format!("--listen-client-urls={url}"))
-                    .arg(format!("--advertise-client-urls={url}"))
-                    .arg(format!("--listen-peer-urls={peer_url}"))
-                    .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-                    .arg(format!("--initial-cluster=kindling-test={peer_url}"))
-                    .arg("--enable-v2=true")
-                    .arg("--log-level=error")
-                    .args(extra),
+                etcd_command(&etcd, "kindling-test", &data, client, peer_port).args(extra),
             );
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(15) && proc.is_running() {
@@ -163,6 +153,25 @@ impl Etcd {
             .to_string();
         (!text.is_empty()).then_some(text)
     }
+}
+
+/// A one-member etcd named `name` (the program `program`) keeping its data in `data`, for
+/// clients on 127.0.0.1:`client` and its peer URL on 127.0.0.1:`peer`, with the v2 API on
+/// and only errors logged.
+pub fn etcd_command(program: &Path, name: &str, data: &Path, client: u16, peer: u16) -> Command {
+    let url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let mut cmd = Command::new(program);
+    cmd.arg(format!("--name={name}"))
+        .arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--listen-client-urls={url}"))
+        .arg(format!("--advertise-client-urls={url}"))
+        .arg(format!("--listen-peer-urls={peer_url}"))
+        .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+        .arg(format!("--initial-cluster={name}={peer_url}"))
+        .arg("--enable-v2=true")
+        .arg("--log-level=error");
+    cmd
 }
 
 /// Whether the etcd at `url` answers `etcdctl endpoint health`.
