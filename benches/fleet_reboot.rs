@@ -30,6 +30,8 @@ mod agent;
 mod fleet;
 #[path = "../tests/support/lock.rs"]
 mod lock;
+#[path = "../tests/support/process.rs"]
+mod process;
 /// The integration tests' harness names its parts `crate::support::*`.
 mod support {
     pub(crate) use super::{agent, common, fleet, lock};

@@ -5,23 +5,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::agent::{Keys, Node, Server, kindling, update_conf, usr_image};
+use crate::support::agent::{Keys, Node, Release, Server, kindling, update_conf, usr_image};
 
 /// A release server with 1.0.1 published on stable, and a 1.0.0 node (strategy given).
 fn setup(dir: &Path, strategy: &str, extra: &str) -> (Server, Node, Keys, std::path::PathBuf) {
-    let keys = Keys::new(dir, "release");
-    let v100 = usr_image(dir, "1.0.0", 8);
-    let v101 = usr_image(dir, "1.0.1", 8);
-    let sig = keys.sign(&v101);
-    let server = Server::start(&dir.join("server"));
-    server.publish("stable", "1.0.1", &v101, &sig);
-    let node = Node::new(
-        &dir.join("node"),
-        &v100,
-        &update_conf(&server.url, strategy, extra),
-        &[&keys],
-    );
-    (server, node, keys, v101)
+    let release = Release::publish(dir, 8);
+    let node = release.node(dir, &update_conf(&release.server.url, strategy, extra));
+    (release.server, node, release.keys, release.v101)
 }
 
 #[test]
@@ -197,15 +187,12 @@ fn assert_nothing_bootable_but_the_old_slot(node: &Node) {
 fn a_payload_signed_by_an_untrusted_key_is_never_made_bootable() {
     let dir = tempfile::tempdir().unwrap();
     let other = Keys::new(dir.path(), "other");
-    let v100 = usr_image(dir.path(), "1.0.0", 4);
-    let v101 = usr_image(dir.path(), "1.0.1", 4);
-    let server = Server::start(&dir.path().join("server"));
-    let rogue = Keys::new(dir.path(), "rogue");
-    server.publish("stable", "1.0.1", &v101, &rogue.sign(&v101));
-    let node = Node::new(
-        &dir.path().join("node"),
-        &v100,
-        &update_conf(&server.url, "reboot", ""),
+    let rogue = Release::builder(dir.path()).signed_by("rogue").publish();
+    let node = Node::checking(
+        dir.path(),
+        &rogue.v100,
+        &rogue.server.url,
+        "reboot",
         &[&other],
     );
     let out = node.agent_once();
@@ -252,10 +239,11 @@ fn a_dead_server_fails_the_check_cleanly() {
     let keys = Keys::new(dir.path(), "k");
     let v100 = usr_image(dir.path(), "1.0.0", 4);
     let port = crate::support::agent::free_port();
-    let node = Node::new(
-        &dir.path().join("node"),
+    let node = Node::checking(
+        dir.path(),
         &v100,
-        &update_conf(&format!("http://127.0.0.1:{port}/v1/update/"), "reboot", ""),
+        &format!("http://127.0.0.1:{port}/v1/update/"),
+        "reboot",
         &[&keys],
     );
     let out = node.agent_once();
@@ -411,12 +399,7 @@ fn updates_from_go_omahas_server() {
     let v101 = usr_image(dir.path(), "1.0.1", 4);
     let sig = keys.sign(&v101);
     let server = crate::support::agent::PeerServer::start(&v101, "1.0.1", &sig);
-    let mut node = Node::new(
-        &dir.path().join("node"),
-        &v100,
-        &update_conf(&server.url, "off", ""),
-        &[&keys],
-    );
+    let mut node = Node::checking(dir.path(), &v100, &server.url, "off", &[&keys]);
     let out = node.agent_once();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -458,29 +441,15 @@ fn interrupted_downloads_resume_and_never_boot_half_a_payload() {
     files.script(
         path,
         vec![
-            Behaviour {
-                truncate_at: Some(3 << 20),
-                ..Behaviour::default()
-            },
-            Behaviour {
-                reset_at: Some(2 << 20),
-                ..Behaviour::default()
-            },
-            Behaviour {
-                status: Some(500),
-                ..Behaviour::default()
-            },
+            Behaviour::default().truncating_at(3 << 20),
+            Behaviour::default().resetting_at(2 << 20),
+            Behaviour::default().answering(500),
         ],
     );
     let base = files.url("");
     let server = Server::start_with(&dir.path().join("server"), &["--base-url", &base]);
     server.publish("stable", "1.0.1", &v101, &sig);
-    let node = Node::new(
-        &dir.path().join("node"),
-        &v100,
-        &update_conf(&server.url, "off", ""),
-        &[&keys],
-    );
+    let node = Node::checking(dir.path(), &v100, &server.url, "off", &[&keys]);
     let mut written = Vec::new();
     for attempt in 0..3 {
         let out = node.agent_once();
@@ -523,18 +492,9 @@ fn interrupted_downloads_resume_and_never_boot_half_a_payload() {
 #[test]
 fn a_payload_larger_than_the_slot_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path(), "release");
-    let v100 = usr_image(dir.path(), "1.0.0", 4);
     // The simulated node's slots are 24 MiB.
-    let v101 = usr_image(dir.path(), "1.0.1", 28);
-    let server = Server::start(&dir.path().join("server"));
-    server.publish("stable", "1.0.1", &v101, &keys.sign(&v101));
-    let node = Node::new(
-        &dir.path().join("node"),
-        &v100,
-        &update_conf(&server.url, "reboot", ""),
-        &[&keys],
-    );
+    let release = Release::builder(dir.path()).payload_mib(28).publish();
+    let node = release.node(dir.path(), &update_conf(&release.server.url, "reboot", ""));
     let out = node.agent_once();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(!node.rebooted());

@@ -3,10 +3,11 @@
 //! back after the new release was judged; a full semaphore, a closed window or an unreachable
 //! lock never turns into a reboot; best-effort follows the node's etcd units.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::support::agent::{Keys, Node, Out, Server, run, update_conf, usr_image};
-use crate::support::lock::Etcd;
+use crate::support::agent::{Node, Out, Release, Server, run, update_conf};
+use crate::support::lock::{Etcd, wait_until};
 
 fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
     let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
@@ -18,14 +19,56 @@ fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
 }
 
 fn staged_node(dir: &Path, conf: impl FnOnce(&str) -> String) -> (Server, Node) {
-    let keys = Keys::new(dir, "release");
-    let v100 = usr_image(dir, "1.0.0", 4);
-    let v101 = usr_image(dir, "1.0.1", 4);
-    let sig = keys.sign(&v101);
-    let server = Server::start(&dir.join("server"));
-    server.publish("stable", "1.0.1", &v101, &sig);
-    let node = Node::new(&dir.join("node"), &v100, &conf(&server.url), &[&keys]);
-    (server, node)
+    let release = Release::publish(dir, 4);
+    let node = release.node(dir, &conf(&release.server.url));
+    (release.server, node)
+}
+
+/// A staged node taking the reboot slot from etcd v3 with a lease of `ttl` seconds, whose
+/// health check passes once the test creates `healthy` beside the root (bounded: about 15 s,
+/// under the agent's --health-timeout 20); `healthy` is there to begin with, its path
+/// returned.
+fn etcd3_node_waiting_for_health(dir: &Path, etcd: &str, ttl: u32) -> (Server, Node, PathBuf) {
+    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
+    let (server, node) = staged_node(dir, |url| {
+        update_conf(
+            url,
+            "etcd-lock",
+            &format!(
+                "LOCKSMITHD_ENDPOINT={etcd}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL={ttl}\nKINDLING_HEALTH_COMMAND={health}\n"
+            ),
+        )
+    });
+    let healthy = node.dir.join("healthy");
+    std::fs::write(&healthy, "").unwrap();
+    (server, node, healthy)
+}
+
+/// `kindling lock --backend etcd3 --endpoint URL status EXTRA...`, which must succeed.
+fn lock_status(etcd: &str, extra: &[&str]) -> String {
+    let mut args = vec!["lock", "--backend", "etcd3", "--endpoint", etcd, "status"];
+    args.extend_from_slice(extra);
+    let out = crate::support::agent::kindling(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+}
+
+/// Wait (at most 30 s) for a spawned agent to end; its status and standard error.
+fn finish(agent: &mut crate::support::agent::Guard) -> (std::process::ExitStatus, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match agent.0.try_wait().unwrap() {
+            Some(status) => break status,
+            None => assert!(
+                std::time::Instant::now() < deadline,
+                "the agent did not finish"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
 }
 
 fn once_with_wait(node: &Node, wait: &str) -> Out {
@@ -208,18 +251,7 @@ fn fleet_lock_through_kindling_lock_serve() {
     let (_server, mut node) = staged_node(dir.path(), |u| {
         update_conf(u, "fleet-lock", &format!("LOCKSMITHD_ENDPOINT={url}\n"))
     });
-    let holders = || {
-        let out = crate::support::agent::kindling(&[
-            "lock",
-            "--backend",
-            "etcd3",
-            "--endpoint",
-            &etcd.url,
-            "status",
-        ]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout
-    };
+    let holders = || lock_status(&etcd.url, &[]);
     let out = once_with_wait(&node, "10");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(node.rebooted(), "{}", out.stderr);
@@ -240,27 +272,9 @@ fn fleet_lock_through_kindling_lock_serve() {
 /// it alive for as long as the health check takes, longer than the lease TTL.
 #[test]
 fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
-    use std::time::Duration;
-
-    use crate::support::lock::wait_until;
-
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
-    // The health check passes once the test creates `healthy` beside the root (bounded:
-    // about 15 s, under the agent's --health-timeout 20).
-    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
-    let (_server, mut node) = staged_node(dir.path(), |url| {
-        update_conf(
-            url,
-            "etcd-lock",
-            &format!(
-                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=2\nKINDLING_HEALTH_COMMAND={health}\n",
-                etcd.url
-            ),
-        )
-    });
-    let healthy = node.dir.join("healthy");
-    std::fs::write(&healthy, "").unwrap();
+    let (_server, mut node, healthy) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 2);
     let id = node.machine_id();
     let live_key = format!("kindling/rebootlock/groups/default/live/{id}");
     let live = || {
@@ -272,19 +286,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
         );
         String::from_utf8_lossy(&out.stdout).contains(&live_key)
     };
-    let status = || {
-        let out = crate::support::agent::kindling(&[
-            "lock",
-            "--backend",
-            "etcd3",
-            "--endpoint",
-            &etcd.url,
-            "status",
-            "--wide",
-        ]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout
-    };
+    let status = || lock_status(&etcd.url, &["--wide"]);
     let holds = || status().contains(&id);
 
     let out = once_with_wait(&node, "10");
@@ -301,14 +303,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
     // The new boot; the health check now waits for the test.
     assert_eq!(node.boot(), "1.0.1");
     std::fs::remove_file(&healthy).unwrap();
-    let mut agent = crate::support::agent::Guard(
-        std::process::Command::new(crate::support::agent::bin())
-            .args(node.agent_args())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut agent = node.spawn_agent(std::process::Stdio::piped());
     // Renewed at start, while the health check is still running.
     wait_until(
         "the live key on the agent's new lease",
@@ -329,19 +324,7 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
         "the agent is still in its health check"
     );
     std::fs::write(&healthy, "").unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = agent.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the agent did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = finish(&mut agent);
     assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("renewed the reboot slot held across the reboot"),
@@ -356,25 +339,9 @@ fn etcd3_slot_held_across_the_reboot_is_renewed_as_soon_as_the_agent_starts() {
 /// boot's lease alive (the live key stays on it, its TTL is renewed) before its health check.
 #[test]
 fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
-    use std::time::Duration;
-
-    use crate::support::lock::wait_until;
-
     let etcd = Etcd::start();
     let dir = tempfile::tempdir().unwrap();
-    let health = "i=0; while [ ! -e \"$KINDLING_ROOT/../healthy\" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; test -e \"$KINDLING_ROOT/../healthy\"";
-    let (_server, mut node) = staged_node(dir.path(), |url| {
-        update_conf(
-            url,
-            "etcd-lock",
-            &format!(
-                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=30\nKINDLING_HEALTH_COMMAND={health}\n",
-                etcd.url
-            ),
-        )
-    });
-    let healthy = node.dir.join("healthy");
-    std::fs::write(&healthy, "").unwrap();
+    let (_server, mut node, healthy) = etcd3_node_waiting_for_health(dir.path(), &etcd.url, 30);
     let live_key = format!(
         "kindling/rebootlock/groups/default/live/{}",
         node.machine_id()
@@ -400,14 +367,7 @@ fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
     });
     assert_eq!(node.boot(), "1.0.1");
     std::fs::remove_file(&healthy).unwrap();
-    let mut agent = crate::support::agent::Guard(
-        std::process::Command::new(crate::support::agent::bin())
-            .args(node.agent_args())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut agent = node.spawn_agent(std::process::Stdio::null());
     // Renewed, on the same lease, while the health check is still running.
     wait_until("the lease renewed", Duration::from_secs(10), || {
         lease().is_some_and(|(_, left)| left >= 28)
@@ -418,19 +378,7 @@ fn etcd3_lease_still_alive_after_the_reboot_is_taken_over_at_start() {
         "the agent is still in its health check"
     );
     std::fs::write(&healthy, "").unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = agent.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the agent did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(agent.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = finish(&mut agent);
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("gave the reboot slot back"), "{stderr}");
     assert_eq!(lease(), None, "the live key goes with the slot");

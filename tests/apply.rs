@@ -29,28 +29,19 @@ fn example(name: &str) -> String {
 
 /// Every regular file and link below `dir` with its mtime and content.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.file_type().is_symlink() {
-                out.push((
-                    p.clone(),
-                    None,
-                    std::fs::read_link(&p)
-                        .unwrap()
-                        .into_os_string()
-                        .into_encoded_bytes(),
-                ));
+    let mut out: Vec<_> = crate::support::common::tree(dir)
+        .into_iter()
+        .filter(|(_, meta)| !meta.is_dir())
+        .map(|(p, meta)| {
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                (p, None, target.into_os_string().into_encoded_bytes())
             } else {
-                out.push((p.clone(), meta.modified().ok(), std::fs::read(&p).unwrap()));
+                let bytes = std::fs::read(&p).unwrap();
+                (p, meta.modified().ok(), bytes)
             }
-        }
-    }
+        })
+        .collect();
     out.sort();
     out
 }

@@ -62,23 +62,17 @@ fn compile(args: &[&str]) -> crate::support::common::Output {
 
 /// Every path below `dir`, sorted, with what it is.
 fn listing(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() {
-                stack.push(path.clone());
-            }
+    let mut out: Vec<_> = crate::support::common::tree(dir)
+        .into_iter()
+        .map(|(path, meta)| {
             let rel = path
                 .strip_prefix(dir)
                 .unwrap()
                 .to_string_lossy()
                 .to_string();
-            out.push((rel, meta));
-        }
-    }
+            (rel, meta)
+        })
+        .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }

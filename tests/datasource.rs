@@ -28,19 +28,14 @@ fn read(root: &Path, rel: &str) -> String {
 
 /// Every file below `dir` with mtime and bytes.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.is_file() {
-                out.push((p.clone(), meta.modified().ok(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
+    let mut out: Vec<_> = crate::support::common::tree(dir)
+        .into_iter()
+        .filter(|(_, meta)| meta.is_file())
+        .map(|(p, meta)| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, meta.modified().ok(), bytes)
+        })
+        .collect();
     out.sort();
     out
 }

@@ -25,7 +25,7 @@ use crate::fleet::{
     FleetNode, all_nodes, app_config, fleet, nodes, status_json, wait_status, write,
 };
 use crate::support::agent::{Guard, bin, kindling};
-use crate::support::lock::{Etcd, rt};
+use crate::support::lock::{Etcd, v3_events};
 
 const N: usize = 40;
 const GROUP: &str = "forty";
@@ -41,59 +41,7 @@ fn private_ipv4(i: usize) -> String {
 /// Every change under `prefix` in etcd's history, oldest first: (revision, key, value; None
 /// for a delete), read by a watch from revision 1 until it has seen the newest.
 fn prefix_history(url: &str, prefix: &str) -> Vec<(i64, String, Option<String>)> {
-    rt().block_on(async {
-        let mut client = etcd_client::Client::connect([url], None).await.unwrap();
-        let now = client
-            .get(prefix, Some(etcd_client::GetOptions::new().with_prefix()))
-            .await
-            .unwrap();
-        let last = now
-            .kvs()
-            .iter()
-            .map(etcd_client::KeyValue::mod_revision)
-            .max()
-            .unwrap_or(0);
-        let mut out = Vec::new();
-        if last == 0 {
-            return out;
-        }
-        let mut stream = client
-            .watch(
-                prefix,
-                Some(
-                    etcd_client::WatchOptions::new()
-                        .with_prefix()
-                        .with_start_revision(1),
-                ),
-            )
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let msg = tokio::time::timeout_at(deadline, stream.message())
-                .await
-                .expect("etcd history read timed out")
-                .unwrap()
-                .unwrap();
-            for event in msg.events() {
-                let Some(kv) = event.kv() else { continue };
-                let value = match event.event_type() {
-                    etcd_client::EventType::Put => {
-                        Some(String::from_utf8_lossy(kv.value()).into_owned())
-                    }
-                    etcd_client::EventType::Delete => None,
-                };
-                out.push((
-                    kv.mod_revision(),
-                    String::from_utf8_lossy(kv.key()).into_owned(),
-                    value,
-                ));
-                if kv.mod_revision() >= last {
-                    return out;
-                }
-            }
-        }
-    })
+    v3_events(url, prefix, true, Duration::from_secs(30))
 }
 
 /// The most node records that said `applying` generation `g` at the same revision of

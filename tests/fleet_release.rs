@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::agent::{
-    Guard, Keys, Node, Out, Server, bin, kindling, update_conf, usr_image,
+    Guard, Node, Out, Release, Server, bin, kindling, update_conf, usr_image,
 };
 use crate::support::fleet::{EtcdServer, holders, machine_id};
 use crate::support::lock::{v3_history_at, wait_until};
@@ -105,18 +105,12 @@ fn fleet_of(
 ) -> Fleet {
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = tmp.path().to_path_buf();
-    let keys = Keys::new(&d, "release");
-    let v100 = usr_image(&d, "1.0.0", 4);
-    let v101 = usr_image(&d, "1.0.1", 4);
-    let sig = keys.sign(&v101);
-    let server = Server::start(&d.join("server"));
-    server.publish("stable", "1.0.1", &v101, &sig);
-    let template = Node::new(
+    let release = Release::publish(&d, 4);
+    let template = release.node_at(
         &d.join("template"),
-        &v100,
-        &update_conf(&server.url, "off", ""),
-        &[&keys],
+        &update_conf(&release.server.url, "off", ""),
     );
+    let server = release.server;
     if prestaged {
         let out = template.agent_once();
         assert_eq!(out.code, 0, "staging the template node: {}", out.stderr);
@@ -585,23 +579,14 @@ fn with_etcd_down_a_staged_node_of_a_release_rollout_group_does_not_reboot() {
 
 /// Every regular file under `dir`: path -> (bytes, mode).
 fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.is_file() {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    (std::fs::read(&p).unwrap(), meta.permissions().mode()),
-                );
-            }
-        }
-    }
-    out
+    crate::support::common::tree(dir)
+        .into_iter()
+        .filter(|(_, meta)| meta.is_file())
+        .map(|(p, meta)| {
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            (rel, (std::fs::read(&p).unwrap(), meta.permissions().mode()))
+        })
+        .collect()
 }
 
 #[test]

@@ -85,27 +85,17 @@ fn node() -> tempfile::TempDir {
 /// Every regular file below `dir` (relative path, mtime, bytes), kindling's own
 /// bookkeeping under `var/lib/kindling` left out.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
+    let mut out: Vec<_> = crate::support::common::tree(dir)
+        .into_iter()
+        .filter_map(|(p, meta)| {
             let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-            if rel.starts_with("var/lib/kindling") {
-                continue;
+            if rel.starts_with("var/lib/kindling") || meta.is_dir() {
+                return None;
             }
-            if meta.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    rel,
-                    meta.modified().ok(),
-                    std::fs::read(&p).unwrap_or_default(),
-                ));
-            }
-        }
-    }
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            Some((rel, meta.modified().ok(), bytes))
+        })
+        .collect();
     out.sort();
     out
 }

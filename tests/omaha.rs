@@ -11,8 +11,9 @@ use kindling::omaha::{AppInfo, Client, ClientError, Event, ResponseError, Update
 
 use crate::support::omaha::{
     APP_ID, instance, kindling, kindling_server, minisign_keys, minisign_sign, minisign_verify,
-    peer, post, published, sha256, squashfs, status_until, trivial_server,
+    peer, post, published, sha256, squashfs, start_published, status_until, trivial_server,
 };
+use crate::support::process::publish_args;
 
 fn app(version: &str, machine: &str) -> AppInfo {
     AppInfo::new(
@@ -204,9 +205,10 @@ fn client_check(url: &str, args: &[&str]) -> (i32, serde_json::Value) {
 
 #[test]
 fn go_omahas_client_takes_kindlings_answers() {
-    let (tmp, _) = published(&[("stable", "1.0.0"), ("stable", "1.2.0"), ("beta", "2.0.0")]);
-    let srv = tmp.path().join("srv");
-    let (_guard, url) = kindling_server(&srv, &[]);
+    let (_tmp, srv, _guard, url) = start_published(
+        &[("stable", "1.0.0"), ("stable", "1.2.0"), ("beta", "2.0.0")],
+        &[],
+    );
     let payload = srv.join("packages/stable/1.2.0/update.gz");
     let hex: String = sha256(&payload)
         .iter()
@@ -285,9 +287,7 @@ const UPDATE_ENGINE_REQUEST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_engines_request_gets_what_update_engine_parses() {
-    let (tmp, _) = published(&[("stable", "1.2.0")]);
-    let srv = tmp.path().join("srv");
-    let (_guard, url) = kindling_server(&srv, &[]);
+    let (_tmp, srv, _guard, url) = start_published(&[("stable", "1.2.0")], &[]);
     // kindling's writer produces exactly these bytes for the same values.
     let mut same = AppInfo::new(
         APP_ID,
@@ -363,9 +363,7 @@ async fn update_engines_request_gets_what_update_engine_parses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payload_ranges() {
-    let (tmp, _) = published(&[("stable", "1.0.0")]);
-    let srv = tmp.path().join("srv");
-    let (_guard, url) = kindling_server(&srv, &[]);
+    let (_tmp, srv, _guard, url) = start_published(&[("stable", "1.0.0")], &[]);
     let bytes = std::fs::read(srv.join("packages/stable/1.0.0/update.gz")).unwrap();
     let n = bytes.len();
     let p = format!("{url}/packages/stable/1.0.0/update.gz");
@@ -466,9 +464,8 @@ fn channel(srv: &Path, args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_off_and_n_per_period() {
-    let (tmp, _) = published(&[("stable", "1.0.0"), ("stable", "2.0.0")]);
-    let srv = tmp.path().join("srv");
-    let (_guard, url) = kindling_server(&srv, &[]);
+    let (_tmp, srv, _guard, url) =
+        start_published(&[("stable", "1.0.0"), ("stable", "2.0.0")], &[]);
     let client = Client::new(&url).unwrap();
     channel(&srv, &["--updates", "off"]);
     assert!(!offered(&client, "1.0.0", "a").await);
@@ -499,9 +496,7 @@ async fn updates_off_and_n_per_period() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn safe_mode_canary_then_the_rest_and_a_failure_stops_it() {
-    let (tmp, _) = published(&[("stable", "1.0.0"), ("stable", "2.0.0")]);
-    let srv = tmp.path().join("srv");
-    let (_guard, url) = kindling_server(&srv, &[]);
+    let (tmp, srv, _guard, url) = start_published(&[("stable", "1.0.0"), ("stable", "2.0.0")], &[]);
     let client = Client::new(&url).unwrap();
     channel(&srv, &["--safe-mode", "on"]);
     assert!(offered(&client, "1.0.0", "canary").await);
@@ -537,20 +532,7 @@ async fn safe_mode_canary_then_the_rest_and_a_failure_stops_it() {
     let payload = squashfs(&work, "update.gz", "v3");
     let (_, secret) = minisign_keys(&work);
     let sig = minisign_sign(&secret, &payload);
-    let (code, _, err) = kindling(&[
-        "update-server",
-        "publish",
-        "--dir",
-        srv.to_str().unwrap(),
-        "--channel",
-        "stable",
-        "--version",
-        "3.0.0",
-        "--payload",
-        payload.to_str().unwrap(),
-        "--signature",
-        sig.to_str().unwrap(),
-    ]);
+    let (code, _, err) = kindling(&publish_args(&srv, "stable", "3.0.0", &payload, &sig));
     assert_eq!(code, 0, "{err}");
     assert!(offered(&client, "2.0.0", "b").await);
     assert!(!offered(&client, "2.0.0", "c").await);
@@ -817,9 +799,8 @@ fn publish_refuses_with_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_that_never_finishes_halts_the_rollout() {
-    let (tmp, _) = published(&[("stable", "1.0.0"), ("stable", "2.0.0")]);
-    let srv = tmp.path().join("srv");
-    let (_guard, url) = kindling_server(&srv, &[]);
+    let (_tmp, srv, _guard, url) =
+        start_published(&[("stable", "1.0.0"), ("stable", "2.0.0")], &[]);
     let client = Client::new(&url).unwrap();
     channel(&srv, &["--safe-mode", "on", "--update-timeout", "1s"]);
     assert!(offered(&client, "1.0.0", "silent").await);

@@ -207,6 +207,16 @@ impl World {
         f.write_all_at(&[b[0] ^ 0xFF], OFFSET + pos).unwrap();
     }
 
+    /// How every request for the payload is answered (once the script is used up).
+    fn serve(&self, b: Behaviour) {
+        self.server.set_default(PATH, b);
+    }
+
+    /// How the next request for the payload is answered.
+    fn script(&self, b: Behaviour) {
+        self.server.script(PATH, vec![b]);
+    }
+
     fn payload_requests(&self) -> Vec<Option<String>> {
         self.server
             .seen()
@@ -260,13 +270,7 @@ fn resumes_after_the_server_died_midway() {
     let cut = 700_000;
     // A server process that dies mid-way: its kernel closes the connection (FIN) after the
     // bytes already sent. (A reset is tested below; it may drop unread bytes.)
-    w.server.script(
-        PATH,
-        vec![Behaviour {
-            truncate_at: Some(cut),
-            ..Behaviour::default()
-        }],
-    );
+    w.script(Behaviour::default().truncating_at(cut));
     let (r, done) = w.fetch(0);
     let e = kind(r);
     assert_eq!(e.kind(), "truncated", "{e:?}");
@@ -287,13 +291,7 @@ fn resumes_after_the_server_died_midway() {
 #[test]
 fn a_corrupted_prefix_is_detected_on_resume_and_the_restart_succeeds() {
     let w = World::new();
-    w.server.script(
-        PATH,
-        vec![Behaviour {
-            truncate_at: Some(1_000_000),
-            ..Behaviour::default()
-        }],
-    );
+    w.script(Behaviour::default().truncating_at(1_000_000));
     let (r, done) = w.fetch(0);
     assert_eq!(kind(r).kind(), "truncated");
     // Something changed the slot between attempts.
@@ -339,21 +337,8 @@ fn a_prefix_corrupted_after_the_download_fails_verification() {
 #[test]
 fn a_server_ignoring_range_restarts_from_zero() {
     let w = World::new();
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            ranges: false,
-            ..Behaviour::default()
-        },
-    );
-    w.server.script(
-        PATH,
-        vec![Behaviour {
-            ranges: false,
-            truncate_at: Some(500_000),
-            ..Behaviour::default()
-        }],
-    );
+    w.serve(Behaviour::default().without_ranges());
+    w.script(Behaviour::default().without_ranges().truncating_at(500_000));
     let (r, done) = w.fetch(0);
     assert!(kind(r).is_retryable());
     let (r, _) = w.fetch(done);
@@ -370,13 +355,7 @@ fn a_server_ignoring_range_restarts_from_zero() {
 #[test]
 fn a_changed_payload_size_restarts_then_fails_on_size() {
     let w = World::new();
-    w.server.script(
-        PATH,
-        vec![Behaviour {
-            truncate_at: Some(300_000),
-            ..Behaviour::default()
-        }],
-    );
+    w.script(Behaviour::default().truncating_at(300_000));
     let (r, done) = w.fetch(0);
     kind(r);
     // The publisher replaced the file with a bigger one; the offer is stale.
@@ -397,13 +376,7 @@ fn a_changed_payload_size_restarts_then_fails_on_size() {
 #[test]
 fn a_changed_payload_of_the_same_size_is_caught_by_the_hash() {
     let w = World::new();
-    w.server.script(
-        PATH,
-        vec![Behaviour {
-            truncate_at: Some(300_000),
-            ..Behaviour::default()
-        }],
-    );
+    w.script(Behaviour::default().truncating_at(300_000));
     let (r, done) = w.fetch(0);
     kind(r);
     let mut other = w.payload.clone();
@@ -439,13 +412,10 @@ fn a_body_longer_than_the_offer_is_cut_off() {
     let w = World::new();
     let mut longer = w.payload.clone();
     longer.extend_from_slice(&[0x5Au8; 8192]);
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            content: Some(longer),
-            no_content_length: true,
-            ..Behaviour::default()
-        },
+    w.serve(
+        Behaviour::default()
+            .serving(longer)
+            .without_content_length(),
     );
     let e = kind(w.fetch(0).0);
     assert_eq!(e.kind(), "size-mismatch", "{e}");
@@ -458,13 +428,7 @@ fn wrong_content_is_a_hash_mismatch() {
     let w = World::new();
     let mut other = w.payload.clone();
     other[100] ^= 0x40;
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            content: Some(other),
-            ..Behaviour::default()
-        },
-    );
+    w.serve(Behaviour::default().serving(other));
     let e = kind(w.fetch(0).0);
     assert!(
         matches!(
@@ -509,13 +473,8 @@ fn a_signature_by_an_untrusted_key_fails() {
 #[test]
 fn a_missing_signature_is_never_installed() {
     let w = World::new();
-    w.server.set_default(
-        SIG_PATH,
-        Behaviour {
-            status: Some(404),
-            ..Behaviour::default()
-        },
-    );
+    w.server
+        .set_default(SIG_PATH, Behaviour::default().answering(404));
     w.fetch(0).0.unwrap();
     let e = kind(w.verify());
     assert_eq!(e.kind(), "signature-missing", "{e}");
@@ -599,13 +558,7 @@ fn key_rotation_several_keys_masking_and_malformed_files() {
 #[test]
 fn a_truncated_body_is_retryable() {
     let w = World::new();
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            truncate_at: Some(1_200_000),
-            ..Behaviour::default()
-        },
-    );
+    w.serve(Behaviour::default().truncating_at(1_200_000));
     let (r, done) = w.fetch(0);
     let e = kind(r);
     assert_eq!(e.kind(), "truncated", "{e}");
@@ -616,13 +569,7 @@ fn a_truncated_body_is_retryable() {
 #[test]
 fn a_connection_reset_is_retryable() {
     let w = World::new();
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            reset_at: Some(900_000),
-            ..Behaviour::default()
-        },
-    );
+    w.serve(Behaviour::default().resetting_at(900_000));
     let e = kind(w.fetch(0).0);
     // A reset may surface as a reset, or (if the kernel already delivered the FIN-less
     // close as EOF) as a truncation; both are transient.
@@ -643,13 +590,7 @@ fn http_4xx_and_5xx() {
         (503, "http-5xx", true),
         (429, "http-5xx", true),
     ] {
-        w.server.script(
-            PATH,
-            vec![Behaviour {
-                status: Some(status),
-                ..Behaviour::default()
-            }],
-        );
+        w.script(Behaviour::default().answering(status));
         let e = kind(w.fetch(0).0);
         assert_eq!(e.kind(), kind_name, "{status}: {e}");
         assert_eq!(e.is_retryable(), retryable, "{status}");
@@ -661,13 +602,7 @@ fn http_4xx_and_5xx() {
 fn a_stalled_server_times_out() {
     let mut w = World::new();
     w.timeouts.stall = Duration::from_millis(800);
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            stall_at: Some(400_000),
-            ..Behaviour::default()
-        },
-    );
+    w.serve(Behaviour::default().stalling_at(400_000));
     let started = std::time::Instant::now();
     let e = kind(w.fetch(0).0);
     assert_eq!(e.kind(), "stalled", "{e}");
@@ -680,13 +615,7 @@ fn a_slow_server_is_given_up() {
     let mut w = World::new();
     w.timeouts.low_speed_limit = 10_000;
     w.timeouts.low_speed_window = Duration::from_millis(700);
-    w.server.set_default(
-        PATH,
-        Behaviour {
-            trickle: Some(Duration::from_millis(10)),
-            ..Behaviour::default()
-        },
-    );
+    w.serve(Behaviour::default().trickling(Duration::from_millis(10)));
     let started = std::time::Instant::now();
     let e = kind(w.fetch(0).0);
     assert_eq!(e.kind(), "too-slow", "{e}");
@@ -698,11 +627,7 @@ fn a_slow_server_is_given_up() {
 fn a_dead_server_is_a_connect_error() {
     let mut w = World::new();
     // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::process::free_port();
     w.expected.url = format!("http://127.0.0.1:{port}/x");
     let e = kind(w.fetch(0).0);
     assert_eq!(e.kind(), "connect", "{e}");
@@ -952,13 +877,7 @@ fn a_failed_resume_keeps_the_resume_point() {
     let w = World::new();
     w.fetch(0).0.unwrap();
     let resume = w.expected.size - 1000;
-    w.server.script(
-        PATH,
-        vec![Behaviour {
-            status: Some(503),
-            ..Behaviour::default()
-        }],
-    );
+    w.script(Behaviour::default().answering(503));
     let (r, done) = w.fetch(resume);
     assert_eq!(kind(r).kind(), "http-5xx");
     // Whether or not the prefix re-hash finished, the next attempt may resume there.

@@ -112,20 +112,27 @@ fn assert_clean(img: &Path) {
 
 fn init_disk(dir: &Path, extra: &[&str]) -> PathBuf {
     let img = dir.join("disk.img");
-    let mut args = vec!["slots", "init", "--disk", s(&img), "--slot-size", "8M"];
-    args.extend_from_slice(extra);
-    kindling_ok(&args);
+    kindling_ok(&init_args(&img, extra));
     img
+}
+
+/// `slots init --disk IMG --slot-size 8M EXTRA...`.
+fn init_args<'a>(img: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["slots", "init", "--disk", s(img), "--slot-size", "8M"];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A file of `len` zero bytes (sparse) at `path`.
+fn blank_file(path: &Path, len: u64) {
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
 }
 
 /// A CoreOS-like disk made by sgdisk alone, USR-A's attributes set by sgdisk's own bit
 /// editor (priority 1 = bit 48, successful = bit 56).
 fn sgdisk_disk(dir: &Path) -> PathBuf {
     let img = dir.join("sgdisk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(48 * 1024 * 1024)
-        .unwrap();
+    blank_file(&img, 48 * 1024 * 1024);
     tool_ok(
         "sgdisk",
         &[
@@ -222,7 +229,7 @@ fn init_makes_a_coreos_layout_that_cgpt_reads() {
     assert_eq!(shown.next.as_deref(), Some(A));
     assert_eq!(shown.tables["primary"]["state"], "ok");
     // A second init refuses to overwrite.
-    let again = kindling(&["slots", "init", "--disk", s(&img), "--slot-size", "8M"]);
+    let again = kindling(&init_args(&img, &[]));
     assert_eq!(again.status, 2);
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
 }
@@ -426,10 +433,7 @@ fn twin_prioritize(dir: &Path, before: &[u8], chosen: u32) -> (Vec<u8>, Vec<u8>)
     for (name, type_guid) in [("kernel.img", KERNEL_TYPE), ("usr.img", USR_TYPE)] {
         let img = dir.join(name);
         let _ = std::fs::remove_file(&img);
-        std::fs::File::create(&img)
-            .unwrap()
-            .set_len(4 * 1024 * 1024)
-            .unwrap();
+        blank_file(&img, 4 * 1024 * 1024);
         let mut args = vec!["-o".to_string()];
         for n in 1..=before.len() {
             args.extend([
@@ -489,10 +493,7 @@ fn prioritize_algorithm_matches_cgpt_past_fifteen_groups() {
     // Checked on the pure function against real cgpt, so one image serves every case.
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("k.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(4 * 1024 * 1024)
-        .unwrap();
+    blank_file(&img, 4 * 1024 * 1024);
     let mut args = vec!["-o".to_string()];
     for n in 1..=17 {
         args.extend([
@@ -545,10 +546,7 @@ fn ext4_image(dir: &Path, name: &str, release: &str) -> PathBuf {
     std::fs::create_dir_all(tree.join("share/coreos")).unwrap();
     std::fs::write(tree.join("share/coreos/release"), release).unwrap();
     let img = dir.join(format!("{name}.ext4"));
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(4 * 1024 * 1024)
-        .unwrap();
+    blank_file(&img, 4 * 1024 * 1024);
     tool_ok("mkfs.ext4", &["-q", "-F", "-d", s(&tree), s(&img)]);
     img
 }
@@ -580,27 +578,10 @@ fn a_slot_filled_from_an_ext4_image_shows_its_version() {
     let tree = dir.path().join("a-tree");
     let squash = dir.path().join("usr.squashfs");
     tool_ok("mksquashfs", &[s(&tree), s(&squash), "-quiet", "-noappend"]);
-    kindling_ok(&[
-        "slots",
-        "init",
-        "--disk",
-        s(&img),
-        "--slot-size",
-        "8M",
-        "--usr-a",
-        s(&squash),
-        "--force",
-    ]);
+    kindling_ok(&init_args(&img, &["--usr-a", s(&squash), "--force"]));
     assert_eq!(show(&img).slots[0].version, None);
     // An empty slot has no version, and that is not an error.
-    kindling_ok(&[
-        "slots",
-        "init",
-        "--disk",
-        s(&dir.path().join("e.img")),
-        "--slot-size",
-        "8M",
-    ]);
+    kindling_ok(&init_args(&dir.path().join("e.img"), &[]));
     let empty = Disk::open(&dir.path().join("e.img")).unwrap();
     let slot = empty.slot_by_partuuid(B).unwrap();
     assert_eq!(slot.version, None);
@@ -611,21 +592,9 @@ fn a_slot_filled_from_an_ext4_image_shows_its_version() {
 fn an_image_larger_than_its_slot_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.img");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(9 * 1024 * 1024)
-        .unwrap();
+    blank_file(&big, 9 * 1024 * 1024);
     let img = dir.path().join("disk.img");
-    let out = kindling(&[
-        "slots",
-        "init",
-        "--disk",
-        s(&img),
-        "--slot-size",
-        "8M",
-        "--usr-b",
-        s(&big),
-    ]);
+    let out = kindling(&init_args(&img, &["--usr-b", s(&big)]));
     assert_eq!(out.status, 1);
     assert!(
         out.stderr.contains("USR-B") && out.stderr.contains("--slot-size"),
@@ -663,10 +632,7 @@ fn hostile_disks_end_in_clear_errors() {
     let d = dir.path();
     // Not GPT: zeros, an ext4 filesystem, nothing at all.
     let zeros = d.join("zeros.img");
-    std::fs::File::create(&zeros)
-        .unwrap()
-        .set_len(1024 * 1024)
-        .unwrap();
+    blank_file(&zeros, 1024 * 1024);
     expect_error(&zeros, 1, &["no GPT partition table"]);
     let fs = ext4_image(d, "plain", "COREOS_RELEASE_VERSION=1\n");
     expect_error(&fs, 1, &["no GPT partition table"]);
@@ -689,10 +655,7 @@ fn hostile_disks_end_in_clear_errors() {
 
     // No coreos-usr partitions.
     let plain = d.join("plain.img");
-    std::fs::File::create(&plain)
-        .unwrap()
-        .set_len(8 * 1024 * 1024)
-        .unwrap();
+    blank_file(&plain, 8 * 1024 * 1024);
     tool_ok("sgdisk", &["-o", "-n", "1:0:+1M", "-n", "2:0:0", s(&plain)]);
     expect_error(&plain, 1, &["no /usr slots", USR_TYPE]);
 

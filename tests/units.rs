@@ -25,6 +25,27 @@ const UNIT_RULES: &[&str] = &[
 
 struct Rng(u64);
 
+/// Every other case (the odd ones) carries one of `faults`, in turn.
+fn fault_for(
+    i: usize,
+    faults: &[(&'static str, &'static str)],
+) -> Option<(&'static str, &'static str)> {
+    (i % 2 == 1).then(|| faults[(i / 2) % faults.len()])
+}
+
+/// The fault's bad value when the fault is in `field`, else a value picked from `good`.
+fn pick_or_fault(
+    rng: &mut Rng,
+    fault: Option<(&str, &str)>,
+    field: &str,
+    good: &[&'static str],
+) -> String {
+    match fault {
+        Some((f, bad)) if f == field => bad.to_string(),
+        _ => rng.pick(good).to_string(),
+    }
+}
+
 impl Rng {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         self.0 ^= self.0 << 13;
@@ -118,16 +139,9 @@ fn cases() -> Vec<(String, String)> {
     ];
     let mut out = Vec::new();
     for i in 0..170 {
-        let fault = if i % 2 == 1 {
-            Some(service_faults[(i / 2) % service_faults.len()])
-        } else {
-            None
-        };
-        let pick = |rng: &mut Rng, field: &str, good: &[&'static str]| -> String {
-            match fault {
-                Some((f, bad)) if f == field => bad.to_string(),
-                _ => rng.pick(good).to_string(),
-            }
+        let fault = fault_for(i, &service_faults);
+        let pick = |rng: &mut Rng, field: &str, good: &[&'static str]| {
+            pick_or_fault(rng, fault, field, good)
         };
         let ty = pick(&mut rng, "Type", &types);
         let exec = match fault {
@@ -148,16 +162,9 @@ fn cases() -> Vec<(String, String)> {
         out.push((format!("case{i:03}.service"), text));
     }
     for i in 0..60 {
-        let fault = if i % 2 == 1 {
-            Some(timer_faults[(i / 2) % timer_faults.len()])
-        } else {
-            None
-        };
-        let pick = |rng: &mut Rng, field: &str, good: &[&'static str]| -> String {
-            match fault {
-                Some((f, bad)) if f == field => bad.to_string(),
-                _ => rng.pick(good).to_string(),
-            }
+        let fault = fault_for(i, &timer_faults);
+        let pick = |rng: &mut Rng, field: &str, good: &[&'static str]| {
+            pick_or_fault(rng, fault, field, good)
         };
         let text = format!(
             "[Unit]\nDescription=timer {i}\n\n[Timer]\nOnCalendar={}\nPersistent={}\nRandomizedDelaySec={}\nUnit=target.service\n{}\n\n[Install]\nWantedBy=timers.target\n",

@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::error::{self, CliError, Status};
 use super::args::DiffFormat;
+use super::error::{self, CliError, Status};
 use super::shared::emit;
 use crate::agent::driver::{Options, Outcome};
 use crate::agent::on_demand;

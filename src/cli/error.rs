@@ -93,6 +93,12 @@ pub enum CliError {
     /// The fleet in etcd: a request its rules refuse (status 1), or etcd (status 2).
     #[error(transparent)]
     Fleet(#[from] crate::fleet::Error),
+    /// Reading or changing the A/B slots failed.
+    #[error(transparent)]
+    Slots(#[from] crate::slots::SlotsError),
+    /// Getting or verifying a payload failed; the message names its kind and retry class.
+    #[error("{} [{}, retry: {:?}]", .0, .0.kind(), .0.retry())]
+    Payload(#[from] crate::payload::PayloadError),
 }
 
 impl CliError {
@@ -119,6 +125,8 @@ impl CliError {
             CliError::Publish(_) => Status::Failed,
             CliError::Fleet(e) if e.is_refusal() => Status::Failed,
             CliError::Fleet(_) => Status::Usage,
+            CliError::Slots(e) => slots_status(e),
+            CliError::Payload(e) => payload_status(e),
         }
     }
 
@@ -151,6 +159,27 @@ fn directory_status(error: &DirectoryError) -> Status {
     match error {
         DirectoryError::Corrupt { .. } => Status::Failed,
         DirectoryError::Io { .. } => Status::Usage,
+    }
+}
+
+/// I/O and usage problems are 2; a disk in a bad state or a bad input is 1.
+fn slots_status(e: &crate::slots::SlotsError) -> Status {
+    use crate::slots::SlotsError as E;
+    match e {
+        E::Io { .. } | E::Init { .. } => Status::Usage,
+        _ => Status::Failed,
+    }
+}
+
+/// Network problems (those retried by resuming) and problems of the local disk or of the
+/// client's setup are 2; a bad offer, payload, signature or key is 1.
+fn payload_status(e: &crate::payload::PayloadError) -> Status {
+    let kind = e.kind();
+    if e.retry() == crate::payload::Retry::Resume || kind.starts_with("region-") || kind == "client"
+    {
+        Status::Usage
+    } else {
+        Status::Failed
     }
 }
 

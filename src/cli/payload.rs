@@ -2,10 +2,11 @@
 //! print what was verified. It is the payload step of the agent on its own, for tests, the
 //! W5 benchmark and operators debugging a download; it never makes anything bootable.
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::emit;
-use crate::payload::{self, ClientOptions, Expected, PayloadError, ProxyEnv, Target, Timeouts};
+use super::error::{self, CliError};
+use crate::payload::{self, ClientOptions, Expected, Job, ProxyEnv, Target, Timeouts};
 
 /// Arguments of `payload`.
 #[derive(Debug, clap::Args)]
@@ -65,102 +66,52 @@ pub struct FetchArgs {
 
 pub(super) fn run(args: &PayloadArgs) -> ExitCode {
     match &args.command {
-        PayloadCommand::Fetch(f) => match fetch(f) {
-            Ok(v) => emit(&format!(
-                "verified size={} sha256={} key={}\n",
-                v.size(),
-                v.sha256_b64(),
-                v.key_id()
-            )),
-            Err(e) => {
-                eprintln!("kindling: {e} [{}, retry: {:?}]", e.kind(), e.retry());
-                ExitCode::from(exit_status(&e))
-            }
-        },
+        PayloadCommand::Fetch(f) => error::finish(fetch(f)),
     }
 }
 
-/// 1 when the payload, its signature or the keys are bad; 2 for network and disk problems.
-fn exit_status(e: &PayloadError) -> u8 {
-    match e.kind() {
-        "region-unusable"
-        | "region-too-small"
-        | "region-outside-device"
-        | "region-full"
-        | "region-io"
-        | "connect"
-        | "stalled"
-        | "too-slow"
-        | "connection-reset"
-        | "truncated"
-        | "transfer"
-        | "http-5xx"
-        | "client" => 2,
-        _ => 1,
-    }
-}
-
-fn fetch(args: &FetchArgs) -> Result<payload::Verified, PayloadError> {
-    let timeouts = Timeouts {
-        stall: Duration::from_secs(args.stall_timeout.max(1)),
-        ..Timeouts::default()
-    };
+fn fetch(args: &FetchArgs) -> Result<ExitCode, CliError> {
     let keys = payload::TrustedKeys::load(&args.root)?;
     for skipped in &keys.skipped {
         eprintln!("kindling: trusted keys: skipped {skipped}");
     }
-    let client = payload::client(&ClientOptions {
-        proxy: ProxyEnv::from_process(),
-        timeouts,
-        extra_roots: args.cacert.clone(),
-    })?;
-    let expected = Expected {
-        url: args.url.clone(),
-        size: args.size,
-        sha256_b64: args.sha256.clone(),
-        signature_url: args.signature_url.clone(),
+    let job = Job {
+        expected: Expected {
+            url: args.url.clone(),
+            size: args.size,
+            sha256_b64: args.sha256.clone(),
+            signature_url: args.signature_url.clone(),
+        },
+        target: Target {
+            path: args.image.clone(),
+            offset: args.offset,
+            len: args.len,
+        },
+        resume_from: args.resume_from,
+        client: ClientOptions {
+            proxy: ProxyEnv::from_process(),
+            timeouts: Timeouts {
+                stall: Duration::from_secs(args.stall_timeout.max(1)),
+                ..Timeouts::default()
+            },
+            extra_roots: args.cacert.clone(),
+        },
     };
-    let target = Target {
-        path: args.image.clone(),
-        offset: args.offset,
-        len: args.len,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| PayloadError::Client {
-            reason: format!("cannot start the async runtime: {e}"),
-        })?;
-    let bar = payload::terminal_bar(args.size);
-    let started = std::time::Instant::now();
-    let mut fetched_at = started;
-    let fetched = runtime.block_on(async {
-        // The signature first: an untrusted or unusable one saves a useless download.
-        let signature = payload::fetch_signature(&client, &expected, &timeouts).await?;
-        payload::precheck(&keys, &signature)?;
-        let mut progress = |done: u64, _total: u64| bar.set_position(done);
-        let fetched = payload::fetch(
-            &client,
-            &expected,
-            &target,
-            args.resume_from,
-            &timeouts,
-            &mut progress,
-        )
-        .await?;
-        fetched_at = std::time::Instant::now();
-        Ok::<_, PayloadError>((signature, fetched))
-    });
-    bar.finish_and_clear();
-    let verify_at = std::time::Instant::now();
-    let (signature, fetched) = fetched?;
-    let verified = payload::verify(&target, &expected, &fetched, &keys, &signature);
+    let downloaded = job.download(&keys)?;
+    let verify_at = Instant::now();
+    let verified = downloaded.verify();
     if args.timings {
         eprintln!(
             "timings: signature+download+write+sha256+sync {:.3}s, read-back verify {:.3}s",
-            (fetched_at - started).as_secs_f64(),
+            downloaded.took().as_secs_f64(),
             verify_at.elapsed().as_secs_f64()
         );
     }
-    verified
+    let v = verified?;
+    Ok(emit(&format!(
+        "verified size={} sha256={} key={}\n",
+        v.size(),
+        v.sha256_b64(),
+        v.key_id()
+    )))
 }

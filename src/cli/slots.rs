@@ -1,10 +1,12 @@
 //! `kindling slots`: show and change the A/B /usr slots of a disk, play the firmware's boot
-//! choice, and create a simulated node's disk. Thin wrappers over [`crate::slots`].
+//! choice, and create a simulated node's disk. Thin wrappers over [`crate::slots`]: each
+//! command parses, calls the domain, and renders; failures go through [`CliError`].
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::emit;
-use crate::slots::{self, Disk, Slot, SlotsError};
+use super::error::{self, CliError};
+use crate::slots::{self, Disk, Slot};
 
 /// Arguments of `slots`.
 #[derive(Debug, clap::Args)]
@@ -85,54 +87,44 @@ pub struct SetArgs {
 }
 
 pub(super) fn run(args: &SlotsArgs) -> ExitCode {
-    let result = match &args.command {
+    error::finish(run_command(args))
+}
+
+fn run_command(args: &SlotsArgs) -> Result<ExitCode, CliError> {
+    match &args.command {
         SlotsCommand::Show(a) => show(a),
         SlotsCommand::Next(a) => next(a),
         SlotsCommand::Init(a) => init(a),
-        SlotsCommand::SetGood(a) => set(a, "set-good"),
-        SlotsCommand::SetTrial(a) => set(a, "set-trial"),
-        SlotsCommand::SetUnbootable(a) => set(a, "set-unbootable"),
-    };
-    result.unwrap_or_else(|code| code)
+        SlotsCommand::SetGood(a) => set(a, Change::Good),
+        SlotsCommand::SetTrial(a) => set(a, Change::Trial),
+        SlotsCommand::SetUnbootable(a) => set(a, Change::Unbootable),
+    }
 }
 
-fn fail(err: &SlotsError) -> ExitCode {
-    eprintln!("kindling: {err}");
-    ExitCode::from(err.exit_code())
+/// What a `slots set-*` command does to its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Good,
+    Trial,
+    Unbootable,
+}
+
+impl Change {
+    fn command(self) -> &'static str {
+        match self {
+            Change::Good => "set-good",
+            Change::Trial => "set-trial",
+            Change::Unbootable => "set-unbootable",
+        }
+    }
 }
 
 fn root_of(args: &DiskArgs) -> &Path {
     args.root.as_deref().unwrap_or(Path::new("/"))
 }
 
-/// The booted PARTUUID named by ROOT/proc/cmdline; `Err` with the exit code when it cannot be
-/// read or names none.
-fn booted(root: &Path) -> Result<String, ExitCode> {
-    let path = root.join("proc/cmdline");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        eprintln!("kindling: cannot read {}: {e}", path.display());
-        ExitCode::from(2)
-    })?;
-    slots::booted_partuuid(&text).ok_or_else(|| {
-        eprintln!(
-            "kindling: {} names no booted /usr partition (no mount.usr=PARTUUID=... or \
-             usr=PARTUUID=...); pass --disk and --partuuid",
-            path.display()
-        );
-        ExitCode::from(1)
-    })
-}
-
-fn open(args: &DiskArgs) -> Result<Disk, ExitCode> {
-    let path = match &args.disk {
-        Some(path) => path.clone(),
-        None => {
-            let root = root_of(args);
-            let partuuid = booted(root)?;
-            slots::find_disk(root, &partuuid).map_err(|e| fail(&e))?
-        }
-    };
-    Disk::open(&path).map_err(|e| fail(&e))
+fn open(args: &DiskArgs) -> Result<Disk, CliError> {
+    Ok(slots::open_disk(args.disk.as_deref(), root_of(args))?)
 }
 
 #[derive(serde::Serialize)]
@@ -151,115 +143,139 @@ struct ShowView<'a> {
     slots: Vec<SlotView<'a>>,
 }
 
-fn show(args: &ShowArgs) -> Result<ExitCode, ExitCode> {
+/// What `slots show` prints: the disk, its tables' health, its slots, the booted one and
+/// the one the firmware would boot next.
+struct Shown {
+    disk: Disk,
+    health: slots::Health,
+    slots: Vec<Slot>,
+    booted: Option<String>,
+    next: Option<Slot>,
+}
+
+impl Shown {
+    fn is_booted(&self, slot: &Slot) -> bool {
+        self.booted.as_deref() == Some(slot.partuuid.as_str())
+    }
+
+    fn json(&self) -> String {
+        let view = ShowView {
+            disk: self.disk.path().display().to_string(),
+            tables: self.health.clone(),
+            booted: self.booted.clone(),
+            next: self.next.as_ref().map(|s| s.partuuid.clone()),
+            slots: self
+                .slots
+                .iter()
+                .map(|slot| SlotView {
+                    slot,
+                    booted: self.is_booted(slot),
+                })
+                .collect(),
+        };
+        let mut t = serde_json::to_string_pretty(&view).unwrap_or_default();
+        t.push('\n');
+        t
+    }
+
+    fn human(&self) -> String {
+        let mut t = format!(
+            "{}: primary table {}, backup table {}\n",
+            self.disk.path().display(),
+            self.health.primary,
+            self.health.backup
+        );
+        let header = format!(
+            "{:>3}  {:<10} {:<36}  {:>8} {:>5} {:>10}  {}",
+            "#", "LABEL", "PARTUUID", "PRIORITY", "TRIES", "SUCCESSFUL", "VERSION"
+        );
+        t.push_str(header.trim_end());
+        t.push('\n');
+        for s in &self.slots {
+            let line = format!(
+                "{:>3}  {:<10} {:<36}  {:>8} {:>5} {:>10}  {:<12}{}",
+                s.number,
+                s.label,
+                s.partuuid,
+                s.priority,
+                s.tries,
+                u8::from(s.successful),
+                s.version.as_deref().unwrap_or("-"),
+                if self.is_booted(s) { "  (booted)" } else { "" }
+            );
+            t.push_str(line.trim_end());
+            t.push('\n');
+        }
+        if let Some(b) = &self.booted
+            && !self.slots.iter().any(|s| &s.partuuid == b)
+        {
+            t.push_str(&format!("booted /usr {b} is not a slot of this disk\n"));
+        }
+        match &self.next {
+            Some(s) => t.push_str(&format!("next boot: {} ({})\n", s.label, s.partuuid)),
+            None => t.push_str("next boot: nothing is bootable\n"),
+        }
+        t
+    }
+}
+
+fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
     let disk = open(&args.disk)?;
     let booted = match (&args.disk.root, &args.disk.disk) {
-        (Some(root), _) => Some(booted(root)?),
-        (None, None) => Some(booted(Path::new("/"))?),
+        (Some(root), _) => Some(slots::booted_under(root)?),
+        (None, None) => Some(slots::booted_under(Path::new("/"))?),
         (None, Some(_)) => None,
     };
-    let health = disk.health().map_err(|e| fail(&e))?;
-    let slots = disk.usr_slots().map_err(|e| fail(&e))?;
-    let next = disk.would_boot().map_err(|e| fail(&e))?;
-    let is_booted = |s: &Slot| booted.as_deref() == Some(s.partuuid.as_str());
+    let shown = Shown {
+        health: disk.health()?,
+        slots: disk.usr_slots()?,
+        next: disk.would_boot()?,
+        disk,
+        booted,
+    };
     let text = match args.format {
-        super::DiffFormat::Json => {
-            let view = ShowView {
-                disk: disk.path().display().to_string(),
-                tables: health,
-                booted: booted.clone(),
-                next: next.as_ref().map(|s| s.partuuid.clone()),
-                slots: slots
-                    .iter()
-                    .map(|slot| SlotView {
-                        slot,
-                        booted: is_booted(slot),
-                    })
-                    .collect(),
-            };
-            let mut t = serde_json::to_string_pretty(&view).unwrap_or_default();
-            t.push('\n');
-            t
-        }
-        super::DiffFormat::Human => {
-            let mut t = format!(
-                "{}: primary table {}, backup table {}\n",
-                disk.path().display(),
-                health.primary,
-                health.backup
-            );
-            let header = format!(
-                "{:>3}  {:<10} {:<36}  {:>8} {:>5} {:>10}  {}",
-                "#", "LABEL", "PARTUUID", "PRIORITY", "TRIES", "SUCCESSFUL", "VERSION"
-            );
-            t.push_str(header.trim_end());
-            t.push('\n');
-            for s in &slots {
-                let line = format!(
-                    "{:>3}  {:<10} {:<36}  {:>8} {:>5} {:>10}  {:<12}{}",
-                    s.number,
-                    s.label,
-                    s.partuuid,
-                    s.priority,
-                    s.tries,
-                    u8::from(s.successful),
-                    s.version.as_deref().unwrap_or("-"),
-                    if is_booted(s) { "  (booted)" } else { "" }
-                );
-                t.push_str(line.trim_end());
-                t.push('\n');
-            }
-            if let Some(b) = &booted
-                && !slots.iter().any(|s| &s.partuuid == b)
-            {
-                t.push_str(&format!("booted /usr {b} is not a slot of this disk\n"));
-            }
-            match &next {
-                Some(s) => t.push_str(&format!("next boot: {} ({})\n", s.label, s.partuuid)),
-                None => t.push_str("next boot: nothing is bootable\n"),
-            }
-            t
-        }
+        super::DiffFormat::Json => shown.json(),
+        super::DiffFormat::Human => shown.human(),
     };
     Ok(emit(&text))
 }
 
-fn next(args: &DiskArgs) -> Result<ExitCode, ExitCode> {
-    let disk = open(args)?;
-    let next = disk.next_boot().map_err(|e| fail(&e))?;
+fn next(args: &DiskArgs) -> Result<ExitCode, CliError> {
+    let next = open(args)?.next_boot()?;
     Ok(emit(&format!("{}\n", next.slot.partuuid)))
 }
 
-fn init(args: &InitArgs) -> Result<ExitCode, ExitCode> {
+fn init(args: &InitArgs) -> Result<ExitCode, CliError> {
     let options = slots::InitOptions {
         slot_size: args.slot_size,
         usr_a: args.usr_a.clone(),
         usr_b: args.usr_b.clone(),
         force: args.force,
     };
-    let (a, b) = slots::init(&args.disk, &options).map_err(|e| fail(&e))?;
+    let (a, b) = slots::init(&args.disk, &options)?;
     Ok(emit(&format!(
         "created {}: USR-A {a} (good, booted first), USR-B {b} (empty)\n",
         args.disk.display()
     )))
 }
 
-fn set(args: &SetArgs, which: &str) -> Result<ExitCode, ExitCode> {
+fn set(args: &SetArgs, change: Change) -> Result<ExitCode, CliError> {
     let disk = open(&args.disk)?;
-    let partuuid = match (&args.partuuid, which) {
+    let partuuid = match (&args.partuuid, change) {
         (Some(p), _) => p.clone(),
-        (None, "set-good") => booted(root_of(&args.disk))?,
+        (None, Change::Good) => slots::booted_under(root_of(&args.disk))?,
         (None, _) => {
-            eprintln!("kindling: slots {which} needs --partuuid");
-            return Err(ExitCode::from(2));
+            return Err(CliError::Usage(format!(
+                "slots {} needs --partuuid",
+                change.command()
+            )));
         }
     };
-    let slot = match which {
-        "set-good" => disk.mark_good(&partuuid),
-        "set-trial" => disk.prioritize_for_trial(&partuuid),
-        _ => disk.make_unbootable(&partuuid),
-    }
-    .map_err(|e| fail(&e))?;
+    let slot = match change {
+        Change::Good => disk.mark_good(&partuuid),
+        Change::Trial => disk.prioritize_for_trial(&partuuid),
+        Change::Unbootable => disk.make_unbootable(&partuuid),
+    }?;
     Ok(emit(&format!(
         "{} {}: priority {} tries {} successful {}\n",
         slot.label,

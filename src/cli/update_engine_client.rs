@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::agent::{NodeArgs, check, node_root, read_record, reset};
-use super::shared::emit;
 use super::error::{self, CliError};
+use super::shared::emit;
 use crate::agent::driver::Outcome;
 use crate::agent::state::{Record, Status};
 use crate::root::Root;

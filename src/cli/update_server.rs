@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 
-use super::error::{self, CliError};
 use super::args::DiffFormat;
+use super::error::{self, CliError};
 use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
 use crate::update_server::{self as srv, releases, settings, status};

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::PayloadError;
+use super::error::chain;
 
 /// The proxy settings, as read from the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,9 +133,9 @@ pub fn client(options: &ClientOptions) -> Result<reqwest::Client, PayloadError> 
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder.build().map_err(|e| PayloadError::Client {
-        reason: super::fetch::chain(&e),
-    })
+    builder
+        .build()
+        .map_err(|e| PayloadError::Client { reason: chain(&e) })
 }
 
 /// A proxy URL as curl reads it: no scheme means http://; only http and https proxies.

@@ -307,26 +307,9 @@ impl PayloadError {
                 phase: HashPhase::Resumed | HashPhase::ReadBack,
                 ..
             } => Retry::Restart,
-            Self::BadOffer { .. }
-            | Self::Proxy { .. }
-            | Self::Client { .. }
-            | Self::NoTrustedKeys { .. }
-            | Self::RegionUnusable { .. }
-            | Self::RegionTooSmall { .. }
-            | Self::RegionOutsideDevice { .. }
-            | Self::RegionFull { .. }
-            | Self::RegionIo { .. }
-            | Self::ClientError { .. }
-            | Self::SizeMismatch { .. }
-            | Self::HashMismatch {
-                phase: HashPhase::Download,
-                ..
-            }
-            | Self::SignatureMissing { .. }
-            | Self::MalformedSignature { .. }
-            | Self::LegacySignature { .. }
-            | Self::UntrustedKey { .. }
-            | Self::BadSignature { .. } => Retry::Never,
+            // Every other fault is of the offer, the payload, its signature, the keys or
+            // the local disk: trying again cannot fix it.
+            _ => Retry::Never,
         }
     }
 
@@ -404,6 +387,22 @@ impl PayloadError {
             }
         }
     }
+}
+
+/// An error and its causes, joined by ": " (reqwest's own Display hides the causes); a
+/// cause whose text is already there is left out.
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
+    std::iter::successors(e.source(), |cause| cause.source()).fold(
+        e.to_string(),
+        |mut text, cause| {
+            let more = cause.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            text
+        },
+    )
 }
 
 #[cfg(test)]

@@ -12,15 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use super::region::Region;
-use super::{Expected, Fetched, PayloadError, Target, Timeouts};
-use crate::payload::error::HashPhase;
+use super::client::Timeouts;
+use super::error::{HashPhase, PayloadError, chain};
+use super::offer::Expected;
+use super::proof::{Fetched, b64};
+use super::region::{Region, Target};
 
 /// What the download task tells the writer thread.
 enum Msg {
@@ -208,6 +209,15 @@ fn write(
     Ok((pos, hasher))
 }
 
+/// What a 206's headers say about the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Range {
+    /// It is the rest of the payload, as asked.
+    Fits,
+    /// The file's total size changed: start over.
+    Changed,
+}
+
 /// The state of one `fetch`'s HTTP side.
 struct Download<'a> {
     client: &'a reqwest::Client,
@@ -223,7 +233,6 @@ struct Download<'a> {
 impl Download<'_> {
     async fn run(&mut self, resume: u64) -> Result<(), PayloadError> {
         let size = self.expected.size;
-        let url = self.expected.url.clone();
         let mut start = resume;
         // At most one restart from byte 0 per call, so a confused server cannot loop us.
         let mut may_restart = resume > 0;
@@ -231,78 +240,28 @@ impl Download<'_> {
             if start == size {
                 return Ok(());
             }
-            let mut request = self.client.get(&url);
+            let mut request = self.client.get(&self.expected.url);
             if start > 0 {
                 request = request.header(RANGE, format!("bytes={start}-"));
             }
-            let resp = send(request, &url, start, self.timeouts).await?;
-            let status = resp.status().as_u16();
+            let resp = send(request, &self.expected.url, start, self.timeouts).await?;
             let length = header_u64(&resp, CONTENT_LENGTH);
-            match status {
+            match resp.status().as_u16() {
                 200 => {
                     if start > 0 {
                         // The server ignored Range and sends everything: start over.
                         self.restart().await?;
                         start = 0;
                     }
-                    if let Some(len) = length
-                        && len != size
-                    {
-                        return Err(PayloadError::SizeMismatch {
-                            url,
-                            what: "Content-Length",
-                            got: len,
-                            expected: size,
-                        });
-                    }
+                    self.check_length(length, "Content-Length", size)?;
                 }
                 206 => {
-                    let range = resp
-                        .headers()
-                        .get(CONTENT_RANGE)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_content_range);
-                    let Some((first, last, total)) = range else {
-                        return Err(PayloadError::Transfer {
-                            url,
-                            at: start,
-                            reason: "206 without a usable Content-Range".into(),
-                        });
-                    };
-                    if total != Some(size) {
-                        if may_restart {
-                            // The file changed under us: start over from byte 0.
-                            may_restart = false;
-                            self.restart().await?;
-                            start = 0;
-                            continue;
-                        }
-                        return Err(PayloadError::SizeMismatch {
-                            url,
-                            what: "the Content-Range total",
-                            got: total.unwrap_or(0),
-                            expected: size,
-                        });
-                    }
-                    if first != start || last + 1 != size {
-                        return Err(PayloadError::Transfer {
-                            url,
-                            at: start,
-                            reason: format!(
-                                "asked for bytes {start}-{} but got {first}-{last}",
-                                size - 1
-                            ),
-                        });
-                    }
-                    if let Some(len) = length
-                        && len != size - start
-                    {
-                        return Err(PayloadError::SizeMismatch {
-                            url,
-                            what: "Content-Length of the remaining range",
-                            got: len,
-                            expected: size - start,
-                        });
+                    if self.check_range(&resp, start, length, may_restart)? == Range::Changed {
+                        // The file changed under us: start over from byte 0.
+                        may_restart = false;
+                        self.restart().await?;
+                        start = 0;
+                        continue;
                     }
                 }
                 416 if may_restart => {
@@ -311,16 +270,85 @@ impl Download<'_> {
                     start = 0;
                     continue;
                 }
-                status if status >= 400 => return Err(PayloadError::from_status(&url, status)),
+                status if status >= 400 => {
+                    return Err(PayloadError::from_status(&self.expected.url, status));
+                }
                 status => {
-                    return Err(PayloadError::Transfer {
-                        url,
-                        at: start,
-                        reason: format!("unexpected HTTP status {status}"),
-                    });
+                    return Err(self.transfer(start, format!("unexpected HTTP status {status}")));
                 }
             }
             return self.body(resp, start).await;
+        }
+    }
+
+    /// A 206's `Content-Range` and `Content-Length` against what was asked from `start`:
+    /// [`Range::Changed`] when the total is not the payload's size and a restart is allowed.
+    fn check_range(
+        &self,
+        resp: &reqwest::Response,
+        start: u64,
+        length: Option<u64>,
+        may_restart: bool,
+    ) -> Result<Range, PayloadError> {
+        let size = self.expected.size;
+        let range = resp
+            .headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_content_range);
+        let Some((first, last, total)) = range else {
+            return Err(self.transfer(start, "206 without a usable Content-Range".into()));
+        };
+        if total != Some(size) {
+            if may_restart {
+                return Ok(Range::Changed);
+            }
+            return Err(self.size_mismatch("the Content-Range total", total.unwrap_or(0), size));
+        }
+        if first != start || last + 1 != size {
+            return Err(self.transfer(
+                start,
+                format!(
+                    "asked for bytes {start}-{} but got {first}-{last}",
+                    size - 1
+                ),
+            ));
+        }
+        self.check_length(
+            length,
+            "Content-Length of the remaining range",
+            size - start,
+        )?;
+        Ok(Range::Fits)
+    }
+
+    /// A `Content-Length` (when given) must be `expected`.
+    fn check_length(
+        &self,
+        length: Option<u64>,
+        what: &'static str,
+        expected: u64,
+    ) -> Result<(), PayloadError> {
+        match length {
+            Some(got) if got != expected => Err(self.size_mismatch(what, got, expected)),
+            _ => Ok(()),
+        }
+    }
+
+    fn size_mismatch(&self, what: &'static str, got: u64, expected: u64) -> PayloadError {
+        PayloadError::SizeMismatch {
+            url: self.expected.url.clone(),
+            what,
+            got,
+            expected,
+        }
+    }
+
+    fn transfer(&self, at: u64, reason: String) -> PayloadError {
+        PayloadError::Transfer {
+            url: self.expected.url.clone(),
+            at,
+            reason,
         }
     }
 
@@ -451,21 +479,6 @@ fn classify(e: &reqwest::Error, url: &str, at: u64, size: u64) -> PayloadError {
     }
 }
 
-/// An error and its causes, joined by ": " (reqwest's own Display hides the causes).
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(err) = source {
-        let more = err.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = err.source();
-    }
-    text
-}
-
 fn header_u64(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<u64> {
     resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -482,10 +495,6 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
         t => Some(t.parse().ok()?),
     };
     (first <= last).then_some((first, last, total))
-}
-
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

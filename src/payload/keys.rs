@@ -111,26 +111,40 @@ impl TrustedKeys {
     }
 }
 
+/// Why a key file is skipped (its text follows the file's path in [`TrustedKeys::skipped`]).
+#[derive(Debug, thiserror::Error)]
+enum KeyFileProblem {
+    #[error("cannot read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("{0} bytes, too large for a public key")]
+    TooLarge(u64),
+    #[error("not a minisign public key ({0}); expected the two lines `minisign -G` writes")]
+    NotAKey(minisign_verify::Error),
+    #[error("the key line has no key id")]
+    NoKeyId,
+}
+
 /// Read one key file: `Ok(None)` for an empty file (a mask).
-fn read_key(path: &Path) -> Result<Option<TrustedKey>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+fn read_key(path: &Path) -> Result<Option<TrustedKey>, KeyFileProblem> {
+    let meta = std::fs::metadata(path).map_err(KeyFileProblem::Unreadable)?;
     if !meta.is_file() && meta.len() != 0 {
-        return Err("not a regular file".into());
+        return Err(KeyFileProblem::NotAFile);
     }
     if meta.len() > MAX_KEY_FILE {
-        return Err(format!("{} bytes, too large for a public key", meta.len()));
+        return Err(KeyFileProblem::TooLarge(meta.len()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(KeyFileProblem::Unreadable)?;
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let key = minisign_verify::PublicKey::decode(text.trim_start()).map_err(|e| {
-        format!("not a minisign public key ({e}); expected the two lines `minisign -G` writes")
-    })?;
+    let key =
+        minisign_verify::PublicKey::decode(text.trim_start()).map_err(KeyFileProblem::NotAKey)?;
     // The decoder accepted the second line; the key id is its bytes 2..10 (little-endian),
     // which minisign prints in upper-case hex without leading zeros.
     let line = text.trim_start().lines().nth(1).unwrap_or_default();
-    let id = key_id_of(line).ok_or("the key line has no key id")?;
+    let id = key_id_of(line).ok_or(KeyFileProblem::NoKeyId)?;
     Ok(Some(TrustedKey {
         id,
         path: path.to_path_buf(),

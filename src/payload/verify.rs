@@ -12,11 +12,11 @@ use std::sync::mpsc::sync_channel;
 
 use sha2::{Digest, Sha256};
 
-use super::fetch::b64;
-use super::keys::key_id_of;
-use super::region::Region;
-use super::{Expected, Fetched, PayloadError, Target, TrustedKeys, Verified};
-use crate::payload::error::HashPhase;
+use super::error::{HashPhase, PayloadError};
+use super::keys::{TrustedKeys, key_id_of};
+use super::offer::Expected;
+use super::proof::{Fetched, Verified, b64};
+use super::region::{Region, Target};
 
 /// Check, before downloading anything, that `signature` could verify at all: it is a
 /// prehashed minisign signature by one of `keys`. Returns the key's id. [`verify`] repeats

@@ -72,34 +72,44 @@ mod tests {
     const A: &str = "7130c94a-213a-4e5a-8e26-6cce9662f132";
     const B: &str = "e03dd35c-7c2d-4a47-b3fe-27f15780a57c";
 
+    /// Each command line and the PARTUUID it names (or none).
+    fn check(cases: &[(String, Option<&str>)]) {
+        for (line, want) in cases {
+            assert_eq!(booted_partuuid(line).as_deref(), *want, "{line:?}");
+        }
+    }
+
     #[test]
     fn finds_the_usr_partition() {
-        let line = format!("BOOT_IMAGE=/coreos/vmlinuz-a mount.usr=PARTUUID={A} rootflags=rw");
-        assert_eq!(booted_partuuid(&line).as_deref(), Some(A));
-        let upper = format!("usr=PARTUUID={}", B.to_uppercase());
-        assert_eq!(booted_partuuid(&upper).as_deref(), Some(B));
-        let dev = format!("mount.usr=/dev/disk/by-partuuid/{A}\n");
-        assert_eq!(booted_partuuid(&dev).as_deref(), Some(A));
-        let quoted = format!("x=\"a b\" mount.usr=\"PARTUUID={A}\"");
-        assert_eq!(booted_partuuid(&quoted).as_deref(), Some(A));
+        check(&[
+            (
+                format!("BOOT_IMAGE=/coreos/vmlinuz-a mount.usr=PARTUUID={A} rootflags=rw"),
+                Some(A),
+            ),
+            (format!("usr=PARTUUID={}", B.to_uppercase()), Some(B)),
+            (format!("mount.usr=/dev/disk/by-partuuid/{A}\n"), Some(A)),
+            (format!("x=\"a b\" mount.usr=\"PARTUUID={A}\""), Some(A)),
+        ]);
     }
 
     #[test]
     fn later_wins_and_mount_usr_beats_usr() {
-        let line = format!("mount.usr=PARTUUID={A} mount.usr=PARTUUID={B}");
-        assert_eq!(booted_partuuid(&line).as_deref(), Some(B));
-        let line = format!("mount.usr=PARTUUID={A} usr=PARTUUID={B}");
-        assert_eq!(booted_partuuid(&line).as_deref(), Some(A));
+        check(&[
+            (
+                format!("mount.usr=PARTUUID={A} mount.usr=PARTUUID={B}"),
+                Some(B),
+            ),
+            (format!("mount.usr=PARTUUID={A} usr=PARTUUID={B}"), Some(A)),
+        ]);
     }
 
     #[test]
     fn ignores_what_is_not_a_partuuid() {
-        assert_eq!(booted_partuuid("root=/dev/sda9 mount.usr=/dev/sda3"), None);
-        assert_eq!(booted_partuuid("usr=PARTUUID=not-a-uuid"), None);
-        assert_eq!(
-            booted_partuuid("xmount.usr=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132"),
-            None
-        );
-        assert_eq!(booted_partuuid(""), None);
+        check(&[
+            ("root=/dev/sda9 mount.usr=/dev/sda3".into(), None),
+            ("usr=PARTUUID=not-a-uuid".into(), None),
+            (format!("xmount.usr=PARTUUID={A}"), None),
+            (String::new(), None),
+        ]);
     }
 }

@@ -7,8 +7,9 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use super::attributes::{self, BootAttributes};
+use super::error::SlotsError;
+use super::slot::{Slot, USR_TYPE};
 use super::table::{self, Health, Table};
-use super::{Slot, SlotsError, USR_TYPE};
 
 /// A disk holding A/B /usr slots.
 #[derive(Debug, Clone)]
@@ -304,24 +305,26 @@ impl Disk {
     /// `cgpt add -S0 -T1` then `cgpt prioritize -i N` (flatcar-postinst): one boot attempt,
     /// above every other slot.
     pub fn prioritize_for_trial(&self, partuuid: &str) -> Result<Slot, SlotsError> {
-        self.change(partuuid, |table, index, usr| {
-            let attrs = BootAttributes {
-                tries: 1,
-                successful: false,
-                ..Self::attrs(table, index)
-            };
-            Self::set(table, index, attrs);
-            Self::prioritize(table, index, usr);
-        })
+        self.set_and_prioritize(partuuid, 1, false)
     }
 
     /// `cgpt add -S1 -T0` then `cgpt prioritize -i N` (coreos-setgoodroot): the slot booted
     /// well, stays at the top and needs no tries.
     pub fn mark_good(&self, partuuid: &str) -> Result<Slot, SlotsError> {
+        self.set_and_prioritize(partuuid, 0, true)
+    }
+
+    /// `cgpt add -T<tries> -S<successful>` then `cgpt prioritize -i N`.
+    fn set_and_prioritize(
+        &self,
+        partuuid: &str,
+        tries: u8,
+        successful: bool,
+    ) -> Result<Slot, SlotsError> {
         self.change(partuuid, |table, index, usr| {
             let attrs = BootAttributes {
-                tries: 0,
-                successful: true,
+                tries,
+                successful,
                 ..Self::attrs(table, index)
             };
             Self::set(table, index, attrs);

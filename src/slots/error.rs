@@ -102,6 +102,16 @@ pub enum SlotsError {
         /// The slots' attributes, for the message.
         slots: String,
     },
+    /// The kernel command line names no booted /usr partition.
+    #[error(
+        "{} names no booted /usr partition (no mount.usr=PARTUUID=... or usr=PARTUUID=...); \
+         pass --disk and --partuuid",
+        path.display()
+    )]
+    NoBootedSlot {
+        /// The command line file (`ROOT/proc/cmdline`).
+        path: PathBuf,
+    },
     /// The disk holding a partuuid could not be found under a root.
     #[error("cannot find the disk holding partition {partuuid} under {}: {detail}", root.display())]
     DiskNotFound {
@@ -146,17 +156,32 @@ pub enum SlotsError {
     },
 }
 
-impl SlotsError {
-    /// The process exit status for this error: 2 for I/O and usage problems, 1 when the
-    /// disk's state or an input is bad.
-    #[must_use]
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            SlotsError::Io { .. } | SlotsError::Init { .. } => 2,
-            _ => 1,
-        }
-    }
+/// A size argument (`--slot-size`) that is not a size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// No digits before the unit.
+    #[error("{text:?} is not a size; write it like 64M, 1G or 512K")]
+    NotANumber {
+        /// The argument.
+        text: String,
+    },
+    /// A unit other than K, M or G (and their spellings).
+    #[error("unknown size unit {unit:?} in {text:?}; use K, M or G")]
+    UnknownUnit {
+        /// The unit written.
+        unit: String,
+        /// The argument.
+        text: String,
+    },
+    /// More bytes than a u64 holds.
+    #[error("{text:?} is too large")]
+    TooLarge {
+        /// The argument.
+        text: String,
+    },
+}
 
+impl SlotsError {
     pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
         SlotsError::Io {
             action,

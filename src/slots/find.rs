@@ -5,11 +5,30 @@
 //! partition's device node (`../../sda3`); in sysfs each whole disk's directory holds a
 //! directory per partition (`/sys/class/block/sda/sda3/partition`), which names the disk;
 //! the disk is `ROOT/dev/<disk>`. When udev's link is missing, every whole disk listed in
-//! sysfs is opened and its GPT searched, as `cgpt find` does.
+//! sysfs is opened and its GPT searched, as `cgpt find` does. The booted partition is the
+//! one `ROOT/proc/cmdline` names.
 
 use std::path::{Path, PathBuf};
 
-use super::{Disk, SlotsError};
+use super::cmdline::booted_partuuid;
+use super::disk::Disk;
+use super::error::SlotsError;
+
+/// The booted /usr partition's PARTUUID, as `ROOT/proc/cmdline` names it.
+pub fn booted_under(root: &Path) -> Result<String, SlotsError> {
+    let path = root.join("proc/cmdline");
+    let text = std::fs::read_to_string(&path).map_err(|e| SlotsError::io("read", &path, e))?;
+    booted_partuuid(&text).ok_or(SlotsError::NoBootedSlot { path })
+}
+
+/// The disk image or device `disk`, or else the disk holding the booted /usr partition
+/// under `root`, opened.
+pub fn open_disk(disk: Option<&Path>, root: &Path) -> Result<Disk, SlotsError> {
+    match disk {
+        Some(path) => Disk::open(path),
+        None => Disk::open(&find_disk(root, &booted_under(root)?)?),
+    }
+}
 
 /// The disk (device path under `root`) that holds the partition `partuuid`.
 pub fn find_disk(root: &Path, partuuid: &str) -> Result<PathBuf, SlotsError> {

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use gptman::{GPT, GPTPartitionEntry};
 
 use super::attributes::BootAttributes;
-use super::{SlotsError, USR_TYPE};
+use super::error::{SizeError, SlotsError};
+use super::slot::USR_TYPE;
 
 const SECTOR: u64 = 512;
 const MIB: u64 = 1024 * 1024;
@@ -37,6 +38,7 @@ pub struct InitOptions {
     pub force: bool,
 }
 
+/// One partition of the layout.
 struct Part {
     number: u32,
     label: &'static str,
@@ -53,122 +55,134 @@ const NONE: BootAttributes = BootAttributes {
     successful: false,
 };
 
+/// A freshly installed node's good slot.
+const GOOD: BootAttributes = BootAttributes {
+    priority: 1,
+    tries: 0,
+    successful: true,
+};
+
+/// The coreos-usr type GUID, as the layout spells it.
+const USR_TYPE_TEXT: &str = "5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6";
+
 /// Parses a size such as `64M`, `1G`, `512K` or `1048576` (binary units).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let text = text.trim();
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
         None => (text, ""),
     };
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size; write it like 64M, 1G or 512K"))?;
+    let number: u64 = digits.parse().map_err(|_| SizeError::NotANumber {
+        text: text.to_string(),
+    })?;
     let factor: u64 = match unit.to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => 1024,
         "M" | "MB" | "MIB" => MIB,
         "G" | "GB" | "GIB" => 1024 * MIB,
         other => {
-            return Err(format!(
-                "unknown size unit {other:?} in {text:?}; use K, M or G"
-            ));
+            return Err(SizeError::UnknownUnit {
+                unit: other.to_string(),
+                text: text.to_string(),
+            });
         }
     };
     number
         .checked_mul(factor)
-        .ok_or_else(|| format!("{text:?} is too large"))
+        .ok_or_else(|| SizeError::TooLarge {
+            text: text.to_string(),
+        })
 }
 
 /// Creates a CoreOS-like disk at `path`; returns the USR-A and USR-B PARTUUIDs.
 pub fn init(path: &Path, options: &InitOptions) -> Result<(String, String), SlotsError> {
-    let fail = |detail: String| SlotsError::Init {
-        path: path.to_path_buf(),
-        detail,
+    check_options(path, options)?;
+    let parts = layout(options.slot_size.div_ceil(MIB) * MIB, options);
+    check_images(&parts)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
     };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".kindling-disk-")
+        .tempfile_in(&dir)
+        .map_err(|e| SlotsError::io("create a temporary file in", &dir, e))?;
+    write_disk(temp.as_file_mut(), path, &parts)?;
+    temp.persist(path)
+        .map_err(|e| SlotsError::io("rename into", path, e.error))?;
+    // The rename is durable once the directory is synced.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok((USR_A_PARTUUID.to_string(), USR_B_PARTUUID.to_string()))
+}
+
+fn init_error(path: &Path, detail: &str) -> SlotsError {
+    SlotsError::Init {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
+}
+
+/// The slot size is sane and `path` may be written.
+fn check_options(path: &Path, options: &InitOptions) -> Result<(), SlotsError> {
     if options.slot_size < MIB {
-        return Err(fail("--slot-size must be at least 1M".into()));
+        return Err(init_error(path, "--slot-size must be at least 1M"));
     }
     if options.slot_size > 64 * 1024 * MIB {
-        return Err(fail("--slot-size above 64G is not a simulated disk".into()));
-    }
-    if path.exists() && !options.force {
-        return Err(fail(
-            "the file exists; remove it or pass --force to replace it".into(),
+        return Err(init_error(
+            path,
+            "--slot-size above 64G is not a simulated disk",
         ));
     }
-    let slot = options.slot_size.div_ceil(MIB) * MIB;
-    let good = BootAttributes {
-        priority: 1,
-        tries: 0,
-        successful: true,
+    if path.exists() && !options.force {
+        return Err(init_error(
+            path,
+            "the file exists; remove it or pass --force to replace it",
+        ));
+    }
+    Ok(())
+}
+
+/// The partitions of `disk_layout.json`, with /usr slots of `slot` bytes.
+fn layout(slot: u64, options: &InitOptions) -> [Part; 7] {
+    let part = |number, label, type_guid, size| Part {
+        number,
+        label,
+        type_guid,
+        size,
+        partuuid: None,
+        attrs: NONE,
+        image: None,
     };
-    let parts = [
+    [
+        part(
+            1,
+            "EFI-SYSTEM",
+            "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",
+            8 * MIB,
+        ),
+        part(2, "BIOS-BOOT", "21686148-6449-6e6f-744e-656564454649", MIB),
         Part {
-            number: 1,
-            label: "EFI-SYSTEM",
-            type_guid: "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",
-            size: 8 * MIB,
-            partuuid: None,
-            attrs: NONE,
-            image: None,
-        },
-        Part {
-            number: 2,
-            label: "BIOS-BOOT",
-            type_guid: "21686148-6449-6e6f-744e-656564454649",
-            size: MIB,
-            partuuid: None,
-            attrs: NONE,
-            image: None,
-        },
-        Part {
-            number: 3,
-            label: "USR-A",
-            type_guid: "5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6",
-            size: slot,
             partuuid: Some(USR_A_PARTUUID),
-            attrs: good,
+            attrs: GOOD,
             image: options.usr_a.clone(),
+            ..part(3, "USR-A", USR_TYPE_TEXT, slot)
         },
         Part {
-            number: 4,
-            label: "USR-B",
-            type_guid: "5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6",
-            size: slot,
             partuuid: Some(USR_B_PARTUUID),
-            attrs: NONE,
             image: options.usr_b.clone(),
+            ..part(4, "USR-B", USR_TYPE_TEXT, slot)
         },
-        Part {
-            number: 6,
-            label: "OEM",
-            type_guid: "0fc63daf-8483-4772-8e79-3d69d8477de4",
-            size: 4 * MIB,
-            partuuid: None,
-            attrs: NONE,
-            image: None,
-        },
-        Part {
-            number: 7,
-            label: "OEM-CONFIG",
-            type_guid: "c95dc21a-df0e-4340-8d7b-26cbfa9a03e0",
-            size: MIB,
-            partuuid: None,
-            attrs: NONE,
-            image: None,
-        },
-        Part {
-            number: 9,
-            label: "ROOT",
-            type_guid: "3884dd41-8582-4404-b9a8-e9b84f2df50e",
-            size: 16 * MIB,
-            partuuid: None,
-            attrs: NONE,
-            image: None,
-        },
-    ];
-    // Check the images before writing anything.
-    for part in &parts {
+        part(6, "OEM", "0fc63daf-8483-4772-8e79-3d69d8477de4", 4 * MIB),
+        part(7, "OEM-CONFIG", "c95dc21a-df0e-4340-8d7b-26cbfa9a03e0", MIB),
+        part(9, "ROOT", "3884dd41-8582-4404-b9a8-e9b84f2df50e", 16 * MIB),
+    ]
+}
+
+/// Every image fits its slot: checked before anything is written.
+fn check_images(parts: &[Part]) -> Result<(), SlotsError> {
+    for part in parts {
         if let Some(image) = &part.image {
             let size = std::fs::metadata(image)
                 .map_err(|e| SlotsError::io("read", image, e))?
@@ -183,38 +197,23 @@ pub fn init(path: &Path, options: &InitOptions) -> Result<(String, String), Slot
             }
         }
     }
+    Ok(())
+}
+
+/// Lays out `parts` in `file` (the temporary file that becomes `path`): both GPT copies,
+/// the images, the protective MBR, synced.
+fn write_disk(file: &mut File, path: &Path, parts: &[Part]) -> Result<(), SlotsError> {
     // 1 MiB before the first partition (as sgdisk aligns) and 1 MiB after the last one for
     // the backup table.
     let total = MIB + parts.iter().map(|p| p.size).sum::<u64>() + MIB;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".kindling-disk-")
-        .tempfile_in(&dir)
-        .map_err(|e| SlotsError::io("create a temporary file in", &dir, e))?;
     let io = |e| SlotsError::io("write", path, e);
-    temp.as_file().set_len(total).map_err(io)?;
-    let file: &mut File = temp.as_file_mut();
+    file.set_len(total).map_err(io)?;
     let mut gpt = GPT::new_from(file, SECTOR, *uuid::Uuid::new_v4().as_bytes())
-        .map_err(|e| fail(format!("cannot lay out the table: {e}")))?;
+        .map_err(|e| init_error(path, &format!("cannot lay out the table: {e}")))?;
     let mut start = MIB / SECTOR;
-    for part in &parts {
+    for part in parts {
         let sectors = part.size / SECTOR;
-        let unique = match part.partuuid {
-            Some(text) => uuid::Uuid::try_parse(text).unwrap_or_else(|_| uuid::Uuid::new_v4()),
-            None => uuid::Uuid::new_v4(),
-        };
-        let type_guid = uuid::Uuid::try_parse(part.type_guid).unwrap_or(USR_TYPE);
-        gpt[part.number] = GPTPartitionEntry {
-            partition_type_guid: type_guid.to_bytes_le(),
-            unique_partition_guid: unique.to_bytes_le(),
-            starting_lba: start,
-            ending_lba: start + sectors - 1,
-            attribute_bits: part.attrs.apply_to(0),
-            partition_name: part.label.into(),
-        };
+        gpt[part.number] = entry(part, start, sectors);
         if let Some(image) = &part.image {
             let mut source = File::open(image).map_err(|e| SlotsError::io("open", image, e))?;
             file.seek(SeekFrom::Start(start * SECTOR)).map_err(io)?;
@@ -223,18 +222,28 @@ pub fn init(path: &Path, options: &InitOptions) -> Result<(String, String), Slot
         start += sectors;
     }
     gpt.write_into(file)
-        .map_err(|e| fail(format!("cannot write the table: {e}")))?;
+        .map_err(|e| init_error(path, &format!("cannot write the table: {e}")))?;
     GPT::write_protective_mbr_into(file, SECTOR)
-        .map_err(|e| fail(format!("cannot write the protective MBR: {e}")))?;
+        .map_err(|e| init_error(path, &format!("cannot write the protective MBR: {e}")))?;
     file.flush().map_err(io)?;
-    file.sync_all().map_err(io)?;
-    temp.persist(path)
-        .map_err(|e| SlotsError::io("rename into", path, e.error))?;
-    // The rename is durable once the directory is synced.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    file.sync_all().map_err(io)
+}
+
+/// The table entry of `part`, `sectors` long from LBA `start`.
+fn entry(part: &Part, start: u64, sectors: u64) -> GPTPartitionEntry {
+    let unique = match part.partuuid {
+        Some(text) => uuid::Uuid::try_parse(text).unwrap_or_else(|_| uuid::Uuid::new_v4()),
+        None => uuid::Uuid::new_v4(),
+    };
+    let type_guid = uuid::Uuid::try_parse(part.type_guid).unwrap_or(USR_TYPE);
+    GPTPartitionEntry {
+        partition_type_guid: type_guid.to_bytes_le(),
+        unique_partition_guid: unique.to_bytes_le(),
+        starting_lba: start,
+        ending_lba: start + sectors - 1,
+        attribute_bits: part.attrs.apply_to(0),
+        partition_name: part.label.into(),
     }
-    Ok((USR_A_PARTUUID.to_string(), USR_B_PARTUUID.to_string()))
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use super::process::{Guard, free_port};
+use super::process::{publish_args, status_json_args};
+
 /// The kindling binary.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kindling")
@@ -89,6 +92,13 @@ pub fn kindling(args: &[&str]) -> Out {
     run(bin(), args)
 }
 
+/// Run kindling, which must succeed (`what` names it in the failure), and parse its JSON.
+fn kindling_json(args: &[&str], what: &str) -> serde_json::Value {
+    let out = kindling(args);
+    assert_eq!(out.code, 0, "{what}: {}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 /// Fail clearly when a tool the test needs is missing.
 pub fn need(tool: &str) {
     let found = std::env::var_os("PATH")
@@ -98,25 +108,6 @@ pub fn need(tool: &str) {
         found,
         "{tool} is not installed; scripts/test installs it (Debian package)"
     );
-}
-
-/// A child process killed (by its PID) and reaped on drop.
-pub struct Guard(pub std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Wait until something accepts connections on 127.0.0.1:port.
@@ -248,20 +239,9 @@ impl Server {
     }
 
     pub fn publish(&self, channel: &str, version: &str, payload: &Path, signature: &Path) {
-        let out = kindling(&[
-            "update-server",
-            "publish",
-            "--dir",
-            self.dir.to_str().unwrap(),
-            "--channel",
-            channel,
-            "--version",
-            version,
-            "--payload",
-            payload.to_str().unwrap(),
-            "--signature",
-            signature.to_str().unwrap(),
-        ]);
+        let out = kindling(&publish_args(
+            &self.dir, channel, version, payload, signature,
+        ));
         assert_eq!(out.code, 0, "publish: {}{}", out.stdout, out.stderr);
     }
 
@@ -291,16 +271,89 @@ impl Server {
     }
 
     pub fn status_json(&self) -> serde_json::Value {
-        let out = kindling(&[
-            "update-server",
-            "status",
-            "--dir",
-            self.dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(out.code, 0, "status: {}", out.stderr);
-        serde_json::from_str(&out.stdout).unwrap()
+        kindling_json(&status_json_args(&self.dir), "status")
+    }
+}
+
+/// The usual release: keys named `release`, a 1.0.0 image for the node, and a 1.0.1 image
+/// signed with the keys and published on stable by a fresh `kindling update-server` in
+/// `dir/server`.
+pub struct Release {
+    pub keys: Keys,
+    pub v100: PathBuf,
+    pub v101: PathBuf,
+    pub server: Server,
+}
+
+impl Release {
+    /// Make the images (`size_mib` each), sign 1.0.1, start the server and publish it.
+    pub fn publish(dir: &Path, size_mib: u32) -> Release {
+        Release::builder(dir).size_mib(size_mib).publish()
+    }
+
+    /// A release to shape: images of 4 MiB, signed by keys named `release`.
+    pub fn builder(dir: &Path) -> ReleaseBuilder {
+        ReleaseBuilder {
+            dir: dir.to_path_buf(),
+            size_mib: 4,
+            payload_mib: None,
+            signer: "release",
+        }
+    }
+
+    /// A node in `dir/node` running 1.0.0 with `update_conf`, trusting the release keys.
+    pub fn node(&self, dir: &Path, update_conf: &str) -> Node {
+        self.node_at(&dir.join("node"), update_conf)
+    }
+
+    /// The same in the directory `node` itself.
+    pub fn node_at(&self, node: &Path, update_conf: &str) -> Node {
+        Node::new(node, &self.v100, update_conf, &[&self.keys])
+    }
+}
+
+/// How a [`Release`] is made.
+pub struct ReleaseBuilder {
+    dir: PathBuf,
+    size_mib: u32,
+    payload_mib: Option<u32>,
+    signer: &'static str,
+}
+
+impl ReleaseBuilder {
+    /// Both images this large.
+    pub fn size_mib(self, size_mib: u32) -> Self {
+        Self { size_mib, ..self }
+    }
+
+    /// The 1.0.1 payload this large (the 1.0.0 image keeps `size_mib`).
+    pub fn payload_mib(self, mib: u32) -> Self {
+        Self {
+            payload_mib: Some(mib),
+            ..self
+        }
+    }
+
+    /// Signed by keys of this name (which the node need not trust).
+    pub fn signed_by(self, signer: &'static str) -> Self {
+        Self { signer, ..self }
+    }
+
+    /// Make the keys and images, sign 1.0.1, start the server and publish it.
+    pub fn publish(self) -> Release {
+        let dir = &self.dir;
+        let keys = Keys::new(dir, self.signer);
+        let v100 = usr_image(dir, "1.0.0", self.size_mib);
+        let v101 = usr_image(dir, "1.0.1", self.payload_mib.unwrap_or(self.size_mib));
+        let sig = keys.sign(&v101);
+        let server = Server::start(&dir.join("server"));
+        server.publish("stable", "1.0.1", &v101, &sig);
+        Release {
+            keys,
+            v100,
+            v101,
+            server,
+        }
     }
 }
 
@@ -372,6 +425,17 @@ impl Node {
         node.indices = [node.find_index("USR-A"), node.find_index("USR-B")];
         node.boot();
         node
+    }
+
+    /// A node in `dir/node` running `image`, checking `url` with `strategy` (no other
+    /// update.conf lines), trusting `keys`.
+    pub fn checking(dir: &Path, image: &Path, url: &str, strategy: &str, keys: &[&Keys]) -> Node {
+        Node::new(
+            &dir.join("node"),
+            image,
+            &update_conf(url, strategy, ""),
+            keys,
+        )
     }
 
     /// The partition number of USR-A or USR-B.
@@ -535,6 +599,18 @@ impl Node {
         ]
     }
 
+    /// `kindling agent run --once` on this node in the background (standard error piped).
+    pub fn spawn_agent(&self, stdout: Stdio) -> Guard {
+        Guard(
+            Command::new(bin())
+                .args(self.agent_args())
+                .stdout(stdout)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
     fn reboot_command(&self) -> &'static str {
         "touch \"$KINDLING_ROOT/../rebooted\""
     }
@@ -554,16 +630,11 @@ impl Node {
     }
 
     pub fn status_json(&self) -> serde_json::Value {
-        let out = kindling(&[
-            "agent",
-            "status",
-            "--root",
-            self.root.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(out.code, 0, "agent status: {}", out.stderr);
-        serde_json::from_str(&out.stdout).unwrap()
+        let root = self.root.to_str().unwrap();
+        kindling_json(
+            &["agent", "status", "--root", root, "--format", "json"],
+            "agent status",
+        )
     }
 
     pub fn machine_id(&self) -> String {

@@ -149,3 +149,22 @@ impl Run {
         }
     }
 }
+
+/// Every entry below `dir` (directories too, links not followed) with its metadata, in the
+/// order of a depth-first walk: each directory's entries as `read_dir` lists them, the
+/// directories found pushed on a stack and listed after.
+pub fn tree(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((p, meta));
+        }
+    }
+    out
+}

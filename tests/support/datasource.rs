@@ -59,47 +59,41 @@ impl Emulator {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let seen2 = Arc::clone(&seen);
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(move |req: Request<Body>| {
-                    let route = Arc::clone(&route);
-                    let seen = Arc::clone(&seen2);
-                    async move {
-                        let s = Seen {
-                            method: req.method().to_string(),
-                            path: req.uri().path().to_string(),
-                            headers: req
-                                .headers()
-                                .iter()
-                                .map(|(k, v)| {
-                                    (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
-                                })
-                                .collect(),
-                        };
-                        let n = {
-                            let mut all = seen.lock().unwrap();
-                            let n = all
-                                .iter()
-                                .filter(|x| x.method == s.method && x.path == s.path)
-                                .count();
-                            all.push(s.clone());
-                            n
-                        };
-                        answer(route(&s, n))
-                    }
-                });
-                // Not a graceful shutdown: a drip answer never ends, and dropping the runtime
-                // cancels every connection task.
-                tokio::select! {
-                    r = axum::serve(listener, app) => r.unwrap(),
-                    _ = rx => {}
+        let thread = super::process::spawn_runtime(move || async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().fallback(move |req: Request<Body>| {
+                let route = Arc::clone(&route);
+                let seen = Arc::clone(&seen2);
+                async move {
+                    let s = Seen {
+                        method: req.method().to_string(),
+                        path: req.uri().path().to_string(),
+                        headers: req
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                            })
+                            .collect(),
+                    };
+                    let n = {
+                        let mut all = seen.lock().unwrap();
+                        let n = all
+                            .iter()
+                            .filter(|x| x.method == s.method && x.path == s.path)
+                            .count();
+                        all.push(s.clone());
+                        n
+                    };
+                    answer(route(&s, n))
                 }
             });
+            // Not a graceful shutdown: a drip answer never ends, and dropping the runtime
+            // cancels every connection task.
+            tokio::select! {
+                r = axum::serve(listener, app) => r.unwrap(),
+                _ = rx => {}
+            }
         });
         Emulator {
             url,

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::support::agent::{Keys, Node, Server, bin, kindling, need, update_conf, usr_image};
+use crate::support::agent::{Node, Release, Server, bin, kindling, need, update_conf};
 use crate::support::lock::{Proc, free_port};
 
 /// Fleets run one at a time: each measures a makespan, and two fleets on 2 cores would
@@ -133,32 +133,13 @@ impl Drop for EtcdServer {
 
 fn spawn_etcd(client: u16, peer: u16, data: &Path) -> Option<Proc> {
     let url = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
     let mut proc = Proc::spawn(
         "etcd",
-        Command::new("etcd")
-            .arg("--name=fleet")
-            .arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--listen-client-urls={url}"))
-            .arg(format!("--advertise-client-urls={url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster=fleet={peer_url}"))
-            .arg("--enable-v2=true")
-            .arg("--log-level=error"),
+        &mut super::lock::etcd_command(Path::new("etcd"), "fleet", data, client, peer),
     );
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) && proc.is_running() {
-        if std::net::TcpStream::connect(("127.0.0.1", client)).is_ok()
-            && Command::new("etcdctl")
-                .env("ETCDCTL_API", "3")
-                .arg(format!("--endpoints={url}"))
-                .args(["endpoint", "health", "--command-timeout=1s"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        {
+        if super::lock::healthy(&url) {
             return Some(proc);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -288,18 +269,12 @@ impl Fleet {
     pub fn new(spec: Spec, etcd_url: &str) -> Fleet {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let d = dir.path();
-        let keys = Keys::new(d, "release");
-        let v100 = usr_image(d, "1.0.0", 4);
-        let v101 = usr_image(d, "1.0.1", 4);
-        let sig = keys.sign(&v101);
-        let server = Server::start(&d.join("server"));
-        server.publish("stable", "1.0.1", &v101, &sig);
-        let template = Node::new(
+        let release = Release::publish(d, 4);
+        let template = release.node_at(
             &d.join("template"),
-            &v100,
-            &update_conf(&server.url, "off", ""),
-            &[&keys],
+            &update_conf(&release.server.url, "off", ""),
         );
+        let server = release.server;
         let out = template.agent_once();
         assert_eq!(out.code, 0, "staging the template node: {}", out.stderr);
         assert!(
@@ -901,61 +876,55 @@ impl V2Watch {
         let stop_after = Arc::new(Mutex::new(None));
         let (v, e, s) = (values.clone(), error.clone(), stop_after.clone());
         let target = format!("{url}/v2/keys/{key}");
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let http = reqwest::Client::new();
-                let mut index = 1u64;
-                let give_up = Instant::now() + Duration::from_secs(900);
-                loop {
-                    if s.lock().unwrap().is_some_and(|last| index > last) {
-                        return;
-                    }
-                    if Instant::now() > give_up {
-                        *e.lock().unwrap() = Some("the v2 watcher ran for 900 s".into());
-                        return;
-                    }
-                    let resp = http
-                        .get(&target)
-                        .query(&[("wait", "true"), ("waitIndex", &index.to_string())])
-                        .timeout(Duration::from_secs(1))
-                        .send()
-                        .await;
-                    let body = match resp {
-                        Ok(r) => match r
-                            .bytes()
-                            .await
-                            .map(|b| serde_json::from_slice::<serde_json::Value>(&b))
-                        {
-                            Ok(Ok(b)) => b,
-                            _ => continue,
-                        },
-                        Err(_) => {
-                            // A poll that saw nothing in time, or etcd away: poll again
-                            // from the same index (nothing is lost).
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                    };
-                    if let Some(code) = body["errorCode"].as_u64() {
-                        *e.lock().unwrap() = Some(format!(
-                            "the v2 watcher fell behind etcd's history at index {index} (errorCode {code}): {body}"
-                        ));
-                        return;
-                    }
-                    let node = &body["node"];
-                    let Some(modified) = node["modifiedIndex"].as_u64() else {
-                        continue;
-                    };
-                    if let Some(value) = node["value"].as_str() {
-                        v.lock().unwrap().push((modified, value.to_string()));
-                    }
-                    index = modified + 1;
+        let thread = super::process::spawn_runtime(move || async move {
+            let http = reqwest::Client::new();
+            let mut index = 1u64;
+            let give_up = Instant::now() + Duration::from_secs(900);
+            loop {
+                if s.lock().unwrap().is_some_and(|last| index > last) {
+                    return;
                 }
-            });
+                if Instant::now() > give_up {
+                    *e.lock().unwrap() = Some("the v2 watcher ran for 900 s".into());
+                    return;
+                }
+                let resp = http
+                    .get(&target)
+                    .query(&[("wait", "true"), ("waitIndex", &index.to_string())])
+                    .timeout(Duration::from_secs(1))
+                    .send()
+                    .await;
+                let body = match resp {
+                    Ok(r) => match r
+                        .bytes()
+                        .await
+                        .map(|b| serde_json::from_slice::<serde_json::Value>(&b))
+                    {
+                        Ok(Ok(b)) => b,
+                        _ => continue,
+                    },
+                    Err(_) => {
+                        // A poll that saw nothing in time, or etcd away: poll again
+                        // from the same index (nothing is lost).
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                if let Some(code) = body["errorCode"].as_u64() {
+                    *e.lock().unwrap() = Some(format!(
+                        "the v2 watcher fell behind etcd's history at index {index} (errorCode {code}): {body}"
+                    ));
+                    return;
+                }
+                let node = &body["node"];
+                let Some(modified) = node["modifiedIndex"].as_u64() else {
+                    continue;
+                };
+                if let Some(value) = node["value"].as_str() {
+                    v.lock().unwrap().push((modified, value.to_string()));
+                }
+                index = modified + 1;
+            }
         });
         V2Watch {
             values,

@@ -3,32 +3,11 @@
 //! stopped by its own PID on drop (also when a test fails), each waited for with a bounded
 //! loop.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free loopback port (bound, then released for the child to take).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A peer binary from `../shared/peers`; a missing one fails the test with a clear message.
-pub fn peer(name: &str) -> PathBuf {
-    let path = crate::support::common::root()
-        .join("../shared/peers")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "the peer binary {} is missing: these interop tests need ../shared/peers/{name} (see ../shared/peers/README.md)",
-        path.display()
-    );
-    path
-}
+pub use super::process::{free_port, peer};
 
 fn which(tool: &str) -> PathBuf {
     std::env::var_os("PATH")
@@ -113,20 +92,10 @@ impl Etcd {
         for _ in 0..5 {
             let (client, peer_port) = (free_port(), free_port());
             let url = format!("http://127.0.0.1:{client}");
-            let peer_url = format!("http://127.0.0.1:{peer_port}");
+            let data = dir.path().join("data");
             let mut proc = Proc::spawn(
                 "etcd",
-                Command::new(&etcd)
-                    .arg("--name=kindling-test")
-                    .arg(format!("--data-dir={}", dir.path().join("data").display()))
-                    .arg(format!("--listen-client-urls={url}"))
-                    .arg(format!("--advertise-client-urls={url}"))
-                    .arg(format!("--listen-peer-urls={peer_url}"))
-                    .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-                    .arg(format!("--initial-cluster=kindling-test={peer_url}"))
-                    .arg("--enable-v2=true")
-                    .arg("--log-level=error")
-                    .args(extra),
+                etcd_command(&etcd, "kindling-test", &data, client, peer_port).args(extra),
             );
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(15) && proc.is_running() {
@@ -186,7 +155,27 @@ impl Etcd {
     }
 }
 
-fn healthy(url: &str) -> bool {
+/// A one-member etcd named `name` (the program `program`) keeping its data in `data`, for
+/// clients on 127.0.0.1:`client` and its peer URL on 127.0.0.1:`peer`, with the v2 API on
+/// and only errors logged.
+pub fn etcd_command(program: &Path, name: &str, data: &Path, client: u16, peer: u16) -> Command {
+    let url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let mut cmd = Command::new(program);
+    cmd.arg(format!("--name={name}"))
+        .arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--listen-client-urls={url}"))
+        .arg(format!("--advertise-client-urls={url}"))
+        .arg(format!("--listen-peer-urls={peer_url}"))
+        .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+        .arg(format!("--initial-cluster={name}={peer_url}"))
+        .arg("--enable-v2=true")
+        .arg("--log-level=error");
+    cmd
+}
+
+/// Whether the etcd at `url` answers `etcdctl endpoint health`.
+pub fn healthy(url: &str) -> bool {
     // Only ask etcdctl once something listens: a process per probe costs more than a connect.
     if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err() {
         return false;
@@ -241,23 +230,41 @@ pub fn v3_history(etcd: &Etcd, key: &str) -> Vec<String> {
 
 /// [`v3_history`] of the etcd at `url` (for guards other than [`Etcd`]).
 pub fn v3_history_at(url: &str, key: &str) -> Vec<String> {
-    let rt = rt();
-    rt.block_on(async {
+    v3_events(url, key, false, Duration::from_secs(20))
+        .into_iter()
+        .map(|(_, _, value)| value.unwrap_or_default())
+        .collect()
+}
+
+/// Every change of `key` (with `prefix`, of every key under it) in the history of the etcd
+/// at `url`, oldest first: (revision, key, value; None for a delete), read by a watch from
+/// revision 1 until it has seen the newest revision there is now, within `limit`.
+pub fn v3_events(
+    url: &str,
+    key: &str,
+    prefix: bool,
+    limit: Duration,
+) -> Vec<(i64, String, Option<String>)> {
+    rt().block_on(async {
         let mut client = etcd_client::Client::connect([url], None).await.unwrap();
-        let now = client.get(key, None).await.unwrap();
-        let last = now.kvs().first().map_or(0, |kv| kv.mod_revision());
-        let mut values = Vec::new();
+        let get = prefix.then(|| etcd_client::GetOptions::new().with_prefix());
+        let now = client.get(key, get).await.unwrap();
+        let last = now
+            .kvs()
+            .iter()
+            .map(etcd_client::KeyValue::mod_revision)
+            .max()
+            .unwrap_or(0);
+        let mut out = Vec::new();
         if last == 0 {
-            return values;
+            return out;
         }
-        let mut stream = client
-            .watch(
-                key,
-                Some(etcd_client::WatchOptions::new().with_start_revision(1)),
-            )
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut watch = etcd_client::WatchOptions::new().with_start_revision(1);
+        if prefix {
+            watch = watch.with_prefix();
+        }
+        let mut stream = client.watch(key, Some(watch)).await.unwrap();
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let msg = tokio::time::timeout_at(deadline, stream.message())
                 .await
@@ -265,11 +272,20 @@ pub fn v3_history_at(url: &str, key: &str) -> Vec<String> {
                 .unwrap()
                 .unwrap();
             for event in msg.events() {
-                if let Some(kv) = event.kv() {
-                    values.push(String::from_utf8_lossy(kv.value()).into_owned());
-                    if kv.mod_revision() >= last {
-                        return values;
+                let Some(kv) = event.kv() else { continue };
+                let value = match event.event_type() {
+                    etcd_client::EventType::Put => {
+                        Some(String::from_utf8_lossy(kv.value()).into_owned())
                     }
+                    etcd_client::EventType::Delete => None,
+                };
+                out.push((
+                    kv.mod_revision(),
+                    String::from_utf8_lossy(kv.key()).into_owned(),
+                    value,
+                ));
+                if kv.mod_revision() >= last {
+                    return out;
                 }
             }
         }

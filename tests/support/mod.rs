@@ -1,9 +1,11 @@
-//! What the integration tests share: the paths and runners every test uses (`common`), and
-//! one harness per part of the system, each a builder a test starts and that stops whatever
-//! it started when it is dropped: a simulated node and the update servers (`agent`), an etcd
-//! (`lock`), a fleet of agents (`fleet`), the metadata-service emulator (`datasource`), the
-//! fault-injecting payload server (`payload`), the Omaha peers (`omaha`) and insta snapshots
-//! (`insta`).
+//! What the integration tests share: the paths, runners and tree walk every test uses
+//! (`common`), what every harness that starts something shares (`process`: a free port, a
+//! peer binary, a process guard, a loopback server, a runtime thread, the update-server
+//! command lines), and one harness per part of the system, each a builder a test starts and
+//! that stops whatever it started when it is dropped: a simulated node, a published
+//! `Release` and the update servers (`agent`), an etcd (`lock`), a fleet of agents (`fleet`),
+//! the metadata-service emulator (`datasource`), the fault-injecting payload server with its
+//! `Behaviour` builder (`payload`), the Omaha peers (`omaha`) and insta snapshots (`insta`).
 
 pub mod agent;
 pub mod common;
@@ -13,3 +15,4 @@ pub mod insta;
 pub mod lock;
 pub mod omaha;
 pub mod payload;
+pub mod process;

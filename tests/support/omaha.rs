@@ -11,21 +11,11 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 
+pub use super::process::{Guard, free_port, peer};
+use super::process::{publish_args, status_json_args};
+
 /// CoreOS's app id.
 pub const APP_ID: &str = "{e96281a6-d1af-4bde-9a0a-97b76e56dc57}";
-
-/// A peer binary from `../shared/peers`, or a clear failure.
-pub fn peer(name: &str) -> PathBuf {
-    let path = crate::support::common::root()
-        .join("../shared/peers")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "the peer binary {} is missing: these tests need ../shared/peers/{name} (see ../shared/peers/README.md)",
-        path.display()
-    );
-    path
-}
 
 /// A tool on PATH, or a clear failure.
 pub fn tool(name: &str) -> &str {
@@ -36,41 +26,6 @@ pub fn tool(name: &str) -> &str {
         "{name} is not installed: scripts/test installs it (apt-get install squashfs-tools minisign)"
     );
     name
-}
-
-/// A child process killed and reaped when dropped.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Guard {
-    /// Stop it with SIGTERM (graceful) and wait, bounded.
-    pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(port: u16, child: &mut Child) {
@@ -238,23 +193,22 @@ pub fn published(releases: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         let payload = squashfs(&work, "update.gz", &format!("{channel}-{version}"));
         let sig = minisign_sign(&secret, &payload);
         let srv = tmp.path().join("srv");
-        let (code, _, err) = kindling(&[
-            "update-server",
-            "publish",
-            "--dir",
-            srv.to_str().unwrap(),
-            "--channel",
-            channel,
-            "--version",
-            version,
-            "--payload",
-            payload.to_str().unwrap(),
-            "--signature",
-            sig.to_str().unwrap(),
-        ]);
+        let (code, _, err) = kindling(&publish_args(&srv, channel, version, &payload, &sig));
         assert_eq!(code, 0, "publish failed: {err}");
     }
     (tmp, public)
+}
+
+/// [`published`] `releases`, then [`kindling_server`] on the store (with `extra` flags):
+/// the temp dir, the store, the server's guard and URL.
+pub fn start_published(
+    releases: &[(&str, &str)],
+    extra: &[&str],
+) -> (tempfile::TempDir, PathBuf, Guard, String) {
+    let (tmp, _) = published(releases);
+    let srv = tmp.path().join("srv");
+    let (guard, url) = kindling_server(&srv, extra);
+    (tmp, srv, guard, url)
 }
 
 /// POST `body` to `url` with `content_type`; (status, body).
@@ -274,14 +228,7 @@ pub async fn post(url: &str, content_type: &str, body: impl Into<reqwest::Body>)
 pub fn status_until(dir: &Path, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (code, out, err) = kindling(&[
-            "update-server",
-            "status",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
+        let (code, out, err) = kindling(&status_json_args(dir));
         assert_eq!(code, 0, "status failed: {err}");
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
         if pred(&json) {

@@ -9,13 +9,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::process::LoopbackServer;
 
 /// How the server answers one request.
 #[derive(Debug, Clone)]
@@ -53,6 +54,72 @@ impl Default for Behaviour {
     }
 }
 
+impl Behaviour {
+    /// Close the connection cleanly after byte `at`.
+    pub fn truncating_at(self, at: u64) -> Self {
+        Self {
+            truncate_at: Some(at),
+            ..self
+        }
+    }
+
+    /// Reset the connection after byte `at`.
+    pub fn resetting_at(self, at: u64) -> Self {
+        Self {
+            reset_at: Some(at),
+            ..self
+        }
+    }
+
+    /// Stop sending after byte `at` and hold the connection open.
+    pub fn stalling_at(self, at: u64) -> Self {
+        Self {
+            stall_at: Some(at),
+            ..self
+        }
+    }
+
+    /// One byte per `every`.
+    pub fn trickling(self, every: Duration) -> Self {
+        Self {
+            trickle: Some(every),
+            ..self
+        }
+    }
+
+    /// These bytes instead of the file.
+    pub fn serving(self, content: Vec<u8>) -> Self {
+        Self {
+            content: Some(content),
+            ..self
+        }
+    }
+
+    /// This status with an empty body.
+    pub fn answering(self, status: u16) -> Self {
+        Self {
+            status: Some(status),
+            ..self
+        }
+    }
+
+    /// 200 with everything, whatever the Range.
+    pub fn without_ranges(self) -> Self {
+        Self {
+            ranges: false,
+            ..self
+        }
+    }
+
+    /// No Content-Length: the body ends when the connection closes.
+    pub fn without_content_length(self) -> Self {
+        Self {
+            no_content_length: true,
+            ..self
+        }
+    }
+}
+
 /// One request the server saw.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -72,48 +139,25 @@ struct ServerState {
 
 /// The file server; stopped on drop.
 pub struct FileServer {
-    addr: SocketAddr,
+    server: LoopbackServer,
     state: Arc<Mutex<ServerState>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl FileServer {
     /// Start serving `files` (path -> bytes) on 127.0.0.1.
     pub fn start(files: Vec<(&str, Vec<u8>)>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(ServerState {
             files: files.into_iter().map(|(p, b)| (p.to_string(), b)).collect(),
             ..ServerState::default()
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let state = Arc::clone(&state);
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let state = Arc::clone(&state);
-                    let stop = Arc::clone(&stop);
-                    std::thread::spawn(move || serve(conn, &state, &stop));
-                }
-            })
-        };
-        Self {
-            addr,
-            state,
-            stop,
-            acceptor: Some(acceptor),
-        }
+        let served = Arc::clone(&state);
+        let server = LoopbackServer::start(move |conn, stop| serve(conn, &served, stop));
+        Self { server, state }
     }
 
     /// `http://127.0.0.1:PORT/path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr())
     }
 
     /// Replace (or add) a file.
@@ -140,17 +184,6 @@ impl FileServer {
     /// The requests seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the acceptor so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-        }
     }
 }
 
@@ -296,59 +329,27 @@ fn serve(mut conn: TcpStream, state: &Mutex<ServerState>, stop: &AtomicBool) {
 /// A loopback HTTP proxy: forwards absolute-form requests and tunnels CONNECT, only to
 /// 127.0.0.1; records each request line. Stopped on drop.
 pub struct Proxy {
-    addr: SocketAddr,
+    server: LoopbackServer,
     seen: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl Proxy {
     /// Start the proxy.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let seen = Arc::clone(&seen);
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let seen = Arc::clone(&seen);
-                    std::thread::spawn(move || proxy_one(conn, &seen));
-                }
-            })
-        };
-        Self {
-            addr,
-            seen,
-            stop,
-            acceptor: Some(acceptor),
-        }
+        let recorded = Arc::clone(&seen);
+        let server = LoopbackServer::start(move |conn, _| proxy_one(conn, &recorded));
+        Self { server, seen }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The request lines seen.
     pub fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-        }
     }
 }
 
@@ -540,11 +541,9 @@ pub fn ext4_payload(dir: &Path, version: &str, size_kib: u64) -> PathBuf {
 /// A loopback HTTPS server (rustls, a certificate for 127.0.0.1 made by `openssl req`)
 /// serving whole files; stopped on drop. `ca` is the certificate to trust.
 pub struct TlsServer {
-    addr: SocketAddr,
+    server: LoopbackServer,
     /// The server's self-signed certificate (PEM), to be trusted by the client.
     pub ca: PathBuf,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl TlsServer {
@@ -586,77 +585,52 @@ impl TlsServer {
             .with_single_cert(certs, key)
             .unwrap(),
         );
-        let files: Arc<HashMap<String, Vec<u8>>> =
-            Arc::new(files.into_iter().map(|(p, b)| (p.to_string(), b)).collect());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let config = Arc::clone(&config);
-                    let files = Arc::clone(&files);
-                    std::thread::spawn(move || {
-                        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-                        let Ok(tls) = rustls::ServerConnection::new(config) else {
-                            return;
-                        };
-                        let mut stream = rustls::StreamOwned::new(tls, conn);
-                        let mut reader = BufReader::new(&mut stream);
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).is_err() {
-                            return;
-                        }
-                        loop {
-                            let mut h = String::new();
-                            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                                break;
-                            }
-                        }
-                        drop(reader);
-                        let path = line.split(' ').nth(1).unwrap_or("/");
-                        let _ = match files.get(path) {
-                            Some(body) => write!(
-                                stream,
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                body.len()
-                            )
-                            .and_then(|()| stream.write_all(body)),
-                            None => stream.write_all(
-                                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                            ),
-                        };
-                        stream.conn.send_close_notify();
-                        let _ = stream.flush();
-                    });
-                }
-            })
-        };
-        Self {
-            addr,
-            ca,
-            stop,
-            acceptor: Some(acceptor),
-        }
+        let files: HashMap<String, Vec<u8>> =
+            files.into_iter().map(|(p, b)| (p.to_string(), b)).collect();
+        let server = LoopbackServer::start(move |conn, _| serve_tls(conn, &config, &files));
+        Self { server, ca }
     }
 
     /// `https://127.0.0.1:PORT/path`.
     pub fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
+        format!("https://{}{path}", self.server.addr())
     }
 }
 
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
+/// Answer one HTTPS request with a whole file (or 404).
+fn serve_tls(
+    conn: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    files: &HashMap<String, Vec<u8>>,
+) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(tls) = rustls::ServerConnection::new(Arc::clone(config)) else {
+        return;
+    };
+    let mut stream = rustls::StreamOwned::new(tls, conn);
+    let mut reader = BufReader::new(&mut stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
         }
     }
+    drop(reader);
+    let path = line.split(' ').nth(1).unwrap_or("/");
+    let _ = match files.get(path) {
+        Some(body) => write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .and_then(|()| stream.write_all(body)),
+        None => stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    };
+    stream.conn.send_close_notify();
+    let _ = stream.flush();
 }
