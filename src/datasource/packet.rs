@@ -7,11 +7,10 @@
 //! in coreos-cloudinit). Difference: coreos-cloudinit puts *every* IPv6 address, private ones
 //! included, into `$public_ipv6` and never sets `$private_ipv6`; kindling honours `public`.
 
-use std::net::IpAddr;
-
 use serde::Deserialize;
 
 use super::http::{Client, join};
+pub use super::network::{Netblock, NetworkData, Nic};
 use super::{
     Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, NetworkConfig,
 };
@@ -23,51 +22,6 @@ pub struct Packet {
     pub root: String,
     /// The client.
     pub client: Client,
-}
-
-/// One address block.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Netblock {
-    /// The address.
-    pub address: IpAddr,
-    /// Prefix length (used when `netmask` is missing).
-    #[serde(default)]
-    pub cidr: Option<u8>,
-    /// The mask, as an address.
-    #[serde(default)]
-    pub netmask: Option<IpAddr>,
-    /// The gateway.
-    #[serde(default)]
-    pub gateway: Option<IpAddr>,
-    /// 4 or 6.
-    #[serde(default)]
-    pub address_family: u8,
-    /// Whether public.
-    #[serde(default)]
-    pub public: bool,
-}
-
-/// One NIC.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Nic {
-    /// Kernel name (`enp1s0f0`).
-    #[serde(default)]
-    pub name: String,
-    /// MAC address.
-    #[serde(default)]
-    pub mac: String,
-}
-
-/// Packet's `network` object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct NetworkData {
-    /// NICs.
-    pub interfaces: Vec<Nic>,
-    /// Address blocks.
-    pub addresses: Vec<Netblock>,
-    /// Name servers (`None`: not given, Google's are used).
-    pub dns: Option<Vec<IpAddr>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{
+use super::model::{
     Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, parse_cidr, parse_mac,
 };
 
@@ -67,7 +67,7 @@ fn post_up_route(line: &str, iface: &str) -> Result<Option<Route>, String> {
         match *f {
             "-net" => {
                 if let Ok(c) = parse_cidr(next) {
-                    let n = super::network(c);
+                    let n = super::model::network(c);
                     dest_ip = Some(n.ip);
                     prefix = Some(n.prefix);
                 } else {
@@ -347,7 +347,7 @@ pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, String> {
             i.depth = d;
         }
     }
-    Ok(super::units(&all, &names))
+    Ok(super::model::units(&all, &names))
 }
 
 #[cfg(test)]

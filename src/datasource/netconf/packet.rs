@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, parse_mac};
-use crate::datasource::packet::NetworkData;
+use super::model::{Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, parse_mac};
+use crate::datasource::network::NetworkData;
 
 /// Convert Packet's network data.
 ///
@@ -119,5 +119,5 @@ pub fn convert(data: &NetworkData) -> Result<Vec<NetworkUnit>, String> {
         },
     );
     order.push("bond0".into());
-    Ok(super::units(&all, &order))
+    Ok(super::model::units(&all, &order))
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Interface, Kind, Method, NetworkUnit, Route, network, parse_cidr, parse_mac};
+use super::model::{Interface, Kind, Method, NetworkUnit, Route, network, parse_cidr, parse_mac};
 
 /// Convert guestinfo keys (without the `guestinfo.` prefix).
 ///
@@ -133,7 +133,7 @@ pub fn convert(config: &BTreeMap<String, String>) -> Result<Vec<NetworkUnit>, St
         );
         order.push(id);
     }
-    Ok(super::units(&all, &order))
+    Ok(super::model::units(&all, &order))
 }
 
 #[cfg(test)]
