@@ -136,7 +136,7 @@ fn sources(
 struct Fetched {
     kind: &'static str,
     location: String,
-    user_data: Result<Vec<u8>, String>,
+    user_data: Result<Vec<u8>, ds::FetchError>,
     metadata: Result<ds::Metadata, String>,
 }
 
@@ -156,7 +156,7 @@ async fn fetch(
     let answered = Instant::now();
     let source = &sources[i];
     eprintln!("kindling: using {} ({})", source.kind(), source.location());
-    let user_data = source.fetch_user_data().await.map_err(|e| e.to_string());
+    let user_data = source.fetch_user_data().await;
     let metadata = if validate_only {
         Ok(ds::Metadata::default())
     } else {
@@ -346,7 +346,7 @@ fn print_findings(c: &crate::compile::Compiled, source: &crate::source::SourceFi
     }
 }
 
-fn validate_only(name: &str, user_data: Result<Vec<u8>, String>, color: Color) -> ExitCode {
+fn validate_only(name: &str, user_data: Result<Vec<u8>, ds::FetchError>, color: Color) -> ExitCode {
     let bytes = match user_data {
         Ok(b) => b,
         Err(e) => {

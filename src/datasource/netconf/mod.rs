@@ -15,10 +15,12 @@
 //! error (it wrote a `[Match]` that matches every link).
 
 pub mod debian;
+mod error;
 mod model;
 pub mod packet;
 pub mod vmware;
 
+pub use error::{Error, ValueError};
 pub use model::{
     Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, network, parse_cidr, parse_mac,
     units,
@@ -30,16 +32,16 @@ use super::NetworkConfig;
 ///
 /// # Errors
 /// When the converter does not read this source's form, or the config is malformed.
-pub fn convert(kind: &str, config: &NetworkConfig) -> Result<Vec<NetworkUnit>, String> {
+pub fn convert(kind: &str, config: &NetworkConfig) -> Result<Vec<NetworkUnit>, Error> {
     match (kind, config) {
         ("debian", NetworkConfig::Debian(bytes)) => {
             debian::convert(&String::from_utf8_lossy(bytes))
         }
         ("packet", NetworkConfig::Packet(data)) => packet::convert(data),
         ("vmware", NetworkConfig::Vmware(map)) => vmware::convert(map),
-        (want, got) => Err(format!(
-            "--convert-netconf={want} cannot read this source's network config (it is {} data)",
-            got.kind()
-        )),
+        (want, got) => Err(Error::WrongConverter {
+            want: want.to_string(),
+            got: got.kind(),
+        }),
     }
 }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use super::error::ValueError;
+
 /// One networkd file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkUnit {
@@ -35,7 +37,7 @@ impl std::fmt::Display for Cidr {
 ///
 /// # Errors
 /// When the mask is not contiguous ones then zeros.
-pub fn mask_prefix(mask: IpAddr) -> Result<u8, String> {
+pub fn mask_prefix(mask: IpAddr) -> Result<u8, ValueError> {
     let (bits, width): (u128, u32) = match mask {
         IpAddr::V4(m) => (u128::from(u32::from(m)), 32),
         IpAddr::V6(m) => (u128::from(m), 128),
@@ -53,9 +55,9 @@ pub fn mask_prefix(mask: IpAddr) -> Result<u8, String> {
         u128::MAX << (128 - ones)
     };
     if bits == canonical {
-        u8::try_from(ones).map_err(|_| format!("netmask {mask} is too long"))
+        u8::try_from(ones).map_err(|_| ValueError::MaskTooLong(mask))
     } else {
-        Err(format!("netmask {mask} is not a prefix mask"))
+        Err(ValueError::NotPrefixMask(mask))
     }
 }
 
@@ -90,18 +92,18 @@ pub fn network(c: Cidr) -> Cidr {
 ///
 /// # Errors
 /// When it is not that.
-pub fn parse_cidr(text: &str) -> Result<Cidr, String> {
+pub fn parse_cidr(text: &str) -> Result<Cidr, ValueError> {
     let (ip, len) = text
         .split_once('/')
-        .ok_or_else(|| format!("{text:?} is not ADDRESS/PREFIX"))?;
+        .ok_or_else(|| ValueError::NotCidr(text.to_string()))?;
     let ip: IpAddr = ip
         .parse()
-        .map_err(|_| format!("{text:?} is not ADDRESS/PREFIX"))?;
+        .map_err(|_| ValueError::NotCidr(text.to_string()))?;
     let prefix: u8 = len
         .parse()
         .ok()
         .filter(|p| *p <= if ip.is_ipv4() { 32 } else { 128 })
-        .ok_or_else(|| format!("{text:?} has a bad prefix length"))?;
+        .ok_or_else(|| ValueError::BadPrefix(text.to_string()))?;
     Ok(Cidr { ip, prefix })
 }
 
@@ -109,14 +111,14 @@ pub fn parse_cidr(text: &str) -> Result<Cidr, String> {
 ///
 /// # Errors
 /// When it is not six hex bytes.
-pub fn parse_mac(text: &str) -> Result<String, String> {
+pub fn parse_mac(text: &str) -> Result<String, ValueError> {
     let parts: Vec<&str> = text.split([':', '-']).collect();
     if parts.len() != 6
         || parts
             .iter()
             .any(|p| p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit()))
     {
-        return Err(format!("{text:?} is not a MAC address"));
+        return Err(ValueError::NotMac(text.to_string()));
     }
     Ok(parts.join(":").to_ascii_lowercase())
 }
