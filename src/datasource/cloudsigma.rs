@@ -81,16 +81,16 @@ impl CloudSigma {
     async fn key(&self, key: &str) -> Result<Value, FetchError> {
         let _one = self.lock.lock().await;
         let budget = REQUEST_TIMEOUT.min(self.policy.left());
-        let raw = super::serial::request(
-            &self.serial,
-            BAUD,
-            format!("<\n{key}\n>").as_bytes(),
-            EOT,
-            MAX_METADATA,
+        let exchange = super::serial::Exchange {
+            baud: BAUD,
+            request: format!("<\n{key}\n>").into_bytes(),
+            end: EOT,
+            limit: MAX_METADATA,
             budget,
-        )
-        .await
-        .map_err(|e| FetchError::Unreachable(format!("CloudSigma server context: {e}")))?;
+        };
+        let raw = super::serial::request(&self.serial, exchange)
+            .await
+            .map_err(|e| FetchError::Unreachable(format!("CloudSigma server context: {e}")))?;
         serde_json::from_slice(&raw).map_err(|e| {
             FetchError::Malformed(format!(
                 "CloudSigma server context key {key:?}: the reply is not JSON: {e}"

@@ -45,14 +45,15 @@ pub fn find_url(cmdline: &str) -> Option<String> {
 }
 
 impl ProcCmdline {
-    fn url(&self) -> Result<String, String> {
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+    fn url(&self) -> Result<String, FetchError> {
+        let text = std::fs::read_to_string(&self.path).map_err(|e| {
+            FetchError::Malformed(format!("cannot read {}: {e}", self.path.display()))
+        })?;
         find_url(&text).ok_or_else(|| {
-            format!(
+            FetchError::Malformed(format!(
                 "{} has no cloud-config-url=URL; waiting cannot help",
                 self.path.display()
-            )
+            ))
         })
     }
 }
@@ -77,14 +78,14 @@ impl Datasource for ProcCmdline {
                     Ok(_) => Availability::Available,
                     Err(e) => Availability::Never(format!("cloud-config-url: {e}")),
                 },
-                Err(why) => Availability::Never(why),
+                Err(why) => Availability::Never(why.to_string()),
             }
         })
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
         Box::pin(async move {
-            let url = self.url().map_err(FetchError::Malformed)?;
+            let url = self.url()?;
             self.client
                 .get_retry(&url, &[], MAX_USER_DATA)
                 .await

@@ -37,9 +37,8 @@ pub struct VmwareOvf {
 ///
 /// # Errors
 /// When the document is not XML.
-pub fn properties(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let root = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)
-        .map_err(|e| e.to_string())?;
+pub fn properties(text: &str) -> Result<BTreeMap<String, String>, crate::xml::XmlError> {
+    let root = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)?;
     let mut out = BTreeMap::new();
     for section in root.children_named("PropertySection") {
         for p in section.children_named("Property") {

@@ -21,9 +21,8 @@ pub struct Waagent {
 ///
 /// # Errors
 /// When the document is not XML.
-pub fn shared_config(text: &str) -> Result<Metadata, String> {
-    let doc = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)
-        .map_err(|e| e.to_string())?;
+pub fn shared_config(text: &str) -> Result<Metadata, crate::xml::XmlError> {
+    let doc = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)?;
     let wanted = doc
         .child("Incarnation")
         .and_then(|i| i.attr("instance"))
