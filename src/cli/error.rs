@@ -51,6 +51,13 @@ pub enum CliError {
     /// A failure worded for the user whose status is 1 (a failed check, update or payload).
     #[error("{0}")]
     Failed(String),
+    /// A boot-time datasource run stopped before its plan: status 1 when the node's sources
+    /// or data are at fault, 2 for the command line or the machine.
+    #[error(transparent)]
+    Datasource(#[from] crate::datasource::boot::Error),
+    /// An apply, diff or rollback of a root failed (status 2).
+    #[error(transparent)]
+    Apply(#[from] crate::apply::ApplyError),
 }
 
 impl CliError {
@@ -61,6 +68,8 @@ impl CliError {
             CliError::Shown(status) => *status,
             CliError::Usage(_) => Status::Usage,
             CliError::Failed(_) => Status::Failed,
+            CliError::Datasource(e) if e.is_data() => Status::Failed,
+            CliError::Datasource(_) | CliError::Apply(_) => Status::Usage,
         }
     }
 }

@@ -19,6 +19,7 @@
 //! output), CloudSigma's serial port through termios and bounded reads (`serial`). Which
 //! hardware the node is (DMI) is read inside the root, so a test root decides it.
 
+pub mod boot;
 pub mod boot_units;
 pub mod cloudsigma;
 pub mod configdrive;
@@ -27,6 +28,7 @@ pub mod ec2;
 pub mod env;
 mod fetch;
 pub mod file;
+pub mod flags;
 pub mod gce;
 pub mod http;
 pub mod merge;
@@ -36,6 +38,7 @@ pub mod packet;
 pub mod proc_cmdline;
 pub mod race;
 pub mod serial;
+pub mod sources;
 pub mod url;
 pub mod vmware;
 pub mod vmware_guestinfo;
