@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Availability, Datasource, FetchError, Fut, MAX_METADATA, Metadata, parse_ip};
+use super::{
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, Metadata, parse_ip,
+};
 
 /// The serial port's speed.
 pub const BAUD: u32 = 115_200;
@@ -208,12 +210,8 @@ pub fn user_data(meta: &Value) -> Result<Vec<u8>, FetchError> {
 }
 
 impl Datasource for CloudSigma {
-    fn kind(&self) -> &'static str {
-        "server-context"
-    }
-
-    fn location(&self) -> String {
-        self.serial.display().to_string()
+    fn identity(&self) -> Identity {
+        Identity::waiting("server-context", self.serial.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::http::{Client, join};
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, parse_ip,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    parse_ip,
 };
 
 /// DigitalOcean's metadata service.
@@ -83,12 +84,8 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
 }
 
 impl Datasource for DigitalOcean {
-    fn kind(&self) -> &'static str {
-        "digitalocean-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("digitalocean-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

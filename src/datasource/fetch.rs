@@ -78,23 +78,62 @@ impl Metadata {
     }
 }
 
+/// What a source is, for messages and the race: its kind, where it reads, and whether
+/// waiting can make it available when it is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// coreos-cloudinit's `Type()` (`ec2-metadata-service`, `cloud-drive`, ...).
+    pub kind: &'static str,
+    /// Where it reads, for messages (a path or URL).
+    pub location: String,
+    /// Whether waiting can make an unavailable source available (false only for the local
+    /// file, the kernel command line and both VMware sources, as in coreos-cloudinit).
+    pub changes: bool,
+}
+
+impl Identity {
+    /// A source that may become available later (a mount, a metadata service).
+    pub fn waiting(kind: &'static str, location: impl std::fmt::Display) -> Self {
+        Identity {
+            kind,
+            location: location.to_string(),
+            changes: true,
+        }
+    }
+
+    /// A source whose availability is decided at once: waiting cannot help.
+    pub fn once(kind: &'static str, location: impl std::fmt::Display) -> Self {
+        Identity {
+            changes: false,
+            ..Identity::waiting(kind, location)
+        }
+    }
+}
+
 /// One place a node gets its config from.
 pub trait Datasource: Send + Sync {
-    /// coreos-cloudinit's `Type()` (`ec2-metadata-service`, `cloud-drive`, ...).
-    fn kind(&self) -> &'static str;
-    /// Where it reads, for messages (a path or URL).
-    fn location(&self) -> String;
-    /// Whether waiting can make an unavailable source available (false only for the kernel
-    /// command line and both VMware sources, as in coreos-cloudinit).
+    /// What it is (see [`Identity`]).
+    fn identity(&self) -> Identity;
+    /// coreos-cloudinit's `Type()`.
+    fn kind(&self) -> &'static str {
+        self.identity().kind
+    }
+    /// Where it reads, for messages.
+    fn location(&self) -> String {
+        self.identity().location
+    }
+    /// Whether waiting can make an unavailable source available.
     fn availability_changes(&self) -> bool {
-        true
+        self.identity().changes
     }
     /// Whether it can answer now. Cheap: one request or one `stat`, no retries.
     fn availability(&self) -> Fut<'_, Availability>;
     /// The raw user-data (empty when the source has none).
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>>;
-    /// The metadata.
-    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>>;
+    /// The metadata (none, by default: a source of user-data only).
+    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
+        Box::pin(async move { Ok(Metadata::default()) })
+    }
 }
 
 /// Parse an IP address as Go's `net.ParseIP` would accept it (surrounding white space

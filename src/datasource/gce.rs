@@ -7,7 +7,8 @@
 
 use super::http::{Client, join};
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, parse_ip,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    parse_ip,
 };
 
 /// GCE's metadata server.
@@ -31,12 +32,8 @@ impl Gce {
 }
 
 impl Datasource for Gce {
-    fn kind(&self) -> &'static str {
-        "gce-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("gce-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

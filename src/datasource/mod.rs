@@ -45,7 +45,7 @@ pub mod vmware_guestinfo;
 pub mod waagent;
 
 pub use fetch::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, dmi,
-    parse_ip, read_bounded,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    dmi, parse_ip, read_bounded,
 };
 pub use network::NetworkConfig;

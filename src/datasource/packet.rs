@@ -12,7 +12,8 @@ use serde::Deserialize;
 use super::http::{Client, join};
 pub use super::network::{Netblock, NetworkData, Nic};
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, NetworkConfig,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    NetworkConfig,
 };
 
 /// Packet's metadata service.
@@ -63,12 +64,8 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
 }
 
 impl Datasource for Packet {
-    fn kind(&self) -> &'static str {
-        "packet-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("packet-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::http::Client;
-use super::{Availability, Datasource, FetchError, Fut, MAX_USER_DATA, Metadata};
+use super::{Availability, Datasource, FetchError, Fut, Identity, MAX_USER_DATA};
 
 /// The kernel command line's `cloud-config-url`.
 #[derive(Debug, Clone)]
@@ -59,16 +59,8 @@ impl ProcCmdline {
 }
 
 impl Datasource for ProcCmdline {
-    fn kind(&self) -> &'static str {
-        "proc-cmdline"
-    }
-
-    fn location(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn availability_changes(&self) -> bool {
-        false
+    fn identity(&self) -> Identity {
+        Identity::once("proc-cmdline", self.path.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
@@ -91,10 +83,6 @@ impl Datasource for ProcCmdline {
                 .await
                 .map_err(Into::into)
         })
-    }
-
-    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move { Ok(Metadata::default()) })
     }
 }
 

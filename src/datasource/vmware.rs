@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use super::http::Client;
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
     NetworkConfig, read_bounded,
 };
 
@@ -171,16 +171,8 @@ impl VmwareOvf {
 }
 
 impl Datasource for VmwareOvf {
-    fn kind(&self) -> &'static str {
-        "vmware"
-    }
-
-    fn location(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn availability_changes(&self) -> bool {
-        false
+    fn identity(&self) -> Identity {
+        Identity::once("vmware", self.path.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

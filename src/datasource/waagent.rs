@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, read_bounded,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    read_bounded,
 };
 
 /// The Azure agent's directory.
@@ -48,12 +49,8 @@ pub fn shared_config(text: &str) -> Result<Metadata, crate::xml::XmlError> {
 }
 
 impl Datasource for Waagent {
-    fn kind(&self) -> &'static str {
-        "waagent"
-    }
-
-    fn location(&self) -> String {
-        self.root.display().to_string()
+    fn identity(&self) -> Identity {
+        Identity::waiting("waagent", self.root.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
