@@ -187,24 +187,6 @@ impl Accounts {
         Ok(())
     }
 
-    /// Add user `u`, or set the password hash of the user the root already has.
-    fn create_or_update(
-        &mut self,
-        root: &Root,
-        u: &UserSpec,
-        shell: &str,
-        dirs: &mut Vec<Dir>,
-    ) -> Result<(), ApplyError> {
-        if self.user(&u.name).is_some() {
-            if let Some(hash) = &u.passwd {
-                self.set_password(&u.name, hash);
-            }
-            Ok(())
-        } else {
-            self.add(root, u, shell, dirs)
-        }
-    }
-
     fn set_password(&mut self, name: &str, hash: &str) {
         match self.shadow.iter_mut().find(|r| field(r, 0) == name) {
             Some(row) => {
@@ -278,7 +260,11 @@ pub fn derive(root: &Root, plan: &Plan) -> Result<(Vec<PlannedFile>, Vec<Dir>), 
                 if i == 0 || first_span == Span::default() {
                     first_span = a.span;
                 }
-                acc.create_or_update(root, user, &shell, &mut dirs)?;
+                if acc.user(&user.name).is_none() {
+                    acc.add(root, user, &shell, &mut dirs)?;
+                } else if let Some(hash) = &user.passwd {
+                    acc.set_password(&user.name, hash);
+                }
                 if !user.ssh_authorized_keys.is_empty() {
                     let origin = format!("users ({})", user.name);
                     add_keys(

@@ -72,9 +72,9 @@ impl<'s> Batch<'s> {
         mode: u32,
         owner: (u32, u32),
     ) -> Result<(), ApplyError> {
-        let tmp = stage(path, bytes, mode, owner)?;
+        let temp = stage(path, bytes, mode, owner)?.into_temp_path();
         self.staged.push(Staged {
-            temp: tmp.into_temp_path(),
+            temp,
             target: path.to_path_buf(),
         });
         Ok(())

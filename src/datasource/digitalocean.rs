@@ -7,11 +7,8 @@
 
 use serde::Deserialize;
 
-use super::http::{Client, join};
-use super::{
-    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
-    parse_ip,
-};
+use super::http::Client;
+use super::{Availability, Datasource, FetchError, Fut, Identity, Metadata, parse_ip};
 
 /// DigitalOcean's metadata service.
 #[derive(Debug, Clone)]
@@ -89,25 +86,20 @@ impl Datasource for DigitalOcean {
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
-        Box::pin(async move {
-            self.client
-                .availability(&join(&self.root, "metadata/v1"), &[])
-                .await
-        })
+        Box::pin(self.client.availability_under(&self.root, "metadata/v1"))
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "metadata/v1/user-data");
-            self.client.fetch_data(&url, &[], MAX_USER_DATA).await
-        })
+        Box::pin(
+            self.client
+                .user_data_under(&self.root, "metadata/v1/user-data"),
+        )
     }
 
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "metadata/v1.json");
-            let body = self.client.fetch_data(&url, &[], MAX_METADATA).await?;
-            parse(&body, &url)
-        })
+        Box::pin(
+            self.client
+                .metadata_under(&self.root, "metadata/v1.json", parse),
+        )
     }
 }

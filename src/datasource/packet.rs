@@ -9,12 +9,9 @@
 
 use serde::Deserialize;
 
-use super::http::{Client, join};
+use super::http::Client;
 pub use super::network::{Netblock, NetworkData, Nic};
-use super::{
-    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
-    NetworkConfig,
-};
+use super::{Availability, Datasource, FetchError, Fut, Identity, Metadata, NetworkConfig};
 
 /// Packet's metadata service.
 #[derive(Debug, Clone)]
@@ -69,21 +66,14 @@ impl Datasource for Packet {
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
-        Box::pin(async move { self.client.availability(&join(&self.root, ""), &[]).await })
+        Box::pin(self.client.availability_under(&self.root, ""))
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "userdata");
-            self.client.fetch_data(&url, &[], MAX_USER_DATA).await
-        })
+        Box::pin(self.client.user_data_under(&self.root, "userdata"))
     }
 
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "metadata");
-            let body = self.client.fetch_data(&url, &[], MAX_METADATA).await?;
-            parse(&body, &url)
-        })
+        Box::pin(self.client.metadata_under(&self.root, "metadata", parse))
     }
 }
