@@ -31,6 +31,9 @@
 //! keys and a hostname-dependent `/etc/hosts` become edits of the root's files (`accounts`),
 //! diffed and written like any other file (in the same batch).
 //!
+//! The children's shared vocabulary is in files of their own (`error`: [`ApplyError`];
+//! `write`: parents, staging, the lone durable write, removal), so no child names this file.
+//!
 //! This module must never rename a file over its target before the sync that made it whole
 //! has succeeded, never write outside the root, and never write when the plan is already
 //! converged.

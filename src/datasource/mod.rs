@@ -18,6 +18,11 @@
 //! open-vm-tools' `vmware-rpctool` (the only program it runs, with a timeout and bounded
 //! output), CloudSigma's serial port through termios and bounded reads (`serial`). Which
 //! hardware the node is (DMI) is read inside the root, so a test root decides it.
+//!
+//! This file is a face: the shared vocabulary lives in `fetch` (the trait, what a source
+//! answers, the bounded readers) and `network` (provider network config), re-exported here;
+//! the boot-time run up to its plan is `boot` (from the flags of `flags`, the sources built
+//! by `sources`).
 
 pub mod boot;
 pub mod boot_units;

@@ -13,6 +13,10 @@
 //! (it refused the whole file), Packet metadata without interfaces is an error (a panic), a
 //! route without a gateway is left out, and a VMware interface without name or MAC is an
 //! error (it wrote a `[Match]` that matches every link).
+//!
+//! This file is a face: the interface tree and the unit text the converters share are
+//! `model`, their errors `error` ([`Error`], [`ValueError`]); [`convert`] only picks the
+//! converter.
 
 pub mod debian;
 mod error;
