@@ -75,7 +75,12 @@ impl Ec2 {
         let url = join(&self.root, "latest/api/token");
         if let Ok(body) = self
             .client
-            .put(&url, &[(TTL_HEADER, "21600".to_string())], 4096)
+            .once(
+                reqwest::Method::PUT,
+                &url,
+                &[(TTL_HEADER, "21600".to_string())],
+                4096,
+            )
             .await
         {
             let token = String::from_utf8_lossy(&body).trim().to_string();

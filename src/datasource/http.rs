@@ -190,20 +190,12 @@ impl Client {
         self.once(reqwest::Method::GET, url, extra, limit).await
     }
 
-    /// One PUT with an empty body (no retry), body up to `limit` bytes.
+    /// One request with an empty body (no retry; a PUT asks EC2 for a token), answer up to
+    /// `limit` bytes.
     ///
     /// # Errors
     /// See [`GetError`].
-    pub async fn put(
-        &self,
-        url: &str,
-        extra: &[(&str, String)],
-        limit: usize,
-    ) -> Result<Vec<u8>, GetError> {
-        self.once(reqwest::Method::PUT, url, extra, limit).await
-    }
-
-    async fn once(
+    pub async fn once(
         &self,
         method: reqwest::Method,
         url: &str,
