@@ -8,7 +8,9 @@
 use serde::Deserialize;
 
 use super::http::Client;
-use super::{Availability, Datasource, FetchError, Fut, Identity, Metadata, parse_ip};
+use super::{
+    Availability, Datasource, FetchError, Fut, Identity, Metadata, json_document, parse_ip,
+};
 
 /// DigitalOcean's metadata service.
 #[derive(Debug, Clone)]
@@ -53,11 +55,9 @@ struct Document {
 /// When it is not the expected JSON or an address does not parse.
 pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
     let mut md = Metadata::default();
-    if bytes.is_empty() {
+    let Some(doc) = json_document::<Document>(bytes, from)? else {
         return Ok(md);
-    }
-    let doc: Document =
-        serde_json::from_slice(bytes).map_err(|e| FetchError::Malformed(format!("{from}: {e}")))?;
+    };
     let ip = |a: &Option<Address>, what: &str| match a {
         Some(a) => parse_ip(&a.ip_address, &format!("{from}: {what}")),
         None => Ok(None),
@@ -70,13 +70,7 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
         md.private_ipv4 = ip(&i.ipv4, "interfaces.private[0].ipv4")?;
         md.private_ipv6 = ip(&i.ipv6, "interfaces.private[0].ipv6")?;
     }
-    md.hostname = (!doc.hostname.is_empty()).then_some(doc.hostname);
-    md.ssh_keys = doc
-        .public_keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (i.to_string(), k))
-        .collect();
+    md.set_host_and_keys(doc.hostname, doc.public_keys);
     Ok(md)
 }
 

@@ -65,6 +65,17 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// Set the hostname (unless empty) and the SSH keys, each named by its index, as the
+    /// DigitalOcean and Packet documents give them.
+    pub fn set_host_and_keys(&mut self, hostname: String, keys: Vec<String>) {
+        self.hostname = (!hostname.is_empty()).then_some(hostname);
+        self.ssh_keys = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (i.to_string(), k))
+            .collect();
+    }
+
     /// The value of a substitution variable (`public_ipv4`, ...), if the source gave one.
     #[must_use]
     pub fn ip(&self, variable: &str) -> Option<IpAddr> {
@@ -134,6 +145,23 @@ pub trait Datasource: Send + Sync {
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
         Box::pin(async move { Ok(Metadata::default()) })
     }
+}
+
+/// A JSON metadata document read from `from`; `None` when the service gave none (an empty
+/// body).
+///
+/// # Errors
+/// When it is not the expected JSON.
+pub fn json_document<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    from: &str,
+) -> Result<Option<T>, FetchError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| FetchError::Malformed(format!("{from}: {e}")))
 }
 
 /// Parse an IP address as Go's `net.ParseIP` would accept it (surrounding white space

@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use super::http::Client;
 pub use super::network::{Netblock, NetworkData, Nic};
-use super::{Availability, Datasource, FetchError, Fut, Identity, Metadata, NetworkConfig};
+use super::{
+    Availability, Datasource, FetchError, Fut, Identity, Metadata, NetworkConfig, json_document,
+};
 
 /// Packet's metadata service.
 #[derive(Debug, Clone)]
@@ -36,11 +38,9 @@ struct Document {
 /// When it is not the expected JSON.
 pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
     let mut md = Metadata::default();
-    if bytes.is_empty() {
+    let Some(doc) = json_document::<Document>(bytes, from)? else {
         return Ok(md);
-    }
-    let doc: Document =
-        serde_json::from_slice(bytes).map_err(|e| FetchError::Malformed(format!("{from}: {e}")))?;
+    };
     for b in &doc.network.addresses {
         match (b.address_family, b.public) {
             (4, true) => md.public_ipv4 = Some(b.address),
@@ -49,13 +49,7 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
             (_, false) => md.private_ipv6 = Some(b.address),
         }
     }
-    md.hostname = (!doc.hostname.is_empty()).then_some(doc.hostname);
-    md.ssh_keys = doc
-        .ssh_keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (i.to_string(), k))
-        .collect();
+    md.set_host_and_keys(doc.hostname, doc.ssh_keys);
     md.network = Some(NetworkConfig::Packet(doc.network));
     Ok(md)
 }
