@@ -117,11 +117,9 @@ impl Datasource for ConfigDrive {
 
     fn availability(&self) -> Fut<'_, Availability> {
         Box::pin(async move {
-            if self.root.is_dir() {
-                Availability::Available
-            } else {
+            Availability::if_present(self.root.is_dir(), || {
                 Availability::NotYet(format!("{} is not there (yet)", self.root.display()))
-            }
+            })
         })
     }
 

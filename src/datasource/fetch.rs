@@ -31,6 +31,17 @@ pub enum Availability {
     Never(String),
 }
 
+impl Availability {
+    /// `Available` when what the source reads is `present`, else `missing()`.
+    pub fn if_present(present: bool, missing: impl FnOnce() -> Availability) -> Availability {
+        if present {
+            Availability::Available
+        } else {
+            missing()
+        }
+    }
+}
+
 /// Why a fetch failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {

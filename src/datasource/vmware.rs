@@ -177,14 +177,12 @@ impl Datasource for VmwareOvf {
 
     fn availability(&self) -> Fut<'_, Availability> {
         Box::pin(async move {
-            if self.path.is_file() {
-                Availability::Available
-            } else {
+            Availability::if_present(self.path.is_file(), || {
                 Availability::Never(format!(
                     "{} does not exist; waiting cannot help",
                     self.path.display()
                 ))
-            }
+            })
         })
     }
 

@@ -55,14 +55,13 @@ impl Datasource for Waagent {
 
     fn availability(&self) -> Fut<'_, Availability> {
         Box::pin(async move {
-            if self.root.join("provisioned").exists() {
-                Availability::Available
-            } else {
+            let provisioned = self.root.join("provisioned");
+            Availability::if_present(provisioned.exists(), || {
                 Availability::NotYet(format!(
                     "{} is not there yet (the Azure agent writes it)",
-                    self.root.join("provisioned").display()
+                    provisioned.display()
                 ))
-            }
+            })
         })
     }
 
