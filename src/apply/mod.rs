@@ -720,15 +720,21 @@ mod tests {
         found
     }
 
+    /// A root holding only `/etc/a.conf` = "old a".
+    fn old_root() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        fs::write(dir.path().join("etc/a.conf"), "old a\n").unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        (dir, root)
+    }
+
     /// The first sync is the generation's, the second the changed files': when the second
     /// fails, the apply fails and no target changed, and the generation saved first is there
     /// to roll back to. A batch that renamed before syncing would fail this.
     #[test]
     fn a_failed_syncfs_fails_the_apply_before_any_rename() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        fs::write(dir.path().join("etc/a.conf"), "old a\n").unwrap();
-        let root = Root::new(dir.path()).unwrap();
+        let (dir, root) = old_root();
         let calls = Cell::new(0);
         let sync = |f: &fs::File| {
             calls.set(calls.get() + 1);
@@ -782,10 +788,7 @@ mod tests {
     /// A failed syncfs while saving the generation fails the apply before anything else.
     #[test]
     fn a_failed_syncfs_of_the_generation_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        fs::write(dir.path().join("etc/a.conf"), "old a\n").unwrap();
-        let root = Root::new(dir.path()).unwrap();
+        let (dir, root) = old_root();
         let sync = |_: &fs::File| Err(std::io::Error::other("injected syncfs failure"));
         let err = apply_with(&root, &plan(), false, &sync).unwrap_err();
         assert!(err.to_string().contains("injected syncfs failure"), "{err}");
