@@ -15,7 +15,11 @@ use std::process::ExitCode;
 
 use super::error::{self, CliError, Status};
 pub use super::from_args::{APPLY_UNLESS, FromArgs, SOURCE_IDS};
-use super::{Color, DiffFormat, emit, use_color};
+// One path a line: a brace group after a bare `super::` names `cli/mod.rs` itself.
+use super::Color;
+use super::DiffFormat;
+use super::emit;
+use super::use_color;
 use crate::apply::Report;
 use crate::datasource::FetchError;
 use crate::datasource::boot::{self, Merged, Prepared};
