@@ -16,7 +16,12 @@ use std::io::Read;
 use mailparse::{MailHeaderMap, ParsedMail};
 
 use crate::diagnostic::{Finding, Span};
-use crate::rules;
+use crate::rules::source_multipart;
+use crate::rules::source_multipart_malformed;
+use crate::rules::source_multipart_skipped;
+
+mod detect;
+pub use detect::is_multipart;
 
 /// Most parts (leaves, nested ones counted) one user-data may have.
 pub const MAX_PARTS: usize = 100;
@@ -93,24 +98,6 @@ pub struct Split {
     pub findings: Vec<Finding>,
 }
 
-/// Whether `text` is a MIME message whose `Content-Type` is `multipart/...`: its first line
-/// is a `Content-Type:` or `MIME-Version:` header and the header block names a multipart type.
-#[must_use]
-pub fn is_multipart(text: &str) -> bool {
-    let first = text.split('\n').next().unwrap_or("").to_ascii_lowercase();
-    if !(first.starts_with("content-type:") || first.starts_with("mime-version:")) {
-        return false;
-    }
-    mailparse::parse_headers(text.as_bytes())
-        .ok()
-        .and_then(|(headers, _)| headers.get_first_value("Content-Type"))
-        .is_some_and(|v| {
-            mailparse::parse_content_type(&v)
-                .mimetype
-                .starts_with("multipart/")
-        })
-}
-
 /// Where a level of the message sits: in the whole file (offsets computable) or inside a
 /// decoded part (everything points at that part's header).
 #[derive(Clone, Copy)]
@@ -129,7 +116,7 @@ struct Reader<'a> {
 }
 
 fn malformed(span: Span, message: impl Into<String>) -> Finding {
-    rules::source_multipart_malformed::RULE.at(span, message)
+    source_multipart_malformed::RULE.at(span, message)
 }
 
 /// Byte offset of `inner` in `base`, when `inner` is a slice of it.
@@ -280,7 +267,7 @@ impl Reader<'_> {
             }
             self.count(header)?;
             let number = self.seen;
-            self.findings.push(rules::source_multipart_skipped::RULE.at(
+            self.findings.push(source_multipart_skipped::RULE.at(
                 header,
                 format!("part {number} is {content_type}; only multipart/mixed is read"),
             ));
@@ -391,16 +378,16 @@ impl Reader<'_> {
         match kind {
             PartKind::Skipped(why) => self
                 .findings
-                .push(rules::source_multipart_skipped::RULE.at(header, why.clone())),
+                .push(source_multipart_skipped::RULE.at(header, why.clone())),
             PartKind::Ignition => self.findings.push(
-                rules::source_multipart::RULE.at(
+                source_multipart::RULE.at(
                     header,
                     format!("{label} is an Ignition config: it is left to Ignition and not applied"),
                 )
                 .with_help("nothing to do here: Ignition reads its config on first boot, not from this user-data"),
             ),
             _ if declared.guessable() && declared.declared && !declared.gzip_type => self.findings.push(
-                rules::source_multipart::RULE.at(
+                source_multipart::RULE.at(
                     header,
                     format!(
                         "{label} is {content_type}; its first line says it is a {}",
