@@ -51,16 +51,19 @@ pub fn sources(
             source,
         })
     };
+    // A metadata service named by `flag`: its root URL and a client sending `headers`.
+    let service = |flag: &Option<String>, headers: &[(&str, &str)]| {
+        flag.as_ref()
+            .map(|root| Ok::<_, SourceError>((root.clone(), client(headers, false)?)))
+            .transpose()
+    };
     let mut out: Vec<Arc<dyn Datasource>> = Vec::new();
     if let Some(p) = &from.from_file {
         out.push(Arc::new(file::File { path: p.into() }));
     }
-    if let Some(u) = &from.from_url {
+    if let Some(url) = from.from_url.clone() {
         let client = proxied()?;
-        out.push(Arc::new(url::Url {
-            url: u.clone(),
-            client,
-        }));
+        out.push(Arc::new(url::Url { url, client }));
     }
     if let Some(d) = &from.from_configdrive {
         out.push(Arc::new(configdrive::ConfigDrive { root: d.into() }));
@@ -70,29 +73,17 @@ pub fn sources(
     if let Some(u) = ec2 {
         out.push(Arc::new(ec2::Ec2::new(&u, plain()?)));
     }
-    if let Some(u) = &from.from_gce_metadata {
-        let client = client(&[gce::FLAVOR], false)?;
-        out.push(Arc::new(gce::Gce {
-            root: u.clone(),
-            client,
-        }));
+    if let Some((root, client)) = service(&from.from_gce_metadata, &[gce::FLAVOR])? {
+        out.push(Arc::new(gce::Gce { root, client }));
     }
-    if let Some(u) = &from.from_digitalocean_metadata {
-        let client = plain()?;
-        out.push(Arc::new(digitalocean::DigitalOcean {
-            root: u.clone(),
-            client,
-        }));
+    if let Some((root, client)) = service(&from.from_digitalocean_metadata, &[])? {
+        out.push(Arc::new(digitalocean::DigitalOcean { root, client }));
     }
     if let Some(d) = &from.from_waagent {
         out.push(Arc::new(waagent::Waagent { root: d.into() }));
     }
-    if let Some(u) = &from.from_packet_metadata {
-        let client = plain()?;
-        out.push(Arc::new(packet::Packet {
-            root: u.clone(),
-            client,
-        }));
+    if let Some((root, client)) = service(&from.from_packet_metadata, &[])? {
+        out.push(Arc::new(packet::Packet { root, client }));
     }
     if from.from_proc_cmdline {
         let path = in_root("/proc/cmdline", "proc/cmdline")?;
