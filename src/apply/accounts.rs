@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ApplyError;
+use super::error::ApplyError;
 use crate::diagnostic::Span;
 use crate::plan::{ActionKind, Content, Effect, Plan, PlannedFile, UserSpec};
 use crate::root::{Observed, Root};
@@ -215,6 +215,14 @@ fn user_error(root: &Root, name: &str, why: &str) -> ApplyError {
     }
 }
 
+/// The keys to authorize for one user, in the order the config gives them, with the span
+/// and origin of the first place that named them.
+struct Keys {
+    list: Vec<String>,
+    span: Span,
+    origin: String,
+}
+
 /// The files (and directories) the plan's user, key and hosts actions need on `root`.
 ///
 /// # Errors
@@ -244,8 +252,7 @@ pub fn derive(root: &Root, plan: &Plan) -> Result<(Vec<PlannedFile>, Vec<Dir>), 
         .unwrap_or_else(|| "/bin/sh".into());
     let mut dirs = Vec::new();
     let mut files = Vec::new();
-    // Keys per user, in the order the config gives them.
-    let mut keys: BTreeMap<String, (Vec<String>, Span, String)> = BTreeMap::new();
+    let mut keys: BTreeMap<String, Keys> = BTreeMap::new();
     let mut first_span = Span::default();
     for (i, a) in plan.actions.iter().enumerate() {
         match &a.kind {
@@ -253,146 +260,160 @@ pub fn derive(root: &Root, plan: &Plan) -> Result<(Vec<PlannedFile>, Vec<Dir>), 
                 if i == 0 || first_span == Span::default() {
                     first_span = a.span;
                 }
-                if acc.user(&user.name).is_some() {
-                    if let Some(hash) = &user.passwd {
-                        acc.set_password(&user.name, hash);
-                    }
-                } else {
+                if acc.user(&user.name).is_none() {
                     acc.add(root, user, &shell, &mut dirs)?;
+                } else if let Some(hash) = &user.passwd {
+                    acc.set_password(&user.name, hash);
                 }
                 if !user.ssh_authorized_keys.is_empty() {
-                    let entry = keys
-                        .entry(user.name.clone())
-                        .or_insert_with(|| (Vec::new(), a.span, format!("users ({})", user.name)));
-                    entry.0.extend(user.ssh_authorized_keys.iter().cloned());
+                    let origin = format!("users ({})", user.name);
+                    add_keys(
+                        &mut keys,
+                        &user.name,
+                        &user.ssh_authorized_keys,
+                        a.span,
+                        origin,
+                    );
                 }
             }
             ActionKind::AuthorizeKeys { user, keys: list } => {
-                let entry = keys
-                    .entry(user.clone())
-                    .or_insert_with(|| (Vec::new(), a.span, "ssh_authorized_keys".into()));
-                entry.0.extend(list.iter().cloned());
+                add_keys(&mut keys, user, list, a.span, "ssh_authorized_keys".into());
             }
-            ActionKind::WriteEtcHosts => {
-                let hostname = read(root, "/etc/hostname")?.trim().to_string();
-                if hostname.is_empty() {
-                    return Err(ApplyError::Command {
-                        command: "manage_etc_hosts: localhost".into(),
-                        message: format!(
-                            "{} has no /etc/hostname to write /etc/hosts from; set hostname in the config",
-                            root.path().display()
-                        ),
-                    });
-                }
-                files.push(file(
-                    "/etc/hosts",
-                    format!("127.0.0.1 {hostname}\n"),
-                    0o644,
-                    None,
-                    a.span,
-                    "manage_etc_hosts",
-                ));
-            }
+            ActionKind::WriteEtcHosts => files.push(etc_hosts(root, a.span)?),
             _ => {}
         }
     }
     if acc.changed {
-        files.push(file(
-            "/etc/passwd",
-            join(&acc.passwd),
-            0o644,
-            None,
-            first_span,
-            "users",
-        ));
-        files.push(file(
-            "/etc/group",
-            join(&acc.group),
-            0o644,
-            None,
-            first_span,
-            "users",
-        ));
-        files.push(file(
-            "/etc/shadow",
-            join(&acc.shadow),
-            0o640,
-            None,
-            first_span,
-            "users",
-        ));
+        for (path, table, mode) in [
+            ("/etc/passwd", &acc.passwd, 0o644),
+            ("/etc/group", &acc.group, 0o644),
+            ("/etc/shadow", &acc.shadow, 0o640),
+        ] {
+            files.push(file(path, join(table), mode, None, first_span, "users"));
+        }
     }
-    for (name, (list, span, origin)) in keys {
-        let row = acc.user(&name).ok_or_else(|| ApplyError::Command {
-            command: format!("authorize SSH keys for {name}"),
-            message: format!(
-                "{name} is not a user of {}/etc/passwd",
-                root.path().display()
-            ),
-        })?;
-        let (uid, gid): (u32, u32) = (
-            field(row, 2).parse().unwrap_or(0),
-            field(row, 3).parse().unwrap_or(0),
-        );
-        let home = field(row, 5).trim_end_matches('/').to_string();
-        let owner = Some(format!("{uid}:{gid}"));
-        let ssh = format!("{home}/.ssh");
-        dirs.push(Dir {
-            path: ssh.clone(),
-            mode: 0o700,
-            owner: (uid, gid),
-        });
-        dirs.push(Dir {
-            path: format!("{ssh}/authorized_keys.d"),
-            mode: 0o700,
-            owner: (uid, gid),
-        });
-        let mut ours = String::new();
-        for k in &list {
-            ours.push_str(k.trim());
-            ours.push('\n');
-        }
-        // authorized_keys = every file of authorized_keys.d, by name, ours included.
-        let mut all: BTreeMap<String, String> = BTreeMap::new();
-        if let Ok(dir) = root.resolve(&format!("{ssh}/authorized_keys.d/x"))
-            && let Some(parent) = dir.parent()
-        {
-            for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
-                let n = entry.file_name().to_string_lossy().into_owned();
-                if n != KEY_NAME && !n.starts_with('.') {
-                    all.insert(n, std::fs::read_to_string(entry.path()).unwrap_or_default());
-                }
-            }
-        }
-        all.insert(KEY_NAME.to_string(), ours.clone());
-        let combined: String = all
-            .values()
-            .map(|v| {
-                if v.ends_with('\n') || v.is_empty() {
-                    v.clone()
-                } else {
-                    format!("{v}\n")
-                }
-            })
-            .collect();
-        files.push(file(
-            &format!("{ssh}/authorized_keys.d/{KEY_NAME}"),
-            ours,
-            0o600,
-            owner.clone(),
-            span,
-            &origin,
-        ));
-        files.push(file(
-            &format!("{ssh}/authorized_keys"),
-            combined,
-            0o600,
-            owner,
-            span,
-            &origin,
-        ));
+    for (name, wanted) in keys {
+        authorize(root, &acc, &name, &wanted, &mut files, &mut dirs)?;
     }
     Ok((files, dirs))
+}
+
+fn add_keys(
+    keys: &mut BTreeMap<String, Keys>,
+    user: &str,
+    list: &[String],
+    span: Span,
+    origin: String,
+) {
+    let entry = keys.entry(user.to_string()).or_insert_with(|| Keys {
+        list: Vec::new(),
+        span,
+        origin,
+    });
+    entry.list.extend(list.iter().cloned());
+}
+
+/// `/etc/hosts` naming the root's hostname.
+fn etc_hosts(root: &Root, span: Span) -> Result<PlannedFile, ApplyError> {
+    let hostname = read(root, "/etc/hostname")?.trim().to_string();
+    if hostname.is_empty() {
+        return Err(ApplyError::Command {
+            command: "manage_etc_hosts: localhost".into(),
+            message: format!(
+                "{} has no /etc/hostname to write /etc/hosts from; set hostname in the config",
+                root.path().display()
+            ),
+        });
+    }
+    Ok(file(
+        "/etc/hosts",
+        format!("127.0.0.1 {hostname}\n"),
+        0o644,
+        None,
+        span,
+        "manage_etc_hosts",
+    ))
+}
+
+/// The key files of user `name` (ours in `authorized_keys.d`, and `authorized_keys`
+/// regenerated from every file there) and the `.ssh` directories they need.
+fn authorize(
+    root: &Root,
+    acc: &Accounts,
+    name: &str,
+    wanted: &Keys,
+    files: &mut Vec<PlannedFile>,
+    dirs: &mut Vec<Dir>,
+) -> Result<(), ApplyError> {
+    let row = acc.user(name).ok_or_else(|| ApplyError::Command {
+        command: format!("authorize SSH keys for {name}"),
+        message: format!(
+            "{name} is not a user of {}/etc/passwd",
+            root.path().display()
+        ),
+    })?;
+    let (uid, gid): (u32, u32) = (
+        field(row, 2).parse().unwrap_or(0),
+        field(row, 3).parse().unwrap_or(0),
+    );
+    let home = field(row, 5).trim_end_matches('/').to_string();
+    let owner = Some(format!("{uid}:{gid}"));
+    let ssh = format!("{home}/.ssh");
+    for path in [ssh.clone(), format!("{ssh}/authorized_keys.d")] {
+        dirs.push(Dir {
+            path,
+            mode: 0o700,
+            owner: (uid, gid),
+        });
+    }
+    let mut ours = String::new();
+    for k in &wanted.list {
+        ours.push_str(k.trim());
+        ours.push('\n');
+    }
+    let combined = combined_keys(root, &ssh, &ours);
+    files.push(file(
+        &format!("{ssh}/authorized_keys.d/{KEY_NAME}"),
+        ours,
+        0o600,
+        owner.clone(),
+        wanted.span,
+        &wanted.origin,
+    ));
+    files.push(file(
+        &format!("{ssh}/authorized_keys"),
+        combined,
+        0o600,
+        owner,
+        wanted.span,
+        &wanted.origin,
+    ));
+    Ok(())
+}
+
+/// `authorized_keys` = every file of `authorized_keys.d`, by name, `ours` included.
+fn combined_keys(root: &Root, ssh: &str, ours: &str) -> String {
+    let mut all: BTreeMap<String, String> = BTreeMap::new();
+    if let Ok(dir) = root.resolve(&format!("{ssh}/authorized_keys.d/x"))
+        && let Some(parent) = dir.parent()
+    {
+        for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+            let n = entry.file_name().to_string_lossy().into_owned();
+            if n != KEY_NAME && !n.starts_with('.') {
+                all.insert(n, std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+    }
+    all.insert(KEY_NAME.to_string(), ours.to_string());
+    all.values()
+        .map(|v| {
+            if v.ends_with('\n') || v.is_empty() {
+                v.clone()
+            } else {
+                format!("{v}\n")
+            }
+        })
+        .collect()
 }
 
 fn file(

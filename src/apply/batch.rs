@@ -21,16 +21,17 @@
 //!
 //! This module never fsyncs file by file and never renames before the sync; the lone writes
 //! (the agent's record, fleet.json, the apply's marker and state file) keep using
-//! `super::write_file`.
+//! `super::write::write_file`.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-use super::{ApplyError, io, make_parents};
+use super::error::{ApplyError, io};
+use super::write::{make_parents, stage};
 
 /// Makes every file of the file system an open file is on durable: `syncfs` on a node, a
 /// stand-in in the tests that prove nothing is renamed before it.
@@ -39,29 +40,6 @@ pub(crate) type SyncFs<'a> = dyn Fn(&fs::File) -> io::Result<()> + 'a;
 /// The real `syncfs(2)`.
 pub(crate) fn syncfs(file: &fs::File) -> io::Result<()> {
     rustix::fs::syncfs(file).map_err(io::Error::from)
-}
-
-/// A temporary file beside `path` (named `.kindling-…`, so `sweep` removes it if the
-/// process dies) holding `bytes`, with `mode` and `owner` set on the open file; not synced.
-/// Both the batch and the lone `super::write_file` start here.
-pub(crate) fn stage(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    owner: (u32, u32),
-) -> Result<tempfile::NamedTempFile, ApplyError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    make_parents(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kindling-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    let file = tmp.as_file();
-    std::os::unix::fs::fchown(file, Some(owner.0), Some(owner.1)).map_err(io(path))?;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io(path))?;
-    Ok(tmp)
 }
 
 /// One staged replacement: a temporary beside its target. Dropping it (an apply that fails
@@ -94,9 +72,9 @@ impl<'s> Batch<'s> {
         mode: u32,
         owner: (u32, u32),
     ) -> Result<(), ApplyError> {
-        let tmp = stage(path, bytes, mode, owner)?;
+        let temp = stage(path, bytes, mode, owner)?.into_temp_path();
         self.staged.push(Staged {
-            temp: tmp.into_temp_path(),
+            temp,
             target: path.to_path_buf(),
         });
         Ok(())
@@ -177,6 +155,7 @@ fn distinct_dirs<'p>(paths: impl Iterator<Item = &'p Path>) -> Vec<PathBuf> {
 mod tests {
     use super::*;
     use std::cell::Cell;
+    use std::os::unix::fs::PermissionsExt;
 
     fn staged_batch<'s>(dir: &Path, sync: &'s SyncFs<'s>) -> Batch<'s> {
         let mut batch = Batch::new(sync);

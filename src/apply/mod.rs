@@ -31,12 +31,17 @@
 //! keys and a hostname-dependent `/etc/hosts` become edits of the root's files (`accounts`),
 //! diffed and written like any other file (in the same batch).
 //!
+//! The children's shared vocabulary is in files of their own (`error`: [`ApplyError`];
+//! `write`: parents, staging, the lone durable write, removal), so no child names this file.
+//!
 //! This module must never rename a file over its target before the sync that made it whole
 //! has succeeded, never write outside the root, and never write when the plan is already
 //! converged.
 
 pub mod accounts;
 mod batch;
+mod error;
+mod write;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -47,9 +52,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::{self, ActionChange, Diff, Now, Owner};
 use crate::plan::{ActionKind, Content, Plan};
-use crate::root::{Observed, Root, RootError};
+use crate::root::{Observed, Root};
 
 use batch::{Batch, SyncFs, syncfs};
+pub use error::ApplyError;
+use error::io;
+pub(crate) use write::write_file;
+use write::{make_parents, remove, sync_dir};
 
 /// Where kindling keeps its state on a node.
 pub const STATE_DIR: &str = "/var/lib/kindling";
@@ -58,39 +67,6 @@ const GENERATIONS: &str = "/var/lib/kindling/generations";
 const LOCK: &str = "/var/lib/kindling/lock";
 /// Present while an apply is writing; left behind only by an apply that did not finish.
 const UNFINISHED: &str = "/var/lib/kindling/unfinished";
-
-/// Why an apply stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// A path problem (outside the root, a loop, a file where a directory is needed).
-    #[error(transparent)]
-    Root(#[from] RootError),
-    /// A directory stands where a file is planned.
-    #[error("{0}: a directory is there; kindling does not replace a directory with a file")]
-    Directory(String),
-    /// The file system refused.
-    #[error("{path}: {source}")]
-    Io {
-        /// Where.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// systemctl failed.
-    #[error("{command}: {message}")]
-    Command {
-        /// What ran.
-        command: String,
-        /// What it said.
-        message: String,
-    },
-    /// No generation to roll back to.
-    #[error("no generation to roll back to under {0}")]
-    NoGeneration(String),
-    /// Another apply or rollback holds the root.
-    #[error("another kindling apply or rollback is running on {0}")]
-    Busy(String),
-}
 
 /// Hold the root's lock for the duration of an apply or rollback: two at once would
 /// interleave their writes, and the lock makes it safe to remove a killed apply's temps.
@@ -134,13 +110,6 @@ fn sweep(root: &Root, paths: &[String]) -> Result<(), ApplyError> {
         }
     }
     Ok(())
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
-    move |source| ApplyError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 /// What an apply did.
@@ -293,45 +262,6 @@ enum Before {
     },
 }
 
-/// Create missing parent directories, 0755 and root-owned, as coreos-cloudinit does.
-fn make_parents(dir: &Path) -> Result<(), ApplyError> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(io(dir))
-}
-
-/// Write `bytes` to the host path `path` atomically, with mode and owner: a temp file in the
-/// same directory, fsync, rename, fsync the directory. For a lone file (the apply's marker
-/// and state file, the agent's record, fleet.json); many files go through `batch::Batch`.
-pub(crate) fn write_file(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    owner: (u32, u32),
-) -> Result<(), ApplyError> {
-    let tmp = batch::stage(path, bytes, mode, owner)?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    sync_dir(path.parent().unwrap_or(Path::new("/")))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), ApplyError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
-}
-
-fn remove(path: &Path) -> Result<(), ApplyError> {
-    match fs::remove_file(path) {
-        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("/"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io(path)(e)),
-    }
-}
-
 /// Save the previous state of `paths` as a new generation; returns its name.
 ///
 /// The blobs and the manifest are written to a staging directory without an fsync each;
@@ -455,19 +385,38 @@ fn apply_with(
     if report.diff.is_empty() {
         return Ok(report);
     }
-    // Everything this apply may touch: changed files, masks to remove, the state file.
-    let mut touched: Vec<String> = report.diff.files.iter().map(|f| f.path.clone()).collect();
-    for a in &report.diff.actions {
+    report.generation = Some(save_generation(root, &touched(&report.diff), sync)?);
+    write_file(&unfinished, b"", 0o644, (0, 0))?;
+    make_dirs(root, &dirs)?;
+    report.written = write_changed(root, plan, &report.diff, sync)?;
+    let mut state = load_state(root);
+    run_actions(root, plan, &mut report, &mut state)?;
+    let state_path = root.resolve(STATE_FILE)?;
+    write_file(
+        &state_path,
+        &serde_json::to_vec_pretty(&state).unwrap_or_default(),
+        0o644,
+        (0, 0),
+    )?;
+    remove(&unfinished)?;
+    Ok(report)
+}
+
+/// Everything an apply of `diff` may touch: changed files, masks to remove, the state file.
+fn touched(diff: &Diff) -> Vec<String> {
+    let mut touched: Vec<String> = diff.files.iter().map(|f| f.path.clone()).collect();
+    for a in &diff.actions {
         if let ActionKind::Unmask { path, .. } = &a.kind {
             touched.push(path.clone());
         }
     }
     touched.push(STATE_FILE.to_string());
-    report.generation = Some(save_generation(root, &touched, sync)?);
-    write_file(&unfinished, b"", 0o644, (0, 0))?;
+    touched
+}
 
-    // Directories users and keys need, owned by the user (kept by a rollback).
-    for d in &dirs {
+/// Create the directories users and keys need, owned by the user (kept by a rollback).
+fn make_dirs(root: &Root, dirs: &[accounts::Dir]) -> Result<(), ApplyError> {
+    for d in dirs {
         let host = root.resolve(&d.path)?;
         if !host.exists() {
             make_parents(host.parent().unwrap_or(Path::new("/")))?;
@@ -476,10 +425,19 @@ fn apply_with(
             std::os::unix::fs::chown(&host, Some(d.owner.0), Some(d.owner.1)).map_err(io(&host))?;
         }
     }
+    Ok(())
+}
 
-    // Every changed file in one batch: all staged, one syncfs, then all renamed (`batch`).
+/// Every changed file in one batch: all staged, one syncfs, then all renamed (`batch`).
+/// Returns how many were written.
+fn write_changed(
+    root: &Root,
+    plan: &Plan,
+    diff: &Diff,
+    sync: &SyncFs<'_>,
+) -> Result<usize, ApplyError> {
     let mut batch = Batch::new(sync);
-    for change in &report.diff.files {
+    for change in &diff.files {
         let Some(planned) = plan.files.iter().find(|f| f.path == change.path) else {
             continue;
         };
@@ -492,74 +450,32 @@ fn apply_with(
             Content::Symlink(target) => batch.symlink(&host, target)?,
         }
     }
-    report.written = batch.commit()?;
+    batch.commit()
+}
 
-    let mut state = load_state(root);
+/// Run the diff's actions in order, recording in `report` what ran or is pending and in
+/// `state` what is done.
+fn run_actions(
+    root: &Root,
+    plan: &Plan,
+    report: &mut Report,
+    state: &mut State,
+) -> Result<(), ApplyError> {
     let live = root.is_host() && systemd_running();
     let actions = report.diff.actions.clone();
     let mut next = 0;
     while let Some(a) = actions.get(next) {
-        next += 1;
         // A run of consecutive enables that call systemctl is one systemctl call: a process
         // per unit costs ~10 ms each here (20 units: 234 ms one by one, 21 ms in one call).
         // Only consecutive ones, so an unmask planned before an enable still runs first.
         if let ActionKind::Enable { runtime, .. } = &a.kind
             && (root.is_host() || !*runtime)
         {
-            let mut units = Vec::new();
-            let mut run_of = Vec::new();
-            let mut end = next - 1;
-            while let Some(b) = actions.get(end)
-                && let ActionKind::Enable { unit, runtime: r } = &b.kind
-                && r == runtime
-            {
-                units.push(unit.as_str());
-                run_of.push(b);
-                end += 1;
-            }
-            enable(root, &units, *runtime)?;
-            for b in run_of {
-                report.ran.push(b.clone());
-                state.done.insert(key(&b.kind));
-            }
-            next = end;
+            next = enable_run(root, &actions, next, *runtime, report, state)?;
             continue;
         }
-        let done = match &a.kind {
-            ActionKind::Unmask { path, .. } => {
-                // Only a mask is removed (as coreos-cloudinit's UnmaskUnit): never a file
-                // this plan writes at the same path, nor one that is no longer a mask.
-                let host = root.resolve(path)?;
-                if !plan.files.iter().any(|f| f.path == *path) && is_mask(root, path) {
-                    remove(&host)?;
-                }
-                report.ran.push(a.clone());
-                true
-            }
-            ActionKind::Enable { .. } => {
-                // Only a runtime enablement in a tree is left here (the others ran above as a
-                // run): it lives in /run, which a tree does not boot with, so it is pending.
-                report.pending.push(a.clone());
-                true
-            }
-            ActionKind::DaemonReload
-            | ActionKind::RestartNetworkd
-            | ActionKind::Systemctl { .. }
-            | ActionKind::SetHostname { .. } => {
-                match live_command(&a.kind).filter(|_| live) {
-                    Some(mut c) => {
-                        run(&mut c)?;
-                        report.ran.push(a.clone());
-                    }
-                    None => report.pending.push(a.clone()),
-                }
-                true
-            }
-            // Realised as file edits by `accounts::derive`; `prepare` removed them.
-            ActionKind::CreateUser { .. }
-            | ActionKind::AuthorizeKeys { .. }
-            | ActionKind::WriteEtcHosts => false,
-        };
+        next += 1;
+        let done = run_action(root, plan, a, live, report)?;
         if done
             && !matches!(
                 a.kind,
@@ -569,15 +485,79 @@ fn apply_with(
             state.done.insert(key(&a.kind));
         }
     }
-    let state_path = root.resolve(STATE_FILE)?;
-    write_file(
-        &state_path,
-        &serde_json::to_vec_pretty(&state).unwrap_or_default(),
-        0o644,
-        (0, 0),
-    )?;
-    remove(&unfinished)?;
-    Ok(report)
+    Ok(())
+}
+
+/// Enable the run of consecutive enables (all `runtime` or all not) that starts at `start`,
+/// in one systemctl call; returns the index after the run.
+fn enable_run(
+    root: &Root,
+    actions: &[ActionChange],
+    start: usize,
+    runtime: bool,
+    report: &mut Report,
+    state: &mut State,
+) -> Result<usize, ApplyError> {
+    let mut units = Vec::new();
+    let mut end = start;
+    while let Some(b) = actions.get(end)
+        && let ActionKind::Enable { unit, runtime: r } = &b.kind
+        && *r == runtime
+    {
+        units.push(unit.as_str());
+        end += 1;
+    }
+    enable(root, &units, runtime)?;
+    for b in &actions[start..end] {
+        report.ran.push(b.clone());
+        state.done.insert(key(&b.kind));
+    }
+    Ok(end)
+}
+
+/// Run one action that is not part of an enable run; returns whether it counts as done.
+fn run_action(
+    root: &Root,
+    plan: &Plan,
+    a: &ActionChange,
+    live: bool,
+    report: &mut Report,
+) -> Result<bool, ApplyError> {
+    Ok(match &a.kind {
+        ActionKind::Unmask { path, .. } => {
+            // Only a mask is removed (as coreos-cloudinit's UnmaskUnit): never a file
+            // this plan writes at the same path, nor one that is no longer a mask.
+            let host = root.resolve(path)?;
+            if !plan.files.iter().any(|f| f.path == *path) && is_mask(root, path) {
+                remove(&host)?;
+            }
+            report.ran.push(a.clone());
+            true
+        }
+        ActionKind::Enable { .. } => {
+            // Only a runtime enablement in a tree is left here (the others ran as a run):
+            // it lives in /run, which a tree does not boot with, so it is pending.
+            report.pending.push(a.clone());
+            true
+        }
+        ActionKind::DaemonReload
+        | ActionKind::RestartNetworkd
+        | ActionKind::Systemctl { .. }
+        | ActionKind::SetHostname { .. } => {
+            match live_command(&a.kind).filter(|_| live) {
+                Some(mut c) => {
+                    run(&mut c)?;
+                    report.ran.push(a.clone());
+                }
+                None => report.pending.push(a.clone()),
+            }
+            true
+        }
+        // Realised as file edits by `accounts::derive`; `prepare` removed them.
+        ActionKind::CreateUser { .. }
+        | ActionKind::AuthorizeKeys { .. }
+        | ActionKind::WriteEtcHosts => false,
+    })
 }
 
 /// `systemctl [--root=DIR] enable [--runtime] UNIT...` for a run of units in one process.
@@ -740,15 +720,21 @@ mod tests {
         found
     }
 
+    /// A root holding only `/etc/a.conf` = "old a".
+    fn old_root() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        fs::write(dir.path().join("etc/a.conf"), "old a\n").unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        (dir, root)
+    }
+
     /// The first sync is the generation's, the second the changed files': when the second
     /// fails, the apply fails and no target changed, and the generation saved first is there
     /// to roll back to. A batch that renamed before syncing would fail this.
     #[test]
     fn a_failed_syncfs_fails_the_apply_before_any_rename() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        fs::write(dir.path().join("etc/a.conf"), "old a\n").unwrap();
-        let root = Root::new(dir.path()).unwrap();
+        let (dir, root) = old_root();
         let calls = Cell::new(0);
         let sync = |f: &fs::File| {
             calls.set(calls.get() + 1);
@@ -802,10 +788,7 @@ mod tests {
     /// A failed syncfs while saving the generation fails the apply before anything else.
     #[test]
     fn a_failed_syncfs_of_the_generation_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc")).unwrap();
-        fs::write(dir.path().join("etc/a.conf"), "old a\n").unwrap();
-        let root = Root::new(dir.path()).unwrap();
+        let (dir, root) = old_root();
         let sync = |_: &fs::File| Err(std::io::Error::other("injected syncfs failure"));
         let err = apply_with(&root, &plan(), false, &sync).unwrap_err();
         assert!(err.to_string().contains("injected syncfs failure"), "{err}");

@@ -2,9 +2,13 @@
 //! `kindling apply --from-...` at boot (`datasource::boot_units`), through the applier:
 //! atomic, convergent (a second run writes nothing), with `systemctl --root enable` and a
 //! generation `kindling apply --rollback` restores.
+
 use std::process::ExitCode;
 
-use super::shared::{emit, open_root};
+use super::error::{self, CliError};
+use super::from::summary;
+use super::shared::emit;
+use crate::root::Root;
 
 /// Arguments of `boot-units`.
 #[derive(Debug, clap::Args)]
@@ -21,33 +25,22 @@ pub struct BootUnitsArgs {
 }
 
 pub(super) fn run(args: &BootUnitsArgs) -> ExitCode {
+    error::finish(run_inner(args))
+}
+
+fn run_inner(args: &BootUnitsArgs) -> Result<ExitCode, CliError> {
     if !args.bin.starts_with('/') || args.bin.contains(char::is_whitespace) {
-        eprintln!(
-            "kindling: --bin {:?} must be an absolute path without spaces",
+        return Err(CliError::Usage(format!(
+            "--bin {:?} must be an absolute path without spaces",
             args.bin
-        );
-        return ExitCode::from(2);
+        )));
     }
-    let root = match open_root(&args.root) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let root = Root::new(&args.root).map_err(|e| CliError::Usage(e.to_string()))?;
     let plan = crate::datasource::boot_units::plan(&args.bin);
-    match crate::apply::apply(&root, &plan, args.dry_run) {
-        Ok(report) => {
-            let mut text = crate::diff::render(&report.diff, false);
-            if !args.dry_run {
-                text.push_str(&format!(
-                    "wrote {} file(s), ran {} action(s)\n",
-                    report.written,
-                    report.ran.len()
-                ));
-            }
-            emit(&text)
-        }
-        Err(e) => {
-            eprintln!("kindling: {e}");
-            ExitCode::from(2)
-        }
+    let report = crate::apply::apply(&root, &plan, args.dry_run)?;
+    let mut text = crate::diff::render(&report.diff, false);
+    if !args.dry_run {
+        text.push_str(&summary(&report, None));
     }
+    Ok(emit(&text))
 }

@@ -99,6 +99,10 @@ pub enum CliError {
     /// Getting or verifying a payload failed; the message names its kind and retry class.
     #[error("{} [{}, retry: {:?}]", .0, .0.kind(), .0.retry())]
     Payload(#[from] crate::payload::PayloadError),
+    /// A boot-time datasource run stopped before its plan: status 1 when the node's sources
+    /// or data are at fault, 2 for the command line or the machine.
+    #[error(transparent)]
+    Datasource(#[from] crate::datasource::boot::Error),
 }
 
 impl CliError {
@@ -127,6 +131,8 @@ impl CliError {
             CliError::Fleet(_) => Status::Usage,
             CliError::Slots(e) => slots_status(e),
             CliError::Payload(e) => payload_status(e),
+            CliError::Datasource(e) if e.is_data() => Status::Failed,
+            CliError::Datasource(_) => Status::Usage,
         }
     }
 

@@ -88,8 +88,19 @@ const CONFIGDRIVE_CONDITIONS: &str = "# Only in virtual machines, or where coreo
 /// The boot units and rules, as (node path, text) pairs; `bin` is kindling's path.
 #[must_use]
 pub fn files(bin: &str) -> Vec<(String, String)> {
+    let mut files = boot_services(bin);
+    files.extend(drives(bin));
+    files
+}
+
+fn unit(name: &str) -> String {
+    format!("{UNIT_DIR}/{name}")
+}
+
+/// The services enabled at boot: the OEM config, the cloud Ignition named, the kernel
+/// command line's URL and the installer's user-data (with the path unit that waits for it).
+fn boot_services(bin: &str) -> Vec<(String, String)> {
     let install = "\n[Install]\nWantedBy=multi-user.target\n";
-    let unit = |n: &str| format!("{UNIT_DIR}/{n}");
     vec![
         (
             unit("kindling-oem.service"),
@@ -140,6 +151,13 @@ pub fn files(bin: &str) -> Vec<(String, String)> {
                 bin,
             ),
         ),
+    ]
+}
+
+/// The config drives (ISO and 9p) and VMware's OVF drive: a mount each, the service that
+/// reads it, and the udev rules that mount them when they appear.
+fn drives(bin: &str) -> Vec<(String, String)> {
+    vec![
         (
             unit("media-configdrive.mount"),
             mount("Config drive (config-2)", "kindling-configdrive.service", "LABEL=config-2", "/media/configdrive", "ro", "", CONFIGDRIVE_CONDITIONS),

@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Availability, Datasource, FetchError, Fut, MAX_METADATA, Metadata, parse_ip};
+use super::{
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, Metadata, parse_ip,
+};
 
 /// The serial port's speed.
 pub const BAUD: u32 = 115_200;
@@ -81,16 +83,16 @@ impl CloudSigma {
     async fn key(&self, key: &str) -> Result<Value, FetchError> {
         let _one = self.lock.lock().await;
         let budget = REQUEST_TIMEOUT.min(self.policy.left());
-        let raw = super::serial::request(
-            &self.serial,
-            BAUD,
-            format!("<\n{key}\n>").as_bytes(),
-            EOT,
-            MAX_METADATA,
+        let exchange = super::serial::Exchange {
+            baud: BAUD,
+            request: format!("<\n{key}\n>").into_bytes(),
+            end: EOT,
+            limit: MAX_METADATA,
             budget,
-        )
-        .await
-        .map_err(|e| FetchError::Unreachable(format!("CloudSigma server context: {e}")))?;
+        };
+        let raw = super::serial::request(&self.serial, exchange)
+            .await
+            .map_err(|e| FetchError::Unreachable(format!("CloudSigma server context: {e}")))?;
         serde_json::from_slice(&raw).map_err(|e| {
             FetchError::Malformed(format!(
                 "CloudSigma server context key {key:?}: the reply is not JSON: {e}"
@@ -208,12 +210,8 @@ pub fn user_data(meta: &Value) -> Result<Vec<u8>, FetchError> {
 }
 
 impl Datasource for CloudSigma {
-    fn kind(&self) -> &'static str {
-        "server-context"
-    }
-
-    fn location(&self) -> String {
-        self.serial.display().to_string()
+    fn identity(&self) -> Identity {
+        Identity::waiting("server-context", self.serial.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
     NetworkConfig, parse_ip, read_bounded,
 };
 
@@ -111,21 +111,15 @@ impl ConfigDrive {
 }
 
 impl Datasource for ConfigDrive {
-    fn kind(&self) -> &'static str {
-        "cloud-drive"
-    }
-
-    fn location(&self) -> String {
-        self.root.display().to_string()
+    fn identity(&self) -> Identity {
+        Identity::waiting("cloud-drive", self.root.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
         Box::pin(async move {
-            if self.root.is_dir() {
-                Availability::Available
-            } else {
+            Availability::if_present(self.root.is_dir(), || {
                 Availability::NotYet(format!("{} is not there (yet)", self.root.display()))
-            }
+            })
         })
     }
 

@@ -7,9 +7,9 @@
 
 use serde::Deserialize;
 
-use super::http::{Client, join};
+use super::http::Client;
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, parse_ip,
+    Availability, Datasource, FetchError, Fut, Identity, Metadata, json_document, parse_ip,
 };
 
 /// DigitalOcean's metadata service.
@@ -55,11 +55,9 @@ struct Document {
 /// When it is not the expected JSON or an address does not parse.
 pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
     let mut md = Metadata::default();
-    if bytes.is_empty() {
+    let Some(doc) = json_document::<Document>(bytes, from)? else {
         return Ok(md);
-    }
-    let doc: Document =
-        serde_json::from_slice(bytes).map_err(|e| FetchError::Malformed(format!("{from}: {e}")))?;
+    };
     let ip = |a: &Option<Address>, what: &str| match a {
         Some(a) => parse_ip(&a.ip_address, &format!("{from}: {what}")),
         None => Ok(None),
@@ -72,45 +70,30 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
         md.private_ipv4 = ip(&i.ipv4, "interfaces.private[0].ipv4")?;
         md.private_ipv6 = ip(&i.ipv6, "interfaces.private[0].ipv6")?;
     }
-    md.hostname = (!doc.hostname.is_empty()).then_some(doc.hostname);
-    md.ssh_keys = doc
-        .public_keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (i.to_string(), k))
-        .collect();
+    md.set_host_and_keys(doc.hostname, doc.public_keys);
     Ok(md)
 }
 
 impl Datasource for DigitalOcean {
-    fn kind(&self) -> &'static str {
-        "digitalocean-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("digitalocean-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
-        Box::pin(async move {
-            self.client
-                .availability(&join(&self.root, "metadata/v1"), &[])
-                .await
-        })
+        Box::pin(self.client.availability_under(&self.root, "metadata/v1"))
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "metadata/v1/user-data");
-            self.client.fetch_data(&url, &[], MAX_USER_DATA).await
-        })
+        Box::pin(
+            self.client
+                .user_data_under(&self.root, "metadata/v1/user-data"),
+        )
     }
 
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "metadata/v1.json");
-            let body = self.client.fetch_data(&url, &[], MAX_METADATA).await?;
-            parse(&body, &url)
-        })
+        Box::pin(
+            self.client
+                .metadata_under(&self.root, "metadata/v1.json", parse),
+        )
     }
 }

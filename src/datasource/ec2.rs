@@ -17,7 +17,8 @@ use std::sync::Mutex;
 
 use super::http::{Client, GetError, join};
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, parse_ip,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    parse_ip,
 };
 
 /// The header that carries the token.
@@ -74,7 +75,12 @@ impl Ec2 {
         let url = join(&self.root, "latest/api/token");
         if let Ok(body) = self
             .client
-            .put(&url, &[(TTL_HEADER, "21600".to_string())], 4096)
+            .once(
+                reqwest::Method::PUT,
+                &url,
+                &[(TTL_HEADER, "21600".to_string())],
+                4096,
+            )
             .await
         {
             let token = String::from_utf8_lossy(&body).trim().to_string();
@@ -147,12 +153,8 @@ impl Ec2 {
 }
 
 impl Datasource for Ec2 {
-    fn kind(&self) -> &'static str {
-        "ec2-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("ec2-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{Availability, Datasource, FetchError, Fut, MAX_USER_DATA, Metadata, read_bounded};
+use super::{Availability, Datasource, FetchError, Fut, Identity, MAX_USER_DATA, read_bounded};
 
 /// A local file.
 #[derive(Debug, Clone)]
@@ -15,16 +15,8 @@ pub struct File {
 }
 
 impl Datasource for File {
-    fn kind(&self) -> &'static str {
-        "local-file"
-    }
-
-    fn location(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn availability_changes(&self) -> bool {
-        false
+    fn identity(&self) -> Identity {
+        Identity::once("local-file", self.path.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
@@ -41,9 +33,5 @@ impl Datasource for File {
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
         Box::pin(async move { read_bounded(&self.path, MAX_USER_DATA) })
-    }
-
-    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move { Ok(Metadata::default()) })
     }
 }

@@ -7,7 +7,7 @@
 
 use super::http::{Client, join};
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, parse_ip,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, Metadata, parse_ip,
 };
 
 /// GCE's metadata server.
@@ -31,30 +31,22 @@ impl Gce {
 }
 
 impl Datasource for Gce {
-    fn kind(&self) -> &'static str {
-        "gce-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("gce-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
-        Box::pin(async move {
+        Box::pin(
             self.client
-                .availability(&join(&self.root, "computeMetadata/v1/"), &[])
-                .await
-        })
+                .availability_under(&self.root, "computeMetadata/v1/"),
+        )
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let url = join(
-                &self.root,
-                "computeMetadata/v1/instance/attributes/user-data",
-            );
-            self.client.fetch_data(&url, &[], MAX_USER_DATA).await
-        })
+        Box::pin(self.client.user_data_under(
+            &self.root,
+            "computeMetadata/v1/instance/attributes/user-data",
+        ))
     }
 
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {

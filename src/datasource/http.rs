@@ -190,20 +190,12 @@ impl Client {
         self.once(reqwest::Method::GET, url, extra, limit).await
     }
 
-    /// One PUT with an empty body (no retry), body up to `limit` bytes.
+    /// One request with an empty body (no retry; a PUT asks EC2 for a token), answer up to
+    /// `limit` bytes.
     ///
     /// # Errors
     /// See [`GetError`].
-    pub async fn put(
-        &self,
-        url: &str,
-        extra: &[(&str, String)],
-        limit: usize,
-    ) -> Result<Vec<u8>, GetError> {
-        self.once(reqwest::Method::PUT, url, extra, limit).await
-    }
-
-    async fn once(
+    pub async fn once(
         &self,
         method: reqwest::Method,
         url: &str,
@@ -339,6 +331,43 @@ impl Client {
             Err(GetError::Refused(m)) => super::Availability::Never(m),
             Err(e) => super::Availability::NotYet(e.to_string()),
         }
+    }
+}
+
+/// A metadata service's requests, each at a path under its root URL.
+impl Client {
+    /// [`Client::availability`] of `path` under `root`.
+    pub async fn availability_under(&self, root: &str, path: &str) -> super::Availability {
+        self.availability(&join(root, path), &[]).await
+    }
+
+    /// The user-data at `path` under `root` ([`Client::fetch_data`]: a 4xx is empty).
+    ///
+    /// # Errors
+    /// As [`Client::fetch_data`].
+    pub async fn user_data_under(
+        &self,
+        root: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, super::FetchError> {
+        self.fetch_data(&join(root, path), &[], super::MAX_USER_DATA)
+            .await
+    }
+
+    /// The metadata document at `path` under `root`, read by `parse` (given the body and
+    /// its URL, for messages).
+    ///
+    /// # Errors
+    /// As [`Client::fetch_data`], or what `parse` says.
+    pub async fn metadata_under(
+        &self,
+        root: &str,
+        path: &str,
+        parse: fn(&[u8], &str) -> Result<super::Metadata, super::FetchError>,
+    ) -> Result<super::Metadata, super::FetchError> {
+        let url = join(root, path);
+        let body = self.fetch_data(&url, &[], super::MAX_METADATA).await?;
+        parse(&body, &url)
     }
 }
 

@@ -22,8 +22,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::Metadata;
 use super::env::{Origin, env_name, merge_env, values};
+use super::netconf;
+use super::{FetchError, Metadata};
 use crate::compile::{self, Compiled, Options, Target};
 use crate::diagnostic::{Severity, Span};
 use crate::plan::{Action, ActionKind, Content, Effect, Plan, PlanOptions, PlannedFile};
@@ -34,7 +35,7 @@ pub struct Input<'a> {
     /// A name for the user-data in messages (`ec2-metadata-service user-data`).
     pub name: String,
     /// The user-data, or why it could not be fetched.
-    pub user_data: Result<Vec<u8>, String>,
+    pub user_data: Result<Vec<u8>, FetchError>,
     /// The metadata.
     pub metadata: Metadata,
     /// `--convert-netconf`.
@@ -202,200 +203,264 @@ fn script_plan(text: &str, workspace: &str) -> Plan {
 /// # Errors
 /// When the metadata part itself cannot be planned (its network config does not convert):
 /// nothing should be applied then.
-pub fn build(input: Input<'_>) -> Result<Outcome, String> {
+pub fn build(input: Input<'_>) -> Result<Outcome, netconf::Error> {
     let mut warnings = Vec::new();
-    let mut failure = None;
     let vals = values(&input.metadata, input.env);
-    let vars: BTreeMap<String, String> = vals
-        .iter()
-        .map(|(k, (v, _))| (k.clone(), v.clone()))
-        .collect();
-    let mut compiled = None;
-    let mut original = None;
-    let mut plan = Plan::default();
-    match input.user_data {
-        Err(why) => failure = Some(format!("cannot fetch the user-data: {why}")),
-        Ok(bytes) => {
-            let (source, load_findings) = crate::source::load(&input.name, bytes.clone());
-            for (name, (_, from)) in &vals {
-                if *from == Origin::Missing && uses(&source.text, name) {
-                    warnings.push(format!(
-                        "the user-data uses ${name}, but neither the datasource nor {} provides it; it becomes empty",
-                        env_name(name)
-                    ));
-                }
-            }
-            let load_error = load_findings
-                .iter()
-                .find(|f| f.severity == Severity::Error)
-                .map(|f| f.message.clone());
-            match (source.kind, load_error) {
-                (UserData::Unrecognized, why) => {
-                    failure = Some(format!(
-                        "unrecognized user-data format: it is neither #cloud-config, a #! script nor an Ignition config{}",
-                        why.map(|w| format!(" ({w})")).unwrap_or_default()
-                    ));
-                }
-                (_, Some(why)) => failure = Some(format!("cannot read the user-data: {why}")),
-                (UserData::Empty, None) => {}
-                (UserData::Template, None) => {
-                    failure = Some(
-                        "the user-data is a `## template: jinja` template: render it per node before it reaches the node (kindling render, or compile --inventory); only the metadata is applied"
-                            .into(),
-                    );
-                }
-                (UserData::Ignition, None) => {
-                    return Ok(Outcome {
-                        plan: Plan::default(),
-                        warnings,
-                        failure: None,
-                        ignition: true,
-                        compiled: None,
-                        source: None,
-                    });
-                }
-                (UserData::Script, None) => {
-                    plan = script_plan(&compile::substitute(&source.text, &vars), &input.workspace);
-                }
-                (UserData::Multipart, None) => {
-                    // Flatcar's coreos-cloudinit: substitution per part, cloud-config parts
-                    // and scripts in part order, nothing at all when one part fails to parse.
-                    let options = Options {
-                        target: Target::Tree,
-                        vars: vars.clone(),
-                        plan: PlanOptions {
-                            update_conf_base: input.update_conf_base.clone(),
-                        },
-                    };
-                    let parts =
-                        compile::multipart::compile(crate::validate(&input.name, bytes), &options);
-                    if parts.compiled.plan.is_some() {
-                        let plans = parts
-                            .steps
-                            .iter()
-                            .map(|s| match s {
-                                compile::multipart::Step::Plan(p) => p.clone(),
-                                compile::multipart::Step::Script { text, .. } => {
-                                    script_plan(text, &input.workspace)
-                                }
-                            })
-                            .collect();
-                        plan = compile::multipart::merge(plans);
-                    } else {
-                        failure = Some(
-                            "a part of the multipart user-data has errors (listed above); no part is applied, only the metadata"
-                                .into(),
-                        );
-                    }
-                    compiled = Some(parts.compiled);
-                }
-                (UserData::CloudConfig, None) => {
-                    let options = Options {
-                        target: Target::Tree,
-                        vars: vars.clone(),
-                        plan: PlanOptions {
-                            update_conf_base: input.update_conf_base.clone(),
-                        },
-                    };
-                    let c = compile::compile(&input.name, bytes, &options);
-                    match &c.plan {
-                        Some(p) => plan = p.clone(),
-                        None => {
-                            failure = Some(
-                                "the user-data has errors (listed above); only the metadata is applied"
-                                    .into(),
-                            );
-                        }
-                    }
-                    compiled = Some(c);
-                }
-            }
-            original = Some(source);
-        }
+    let part = user_data_part(&input, &vals, &mut warnings);
+    if part.ignition {
+        return Ok(Outcome {
+            plan: Plan::default(),
+            warnings,
+            failure: None,
+            ignition: true,
+            compiled: None,
+            source: None,
+        });
     }
-
+    let mut plan = part.plan;
     let md = &input.metadata;
-    // Hostname: the user-data's wins.
     if let Some(h) = md
         .hostname
         .as_deref()
         .and_then(|h| usable_hostname(h, &mut warnings))
     {
-        let ours = plan.actions.iter().find_map(|a| match &a.kind {
-            ActionKind::SetHostname { hostname } => Some(hostname.clone()),
-            _ => None,
-        });
-        match ours {
-            Some(u) if u != h => warnings.push(format!(
-                "user-data hostname ({u}) overrides metadata hostname ({h})"
+        merge_hostname(&mut plan, h, &mut warnings);
+    }
+    merge_keys(&mut plan, md);
+    merge_environment(&mut plan, &vals, &input.etc_environment);
+    if let Some(kind) = &input.convert_netconf {
+        match &md.network {
+            None => warnings.push(format!(
+                "--convert-netconf={kind}: the datasource has no network config; no network units"
             )),
-            Some(_) => {}
-            None => {
-                add_file(
-                    &mut plan,
-                    meta_file(
-                        "/etc/hostname",
-                        format!("{h}\n").into_bytes(),
-                        0o644,
-                        "hostname",
-                    ),
-                );
-                plan.actions
-                    .insert(0, action(ActionKind::SetHostname { hostname: h }));
-            }
+            Some(net) => add_network_units(&mut plan, kind, net)?,
         }
     }
-    // SSH keys: appended to the user-data's keys for core.
+    Ok(Outcome {
+        plan,
+        warnings,
+        failure: part.failure,
+        ignition: false,
+        compiled: part.compiled,
+        source: part.source,
+    })
+}
+
+/// What the user-data alone gives.
+#[derive(Default)]
+struct UserDataPart {
+    plan: Plan,
+    failure: Option<String>,
+    ignition: bool,
+    compiled: Option<Compiled>,
+    source: Option<crate::source::SourceFile>,
+}
+
+impl UserDataPart {
+    fn failed(failure: String) -> Self {
+        UserDataPart {
+            failure: Some(failure),
+            ..UserDataPart::default()
+        }
+    }
+}
+
+/// The user-data's plan (or why there is none), with a warning for each `$variable` it
+/// uses that nothing provides.
+fn user_data_part(
+    input: &Input<'_>,
+    vals: &BTreeMap<String, (String, Origin)>,
+    warnings: &mut Vec<String>,
+) -> UserDataPart {
+    let bytes = match &input.user_data {
+        Err(why) => return UserDataPart::failed(format!("cannot fetch the user-data: {why}")),
+        Ok(bytes) => bytes.clone(),
+    };
+    let (source, load_findings) = crate::source::load(&input.name, bytes.clone());
+    for (name, (_, from)) in vals {
+        if *from == Origin::Missing && uses(&source.text, name) {
+            warnings.push(format!(
+                "the user-data uses ${name}, but neither the datasource nor {} provides it; it becomes empty",
+                env_name(name)
+            ));
+        }
+    }
+    let load_error = load_findings
+        .iter()
+        .find(|f| f.severity == Severity::Error)
+        .map(|f| f.message.clone());
+    let vars: BTreeMap<String, String> = vals
+        .iter()
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect();
+    let options = || Options {
+        target: Target::Tree,
+        vars: vars.clone(),
+        plan: PlanOptions {
+            update_conf_base: input.update_conf_base.clone(),
+        },
+    };
+    let mut part = match (source.kind, load_error) {
+        (UserData::Unrecognized, why) => UserDataPart::failed(format!(
+            "unrecognized user-data format: it is neither #cloud-config, a #! script nor an Ignition config{}",
+            why.map(|w| format!(" ({w})")).unwrap_or_default()
+        )),
+        (_, Some(why)) => UserDataPart::failed(format!("cannot read the user-data: {why}")),
+        (UserData::Empty, None) => UserDataPart::default(),
+        (UserData::Template, None) => UserDataPart::failed(
+            "the user-data is a `## template: jinja` template: render it per node before it reaches the node (kindling render, or compile --inventory); only the metadata is applied"
+                .into(),
+        ),
+        (UserData::Ignition, None) => {
+            return UserDataPart {
+                ignition: true,
+                ..UserDataPart::default()
+            };
+        }
+        (UserData::Script, None) => UserDataPart {
+            plan: script_plan(&compile::substitute(&source.text, &vars), &input.workspace),
+            ..UserDataPart::default()
+        },
+        (UserData::Multipart, None) => multipart_part(input, bytes, &options()),
+        (UserData::CloudConfig, None) => {
+            let c = compile::compile(&input.name, bytes, &options());
+            match &c.plan {
+                Some(p) => UserDataPart {
+                    plan: p.clone(),
+                    ..UserDataPart::default()
+                },
+                None => UserDataPart::failed(
+                    "the user-data has errors (listed above); only the metadata is applied".into(),
+                ),
+            }
+            .with_compiled(c)
+        }
+    };
+    part.source = Some(source);
+    part
+}
+
+impl UserDataPart {
+    fn with_compiled(self, compiled: Compiled) -> Self {
+        UserDataPart {
+            compiled: Some(compiled),
+            ..self
+        }
+    }
+}
+
+/// Flatcar's coreos-cloudinit: substitution per part, cloud-config parts and scripts in
+/// part order, nothing at all when one part fails to parse.
+fn multipart_part(input: &Input<'_>, bytes: Vec<u8>, options: &Options) -> UserDataPart {
+    let parts = compile::multipart::compile(crate::validate(&input.name, bytes), options);
+    let part = if parts.compiled.plan.is_some() {
+        let plans = parts
+            .steps
+            .iter()
+            .map(|s| match s {
+                compile::multipart::Step::Plan(p) => p.clone(),
+                compile::multipart::Step::Script { text, .. } => {
+                    script_plan(text, &input.workspace)
+                }
+            })
+            .collect();
+        UserDataPart {
+            plan: compile::multipart::merge(plans),
+            ..UserDataPart::default()
+        }
+    } else {
+        UserDataPart::failed(
+            "a part of the multipart user-data has errors (listed above); no part is applied, only the metadata"
+                .into(),
+        )
+    };
+    part.with_compiled(parts.compiled)
+}
+
+/// The metadata's hostname `h`, unless the user-data sets one (it wins, with a warning).
+fn merge_hostname(plan: &mut Plan, h: String, warnings: &mut Vec<String>) {
+    let ours = plan.actions.iter().find_map(|a| match &a.kind {
+        ActionKind::SetHostname { hostname } => Some(hostname.clone()),
+        _ => None,
+    });
+    match ours {
+        Some(u) if u != h => warnings.push(format!(
+            "user-data hostname ({u}) overrides metadata hostname ({h})"
+        )),
+        Some(_) => {}
+        None => {
+            add_file(
+                plan,
+                meta_file(
+                    "/etc/hostname",
+                    format!("{h}\n").into_bytes(),
+                    0o644,
+                    "hostname",
+                ),
+            );
+            plan.actions
+                .insert(0, action(ActionKind::SetHostname { hostname: h }));
+        }
+    }
+}
+
+/// The metadata's SSH keys, appended to the user-data's keys for core.
+fn merge_keys(plan: &mut Plan, md: &Metadata) {
     let keys: Vec<String> = md
         .ssh_keys
         .iter()
         .map(|(_, k)| k.trim().to_string())
         .filter(|k| !k.is_empty())
         .collect();
-    if !keys.is_empty() {
-        let existing = plan.actions.iter_mut().find_map(|a| match &mut a.kind {
-            ActionKind::AuthorizeKeys { user, keys } if user == "core" => Some(keys),
-            _ => None,
-        });
-        match existing {
-            Some(list) => {
-                for k in keys {
-                    if !list.contains(&k) {
-                        list.push(k);
-                    }
-                }
-            }
-            None => {
-                let at = plan
-                    .actions
-                    .iter()
-                    .rposition(|a| {
-                        matches!(
-                            a.kind,
-                            ActionKind::SetHostname { .. } | ActionKind::CreateUser { .. }
-                        )
-                    })
-                    .map_or(0, |i| i + 1);
-                plan.actions.insert(
-                    at,
-                    action(ActionKind::AuthorizeKeys {
-                        user: "core".into(),
-                        keys,
-                    }),
-                );
+    if keys.is_empty() {
+        return;
+    }
+    let existing = plan.actions.iter_mut().find_map(|a| match &mut a.kind {
+        ActionKind::AuthorizeKeys { user, keys } if user == "core" => Some(keys),
+        _ => None,
+    });
+    if let Some(list) = existing {
+        for k in keys {
+            if !list.contains(&k) {
+                list.push(k);
             }
         }
+        return;
     }
-    // /etc/environment, unless the user-data writes it.
+    let at = plan
+        .actions
+        .iter()
+        .rposition(|a| {
+            matches!(
+                a.kind,
+                ActionKind::SetHostname { .. } | ActionKind::CreateUser { .. }
+            )
+        })
+        .map_or(0, |i| i + 1);
+    plan.actions.insert(
+        at,
+        action(ActionKind::AuthorizeKeys {
+            user: "core".into(),
+            keys,
+        }),
+    );
+}
+
+/// The `COREOS_*` values merged into `/etc/environment`, unless the user-data writes it.
+fn merge_environment(
+    plan: &mut Plan,
+    vals: &BTreeMap<String, (String, Origin)>,
+    etc_environment: &str,
+) {
     let pending: BTreeMap<String, String> = vals
         .iter()
         .filter(|(_, (v, _))| !v.is_empty())
         .map(|(k, (v, _))| (env_name(k), v.clone()))
         .collect();
     if !pending.is_empty() && plan.file("/etc/environment").is_none() {
-        let merged = merge_env(&input.etc_environment, &pending);
+        let merged = merge_env(etc_environment, &pending);
         add_file(
-            &mut plan,
+            plan,
             meta_file(
                 "/etc/environment",
                 merged.into_bytes(),
@@ -404,44 +469,34 @@ pub fn build(input: Input<'_>) -> Result<Outcome, String> {
             ),
         );
     }
-    // Network units.
-    if let Some(kind) = &input.convert_netconf {
-        match &md.network {
-            None => warnings.push(format!(
-                "--convert-netconf={kind}: the datasource has no network config; no network units"
-            )),
-            Some(net) => {
-                let units = super::netconf::convert(kind, net)?;
-                for u in units {
-                    add_file(
-                        &mut plan,
-                        meta_file(
-                            &format!("/run/systemd/network/{}", u.name),
-                            u.content.into_bytes(),
-                            0o644,
-                            &format!("network config ({kind})"),
-                        ),
-                    );
-                }
-                ensure_reload(&mut plan);
-                if !plan
-                    .actions
-                    .iter()
-                    .any(|a| a.kind == ActionKind::RestartNetworkd)
-                {
-                    insert_before_commands(&mut plan, action(ActionKind::RestartNetworkd));
-                }
-            }
-        }
+}
+
+/// The provider's network config as runtime networkd units, with a networkd restart.
+fn add_network_units(
+    plan: &mut Plan,
+    kind: &str,
+    net: &super::NetworkConfig,
+) -> Result<(), netconf::Error> {
+    for u in netconf::convert(kind, net)? {
+        add_file(
+            plan,
+            meta_file(
+                &format!("/run/systemd/network/{}", u.name),
+                u.content.into_bytes(),
+                0o644,
+                &format!("network config ({kind})"),
+            ),
+        );
     }
-    Ok(Outcome {
-        plan,
-        warnings,
-        failure,
-        ignition: false,
-        compiled,
-        source: original,
-    })
+    ensure_reload(plan);
+    if !plan
+        .actions
+        .iter()
+        .any(|a| a.kind == ActionKind::RestartNetworkd)
+    {
+        insert_before_commands(plan, action(ActionKind::RestartNetworkd));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

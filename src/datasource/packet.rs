@@ -7,13 +7,12 @@
 //! in coreos-cloudinit). Difference: coreos-cloudinit puts *every* IPv6 address, private ones
 //! included, into `$public_ipv6` and never sets `$private_ipv6`; kindling honours `public`.
 
-use std::net::IpAddr;
-
 use serde::Deserialize;
 
-use super::http::{Client, join};
+use super::http::Client;
+pub use super::network::{Netblock, NetworkData, Nic};
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, NetworkConfig,
+    Availability, Datasource, FetchError, Fut, Identity, Metadata, NetworkConfig, json_document,
 };
 
 /// Packet's metadata service.
@@ -23,51 +22,6 @@ pub struct Packet {
     pub root: String,
     /// The client.
     pub client: Client,
-}
-
-/// One address block.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Netblock {
-    /// The address.
-    pub address: IpAddr,
-    /// Prefix length (used when `netmask` is missing).
-    #[serde(default)]
-    pub cidr: Option<u8>,
-    /// The mask, as an address.
-    #[serde(default)]
-    pub netmask: Option<IpAddr>,
-    /// The gateway.
-    #[serde(default)]
-    pub gateway: Option<IpAddr>,
-    /// 4 or 6.
-    #[serde(default)]
-    pub address_family: u8,
-    /// Whether public.
-    #[serde(default)]
-    pub public: bool,
-}
-
-/// One NIC.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Nic {
-    /// Kernel name (`enp1s0f0`).
-    #[serde(default)]
-    pub name: String,
-    /// MAC address.
-    #[serde(default)]
-    pub mac: String,
-}
-
-/// Packet's `network` object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct NetworkData {
-    /// NICs.
-    pub interfaces: Vec<Nic>,
-    /// Address blocks.
-    pub addresses: Vec<Netblock>,
-    /// Name servers (`None`: not given, Google's are used).
-    pub dns: Option<Vec<IpAddr>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,11 +38,9 @@ struct Document {
 /// When it is not the expected JSON.
 pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
     let mut md = Metadata::default();
-    if bytes.is_empty() {
+    let Some(doc) = json_document::<Document>(bytes, from)? else {
         return Ok(md);
-    }
-    let doc: Document =
-        serde_json::from_slice(bytes).map_err(|e| FetchError::Malformed(format!("{from}: {e}")))?;
+    };
     for b in &doc.network.addresses {
         match (b.address_family, b.public) {
             (4, true) => md.public_ipv4 = Some(b.address),
@@ -97,42 +49,25 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Metadata, FetchError> {
             (_, false) => md.private_ipv6 = Some(b.address),
         }
     }
-    md.hostname = (!doc.hostname.is_empty()).then_some(doc.hostname);
-    md.ssh_keys = doc
-        .ssh_keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (i.to_string(), k))
-        .collect();
+    md.set_host_and_keys(doc.hostname, doc.ssh_keys);
     md.network = Some(NetworkConfig::Packet(doc.network));
     Ok(md)
 }
 
 impl Datasource for Packet {
-    fn kind(&self) -> &'static str {
-        "packet-metadata-service"
-    }
-
-    fn location(&self) -> String {
-        self.root.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("packet-metadata-service", &self.root)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
-        Box::pin(async move { self.client.availability(&join(&self.root, ""), &[]).await })
+        Box::pin(self.client.availability_under(&self.root, ""))
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "userdata");
-            self.client.fetch_data(&url, &[], MAX_USER_DATA).await
-        })
+        Box::pin(self.client.user_data_under(&self.root, "userdata"))
     }
 
     fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move {
-            let url = join(&self.root, "metadata");
-            let body = self.client.fetch_data(&url, &[], MAX_METADATA).await?;
-            parse(&body, &url)
-        })
+        Box::pin(self.client.metadata_under(&self.root, "metadata", parse))
     }
 }

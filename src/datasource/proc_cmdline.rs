@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::http::Client;
-use super::{Availability, Datasource, FetchError, Fut, MAX_USER_DATA, Metadata};
+use super::{Availability, Datasource, FetchError, Fut, Identity, MAX_USER_DATA};
 
 /// The kernel command line's `cloud-config-url`.
 #[derive(Debug, Clone)]
@@ -45,29 +45,22 @@ pub fn find_url(cmdline: &str) -> Option<String> {
 }
 
 impl ProcCmdline {
-    fn url(&self) -> Result<String, String> {
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+    fn url(&self) -> Result<String, FetchError> {
+        let text = std::fs::read_to_string(&self.path).map_err(|e| {
+            FetchError::Malformed(format!("cannot read {}: {e}", self.path.display()))
+        })?;
         find_url(&text).ok_or_else(|| {
-            format!(
+            FetchError::Malformed(format!(
                 "{} has no cloud-config-url=URL; waiting cannot help",
                 self.path.display()
-            )
+            ))
         })
     }
 }
 
 impl Datasource for ProcCmdline {
-    fn kind(&self) -> &'static str {
-        "proc-cmdline"
-    }
-
-    fn location(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn availability_changes(&self) -> bool {
-        false
+    fn identity(&self) -> Identity {
+        Identity::once("proc-cmdline", self.path.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
@@ -77,23 +70,19 @@ impl Datasource for ProcCmdline {
                     Ok(_) => Availability::Available,
                     Err(e) => Availability::Never(format!("cloud-config-url: {e}")),
                 },
-                Err(why) => Availability::Never(why),
+                Err(why) => Availability::Never(why.to_string()),
             }
         })
     }
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
         Box::pin(async move {
-            let url = self.url().map_err(FetchError::Malformed)?;
+            let url = self.url()?;
             self.client
                 .get_retry(&url, &[], MAX_USER_DATA)
                 .await
                 .map_err(Into::into)
         })
-    }
-
-    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move { Ok(Metadata::default()) })
     }
 }
 

@@ -7,7 +7,7 @@
 //! Every step is bounded: one deadline covers the write and the read (each wait is a
 //! `poll(2)` with the time left), the reply is capped, and a device that never answers or
 //! never sends the terminator ends with a clear error. The exchange blocks, so the async
-//! caller runs it on tokio's blocking pool ([`request`]); it ends by itself at the deadline.
+//! caller runs it on tokio's blocking pool ([`request`]); every failure is an [`Error`] naming the device; it ends by itself at the deadline.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,107 +15,222 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 use rustix::termios::{ControlModes, OptionalActions, QueueSelector};
 
-/// Send `request` on the serial port `path` at `baud` and read the reply up to `end` (not
-/// included), at most `limit` bytes, within `budget`; on a blocking thread.
-///
-/// # Errors
-/// A message naming the device: it cannot be opened, is not a terminal, stays silent past
-/// the budget, or sends more than `limit` bytes without `end`.
-pub async fn request(
-    path: &Path,
-    baud: u32,
-    request: &[u8],
-    end: u8,
-    limit: usize,
-    budget: Duration,
-) -> Result<Vec<u8>, String> {
-    let path: PathBuf = path.to_path_buf();
-    let request = request.to_vec();
-    tokio::task::spawn_blocking(move || exchange(&path, baud, &request, end, limit, budget))
-        .await
-        .map_err(|e| format!("the serial exchange failed: {e}"))?
+/// One exchange: what to send, and how to read the reply.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The line speed.
+    pub baud: u32,
+    /// The bytes to send.
+    pub request: Vec<u8>,
+    /// The byte that ends the reply (not included in it).
+    pub end: u8,
+    /// The most bytes the reply may have.
+    pub limit: usize,
+    /// How long the write and the read may take together.
+    pub budget: Duration,
 }
 
-/// [`request`], blocking the calling thread (at most `budget`).
+/// Why an exchange failed; each message names the device.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The device cannot be opened.
+    #[error("cannot open the serial port {dev}: {source}")]
+    Open {
+        /// The device.
+        dev: String,
+        /// Why.
+        source: Errno,
+    },
+    /// The device is not a terminal.
+    #[error("{dev} is not a serial port (termios: {source})")]
+    NotSerial {
+        /// The device.
+        dev: String,
+        /// Why.
+        source: Errno,
+    },
+    /// The line cannot be set up (speed, raw mode, flush).
+    #[error("{dev}: cannot {what}: {source}")]
+    Setup {
+        /// The device.
+        dev: String,
+        /// What was being set up (`set 115200 baud`, `set raw mode`, ...).
+        what: String,
+        /// Why.
+        source: Errno,
+    },
+    /// Waiting for the device failed.
+    #[error("{dev}: {source}")]
+    Wait {
+        /// The device.
+        dev: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The budget ended before the reply did.
+    #[error(
+        "{dev} did not answer within {seconds:.1} s ({got} byte(s) received, no end-of-reply byte 0x{end:02x})"
+    )]
+    Silent {
+        /// The device.
+        dev: String,
+        /// The budget, in seconds.
+        seconds: f64,
+        /// Bytes of the reply received.
+        got: usize,
+        /// The end-of-reply byte.
+        end: u8,
+    },
+    /// Writing the request failed.
+    #[error("cannot write to {dev}: {source}")]
+    Write {
+        /// The device.
+        dev: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading the reply failed.
+    #[error("cannot read {dev}: {source}")]
+    Read {
+        /// The device.
+        dev: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The device closed before the end of the reply.
+    #[error("{dev} closed after {got} byte(s), before the end of the reply")]
+    Closed {
+        /// The device.
+        dev: String,
+        /// Bytes of the reply received.
+        got: usize,
+    },
+    /// The reply is longer than the limit.
+    #[error("{dev} sent more than {kib} KiB without the end-of-reply byte 0x{end:02x}")]
+    TooLong {
+        /// The device.
+        dev: String,
+        /// The limit, in KiB.
+        kib: usize,
+        /// The end-of-reply byte.
+        end: u8,
+    },
+    /// The blocking task did not finish.
+    #[error("the serial exchange failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Send the exchange's request on the serial port `path` and read the reply up to its end
+/// byte (not included), within its limit and budget; on a blocking thread.
+///
+/// # Errors
+/// An [`Error`] naming the device: it cannot be opened, is not a terminal, stays silent
+/// past the budget, or sends more than the limit without the end byte.
+pub async fn request(path: &Path, exchange: Exchange) -> Result<Vec<u8>, Error> {
+    let path: PathBuf = path.to_path_buf();
+    tokio::task::spawn_blocking(move || run(&path, &exchange)).await?
+}
+
+/// [`request`], blocking the calling thread (at most the budget).
 ///
 /// # Errors
 /// As [`request`].
-pub fn exchange(
-    path: &Path,
-    baud: u32,
-    request: &[u8],
-    end: u8,
-    limit: usize,
-    budget: Duration,
-) -> Result<Vec<u8>, String> {
-    let deadline = Instant::now() + budget;
-    let dev = path.display();
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| format!("cannot open the serial port {dev}: {e}"))?;
-    let mut tio = rustix::termios::tcgetattr(&fd)
-        .map_err(|e| format!("{dev} is not a serial port (termios: {e})"))?;
-    tio.make_raw();
-    // CLOCAL: no modem control lines to wait for; CREAD: the receiver on.
-    tio.control_modes |= ControlModes::CLOCAL | ControlModes::CREAD;
-    tio.set_speed(baud)
-        .map_err(|e| format!("{dev}: cannot set {baud} baud: {e}"))?;
-    rustix::termios::tcsetattr(&fd, OptionalActions::Now, &tio)
-        .map_err(|e| format!("{dev}: cannot set raw mode: {e}"))?;
-    // Bytes left over from an earlier, interrupted exchange would be read as this reply.
-    rustix::termios::tcflush(&fd, QueueSelector::IFlush)
-        .map_err(|e| format!("{dev}: cannot flush stale input: {e}"))?;
-    let mut port = std::fs::File::from(fd);
-    let silent = |got: usize| {
-        format!(
-            "{dev} did not answer within {:.1} s ({got} byte(s) received, no end-of-reply byte 0x{end:02x})",
-            budget.as_secs_f64()
-        )
+pub fn run(path: &Path, x: &Exchange) -> Result<Vec<u8>, Error> {
+    let deadline = Instant::now() + x.budget;
+    let dev = path.display().to_string();
+    let port = open_raw(path, &dev, x.baud)?;
+    let silent = |got: usize| Error::Silent {
+        dev: dev.clone(),
+        seconds: x.budget.as_secs_f64(),
+        got,
+        end: x.end,
+    };
+    let waited = |e| Error::Wait {
+        dev: dev.clone(),
+        source: e,
     };
     let mut sent = 0;
-    while sent < request.len() {
-        if !wait(&port, PollFlags::OUT, deadline).map_err(|e| format!("{dev}: {e}"))? {
+    while sent < x.request.len() {
+        if !wait(&port, PollFlags::OUT, deadline).map_err(waited)? {
             return Err(silent(0));
         }
-        match port.write(&request[sent..]) {
+        match (&port).write(&x.request[sent..]) {
             Ok(n) => sent += n,
             Err(e) if retry(&e) => {}
-            Err(e) => return Err(format!("cannot write to {dev}: {e}")),
+            Err(source) => return Err(Error::Write { dev, source }),
         }
     }
     let mut reply = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        if !wait(&port, PollFlags::IN, deadline).map_err(|e| format!("{dev}: {e}"))? {
+        if !wait(&port, PollFlags::IN, deadline).map_err(waited)? {
             return Err(silent(reply.len()));
         }
-        match port.read(&mut buf) {
+        match (&port).read(&mut buf) {
             Ok(0) => {
-                return Err(format!(
-                    "{dev} closed after {} byte(s), before the end of the reply",
-                    reply.len()
-                ));
+                return Err(Error::Closed {
+                    dev,
+                    got: reply.len(),
+                });
             }
             Ok(n) => {
                 let chunk = &buf[..n];
-                let at = chunk.iter().position(|b| *b == end);
+                let at = chunk.iter().position(|b| *b == x.end);
                 reply.extend_from_slice(&chunk[..at.unwrap_or(n)]);
-                if reply.len() > limit {
-                    return Err(too_long(&dev, limit, end));
+                if reply.len() > x.limit {
+                    return Err(Error::TooLong {
+                        dev,
+                        kib: x.limit / 1024,
+                        end: x.end,
+                    });
                 }
                 if at.is_some() {
                     return Ok(reply);
                 }
             }
             Err(e) if retry(&e) => {}
-            Err(e) => return Err(format!("cannot read {dev}: {e}")),
+            Err(source) => return Err(Error::Read { dev, source }),
         }
     }
+}
+
+/// Open the port without becoming its controlling terminal, in raw mode at `baud`, with
+/// stale input discarded.
+fn open_raw(path: &Path, dev: &str, baud: u32) -> Result<std::fs::File, Error> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|source| Error::Open {
+        dev: dev.to_string(),
+        source,
+    })?;
+    let mut tio = rustix::termios::tcgetattr(&fd).map_err(|source| Error::NotSerial {
+        dev: dev.to_string(),
+        source,
+    })?;
+    let setup = |what: String| {
+        move |source| Error::Setup {
+            dev: dev.to_string(),
+            what,
+            source,
+        }
+    };
+    tio.make_raw();
+    // CLOCAL: no modem control lines to wait for; CREAD: the receiver on.
+    tio.control_modes |= ControlModes::CLOCAL | ControlModes::CREAD;
+    tio.set_speed(baud)
+        .map_err(setup(format!("set {baud} baud")))?;
+    rustix::termios::tcsetattr(&fd, OptionalActions::Now, &tio)
+        .map_err(setup("set raw mode".into()))?;
+    // Bytes left over from an earlier, interrupted exchange would be read as this reply.
+    rustix::termios::tcflush(&fd, QueueSelector::IFlush)
+        .map_err(setup("flush stale input".into()))?;
+    Ok(std::fs::File::from(fd))
 }
 
 fn retry(e: &std::io::Error) -> bool {
@@ -145,11 +260,4 @@ fn wait(port: &std::fs::File, events: PollFlags, deadline: Instant) -> std::io::
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-fn too_long(dev: &std::path::Display<'_>, limit: usize, end: u8) -> String {
-    format!(
-        "{dev} sent more than {} KiB without the end-of-reply byte 0x{end:02x}",
-        limit / 1024
-    )
 }

@@ -2,7 +2,7 @@
 //! user-data is a retried GET of the same URL; no metadata.
 
 use super::http::Client;
-use super::{Availability, Datasource, FetchError, Fut, MAX_USER_DATA, Metadata};
+use super::{Availability, Datasource, FetchError, Fut, Identity, MAX_USER_DATA};
 
 /// A user-data URL.
 #[derive(Debug, Clone)]
@@ -14,12 +14,8 @@ pub struct Url {
 }
 
 impl Datasource for Url {
-    fn kind(&self) -> &'static str {
-        "url"
-    }
-
-    fn location(&self) -> String {
-        self.url.clone()
+    fn identity(&self) -> Identity {
+        Identity::waiting("url", &self.url)
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
@@ -34,9 +30,5 @@ impl Datasource for Url {
                 .await
                 .map_err(Into::into)
         })
-    }
-
-    fn fetch_metadata(&self) -> Fut<'_, Result<Metadata, FetchError>> {
-        Box::pin(async move { Ok(Metadata::default()) })
     }
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use super::http::Client;
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
     NetworkConfig, read_bounded,
 };
 
@@ -37,9 +37,8 @@ pub struct VmwareOvf {
 ///
 /// # Errors
 /// When the document is not XML.
-pub fn properties(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let root = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)
-        .map_err(|e| e.to_string())?;
+pub fn properties(text: &str) -> Result<BTreeMap<String, String>, crate::xml::XmlError> {
+    let root = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)?;
     let mut out = BTreeMap::new();
     for section in root.children_named("PropertySection") {
         for p in section.children_named("Property") {
@@ -172,28 +171,18 @@ impl VmwareOvf {
 }
 
 impl Datasource for VmwareOvf {
-    fn kind(&self) -> &'static str {
-        "vmware"
-    }
-
-    fn location(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn availability_changes(&self) -> bool {
-        false
+    fn identity(&self) -> Identity {
+        Identity::once("vmware", self.path.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
         Box::pin(async move {
-            if self.path.is_file() {
-                Availability::Available
-            } else {
+            Availability::if_present(self.path.is_file(), || {
                 Availability::Never(format!(
                     "{} does not exist; waiting cannot help",
                     self.path.display()
                 ))
-            }
+            })
         })
     }
 

@@ -32,7 +32,8 @@ use tokio::io::AsyncReadExt;
 
 use super::http::Client;
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, vmware,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    vmware,
 };
 
 /// The longest one `vmware-rpctool` call may take (a real call takes milliseconds).
@@ -267,16 +268,11 @@ async fn capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>, limit: usize) 
 }
 
 impl Datasource for VmwareGuestinfo {
-    fn kind(&self) -> &'static str {
-        "vmware"
-    }
-
-    fn location(&self) -> String {
-        format!("guestinfo via {}", self.rpctool.display())
-    }
-
-    fn availability_changes(&self) -> bool {
-        false
+    fn identity(&self) -> Identity {
+        Identity::once(
+            "vmware",
+            format_args!("guestinfo via {}", self.rpctool.display()),
+        )
     }
 
     fn availability(&self) -> Fut<'_, Availability> {

@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use super::{
-    Availability, Datasource, FetchError, Fut, MAX_METADATA, MAX_USER_DATA, Metadata, read_bounded,
+    Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
+    read_bounded,
 };
 
 /// The Azure agent's directory.
@@ -21,9 +22,8 @@ pub struct Waagent {
 ///
 /// # Errors
 /// When the document is not XML.
-pub fn shared_config(text: &str) -> Result<Metadata, String> {
-    let doc = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)
-        .map_err(|e| e.to_string())?;
+pub fn shared_config(text: &str) -> Result<Metadata, crate::xml::XmlError> {
+    let doc = crate::xml::parse(text.as_bytes(), &crate::xml::DATASOURCE_LIMITS)?;
     let wanted = doc
         .child("Incarnation")
         .and_then(|i| i.attr("instance"))
@@ -49,24 +49,19 @@ pub fn shared_config(text: &str) -> Result<Metadata, String> {
 }
 
 impl Datasource for Waagent {
-    fn kind(&self) -> &'static str {
-        "waagent"
-    }
-
-    fn location(&self) -> String {
-        self.root.display().to_string()
+    fn identity(&self) -> Identity {
+        Identity::waiting("waagent", self.root.display())
     }
 
     fn availability(&self) -> Fut<'_, Availability> {
         Box::pin(async move {
-            if self.root.join("provisioned").exists() {
-                Availability::Available
-            } else {
+            let provisioned = self.root.join("provisioned");
+            Availability::if_present(provisioned.exists(), || {
                 Availability::NotYet(format!(
                     "{} is not there yet (the Azure agent writes it)",
-                    self.root.join("provisioned").display()
+                    provisioned.display()
                 ))
-            }
+            })
         })
     }
 

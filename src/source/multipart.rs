@@ -16,7 +16,12 @@ use std::io::Read;
 use mailparse::{MailHeaderMap, ParsedMail};
 
 use crate::diagnostic::{Finding, Span};
-use crate::rules;
+use crate::rules::source_multipart;
+use crate::rules::source_multipart_malformed;
+use crate::rules::source_multipart_skipped;
+
+mod detect;
+pub use detect::is_multipart;
 
 /// Most parts (leaves, nested ones counted) one user-data may have.
 pub const MAX_PARTS: usize = 100;
@@ -93,24 +98,6 @@ pub struct Split {
     pub findings: Vec<Finding>,
 }
 
-/// Whether `text` is a MIME message whose `Content-Type` is `multipart/...`: its first line
-/// is a `Content-Type:` or `MIME-Version:` header and the header block names a multipart type.
-#[must_use]
-pub fn is_multipart(text: &str) -> bool {
-    let first = text.split('\n').next().unwrap_or("").to_ascii_lowercase();
-    if !(first.starts_with("content-type:") || first.starts_with("mime-version:")) {
-        return false;
-    }
-    mailparse::parse_headers(text.as_bytes())
-        .ok()
-        .and_then(|(headers, _)| headers.get_first_value("Content-Type"))
-        .is_some_and(|v| {
-            mailparse::parse_content_type(&v)
-                .mimetype
-                .starts_with("multipart/")
-        })
-}
-
 /// Where a level of the message sits: in the whole file (offsets computable) or inside a
 /// decoded part (everything points at that part's header).
 #[derive(Clone, Copy)]
@@ -129,7 +116,7 @@ struct Reader<'a> {
 }
 
 fn malformed(span: Span, message: impl Into<String>) -> Finding {
-    rules::source_multipart_malformed::RULE.at(span, message)
+    source_multipart_malformed::RULE.at(span, message)
 }
 
 /// Byte offset of `inner` in `base`, when `inner` is a slice of it.
@@ -137,6 +124,15 @@ fn offset_in(base: &[u8], inner: &[u8]) -> Option<usize> {
     let b = base.as_ptr() as usize;
     let i = inner.as_ptr() as usize;
     (i >= b && i + inner.len() <= b + base.len()).then(|| i - b)
+}
+
+/// Refuse a message that is not multipart/mixed, with `refusal` of its type.
+fn mixed_only(mail: &ParsedMail<'_>, refusal: impl FnOnce(&str) -> Finding) -> Result<(), Finding> {
+    if mail.ctype.mimetype == "multipart/mixed" {
+        Ok(())
+    } else {
+        Err(refusal(&mail.ctype.mimetype))
+    }
 }
 
 /// Split a multipart user-data (`text` is the whole file).
@@ -161,16 +157,13 @@ pub fn split(text: &str) -> Result<Split, Finding> {
         decoded_bytes: 0,
         seen: 0,
     };
-    if mail.ctype.mimetype != "multipart/mixed" {
-        return Err(malformed(
+    mixed_only(&mail, |t| {
+        malformed(
             first_line,
-            format!(
-                "the user-data is {}; coreos-cloudinit reads only multipart/mixed",
-                mail.ctype.mimetype
-            ),
+            format!("the user-data is {t}; coreos-cloudinit reads only multipart/mixed"),
         )
-        .with_help("write it as multipart/mixed (`cloud-init devel make-mime` does)"));
-    }
+        .with_help("write it as multipart/mixed (`cloud-init devel make-mime` does)")
+    })?;
     reader.multipart(&mail, Place::File, first_line, 1)?;
     if reader.parts.is_empty() {
         return Err(malformed(
@@ -274,7 +267,7 @@ impl Reader<'_> {
             }
             self.count(header)?;
             let number = self.seen;
-            self.findings.push(rules::source_multipart_skipped::RULE.at(
+            self.findings.push(source_multipart_skipped::RULE.at(
                 header,
                 format!("part {number} is {content_type}; only multipart/mixed is read"),
             ));
@@ -291,56 +284,15 @@ impl Reader<'_> {
             Some(f) => format!("part {number} ({f})"),
             None => format!("part {number}"),
         };
-        let encoding = mail
-            .headers
-            .get_first_value("Content-Transfer-Encoding")
-            .map(|e| e.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        let mut decoded = Vec::new();
-        let encoded = mail.get_body_encoded();
-        let (mut bytes, mut body_at) = match &encoded {
-            mailparse::body::Body::Base64(b) | mailparse::body::Body::QuotedPrintable(b) => {
-                decoded.push(if encoding == "base64" {
-                    "base64"
-                } else {
-                    "quoted-printable"
-                });
-                let out = b.get_decoded().map_err(|e| {
-                    malformed(
-                        header,
-                        format!("{label}: its {encoding} body does not decode: {e}"),
-                    )
-                })?;
-                (out, None)
-            }
-            mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => {
-                let raw = b.get_raw();
-                let at = match place {
-                    Place::File => offset_in(self.whole, raw),
-                    Place::Decoded(_) => None,
-                };
-                (raw.to_vec(), at)
-            }
-            mailparse::body::Body::Binary(b) => {
-                let raw = b.get_raw();
-                let at = match place {
-                    Place::File => offset_in(self.whole, raw),
-                    Place::Decoded(_) => None,
-                };
-                (raw.to_vec(), at)
-            }
-        };
+        let (mut bytes, mut body_at, mut decoded) = self.body(mail, place, header, &label)?;
         self.budget(bytes.len(), header)?;
         let gzip_type = GZIP_TYPES.contains(&content_type.as_str());
         if gzip_type {
             bytes = self.gunzip(&bytes, header, &label)?;
             decoded.push("gzip");
             body_at = None;
-        }
-        // A gzip part may hold a whole MIME message (coreos-cloudinit reads it again).
-        if gzip_type {
-            let as_text = String::from_utf8_lossy(&bytes);
-            if is_multipart(&as_text) {
+            // A gzip part may hold a whole MIME message (coreos-cloudinit reads it again).
+            if is_multipart(&String::from_utf8_lossy(&bytes)) {
                 return self.nested_message(&bytes, header, depth);
             }
         }
@@ -353,78 +305,13 @@ impl Reader<'_> {
             )
             .with_help("send binary parts base64-encoded (Content-Transfer-Encoding: base64)")
         })?;
-        let first = text.split('\n').next().unwrap_or("").trim_end();
-        let sniff = || -> Option<PartKind> {
-            if first.starts_with("#!") {
-                Some(PartKind::Script)
-            } else if first == super::classify::HEADER {
-                Some(PartKind::CloudConfig)
-            } else if super::classify::is_ignition(&text) {
-                Some(PartKind::Ignition)
-            } else {
-                None
-            }
+        let declared_type = Declared {
+            content_type: &content_type,
+            declared,
+            gzip_type,
         };
-        let guessable = !declared
-            || gzip_type
-            || matches!(
-                content_type.as_str(),
-                "text/plain" | "application/octet-stream"
-            );
-        let kind = match content_type.as_str() {
-            "text/cloud-config" => PartKind::CloudConfig,
-            "text/x-shellscript" => {
-                if !first.starts_with("#!") {
-                    return Err(malformed(
-                        header,
-                        format!("{label} is text/x-shellscript but does not start with #!"),
-                    )
-                    .with_help("start the script with its interpreter line, e.g. #!/bin/bash"));
-                }
-                PartKind::Script
-            }
-            _ if guessable => sniff().unwrap_or_else(|| {
-                PartKind::Skipped(format!(
-                    "{label} is {content_type} and neither #cloud-config, a #! script nor Ignition"
-                ))
-            }),
-            _ => match sniff() {
-                Some(PartKind::Ignition) => PartKind::Ignition,
-                Some(looks) => PartKind::Skipped(format!(
-                    "{label} is {content_type}, which kindling does not apply (it looks like a {}; coreos-cloudinit would guess so and run it)",
-                    if looks == PartKind::Script {
-                        "#! script"
-                    } else {
-                        "cloud-config"
-                    }
-                )),
-                None => PartKind::Skipped(format!(
-                    "{label} is {content_type}, which kindling does not apply"
-                )),
-            },
-        };
-        match &kind {
-            PartKind::Skipped(why) => self
-                .findings
-                .push(rules::source_multipart_skipped::RULE.at(header, why.clone())),
-            PartKind::Ignition => self.findings.push(
-                rules::source_multipart::RULE.at(
-                    header,
-                    format!("{label} is an Ignition config: it is left to Ignition and not applied"),
-                )
-                .with_help("nothing to do here: Ignition reads its config on first boot, not from this user-data"),
-            ),
-            _ if guessable && declared && !gzip_type => self.findings.push(
-                rules::source_multipart::RULE.at(
-                    header,
-                    format!(
-                        "{label} is {content_type}; its first line says it is a {}",
-                        if kind == PartKind::Script { "#! script" } else { "cloud-config" }
-                    ),
-                ),
-            ),
-            _ => {}
-        }
+        let kind = declared_type.kind(&text, header, &label)?;
+        self.note(&kind, &declared_type, header, &label);
         self.parts.push(Part {
             number,
             content_type: if declared {
@@ -442,6 +329,76 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// A part's body with its transfer encoding undone, where it starts in the whole file
+    /// (when it is there byte for byte), and what was undone.
+    fn body(
+        &self,
+        mail: &ParsedMail<'_>,
+        place: Place,
+        header: Span,
+        label: &str,
+    ) -> Result<Body, Finding> {
+        let raw_at = |raw: &[u8]| match place {
+            Place::File => offset_in(self.whole, raw),
+            Place::Decoded(_) => None,
+        };
+        Ok(match &mail.get_body_encoded() {
+            mailparse::body::Body::Base64(b) | mailparse::body::Body::QuotedPrintable(b) => {
+                let encoding = mail
+                    .headers
+                    .get_first_value("Content-Transfer-Encoding")
+                    .map(|e| e.trim().to_ascii_lowercase())
+                    .unwrap_or_default();
+                let undone = if encoding == "base64" {
+                    "base64"
+                } else {
+                    "quoted-printable"
+                };
+                let out = b.get_decoded().map_err(|e| {
+                    malformed(
+                        header,
+                        format!("{label}: its {encoding} body does not decode: {e}"),
+                    )
+                })?;
+                (out, None, vec![undone])
+            }
+            mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => {
+                (b.get_raw().to_vec(), raw_at(b.get_raw()), Vec::new())
+            }
+            mailparse::body::Body::Binary(b) => {
+                (b.get_raw().to_vec(), raw_at(b.get_raw()), Vec::new())
+            }
+        })
+    }
+
+    /// The finding a part's kind is worth: skipped, left to Ignition, or a type guessed
+    /// from its first line against its declared type.
+    fn note(&mut self, kind: &PartKind, declared: &Declared<'_>, header: Span, label: &str) {
+        let content_type = declared.content_type;
+        match kind {
+            PartKind::Skipped(why) => self
+                .findings
+                .push(source_multipart_skipped::RULE.at(header, why.clone())),
+            PartKind::Ignition => self.findings.push(
+                source_multipart::RULE.at(
+                    header,
+                    format!("{label} is an Ignition config: it is left to Ignition and not applied"),
+                )
+                .with_help("nothing to do here: Ignition reads its config on first boot, not from this user-data"),
+            ),
+            _ if declared.guessable() && declared.declared && !declared.gzip_type => self.findings.push(
+                source_multipart::RULE.at(
+                    header,
+                    format!(
+                        "{label} is {content_type}; its first line says it is a {}",
+                        if *kind == PartKind::Script { "#! script" } else { "cloud-config" }
+                    ),
+                ),
+            ),
+            _ => {}
+        }
+    }
+
     fn nested_message(&mut self, bytes: &[u8], header: Span, depth: usize) -> Result<(), Finding> {
         let mail = mailparse::parse_mail(bytes).map_err(|e| {
             malformed(
@@ -449,15 +406,12 @@ impl Reader<'_> {
                 format!("the MIME message inside this gzip part cannot be read: {e}"),
             )
         })?;
-        if mail.ctype.mimetype != "multipart/mixed" {
-            return Err(malformed(
+        mixed_only(&mail, |t| {
+            malformed(
                 header,
-                format!(
-                    "the message inside this gzip part is {}; only multipart/mixed is read",
-                    mail.ctype.mimetype
-                ),
-            ));
-        }
+                format!("the message inside this gzip part is {t}; only multipart/mixed is read"),
+            )
+        })?;
         self.multipart(&mail, Place::Decoded(header), header, depth + 1)
     }
 
@@ -511,6 +465,78 @@ impl Reader<'_> {
         }
         self.decoded_bytes += out.len();
         Ok(out)
+    }
+}
+
+/// A part's body: its bytes, where they start in the whole file (when there byte for byte),
+/// and what was undone to get them.
+type Body = (Vec<u8>, Option<usize>, Vec<&'static str>);
+
+/// A part's type as its headers give it.
+struct Declared<'a> {
+    /// Its `Content-Type`, lower case.
+    content_type: &'a str,
+    /// Whether it has a `Content-Type` header at all.
+    declared: bool,
+    /// Whether the type is one of the gzip types.
+    gzip_type: bool,
+}
+
+impl Declared<'_> {
+    /// Whether the type says nothing, so the first line decides (as coreos-cloudinit guesses).
+    fn guessable(&self) -> bool {
+        !self.declared
+            || self.gzip_type
+            || matches!(self.content_type, "text/plain" | "application/octet-stream")
+    }
+
+    /// What a part of this type with `text` is.
+    fn kind(&self, text: &str, header: Span, label: &str) -> Result<PartKind, Finding> {
+        let content_type = self.content_type;
+        let first = text.split('\n').next().unwrap_or("").trim_end();
+        let sniff = || -> Option<PartKind> {
+            if first.starts_with("#!") {
+                Some(PartKind::Script)
+            } else if first == super::classify::HEADER {
+                Some(PartKind::CloudConfig)
+            } else if super::classify::is_ignition(text) {
+                Some(PartKind::Ignition)
+            } else {
+                None
+            }
+        };
+        Ok(match content_type {
+            "text/cloud-config" => PartKind::CloudConfig,
+            "text/x-shellscript" => {
+                if !first.starts_with("#!") {
+                    return Err(malformed(
+                        header,
+                        format!("{label} is text/x-shellscript but does not start with #!"),
+                    )
+                    .with_help("start the script with its interpreter line, e.g. #!/bin/bash"));
+                }
+                PartKind::Script
+            }
+            _ if self.guessable() => sniff().unwrap_or_else(|| {
+                PartKind::Skipped(format!(
+                    "{label} is {content_type} and neither #cloud-config, a #! script nor Ignition"
+                ))
+            }),
+            _ => match sniff() {
+                Some(PartKind::Ignition) => PartKind::Ignition,
+                Some(looks) => PartKind::Skipped(format!(
+                    "{label} is {content_type}, which kindling does not apply (it looks like a {}; coreos-cloudinit would guess so and run it)",
+                    if looks == PartKind::Script {
+                        "#! script"
+                    } else {
+                        "cloud-config"
+                    }
+                )),
+                None => PartKind::Skipped(format!(
+                    "{label} is {content_type}, which kindling does not apply"
+                )),
+            },
+        })
     }
 }
 

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{
+use super::error::Error;
+use super::model::{
     Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, parse_cidr, parse_mac,
 };
 
@@ -35,24 +36,27 @@ fn is_start(line: &str) -> bool {
     ) || line.starts_with("allow-")
 }
 
-fn ip(text: &str, what: &str, iface: &str) -> Result<IpAddr, String> {
-    text.parse()
-        .map_err(|_| format!("interface {iface}: {what} {text:?} is not an IP address"))
+fn ip(text: &str, what: &'static str, iface: &str) -> Result<IpAddr, Error> {
+    text.parse().map_err(|_| Error::Address {
+        iface: iface.to_string(),
+        what,
+        text: text.to_string(),
+    })
 }
 
 fn hwaddress(
     options: &BTreeMap<String, Vec<String>>,
     iface: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Error> {
     match options.get("hwaddress").map(Vec::as_slice) {
         Some([kind, mac]) if kind == "ether" => parse_mac(mac)
             .map(Some)
-            .map_err(|_| format!("malformed hwaddress option for {iface:?}")),
+            .map_err(|_| Error::Hwaddress(iface.to_string())),
         _ => Ok(None),
     }
 }
 
-fn post_up_route(line: &str, iface: &str) -> Result<Option<Route>, String> {
+fn post_up_route(line: &str, iface: &str) -> Result<Option<Route>, Error> {
     if !line.starts_with("route add") {
         return Ok(None);
     }
@@ -67,7 +71,7 @@ fn post_up_route(line: &str, iface: &str) -> Result<Option<Route>, String> {
         match *f {
             "-net" => {
                 if let Ok(c) = parse_cidr(next) {
-                    let n = super::network(c);
+                    let n = super::model::network(c);
                     dest_ip = Some(n.ip);
                     prefix = Some(n.prefix);
                 } else {
@@ -93,14 +97,44 @@ fn post_up_route(line: &str, iface: &str) -> Result<Option<Route>, String> {
     })
 }
 
-fn parse_iface(attrs: &[&str], body: &[String]) -> Result<Stanza, String> {
+/// An `iface` stanza's options: `post-up`/`pre-down` lines collected, every other option
+/// as its words (a later one replaces an earlier one).
+type Options = BTreeMap<String, Vec<String>>;
+
+fn parse_iface(attrs: &[&str], body: &[String]) -> Result<Stanza, Error> {
     let [name, _family, method] = attrs else {
-        return Err(format!(
-            "iface {}: incorrect number of attributes (want NAME FAMILY METHOD)",
-            attrs.join(" ")
-        ));
+        return Err(Error::IfaceAttributes(attrs.join(" ")));
     };
-    let mut options: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let options = options(body);
+    let method = match *method {
+        "static" => static_method(name, &options)?,
+        "dhcp" => Method::Dhcp {
+            hwaddress: hwaddress(&options, name)?,
+        },
+        "manual" => Method::Manual,
+        "loopback" => {
+            return Ok(Stanza {
+                name: (*name).to_string(),
+                method: None,
+                kind: Kind::Physical,
+            });
+        }
+        other => {
+            return Err(Error::Method {
+                iface: (*name).to_string(),
+                method: other.to_string(),
+            });
+        }
+    };
+    Ok(Stanza {
+        name: (*name).to_string(),
+        method: Some(method),
+        kind: kind(name, &options)?,
+    })
+}
+
+fn options(body: &[String]) -> Options {
+    let mut options = Options::new();
     for line in body {
         if let Some(rest) = line
             .strip_prefix("post-up ")
@@ -121,102 +155,88 @@ fn parse_iface(attrs: &[&str], body: &[String]) -> Result<Stanza, String> {
             options.insert(key, t.map(str::to_string).collect());
         }
     }
-    let method = match *method {
-        "static" => {
-            let one = |k: &str| match options.get(k).map(Vec::as_slice) {
-                Some([v]) => Some(v.clone()),
-                _ => None,
-            };
-            let address = one("address").and_then(|a| a.parse::<IpAddr>().ok());
-            let prefix = one("netmask")
-                .and_then(|m| m.parse::<Ipv4Addr>().ok())
-                .and_then(|m| mask_prefix(IpAddr::V4(m)).ok());
-            let (Some(address), Some(prefix)) = (address, prefix) else {
-                return Err(format!(
-                    "malformed static network config for {name:?} (it needs `address` and an IPv4 `netmask`)"
-                ));
-            };
-            let mut routes = Vec::new();
-            if let Some(gw) = one("gateway") {
-                routes.push(Route {
-                    destination: Cidr {
-                        ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                        prefix: 0,
-                    },
-                    gateway: ip(&gw, "gateway", name)?,
-                });
-            }
-            let mut nameservers = Vec::new();
-            for n in options.get("dns-nameservers").into_iter().flatten() {
-                nameservers.push(ip(n, "dns-nameservers", name)?);
-            }
-            for p in options.get("post-up").into_iter().flatten() {
-                if let Some(r) = post_up_route(p, name)? {
-                    routes.push(r);
-                }
-            }
-            Method::Static {
-                addresses: vec![Cidr {
-                    ip: address,
-                    prefix,
-                }],
-                nameservers,
-                domains: Vec::new(),
-                routes,
-                hwaddress: hwaddress(&options, name)?,
-            }
-        }
-        "dhcp" => Method::Dhcp {
-            hwaddress: hwaddress(&options, name)?,
-        },
-        "manual" => Method::Manual,
-        "loopback" => {
-            return Ok(Stanza {
-                name: (*name).to_string(),
-                method: None,
-                kind: Kind::Physical,
-            });
-        }
-        other => return Err(format!("iface {name}: invalid config method {other:?}")),
+    options
+}
+
+/// The option's value when it has exactly one.
+fn one(options: &Options, key: &str) -> Option<String> {
+    match options.get(key).map(Vec::as_slice) {
+        Some([v]) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// `static`: `address` and an IPv4 `netmask`, the gateway as a default route, name servers,
+/// `post-up` routes and `hwaddress`.
+fn static_method(name: &str, options: &Options) -> Result<Method, Error> {
+    let address = one(options, "address").and_then(|a| a.parse::<IpAddr>().ok());
+    let prefix = one(options, "netmask")
+        .and_then(|m| m.parse::<Ipv4Addr>().ok())
+        .and_then(|m| mask_prefix(IpAddr::V4(m)).ok());
+    let (Some(address), Some(prefix)) = (address, prefix) else {
+        return Err(Error::StaticIncomplete(name.to_string()));
     };
-    let kind = if options.contains_key("vlan_raw_device") || name.contains('.') {
+    let mut routes = Vec::new();
+    if let Some(gw) = one(options, "gateway") {
+        routes.push(Route {
+            destination: Cidr {
+                ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                prefix: 0,
+            },
+            gateway: ip(&gw, "gateway", name)?,
+        });
+    }
+    let mut nameservers = Vec::new();
+    for n in options.get("dns-nameservers").into_iter().flatten() {
+        nameservers.push(ip(n, "dns-nameservers", name)?);
+    }
+    for p in options.get("post-up").into_iter().flatten() {
+        if let Some(r) = post_up_route(p, name)? {
+            routes.push(r);
+        }
+    }
+    Ok(Method::Static {
+        addresses: vec![Cidr {
+            ip: address,
+            prefix,
+        }],
+        nameservers,
+        domains: Vec::new(),
+        routes,
+        hwaddress: hwaddress(options, name)?,
+    })
+}
+
+/// A VLAN (`vlan_raw_device`, or a name `x.N`/`vlanN`), a bond (`bond-slaves`) or a NIC.
+fn kind(name: &str, options: &Options) -> Result<Kind, Error> {
+    if options.contains_key("vlan_raw_device") || name.contains('.') {
         let id = if let Some((_, id)) = name.rsplit_once('.') {
             id
         } else if let Some(id) = name.strip_prefix("vlan") {
             id
         } else {
-            return Err(format!("malformed vlan name {name:?}"));
+            return Err(Error::VlanName(name.to_string()));
         };
-        let id: u32 = id
-            .parse()
-            .map_err(|_| format!("malformed vlan name {name:?}"))?;
-        let raw_device = match options.get("vlan_raw_device").map(Vec::as_slice) {
-            Some([d]) => Some(d.clone()),
-            _ => None,
-        };
-        Kind::Vlan { id, raw_device }
-    } else if options.contains_key("bond-slaves") {
-        let mut opts = BTreeMap::new();
-        for (debian, networkd) in [
-            ("bond-mode", "Mode"),
-            ("bond-miimon", "MIIMonitorSec"),
-            ("bond-lacp-rate", "LACPTransmitRate"),
-        ] {
-            if let Some(v) = options.get(debian).and_then(|v| v.first()) {
-                opts.insert(networkd.to_string(), bond_value(networkd, v));
-            }
+        let id: u32 = id.parse().map_err(|_| Error::VlanName(name.to_string()))?;
+        let raw_device = one(options, "vlan_raw_device");
+        return Ok(Kind::Vlan { id, raw_device });
+    }
+    if !options.contains_key("bond-slaves") {
+        return Ok(Kind::Physical);
+    }
+    let mut opts = BTreeMap::new();
+    for (debian, networkd) in [
+        ("bond-mode", "Mode"),
+        ("bond-miimon", "MIIMonitorSec"),
+        ("bond-lacp-rate", "LACPTransmitRate"),
+    ] {
+        if let Some(v) = options.get(debian).and_then(|v| v.first()) {
+            opts.insert(networkd.to_string(), bond_value(networkd, v));
         }
-        Kind::Bond {
-            slaves: options.get("bond-slaves").cloned().unwrap_or_default(),
-            options: opts,
-        }
-    } else {
-        Kind::Physical
-    };
-    Ok(Stanza {
-        name: (*name).to_string(),
-        method: Some(method),
-        kind,
+    }
+    Ok(Kind::Bond {
+        slaves: options.get("bond-slaves").cloned().unwrap_or_default(),
+        options: opts,
     })
 }
 
@@ -267,7 +287,7 @@ fn depth(all: &BTreeMap<String, Interface>, name: &str, seen: usize) -> usize {
 ///
 /// # Errors
 /// On a malformed stanza or value.
-pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, String> {
+pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, Error> {
     let mut raw: Vec<Vec<String>> = Vec::new();
     for line in lines(text) {
         if is_start(&line) {
@@ -275,14 +295,14 @@ pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, String> {
         } else if let Some(cur) = raw.last_mut() {
             cur.push(line);
         } else {
-            return Err(format!("missing stanza start before {line:?}"));
+            return Err(Error::NoStanzaStart(line));
         }
     }
     let mut stanzas = Vec::new();
     for r in &raw {
         let tokens: Vec<&str> = r[0].split_whitespace().collect();
         if tokens.len() < 2 {
-            return Err(format!("malformed stanza start {:?}", r[0]));
+            return Err(Error::StanzaStart(r[0].clone()));
         }
         // `auto`/`allow-*` only mark interfaces to bring up; networkd brings up every
         // interface it has a unit for. `mapping` runs scripts, which networkd cannot.
@@ -347,7 +367,7 @@ pub fn convert(text: &str) -> Result<Vec<NetworkUnit>, String> {
             i.depth = d;
         }
     }
-    Ok(super::units(&all, &names))
+    Ok(super::model::units(&all, &names))
 }
 
 #[cfg(test)]
@@ -391,11 +411,13 @@ mod tests {
         assert!(
             convert("address 1.2.3.4\n")
                 .unwrap_err()
+                .to_string()
                 .contains("missing stanza start")
         );
         assert!(
             convert("iface eth0 inet static\n address 1.2.3.4\n")
                 .unwrap_err()
+                .to_string()
                 .contains("malformed static")
         );
         assert!(
@@ -403,11 +425,13 @@ mod tests {
                 "iface eth0 inet static\n address 1.2.3.4\n netmask 255.0.0.0\n gateway nope\n"
             )
             .unwrap_err()
+            .to_string()
             .contains("gateway")
         );
         assert!(
             convert("iface eth0 inet bogus\n")
                 .unwrap_err()
+                .to_string()
                 .contains("invalid config method")
         );
     }

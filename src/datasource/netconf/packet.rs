@@ -8,16 +8,17 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, parse_mac};
-use crate::datasource::packet::NetworkData;
+use super::error::Error;
+use super::model::{Cidr, Interface, Kind, Method, NetworkUnit, Route, mask_prefix, parse_mac};
+use crate::datasource::network::{Netblock, NetworkData};
 
 /// Convert Packet's network data.
 ///
 /// # Errors
 /// Without interfaces, or with a block that has neither netmask nor cidr.
-pub fn convert(data: &NetworkData) -> Result<Vec<NetworkUnit>, String> {
+pub fn convert(data: &NetworkData) -> Result<Vec<NetworkUnit>, Error> {
     let Some(first) = data.interfaces.first() else {
-        return Err("Packet's network metadata lists no interfaces to bond".into());
+        return Err(Error::NoInterfaces);
     };
     let nameservers = data.dns.clone().unwrap_or_else(|| {
         vec![
@@ -25,18 +26,54 @@ pub fn convert(data: &NetworkData) -> Result<Vec<NetworkUnit>, String> {
             IpAddr::V4(Ipv4Addr::new(8, 8, 4, 4)),
         ]
     });
+    let (addresses, routes) = addresses_and_routes(&data.addresses)?;
+    let mut all = BTreeMap::new();
+    let mut order = Vec::new();
+    for (i, nic) in data.interfaces.iter().enumerate() {
+        if nic.name.is_empty() || nic.name == "bond0" {
+            return Err(Error::NicName {
+                index: i,
+                name: nic.name.clone(),
+            });
+        }
+        all.insert(nic.name.clone(), slave(&nic.name, i, &nameservers));
+        order.push(nic.name.clone());
+    }
+    let bond = Interface {
+        name: "bond0".into(),
+        hwaddr: parse_mac(&first.mac).ok(),
+        method: Method::Static {
+            addresses,
+            nameservers,
+            domains: Vec::new(),
+            routes,
+            hwaddress: None,
+        },
+        kind: Kind::Bond {
+            slaves: order.clone(),
+            options: bond_options(),
+        },
+        children: Vec::new(),
+        depth: 0,
+    };
+    all.insert("bond0".into(), bond);
+    order.push("bond0".into());
+    Ok(super::model::units(&all, &order))
+}
+
+/// Every block's address, and a route per block with a gateway (public IPv4 `0.0.0.0/0`,
+/// public IPv6 `::/0`, private `10.0.0.0/8`).
+fn addresses_and_routes(blocks: &[Netblock]) -> Result<(Vec<Cidr>, Vec<Route>), Error> {
     let mut addresses = Vec::new();
     let mut routes = Vec::new();
-    for b in &data.addresses {
+    for b in blocks {
         let prefix = match (b.netmask, b.cidr) {
-            (Some(m), _) => mask_prefix(m).map_err(|e| format!("address {}: {e}", b.address))?,
+            (Some(m), _) => mask_prefix(m).map_err(|source| Error::Netmask {
+                address: b.address,
+                source,
+            })?,
             (None, Some(c)) => c,
-            (None, None) => {
-                return Err(format!(
-                    "address {} has neither netmask nor cidr",
-                    b.address
-                ));
-            }
+            (None, None) => return Err(Error::NoPrefix(b.address)),
         };
         addresses.push(Cidr {
             ip: b.address,
@@ -63,9 +100,12 @@ pub fn convert(data: &NetworkData) -> Result<Vec<NetworkUnit>, String> {
             });
         }
     }
-    let mut all = BTreeMap::new();
-    let mut order = Vec::new();
-    let options: BTreeMap<String, String> = [
+    Ok((addresses, routes))
+}
+
+/// The `[Bond]` options coreos-cloudinit writes for Packet.
+fn bond_options() -> BTreeMap<String, String> {
+    [
         ("Mode", "802.3ad"),
         ("LACPTransmitRate", "fast"),
         ("MIIMonitorSec", ".2"),
@@ -74,50 +114,23 @@ pub fn convert(data: &NetworkData) -> Result<Vec<NetworkUnit>, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (i, nic) in data.interfaces.iter().enumerate() {
-        if nic.name.is_empty() || nic.name == "bond0" {
-            return Err(format!("interface {i} has no usable name ({:?})", nic.name));
-        }
-        all.insert(
-            nic.name.clone(),
-            Interface {
-                name: nic.name.clone(),
-                hwaddr: None,
-                method: Method::Static {
-                    addresses: Vec::new(),
-                    nameservers: nameservers.clone(),
-                    domains: Vec::new(),
-                    routes: Vec::new(),
-                    hwaddress: None,
-                },
-                kind: Kind::Physical,
-                children: vec!["bond0".into()],
-                depth: i,
-            },
-        );
-        order.push(nic.name.clone());
-    }
-    all.insert(
-        "bond0".into(),
-        Interface {
-            name: "bond0".into(),
-            hwaddr: parse_mac(&first.mac).ok(),
-            method: Method::Static {
-                addresses,
-                nameservers,
-                domains: Vec::new(),
-                routes,
-                hwaddress: None,
-            },
-            kind: Kind::Bond {
-                slaves: order.clone(),
-                options,
-            },
-            children: Vec::new(),
-            depth: 0,
+    .collect()
+}
+
+/// NIC number `depth`, enslaved to `bond0`.
+fn slave(name: &str, depth: usize, nameservers: &[IpAddr]) -> Interface {
+    Interface {
+        name: name.to_string(),
+        hwaddr: None,
+        method: Method::Static {
+            addresses: Vec::new(),
+            nameservers: nameservers.to_vec(),
+            domains: Vec::new(),
+            routes: Vec::new(),
+            hwaddress: None,
         },
-    );
-    order.push("bond0".into());
-    Ok(super::units(&all, &order))
+        kind: Kind::Physical,
+        children: vec!["bond0".into()],
+        depth,
+    }
 }

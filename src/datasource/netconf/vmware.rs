@@ -6,134 +6,143 @@
 //! `00-NAME` (no bonds or VLANs here).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
-use super::{Interface, Kind, Method, NetworkUnit, Route, network, parse_cidr, parse_mac};
+use super::error::Error;
+use super::model::{Interface, Kind, Method, NetworkUnit, Route, network, parse_cidr, parse_mac};
+
+/// Guestinfo keys, without the `guestinfo.` prefix.
+type Keys = BTreeMap<String, String>;
 
 /// Convert guestinfo keys (without the `guestinfo.` prefix).
 ///
 /// # Errors
 /// On an invalid name server, address, route, MAC or `dhcp` value.
-pub fn convert(config: &BTreeMap<String, String>) -> Result<Vec<NetworkUnit>, String> {
-    let get = |k: String| config.get(&k).cloned();
+pub fn convert(config: &Keys) -> Result<Vec<NetworkUnit>, Error> {
     let mut nameservers = Vec::new();
-    for i in 0.. {
-        let Some(s) = get(format!("dns.server.{i}")) else {
-            break;
-        };
-        nameservers.push(
-            s.parse()
-                .map_err(|_| format!("guestinfo dns.server.{i}: invalid nameserver {s:?}"))?,
-        );
+    for (key, s) in listed(config, "dns.server") {
+        nameservers.push(s.parse().map_err(|_| Error::Nameserver {
+            key,
+            value: s.clone(),
+        })?);
     }
-    let mut domains = Vec::new();
-    for i in 0.. {
-        let Some(d) = get(format!("dns.domain.{i}")) else {
-            break;
-        };
-        domains.push(d);
-    }
+    let domains: Vec<String> = listed(config, "dns.domain")
+        .map(|(_, d)| d.clone())
+        .collect();
     let mut all = BTreeMap::new();
     let mut order = Vec::new();
     for i in 0.. {
-        let key = |k: &str| format!("interface.{i}.{k}");
-        let dhcp = match get(key("dhcp")).as_deref() {
-            None | Some("no") => false,
-            Some("yes") => true,
-            Some(other) => {
-                return Err(format!(
-                    "guestinfo {}: invalid DHCP option {other:?} (yes or no)",
-                    key("dhcp")
-                ));
-            }
-        };
-        let mut addresses = Vec::new();
-        for a in 0.. {
-            let Some(text) = get(key(&format!("ip.{a}.address"))) else {
-                break;
-            };
-            addresses.push(parse_cidr(&text).map_err(|e| {
-                format!(
-                    "guestinfo {}: invalid address: {e}",
-                    key(&format!("ip.{a}.address"))
-                )
-            })?);
-        }
-        let mut routes = Vec::new();
-        for r in 0.. {
-            let g = get(key(&format!("route.{r}.gateway")));
-            let d = get(key(&format!("route.{r}.destination")));
-            let (g, d) = match (g, d) {
-                (None, None) => break,
-                (Some(_), None) => {
-                    return Err(format!(
-                        "guestinfo {}: missing destination key",
-                        key(&format!("route.{r}"))
-                    ));
-                }
-                (None, Some(_)) => {
-                    return Err(format!(
-                        "guestinfo {}: missing gateway key",
-                        key(&format!("route.{r}"))
-                    ));
-                }
-                (Some(g), Some(d)) => (g, d),
-            };
-            routes.push(Route {
-                gateway: g.parse().map_err(|_| {
-                    format!(
-                        "guestinfo {}: invalid gateway {g:?}",
-                        key(&format!("route.{r}.gateway"))
-                    )
-                })?,
-                destination: network(parse_cidr(&d).map_err(|e| {
-                    format!("guestinfo {}: {e}", key(&format!("route.{r}.destination")))
-                })?),
-            });
-        }
-        let hwaddr = match get(key("mac")) {
-            Some(m) => Some(parse_mac(&m).map_err(|e| format!("guestinfo {}: {e}", key("mac")))?),
-            None => None,
-        };
-        let name = get(key("name")).unwrap_or_default();
-        let method = if !addresses.is_empty() || !routes.is_empty() {
-            Method::Static {
-                addresses,
-                nameservers: nameservers.clone(),
-                domains: domains.clone(),
-                routes,
-                hwaddress: hwaddr.clone(),
-            }
-        } else if dhcp {
-            Method::Dhcp {
-                hwaddress: hwaddr.clone(),
-            }
-        } else {
+        let Some(interface) = interface(config, i, &nameservers, &domains)? else {
             break;
         };
-        if name.is_empty() && hwaddr.is_none() {
-            return Err(format!(
-                "guestinfo interface.{i} has neither name nor mac; its unit would match every link"
-            ));
-        }
-        let id = if name.is_empty() {
+        let id = if interface.name.is_empty() {
             format!("#{i}")
         } else {
-            name.clone()
+            interface.name.clone()
         };
-        all.insert(
-            id.clone(),
-            Interface {
-                name,
-                hwaddr,
-                method,
-                kind: Kind::Physical,
-                children: Vec::new(),
-                depth: 0,
-            },
-        );
+        all.insert(id.clone(), interface);
         order.push(id);
     }
-    Ok(super::units(&all, &order))
+    Ok(super::model::units(&all, &order))
+}
+
+/// The values of `PREFIX.0`, `PREFIX.1`, ... until the first gap, with their keys.
+fn listed<'c>(config: &'c Keys, prefix: &str) -> impl Iterator<Item = (String, &'c String)> {
+    (0..)
+        .map(move |i| format!("{prefix}.{i}"))
+        .map_while(move |key| config.get(&key).map(|v| (key, v)))
+}
+
+/// Interface `i`, or `None` when it has neither addresses, routes nor DHCP (the list ends).
+fn interface(
+    config: &Keys,
+    i: usize,
+    nameservers: &[IpAddr],
+    domains: &[String],
+) -> Result<Option<Interface>, Error> {
+    let key = |k: &str| format!("interface.{i}.{k}");
+    let get = |k: &str| config.get(&key(k)).cloned();
+    let dhcp = match get("dhcp").as_deref() {
+        None | Some("no") => false,
+        Some("yes") => true,
+        Some(other) => {
+            return Err(Error::Dhcp {
+                key: key("dhcp"),
+                value: other.to_string(),
+            });
+        }
+    };
+    let mut addresses = Vec::new();
+    for a in 0.. {
+        let k = key(&format!("ip.{a}.address"));
+        let Some(text) = config.get(&k) else {
+            break;
+        };
+        addresses
+            .push(parse_cidr(text).map_err(|source| Error::InterfaceAddress { key: k, source })?);
+    }
+    let routes = routes(config, &key("route"))?;
+    let hwaddr = match get("mac") {
+        Some(m) => Some(parse_mac(&m).map_err(|source| Error::Value {
+            key: key("mac"),
+            source,
+        })?),
+        None => None,
+    };
+    let name = get("name").unwrap_or_default();
+    let method = if !addresses.is_empty() || !routes.is_empty() {
+        Method::Static {
+            addresses,
+            nameservers: nameservers.to_vec(),
+            domains: domains.to_vec(),
+            routes,
+            hwaddress: hwaddr.clone(),
+        }
+    } else if dhcp {
+        Method::Dhcp {
+            hwaddress: hwaddr.clone(),
+        }
+    } else {
+        return Ok(None);
+    };
+    if name.is_empty() && hwaddr.is_none() {
+        return Err(Error::Unmatched(i));
+    }
+    Ok(Some(Interface {
+        name,
+        hwaddr,
+        method,
+        kind: Kind::Physical,
+        children: Vec::new(),
+        depth: 0,
+    }))
+}
+
+/// The routes `PREFIX.L.{gateway,destination}` until the first index with neither.
+fn routes(config: &Keys, prefix: &str) -> Result<Vec<Route>, Error> {
+    let mut routes = Vec::new();
+    for r in 0.. {
+        let route = format!("{prefix}.{r}");
+        let g = config.get(&format!("{route}.gateway"));
+        let d = config.get(&format!("{route}.destination"));
+        let (g, d) = match (g, d) {
+            (None, None) => break,
+            (Some(_), None) => return Err(Error::MissingDestination(route)),
+            (None, Some(_)) => return Err(Error::MissingGateway(route)),
+            (Some(g), Some(d)) => (g, d),
+        };
+        routes.push(Route {
+            gateway: g.parse().map_err(|_| Error::Gateway {
+                key: format!("{route}.gateway"),
+                value: g.clone(),
+            })?,
+            destination: network(parse_cidr(d).map_err(|source| Error::Value {
+                key: format!("{route}.destination"),
+                source,
+            })?),
+        });
+    }
+    Ok(routes)
 }
 
 #[cfg(test)]
@@ -168,6 +177,11 @@ mod tests {
         );
         let mut bad = map.clone();
         bad.insert("interface.0.dhcp".into(), "maybe".into());
-        assert!(convert(&bad).unwrap_err().contains("invalid DHCP option"));
+        assert!(
+            convert(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid DHCP option")
+        );
     }
 }
