@@ -381,6 +381,7 @@ pub fn check(kind: ValueKind, key: &str, value: &str) -> Result<(), String> {
             Ok(())
         }
         ValueKind::Calendar => crate::calendar::parse(value)
+            .map(|_| ())
             .map_err(|e| format!("{key}={value} is not a calendar expression: {}", e.message)),
     }
 }
