@@ -12,12 +12,12 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use crate::calendar::{CalendarSpec, Elapses, Pattern};
 
-use super::WindowError;
+use super::error::WindowError;
 
 /// A calendar expression ready to be walked: its pattern with the times of day listed, or
 /// its one instant, and the zone it names.
 #[derive(Debug, Clone)]
-pub(super) struct Spec {
+pub(super) struct CalendarStarts {
     when: When,
     /// A zone named in the expression (`None`: the node's zone).
     pub zone: Option<TimeZone>,
@@ -59,9 +59,9 @@ fn named_zone(name: &str) -> Result<Option<TimeZone>, WindowError> {
     })
 }
 
-impl Spec {
+impl CalendarStarts {
     /// Read `expr` with [`crate::calendar::parse`] and resolve its zone and epoch.
-    pub(super) fn parse(expr: &str) -> Result<Spec, WindowError> {
+    pub(super) fn parse(expr: &str) -> Result<CalendarStarts, WindowError> {
         let CalendarSpec { elapses, zone } = crate::calendar::parse(expr).map_err(|e| {
             WindowError(format!(
                 "{expr:?} is not a calendar expression: {} (at byte {})",
@@ -88,7 +88,7 @@ impl Spec {
                 pattern: *pattern,
             })),
         };
-        Ok(Spec { when, zone })
+        Ok(CalendarStarts { when, zone })
     }
 
     /// The first elapse at or after `t`, in the expression's zone or else `node`.
@@ -198,7 +198,7 @@ mod tests {
         let tz = TimeZone::get(zone).unwrap();
         let dt: DateTime = after.parse().unwrap();
         let t = dt.to_zoned_datetime(tz.clone()).unwrap().timestamp();
-        let spec = Spec::parse(expr).unwrap();
+        let spec = CalendarStarts::parse(expr).unwrap();
         spec.first_at_or_after(t, &tz).map(|ts| {
             let z = ts.to_zoned_datetime(spec.zone.clone().unwrap_or(tz));
             format!("{}", z.strftime("%a %F %T%.f %Z"))

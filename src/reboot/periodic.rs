@@ -10,6 +10,12 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
+/// Whether a locksmith window start (`[Day ]HH:MM`) names a weekly window (has a day).
+#[must_use]
+pub fn is_weekly(start: &str) -> bool {
+    start.contains(' ')
+}
+
 /// A parsed window start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Start {
