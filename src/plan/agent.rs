@@ -7,8 +7,8 @@
 //! so every name and value format is a constant or a function of this file, and the book
 //! (compile.md) documents them. Nothing here does I/O.
 
+use super::types::{Content, Effect, PlannedFile};
 use super::units::UnitSpec;
-use super::{Content, Effect, PlannedFile};
 use crate::model::minisign::PublicKey;
 use crate::model::{Spanned, Update};
 use crate::units::values::timespan_usec;

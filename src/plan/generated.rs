@@ -12,9 +12,10 @@
 //! is not `GROUP=`) and a key's later duplicates are dropped; locksmithd is restarted when
 //! its drop-in is written (unless masked); sections that are absent generate nothing.
 
+use super::builder::{Builder, text};
 use super::text::{environment_line, environment_line_plain, go_float, go_quote};
+use super::types::{ActionKind, Content, Effect, PlanOptions, PlannedFile};
 use super::units::UnitSpec;
-use super::{ActionKind, Builder, Content, Effect, PlanOptions, PlannedFile, text};
 use crate::diagnostic::Span;
 use crate::model::{CloudConfig, EnvValue, MaintenanceWindow, Spanned};
 

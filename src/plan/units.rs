@@ -9,7 +9,8 @@
 
 use std::collections::HashSet;
 
-use super::{ActionKind, Builder, Content, Effect, PlannedFile};
+use super::builder::Builder;
+use super::types::{ActionKind, Content, Effect, PlannedFile};
 use crate::diagnostic::Span;
 use crate::model::{CloudConfig, Unit};
 
