@@ -18,7 +18,7 @@ mod window;
 mod zone;
 
 pub use error::WindowError;
-pub use go_duration::parse_go_duration;
+pub use go_duration::{GoDurationError, parse_go_duration};
 pub use periodic::is_weekly;
 pub use window::{LENGTH_VARS, START_VARS, Window};
 pub use zone::node_zone;

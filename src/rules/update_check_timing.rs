@@ -27,7 +27,7 @@ pause).",
 pub static VALUE: ValueRule = ValueRule { rule: &RULE, check };
 
 fn check(text: &str) -> Result<(), String> {
-    seconds(text).map(|_| ())
+    seconds(text).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// A zero interval.
