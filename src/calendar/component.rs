@@ -4,7 +4,7 @@
 //! whole units.
 
 use super::error::{CalendarError, err};
-use super::spec::{Component, Repeat};
+use super::spec::{Component, DatePattern, Repeat, TimePattern};
 
 type Result<T> = std::result::Result<T, CalendarError>;
 
@@ -66,6 +66,25 @@ pub(super) const SECOND: Limits = Limits {
     scale: 1_000_000,
     ..Limits::whole("second", 0, 59)
 };
+
+/// The dates of an expression without one: `*-*-*`.
+pub(super) fn every_date() -> DatePattern {
+    DatePattern {
+        years: YEAR.every(),
+        months: MONTH.every(),
+        days: DAY.every(),
+        days_from_end: false,
+    }
+}
+
+/// The time of an expression without one: `00:00:00`.
+pub(super) fn midnight() -> TimePattern {
+    TimePattern {
+        hours: HOUR.zero(),
+        minutes: MINUTE.zero(),
+        seconds: SECOND.zero(),
+    }
+}
 
 /// A number as written: its whole part (what ranges are checked on) and its value in the
 /// component's units.

@@ -146,20 +146,11 @@ fn pattern(body: &str) -> Result<Pattern> {
     let (date, time) = date_and_time(rest)?;
     let date = match date {
         Some((off, token)) => parse_date(token, off)?,
-        None => DatePattern {
-            years: YEAR.every(),
-            months: MONTH.every(),
-            days: DAY.every(),
-            days_from_end: false,
-        },
+        None => component::every_date(),
     };
     let time = match time {
         Some((off, token)) => parse_time(token, off)?,
-        None => TimePattern {
-            hours: HOUR.zero(),
-            minutes: MINUTE.zero(),
-            seconds: SECOND.zero(),
-        },
+        None => component::midnight(),
     };
     Ok(Pattern {
         weekdays: days_of_week,

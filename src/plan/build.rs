@@ -198,12 +198,13 @@ mod tests {
 
     #[test]
     fn file_effects() {
-        assert_eq!(
-            file_effect("/etc/sysctl.d/10-x.conf"),
-            Effect::RebootRequired
-        );
-        assert_eq!(file_effect("/etc/fstab"), Effect::RebootRequired);
-        assert_eq!(file_effect("/etc/motd"), Effect::InService);
-        assert_eq!(file_effect("/etc/fstabs"), Effect::InService);
+        for (path, effect) in [
+            ("/etc/sysctl.d/10-x.conf", Effect::RebootRequired),
+            ("/etc/fstab", Effect::RebootRequired),
+            ("/etc/motd", Effect::InService),
+            ("/etc/fstabs", Effect::InService),
+        ] {
+            assert_eq!(file_effect(path), effect, "{path}");
+        }
     }
 }

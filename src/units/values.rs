@@ -211,40 +211,30 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// systemd's time units (`time-util.c`) with their length in microseconds, longest
-/// spelling first so that `msec` is not read as `m` followed by `sec`.
-const TIME_UNITS: &[(&str, u128)] = &[
-    ("seconds", USEC_PER_SEC),
-    ("second", USEC_PER_SEC),
-    ("sec", USEC_PER_SEC),
-    ("s", USEC_PER_SEC),
-    ("minutes", 60 * USEC_PER_SEC),
-    ("minute", 60 * USEC_PER_SEC),
-    ("min", 60 * USEC_PER_SEC),
-    ("months", 2_629_800 * USEC_PER_SEC),
-    ("month", 2_629_800 * USEC_PER_SEC),
-    ("M", 2_629_800 * USEC_PER_SEC),
-    ("msec", 1_000),
-    ("ms", 1_000),
-    ("m", 60 * USEC_PER_SEC),
-    ("hours", 3_600 * USEC_PER_SEC),
-    ("hour", 3_600 * USEC_PER_SEC),
-    ("hr", 3_600 * USEC_PER_SEC),
-    ("h", 3_600 * USEC_PER_SEC),
-    ("days", 86_400 * USEC_PER_SEC),
-    ("day", 86_400 * USEC_PER_SEC),
-    ("d", 86_400 * USEC_PER_SEC),
-    ("weeks", 604_800 * USEC_PER_SEC),
-    ("week", 604_800 * USEC_PER_SEC),
-    ("w", 604_800 * USEC_PER_SEC),
-    ("years", 31_557_600 * USEC_PER_SEC),
-    ("year", 31_557_600 * USEC_PER_SEC),
-    ("y", 31_557_600 * USEC_PER_SEC),
-    ("usec", 1),
-    ("us", 1),
-    ("\u{3bc}s", 1),
-    ("\u{b5}s", 1),
+/// systemd's time units (`time-util.c`), each spelling with its length in microseconds,
+/// longest spelling first so that `msec` is not read as `m` followed by `sec`.
+const TIME_UNITS: &[(&[&str], u128)] = &[
+    (&["seconds", "second", "sec", "s"], USEC_PER_SEC),
+    (&["minutes", "minute", "min"], 60 * USEC_PER_SEC),
+    (&["months", "month", "M"], 2_629_800 * USEC_PER_SEC),
+    (&["msec", "ms"], 1_000),
+    (&["m"], 60 * USEC_PER_SEC),
+    (&["hours", "hour", "hr", "h"], 3_600 * USEC_PER_SEC),
+    (&["days", "day", "d"], 86_400 * USEC_PER_SEC),
+    (&["weeks", "week", "w"], 604_800 * USEC_PER_SEC),
+    (&["years", "year", "y"], 31_557_600 * USEC_PER_SEC),
+    (&["usec", "us", "\u{3bc}s", "\u{b5}s"], 1),
 ];
+
+/// The unit `rest` starts with, and its length in microseconds.
+fn time_unit(rest: &str) -> Option<(&'static str, u128)> {
+    TIME_UNITS.iter().find_map(|(spellings, usec)| {
+        spellings
+            .iter()
+            .find(|u| rest.starts_with(**u))
+            .map(|u| (*u, *usec))
+    })
+}
 
 const USEC_PER_SEC: u128 = 1_000_000;
 
@@ -371,9 +361,9 @@ pub fn timespan_usec(value: &str) -> Result<Option<u64>, TimespanError> {
         let whole = &rest[..whole_len];
         rest = rest[i..].trim_start();
         let mut multiplier = USEC_PER_SEC;
-        if let Some((unit, usec)) = TIME_UNITS.iter().find(|(u, _)| rest.starts_with(*u)) {
+        if let Some((unit, usec)) = time_unit(rest) {
             rest = &rest[unit.len()..];
-            multiplier = *usec;
+            multiplier = usec;
         }
         let too_long = || TimespanError::TooLong(value.to_string());
         let whole: u128 = if whole.is_empty() {
