@@ -14,6 +14,11 @@
 //!
 //! The plan assumes a config without errors; on anything else it does its best without
 //! panicking (compile refuses configs with errors before planning).
+//!
+//! This file is the module's face: `types` (the vocabulary), `builder` (the collector),
+//! `build` (the steps), `units` (coreos-cloudinit's `processUnits`), `generated` (what the
+//! `coreos` sections and the extensions generate), `agent` (the on-node agent's contract)
+//! and `text` (the exact value formats).
 
 pub mod agent;
 mod build;

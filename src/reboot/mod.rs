@@ -9,6 +9,10 @@
 //! DST-correct wall-clock alignment through `jiff` and the tz database); it never sleeps,
 //! takes a lock or reboots anything (that is the agent's reboot step, which composes a
 //! window with a [`crate::lock`] backend).
+//!
+//! This file is the module's face: `window` (the [`Window`]), `periodic` (locksmith's
+//! start), `calendar` (the elapses of a [`crate::calendar::CalendarSpec`]), `go_duration`,
+//! `zone` (the node's zone) and `error`.
 
 mod calendar;
 mod error;
