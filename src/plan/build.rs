@@ -2,9 +2,9 @@
 //! files (`write_files`, then the generated ones), units.
 
 use super::builder::{Builder, text};
-use super::generated;
+use super::generated::{WINDOW_SCRIPT, files as generated_files_into, units as generated_units};
 use super::types::{ActionKind, Content, Effect, Plan, PlanOptions, PlannedFile, UserSpec};
-use super::units;
+use super::units::{from_config as config_units, process as process_units};
 use crate::encoding::decode;
 use crate::model::{CloudConfig, Spanned};
 use crate::root::clean;
@@ -55,7 +55,7 @@ pub const GENERATED_PLACES: &[&str] = &[
     "/etc/hosts",
     "/etc/oem-release",
     "/run/flannel/",
-    generated::WINDOW_SCRIPT,
+    WINDOW_SCRIPT,
     "/etc/kindling/trusted-keys/",
 ];
 
@@ -74,10 +74,10 @@ fn plan_parts(config: &CloudConfig, options: &PlanOptions, with_write_files: boo
     if with_write_files {
         write_files(config, &mut b);
     }
-    generated::files(config, options, &mut b);
-    let mut list = units::from_config(config);
-    list.extend(generated::units(config));
-    units::process(&list, &mut b);
+    generated_files_into(config, options, &mut b);
+    let mut list = config_units(config);
+    list.extend(generated_units(config));
+    process_units(&list, &mut b);
     b.plan
 }
 
