@@ -7,7 +7,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::CloudConfig;
+use crate::model::{
+    CloudConfig, Coreos, DropIn, FieldSpec, HealthCheck, Kind, Locksmith, MaintenanceWindow, Oem,
+    SectionInfo, Unit, Update, User, WriteFile, legacy,
+};
 
 /// Where the schema is committed, relative to the repository root.
 pub const PATH: &str = "schema/cloud-config.json";
@@ -68,15 +71,9 @@ fn add_hyphen_aliases(value: &mut Value) {
     }
 }
 
-/// The book's config reference (`book/src/reference.md`), generated from the model's key
-/// tables so it cannot drift from what kindling reads.
-#[must_use]
-pub fn reference_page() -> String {
-    use crate::model::{
-        Coreos, DropIn, HealthCheck, Kind, Locksmith, MaintenanceWindow, Oem, SectionInfo, Unit,
-        Update, User, WriteFile, legacy,
-    };
-    let sections: [(&SectionInfo, &str); 15] = [
+/// The sections of the reference, each with what it is written to.
+fn reference_sections() -> [(&'static SectionInfo, &'static str); 15] {
+    [
         (&CloudConfig::INFO, "The top level of the document."),
         (&Coreos::INFO, "CoreOS-specific settings."),
         (
@@ -131,9 +128,11 @@ See [Compiling a config](compile.md#the-kindling-agent).",
             &legacy::Flannel::INFO,
             "flannel, written to `/run/flannel/options.env`.",
         ),
-    ];
-    let mut page = String::from(
-        "# The cloud-config dialect\n\n\
+    ]
+}
+
+/// The reference's opening: how the dialect is read.
+const REFERENCE_INTRO: &str = "# The cloud-config dialect\n\n\
 <!-- Generated from src/model by `UPDATE_GENERATED=1 cargo test --test integration generated`; do not edit. -->\n\n\
 kindling reads the `#cloud-config` dialect of coreos-cloudinit v1.14.0:\n\n\
 - The first line is exactly `#cloud-config` (trailing blanks allowed). A `#!` first line is a\n  script, JSON with `ignition.version` is Ignition; both are passed over. Gzip'd user-data is\n  unpacked first. A first line `## template: jinja` makes the file a template, rendered per\n  node before any of this applies (see [Templates](templates.md)).\n\
@@ -141,9 +140,14 @@ kindling reads the `#cloud-config` dialect of coreos-cloudinit v1.14.0:\n\n\
 - YAML 1.1, as on the node: a **string** key keeps the text as written, so `permissions: 0644`\n  is the octal text `0644` (never decimal 420) and `reboot-strategy: off` is the word `off`.\n  A **bool** key takes `true/false`, `yes/no`, `on/off`, `y/n` unquoted; a quoted `\"true\"`\n  is a string and is refused. Merge keys (`<<: *anchor`) work.\n\
 - Unknown keys are ignored by nodes, so kindling warns about them.\n\n\
 Types: *string* (any scalar, text kept), *bool*, *int*, *float64* (a number), *[]string*\n\
-(a list of strings), *struct* (a mapping), *[]struct* (a list of mappings).\n",
-    );
-    for (info, about) in sections {
+(a list of strings), *struct* (a mapping), *[]struct* (a list of mappings).\n";
+
+/// The book's config reference (`book/src/reference.md`), generated from the model's key
+/// tables so it cannot drift from what kindling reads.
+#[must_use]
+pub fn reference_page() -> String {
+    let mut page = String::from(REFERENCE_INTRO);
+    for (info, about) in reference_sections() {
         let title = if info.path.is_empty() {
             "Top level"
         } else {
@@ -153,38 +157,43 @@ Types: *string* (any scalar, text kept), *bool*, *int*, *float64* (a number), *[
             "\n## `{title}`\n\n{about}\n\n| key | type | notes |\n|---|---|---|\n"
         ));
         for f in info.fields {
-            let mut notes = Vec::new();
-            if let Some(env) = f.env {
-                notes.push(format!("`{env}`"));
-            }
-            if let Some(rule) = f.valid {
-                notes.push(format!(
-                    "checked: [`{}`]({})",
-                    rule.rule.code,
-                    rule.rule.doc_path()
-                ));
-            }
-            if let Some(why) = f.deprecated {
-                notes.push(format!("**deprecated**: {why}"));
-            }
-            if let Some(why) = f.extension {
-                notes.push(format!("**kindling extension**: {why}"));
-            }
-            let key = if f.key.contains('_') {
-                format!("`{}` / `{}`", f.key, f.key.replace('_', "-"))
-            } else {
-                format!("`{}`", f.key)
-            };
-            let kind = match f.kind {
-                Kind::Struct(s) | Kind::StructList(s) => {
-                    format!("{} (`{}`)", f.kind.go_name(), s.path)
-                }
-                other => other.go_name().to_string(),
-            };
-            page.push_str(&format!("| {key} | {kind} | {} |\n", notes.join("; ")));
+            page.push_str(&field_row(f));
         }
     }
     page.push_str("\n`reboot-strategy` also accepts `best-effort`, a kindling extension: reboot through the\netcd lock when etcd is reachable, else reboot at once.\n");
     page.push_str("\n`agent`, `signing-keys`, `health-check`, `check-interval`, `first-check-delay` and\n`check-jitter` configure the kindling agent on the node. The agent has no configuration file\nof its own: it reads only what `compile` writes (update.conf and the trusted keys).\n");
     page
+}
+
+/// One key's row of a section's table: key (both spellings), Go type, notes.
+fn field_row(f: &FieldSpec) -> String {
+    let mut notes = Vec::new();
+    if let Some(env) = f.env {
+        notes.push(format!("`{env}`"));
+    }
+    if let Some(rule) = f.valid {
+        notes.push(format!(
+            "checked: [`{}`]({})",
+            rule.rule.code,
+            rule.rule.doc_path()
+        ));
+    }
+    if let Some(why) = f.deprecated {
+        notes.push(format!("**deprecated**: {why}"));
+    }
+    if let Some(why) = f.extension {
+        notes.push(format!("**kindling extension**: {why}"));
+    }
+    let key = if f.key.contains('_') {
+        format!("`{}` / `{}`", f.key, f.key.replace('_', "-"))
+    } else {
+        format!("`{}`", f.key)
+    };
+    let kind = match f.kind {
+        Kind::Struct(s) | Kind::StructList(s) => {
+            format!("{} (`{}`)", f.kind.go_name(), s.path)
+        }
+        other => other.go_name().to_string(),
+    };
+    format!("| {key} | {kind} | {} |\n", notes.join("; "))
 }

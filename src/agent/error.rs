@@ -173,6 +173,6 @@ pub enum LeaseTtlError {
         /// The value given.
         text: String,
         /// Why it is not one.
-        reason: String,
+        reason: crate::units::values::TimespanError,
     },
 }

@@ -14,9 +14,11 @@
 //! - users and SSH keys become `passwd.users`; `/etc/hosts` for a hostname the config
 //!   does not name is written at boot by a small oneshot unit.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
-use crate::plan::{ActionKind, Content, Plan, UserSpec};
+use crate::plan::{ActionKind, Content, Plan, PlannedFile, UserSpec};
 
 /// The spec version emitted.
 pub const VERSION: &str = "3.3.0";
@@ -253,55 +255,74 @@ fn user(spec: &UserSpec) -> User {
     }
 }
 
-/// Render `plan` as an Ignition config (pretty JSON with a trailing newline).
-#[must_use]
-pub fn render(plan: &Plan) -> String {
-    let mut storage = Storage::default();
-    let mut units: Vec<Unit> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut unit = |units: &mut Vec<Unit>, name: &str| -> usize {
-        if let Some(i) = index.get(name) {
-            return *i;
+/// The unit that writes `/etc/hosts` at boot for the node's own hostname.
+const ETC_HOSTS_UNIT: &str = "[Unit]\nDescription=Write /etc/hosts for this node's hostname (manage_etc_hosts: localhost)\nAfter=systemd-hostnamed.service\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo \"127.0.0.1 $(hostname)\" > /etc/hosts'\n\n[Install]\nWantedBy=multi-user.target\n";
+
+impl File {
+    /// A file Ignition writes (over whatever is there) with `bytes`.
+    fn new(path: String, bytes: &[u8], mode: u32, user: Option<Id>, group: Option<Id>) -> File {
+        File {
+            path,
+            overwrite: true,
+            contents: Resource {
+                source: data_url(bytes),
+            },
+            mode,
+            user,
+            group,
         }
-        units.push(Unit {
-            name: name.to_string(),
-            ..Unit::default()
+    }
+}
+
+/// The config as it is being drawn up from a plan: files, links, units (each name once,
+/// in order of first mention), users and the lines of the tmpfiles snippet.
+#[derive(Default)]
+struct Draft {
+    storage: Storage,
+    units: Vec<Unit>,
+    index: HashMap<String, usize>,
+    tmpfiles: Vec<String>,
+    users: Vec<User>,
+    links_seen: HashSet<String>,
+}
+
+impl Draft {
+    /// The unit `name`, added the first time it is named.
+    fn unit(&mut self, name: &str) -> &mut Unit {
+        let i = *self.index.entry(name.to_string()).or_insert_with(|| {
+            self.units.push(Unit {
+                name: name.to_string(),
+                ..Unit::default()
+            });
+            self.units.len() - 1
         });
-        index.insert(name.to_string(), units.len() - 1);
-        units.len() - 1
-    };
-    let mut tmpfiles = Vec::new();
-    for file in &plan.files {
+        &mut self.units[i]
+    }
+
+    /// A planned file: a unit's text, drop-in or mask, a networkd file (under /etc), a
+    /// line of the tmpfiles snippet (other files under /run), or a file or link.
+    fn file(&mut self, file: &PlannedFile) {
         match (&file.content, unit_path(&file.path)) {
             (Content::Bytes(bytes), Some((name, None))) => {
-                let i = unit(&mut units, name);
-                units[i].contents = Some(String::from_utf8_lossy(bytes).into_owned());
+                self.unit(name).contents = Some(String::from_utf8_lossy(bytes).into_owned());
             }
             (Content::Bytes(bytes), Some((name, Some(dropin)))) => {
-                let i = unit(&mut units, name);
-                units[i].dropins.push(Dropin {
+                self.unit(name).dropins.push(Dropin {
                     name: dropin.to_string(),
                     contents: String::from_utf8_lossy(bytes).into_owned(),
                 });
             }
             (Content::Symlink(target), Some((name, None))) if target == "/dev/null" => {
-                let i = unit(&mut units, name);
-                units[i].mask = Some(true);
+                self.unit(name).mask = Some(true);
             }
             (Content::Bytes(bytes), None) if file.path.starts_with("/run/systemd/network/") => {
-                storage.files.push(File {
-                    path: file.path.replacen("/run/", "/etc/", 1),
-                    overwrite: true,
-                    contents: Resource {
-                        source: data_url(bytes),
-                    },
-                    mode: file.mode,
-                    user: None,
-                    group: None,
-                });
+                let path = file.path.replacen("/run/", "/etc/", 1);
+                self.storage
+                    .files
+                    .push(File::new(path, bytes, file.mode, None, None));
             }
             (Content::Bytes(bytes), None) if file.path.starts_with("/run/") => {
-                tmpfiles.push(format!(
+                self.tmpfiles.push(format!(
                     "f+ {} {:04o} {} - {}",
                     file.path,
                     file.mode,
@@ -317,76 +338,53 @@ pub fn render(plan: &Plan) -> String {
                     },
                     None => (None, None),
                 };
-                storage.files.push(File {
-                    path: file.path.clone(),
-                    overwrite: true,
-                    contents: Resource {
-                        source: data_url(bytes),
-                    },
-                    mode: file.mode,
-                    user,
-                    group,
-                });
+                let path = file.path.clone();
+                self.storage
+                    .files
+                    .push(File::new(path, bytes, file.mode, user, group));
             }
-            (Content::Symlink(target), _) => storage.links.push(Link {
+            (Content::Symlink(target), _) => self.storage.links.push(Link {
                 path: file.path.clone(),
                 target: target.clone(),
                 overwrite: true,
             }),
         }
     }
-    if !tmpfiles.is_empty() {
+
+    /// The tmpfiles snippet for the files under /run, if there are any.
+    fn tmpfiles_snippet(&mut self) {
+        if self.tmpfiles.is_empty() {
+            return;
+        }
         let mut text =
             String::from("# Files kindling's config puts under /run, recreated at every boot.\n");
-        for line in tmpfiles {
-            text.push_str(&line);
+        for line in &self.tmpfiles {
+            text.push_str(line);
             text.push('\n');
         }
-        storage.files.push(File {
-            path: TMPFILES.into(),
-            overwrite: true,
-            contents: Resource {
-                source: data_url(text.as_bytes()),
-            },
-            mode: 0o644,
-            user: None,
-            group: None,
-        });
+        self.storage.files.push(File::new(
+            TMPFILES.into(),
+            text.as_bytes(),
+            0o644,
+            None,
+            None,
+        ));
     }
-    let mut users: Vec<User> = Vec::new();
-    let mut links_seen = std::collections::HashSet::new();
-    for action in &plan.actions {
-        match &action.kind {
-            ActionKind::Enable { unit: name, .. } => {
-                let i = unit(&mut units, name);
-                units[i].enabled = Some(true);
-            }
+
+    /// What an action means at first boot (most mean nothing).
+    fn action(&mut self, kind: &ActionKind) {
+        match kind {
+            ActionKind::Enable { unit: name, .. } => self.unit(name).enabled = Some(true),
             ActionKind::Systemctl { verb, unit: name }
                 if matches!(verb.as_str(), "start" | "restart" | "reload-or-restart") =>
             {
-                let i = unit(&mut units, name);
-                let without_install = units[i]
-                    .contents
-                    .as_deref()
-                    .is_some_and(|c| !c.lines().any(|l| l.trim() == "[Install]"));
-                if without_install {
-                    let link = Link {
-                        path: format!("/etc/systemd/system/{}.wants/{name}", wants_target(name)),
-                        target: format!("/etc/systemd/system/{name}"),
-                        overwrite: true,
-                    };
-                    if links_seen.insert(link.path.clone()) {
-                        storage.links.push(link);
-                    }
-                } else {
-                    units[i].enabled = Some(true);
-                }
+                self.start_at_boot(name);
             }
-            ActionKind::CreateUser { user: spec } => users.push(user(spec)),
+            ActionKind::CreateUser { user: spec } => self.users.push(user(spec)),
             ActionKind::AuthorizeKeys { user: name, keys } => {
-                match users.iter_mut().find(|u| u.name == *name) {
+                match self.users.iter_mut().find(|u| u.name == *name) {
                     Some(u) => u.ssh_authorized_keys.extend(keys.iter().cloned()),
-                    None => users.push(User {
+                    None => self.users.push(User {
                         name: name.clone(),
                         ssh_authorized_keys: keys.clone(),
                         ..User::default()
@@ -394,20 +392,53 @@ pub fn render(plan: &Plan) -> String {
                 }
             }
             ActionKind::WriteEtcHosts => {
-                let i = unit(&mut units, "kindling-etc-hosts.service");
-                units[i].enabled = Some(true);
-                units[i].contents = Some(
-                    "[Unit]\nDescription=Write /etc/hosts for this node's hostname (manage_etc_hosts: localhost)\nAfter=systemd-hostnamed.service\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo \"127.0.0.1 $(hostname)\" > /etc/hosts'\n\n[Install]\nWantedBy=multi-user.target\n".into(),
-                );
+                let unit = self.unit("kindling-etc-hosts.service");
+                unit.enabled = Some(true);
+                unit.contents = Some(ETC_HOSTS_UNIT.into());
             }
             _ => {}
         }
     }
+
+    /// A unit the config starts: enabled, or wanted by its target when it has no
+    /// `[Install]` section.
+    fn start_at_boot(&mut self, name: &str) {
+        let unit = self.unit(name);
+        let without_install = unit
+            .contents
+            .as_deref()
+            .is_some_and(|c| !c.lines().any(|l| l.trim() == "[Install]"));
+        if !without_install {
+            unit.enabled = Some(true);
+            return;
+        }
+        let link = Link {
+            path: format!("/etc/systemd/system/{}.wants/{name}", wants_target(name)),
+            target: format!("/etc/systemd/system/{name}"),
+            overwrite: true,
+        };
+        if self.links_seen.insert(link.path.clone()) {
+            self.storage.links.push(link);
+        }
+    }
+}
+
+/// Render `plan` as an Ignition config (pretty JSON with a trailing newline).
+#[must_use]
+pub fn render(plan: &Plan) -> String {
+    let mut draft = Draft::default();
+    for file in &plan.files {
+        draft.file(file);
+    }
+    draft.tmpfiles_snippet();
+    for action in &plan.actions {
+        draft.action(&action.kind);
+    }
     let config = Config {
         ignition: Ignition { version: VERSION },
-        passwd: Passwd { users },
-        storage,
-        systemd: Systemd { units },
+        passwd: Passwd { users: draft.users },
+        storage: draft.storage,
+        systemd: Systemd { units: draft.units },
     };
     let mut text = serde_json::to_string_pretty(&config).unwrap_or_default();
     text.push('\n');

@@ -7,11 +7,11 @@
 //! so every name and value format is a constant or a function of this file, and the book
 //! (compile.md) documents them. Nothing here does I/O.
 
+use super::types::{Content, Effect, PlannedFile};
 use super::units::UnitSpec;
-use super::{Content, Effect, PlannedFile};
 use crate::model::minisign::PublicKey;
 use crate::model::{Spanned, Update};
-use crate::units::values::timespan_usec;
+use crate::units::values::{TimespanError, timespan_usec};
 
 /// Where the kindling binary is installed on a node: `/usr` is the read-only image, and
 /// `/opt/bin` is where CoreOS-style nodes keep binaries of their own (the maintenance
@@ -39,15 +39,24 @@ pub const FIRST_CHECK_DELAY_KEY: &str = "KINDLING_FIRST_CHECK_DELAY";
 /// update.conf: upper bound, in seconds, of the random delay added to each wait.
 pub const CHECK_JITTER_KEY: &str = "KINDLING_CHECK_JITTER";
 
+/// Why a setting is not a span the agent can wait.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecondsError {
+    /// Not a systemd time span.
+    #[error(transparent)]
+    Timespan(#[from] TimespanError),
+    /// `infinity`.
+    #[error("{0:?} is endless; the agent needs a finite time span such as 1h")]
+    Endless(String),
+}
+
 /// The span in whole seconds, rounded up, as written to update.conf.
 ///
 /// # Errors
 /// When the text is not a finite systemd time span.
-pub fn seconds(text: &str) -> Result<u64, String> {
+pub fn seconds(text: &str) -> Result<u64, SecondsError> {
     match timespan_usec(text)? {
-        None => Err(format!(
-            "{text:?} is endless; the agent needs a finite time span such as 1h"
-        )),
+        None => Err(SecondsError::Endless(text.to_string())),
         Some(usec) => Ok(usec.div_ceil(1_000_000)),
     }
 }

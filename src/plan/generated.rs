@@ -12,11 +12,13 @@
 //! is not `GROUP=`) and a key's later duplicates are dropped; locksmithd is restarted when
 //! its drop-in is written (unless masked); sections that are absent generate nothing.
 
+use super::builder::{Builder, text};
 use super::text::{environment_line, environment_line_plain, go_float, go_quote};
+use super::types::{ActionKind, Content, Effect, PlanOptions, PlannedFile};
 use super::units::UnitSpec;
-use super::{ActionKind, Builder, Content, Effect, PlanOptions, PlannedFile, text};
 use crate::diagnostic::Span;
-use crate::model::{CloudConfig, EnvValue, MaintenanceWindow, Spanned};
+use crate::model::legacy::Flannel;
+use crate::model::{CloudConfig, EnvValue, MaintenanceWindow, Oem, Spanned, Update};
 
 /// Where the maintenance window's script goes.
 pub const WINDOW_SCRIPT: &str = "/opt/bin/update-window.sh";
@@ -143,126 +145,47 @@ if systemctl is-active --quiet etcd-member etcd2 etcd; then\n    exec {reboot}\n
     s
 }
 
+/// A generated file of `bytes`, not owned by anyone in particular.
+fn generated_file(
+    path: &str,
+    bytes: String,
+    mode: u32,
+    effect: Effect,
+    span: Span,
+    origin: &str,
+) -> PlannedFile {
+    PlannedFile {
+        path: path.to_string(),
+        content: Content::Bytes(bytes.into_bytes()),
+        mode,
+        owner: None,
+        effect,
+        span,
+        origin: origin.to_string(),
+    }
+}
+
 /// The generated files, in coreos-cloudinit's order, then the extensions'.
 pub fn files(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
-    let file = |path: &str, bytes: String, mode: u32, effect: Effect, span: Span, origin: &str| {
-        PlannedFile {
-            path: path.to_string(),
-            content: Content::Bytes(bytes.into_bytes()),
-            mode,
-            owner: None,
-            effect,
-            span,
-            origin: origin.to_string(),
-        }
-    };
     let coreos = config.coreos.as_ref().map(|c| &c.value);
-
-    // /etc/oem-release
     if let Some(oem) = coreos.and_then(|c| c.oem.as_ref()) {
-        let o = &oem.value;
-        if let Some(id) = text(o.id.as_ref()) {
-            let field = |v: &Option<Spanned<String>>| {
-                v.as_ref().map_or("", |v| v.value.as_str()).to_string()
-            };
-            let content = format!(
-                "ID={id}\nVERSION_ID={}\nNAME={}\nHOME_URL={}\nBUG_REPORT_URL={}\n",
-                field(&o.version_id),
-                go_quote(&field(&o.name)),
-                go_quote(&field(&o.home_url)),
-                go_quote(&field(&o.bug_report_url)),
-            );
-            b.file(file(
-                "/etc/oem-release",
-                content,
-                0o644,
-                Effect::InService,
-                oem.key_span,
-                "coreos.oem",
-            ));
-        }
+        oem_release(oem, b);
     }
-
-    // /etc/coreos/update.conf
-    if let Some(update) = config.update() {
-        let u = &update.value;
-        let mut settings = Vec::new();
-        if let Some(g) = text(u.group.as_ref()) {
-            settings.push(("GROUP", g.to_string()));
-        }
-        if window(config).is_some() {
-            settings.push(("REBOOT_STRATEGY", "off".to_string()));
-        } else if let Some(s) = text(u.reboot_strategy.as_ref()) {
-            settings.push(("REBOOT_STRATEGY", s.to_string()));
-        }
-        if let Some(s) = text(u.server.as_ref()) {
-            settings.push(("SERVER", s.to_string()));
-        }
-        settings.extend(super::agent::update_conf_settings(u));
-        if !settings.is_empty() {
-            let content = merge_update_conf(options.update_conf_base.as_deref(), &settings);
-            b.file(file(
-                "/etc/coreos/update.conf",
-                content,
-                0o644,
-                Effect::InService,
-                update.key_span,
-                "coreos.update",
-            ));
-        }
-    }
-
-    // /etc/hosts
-    if let Some(hosts) = config
-        .manage_etc_hosts
-        .as_ref()
-        .filter(|h| h.value == "localhost")
-    {
-        match text(config.hostname.as_ref()) {
-            Some(hostname) => b.file(file(
-                "/etc/hosts",
-                format!("127.0.0.1 {hostname}\n"),
-                0o644,
-                Effect::InService,
-                hosts.span,
-                "manage_etc_hosts",
-            )),
-            None => b.action(ActionKind::WriteEtcHosts, Effect::InService, hosts.span),
-        }
-    }
-
-    // /run/flannel/options.env: KEY=value lines, no trailing newline, as on the node.
+    update_conf(config, options, b);
+    etc_hosts(config, b);
     if let Some(flannel) = coreos.and_then(|c| c.flannel.as_ref()) {
-        let lines: Vec<String> = flannel
-            .value
-            .env_values()
-            .into_iter()
-            .filter(|(_, v)| !v.is_zero())
-            .map(|(k, v)| format!("{k}={}", env_text(v)))
-            .collect();
-        if !lines.is_empty() {
-            b.file(file(
-                "/run/flannel/options.env",
-                lines.join("\n"),
-                0o644,
-                Effect::RebootRequired,
-                flannel.key_span,
-                "coreos.flannel",
-            ));
-        }
+        flannel_options(flannel, b);
     }
-
     // The kindling agent's trusted keys.
     if let Some(update) = config.update() {
         for key in super::agent::key_files(update) {
             b.file(key);
         }
     }
-
     // The maintenance window's script.
     if let Some((w, _, delay)) = window(config) {
         let agent = config.update().is_some_and(|u| u.value.kindling_agent());
-        b.file(file(
+        b.file(generated_file(
             WINDOW_SCRIPT,
             window_script(delay, agent),
             0o755,
@@ -273,6 +196,119 @@ pub fn files(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
     }
 }
 
+/// `/etc/oem-release`, when the OEM has an ID.
+fn oem_release(oem: &Spanned<Oem>, b: &mut Builder) {
+    let o = &oem.value;
+    let Some(id) = text(o.id.as_ref()) else {
+        return;
+    };
+    let field =
+        |v: &Option<Spanned<String>>| v.as_ref().map_or("", |v| v.value.as_str()).to_string();
+    let content = format!(
+        "ID={id}\nVERSION_ID={}\nNAME={}\nHOME_URL={}\nBUG_REPORT_URL={}\n",
+        field(&o.version_id),
+        go_quote(&field(&o.name)),
+        go_quote(&field(&o.home_url)),
+        go_quote(&field(&o.bug_report_url)),
+    );
+    b.file(generated_file(
+        "/etc/oem-release",
+        content,
+        0o644,
+        Effect::InService,
+        oem.key_span,
+        "coreos.oem",
+    ));
+}
+
+/// `/etc/coreos/update.conf`: the config's keys merged into the node's file.
+fn update_conf(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
+    let Some(update) = config.update() else {
+        return;
+    };
+    let u = &update.value;
+    let mut settings = Vec::new();
+    if let Some(g) = text(u.group.as_ref()) {
+        settings.push(("GROUP", g.to_string()));
+    }
+    if window(config).is_some() {
+        settings.push(("REBOOT_STRATEGY", "off".to_string()));
+    } else if let Some(s) = text(u.reboot_strategy.as_ref()) {
+        settings.push(("REBOOT_STRATEGY", s.to_string()));
+    }
+    if let Some(s) = text(u.server.as_ref()) {
+        settings.push(("SERVER", s.to_string()));
+    }
+    settings.extend(super::agent::update_conf_settings(u));
+    if !settings.is_empty() {
+        let content = merge_update_conf(options.update_conf_base.as_deref(), &settings);
+        b.file(generated_file(
+            "/etc/coreos/update.conf",
+            content,
+            0o644,
+            Effect::InService,
+            update.key_span,
+            "coreos.update",
+        ));
+    }
+}
+
+/// `/etc/hosts` for `manage_etc_hosts: localhost` (written on the node when the hostname
+/// is the node's own).
+fn etc_hosts(config: &CloudConfig, b: &mut Builder) {
+    let Some(hosts) = config
+        .manage_etc_hosts
+        .as_ref()
+        .filter(|h| h.value == "localhost")
+    else {
+        return;
+    };
+    match text(config.hostname.as_ref()) {
+        Some(hostname) => b.file(generated_file(
+            "/etc/hosts",
+            format!("127.0.0.1 {hostname}\n"),
+            0o644,
+            Effect::InService,
+            hosts.span,
+            "manage_etc_hosts",
+        )),
+        None => b.action(ActionKind::WriteEtcHosts, Effect::InService, hosts.span),
+    }
+}
+
+/// `/run/flannel/options.env`: KEY=value lines, no trailing newline, as on the node.
+fn flannel_options(flannel: &Spanned<Flannel>, b: &mut Builder) {
+    let lines: Vec<String> = flannel
+        .value
+        .env_values()
+        .into_iter()
+        .filter(|(_, v)| !v.is_zero())
+        .map(|(k, v)| format!("{k}={}", env_text(v)))
+        .collect();
+    if !lines.is_empty() {
+        b.file(generated_file(
+            "/run/flannel/options.env",
+            lines.join("\n"),
+            0o644,
+            Effect::RebootRequired,
+            flannel.key_span,
+            "coreos.flannel",
+        ));
+    }
+}
+
+/// A runtime drop-in `20-cloudinit.conf` for `name`.
+fn cloudinit_drop_in(name: &str, contents: String, span: Span, origin: &str) -> UnitSpec {
+    UnitSpec {
+        name: name.to_string(),
+        drop_ins: vec![("20-cloudinit.conf".to_string(), contents)],
+        runtime: true,
+        span,
+        origin: origin.to_string(),
+        ..UnitSpec::default()
+    }
+}
+
 /// The generated units, in coreos-cloudinit's order, then the extensions'.
 pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
     let mut out = Vec::new();
@@ -280,126 +316,133 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
         return out;
     };
     let c = &coreos.value;
-    let drop_in = |name: &str, contents: String, span: Span, origin: &str| UnitSpec {
-        name: name.to_string(),
-        drop_ins: vec![("20-cloudinit.conf".to_string(), contents)],
-        runtime: true,
-        span,
-        origin: origin.to_string(),
-        ..UnitSpec::default()
-    };
-    if let Some(s) = &c.etcd
-        && let Some(contents) = service_contents(s.value.env_values())
-    {
-        out.push(drop_in("etcd.service", contents, s.key_span, "coreos.etcd"));
-    }
-    if let Some(s) = &c.etcd2
-        && let Some(contents) = service_contents(s.value.env_values())
-    {
-        out.push(drop_in(
+    for (values, name, origin) in [
+        (
+            c.etcd.as_ref().map(|s| (s.value.env_values(), s.key_span)),
+            "etcd.service",
+            "coreos.etcd",
+        ),
+        (
+            c.etcd2.as_ref().map(|s| (s.value.env_values(), s.key_span)),
             "etcd2.service",
-            contents,
-            s.key_span,
             "coreos.etcd2",
-        ));
-    }
-    if let Some(s) = &c.fleet
-        && let Some(contents) = service_contents(s.value.env_values())
-    {
-        out.push(drop_in(
+        ),
+        (
+            c.fleet.as_ref().map(|s| (s.value.env_values(), s.key_span)),
             "fleet.service",
-            contents,
-            s.key_span,
             "coreos.fleet",
-        ));
+        ),
+    ] {
+        if let Some((values, span)) = values
+            && let Some(contents) = service_contents(values)
+        {
+            out.push(cloudinit_drop_in(name, contents, span, origin));
+        }
     }
     let update = c.update.as_ref();
     let strategy = update.and_then(|u| text(u.value.reboot_strategy.as_ref()));
-    let masked = window(config).is_some() || strategy == Some("off");
-    // The kindling agent replaces update-engine and locksmithd (both masked).
-    let agent = update.is_some_and(|u| u.value.kindling_agent());
+    let reboots = Reboots {
+        masked: window(config).is_some() || strategy == Some("off"),
+        // The kindling agent replaces update-engine and locksmithd (both masked).
+        agent: update.is_some_and(|u| u.value.kindling_agent()),
+        strategy: strategy.is_some(),
+    };
     if let Some(s) = &c.locksmith
         && let Some(contents) = service_contents(s.value.env_values())
     {
-        let mut unit = drop_in(
+        let mut unit = cloudinit_drop_in(
             "locksmithd.service",
             contents,
             s.key_span,
             "coreos.locksmith",
         );
-        if !masked && !agent {
+        if !reboots.masked && !reboots.agent {
             unit.command = Some("restart".into());
         }
         out.push(unit);
     }
     if let Some(update) = update {
-        let u = &update.value;
-        let proxy = text(u.proxy.as_ref());
-        let proxy_drop_in = proxy.map(|p| {
-            (
-                "proxy.conf".to_string(),
-                format!("[Service]\n{}\n", environment_line_plain("ALL_PROXY", p)),
-            )
-        });
-        if agent {
-            out.extend(super::agent::units(update, proxy_drop_in));
-        } else {
-            if masked {
-                out.push(UnitSpec {
-                    name: "locksmithd.service".into(),
-                    runtime: true,
-                    mask: true,
-                    command: Some("stop".into()),
-                    span: update.key_span,
-                    origin: "coreos.update".into(),
-                    ..UnitSpec::default()
-                });
-            } else if strategy.is_some() {
-                out.push(UnitSpec {
-                    name: "locksmithd.service".into(),
-                    runtime: true,
-                    command: Some("restart".into()),
-                    span: update.key_span,
-                    origin: "coreos.update".into(),
-                    ..UnitSpec::default()
-                });
-            }
-            if text(u.group.as_ref()).is_some()
-                || text(u.server.as_ref()).is_some()
-                || proxy.is_some()
-            {
-                out.push(UnitSpec {
-                    name: "update-engine.service".into(),
-                    drop_ins: proxy_drop_in.into_iter().collect(),
-                    command: Some("restart".into()),
-                    span: update.key_span,
-                    origin: "coreos.update".into(),
-                    ..UnitSpec::default()
-                });
-            }
-        }
+        update_units(update, &reboots, &mut out);
         if let Some((w, calendar, _)) = window(config) {
-            out.push(UnitSpec {
-                name: "update-window.service".into(),
-                content: Some(window_service()),
-                runtime: true,
-                span: w.key_span,
-                origin: "coreos.update.maintenance-window".into(),
-                ..UnitSpec::default()
-            });
-            out.push(UnitSpec {
-                name: "update-window.timer".into(),
-                content: Some(window_timer(&calendar)),
-                runtime: true,
-                enable: true,
-                command: Some("start".into()),
-                span: w.key_span,
-                origin: "coreos.update.maintenance-window".into(),
-                ..UnitSpec::default()
-            });
+            out.extend(window_units(w.key_span, &calendar));
         }
     }
     out
+}
+
+/// Who reboots the node, as the units see it.
+struct Reboots {
+    /// locksmithd is masked (a maintenance window or the strategy `off`).
+    masked: bool,
+    /// The kindling agent replaces update-engine and locksmithd.
+    agent: bool,
+    /// The config names a reboot strategy.
+    strategy: bool,
+}
+
+/// The agent's units, or else locksmithd's and update-engine's for `coreos.update`.
+fn update_units(update: &Spanned<Update>, reboots: &Reboots, out: &mut Vec<UnitSpec>) {
+    let u = &update.value;
+    let proxy = text(u.proxy.as_ref());
+    let proxy_drop_in = proxy.map(|p| {
+        (
+            "proxy.conf".to_string(),
+            format!("[Service]\n{}\n", environment_line_plain("ALL_PROXY", p)),
+        )
+    });
+    if reboots.agent {
+        out.extend(super::agent::units(update, proxy_drop_in));
+        return;
+    }
+    let locksmithd = |command: &str| UnitSpec {
+        name: "locksmithd.service".into(),
+        runtime: true,
+        mask: reboots.masked,
+        command: Some(command.into()),
+        span: update.key_span,
+        origin: "coreos.update".into(),
+        ..UnitSpec::default()
+    };
+    if reboots.masked {
+        out.push(locksmithd("stop"));
+    } else if reboots.strategy {
+        out.push(locksmithd("restart"));
+    }
+    if text(u.group.as_ref()).is_some() || text(u.server.as_ref()).is_some() || proxy.is_some() {
+        out.push(UnitSpec {
+            name: "update-engine.service".into(),
+            drop_ins: proxy_drop_in.into_iter().collect(),
+            command: Some("restart".into()),
+            span: update.key_span,
+            origin: "coreos.update".into(),
+            ..UnitSpec::default()
+        });
+    }
+}
+
+/// The maintenance window's service and its timer (started now).
+fn window_units(span: Span, calendar: &str) -> [UnitSpec; 2] {
+    let origin = "coreos.update.maintenance-window";
+    [
+        UnitSpec {
+            name: "update-window.service".into(),
+            content: Some(window_service()),
+            runtime: true,
+            span,
+            origin: origin.into(),
+            ..UnitSpec::default()
+        },
+        UnitSpec {
+            name: "update-window.timer".into(),
+            content: Some(window_timer(calendar)),
+            runtime: true,
+            enable: true,
+            command: Some("start".into()),
+            span,
+            origin: origin.into(),
+            ..UnitSpec::default()
+        },
+    ]
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 
 use std::collections::HashSet;
 
-use super::{ActionKind, Builder, Content, Effect, PlannedFile};
+use super::builder::Builder;
+use super::types::{ActionKind, Content, Effect, PlannedFile};
 use crate::diagnostic::Span;
 use crate::model::{CloudConfig, Unit};
 
@@ -109,17 +110,55 @@ fn applies_now(verb: Option<&str>) -> bool {
     )
 }
 
+/// What follows the units' files: one daemon-reload, one networkd restart, the commands
+/// in order (each once), and which unmask/enable actions are already planned.
+#[derive(Default)]
+struct Followups {
+    reload: Option<Span>,
+    networkd: Option<Span>,
+    commands: Vec<(String, String, Span)>,
+    /// What is already queued, for de-duplication in O(1).
+    queued: HashSet<(String, String)>,
+    unit_actions: HashSet<(&'static str, String)>,
+}
+
 /// Turn the units into files and actions.
 pub fn process(units: &[UnitSpec], b: &mut Builder) {
-    let mut reload: Option<Span> = None;
-    let mut networkd: Option<Span> = None;
-    let mut commands: Vec<(String, String, Span)> = Vec::new();
-    // What is already queued, for de-duplication in O(1).
-    let mut queued: HashSet<(String, String)> = HashSet::new();
-    let mut unit_actions: HashSet<(&'static str, String)> = HashSet::new();
-    // Services a timer, path or socket of the config activates: their next run uses the
-    // new definition.
-    let triggered: HashSet<String> = units
+    let mut followups = Followups::default();
+    let triggered = triggered_services(units);
+    for u in units.iter().filter(|u| !u.name.is_empty()) {
+        place_files(u, &triggered, b, &mut followups);
+        mask_or_enable(u, b, &mut followups);
+        if is_network(&u.name) {
+            followups.networkd.get_or_insert(u.span);
+        } else if let Some(verb) = &u.command
+            && followups.queued.insert((verb.clone(), u.name.clone()))
+        {
+            followups
+                .commands
+                .push((verb.clone(), u.name.clone(), u.span));
+        }
+    }
+    drop_unmasks_of_masked(b);
+    if let Some(span) = followups.reload {
+        b.action(ActionKind::DaemonReload, Effect::InService, span);
+    }
+    if let Some(span) = followups.networkd {
+        b.action(ActionKind::RestartNetworkd, Effect::InService, span);
+    }
+    for (verb, unit, span) in followups.commands {
+        b.action(
+            ActionKind::Systemctl { verb, unit },
+            Effect::InService,
+            span,
+        );
+    }
+}
+
+/// Services a timer, path or socket of the config activates: their next run uses the new
+/// definition.
+fn triggered_services(units: &[UnitSpec]) -> HashSet<String> {
+    units
         .iter()
         .filter_map(|u| {
             let stem = u
@@ -129,90 +168,95 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
                 .or_else(|| u.name.strip_suffix(".socket"))?;
             Some(format!("{stem}.service"))
         })
-        .collect();
-    for u in units {
-        if u.name.is_empty() {
-            continue;
-        }
-        let network = is_network(&u.name);
-        let dest = destination(&u.name, u.runtime);
-        let oneshot = u
-            .content
-            .as_deref()
-            .is_some_and(|c| c.lines().any(|l| l.trim() == "Type=oneshot"));
-        let activated = oneshot || triggered.contains(&u.name);
-        let definition_effect = if network || activated || applies_now(u.command.as_deref()) {
-            Effect::InService
-        } else {
-            Effect::RebootRequired
-        };
-        let definition = |path: String, content: &str| PlannedFile {
-            path,
-            content: Content::Bytes(content.as_bytes().to_vec()),
-            mode: 0o644,
+        .collect()
+}
+
+/// The unit's definition and drop-ins, or its mask.
+fn place_files(
+    u: &UnitSpec,
+    triggered: &HashSet<String>,
+    b: &mut Builder,
+    followups: &mut Followups,
+) {
+    let dest = destination(&u.name, u.runtime);
+    let oneshot = u
+        .content
+        .as_deref()
+        .is_some_and(|c| c.lines().any(|l| l.trim() == "Type=oneshot"));
+    let activated = oneshot || triggered.contains(&u.name);
+    let definition_effect = if is_network(&u.name) || activated || applies_now(u.command.as_deref())
+    {
+        Effect::InService
+    } else {
+        Effect::RebootRequired
+    };
+    let definition = |path: String, content: &str| PlannedFile {
+        path,
+        content: Content::Bytes(content.as_bytes().to_vec()),
+        mode: 0o644,
+        owner: None,
+        effect: definition_effect,
+        span: u.span,
+        origin: u.origin.clone(),
+    };
+    if let Some(content) = &u.content {
+        b.file(definition(dest.clone(), content));
+        followups.reload.get_or_insert(u.span);
+    }
+    for (name, content) in &u.drop_ins {
+        b.file(definition(format!("{dest}.d/{name}"), content));
+        followups.reload.get_or_insert(u.span);
+    }
+    if u.mask {
+        let stopped = u.command.as_deref() == Some("stop");
+        b.file(PlannedFile {
+            path: dest,
+            content: Content::Symlink("/dev/null".into()),
+            mode: 0o777,
             owner: None,
-            effect: definition_effect,
+            effect: if stopped {
+                Effect::InService
+            } else {
+                Effect::RebootRequired
+            },
             span: u.span,
             origin: u.origin.clone(),
+        });
+    }
+}
+
+/// Unmask a runtime unit without content; enable a unit that asks for it (each once).
+fn mask_or_enable(u: &UnitSpec, b: &mut Builder, followups: &mut Followups) {
+    if !u.mask && u.runtime && u.content.is_none() {
+        // A runtime unit with content is written at `dest`, which replaces any mask
+        // there; removing the mask afterwards would remove the unit just written.
+        let unmask = ActionKind::Unmask {
+            unit: u.name.clone(),
+            path: destination(&u.name, u.runtime),
         };
-        if let Some(content) = &u.content {
-            b.file(definition(dest.clone(), content));
-            reload.get_or_insert(u.span);
-        }
-        for (name, content) in &u.drop_ins {
-            b.file(definition(format!("{dest}.d/{name}"), content));
-            reload.get_or_insert(u.span);
-        }
-        if u.mask {
-            let stopped = u.command.as_deref() == Some("stop");
-            b.file(PlannedFile {
-                path: dest.clone(),
-                content: Content::Symlink("/dev/null".into()),
-                mode: 0o777,
-                owner: None,
-                effect: if stopped {
-                    Effect::InService
-                } else {
-                    Effect::RebootRequired
-                },
-                span: u.span,
-                origin: u.origin.clone(),
-            });
-        } else if u.runtime && u.content.is_none() {
-            // A runtime unit with content is written at `dest`, which replaces any mask
-            // there; removing the mask afterwards would remove the unit just written.
-            let unmask = ActionKind::Unmask {
-                unit: u.name.clone(),
-                path: dest.clone(),
-            };
-            if unit_actions.insert(("unmask", u.name.clone())) {
-                b.action(unmask, Effect::InService, u.span);
-            }
-        }
-        if u.enable && !network {
-            let enable = ActionKind::Enable {
-                unit: u.name.clone(),
-                runtime: u.runtime,
-            };
-            if unit_actions.insert(("enable", u.name.clone())) {
-                let effect = if applies_now(u.command.as_deref()) {
-                    Effect::InService
-                } else {
-                    Effect::RebootRequired
-                };
-                b.action(enable, effect, u.span);
-            }
-        }
-        if network {
-            networkd.get_or_insert(u.span);
-        } else if let Some(verb) = &u.command
-            && queued.insert((verb.clone(), u.name.clone()))
-        {
-            commands.push((verb.clone(), u.name.clone(), u.span));
+        if followups.unit_actions.insert(("unmask", u.name.clone())) {
+            b.action(unmask, Effect::InService, u.span);
         }
     }
-    // A unit masked by a later entry is not unmasked first, whether the mask is in /run
-    // or (the kindling agent's masks) in /etc, where it outlives any runtime mask anyway.
+    if u.enable && !is_network(&u.name) {
+        let enable = ActionKind::Enable {
+            unit: u.name.clone(),
+            runtime: u.runtime,
+        };
+        if followups.unit_actions.insert(("enable", u.name.clone())) {
+            let effect = if applies_now(u.command.as_deref()) {
+                Effect::InService
+            } else {
+                Effect::RebootRequired
+            };
+            b.action(enable, effect, u.span);
+        }
+    }
+}
+
+/// A unit masked by a later entry is not unmasked first, whether the mask is in /run or
+/// (the kindling agent's masks) in /etc, where it outlives any runtime mask anyway.
+fn drop_unmasks_of_masked(b: &mut Builder) {
     let masked: HashSet<String> = b
         .plan
         .files
@@ -223,17 +267,4 @@ pub fn process(units: &[UnitSpec], b: &mut Builder) {
     b.plan
         .actions
         .retain(|a| !matches!(&a.kind, ActionKind::Unmask { unit, .. } if masked.contains(unit)));
-    if let Some(span) = reload {
-        b.action(ActionKind::DaemonReload, Effect::InService, span);
-    }
-    if let Some(span) = networkd {
-        b.action(ActionKind::RestartNetworkd, Effect::InService, span);
-    }
-    for (verb, unit, span) in commands {
-        b.action(
-            ActionKind::Systemctl { verb, unit },
-            Effect::InService,
-            span,
-        );
-    }
 }

@@ -1,12 +1,45 @@
 //! Go's `time.ParseDuration`, which locksmithd applies to `REBOOT_WINDOW_LENGTH`: the
 //! window (`Window::locksmith`) and the window rules read lengths through it. Pure.
 
+/// Why a text is not a Go duration; the message names the text or the unit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GoDurationError {
+    /// Not numbers with units at all.
+    #[error("{text:?} is not a duration like 1h30m")]
+    Malformed {
+        /// The whole text.
+        text: String,
+    },
+    /// A number without its unit.
+    #[error("{text:?} has a number without a unit (h, m, s, ms, us, ns)")]
+    NoUnit {
+        /// The whole text.
+        text: String,
+    },
+    /// A unit Go does not know (days, for one).
+    #[error(
+        "{unit:?} is not a duration unit (use h, m, s, ms, us or ns; Go durations have no days)"
+    )]
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+    },
+}
+
+impl From<GoDurationError> for String {
+    fn from(e: GoDurationError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parse a duration as Go's `time.ParseDuration` does, in nanoseconds.
 ///
 /// # Errors
 /// When the text is not a Go duration.
-pub fn parse_go_duration(text: &str) -> Result<f64, String> {
-    let bad = || format!("{text:?} is not a duration like 1h30m");
+pub fn parse_go_duration(text: &str) -> Result<f64, GoDurationError> {
+    let bad = || GoDurationError::Malformed {
+        text: text.to_string(),
+    };
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -47,14 +80,14 @@ pub fn parse_go_duration(text: &str) -> Result<f64, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => {
-                return Err(format!(
-                    "{text:?} has a number without a unit (h, m, s, ms, us, ns)"
-                ));
+                return Err(GoDurationError::NoUnit {
+                    text: text.to_string(),
+                });
             }
             other => {
-                return Err(format!(
-                    "{other:?} is not a duration unit (use h, m, s, ms, us or ns; Go durations have no days)"
-                ));
+                return Err(GoDurationError::UnknownUnit {
+                    unit: other.to_string(),
+                });
             }
         };
         total += value * scale;

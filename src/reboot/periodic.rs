@@ -10,6 +10,12 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
+/// Whether a locksmith window start (`[Day ]HH:MM`) names a weekly window (has a day).
+#[must_use]
+pub fn is_weekly(start: &str) -> bool {
+    start.contains(' ')
+}
+
 /// A parsed window start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Start {
@@ -44,33 +50,48 @@ fn scan_int(text: &str) -> Option<(i64, &str)> {
     Some((value, &text[end..]))
 }
 
+/// Why a start is not `[Day ]HH:MM` as locksmith reads it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum StartError {
+    #[error("{0:?} is not a day of the week (sun, mon, tue, wed, thu, fri, sat)")]
+    NotADay(String),
+    #[error("it is empty")]
+    Empty,
+    #[error("too many fields")]
+    TooManyFields,
+    #[error("{0:?} is not a time of day H:MM")]
+    NotATime(String),
+    #[error("hour {0} is out of range 0-23")]
+    Hour(i64),
+    #[error("minute {0} is out of range 0-59")]
+    Minute(i64),
+}
+
 /// Parse a start as locksmith does: fields split on blanks, an optional three-letter day,
 /// then `%d:%d` (anything after the minutes is ignored, as by `Sscanf`).
-pub(super) fn parse_start(text: &str) -> Result<Start, String> {
+pub(super) fn parse_start(text: &str) -> Result<Start, StartError> {
     let fields: Vec<&str> = text.split_whitespace().collect();
     let (day, time) = match fields.as_slice() {
         [time] => (None, *time),
         [day, time] => {
             let lower = day.to_ascii_lowercase();
             let Some((_, weekday)) = DAYS.iter().find(|(name, _)| *name == lower) else {
-                return Err(format!(
-                    "{day:?} is not a day of the week (sun, mon, tue, wed, thu, fri, sat)"
-                ));
+                return Err(StartError::NotADay((*day).to_string()));
             };
             (Some(*weekday), *time)
         }
-        [] => return Err("it is empty".into()),
-        _ => return Err("too many fields".into()),
+        [] => return Err(StartError::Empty),
+        _ => return Err(StartError::TooManyFields),
     };
-    let bad = || format!("{time:?} is not a time of day H:MM");
+    let bad = || StartError::NotATime(time.to_string());
     let (hour, rest) = scan_int(time).ok_or_else(bad)?;
     let rest = rest.strip_prefix(':').ok_or_else(bad)?;
     let (minute, _) = scan_int(rest).ok_or_else(bad)?;
     if !(0..=23).contains(&hour) {
-        return Err(format!("hour {hour} is out of range 0-23"));
+        return Err(StartError::Hour(hour));
     }
     if !(0..=59).contains(&minute) {
-        return Err(format!("minute {minute} is out of range 0-59"));
+        return Err(StartError::Minute(minute));
     }
     #[allow(clippy::cast_possible_truncation)]
     Ok(Start {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use jiff::tz::TimeZone;
 
-use super::WindowError;
+use super::error::WindowError;
 
 /// The time zone of the node at `root` (`None`: this process's zone: `TZ`, else
 /// `/etc/localtime`, else UTC, as glibc does).

@@ -211,49 +211,110 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// systemd's time units (`time-util.c`) with their length in microseconds, longest
-/// spelling first so that `msec` is not read as `m` followed by `sec`.
-const TIME_UNITS: &[(&str, u128)] = &[
-    ("seconds", USEC_PER_SEC),
-    ("second", USEC_PER_SEC),
-    ("sec", USEC_PER_SEC),
-    ("s", USEC_PER_SEC),
-    ("minutes", 60 * USEC_PER_SEC),
-    ("minute", 60 * USEC_PER_SEC),
-    ("min", 60 * USEC_PER_SEC),
-    ("months", 2_629_800 * USEC_PER_SEC),
-    ("month", 2_629_800 * USEC_PER_SEC),
-    ("M", 2_629_800 * USEC_PER_SEC),
-    ("msec", 1_000),
-    ("ms", 1_000),
-    ("m", 60 * USEC_PER_SEC),
-    ("hours", 3_600 * USEC_PER_SEC),
-    ("hour", 3_600 * USEC_PER_SEC),
-    ("hr", 3_600 * USEC_PER_SEC),
-    ("h", 3_600 * USEC_PER_SEC),
-    ("days", 86_400 * USEC_PER_SEC),
-    ("day", 86_400 * USEC_PER_SEC),
-    ("d", 86_400 * USEC_PER_SEC),
-    ("weeks", 604_800 * USEC_PER_SEC),
-    ("week", 604_800 * USEC_PER_SEC),
-    ("w", 604_800 * USEC_PER_SEC),
-    ("years", 31_557_600 * USEC_PER_SEC),
-    ("year", 31_557_600 * USEC_PER_SEC),
-    ("y", 31_557_600 * USEC_PER_SEC),
-    ("usec", 1),
-    ("us", 1),
-    ("\u{3bc}s", 1),
-    ("\u{b5}s", 1),
+/// systemd's time units (`time-util.c`), each spelling with its length in microseconds,
+/// longest spelling first so that `msec` is not read as `m` followed by `sec`.
+const TIME_UNITS: &[(&[&str], u128)] = &[
+    (&["seconds", "second", "sec", "s"], USEC_PER_SEC),
+    (&["minutes", "minute", "min"], 60 * USEC_PER_SEC),
+    (&["months", "month", "M"], 2_629_800 * USEC_PER_SEC),
+    (&["msec", "ms"], 1_000),
+    (&["m"], 60 * USEC_PER_SEC),
+    (&["hours", "hour", "hr", "h"], 3_600 * USEC_PER_SEC),
+    (&["days", "day", "d"], 86_400 * USEC_PER_SEC),
+    (&["weeks", "week", "w"], 604_800 * USEC_PER_SEC),
+    (&["years", "year", "y"], 31_557_600 * USEC_PER_SEC),
+    (&["usec", "us", "\u{3bc}s", "\u{b5}s"], 1),
 ];
 
+/// The unit `rest` starts with, and its length in microseconds.
+fn time_unit(rest: &str) -> Option<(&'static str, u128)> {
+    TIME_UNITS.iter().find_map(|(spellings, usec)| {
+        spellings
+            .iter()
+            .find(|u| rest.starts_with(**u))
+            .map(|u| (*u, *usec))
+    })
+}
+
 const USEC_PER_SEC: u128 = 1_000_000;
+
+/// Why systemd refuses a time span.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimespanError {
+    /// Nothing but blanks.
+    #[error("an empty time span")]
+    Empty,
+    /// More microseconds than 64 bits hold.
+    #[error("{0:?} is too long a time span")]
+    TooLong(String),
+    /// A minus sign.
+    #[error("{0:?} is negative")]
+    Negative(String),
+    /// A `.` without digits after it.
+    #[error("{0:?} is not a time span (a number like 5, 1.5 or .5 and a unit like s, min, h)")]
+    BadFraction(String),
+    /// No number where one must be.
+    #[error("{0:?} is not a time span (a number and a unit like 30s, 5min, 1h)")]
+    NoNumber(String),
+}
+
+/// Why systemd ignores a unit-file value (the text names the key and the value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not a boolean.
+    #[error("{key}={value} is not a boolean (yes/no, true/false, on/off, 1/0)")]
+    NotBoolean {
+        /// The directive.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Not a time span.
+    #[error("{key}: {why}")]
+    Timespan {
+        /// The directive.
+        key: String,
+        /// Why.
+        why: TimespanError,
+    },
+    /// Not one of the directive's words.
+    #[error("{key}={value} is not one of {words}{close}")]
+    NotOneOf {
+        /// The directive.
+        key: String,
+        /// The value.
+        value: String,
+        /// The words, joined with `, `.
+        words: String,
+        /// `; did you mean X?`, or empty.
+        close: String,
+    },
+    /// A name in the list is not a unit name.
+    #[error("{key}: {name:?} is not a unit name (e.g. multi-user.target)")]
+    NotAUnitName {
+        /// The directive.
+        key: String,
+        /// The bad name.
+        name: String,
+    },
+    /// Not a calendar expression systemd accepts.
+    #[error("{key}={value} is not a calendar expression: {why}")]
+    Calendar {
+        /// The directive.
+        key: String,
+        /// The value.
+        value: String,
+        /// Why (the calendar's message).
+        why: String,
+    },
+}
 
 /// systemd's `parse_sec`: `infinity`, or components of a number (`.5` allowed, `5.` not)
 /// and an optional unit (seconds by default), blanks allowed between them.
 ///
 /// # Errors
 /// When systemd would refuse the value.
-pub fn parse_timespan(value: &str) -> Result<(), String> {
+pub fn parse_timespan(value: &str) -> Result<(), TimespanError> {
     timespan_usec(value).map(|_| ())
 }
 
@@ -262,13 +323,13 @@ pub fn parse_timespan(value: &str) -> Result<(), String> {
 ///
 /// # Errors
 /// When systemd would refuse the value (also when it does not fit in 64 bits).
-pub fn timespan_usec(value: &str) -> Result<Option<u64>, String> {
+pub fn timespan_usec(value: &str) -> Result<Option<u64>, TimespanError> {
     let t = value.trim();
     if t == "infinity" {
         return Ok(None);
     }
     if t.is_empty() {
-        return Err("an empty time span".into());
+        return Err(TimespanError::Empty);
     }
     let mut total: u128 = 0;
     let mut rest = t;
@@ -277,10 +338,10 @@ pub fn timespan_usec(value: &str) -> Result<Option<u64>, String> {
         if rest.is_empty() {
             return u64::try_from(total)
                 .map(Some)
-                .map_err(|_| format!("{value:?} is too long a time span"));
+                .map_err(|_| TimespanError::TooLong(value.to_string()));
         }
         if rest.starts_with('-') {
-            return Err(format!("{value:?} is negative"));
+            return Err(TimespanError::Negative(value.to_string()));
         }
         let b = rest.as_bytes();
         let whole_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -289,26 +350,22 @@ pub fn timespan_usec(value: &str) -> Result<Option<u64>, String> {
         if b.get(i) == Some(&b'.') {
             let n = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
             if n == 0 {
-                return Err(format!(
-                    "{value:?} is not a time span (a number like 5, 1.5 or .5 and a unit like s, min, h)"
-                ));
+                return Err(TimespanError::BadFraction(value.to_string()));
             }
             frac = &rest[i + 1..i + 1 + n];
             i += 1 + n;
         }
         if i == 0 {
-            return Err(format!(
-                "{value:?} is not a time span (a number and a unit like 30s, 5min, 1h)"
-            ));
+            return Err(TimespanError::NoNumber(value.to_string()));
         }
         let whole = &rest[..whole_len];
         rest = rest[i..].trim_start();
         let mut multiplier = USEC_PER_SEC;
-        if let Some((unit, usec)) = TIME_UNITS.iter().find(|(u, _)| rest.starts_with(*u)) {
+        if let Some((unit, usec)) = time_unit(rest) {
             rest = &rest[unit.len()..];
-            multiplier = *usec;
+            multiplier = usec;
         }
-        let too_long = || format!("{value:?} is too long a time span");
+        let too_long = || TimespanError::TooLong(value.to_string());
         let whole: u128 = if whole.is_empty() {
             0
         } else {
@@ -347,12 +404,18 @@ pub fn is_unit_name(name: &str) -> bool {
 ///
 /// # Errors
 /// When the value is not of the directive's type.
-pub fn check(kind: ValueKind, key: &str, value: &str) -> Result<(), String> {
+pub fn check(kind: ValueKind, key: &str, value: &str) -> Result<(), ValueError> {
     match kind {
-        ValueKind::Bool => parse_bool(value).map(|_| ()).ok_or_else(|| {
-            format!("{key}={value} is not a boolean (yes/no, true/false, on/off, 1/0)")
+        ValueKind::Bool => parse_bool(value)
+            .map(|_| ())
+            .ok_or_else(|| ValueError::NotBoolean {
+                key: key.to_string(),
+                value: value.to_string(),
+            }),
+        ValueKind::Timespan => parse_timespan(value).map_err(|why| ValueError::Timespan {
+            key: key.to_string(),
+            why,
         }),
-        ValueKind::Timespan => parse_timespan(value).map_err(|e| format!("{key}: {e}")),
         ValueKind::Enum(words) => {
             if words.contains(&value) {
                 Ok(())
@@ -364,24 +427,34 @@ pub fn check(kind: ValueKind, key: &str, value: &str) -> Result<(), String> {
                     .filter(|(d, w)| *d <= w.len() / 3 + 1)
                     .map(|(_, w)| format!("; did you mean {w}?"))
                     .unwrap_or_default();
-                Err(format!(
-                    "{key}={value} is not one of {}{close}",
-                    words.join(", ")
-                ))
+                Err(ValueError::NotOneOf {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    words: words.join(", "),
+                    close,
+                })
             }
         }
         ValueKind::UnitNames => {
             for name in value.split_whitespace() {
                 if !is_unit_name(name) {
-                    return Err(format!(
-                        "{key}: {name:?} is not a unit name (e.g. multi-user.target)"
-                    ));
+                    return Err(ValueError::NotAUnitName {
+                        key: key.to_string(),
+                        name: name.to_string(),
+                    });
                 }
             }
             Ok(())
         }
-        ValueKind::Calendar => crate::calendar::parse(value)
-            .map_err(|e| format!("{key}={value} is not a calendar expression: {}", e.message)),
+        ValueKind::Calendar => {
+            crate::calendar::parse(value)
+                .map(|_| ())
+                .map_err(|e| ValueError::Calendar {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    why: e.message,
+                })
+        }
     }
 }
 
@@ -444,6 +517,7 @@ mod tests {
         assert!(
             check(ValueKind::Enum(RESTARTS), "Restart", "on-falure")
                 .unwrap_err()
+                .to_string()
                 .contains("on-failure")
         );
         assert!(
