@@ -55,7 +55,7 @@ pub(crate) use node_plan::plan_for_vars;
 pub use render::RenderArgs;
 // `use_color` too, for command files that still name it here.
 #[allow(unused_imports)]
-pub(crate) use shared::{emit, open_root, use_color};
+pub(crate) use shared::{emit, use_color};
 pub use update_server::UpdateServerArgs;
 pub use validate::ValidateArgs;
 

@@ -1,7 +1,6 @@
 //! Helpers every command uses: writing a report to standard output, deciding colour (the one
-//! place), and opening a root. Each returns [`CliError`]; the `ExitCode` forms
-//! ([`emit`], [`open_root`]) are kept for the commands not converted yet and only hand the
-//! error to [`finish`].
+//! place), and opening a root. Each returns [`CliError`]; [`emit`] is the `ExitCode` form of
+//! [`write_out`] for commands that end by printing.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,9 +46,4 @@ pub(crate) fn use_color(choice: Color, stream_is_terminal: bool) -> bool {
 /// It cannot be opened.
 pub(crate) fn root_at(path: &std::path::Path) -> Result<Root, CliError> {
     Ok(Root::new(path)?)
-}
-
-/// [`root_at`], the error printed and returned as its exit status.
-pub(crate) fn open_root(path: &std::path::Path) -> Result<Root, ExitCode> {
-    root_at(path).map_err(|err| finish(Err(err)))
 }
