@@ -364,7 +364,7 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
     if let Some(update) = update {
         update_units(update, &reboots, &mut out);
         if let Some((w, calendar, _)) = window(config) {
-            out.extend(window_units(w.key_span, &calendar));
+            window_units(w.key_span, &calendar, &mut out);
         }
     }
     out
@@ -421,28 +421,26 @@ fn update_units(update: &Spanned<Update>, reboots: &Reboots, out: &mut Vec<UnitS
 }
 
 /// The maintenance window's service and its timer (started now).
-fn window_units(span: Span, calendar: &str) -> [UnitSpec; 2] {
+fn window_units(span: Span, calendar: &str, out: &mut Vec<UnitSpec>) {
     let origin = "coreos.update.maintenance-window";
-    [
-        UnitSpec {
-            name: "update-window.service".into(),
-            content: Some(window_service()),
-            runtime: true,
-            span,
-            origin: origin.into(),
-            ..UnitSpec::default()
-        },
-        UnitSpec {
-            name: "update-window.timer".into(),
-            content: Some(window_timer(calendar)),
-            runtime: true,
-            enable: true,
-            command: Some("start".into()),
-            span,
-            origin: origin.into(),
-            ..UnitSpec::default()
-        },
-    ]
+    out.push(UnitSpec {
+        name: "update-window.service".into(),
+        content: Some(window_service()),
+        runtime: true,
+        span,
+        origin: origin.into(),
+        ..UnitSpec::default()
+    });
+    out.push(UnitSpec {
+        name: "update-window.timer".into(),
+        content: Some(window_timer(calendar)),
+        runtime: true,
+        enable: true,
+        command: Some("start".into()),
+        span,
+        origin: origin.into(),
+        ..UnitSpec::default()
+    });
 }
 
 #[cfg(test)]

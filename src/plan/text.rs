@@ -103,13 +103,17 @@ mod tests {
     #[test]
     fn go_formats() {
         // coreos-cloudinit's TestServiceContents: 0.000001 -> 1e-06.
-        assert_eq!(go_float(0.000001), "1e-06");
-        assert_eq!(go_float(0.5), "0.5");
-        assert_eq!(go_float(100000.0), "100000");
-        assert_eq!(go_float(1000000.0), "1e+06");
-        assert_eq!(go_float(123456789.0), "1.23456789e+08");
-        assert_eq!(go_float(0.0001), "0.0001");
-        assert_eq!(go_float(2.0), "2");
+        for (f, text) in [
+            (0.000001, "1e-06"),
+            (0.5, "0.5"),
+            (100000.0, "100000"),
+            (1000000.0, "1e+06"),
+            (123456789.0, "1.23456789e+08"),
+            (0.0001, "0.0001"),
+            (2.0, "2"),
+        ] {
+            assert_eq!(go_float(f), text);
+        }
         assert_eq!(go_quote("a \"b\" \\ c\n"), "\"a \\\"b\\\" \\\\ c\\n\"");
     }
 
