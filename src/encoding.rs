@@ -4,7 +4,8 @@
 //! four `gz+base64` spellings. Base64 is Go's `StdEncoding`: padding required, `\r` and
 //! `\n` ignored anywhere, nothing else tolerated. Gzip streams may be concatenated.
 //! Output is capped at [`MAX_DECODED`] so a gzip bomb is a finding, not an outage.
-//! Pure functions; no I/O.
+//! And the one percent-encoder ([`percent_encode`]) the URLs kindling writes share (Ignition's
+//! `data:` URLs, etcd v2 key paths). Pure functions; no I/O.
 
 use std::io::Read;
 
@@ -120,6 +121,21 @@ pub fn decode(content: &[u8], encoding: &str) -> Result<Vec<u8>, DecodeError> {
         "gz+base64" | "gzip+base64" | "gz+b64" | "gzip+b64" => gunzip(&decode_base64(content)?),
         other => Err(DecodeError::Unknown(other.to_string())),
     }
+}
+
+/// Percent-encoding as Go's `url` package writes it: ASCII letters and digits and the bytes
+/// in `keep` stay, every other byte becomes `%XX` (upper-case hex).
+#[must_use]
+pub fn percent_encode(bytes: &[u8], keep: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

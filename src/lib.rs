@@ -21,6 +21,7 @@
 pub mod agent;
 pub mod apply;
 pub mod calendar;
+pub mod causes;
 pub mod check;
 pub mod cli;
 pub mod compile;

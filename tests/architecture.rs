@@ -29,6 +29,7 @@ const FLOORS: &[&[&str]] = &[
         "root",
         "calendar",
         "wait",
+        "causes",
     ],
     // The rule catalogue: data only (codes, severities, help, book text).
     &["rules"],

@@ -214,43 +214,41 @@ impl Client {
         for (k, v) in extra {
             request = request.header(*k, v.as_str());
         }
-        let work = async {
-            let mut response = request
-                .send()
-                .await
-                .map_err(|e| GetError::Network(format!("{url}: {}", chain(&e))))?;
-            let status = response.status();
-            if status.is_client_error() {
-                return Err(GetError::NotFound {
-                    url: url.to_string(),
-                    status: status.as_u16(),
-                });
-            }
-            if !status.is_success() {
-                return Err(GetError::Server(format!("{url}: HTTP {}", status.as_u16())));
-            }
-            let too_large = || {
-                GetError::TooLarge(format!(
-                    "{url}: the answer is larger than {} KiB; refused",
-                    limit / 1024
-                ))
-            };
-            if response.content_length().is_some_and(|n| n > limit as u64) {
-                return Err(too_large());
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| GetError::Network(format!("{url}: {}", chain(&e))))?
-            {
-                if body.len() + chunk.len() > limit {
+        let work =
+            async {
+                let mut response = request.send().await.map_err(|e| {
+                    GetError::Network(format!("{url}: {}", crate::causes::chain(&e)))
+                })?;
+                let status = response.status();
+                if status.is_client_error() {
+                    return Err(GetError::NotFound {
+                        url: url.to_string(),
+                        status: status.as_u16(),
+                    });
+                }
+                if !status.is_success() {
+                    return Err(GetError::Server(format!("{url}: HTTP {}", status.as_u16())));
+                }
+                let too_large = || {
+                    GetError::TooLarge(format!(
+                        "{url}: the answer is larger than {} KiB; refused",
+                        limit / 1024
+                    ))
+                };
+                if response.content_length().is_some_and(|n| n > limit as u64) {
                     return Err(too_large());
                 }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
-        };
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| {
+                    GetError::Network(format!("{url}: {}", crate::causes::chain(&e)))
+                })? {
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
+            };
         match tokio::time::timeout(budget, work).await {
             Ok(result) => result,
             Err(_) => Err(GetError::Network(format!(
@@ -369,21 +367,6 @@ impl Client {
         let body = self.fetch_data(&url, &[], super::MAX_METADATA).await?;
         parse(&body, &url)
     }
-}
-
-/// An error with its causes, so "error sending request" says why.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Join a metadata root and a path as coreos-cloudinit does: the root always ends in `/`.

@@ -176,17 +176,10 @@ struct Dropin {
 #[must_use]
 pub fn data_url(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            let mut out = String::from("data:,");
-            for b in text.bytes() {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    out.push(char::from(b));
-                } else {
-                    out.push_str(&format!("%{b:02X}"));
-                }
-            }
-            out
-        }
+        Ok(text) => format!(
+            "data:,{}",
+            crate::encoding::percent_encode(text.as_bytes(), b"-._~")
+        ),
         Err(_) => {
             use base64::Engine;
             format!(

@@ -192,7 +192,7 @@ impl Etcd2Lock {
                         },
                     });
                 }
-                Err(e) => tried.push(format!("{endpoint}: {}", error_chain(&e))),
+                Err(e) => tried.push(format!("{endpoint}: {}", crate::causes::chain(&e))),
             }
         }
         Err(LockError::Unavailable(format!(
@@ -415,29 +415,7 @@ impl Etcd2Lock {
 /// Go's URL path escaping, as etcd's Go client applies it to keys: a `%` in a key (from a
 /// QueryEscape'd group name) travels as `%25`, so etcd stores it literally.
 fn path_escape(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
+    crate::encoding::percent_encode(key.as_bytes(), b"-._~!$&'()*+,;=:@/")
 }
 
 fn etcd_error(answer: &Answer) -> LockError {

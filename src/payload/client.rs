@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::PayloadError;
-use super::error::chain;
+use crate::causes::chain;
 
 /// The proxy settings, as read from the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

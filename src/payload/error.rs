@@ -389,22 +389,6 @@ impl PayloadError {
     }
 }
 
-/// An error and its causes, joined by ": " (reqwest's own Display hides the causes); a
-/// cause whose text is already there is left out.
-pub(super) fn chain(e: &dyn std::error::Error) -> String {
-    std::iter::successors(e.source(), |cause| cause.source()).fold(
-        e.to_string(),
-        |mut text, cause| {
-            let more = cause.to_string();
-            if !text.contains(&more) {
-                text.push_str(": ");
-                text.push_str(&more);
-            }
-            text
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,10 +18,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::Timeouts;
-use super::error::{HashPhase, PayloadError, chain};
+use super::error::{HashPhase, PayloadError};
 use super::offer::Expected;
 use super::proof::{Fetched, b64};
 use super::region::{Region, Target};
+use crate::causes::chain;
 
 /// What the download task tells the writer thread.
 enum Msg {
