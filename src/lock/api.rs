@@ -182,6 +182,23 @@ impl<P> Attempt<P> {
     }
 }
 
+/// How many lost compare-and-swaps in a row before an operation gives up.
+pub(super) const MAX_CONFLICTS: u32 = 64;
+
+/// Runs `attempt` (one read, change and compare-and-swap) until it settles (`Some`): a
+/// `None` is a lost race, tried again, at most [`MAX_CONFLICTS`] times.
+pub(super) async fn until_settled<T, A>(mut attempt: impl FnMut() -> A) -> Result<T, LockError>
+where
+    A: Future<Output = Result<Option<T>, LockError>>,
+{
+    for _ in 0..MAX_CONFLICTS {
+        if let Some(settled) = attempt().await? {
+            return Ok(settled);
+        }
+    }
+    Err(LockError::Conflict(MAX_CONFLICTS))
+}
+
 /// [`RebootLock::wait_lock`] for backends that watch: `attempt` tries once; while the
 /// semaphore is full, `wait` blocks until it changes after the position (or `deadline`),
 /// given when the attempt ended. An unreachable backend has nothing to watch, so it is

@@ -14,17 +14,17 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use serde::{Deserialize, Serialize};
 
 use super::LockConfig;
 use super::api::{
-    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
-    insert_sorted, query_escape, query_unescape, wait_for_slot,
+    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, MAX_CONFLICTS, RebootLock,
+    Released, Status, insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
 };
 
 const KEY_PREFIX: &str = "coreos.com/updateengine/rebootlock";
-/// How many lost compare-and-swaps in a row before giving up.
-const MAX_CONFLICTS: u32 = 64;
 
 /// locksmith's value, field order and all (`holders` is `null` when never set).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -498,31 +498,22 @@ impl RebootLock for Etcd2Lock {
     fn set_max(&self, max: i64) -> LockFuture<'_, i64> {
         Box::pin(async move {
             self.init().await?;
-            for _ in 0..MAX_CONFLICTS {
+            until_settled(move || async move {
                 let (mut sem, index) = self.get().await?;
                 let old = sem.max;
                 // locksmith's arithmetic: the difference moves `semaphore` too.
                 let diff = sem.max - max;
                 sem.semaphore -= diff;
                 sem.max -= diff;
-                if self.cas(&sem, index).await? {
-                    return Ok(old);
-                }
-            }
-            Err(LockError::Conflict(MAX_CONFLICTS))
+                Ok(self.cas(&sem, index).await?.then_some(old))
+            })
+            .await
         })
     }
 
-    fn wait_lock<'a>(
-        &'a self,
-        id: &'a str,
-        deadline: tokio::time::Instant,
-    ) -> LockFuture<'a, Acquired> {
-        Box::pin(wait_for_slot(
-            deadline,
-            || self.try_lock(id),
-            move |index, _| self.wait_change(index, deadline),
-        ))
+    fn wait_lock<'a>(&'a self, id: &'a str, deadline: Instant) -> LockFuture<'a, Acquired> {
+        let wait = move |index, _| self.wait_change(index, deadline);
+        Box::pin(wait_for_slot(deadline, || self.try_lock(id), wait))
     }
 
     fn set_state<'a>(&'a self, id: &'a str, state: &'a str) -> LockFuture<'a, ()> {

@@ -20,6 +20,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
 };
@@ -27,12 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use super::LockConfig;
 use super::api::{
-    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
-    insert_sorted, query_escape, query_unescape, wait_for_slot,
+    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, MAX_CONFLICTS, RebootLock,
+    Released, Status, insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
 };
-
-/// How many lost compare-and-swaps in a row before giving up.
-const MAX_CONFLICTS: u32 = 64;
 
 /// The lease TTL the agent should use: long enough to cover a reboot and the next boot's
 /// health check, after which a holder that has not come back may be replaced.
@@ -639,7 +638,7 @@ impl RebootLock for Etcd3Lock {
                     "the etcd v3 semaphore (Airlock's) cannot have {max} slots: use 0 or more"
                 ))
             })?;
-            for _ in 0..MAX_CONFLICTS {
+            until_settled(move || async move {
                 let snap = self.get().await?;
                 let old = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
                 let mut sem = snap.sem.clone();
@@ -648,24 +647,15 @@ impl RebootLock for Etcd3Lock {
                     snap.version,
                     vec![TxnOp::put(self.key.clone(), json(&sem)?, None)],
                 );
-                if self.commit(txn).await? {
-                    return Ok(old);
-                }
-            }
-            Err(LockError::Conflict(MAX_CONFLICTS))
+                Ok(self.commit(txn).await?.then_some(old))
+            })
+            .await
         })
     }
 
-    fn wait_lock<'a>(
-        &'a self,
-        id: &'a str,
-        deadline: tokio::time::Instant,
-    ) -> LockFuture<'a, Acquired> {
-        Box::pin(wait_for_slot(
-            deadline,
-            || self.try_lock(id),
-            move |revision, now| self.wait_or_pause(revision, deadline, now),
-        ))
+    fn wait_lock<'a>(&'a self, id: &'a str, deadline: Instant) -> LockFuture<'a, Acquired> {
+        let wait = move |revision, now| self.wait_or_pause(revision, deadline, now);
+        Box::pin(wait_for_slot(deadline, || self.try_lock(id), wait))
     }
 
     fn reattach<'a>(&'a self, id: &'a str) -> LockFuture<'a, super::Reattached> {
