@@ -240,44 +240,44 @@ mod tests {
         })
     }
 
+    /// One part's plan: its hostname, `/etc/x`'s content, the keys it authorizes for
+    /// `core`, and two units it starts or stops (`(unit, verb)`).
+    fn part(hostname: &str, x: &str, keys: &[&str], units: [(&str, &str); 2]) -> Plan {
+        let [(first, first_verb), (second, second_verb)] = units;
+        Plan {
+            files: vec![
+                file("/etc/hostname", &format!("{hostname}\n"), "hostname"),
+                file("/etc/x", x, "write_files[0]"),
+            ],
+            actions: vec![
+                act(ActionKind::SetHostname {
+                    hostname: hostname.into(),
+                }),
+                act(ActionKind::AuthorizeKeys {
+                    user: "core".into(),
+                    keys: keys.iter().map(|&k| k.into()).collect(),
+                }),
+                act(ActionKind::DaemonReload),
+                start(first, first_verb),
+                start(second, second_verb),
+            ],
+        }
+    }
+
     #[test]
     fn merge_follows_part_order() {
-        let one = Plan {
-            files: vec![
-                file("/etc/hostname", "a\n", "hostname"),
-                file("/etc/x", "1", "write_files[0]"),
-            ],
-            actions: vec![
-                act(ActionKind::SetHostname {
-                    hostname: "a".into(),
-                }),
-                act(ActionKind::AuthorizeKeys {
-                    user: "core".into(),
-                    keys: vec!["k1".into()],
-                }),
-                act(ActionKind::DaemonReload),
-                start("a.service", "start"),
-                start("b.service", "stop"),
-            ],
-        };
-        let two = Plan {
-            files: vec![
-                file("/etc/hostname", "b\n", "hostname"),
-                file("/etc/x", "2", "write_files[0]"),
-            ],
-            actions: vec![
-                act(ActionKind::SetHostname {
-                    hostname: "b".into(),
-                }),
-                act(ActionKind::AuthorizeKeys {
-                    user: "core".into(),
-                    keys: vec!["k2".into(), "k1".into()],
-                }),
-                act(ActionKind::DaemonReload),
-                start("b.service", "start"),
-                start("a.service", "start"),
-            ],
-        };
+        let one = part(
+            "a",
+            "1",
+            &["k1"],
+            [("a.service", "start"), ("b.service", "stop")],
+        );
+        let two = part(
+            "b",
+            "2",
+            &["k2", "k1"],
+            [("b.service", "start"), ("a.service", "start")],
+        );
         let m = merge(vec![one, two]);
         assert_eq!(
             m.file("/etc/hostname").unwrap().content,

@@ -193,14 +193,27 @@ fn csv_error(err: &csv::Error, line_span: impl Fn(u64) -> Span) -> Finding {
 mod tests {
     use super::*;
 
+    /// The records of an inventory read without findings.
+    fn read_cleanly(name: &str, bytes: &[u8]) -> Vec<Record> {
+        let (v, r) = read(name, bytes.to_vec());
+        assert!(v.findings.is_empty(), "{:?}", v.findings);
+        r.unwrap()
+    }
+
+    /// The line of each finding of `v`, in order.
+    fn finding_lines(v: &InputFile) -> Vec<usize> {
+        v.findings
+            .iter()
+            .map(|f| v.source.position(f.span.start).line)
+            .collect()
+    }
+
     #[test]
     fn yaml_inventories() {
-        let (v, r) = read(
+        let r = read_cleanly(
             "fleet.yaml",
-            b"- name: web-01\n  role: web\n- name: web-02\n".to_vec(),
+            b"- name: web-01\n  role: web\n- name: web-02\n",
         );
-        assert!(v.findings.is_empty(), "{:?}", v.findings);
-        let r = r.unwrap();
         assert_eq!(r[1].name, "web-02");
         assert_eq!(r[0].vars["role"], Value::from("web"));
         let (v, r) = read(
@@ -208,31 +221,21 @@ mod tests {
             b"- name: a\n- role: b\n- name: a\n- name: ../x\n".to_vec(),
         );
         assert!(r.is_none());
-        let lines: Vec<usize> = v
-            .findings
-            .iter()
-            .map(|f| v.source.position(f.span.start).line)
-            .collect();
+        let lines = finding_lines(&v);
         assert_eq!(lines, vec![2, 3, 4]);
     }
 
     #[test]
     fn csv_inventories() {
-        let (v, r) = read(
+        let r = read_cleanly(
             "fleet.csv",
-            b"name,role,ip\nweb-01,web,10.0.0.1\nweb-02,,10.0.0.2\n".to_vec(),
+            b"name,role,ip\nweb-01,web,10.0.0.1\nweb-02,,10.0.0.2\n",
         );
-        assert!(v.findings.is_empty(), "{:?}", v.findings);
-        let r = r.unwrap();
         assert_eq!(r.len(), 2);
         assert!(!r[1].vars.contains_key("role"));
         let (v, r) = read("fleet.csv", b"name,role\nweb-01,web,extra\n,x\n".to_vec());
         assert!(r.is_none());
-        let lines: Vec<usize> = v
-            .findings
-            .iter()
-            .map(|f| v.source.position(f.span.start).line)
-            .collect();
+        let lines = finding_lines(&v);
         assert_eq!(lines, vec![2, 3]);
         let (v, _) = read("fleet.csv", b"host,role\na,b\n".to_vec());
         assert!(v.findings[0].message.contains("no `name` column"));
