@@ -87,6 +87,11 @@ mod tests {
             .collect()
     }
 
+    /// `text` compiled as `c.yaml` with the variables `pairs`.
+    fn compile_with_vars(text: &str, pairs: &[(&str, &str)]) -> Compiled {
+        compile("c.yaml", text.as_bytes().to_vec(), &tree(pairs))
+    }
+
     fn tree(pairs: &[(&str, &str)]) -> Options {
         Options {
             target: Target::Tree,
@@ -130,13 +135,12 @@ mod tests {
         // 10-byte address); in the file as written it is at 3:37.
         let text =
             "#cloud-config\ncoreos:\n  fleet: {public-ip: $private_ipv4, metadata: $public_ipv6}\n";
-        let c = compile(
-            "c.yaml",
-            text.as_bytes().to_vec(),
-            &tree(&[
+        let c = compile_with_vars(
+            text,
+            &[
                 ("private_ipv4", "10.0.0.200"),
                 ("public_ipv6", "[2001:db8::10]"),
-            ]),
+            ],
         );
         assert!(c.plan.is_none());
         assert_eq!(
@@ -199,14 +203,13 @@ mod tests {
         // $public_ipv4's value has two lines: the error on line 7 as written is on line 8 of
         // the substituted text (and at column 34 there, 37 as written).
         let text = "#cloud-config\nwrite_files:\n  - path: /etc/a\n    content: |\n      $public_ipv4\ncoreos:\n  fleet: {public-ip: $private_ipv4, metadata: $public_ipv6}\n";
-        let c = compile(
-            "c.yaml",
-            text.as_bytes().to_vec(),
-            &tree(&[
+        let c = compile_with_vars(
+            text,
+            &[
                 ("public_ipv4", "10.0.0.1\n      10.0.0.2"),
                 ("private_ipv4", "10.0.0.200"),
                 ("public_ipv6", "[2001:db8::10]"),
-            ]),
+            ],
         );
         let errors = errors(&c);
         assert_eq!(errors.len(), 1, "{:?}", c.findings);

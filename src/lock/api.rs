@@ -306,10 +306,14 @@ mod tests {
 
     #[test]
     fn query_escape_as_go() {
-        assert_eq!(query_escape("lb servers"), "lb+servers");
-        assert_eq!(query_escape("lb/x"), "lb%2Fx");
-        assert_eq!(query_escape("a.b-c_d~e"), "a.b-c_d~e");
-        assert_eq!(query_escape("ü"), "%C3%BC");
+        for (text, escaped) in [
+            ("lb servers", "lb+servers"),
+            ("lb/x", "lb%2Fx"),
+            ("a.b-c_d~e", "a.b-c_d~e"),
+            ("ü", "%C3%BC"),
+        ] {
+            assert_eq!(query_escape(text), escaped);
+        }
     }
 
     #[test]

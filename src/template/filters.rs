@@ -173,14 +173,18 @@ mod tests {
 
     #[test]
     fn scalars_are_quoted_only_when_needed() {
-        assert_eq!(scalar("web-01"), "web-01");
-        assert_eq!(scalar("off"), "\"off\"");
-        assert_eq!(scalar("0644"), "\"0644\"");
-        assert_eq!(scalar("a: b"), "\"a: b\"");
-        assert_eq!(scalar("line\nbreak"), "\"line\\nbreak\"");
-        assert_eq!(scalar(""), "\"\"");
-        assert_eq!(scalar("-x"), "\"-x\"");
-        assert_eq!(scalar("http://x:1/a"), "http://x:1/a");
+        for (text, written) in [
+            ("web-01", "web-01"),
+            ("off", "\"off\""),
+            ("0644", "\"0644\""),
+            ("a: b", "\"a: b\""),
+            ("line\nbreak", "\"line\\nbreak\""),
+            ("", "\"\""),
+            ("-x", "\"-x\""),
+            ("http://x:1/a", "http://x:1/a"),
+        ] {
+            assert_eq!(scalar(text), written);
+        }
         assert_eq!(yaml(Value::from(true)), "true");
         assert_eq!(yaml(Value::from(())), "null");
         assert_eq!(yaml(Value::from(7)), "7");

@@ -385,24 +385,16 @@ mod tests {
     fn static_dhcp_bond_vlan() {
         let text = "auto lo\niface lo inet loopback\n\n# public\nauto eth0\niface eth0 inet static\n  address 203.0.113.5\n  netmask 255.255.255.0\n  gateway 203.0.113.1\n  dns-nameservers 8.8.8.8 \\\n 8.8.4.4\n  post-up route add -net 10.0.0.0 netmask 255.0.0.0 gw 10.1.0.1\niface eth1 inet dhcp\niface bond0 inet manual\n  bond-slaves eth2 eth3\n  bond-mode 4\n  bond-miimon 100\niface vlan5 inet dhcp\n  vlan_raw_device bond0\n";
         let out = render(&convert(text).unwrap());
-        assert!(out.contains("== 01-bond0.netdev\n[NetDev]\nKind=bond\nName=bond0\n\n[Bond]\nMIIMonitorSec=100ms\nMode=802.3ad\n"), "{out}");
-        assert!(
-            out.contains("== 01-bond0.network\n[Match]\nName=bond0\n\n[Network]\nVLAN=vlan5\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("== 02-eth2.network\n[Match]\nName=eth2\n\n[Network]\nBond=bond0\n"),
-            "{out}"
-        );
-        assert!(out.contains("== 00-eth0.network\n[Match]\nName=eth0\n\n[Network]\nDNS=8.8.8.8\nDNS=8.8.4.4\n\n[Address]\nAddress=203.0.113.5/24\n\n[Route]\nDestination=0.0.0.0/0\nGateway=203.0.113.1\n\n[Route]\nDestination=10.0.0.0/8\nGateway=10.1.0.1\n"), "{out}");
-        assert!(
-            out.contains("== 00-eth1.network\n[Match]\nName=eth1\n\n[Network]\nDHCP=true\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("== 00-vlan5.netdev\n[NetDev]\nKind=vlan\nName=vlan5\n\n[VLAN]\nId=5\n"),
-            "{out}"
-        );
+        for unit in [
+            "== 01-bond0.netdev\n[NetDev]\nKind=bond\nName=bond0\n\n[Bond]\nMIIMonitorSec=100ms\nMode=802.3ad\n",
+            "== 01-bond0.network\n[Match]\nName=bond0\n\n[Network]\nVLAN=vlan5\n",
+            "== 02-eth2.network\n[Match]\nName=eth2\n\n[Network]\nBond=bond0\n",
+            "== 00-eth0.network\n[Match]\nName=eth0\n\n[Network]\nDNS=8.8.8.8\nDNS=8.8.4.4\n\n[Address]\nAddress=203.0.113.5/24\n\n[Route]\nDestination=0.0.0.0/0\nGateway=203.0.113.1\n\n[Route]\nDestination=10.0.0.0/8\nGateway=10.1.0.1\n",
+            "== 00-eth1.network\n[Match]\nName=eth1\n\n[Network]\nDHCP=true\n",
+            "== 00-vlan5.netdev\n[NetDev]\nKind=vlan\nName=vlan5\n\n[VLAN]\nId=5\n",
+        ] {
+            assert!(out.contains(unit), "{out}");
+        }
         assert!(!out.contains("lo."), "{out}");
     }
 
