@@ -64,19 +64,10 @@ fn multipart_file(validation: Validation, options: &Options) -> Compiled {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::compile::{AFTER_SUBSTITUTION, substitute};
     use crate::diagnostic::{Finding, Severity};
     use crate::plan::PlanOptions;
-
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
 
     /// The errors of a compile.
     fn errors(c: &Compiled) -> Vec<Finding> {
@@ -95,7 +86,7 @@ mod tests {
     fn tree(pairs: &[(&str, &str)]) -> Options {
         Options {
             target: Target::Tree,
-            vars: vars(pairs),
+            vars: pairs.iter().map(|&(k, v)| (k.into(), v.into())).collect(),
             plan: PlanOptions::default(),
         }
     }

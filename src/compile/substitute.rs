@@ -201,23 +201,18 @@ mod tests {
         );
     }
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
-
     #[test]
     fn the_map_moves_spans_back_onto_the_text_as_written() {
         // Replacements that shorten (`$private_ipv4` -> 10.0.0.2), lengthen (`$public_ipv6`),
         // empty (`$public_ipv4`) and unescape (`\$private_ipv6`), all on one line.
         let text = "a $private_ipv4 b $public_ipv6 c $public_ipv4 d \\$private_ipv6 e";
-        let vars = vars(&[
+        let vars: BTreeMap<String, String> = [
             ("private_ipv4", "10.0.0.2"),
             ("public_ipv6", "2001:db8:0:0:0:0:0:10"),
             ("public_ipv4", ""),
-        ]);
+        ]
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .into();
         let (out, map) = substitute_mapped(text, &vars);
         assert_eq!(out, substitute(text, &vars));
         assert_eq!(
