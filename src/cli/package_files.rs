@@ -12,7 +12,6 @@ use std::process::ExitCode;
 
 use super::args::PackageFilesArgs;
 use super::error::CliError;
-use crate::diagnostic::Span;
 use crate::plan::{Content, Effect, Plan, PlannedFile};
 
 /// Where a package puts systemd units.
@@ -23,15 +22,7 @@ pub const RULES_DIR: &str = "/usr/lib/udev/rules.d";
 pub const MAN_DIR: &str = "/usr/share/man/man1";
 
 fn file(path: String, content: Content, origin: &str) -> PlannedFile {
-    PlannedFile {
-        path,
-        content,
-        mode: 0o644,
-        owner: None,
-        effect: Effect::InService,
-        span: Span::point(0),
-        origin: origin.into(),
-    }
+    PlannedFile::unplaced(path, content, 0o644, Effect::InService, origin.into())
 }
 
 /// Gzip as Debian policy wants man pages, deterministically (no name, no time stamp).

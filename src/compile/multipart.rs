@@ -214,23 +214,17 @@ mod tests {
     use crate::plan::{Content, Effect, PlannedFile};
 
     fn file(path: &str, body: &str, origin: &str) -> PlannedFile {
-        PlannedFile {
-            path: path.into(),
-            content: Content::Bytes(body.as_bytes().to_vec()),
-            mode: 0o644,
-            owner: None,
-            effect: Effect::InService,
-            span: Span::point(0),
-            origin: origin.into(),
-        }
+        PlannedFile::unplaced(
+            path.into(),
+            Content::Bytes(body.as_bytes().to_vec()),
+            0o644,
+            Effect::InService,
+            origin.into(),
+        )
     }
 
     fn act(kind: ActionKind) -> Action {
-        Action {
-            kind,
-            effect: Effect::InService,
-            span: Span::point(0),
-        }
+        Action::unplaced(kind, Effect::InService)
     }
 
     fn start(unit: &str, verb: &str) -> Action {

@@ -17,7 +17,6 @@
 //! command-line service waits for `network-online.target` (coreos/bugs#1120: fetching before
 //! DNS works).
 
-use crate::diagnostic::Span;
 use crate::plan::{Action, ActionKind, Content, Effect, Plan, PlannedFile};
 
 /// Where the units go.
@@ -216,14 +215,14 @@ fn drives(bin: &str) -> Vec<(String, String)> {
 pub fn plan(bin: &str) -> Plan {
     let files = files(bin)
         .into_iter()
-        .map(|(path, text)| PlannedFile {
-            path,
-            content: Content::Bytes(text.into_bytes()),
-            mode: 0o644,
-            owner: None,
-            effect: Effect::RebootRequired,
-            span: Span::point(0),
-            origin: "boot-units".into(),
+        .map(|(path, text)| {
+            PlannedFile::unplaced(
+                path,
+                Content::Bytes(text.into_bytes()),
+                0o644,
+                Effect::RebootRequired,
+                "boot-units".into(),
+            )
         })
         .collect();
     let actions = [
@@ -233,13 +232,14 @@ pub fn plan(bin: &str) -> Plan {
         "kindling-user-data.path",
     ]
     .into_iter()
-    .map(|u| Action {
-        kind: ActionKind::Enable {
-            unit: u.into(),
-            runtime: false,
-        },
-        effect: Effect::RebootRequired,
-        span: Span::point(0),
+    .map(|u| {
+        Action::unplaced(
+            ActionKind::Enable {
+                unit: u.into(),
+                runtime: false,
+            },
+            Effect::RebootRequired,
+        )
     })
     .collect();
     Plan { files, actions }

@@ -75,23 +75,17 @@ fn origin(what: &str) -> String {
 }
 
 fn meta_file(path: &str, content: Vec<u8>, mode: u32, what: &str) -> PlannedFile {
-    PlannedFile {
-        path: path.to_string(),
-        content: Content::Bytes(content),
+    PlannedFile::unplaced(
+        path.to_string(),
+        Content::Bytes(content),
         mode,
-        owner: None,
-        effect: Effect::InService,
-        span: Span::point(0),
-        origin: origin(what),
-    }
+        Effect::InService,
+        origin(what),
+    )
 }
 
 fn action(kind: ActionKind) -> Action {
-    Action {
-        kind,
-        effect: Effect::InService,
-        span: Span::point(0),
-    }
+    Action::unplaced(kind, Effect::InService)
 }
 
 /// Whether `text` uses `$name` (not escaped).

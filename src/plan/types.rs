@@ -173,6 +173,41 @@ pub struct Plan {
     pub actions: Vec<Action>,
 }
 
+impl PlannedFile {
+    /// A file that no place in a config asks for (made from metadata, a package, the boot
+    /// units): owned as the default owner, its span the start of the text.
+    #[must_use]
+    pub fn unplaced(
+        path: String,
+        content: Content,
+        mode: u32,
+        effect: Effect,
+        origin: String,
+    ) -> Self {
+        PlannedFile {
+            path,
+            content,
+            mode,
+            owner: None,
+            effect,
+            span: Span::point(0),
+            origin,
+        }
+    }
+}
+
+impl Action {
+    /// An action that no place in a config asks for: its span the start of the text.
+    #[must_use]
+    pub fn unplaced(kind: ActionKind, effect: Effect) -> Self {
+        Action {
+            kind,
+            effect,
+            span: Span::point(0),
+        }
+    }
+}
+
 impl Plan {
     /// The file at `path`, if planned.
     #[must_use]
