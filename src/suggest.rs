@@ -1,6 +1,8 @@
-//! "Did you mean ...?": the edit distance every suggestion of kindling is ranked by (unknown
-//! keys, unit directives, unit names, the agent's name). It belongs to no rule: the rules and
-//! the unit-value checker both call it. Pure.
+//! "Did you mean ...?": the edit distances kindling's suggestions are ranked by: [`distance`]
+//! (adjacent transpositions count as one edit) for unknown keys, unit directives, unit names
+//! and the agent's name, and plain [`levenshtein`] for a template's undefined variables. They
+//! belong to no rule: the rules, the unit-value checker and the template renderer call them.
+//! Pure.
 
 /// Levenshtein distance (with adjacent transpositions counted as one edit).
 #[must_use]
@@ -23,6 +25,25 @@ pub fn distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+/// Plain Levenshtein distance (a transposition is two edits), for suggestions between short
+/// names.
+#[must_use]
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]

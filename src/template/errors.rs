@@ -6,6 +6,7 @@ use minijinja::{Error, ErrorKind};
 use super::files::{Files, Located};
 use crate::diagnostic::{Rule, Span};
 use crate::rules;
+use crate::suggest::levenshtein;
 
 /// The finding for a render or parse error of the template whose files are `files` (its
 /// rendered text starting at `body_start`); `known` are the variable names
@@ -142,7 +143,7 @@ fn undefined(detail: &str, known: &[&str]) -> (String, Option<String>) {
     }
     let suggestion = known
         .iter()
-        .map(|k| (distance(&root, k), *k))
+        .map(|k| (levenshtein(&root, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d > 0)
         .min();
     let help = match suggestion {
@@ -156,30 +157,13 @@ fn undefined(detail: &str, known: &[&str]) -> (String, Option<String>) {
     (message, Some(help))
 }
 
-/// Levenshtein distance, for suggestions between short names.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn typos_get_suggestions() {
-        assert_eq!(distance("hostnmae", "hostname"), 2);
+        assert_eq!(levenshtein("hostnmae", "hostname"), 2);
         let (m, h) = undefined("`hostnmae` is undefined", &["hostname", "role"]);
         assert_eq!(m, "`hostnmae` is undefined");
         assert!(h.unwrap().starts_with("did you mean `hostname`?"));
