@@ -183,7 +183,7 @@ impl<P> Attempt<P> {
 }
 
 /// How many lost compare-and-swaps in a row before an operation gives up.
-pub(super) const MAX_CONFLICTS: u32 = 64;
+const MAX_CONFLICTS: u32 = 64;
 
 /// Runs `attempt` (one read, change and compare-and-swap) until it settles (`Some`): a
 /// `None` is a lost race, tried again, at most [`MAX_CONFLICTS`] times.

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::LockConfig;
 use super::api::{
-    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, MAX_CONFLICTS, RebootLock,
-    Released, Status, insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
+    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
+    insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
 };
 
 const KEY_PREFIX: &str = "coreos.com/updateengine/rebootlock";
@@ -377,21 +377,21 @@ impl Etcd2Lock {
     /// One attempt: `Full` carries the index to wait on.
     async fn try_lock(&self, id: &str) -> Result<Attempt<u64>, LockError> {
         self.init().await?;
-        for _ in 0..MAX_CONFLICTS {
+        until_settled(move || async move {
             let (mut sem, index) = self.get().await?;
             let mut holders = sem.holders.take().unwrap_or_default();
             // Holder first: a holder that asks again holds its slot (locksmith#58).
             if holders.iter().any(|h| h == id) {
-                return Ok(Attempt::Taken(Acquired::AlreadyHeld));
+                return Ok(Some(Attempt::Taken(Acquired::AlreadyHeld)));
             }
             if sem.semaphore <= 0 {
-                return Ok(Attempt::Full(
+                return Ok(Some(Attempt::Full(
                     LockError::Full {
                         max: sem.max,
                         available: sem.semaphore,
                     },
                     index,
-                ));
+                )));
             }
             insert_sorted(&mut holders, id);
             sem.holders = Some(holders);
@@ -405,10 +405,11 @@ impl Etcd2Lock {
                 // The slot is ours; the record is for operators only, so failing to write
                 // it does not undo the lock.
                 let _ = self.put_record(id, &record).await;
-                return Ok(Attempt::Taken(Acquired::Locked));
+                return Ok(Some(Attempt::Taken(Acquired::Locked)));
             }
-        }
-        Err(LockError::Conflict(MAX_CONFLICTS))
+            Ok(None)
+        })
+        .await
     }
 }
 
@@ -450,21 +451,22 @@ impl RebootLock for Etcd2Lock {
     fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released> {
         Box::pin(async move {
             self.init().await?;
-            for _ in 0..MAX_CONFLICTS {
+            until_settled(move || async move {
                 let (mut sem, index) = self.get().await?;
                 let mut holders = sem.holders.take().unwrap_or_default();
                 let Some(at) = holders.iter().position(|h| h == id) else {
-                    return Ok(Released::NotHeld);
+                    return Ok(Some(Released::NotHeld));
                 };
                 holders.remove(at);
                 sem.holders = Some(holders);
                 sem.semaphore += 1;
                 if self.cas(&sem, index).await? {
                     let _ = self.delete_record(id).await;
-                    return Ok(Released::Unlocked);
+                    return Ok(Some(Released::Unlocked));
                 }
-            }
-            Err(LockError::Conflict(MAX_CONFLICTS))
+                Ok(None)
+            })
+            .await
         })
     }
 

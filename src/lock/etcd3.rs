@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use super::LockConfig;
 use super::api::{
-    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, MAX_CONFLICTS, RebootLock,
-    Released, Status, insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
+    Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
+    insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
 };
 
 /// The lease TTL the agent should use: long enough to cover a reboot and the next boot's
@@ -453,7 +453,7 @@ impl Etcd3Lock {
     /// One attempt: `Full` carries the revision to watch from.
     async fn try_lock(&self, id: &str) -> Result<Attempt<i64>, LockError> {
         let lease = self.lease().await?;
-        for _ in 0..MAX_CONFLICTS {
+        until_settled(move || async move {
             let snap = self.get().await?;
             let record = HolderRecord {
                 since: Some(jiff::Timestamp::now()),
@@ -465,23 +465,23 @@ impl Etcd3Lock {
                 if let Some(lease) = lease
                     && !self.attach(id, &snap, lease, record).await?
                 {
-                    continue;
+                    return Ok(None);
                 }
-                return Ok(Attempt::Taken(Acquired::AlreadyHeld));
+                return Ok(Some(Attempt::Taken(Acquired::AlreadyHeld)));
             }
             let total = i64::try_from(snap.sem.total_slots).unwrap_or(i64::MAX);
             let held = i64::try_from(snap.sem.holders.len()).unwrap_or(i64::MAX);
             if held >= total {
                 if self.reclaim(&snap).await? {
-                    continue;
+                    return Ok(None);
                 }
-                return Ok(Attempt::Full(
+                return Ok(Some(Attempt::Full(
                     LockError::Full {
                         max: total,
                         available: total - held,
                     },
                     snap.revision,
-                ));
+                )));
             }
             let mut sem = snap.sem.clone();
             insert_sorted(&mut sem.holders, id);
@@ -499,10 +499,11 @@ impl Etcd3Lock {
             }
             let txn = self.if_unchanged(snap.version, ops);
             if self.commit(txn).await? {
-                return Ok(Attempt::Taken(Acquired::Locked));
+                return Ok(Some(Attempt::Taken(Acquired::Locked)));
             }
-        }
-        Err(LockError::Conflict(MAX_CONFLICTS))
+            Ok(None)
+        })
+        .await
     }
 
     /// [`Self::wait_change`], where a watch that breaks on an unreachable etcd is followed
@@ -578,7 +579,7 @@ impl RebootLock for Etcd3Lock {
 
     fn unlock<'a>(&'a self, id: &'a str) -> LockFuture<'a, Released> {
         Box::pin(async move {
-            for _ in 0..MAX_CONFLICTS {
+            until_settled(move || async move {
                 let snap = self.get().await?;
                 let cleanup = [
                     TxnOp::delete(self.record_key(id), None),
@@ -588,7 +589,7 @@ impl RebootLock for Etcd3Lock {
                     // Leftovers of an earlier hold (removed by Airlock or an operator).
                     let txn = Txn::new().and_then(cleanup.to_vec());
                     self.commit(txn).await?;
-                    return Ok(Released::NotHeld);
+                    return Ok(Some(Released::NotHeld));
                 }
                 let mut sem = snap.sem.clone();
                 sem.holders.retain(|h| h != id);
@@ -596,10 +597,11 @@ impl RebootLock for Etcd3Lock {
                 ops.extend(cleanup);
                 let txn = self.if_unchanged(snap.version, ops);
                 if self.commit(txn).await? {
-                    return Ok(Released::Unlocked);
+                    return Ok(Some(Released::Unlocked));
                 }
-            }
-            Err(LockError::Conflict(MAX_CONFLICTS))
+                Ok(None)
+            })
+            .await
         })
     }
 
@@ -675,10 +677,10 @@ impl RebootLock for Etcd3Lock {
             let Some(lease) = self.lease().await? else {
                 return Ok(super::Reattached::Unneeded);
             };
-            for _ in 0..MAX_CONFLICTS {
+            until_settled(move || async move {
                 let snap = self.get().await?;
                 if !snap.sem.holders.iter().any(|h| h == id) {
-                    return Ok(super::Reattached::NotHeld);
+                    return Ok(Some(super::Reattached::NotHeld));
                 }
                 let fresh = HolderRecord {
                     since: Some(jiff::Timestamp::now()),
@@ -686,10 +688,11 @@ impl RebootLock for Etcd3Lock {
                     leased: true,
                 };
                 if self.attach(id, &snap, lease, fresh).await? {
-                    return Ok(super::Reattached::Renewed);
+                    return Ok(Some(super::Reattached::Renewed));
                 }
-            }
-            Err(LockError::Conflict(MAX_CONFLICTS))
+                Ok(None)
+            })
+            .await
         })
     }
 
