@@ -76,12 +76,25 @@ fn text(bytes: &[u8]) -> String {
 
 /// Run `args` chrooted into `dir` (we are root here, as in CI: chroot needs it).
 fn chroot(dir: &Path, args: &[&str]) -> Output {
-    // By its absolute path: the environment is cleared, PATH included.
-    run(Command::new("/usr/sbin/chroot")
-        .arg(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin"))
+    // A binary copied in a moment ago can still be open for writing in a child another test
+    // thread forked meanwhile (until that child execs): exec then fails with ETXTBSY. That
+    // is this harness's race, not the binary's, so it is tried again (bounded).
+    for _ in 0..50 {
+        // By its absolute path: the environment is cleared, PATH included.
+        let out = run(Command::new("/usr/sbin/chroot")
+            .arg(dir)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin"));
+        if !text(&out.stderr).contains("Text file busy") {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!(
+        "{args:?} stayed busy (ETXTBSY) for a second in {}",
+        dir.display()
+    );
 }
 
 /// Every file below `dir`, relative, sorted.

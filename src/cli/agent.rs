@@ -88,11 +88,6 @@ pub(super) fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-/// [`tokio_runtime`] for commands that still return an exit status.
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio_runtime().map_err(|e| error::finish(Err(e)))
-}
-
 /// The root a command works on.
 pub(super) fn node_root(path: &std::path::Path) -> Result<Root, CliError> {
     Root::new(path).map_err(|e| CliError::Usage(e.to_string()))

@@ -158,10 +158,7 @@ pub(super) fn run(args: &FleetArgs) -> ExitCode {
 }
 
 fn run_command(args: &FleetArgs) -> Result<ExitCode, CliError> {
-    let rt = match super::agent::runtime() {
-        Ok(rt) => rt,
-        Err(code) => return Ok(code),
-    };
+    let rt = super::agent::tokio_runtime()?;
     rt.block_on(async {
         let store = FleetEtcd::connect(&config(args), &args.group)
             .await
@@ -276,9 +273,10 @@ async fn publish(
     // The usual diagnostics; a config with errors is refused before etcd is touched. Its
     // `$private_ipv4`-style variables are each node's own: checked here with placeholders.
     let placeholders = crate::fleet::vars::placeholders(&String::from_utf8_lossy(&bytes));
-    if let Err(code) = super::plan_for_vars(file, &placeholders, &[], None, super::Color::Auto) {
+    if let Err(err) = plan_with_placeholders(file, &placeholders) {
+        super::error::show(&err);
         eprintln!("kindling: nothing published");
-        return Ok(code);
+        return Err(CliError::Shown(err.status()));
     }
     let Ok(text) = String::from_utf8(bytes) else {
         return Err(CliError::Failed(format!(
@@ -305,15 +303,29 @@ async fn publish(
     Ok(super::emit(&out))
 }
 
+/// The usual diagnostics of a fleet config, its per-node variables as placeholders
+/// (findings shown on standard error).
+fn plan_with_placeholders(
+    file: &str,
+    placeholders: &[(String, String)],
+) -> Result<crate::plan::Plan, CliError> {
+    super::node_plan::plan_node(&super::node_plan::NodeInput {
+        file,
+        vars: placeholders,
+        var_files: &[],
+        root: None,
+        color: super::Color::Auto,
+        refuse_unused: true,
+    })
+}
+
 async fn diff(args: &FleetArgs, store: &FleetEtcd, file: &str) -> Result<ExitCode, CliError> {
     let Ok(text) = String::from_utf8(read_config(file)?) else {
         return Err(CliError::Failed(format!("{file} is not UTF-8 text")));
     };
     // The usual diagnostics first (variables as placeholders); then each node's own values.
     let placeholders = crate::fleet::vars::placeholders(&text);
-    if let Err(code) = super::plan_for_vars(file, &placeholders, &[], None, super::Color::Auto) {
-        return Ok(code);
-    }
+    plan_with_placeholders(file, &placeholders)?;
     let (published, nodes) = tokio::try_join!(store.published(), store.nodes())?;
     let plans = preview::PerNode::new(
         &text,

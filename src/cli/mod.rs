@@ -51,7 +51,6 @@ pub use compile_args::{CompileArgs, CompileTarget};
 pub use completions::script as completion_script;
 pub use diff::DiffArgs;
 pub use lock::{LockArgs, LockCommand, LockFormat};
-pub(crate) use node_plan::plan_for_vars;
 pub use render::RenderArgs;
 // `use_color` too, for command files that still name it here.
 #[allow(unused_imports)]

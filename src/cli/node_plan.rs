@@ -3,10 +3,8 @@
 //! variables; findings go to standard error, and update.conf is merged with the root's own
 //! when there is a root.
 
-use std::process::ExitCode;
-
 use super::args::Color;
-use super::error::{CliError, finish};
+use super::error::CliError;
 use super::template_input::{
     Input, Inputs, dollar_vars, input, plain_vars, print_findings, print_findings_of,
     usable_variables,
@@ -29,28 +27,6 @@ pub(crate) struct NodeInput<'a> {
     /// Whether template-only variables are an error for a plain config (not on the plain
     /// side of `diff OLD NEW` when the other side is a template).
     pub refuse_unused: bool,
-}
-
-/// Compile `file` for a node (update.conf merged with the root's own, when there is a root);
-/// prints findings to standard error. `Err` is the exit status to return. A template
-/// (`## template: jinja`) is rendered with `var_files` and `vars` first; a plain config
-/// refuses template-only variables.
-pub(crate) fn plan_for_vars(
-    file: &str,
-    vars: &[(String, String)],
-    var_files: &[String],
-    root: Option<&Root>,
-    color: Color,
-) -> Result<Plan, ExitCode> {
-    plan_node(&NodeInput {
-        file,
-        vars,
-        var_files,
-        root,
-        color,
-        refuse_unused: true,
-    })
-    .map_err(|err| finish(Err(err)))
 }
 
 /// The plan of `node.file` for the node; findings printed to standard error.

@@ -166,13 +166,6 @@ impl Error {
     }
 }
 
-/// Until the agent has an error enum of its own, it reports the fleet's errors as text.
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.to_string()
-    }
-}
-
 /// Why a value read from etcd (a record, the published config, the rollout, a rollback
 /// request) cannot be used.
 #[derive(Debug, thiserror::Error)]

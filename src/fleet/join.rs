@@ -26,13 +26,6 @@ pub enum JoinError {
     Ttl(String),
 }
 
-/// Until the agent has an error enum of its own, it reports these as text.
-impl From<JoinError> for String {
-    fn from(e: JoinError) -> String {
-        e.to_string()
-    }
-}
-
 /// The fleet settings of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Join {

@@ -8,13 +8,29 @@ use std::collections::{HashMap, HashSet};
 use super::keys;
 use super::record::NodeRecord;
 
+/// Why a listed node's record cannot be used (the parse error as the operator reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable(pub String);
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<super::error::ValueError> for Unusable {
+    fn from(e: super::error::ValueError) -> Unusable {
+        Unusable(e.to_string())
+    }
+}
+
 /// One node as listed: its record (or why it cannot be used) and whether its lease lives.
 #[derive(Debug, Clone)]
 pub struct Listed {
     /// The node id (from the key).
     pub id: String,
     /// The record, or why it was refused.
-    pub record: Result<NodeRecord, String>,
+    pub record: Result<NodeRecord, Unusable>,
     /// Whether its liveness key exists (its lease did not expire).
     pub alive: bool,
 }
@@ -27,7 +43,7 @@ impl Listed {
         let id = keys::id_of(key).to_string();
         Listed {
             alive: alive.contains(&id),
-            record: NodeRecord::parse(value, group).map_err(|e| e.to_string()),
+            record: NodeRecord::parse(value, group).map_err(Unusable::from),
             id,
         }
     }
@@ -108,7 +124,7 @@ pub mod tests {
             Listed {
                 id: "d".into(),
                 alive: true,
-                record: Err("not JSON".into()),
+                record: Err(Unusable("not JSON".into())),
             },
         ];
         let names = host_names(&nodes);

@@ -282,7 +282,7 @@ enum Skipped {
 /// The node's record, or why it is left out of the preview.
 fn usable(listed: &Listed) -> Result<&NodeRecord, Skipped> {
     match (&listed.record, listed.alive) {
-        (Err(why), _) => Err(Skipped::Invalid(why.clone())),
+        (Err(why), _) => Err(Skipped::Invalid(why.to_string())),
         (Ok(_), false) => Err(Skipped::Unreachable),
         (Ok(r), true) => Ok(r),
     }

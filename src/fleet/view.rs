@@ -73,7 +73,7 @@ fn row(listed: &Listed, published: u64) -> Row {
             current: false,
             reboot_required: false,
             state: "invalid".into(),
-            reason: Some(why.clone()),
+            reason: Some(why.to_string()),
             agent: String::new(),
             lock_held: None,
             last_seen: 0,
@@ -289,7 +289,9 @@ mod tests {
             Listed {
                 id: "d".into(),
                 alive: true,
-                record: Err("the record says group \"x\"".into()),
+                record: Err(crate::fleet::listing::Unusable(
+                    "the record says group \"x\"".into(),
+                )),
             },
         ];
         let v = build("g", 2, &nodes);

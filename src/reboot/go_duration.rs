@@ -26,12 +26,6 @@ pub enum GoDurationError {
     },
 }
 
-impl From<GoDurationError> for String {
-    fn from(e: GoDurationError) -> String {
-        e.to_string()
-    }
-}
-
 /// Parse a duration as Go's `time.ParseDuration` does, in nanoseconds.
 ///
 /// # Errors
