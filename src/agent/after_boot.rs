@@ -142,7 +142,7 @@ impl Agent {
         self.record.memory.denylist.insert(version.to_string());
         self.record.reset()?;
         self.record.memory.last_error = Some(LastError {
-            code,
+            code: code.unsigned_abs(),
             message,
             at: now(),
         });

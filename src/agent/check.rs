@@ -163,7 +163,7 @@ impl Agent {
             Stop::Update(failure) => failure,
         };
         let error = LastError {
-            code: failure.code,
+            code: failure.code.unsigned_abs(),
             message: failure.message.clone(),
             at: now(),
         };

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::error::Error;
-use super::state::Record;
+use super::state::{Record, RecordWire};
 use crate::root::Root;
 
 /// The record's path in the root.
@@ -72,8 +72,17 @@ impl RecordFile {
     /// When the file exists but cannot be read.
     pub fn load(&self) -> Result<(Record, Option<String>), Error> {
         match fs::read(&self.path) {
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
-                Ok(record) => Ok((record, None)),
+            Ok(bytes) => match serde_json::from_slice::<RecordWire>(&bytes) {
+                Ok(wire) => Ok(match Record::from_wire_keeping_memory(wire) {
+                    (record, None) => (record, None),
+                    (record, Some(mismatch)) => (
+                        record,
+                        Some(format!(
+                            "{} holds {mismatch}; kept the denied versions, failures and lock, and started idle",
+                            self.path.display()
+                        )),
+                    ),
+                }),
                 Err(e) => {
                     let aside = self.path.with_extension("json.unreadable");
                     if self.lock.is_some() {

@@ -98,7 +98,7 @@ pub struct Staged {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastError {
     /// update_engine's error code (9 transfer, 10 hash, 11 size, 12 verification, ...).
-    pub code: i32,
+    pub code: u32,
     /// What went wrong, for people.
     pub message: String,
     /// Unix seconds.
@@ -389,6 +389,24 @@ impl TryFrom<RecordWire> for Record {
             last_checked_time: wire.last_checked_time,
             memory,
         })
+    }
+}
+
+impl Record {
+    /// The record a wire record stands for; one whose parts do not fit its status (no
+    /// release writes one, a hand edit can) keeps what outlives every state (denied
+    /// versions, failures, the lock held) and starts idle, with the reason.
+    #[must_use]
+    pub fn from_wire_keeping_memory(wire: RecordWire) -> (Record, Option<MismatchedRecord>) {
+        let kept = Record {
+            state: State::default(),
+            last_checked_time: wire.last_checked_time,
+            memory: wire.memory.clone(),
+        };
+        match Record::try_from(wire) {
+            Ok(record) => (record, None),
+            Err(mismatch) => (kept, Some(mismatch)),
+        }
     }
 }
 

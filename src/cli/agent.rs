@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::args::DiffFormat;
-use super::error::{self, CliError, Status};
-use super::shared::emit;
+use super::error::CliError;
+use super::shared::{emit, root_at};
 use crate::agent::driver::{Options, Outcome};
 use crate::agent::on_demand;
 use crate::agent::record_file::RecordFile;
@@ -88,17 +88,6 @@ pub(super) fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-/// The root a command works on.
-pub(super) fn node_root(path: &std::path::Path) -> Result<Root, CliError> {
-    Root::new(path).map_err(|e| CliError::Usage(e.to_string()))
-}
-
-/// A failure of the agent, said as the agent says its lines; status 2.
-pub(super) fn agent_failed(e: &crate::agent::Error) -> CliError {
-    eprintln!("kindling agent: {e}");
-    CliError::Shown(Status::Usage)
-}
-
 /// A progress bar on a terminal (payload's), nothing elsewhere.
 fn progress_bar() -> Option<Box<dyn FnMut(u64, u64) + Send>> {
     if !std::io::stderr().is_terminal() {
@@ -114,11 +103,7 @@ fn progress_bar() -> Option<Box<dyn FnMut(u64, u64) + Send>> {
     }))
 }
 
-pub(super) fn run(args: &AgentArgs) -> ExitCode {
-    error::finish(run_inner(args))
-}
-
-fn run_inner(args: &AgentArgs) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: &AgentArgs) -> Result<ExitCode, CliError> {
     match &args.command {
         AgentCommand::Run {
             node,
@@ -165,7 +150,7 @@ fn daemon(
     once: bool,
     reboot_wait: u64,
 ) -> Result<ExitCode, CliError> {
-    let root = node_root(root)?;
+    let root = root_at(root)?;
     let rt = tokio_runtime()?;
     let wait = std::time::Duration::from_secs(reboot_wait);
     let bar = if once { progress_bar() } else { None };
@@ -176,13 +161,13 @@ fn daemon(
             Ok(ExitCode::SUCCESS)
         }
         Ok(Outcome::Staged(_)) => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(agent_failed(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// `agent status`: update_engine_client's lines, or JSON.
 fn status(root: &std::path::Path, format: DiffFormat) -> Result<ExitCode, CliError> {
-    let root = node_root(root)?;
+    let root = root_at(root)?;
     let record = read_record(&root).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(match format {
         DiffFormat::Human => emit(&crate::agent::status::render(&record)),
@@ -203,26 +188,24 @@ pub(super) fn read_record(root: &Root) -> Result<Record, crate::agent::Error> {
 /// Ask the running agent to check, or check in this process. `Ok(None)`: the running agent
 /// was asked.
 pub(super) fn check(node: &NodeArgs) -> Result<Option<Outcome>, CliError> {
-    let root = node_root(&node.root)?;
+    let root = root_at(&node.root)?;
     let options = Options {
         disk: node.disk.clone(),
         on_demand: true,
         ..Options::default()
     };
     let check = on_demand::check(root, &node.root, options, progress_bar());
-    tokio_runtime()?
-        .block_on(check)
-        .map_err(|e| agent_failed(&e))
+    tokio_runtime()?.block_on(check).map_err(CliError::from)
 }
 
 /// Undo a staged update, through the running agent or in this process.
 pub(super) fn reset(node: &NodeArgs) -> Result<String, CliError> {
-    let root = node_root(&node.root)?;
+    let root = root_at(&node.root)?;
     let options = Options {
         disk: node.disk.clone(),
         ..Options::default()
     };
     tokio_runtime()?
         .block_on(on_demand::reset(root, options))
-        .map_err(|e| agent_failed(&e))
+        .map_err(CliError::from)
 }

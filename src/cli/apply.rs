@@ -41,7 +41,7 @@ pub(super) fn run(args: &ApplyArgs) -> Result<ExitCode, CliError> {
                 "apply takes FILE or --from-... datasources, not both".into(),
             ));
         }
-        return Ok(super::from::run(&super::from::Run {
+        return super::from::run(&super::from::Run {
             from: &args.from,
             root: &args.root,
             preview: false,
@@ -49,7 +49,7 @@ pub(super) fn run(args: &ApplyArgs) -> Result<ExitCode, CliError> {
             format: args.format,
             color: args.node.color,
             exit_code: false,
-        }));
+        });
     }
     let root = root_at(&args.root)?;
     if args.rollback {

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use super::error::{self, CliError};
+use super::error::CliError;
 use super::from::summary;
 use super::shared::emit;
 use crate::root::Root;
@@ -24,11 +24,7 @@ pub struct BootUnitsArgs {
     pub dry_run: bool,
 }
 
-pub(super) fn run(args: &BootUnitsArgs) -> ExitCode {
-    error::finish(run_inner(args))
-}
-
-fn run_inner(args: &BootUnitsArgs) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: &BootUnitsArgs) -> Result<ExitCode, CliError> {
     if !args.bin.starts_with('/') || args.bin.contains(char::is_whitespace) {
         return Err(CliError::Usage(format!(
             "--bin {:?} must be an absolute path without spaces",

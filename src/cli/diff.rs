@@ -38,7 +38,7 @@ pub(super) fn run(args: &DiffArgs) -> Result<ExitCode, CliError> {
                 "diff --from-... takes --root DIR and no FILE".into(),
             ));
         };
-        return Ok(super::from::run(&super::from::Run {
+        return super::from::run(&super::from::Run {
             from: &args.from,
             root,
             preview: true,
@@ -46,7 +46,7 @@ pub(super) fn run(args: &DiffArgs) -> Result<ExitCode, CliError> {
             format: args.format,
             color: args.node.color,
             exit_code: args.exit_code,
-        }));
+        });
     }
     let color = use_color(args.node.color, std::io::stdout().is_terminal());
     let d = match (&args.root, args.files.as_slice()) {

@@ -93,6 +93,10 @@ pub enum CliError {
     /// The fleet in etcd: a request its rules refuse (status 1), or etcd (status 2).
     #[error(transparent)]
     Fleet(#[from] crate::fleet::Error),
+    /// The update agent failed (status 2), said as the agent says its lines
+    /// (`kindling agent: `).
+    #[error(transparent)]
+    Agent(#[from] crate::agent::Error),
     /// Reading or changing the A/B slots failed.
     #[error(transparent)]
     Slots(#[from] crate::slots::SlotsError),
@@ -129,6 +133,7 @@ impl CliError {
             CliError::Publish(_) => Status::Failed,
             CliError::Fleet(e) if e.is_refusal() => Status::Failed,
             CliError::Fleet(_) => Status::Usage,
+            CliError::Agent(_) => Status::Usage,
             CliError::Slots(e) => slots_status(e),
             CliError::Payload(e) => payload_status(e),
             CliError::Datasource(e) if e.is_data() => Status::Failed,
@@ -154,6 +159,7 @@ impl CliError {
         match self {
             CliError::Prefixed { prefix, .. } => prefix,
             CliError::Lock(_) => "",
+            CliError::Agent(_) => "kindling agent: ",
             _ => "kindling: ",
         }
     }

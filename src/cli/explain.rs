@@ -1,9 +1,10 @@
 //! `kindling explain`: the book page of a diagnostic code, or the list of codes.
 use std::process::ExitCode;
 
-use super::emit;
+use super::error::CliError;
+use super::shared::write_out;
 
-pub(super) fn run(code: Option<&str>) -> ExitCode {
+pub(super) fn run(code: Option<&str>) -> Result<ExitCode, CliError> {
     let Some(code) = code else {
         let mut list = String::new();
         for rule in crate::rules::ALL {
@@ -14,13 +15,12 @@ pub(super) fn run(code: Option<&str>) -> ExitCode {
                 rule.summary
             ));
         }
-        return emit(&list);
+        return write_out(&list);
     };
     match crate::rules::find(code) {
-        Some(rule) => emit(&crate::rules::book_page(rule)),
-        None => {
-            eprintln!("kindling: no diagnostic code {code:?}; `kindling explain` lists them all");
-            ExitCode::from(2)
-        }
+        Some(rule) => write_out(&crate::rules::book_page(rule)),
+        None => Err(CliError::Usage(format!(
+            "no diagnostic code {code:?}; `kindling explain` lists them all"
+        ))),
     }
 }

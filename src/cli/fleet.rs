@@ -153,11 +153,7 @@ fn config(args: &FleetArgs) -> LockConfig {
     }
 }
 
-pub(super) fn run(args: &FleetArgs) -> ExitCode {
-    super::error::finish(run_command(args))
-}
-
-fn run_command(args: &FleetArgs) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: &FleetArgs) -> Result<ExitCode, CliError> {
     let rt = super::agent::tokio_runtime()?;
     rt.block_on(async {
         let store = FleetEtcd::connect(&config(args), &args.group)

@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::args::{Color, DiffFormat};
-use super::error::{self, CliError, Status};
+use super::error::{CliError, Status};
 pub use super::from_args::{APPLY_UNLESS, FromArgs, SOURCE_IDS};
 use super::shared::{emit, use_color};
 use crate::apply::Report;
@@ -38,11 +38,7 @@ pub(super) struct Run<'a> {
 }
 
 /// Run `apply`/`diff` with datasources.
-pub(super) fn run(args: &Run<'_>) -> ExitCode {
-    error::finish(run_inner(args))
-}
-
-fn run_inner(args: &Run<'_>) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: &Run<'_>) -> Result<ExitCode, CliError> {
     let progress = |line: &str| eprintln!("kindling: {line}");
     match boot::prepare(args.from, args.root, &progress)? {
         Prepared::Validate { name, user_data } => validate_only(&name, user_data, args.color),

@@ -324,11 +324,7 @@ async fn until_signal() {
     }
 }
 
-pub(super) fn run(args: &LockArgs) -> ExitCode {
-    error::finish(run_inner(args))
-}
-
-fn run_inner(args: &LockArgs) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: &LockArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(run_async(args))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -562,7 +558,7 @@ fn locksmithctl(
     let wanted = usize::from(command != "status" && command != "reboot");
     argv.extend(rest.take(wanted));
     match parse(argv) {
-        Ok(Some(args)) => run_inner(&args),
+        Ok(Some(args)) => run(&args),
         Ok(None) => Err(CliError::Shown(Status::Usage)),
         Err(e) => {
             let _ = e.print();

@@ -126,8 +126,7 @@ fn run(parsed: Result<Cli, clap::Error>) -> ExitCode {
     error::finish(dispatch(cli.command))
 }
 
-/// Run one subcommand. (Commands not converted to [`error::CliError`] yet show their own
-/// failures and return their status.)
+/// Run one subcommand.
 fn dispatch(command: Command) -> Result<ExitCode, error::CliError> {
     match command {
         Command::Validate(args) => validate::run(&args),
@@ -136,14 +135,14 @@ fn dispatch(command: Command) -> Result<ExitCode, error::CliError> {
         Command::Apply(args) => apply::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Schema => shared::write_out(&crate::schema::render()),
-        Command::BootUnits(args) => Ok(boot_units::run(&args)),
-        Command::Agent(args) => Ok(agent::run(&args)),
-        Command::Slots(args) => Ok(slots::run(&args)),
-        Command::Explain { code } => Ok(explain::run(code.as_deref())),
-        Command::UpdateServer(args) => Ok(update_server::run(&args)),
-        Command::Lock(args) => Ok(lock::run(&args)),
-        Command::Payload(args) => Ok(payload::run(&args)),
-        Command::Fleet(args) => Ok(fleet::run(&args)),
+        Command::BootUnits(args) => boot_units::run(&args),
+        Command::Agent(args) => agent::run(&args),
+        Command::Slots(args) => slots::run(&args),
+        Command::Explain { code } => explain::run(code.as_deref()),
+        Command::UpdateServer(args) => update_server::run(&args),
+        Command::Lock(args) => lock::run(&args),
+        Command::Payload(args) => payload::run(&args),
+        Command::Fleet(args) => fleet::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::PackageFiles(args) => package_files::run(&args),
     }

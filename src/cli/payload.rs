@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use super::emit;
-use super::error::{self, CliError};
+use super::error::CliError;
 use crate::payload::{self, ClientOptions, Expected, Job, ProxyEnv, Target, Timeouts};
 
 /// Arguments of `payload`.
@@ -64,9 +64,9 @@ pub struct FetchArgs {
     pub timings: bool,
 }
 
-pub(super) fn run(args: &PayloadArgs) -> ExitCode {
+pub(super) fn run(args: &PayloadArgs) -> Result<ExitCode, CliError> {
     match &args.command {
-        PayloadCommand::Fetch(f) => error::finish(fetch(f)),
+        PayloadCommand::Fetch(f) => fetch(f),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::emit;
-use super::error::{self, CliError};
+use super::error::CliError;
 use crate::slots::{self, Disk, Slot};
 
 /// Arguments of `slots`.
@@ -86,11 +86,7 @@ pub struct SetArgs {
     pub partuuid: Option<String>,
 }
 
-pub(super) fn run(args: &SlotsArgs) -> ExitCode {
-    error::finish(run_command(args))
-}
-
-fn run_command(args: &SlotsArgs) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: &SlotsArgs) -> Result<ExitCode, CliError> {
     match &args.command {
         SlotsCommand::Show(a) => show(a),
         SlotsCommand::Next(a) => next(a),

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::agent::{NodeArgs, check, node_root, read_record, reset};
+use super::agent::{NodeArgs, check, read_record, reset};
 use super::error::{self, CliError};
-use super::shared::emit;
+use super::shared::{emit, root_at};
 use crate::agent::driver::Outcome;
 use crate::agent::state::{Record, Status};
 use crate::root::Root;
@@ -99,8 +99,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
 
 /// update_engine_client's own way to fail: `ERROR: ` and the message, status 1.
 fn client_failed(message: impl std::fmt::Display) -> CliError {
-    eprintln!("ERROR: {message}");
-    CliError::Shown(error::Status::Failed)
+    CliError::Failed(message.to_string()).prefixed("ERROR: ")
 }
 
 fn main_inner(args: impl Iterator<Item = OsString>) -> Result<ExitCode, CliError> {
@@ -133,11 +132,11 @@ fn main_inner(args: impl Iterator<Item = OsString>) -> Result<ExitCode, CliError
         }
     }
     if flags.watch_for_updates {
-        return Ok(watch(&node_root(&node.root)?));
+        return Ok(watch(&root_at(&node.root)?));
     }
     // update_engine_client with no flag prints the status too.
     eprintln!("Querying Update Engine status...");
-    let record = read(&node_root(&node.root)?)?;
+    let record = read(&root_at(&node.root)?)?;
     Ok(emit(&crate::agent::status::render(&record)))
 }
 
@@ -150,7 +149,7 @@ fn read(root: &Root) -> Result<Record, CliError> {
 /// UPDATED_NEED_REBOOT (update_engine_client polls every 5 s; kindling every second, reading
 /// the record file), at most an hour.
 fn wait_for_result(node: &NodeArgs, asked_at: i64) -> Result<ExitCode, CliError> {
-    let root = node_root(&node.root)?;
+    let root = root_at(&node.root)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(3600);
     while std::time::Instant::now() < deadline {
         let r = read(&root)?;

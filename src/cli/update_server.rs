@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Subcommand, ValueEnum};
 
 use super::args::DiffFormat;
-use super::error::{self, CliError};
+use super::error::CliError;
 use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
 use crate::update_server::{self as srv, releases, settings, status};
@@ -127,14 +127,14 @@ pub struct ChannelArgs {
     pub resume: bool,
 }
 
-pub(super) fn run(args: &UpdateServerArgs) -> ExitCode {
+pub(super) fn run(args: &UpdateServerArgs) -> Result<ExitCode, CliError> {
     let result = match &args.action {
         Some(Action::Publish(p)) => publish(p),
         Some(Action::Status(s)) => show_status(s),
         Some(Action::Channel(c)) => channel(c),
         None => serve(args),
     };
-    error::finish(result.map_err(|e| e.prefixed("kindling update-server: ")))
+    result.map_err(|e| e.prefixed("kindling update-server: "))
 }
 
 fn serve(args: &UpdateServerArgs) -> Result<ExitCode, CliError> {
