@@ -84,6 +84,8 @@ struct Report {
     circles: Vec<Vec<String>>,
     /// Top-level modules without a floor.
     unplaced: BTreeSet<String>,
+    /// Items `lib.rs` defines (it may only declare modules and re-export).
+    root_defines: Vec<String>,
     /// How many file-to-file edges were seen (a scan that sees none proves nothing).
     edges: usize,
 }
@@ -118,7 +120,11 @@ fn strip(text: &str) -> String {
             out.push(' ');
         } else if c == b'r'
             && (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#'))
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+            // `r"..."`, and `br"..."` (a byte string's `b` before it).
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
+                || (b[i - 1] == b'b'
+                    && (i == 1 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'))))
         {
             // A raw string: r"..." or r#"..."#.
             let mut j = i + 1;
@@ -380,8 +386,9 @@ fn read_module(file: &str, me: &[String], text: &str) -> Module {
             }
             let token: String = bytes[i..j].iter().collect();
             // `a::b::{...}` is a brace group, read with its `use` above: the bare prefix
-            // names no item.
-            if token.contains("::") && !token.ends_with("::") {
+            // names no item. `a::b::<T>` (a turbofish) names `a::b`.
+            let brace = bytes[j..].iter().find(|c| !c.is_whitespace()) == Some(&'{');
+            if token.contains("::") && !(token.ends_with("::") && brace) {
                 let segs: Vec<String> = token
                     .split("::")
                     .filter(|s| !s.is_empty())
@@ -524,6 +531,10 @@ fn analyse(files: &BTreeMap<String, String>) -> Report {
             }
         }
     }
+    // The crate root only declares modules and re-exports: code there would stand on no floor.
+    if let Some(lib) = modules.get(&Vec::new()) {
+        report.root_defines = lib.defines.iter().cloned().collect();
+    }
     for module in modules.keys() {
         if let Some(top) = module.first()
             && floor_of(top).is_none()
@@ -638,6 +649,12 @@ fn explain(report: &Report) -> String {
             report.unplaced
         ));
     }
+    if !report.root_defines.is_empty() {
+        text.push_str(&format!(
+            "src/lib.rs defines {:?}: it may only declare modules and re-export; move them to a module on a floor\n",
+            report.root_defines
+        ));
+    }
     if !report.back_edges.is_empty() {
         text.push_str("imports that run back up (or across one floor):\n");
         for e in &report.back_edges {
@@ -719,15 +736,6 @@ fn back_edges_and_circles_are_found_in_every_spelling() {
             "// crate::cli::X\nconst S: &str = \"crate::cli::Y\";\n#[cfg(test)]\nmod tests { use crate::cli::Z; }\n",
         ),
     ]);
-    let mut files = files;
-    files.insert(
-        "model/read.rs".into(),
-        "pub struct Thing;\nfn f() { super::other::g(); }\n".into(),
-    );
-    files.insert(
-        "model/other.rs".into(),
-        "pub fn g() { let _ = crate::model::read::Thing; }\n".into(),
-    );
     let report = analyse(&files);
     let text = explain(&report);
     assert!(
@@ -773,4 +781,30 @@ fn the_strip_keeps_code_and_drops_literals() {
     );
     assert!(!code.contains("cli") && !code.contains("agent") && !code.contains("fleet"));
     assert!(code.contains("fn f<'a>()"), "{code}");
+}
+
+#[test]
+fn a_turbofish_a_raw_byte_string_and_code_in_lib_rs_do_not_hide_anything() {
+    let files = planted(&[
+        (
+            "lib.rs",
+            "pub mod diagnostic;\npub mod cli;\npub fn helper() {}\n",
+        ),
+        // A raw byte string with a quote inside, then a call through a turbofish.
+        (
+            "diagnostic.rs",
+            "const B: &[u8] = br#\"say \"hi\"\"#;\nfn f() { crate::cli::run::<u8>(); }\n",
+        ),
+        ("cli/mod.rs", "pub fn run<T>() {}\n"),
+    ]);
+    let report = analyse(&files);
+    let text = explain(&report);
+    assert!(
+        report
+            .back_edges
+            .iter()
+            .any(|e| e.starts_with("src/diagnostic.rs -> src/cli/mod.rs")),
+        "a path through a turbofish after a raw byte string:\n{text}"
+    );
+    assert_eq!(report.root_defines, ["helper"], "{text}");
 }

@@ -123,8 +123,8 @@ pub enum Error {
     #[error(transparent)]
     LeaseTtl(#[from] LeaseTtlError),
     /// The fleet settings of update.conf cannot be used.
-    #[error("{0}")]
-    FleetSettings(String),
+    #[error(transparent)]
+    FleetSettings(crate::fleet::join::JoinError),
     /// The running agent answered something else than `ok`.
     #[error("the agent answered {0:?}")]
     StrangeAnswer(String),

@@ -13,8 +13,8 @@
 //!
 //! The files, from the ground up: `state` (the states and the record), `record_file`,
 //! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
-//! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `run` (the daemon's loop) and
-//! `on_demand` (what a command asks of the agent).
+//! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `run`
+//! (the daemon's loop) and `on_demand` (what a command asks of the agent).
 
 pub mod after_boot;
 pub mod check;

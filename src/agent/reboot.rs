@@ -344,9 +344,7 @@ impl Agent {
         let Some(staged) = self.record.state.staged().map(|s| s.version.clone()) else {
             return Ok(None);
         };
-        let Some(join) =
-            crate::fleet::Join::from_keys(keys).map_err(|e| Error::FleetSettings(e.to_string()))?
-        else {
+        let Some(join) = crate::fleet::Join::from_keys(keys).map_err(Error::FleetSettings)? else {
             return Ok(None);
         };
         let id = self.identity.machine_id.clone();

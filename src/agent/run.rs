@@ -64,9 +64,7 @@ fn join_fleet(
     agent: &mut Agent,
 ) -> Result<(Option<crate::fleet::Publisher>, mpsc::Receiver<String>), Error> {
     let keys = agent.reboot_keys();
-    let Some(join) =
-        crate::fleet::Join::from_keys(&keys).map_err(|e| Error::FleetSettings(e.to_string()))?
-    else {
+    let Some(join) = crate::fleet::Join::from_keys(&keys).map_err(Error::FleetSettings)? else {
         let (_tx, rx) = mpsc::channel(1);
         return Ok((None, rx));
     };

@@ -778,6 +778,23 @@ mod tests {
     }
 
     #[test]
+    fn a_record_whose_parts_do_not_fit_keeps_its_memory_and_starts_idle() {
+        let wire: RecordWire = serde_json::from_str(
+            r#"{"status":"UPDATED_NEED_REBOOT","last_checked_time":7,"denylist":["1.0.1"],"failures":2}"#,
+        )
+        .unwrap();
+        let (record, mismatch) = Record::from_wire_keeping_memory(wire);
+        assert_eq!(
+            mismatch.unwrap().to_string(),
+            "a record in UpdatedNeedReboot needs a staged update"
+        );
+        assert_eq!(record.status(), Status::Idle);
+        assert_eq!(record.last_checked_time, 7);
+        assert!(record.memory.denylist.contains("1.0.1"));
+        assert_eq!(record.memory.failures, 2);
+    }
+
+    #[test]
     fn the_record_round_trips_through_json_and_accepts_missing_fields() {
         let mut r = Record::default();
         r.memory.denylist.insert("1.0.1".into());

@@ -237,17 +237,8 @@ where
 /// digits and `-_.~` stay, a space becomes `+`, every other byte `%XX`.
 #[must_use]
 pub fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    // A blank is kept through the encoder and written as `+` (a `+` itself is `%2B`).
+    crate::encoding::percent_encode(text.as_bytes(), b"-_.~ ").replace(' ', "+")
 }
 
 /// A sorted holder list with `id` inserted (when absent).

@@ -96,12 +96,6 @@ impl Releases {
             .iter()
             .find(|r| r.channel == channel && r.version == version)
     }
-
-    /// Whether any release belongs to `channel`.
-    #[must_use]
-    pub fn has_channel(&self, channel: &str) -> bool {
-        self.releases.iter().any(|r| r.channel == channel)
-    }
 }
 
 /// Why `publish` refused.

@@ -1,7 +1,7 @@
 //! `kindling::update::agent`: which agent keeps the node updated.
 //!
 //! The check of hand-written units that collide with the agent's; the rule itself is
-//! [`crate::rules::update_agent`], its value check `model::values::update`.
+//! [`crate::rules::update_agent`], its value check `model::values::UPDATE_AGENT`.
 
 use super::shared::update_key;
 use crate::check::Context;

@@ -1,7 +1,7 @@
 //! `kindling::update::check-timing`: when the kindling agent checks for updates.
 //!
 //! The check of a zero interval; the rule itself is [`crate::rules::update_check_timing`],
-//! its value check `model::values::update`.
+//! its value check `model::values::CHECK_TIMING`.
 
 use super::shared::update_key;
 use crate::check::Context;

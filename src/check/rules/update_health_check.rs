@@ -2,7 +2,7 @@
 //! update good.
 //!
 //! The check of the units, the command's lines and an empty check; the rule itself is
-//! [`crate::rules::update_health_check`], its value check `model::values::update`.
+//! [`crate::rules::update_health_check`], its value check `model::values::HEALTH_COMMAND`.
 
 use super::shared::update_key;
 use crate::check::Context;
