@@ -680,6 +680,11 @@ fn every_module_imports_only_lower_floors_and_no_files_form_a_circle() {
     assert!(text.is_empty(), "{text}");
 }
 
+/// Whether the report names a back-edge that starts `from -> to`.
+fn has_back_edge(report: &Report, edge: &str) -> bool {
+    report.back_edges.iter().any(|e| e.starts_with(edge))
+}
+
 fn planted(files: &[(&str, &str)]) -> BTreeMap<String, String> {
     files
         .iter()
@@ -694,10 +699,7 @@ fn a_back_edge_planted_in_the_real_tree_is_found_through_a_brace_import_and_an_a
     diagnostic.push_str("\nuse crate::{cli::{self as command_line}};\n");
     let report = analyse(&files);
     assert!(
-        report
-            .back_edges
-            .iter()
-            .any(|e| e.starts_with("src/diagnostic.rs -> src/cli/mod.rs")),
+        has_back_edge(&report, "src/diagnostic.rs -> src/cli/mod.rs"),
         "{}",
         explain(&report)
     );
@@ -739,17 +741,11 @@ fn back_edges_and_circles_are_found_in_every_spelling() {
     let report = analyse(&files);
     let text = explain(&report);
     assert!(
-        report
-            .back_edges
-            .iter()
-            .any(|e| e.starts_with("src/diagnostic.rs -> src/model/read.rs")),
+        has_back_edge(&report, "src/diagnostic.rs -> src/model/read.rs"),
         "the re-exported name resolves to its defining file:\n{text}"
     );
     assert!(
-        report
-            .back_edges
-            .iter()
-            .any(|e| e.starts_with("src/diagnostic.rs -> src/check/mod.rs")),
+        has_back_edge(&report, "src/diagnostic.rs -> src/check/mod.rs"),
         "an aliased import inside nested braces:\n{text}"
     );
     assert!(
@@ -800,10 +796,7 @@ fn a_turbofish_a_raw_byte_string_and_code_in_lib_rs_do_not_hide_anything() {
     let report = analyse(&files);
     let text = explain(&report);
     assert!(
-        report
-            .back_edges
-            .iter()
-            .any(|e| e.starts_with("src/diagnostic.rs -> src/cli/mod.rs")),
+        has_back_edge(&report, "src/diagnostic.rs -> src/cli/mod.rs"),
         "a path through a turbofish after a raw byte string:\n{text}"
     );
     assert_eq!(report.root_defines, ["helper"], "{text}");
