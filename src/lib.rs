@@ -20,6 +20,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod bus;
 pub mod calendar;
 pub mod causes;
 pub mod check;

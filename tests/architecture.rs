@@ -47,8 +47,9 @@ const FLOORS: &[&[&str]] = &[
     &["validate"],
     // Compiling, rendering findings, emitting plans and schemas, diffs.
     &["compile", "report", "emit", "diff", "schema"],
-    // The node's parts: converging a root, the Omaha protocol, the slots, payloads, the lock.
-    &["apply", "omaha", "slots", "payload", "lock"],
+    // The node's parts: converging a root, the Omaha protocol, the slots, payloads, the lock,
+    // D-Bus.
+    &["apply", "omaha", "slots", "payload", "lock", "bus"],
     // What stands on them: the boot-time datasources, the update server, and the machine
     // itself (its ids, update.conf settings, the health check) as the agent and fleet see it.
     &["datasource", "update_server", "machine"],

@@ -1,0 +1,18 @@
+//! D-Bus: update_engine's interface (`com.coreos.update1`) and logind's reboot, as the
+//! programs around a Flatcar updater speak them (locksmithd, the update operator,
+//! `update_engine_client`). The exact contract is `../shared/reference/update-engine-dbus.md`.
+//!
+//! It owns the bus side only: names, the wire shape of a status ([`Status`], `xdssx`),
+//! connecting to the right bus, serving the interface from a status the caller publishes,
+//! and the client proxies. It knows nothing of the agent's state machine or of reboot
+//! strategies; those live above it and hand it plain values.
+//!
+//! Files: `names` (bus names, paths, interfaces, status strings). This file only hands
+//! their names on.
+
+mod names;
+
+pub use names::{
+    LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, STATUS_SIGNAL, Status, UPDATE1_INTERFACE,
+    UPDATE1_NAME, UPDATE1_PATH, status,
+};
