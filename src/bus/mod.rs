@@ -7,10 +7,16 @@
 //! and the client proxies. It knows nothing of the agent's state machine or of reboot
 //! strategies; those live above it and hand it plain values.
 //!
-//! Files: `names` (bus names, paths, interfaces, status strings). This file only hands
-//! their names on.
+//! Files: `names` (bus names, paths, interfaces, status strings), `connect` (which bus:
+//! a flag, `DBUS_SYSTEM_BUS_ADDRESS`, the system bus only on a real node), `error`. This
+//! file only hands their names on.
 
+mod connect;
+mod error;
 mod names;
+
+pub use connect::{Choice, connect};
+pub use error::BusError;
 
 pub use names::{
     LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, STATUS_SIGNAL, Status, UPDATE1_INTERFACE,
