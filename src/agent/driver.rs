@@ -29,6 +29,8 @@ pub struct Options {
     pub health_timeout: Duration,
     /// Whether the update check was asked for by a person (`installsource=ondemandupdate`).
     pub on_demand: bool,
+    /// The bus to serve update_engine's interface on (`bus::Choice::None`: none).
+    pub bus: crate::bus::Choice,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             reboot_command: None,
             health_timeout: DEFAULT_HEALTH_TIMEOUT,
             on_demand: false,
+            bus: crate::bus::Choice::None,
         }
     }
 }

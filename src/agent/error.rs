@@ -53,6 +53,10 @@ pub enum Error {
     /// The record cannot be written.
     #[error(transparent)]
     WriteRecord(crate::apply::ApplyError),
+    /// update_engine's D-Bus name is owned by another program (the agent does not run
+    /// beside another updater); other bus failures are logged, never fatal.
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
     /// Another agent holds the root.
     #[error("another kindling agent is working on {}", root.display())]
     Busy {

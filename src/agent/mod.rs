@@ -13,8 +13,9 @@
 //!
 //! The files, from the ground up: `state` (the states and the record), `record_file`,
 //! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
-//! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `run`
-//! (the daemon's loop) and `on_demand` (what a command asks of the agent).
+//! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `on_bus`
+//! (update_engine's D-Bus interface, served from the record), `run` (the daemon's loop) and
+//! `on_demand` (what a command asks of the agent).
 
 pub mod after_boot;
 pub mod check;
@@ -23,6 +24,7 @@ pub mod driver;
 pub mod error;
 pub mod install;
 pub mod lock_hold;
+pub mod on_bus;
 pub mod on_demand;
 pub mod reboot;
 pub mod record_file;

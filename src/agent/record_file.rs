@@ -1,7 +1,9 @@
 //! The agent's record file: `/var/lib/kindling/agent.json` in the root, written atomically
 //! after every transition, and the lock that lets one agent at a time work on a root
 //! (`/var/lib/kindling/agent.lock`, an exclusive `flock`). Reading it never needs the lock
-//! (`status`); writing it does.
+//! (`status`); writing it does. When the agent serves update_engine's D-Bus interface, every
+//! save also hands the record's status to the bus ([`RecordFile::publish_to`]): the bus
+//! hears of each change as soon as it is on disk.
 
 use std::fs;
 use std::path::PathBuf;
@@ -20,6 +22,8 @@ pub const LOCK: &str = "/var/lib/kindling/agent.lock";
 pub struct RecordFile {
     path: PathBuf,
     lock: Option<fs::File>,
+    /// Where each saved record's status goes (the D-Bus side), when the agent serves one.
+    feed: Option<crate::bus::Publisher>,
 }
 
 impl RecordFile {
@@ -31,6 +35,7 @@ impl RecordFile {
         Ok(RecordFile {
             path: root.resolve(RECORD)?,
             lock: None,
+            feed: None,
         })
     }
 
@@ -61,6 +66,7 @@ impl RecordFile {
         Ok(Some(RecordFile {
             path: root.resolve(RECORD)?,
             lock: Some(file),
+            feed: None,
         }))
     }
 
@@ -113,6 +119,15 @@ impl RecordFile {
     pub fn save(&self, record: &Record) -> Result<(), Error> {
         let mut text = serde_json::to_vec_pretty(record).map_err(Error::EncodeRecord)?;
         text.push(b'\n');
-        crate::apply::write_file(&self.path, &text, 0o644, (0, 0)).map_err(Error::WriteRecord)
+        crate::apply::write_file(&self.path, &text, 0o644, (0, 0)).map_err(Error::WriteRecord)?;
+        if let Some(feed) = &self.feed {
+            feed.publish(super::status::bus_status(record));
+        }
+        Ok(())
+    }
+
+    /// Hand every saved record's status to `feed` from now on.
+    pub fn publish_to(&mut self, feed: crate::bus::Publisher) {
+        self.feed = Some(feed);
     }
 }

@@ -4,7 +4,9 @@
 //! step, then waits for the next check (schedule), a request on its control socket
 //! (`control`) or a fleet config's reboot, runs a cycle, and reboots by strategy when an
 //! update is staged. Commands run while no agent holds the lock do the same work in their
-//! own process (`reset` here, `Agent::after_boot` and `Agent::cycle`).
+//! own process (`reset` here, `Agent::after_boot` and `Agent::cycle`). When a bus is named,
+//! the agent serves update_engine's interface on it for its whole life (`on_bus`), and the
+//! bus's `AttemptUpdate`/`ResetStatus` arrive as the socket's `check`/`reset`.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use tokio::sync::mpsc;
 use super::control::{self, Request};
 use super::driver::{AfterBoot, Agent, Options, Outcome};
 use super::error::Error;
+use super::on_bus;
 use super::schedule;
 use super::state::ConfigReboot;
 use crate::machine::settings::Strategy;
@@ -98,6 +101,9 @@ pub async fn run(
         return Err(Error::Busy { root: path });
     };
     agent.on_progress = on_progress;
+    // The bus first, so that it hears the after-boot step too.
+    let (tx, rx) = mpsc::channel(8);
+    let bus = on_bus::start(&mut agent, tx.clone()).await?;
     start(&mut agent).await?;
     if once {
         let outcome = agent.cycle().await?;
@@ -105,9 +111,14 @@ pub async fn run(
             let step = agent.reboot_by_strategy(Some(reboot_wait)).await?;
             agent.say_line(step.describe());
         }
+        // The last changes reach the bus before the process ends.
+        drop(agent);
+        if let Some(b) = bus {
+            b.flush(Duration::from_secs(2)).await;
+        }
         return Ok(outcome);
     }
-    serve(agent).await
+    serve(agent, tx, rx).await
 }
 
 /// What every start does: renew a slot held across the reboot (beside the after-boot step:
@@ -131,9 +142,12 @@ async fn start(agent: &mut Agent) -> Result<(), Error> {
 
 /// The daemon's loop: wait for the next check, a request or a fleet config's reboot, and
 /// do it.
-async fn serve(mut agent: Agent) -> Result<Outcome, Error> {
+async fn serve(
+    mut agent: Agent,
+    tx: mpsc::Sender<Request>,
+    mut rx: mpsc::Receiver<Request>,
+) -> Result<Outcome, Error> {
     let listener = control::listen(&agent.root)?;
-    let (tx, mut rx) = mpsc::channel(8);
     tokio::spawn(control::serve(listener, tx));
     let (fleet, mut config_reboots) = join_fleet(&mut agent)?;
     agent.fleet.clone_from(&fleet);

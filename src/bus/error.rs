@@ -15,6 +15,11 @@ pub enum BusError {
         #[source]
         source: zbus::Error,
     },
+    /// The well-known name is owned by another program on this bus.
+    #[error(
+        "{name} is already owned on {bus}: another updater (update_engine, or a second agent) serves it; stop it or use another bus"
+    )]
+    NameTaken { name: String, bus: String },
     /// A call, a name request or a signal failed.
     #[error("D-Bus {what}: {source}")]
     Call {

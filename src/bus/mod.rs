@@ -8,15 +8,19 @@
 //! strategies; those live above it and hand it plain values.
 //!
 //! Files: `names` (bus names, paths, interfaces, status strings), `connect` (which bus:
-//! a flag, `DBUS_SYSTEM_BUS_ADDRESS`, the system bus only on a real node), `error`. This
+//! a flag, `DBUS_SYSTEM_BUS_ADDRESS`, the system bus only on a real node), `error`, `serve`
+//! (the server side: update_engine's interface fed by a [`Publisher`], its requests out as
+//! [`Command`]s, and the one `GetStatus` call `update_engine_client -status` makes). This
 //! file only hands their names on.
 
 mod connect;
 mod error;
 mod names;
+mod serve;
 
 pub use connect::{Choice, connect};
 pub use error::BusError;
+pub use serve::{Command, Log, Publisher, Served, get_status, serve};
 
 pub use names::{
     LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, STATUS_SIGNAL, Status, UPDATE1_INTERFACE,

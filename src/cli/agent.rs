@@ -56,6 +56,11 @@ pub enum AgentCommand {
         /// exiting with the update still staged.
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         reboot_wait: u64,
+        /// Serve update_engine's D-Bus interface (com.coreos.update1) on this bus, e.g.
+        /// unix:path=/run/dbus/system_bus_socket. Default: DBUS_SYSTEM_BUS_ADDRESS, else the
+        /// system bus when the root is /, else no bus.
+        #[arg(long, value_name = "ADDRESS")]
+        bus: Option<String>,
     },
     /// Print the agent's status (update_engine_client -status's lines, or JSON).
     Status {
@@ -111,6 +116,7 @@ pub(super) fn run(args: &AgentArgs) -> Result<ExitCode, CliError> {
             reboot_command,
             health_timeout,
             reboot_wait,
+            bus,
         } => {
             let options = Options {
                 disk: node.disk.clone(),
@@ -119,6 +125,10 @@ pub(super) fn run(args: &AgentArgs) -> Result<ExitCode, CliError> {
                     .or_else(|| std::env::var("KINDLING_REBOOT_COMMAND").ok()),
                 health_timeout: std::time::Duration::from_secs(*health_timeout),
                 on_demand: *once,
+                bus: crate::bus::Choice::from_process(
+                    bus.as_deref(),
+                    node.root == std::path::Path::new("/"),
+                ),
             };
             daemon(&node.root, options, *once, *reboot_wait)
         }

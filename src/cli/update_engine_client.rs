@@ -3,12 +3,17 @@
 //! spelling: `-flag`, `--flag`, `-flag=true`), so scripts written for CoreOS (the seed
 //! recipe's update-window.sh) run unchanged on a kindling node. Extension: `-root=DIR` (or
 //! `KINDLING_ROOT`) and `-disk=IMG` point it at a simulated node.
+//!
+//! `-status` asks over D-Bus first, as update_engine_client does (`GetStatus` on
+//! `com.coreos.update1`): on the bus `DBUS_SYSTEM_BUS_ADDRESS` names, else the system bus
+//! when the root is `/`. When nothing answers there (no bus, no agent serving it), it reads
+//! the agent's record file in the root, as it always did.
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::agent::{NodeArgs, check, read_record, reset};
+use super::agent::{NodeArgs, check, read_record, reset, tokio_runtime};
 use super::error::{self, CliError};
 use super::shared::{emit, root_at};
 use crate::agent::driver::Outcome;
@@ -136,8 +141,23 @@ fn main_inner(args: impl Iterator<Item = OsString>) -> Result<ExitCode, CliError
     }
     // update_engine_client with no flag prints the status too.
     eprintln!("Querying Update Engine status...");
+    if let Some(status) = status_over_bus(&node.root) {
+        return Ok(emit(&crate::agent::status::render_status(&status)));
+    }
     let record = read(&root_at(&node.root)?)?;
     Ok(emit(&crate::agent::status::render(&record)))
+}
+
+/// `GetStatus` from whoever serves `com.coreos.update1` on the bus (`DBUS_SYSTEM_BUS_ADDRESS`,
+/// else the system bus when the root is `/`); `None` when there is no bus or nothing answers
+/// within 10 s.
+fn status_over_bus(root: &std::path::Path) -> Option<crate::bus::Status> {
+    let choice = crate::bus::Choice::from_process(None, root == std::path::Path::new("/"));
+    if choice == crate::bus::Choice::None {
+        return None;
+    }
+    let ask = tokio::time::timeout(Duration::from_secs(10), crate::bus::get_status(&choice));
+    tokio_runtime().ok()?.block_on(ask).ok()?.ok()
 }
 
 /// The record, or update_engine_client's error.
