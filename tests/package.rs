@@ -396,6 +396,7 @@ fn debian_package_installs_into_a_fresh_root_and_runs_there() {
     }
     for needle in [
         "/usr/lib/systemd/system/kindling-agent.service",
+        "/usr/share/dbus-1/system.d/com.coreos.update1.conf",
         "/usr/lib/systemd/system/kindling-oem.service",
         "/usr/lib/udev/rules.d/90-kindling-configdrive.rules",
         "/usr/share/bash-completion/completions/kindling",

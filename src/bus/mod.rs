@@ -23,6 +23,6 @@ pub use error::BusError;
 pub use serve::{Command, Log, Publisher, Served, get_status, serve};
 
 pub use names::{
-    LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, STATUS_SIGNAL, Status, UPDATE1_INTERFACE,
-    UPDATE1_NAME, UPDATE1_PATH, status,
+    LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, POLICY, POLICY_PATH, STATUS_SIGNAL, Status,
+    UPDATE1_INTERFACE, UPDATE1_NAME, UPDATE1_PATH, status,
 };

@@ -44,3 +44,11 @@ pub struct Status {
     /// Its payload size in bytes.
     pub new_size: i64,
 }
+
+/// The system bus policy for `com.coreos.update1` (update_engine's own file, unchanged):
+/// root owns the name and calls it, the user `core` calls the Manager's methods.
+pub const POLICY: &str = include_str!("com.coreos.update1.conf");
+
+/// Where a package installs [`POLICY`] (the vendor directory dbus-daemon reads, where
+/// Flatcar's update_engine installs the same file).
+pub const POLICY_PATH: &str = "/usr/share/dbus-1/system.d/com.coreos.update1.conf";

@@ -190,18 +190,19 @@ pub async fn serve(
         .at(UPDATE1_PATH, manager)
         .await
         .map_err(call("serving /com/coreos/update1"))?;
-    let reply = connection
+    let taken = || BusError::NameTaken {
+        name: UPDATE1_NAME.to_string(),
+        bus: choice.describe(),
+    };
+    match connection
         .request_name_with_flags(UPDATE1_NAME, zbus::fdo::RequestNameFlags::DO_NOT_QUEUE)
         .await
-        .map_err(call("requesting the name com.coreos.update1"))?;
-    match reply {
-        zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner => {}
-        _ => {
-            return Err(BusError::NameTaken {
-                name: UPDATE1_NAME.to_string(),
-                bus: choice.describe(),
-            });
-        }
+    {
+        Ok(
+            zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner,
+        ) => {}
+        Ok(_) | Err(zbus::Error::NameTaken) => return Err(taken()),
+        Err(e) => return Err(call("requesting the name com.coreos.update1")(e)),
     }
     let (signals_tx, signals_rx) = mpsc::unbounded_channel();
     let signals = tokio::spawn(emit(connection.clone(), signals_rx, log));

@@ -1,6 +1,6 @@
 //! `kindling package-files --out DIR` (hidden): the files a distribution package installs
 //! beside the binary, laid out as a root tree: the compatibility names as symlinks, the
-//! agent's unit, the boot-time applier's units and udev rules, the shell completions and the
+//! agent's unit and its D-Bus policy (`com.coreos.update1`), the boot-time applier's units and udev rules, the shell completions and the
 //! man pages. `scripts/package` runs it with the binary it packages, so the package holds
 //! what that very binary generates and can never drift from it.
 //!
@@ -53,6 +53,12 @@ pub fn plan(bin: &str) -> std::io::Result<Plan> {
     files.push(file(
         format!("{UNIT_DIR}/{}", crate::plan::agent::AGENT_UNIT),
         Content::Bytes(crate::plan::agent::unit_text_for(bin).into_bytes()),
+        "agent",
+    ));
+    // The system bus lets the agent own update_engine's name only with this policy.
+    files.push(file(
+        crate::bus::POLICY_PATH.to_string(),
+        Content::Bytes(crate::bus::POLICY.as_bytes().to_vec()),
         "agent",
     ));
     for (path, text) in crate::datasource::boot_units::files(bin) {

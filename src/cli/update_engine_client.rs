@@ -156,7 +156,9 @@ fn status_over_bus(root: &std::path::Path) -> Option<crate::bus::Status> {
     if choice == crate::bus::Choice::None {
         return None;
     }
-    let ask = tokio::time::timeout(Duration::from_secs(10), crate::bus::get_status(&choice));
+    let ask = async {
+        tokio::time::timeout(Duration::from_secs(10), crate::bus::get_status(&choice)).await
+    };
     tokio_runtime().ok()?.block_on(ask).ok()?.ok()
 }
 

@@ -3,13 +3,15 @@
 //! peer binary, a process guard, a loopback server, a runtime thread, the update-server
 //! command lines), and one harness per part of the system, each a builder a test starts and
 //! that stops whatever it started when it is dropped: a simulated node, a published
-//! `Release` and the update servers (`agent`), an etcd (`lock`), a fleet of agents (`fleet`),
+//! `Release` and the update servers (`agent`), an etcd (`lock`), a private D-Bus with a
+//! logind stand-in (`dbus`), a fleet of agents (`fleet`),
 //! the metadata-service emulator (`datasource`), the fault-injecting payload server with its
 //! `Behaviour` builder (`payload`), the Omaha peers (`omaha`) and insta snapshots (`insta`).
 
 pub mod agent;
 pub mod common;
 pub mod datasource;
+pub mod dbus;
 pub mod fleet;
 pub mod insta;
 pub mod lock;
