@@ -145,6 +145,27 @@ fn the_agent_serves_update_engines_interface_and_signals_every_transition() {
     );
     assert!(staged.0 > 0, "LAST_CHECKED_TIME is set after a check");
     assert_eq!(rt.block_on(get_status(&conn)).unwrap().1, staged);
+    // What the book shows: systemd's busctl sees the same, signature first.
+    let address = format!("--address={}", bus.address);
+    let out = crate::support::agent::run(
+        "busctl",
+        &[
+            &address,
+            "call",
+            "com.coreos.update1",
+            "/com/coreos/update1",
+            "com.coreos.update1.Manager",
+            "GetStatus",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "xdssx {} 1 \"UPDATE_STATUS_UPDATED_NEED_REBOOT\" \"1.0.1\" {size}\n",
+            staged.0
+        )
+    );
     // The same five values the record gives `kindling agent status`.
     let status = node.status();
     assert!(
