@@ -268,6 +268,42 @@ fn a_second_agent_on_the_same_bus_fails_clearly_and_a_missing_bus_is_no_failure(
     );
 }
 
+#[test]
+fn a_bus_that_goes_away_does_not_stop_the_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::start(&dir.path().join("dbus"));
+    let release = Release::publish(dir.path(), 4);
+    let node = node(dir.path(), &release);
+    let rt = rt();
+    let conn = rt.block_on(bus.connect());
+    let mut agent = agent(&node, &bus);
+    rt.block_on(wait_for_update1(&conn, Duration::from_secs(20)));
+    // The bus daemon dies; the update is asked for on the control socket.
+    drop(conn);
+    drop(bus);
+    let out =
+        crate::support::agent::kindling(&["agent", "check", "--root", node.root.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the running agent checks now"),
+        "{}",
+        out.stderr
+    );
+    crate::support::lock::wait_until("the update staged", Duration::from_secs(90), || {
+        node.status()
+            .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+    });
+    assert!(
+        agent.0.try_wait().unwrap().is_none(),
+        "the agent still runs"
+    );
+    let log = agent_log(&node);
+    assert!(
+        log.contains("the bus is no longer told of status changes"),
+        "{log}"
+    );
+}
+
 /// The real locksmithd in its own mount namespace: a tmpfs on /run (its coordinator.conf)
 /// and the node's machine id over /etc/machine-id, pointed at the private bus and etcd.
 fn locksmithd(dir: &Path, bus: &Bus, etcd: &Etcd, machine_id: &str) -> Guard {
