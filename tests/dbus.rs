@@ -32,27 +32,41 @@ fn node(dir: &Path, release: &Release) -> Node {
 fn agent(node: &Node, bus: &Bus) -> Guard {
     let log = std::fs::File::create(node.dir.join("agent.log")).unwrap();
     Guard(
-        Command::new(crate::support::agent::bin())
-            .args([
-                "agent",
-                "run",
-                "--root",
-                node.root.to_str().unwrap(),
-                "--disk",
-                node.disk.to_str().unwrap(),
-                "--reboot-command",
-                "touch \"$KINDLING_ROOT/../rebooted\"",
-                "--health-timeout",
-                "20",
-                "--bus",
-                &bus.address,
-            ])
-            .stdin(Stdio::null())
+        crate::fleet::agent_daemon(node)
+            .args(["--bus", &bus.address])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap(),
     )
+}
+
+/// A test's world: a private bus, a published release, a node of it (its agent not
+/// started), a runtime and a client connection on the bus. Dropped in this order.
+struct Scene {
+    conn: zbus::Connection,
+    rt: tokio::runtime::Runtime,
+    node: Node,
+    release: Release,
+    bus: Bus,
+    dir: tempfile::TempDir,
+}
+
+fn scene() -> Scene {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::start(&dir.path().join("dbus"));
+    let release = Release::publish(dir.path(), 4);
+    let node = node(dir.path(), &release);
+    let rt = rt();
+    let conn = rt.block_on(bus.connect());
+    Scene {
+        conn,
+        rt,
+        node,
+        release,
+        bus,
+        dir,
+    }
 }
 
 fn agent_log(node: &Node) -> String {
@@ -92,12 +106,14 @@ fn update_engine_client(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn the_agent_serves_update_engines_interface_and_signals_every_transition() {
-    let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::start(&dir.path().join("dbus"));
-    let release = Release::publish(dir.path(), 4);
-    let node = node(dir.path(), &release);
-    let rt = rt();
-    let conn = rt.block_on(bus.connect());
+    let Scene {
+        conn,
+        rt,
+        node,
+        release,
+        bus,
+        dir,
+    } = scene();
     let signals = rt.block_on(Signals::record(&conn));
     let _agent = agent(&node, &bus);
 
@@ -231,13 +247,15 @@ fn the_agent_serves_update_engines_interface_and_signals_every_transition() {
 
 #[test]
 fn a_second_agent_on_the_same_bus_fails_clearly_and_a_missing_bus_is_no_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::start(&dir.path().join("dbus"));
-    let release = Release::publish(dir.path(), 4);
-    let first = node(&dir.path().join("a"), &release);
+    let Scene {
+        conn,
+        rt,
+        node: first,
+        release,
+        bus,
+        dir,
+    } = scene();
     let second = node(&dir.path().join("b"), &release);
-    let rt = rt();
-    let conn = rt.block_on(bus.connect());
     let _agent = agent(&first, &bus);
     rt.block_on(wait_for_update1(&conn, Duration::from_secs(20)));
     let mut args = second.agent_args();
@@ -270,12 +288,14 @@ fn a_second_agent_on_the_same_bus_fails_clearly_and_a_missing_bus_is_no_failure(
 
 #[test]
 fn a_bus_that_goes_away_does_not_stop_the_update() {
-    let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::start(&dir.path().join("dbus"));
-    let release = Release::publish(dir.path(), 4);
-    let node = node(dir.path(), &release);
-    let rt = rt();
-    let conn = rt.block_on(bus.connect());
+    let Scene {
+        conn,
+        rt,
+        node,
+        release: _release,
+        bus,
+        dir: _dir,
+    } = scene();
     let mut agent = agent(&node, &bus);
     rt.block_on(wait_for_update1(&conn, Duration::from_secs(20)));
     // The bus daemon dies; the update is asked for on the control socket.
@@ -341,12 +361,14 @@ fn locksmithd(dir: &Path, bus: &Bus, etcd: &Etcd, machine_id: &str) -> Guard {
 #[test]
 fn locksmithd_hears_kindling_takes_the_etcd_lock_and_reboots_through_logind() {
     let etcd = Etcd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::start(&dir.path().join("dbus"));
-    let release = Release::publish(dir.path(), 4);
-    let node = node(dir.path(), &release);
-    let rt = rt();
-    let conn = rt.block_on(bus.connect());
+    let Scene {
+        conn,
+        rt,
+        node,
+        release: _release,
+        bus,
+        dir,
+    } = scene();
     let login1 = rt.block_on(Login1::serve(&conn));
     let _agent = agent(&node, &bus);
     rt.block_on(wait_for_update1(&conn, Duration::from_secs(20)));
