@@ -276,3 +276,81 @@ pub async fn get_status(choice: &Choice) -> Result<Status, BusError> {
         new_size,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle_like(operation: &str) -> Status {
+        Status {
+            last_checked_time: 0,
+            progress: 0.0,
+            current_operation: operation.to_string(),
+            new_version: "0.0.0".to_string(),
+            new_size: 0,
+        }
+    }
+
+    fn manager(operation: &str) -> (Manager, mpsc::Receiver<Command>) {
+        let (_tx, current) = watch::channel(idle_like(operation));
+        let (commands, rx) = mpsc::channel(1);
+        let log: Log = Arc::new(|_: &str| {});
+        (
+            Manager {
+                current,
+                commands,
+                log,
+            },
+            rx,
+        )
+    }
+
+    #[test]
+    fn reset_status_is_handed_on_only_from_need_reboot_and_refused_while_working() {
+        let (m, mut rx) = manager(status::IDLE);
+        assert!(m.reset_status().is_ok());
+        assert!(rx.try_recv().is_err(), "IDLE: a no-op");
+        let (m, mut rx) = manager(status::UPDATED_NEED_REBOOT);
+        assert!(m.reset_status().is_ok());
+        assert_eq!(rx.try_recv().ok(), Some(Command::ResetStatus));
+        let (m, mut rx) = manager(status::DOWNLOADING);
+        let e = m.reset_status().unwrap_err().to_string();
+        assert!(
+            e.contains("Reset not allowed in this state (UPDATE_STATUS_DOWNLOADING)"),
+            "{e}"
+        );
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn attempt_update_is_handed_on_only_from_idle() {
+        let (m, mut rx) = manager(status::IDLE);
+        assert!(m.attempt_update().is_ok());
+        assert_eq!(rx.try_recv().ok(), Some(Command::AttemptUpdate));
+        let (m, mut rx) = manager(status::UPDATED_NEED_REBOOT);
+        assert!(m.attempt_update().is_ok());
+        assert!(rx.try_recv().is_err(), "skipped, as update_engine skips it");
+    }
+
+    #[test]
+    fn a_publisher_signals_only_changes() {
+        let (current, _watched) = watch::channel(idle_like(status::IDLE));
+        let (signals, mut rx) = mpsc::unbounded_channel();
+        let p = Publisher {
+            current: Arc::new(current),
+            signals,
+        };
+        let mut s = p.current.borrow().clone();
+        p.publish(s.clone());
+        assert!(rx.try_recv().is_err(), "the same status again: no signal");
+        s.current_operation = status::CHECKING_FOR_UPDATE.to_string();
+        p.publish(s.clone());
+        s.current_operation = status::IDLE.to_string();
+        p.publish(s);
+        assert_eq!(
+            rx.try_recv().unwrap().current_operation,
+            status::CHECKING_FOR_UPDATE
+        );
+        assert_eq!(rx.try_recv().unwrap().current_operation, status::IDLE);
+    }
+}
