@@ -20,7 +20,7 @@ mod serve;
 
 pub use connect::{Choice, connect};
 pub use error::BusError;
-pub use serve::{Command, Log, Publisher, Served, get_status, serve};
+pub use serve::{Command, Log, Publisher, Served, serve, status_on};
 
 pub use names::{
     LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, POLICY, POLICY_PATH, STATUS_SIGNAL, Status,

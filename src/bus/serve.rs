@@ -241,11 +241,13 @@ async fn emit(connection: zbus::Connection, mut rx: mpsc::UnboundedReceiver<Stat
     }
 }
 
-/// Ask the owner of `com.coreos.update1` on `choice`'s bus for its status (`GetStatus`).
+/// Ask the owner of `com.coreos.update1` on `choice`'s bus for its status (`GetStatus`):
+/// what `update_engine_client -status` does. (The reboot manager's client has its own
+/// `GetStatus` on a connection it keeps; once both are in, this is `connect` plus that.)
 ///
 /// # Errors
 /// No bus, a failed connection, no owner of the name, or a reply that is not `xdssx`.
-pub async fn get_status(choice: &Choice) -> Result<Status, BusError> {
+pub async fn status_on(choice: &Choice) -> Result<Status, BusError> {
     let connection = connect(choice).await?;
     let call = |source| BusError::Call {
         what: "GetStatus".to_string(),

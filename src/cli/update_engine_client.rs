@@ -157,7 +157,7 @@ fn status_over_bus(root: &std::path::Path) -> Option<crate::bus::Status> {
         return None;
     }
     let ask = async {
-        tokio::time::timeout(Duration::from_secs(10), crate::bus::get_status(&choice)).await
+        tokio::time::timeout(Duration::from_secs(10), crate::bus::status_on(&choice)).await
     };
     tokio_runtime().ok()?.block_on(ask).ok()?.ok()
 }
