@@ -279,6 +279,20 @@ fn a_second_agent_on_the_same_bus_fails_clearly_and_a_missing_bus_is_no_failure(
         "{}",
         out.stderr
     );
+    // A bus that accepts and never answers: given up on after 10 s, and the agent goes on.
+    let silent = dir.path().join("silent-bus");
+    let _listener = std::os::unix::net::UnixListener::bind(&silent).unwrap();
+    let silent = format!("unix:path={}", silent.display());
+    let mut args = second.agent_args();
+    args.extend_from_slice(&["--bus", &silent]);
+    let out = crate::support::agent::kindling(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("did not answer within 10 s; going on without D-Bus"),
+        "{}",
+        out.stderr
+    );
     assert!(
         second
             .status()

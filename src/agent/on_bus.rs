@@ -18,6 +18,9 @@ use super::error::Error;
 use super::status::bus_status;
 use crate::bus::{BusError, Choice, Command, Served};
 
+/// How long connecting, serving and owning the name may take.
+const CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serve the bus the options name (none: `Ok(None)`), handing its requests to `requests`.
 /// Keep the returned [`Served`] as long as the agent serves.
 ///
@@ -34,11 +37,21 @@ pub(super) async fn start(
     let (commands, mut asked) = mpsc::channel(8);
     let log: crate::bus::Log = Arc::new(|line: &str| eprintln!("kindling agent: {line}"));
     let initial = bus_status(&agent.record);
-    let (publisher, served) = match crate::bus::serve(&choice, initial, commands, log).await {
-        Ok(s) => s,
-        Err(e @ BusError::NameTaken { .. }) => return Err(e.into()),
-        Err(e) => {
+    // A bus daemon that accepts and never answers must not hold the agent up.
+    let serving = crate::bus::serve(&choice, initial, commands, log);
+    let (publisher, served) = match tokio::time::timeout(CONNECT_LIMIT, serving).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e @ BusError::NameTaken { .. })) => return Err(e.into()),
+        Ok(Err(e)) => {
             agent.say_line(&format!("{e}; going on without D-Bus"));
+            return Ok(None);
+        }
+        Err(_) => {
+            agent.say_line(&format!(
+                "D-Bus at {} did not answer within {} s; going on without D-Bus",
+                choice.describe(),
+                CONNECT_LIMIT.as_secs()
+            ));
             return Ok(None);
         }
     };
