@@ -20,6 +20,7 @@ mod datasource;
 mod datasource_hypervisor;
 mod fleet;
 mod fleet_forty;
+mod fleet_owed;
 mod fleet_reboot;
 mod fleet_release;
 mod fleet_watch;
