@@ -28,6 +28,7 @@ mod formats;
 mod fuzz;
 mod generated;
 mod lock;
+mod lock_wait;
 mod multipart;
 mod omaha;
 mod package;
