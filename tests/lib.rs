@@ -29,6 +29,7 @@ mod fuzz;
 mod generated;
 mod lock;
 mod lock_wait;
+mod locksmithctl;
 mod multipart;
 mod omaha;
 mod package;
