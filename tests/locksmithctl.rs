@@ -101,6 +101,8 @@ fn as_locksmithctl_extra_arguments_and_the_end_of_flags_match_on_a_real_etcd() {
         &["--", "status"],
         &["-debug", "--", "status", "--", "x"],
         &["set-max", "x"],
+        // -endpoint more than once: both are tried (the first one answers nothing).
+        &["-endpoint", "http://127.0.0.1:9", "status"],
     ] {
         let args: Vec<&str> = std::iter::once(endpoint.as_str())
             .chain(args.iter().copied())

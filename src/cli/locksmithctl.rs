@@ -209,6 +209,7 @@ fn global_flags(
 ) -> Result<(Vec<String>, bool), Answer> {
     let fail = |message: String| Answer::err(format!("{message}\n{FLAG_USAGE}"), 2);
     let mut flags = Vec::new();
+    let mut endpoints: Vec<String> = Vec::new();
     let mut version = false;
     while let Some(arg) = args.front() {
         let (name, value) = match go_arg(arg) {
@@ -238,12 +239,20 @@ fn global_flags(
             let value = value
                 .or_else(|| args.pop_front())
                 .ok_or_else(|| fail(format!("flag needs an argument: -{name}")))?;
-            flags.push(format!("--{name}={value}"));
+            if name == "endpoint" {
+                // Given more than once: every one (the first replaces the default).
+                endpoints.push(value);
+            } else {
+                flags.push(format!("--{name}={value}"));
+            }
         } else if name == "h" || name == "help" {
             return Err(Answer::err(FLAG_USAGE, 0));
         } else {
             return Err(fail(format!("flag provided but not defined: -{name}")));
         }
+    }
+    if !endpoints.is_empty() {
+        flags.push(format!("--endpoint={}", endpoints.join(",")));
     }
     Ok((flags, version))
 }
