@@ -39,13 +39,17 @@ fn conf(etcd: &str, window: &str) -> String {
 
 /// The node's agent daemon, its standard error appended to `agent.log` beside the root.
 fn start(node: &Node) -> Guard {
+    spawn(agent_daemon(node), node)
+}
+
+fn spawn(mut command: std::process::Command, node: &Node) -> Guard {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(node.dir.join("agent.log"))
         .unwrap();
     Guard(
-        agent_daemon(node)
+        command
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
@@ -64,14 +68,9 @@ fn only(s: &serde_json::Value) -> &serde_json::Value {
     &nodes[0]
 }
 
-fn make_node(dir: &Path, etcd: &Etcd) -> Node {
+fn make_node(dir: &Path, conf: &str) -> Node {
     let image = usr_image(dir, "1.0.0", 4);
-    let node = Node::new(
-        &dir.join("node"),
-        &image,
-        &conf(&etcd.url, &closed_window()),
-        &[],
-    );
+    let node = Node::new(&dir.join("node"), &image, conf, &[]);
     std::fs::write(node.root.join("etc/hostname"), "owed-0\n").unwrap();
     node
 }
@@ -80,7 +79,7 @@ fn make_node(dir: &Path, etcd: &Etcd) -> Node {
 fn a_reboot_owed_survives_an_in_service_publish_and_an_agent_restart_until_a_boot() {
     let etcd = Etcd::start();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mut node = make_node(dir.path(), &etcd);
+    let mut node = make_node(dir.path(), &conf(&etcd.url, &closed_window()));
     let agent = start(&node);
     let limit = Duration::from_secs(30);
     wait_status(&etcd, GROUP, "the node's record", limit, |s| {
@@ -160,4 +159,57 @@ fn a_reboot_owed_survives_an_in_service_publish_and_an_agent_restart_until_a_boo
     assert_eq!(only(&s)["reboot_required"], false, "{s}");
     std::thread::sleep(Duration::from_secs(2));
     assert!(!node.rebooted(), "rebooted again:\n{}", log(&node));
+}
+
+#[test]
+fn a_reboot_owed_is_asked_again_when_the_reboot_command_failed() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let node = make_node(dir.path(), &conf(&etcd.url, ""));
+    // A reboot command that fails until the test allows it (no window is set, so the agent
+    // asks again after a back-off of 1 s, doubling).
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_kindling"));
+    daemon
+        .args(["agent", "run", "--root", node.root.to_str().unwrap()])
+        .args([
+            "--disk",
+            node.disk.to_str().unwrap(),
+            "--health-timeout",
+            "20",
+        ])
+        .args([
+            "--reboot-command",
+            "test -e \"$KINDLING_ROOT/../allow\" && touch \"$KINDLING_ROOT/../rebooted\"",
+        ])
+        .stdin(Stdio::null());
+    let _agent = spawn(daemon, &node);
+    let limit = Duration::from_secs(30);
+    wait_status(&etcd, GROUP, "the node's record", limit, |s| {
+        s["nodes"].as_array().is_some_and(|n| n.len() == 1)
+    });
+    let sysctl = write(
+        dir.path(),
+        "sysctl.yaml",
+        "#cloud-config\nwrite_files:\n  - path: /etc/sysctl.d/90-fleet.conf\n    content: |\n      vm.swappiness=10\n",
+    );
+    assert_eq!(fleet(&etcd, GROUP, &["publish", &sysctl]).code, 0);
+    let since = Instant::now();
+    while log(&node).matches("still owed; asking again").count() < 2 {
+        assert!(since.elapsed() < limit, "not asked again:\n{}", log(&node));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!node.rebooted());
+    let s = status_json(&etcd, GROUP);
+    assert_eq!(only(&s)["state"], "awaiting-reboot", "{s}");
+    // Now the command works: the next try reboots.
+    std::fs::write(node.dir.join("allow"), "").unwrap();
+    let since = Instant::now();
+    while !node.rebooted() {
+        assert!(
+            since.elapsed() < limit,
+            "the owed reboot was not asked again:\n{}",
+            log(&node)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -118,3 +118,38 @@ impl Local {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reboot_owed_lasts_until_a_boot_with_another_id() {
+        let mut local = Local::default();
+        assert!(!local.owes_reboot("b1"));
+        local.owe_reboot(vec!["sysctl".into()], "b1");
+        local.applied("b1");
+        assert_eq!(local.state, NodeState::AwaitingReboot("sysctl".into()));
+        // An in-service apply on the same boot keeps it; a second reason is added once.
+        local.applied("b1");
+        local.owe_reboot(vec!["sysctl".into(), "kernel".into()], "b1");
+        local.applied("b1");
+        assert_eq!(
+            local.state,
+            NodeState::AwaitingReboot("sysctl; kernel".into())
+        );
+        assert!(!local.settle_boot("b1"));
+        assert!(local.owes_reboot("b1"));
+        // Another boot: done.
+        assert!(local.settle_boot("b2"));
+        assert_eq!(local.state, NodeState::Applied);
+        assert!(!local.owes_reboot("b2") && local.reboot_required.is_empty());
+        // An older memory without a boot id is owed by this boot.
+        let mut old = Local {
+            reboot_required: vec!["sysctl".into()],
+            ..Local::default()
+        };
+        assert!(old.settle_boot("b3"));
+        assert!(old.owes_reboot("b3"));
+    }
+}
