@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 use super::control::{self, Request};
 use super::driver::{AfterBoot, Agent, Options, Outcome};
 use super::error::Error;
-use super::reboot::Step;
 use super::schedule;
 use super::state::ConfigReboot;
 use crate::machine::settings::Strategy;
@@ -219,16 +218,16 @@ async fn config_reboot(agent: &mut Agent, reason: String, owed: &mut Owed) -> Re
     agent.say_line(&reason);
     publish(agent);
     match agent.reboot_by_strategy(None).await {
-        Ok(Step::Rebooted(m)) => {
+        Ok(super::reboot::Step::Rebooted(m)) => {
             owed.rebooted = true;
             agent.say_line(&m);
             return Ok(());
         }
-        Ok(Step::Stay(m)) => {
+        Ok(super::reboot::Step::Stay(m)) => {
             agent.say_line(&m);
             return Ok(());
         }
-        Ok(Step::Waiting(m)) => agent.say_line(&m),
+        Ok(super::reboot::Step::Waiting(m)) => agent.say_line(&m),
         Err(e) => agent.say_line(&e.to_string()),
     }
     owed.backoff = (owed.backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(300));
