@@ -269,8 +269,7 @@ impl Member {
                 "config generation {} still needs a reboot: {}",
                 local.generation,
                 local.reboot_required.join("; ")
-            ))
-            .await;
+            ));
         }
         self.recover(&mut out, &mut local).await?;
         self.converge(&mut out, &mut local).await?;
@@ -398,8 +397,7 @@ impl Member {
                     let why = reboot.join("; ");
                     local.owe_reboot(reboot, &self.boot_id);
                     // The agent's pipeline takes it from here: window, then lock.
-                    self.ask_reboot(format!("config generation {g} needs a reboot: {why}"))
-                        .await;
+                    self.ask_reboot(format!("config generation {g} needs a reboot: {why}"));
                 }
                 // A reboot owed from an earlier generation stays owed (and shown) through an
                 // in-service one.
@@ -411,10 +409,15 @@ impl Member {
 }
 
 impl Member {
-    /// Ask the agent's reboot pipeline for the reboot (window, then lock).
-    async fn ask_reboot(&self, why: String) {
-        if self.reboot.send(why).await.is_err() {
-            (self.log)("fleet: the agent is gone; the reboot stays owed");
+    /// Ask the agent's reboot pipeline for the reboot (window, then lock). Never waits: when
+    /// requests are already queued (the agent is busy waiting for its window), the reboot is
+    /// asked for already, and the member goes on keeping its record.
+    fn ask_reboot(&self, why: String) {
+        match self.reboot.try_send(why) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                (self.log)("fleet: the agent is gone; the reboot stays owed");
+            }
         }
     }
 
