@@ -196,10 +196,11 @@ fn installed_as_locksmithctl_kindling_answers_as_locksmithctl() {
         let (mine, theirs) = both(args);
         assert_eq!(mine, theirs, "{args:?}");
     }
-    let (code, _, err) = run(Command::new(&ours).arg("bogus"));
+    // As locksmithctl: on stdout (tests/locksmithctl.rs compares help and bad arguments).
+    let (code, out, _) = run(Command::new(&ours).arg("bogus"));
     assert_eq!(code, 2);
     assert_eq!(
-        err,
+        out,
         "locksmithctl: unknown subcommand: \"bogus\"\nRun 'locksmithctl help' for usage.\n"
     );
     let (code, out, _) = run(&mut Command::new(&ours));

@@ -1,6 +1,6 @@
 //! Reboot windows against a fixed clock: locksmith's semantics (daily, weekly, end
 //! inclusive, crossing midnight and the week end) in UTC and named zones, DST days (a window
-//! in the skipped hour and in the repeated hour), and calendar expressions checked against
+//! in the skipped hour and in the repeated hour, placed as Go's `time.Date` places them), and calendar expressions checked against
 //! the real `systemd-analyze calendar --base-time` in the same zones.
 
 use std::process::Command;
@@ -103,17 +103,19 @@ fn dst_days_in_berlin_and_new_york() {
         "Sun 2026-03-29 03:30:00 CEST .. Sun 2026-03-29 04:30:00 CEST"
     );
     assert!(!w.contains(at("Europe/Berlin", "2026-03-29T03:29")));
-    // Fall back, 2026-10-25 03:00 -> 02:00: a start in the repeated hour opens at its first
-    // occurrence; the length is elapsed time, so the window closes at 03:30 CEST = 02:30 CET.
+    // Fall back, 2026-10-25 03:00 -> 02:00: a start in the repeated hour opens when Go's
+    // time.Date puts it, east of UTC the second pass (02:30 CET); the length is elapsed.
     assert_eq!(
         show(&w, at("Europe/Berlin", "2026-10-25T00:00")),
-        "Sun 2026-10-25 02:30:00 CEST .. Sun 2026-10-25 02:30:00 CET"
+        "Sun 2026-10-25 02:30:00 CET .. Sun 2026-10-25 03:30:00 CET"
     );
     assert!(
-        w.contains(ts("2026-10-25T01:29:59Z")),
-        "02:29:59 CET, the second pass"
+        !w.contains(ts("2026-10-25T00:30:00Z")),
+        "02:30 CEST, the first pass, is not the start"
     );
-    assert!(!w.contains(ts("2026-10-25T01:30:01Z")));
+    assert!(w.contains(ts("2026-10-25T01:30:00Z")), "02:30 CET");
+    assert!(w.contains(ts("2026-10-25T02:30:00Z")), "03:30 CET, the end");
+    assert!(!w.contains(ts("2026-10-25T02:30:01Z")));
     // The next day is ordinary again.
     assert_eq!(
         show(&w, at("Europe/Berlin", "2026-10-25T04:00")),
@@ -125,6 +127,25 @@ fn dst_days_in_berlin_and_new_york() {
     assert_eq!(
         show(&ny, at("America/New_York", "2026-03-08T00:00")),
         "Sun 2026-03-08 01:30:00 EST .. Sun 2026-03-08 04:30:00 EDT"
+    );
+    // New York's fall back, 2026-11-01 02:00 EDT -> 01:00 EST: west of UTC, Go's time.Date
+    // (and so locksmith) opens 01:30 at its first pass, 01:30 EDT.
+    let ny_fall = Window::locksmith("01:30", "30m", zone("America/New_York")).unwrap();
+    assert_eq!(
+        show(&ny_fall, at("America/New_York", "2026-11-01T00:00")),
+        "Sun 2026-11-01 01:30:00 EDT .. Sun 2026-11-01 01:00:00 EST"
+    );
+    assert!(ny_fall.contains(ts("2026-11-01T05:30:00Z")), "01:30 EDT");
+    assert!(
+        !ny_fall.contains(ts("2026-11-01T06:30:00Z")),
+        "01:30 EST, the second pass, is outside"
+    );
+    // A start in New York's spring-forward gap moves back by the gap, as Go's time.Date
+    // does west of UTC: 02:30 on 2026-03-08 opens at 01:30 EST.
+    let ny_gap = Window::locksmith("02:30", "1h", zone("America/New_York")).unwrap();
+    assert_eq!(
+        show(&ny_gap, at("America/New_York", "2026-03-08T00:00")),
+        "Sun 2026-03-08 01:30:00 EST .. Sun 2026-03-08 03:30:00 EDT"
     );
     // In UTC nothing moves.
     let utc = Window::locksmith("02:30", "1h", TimeZone::UTC).unwrap();

@@ -152,6 +152,7 @@ async fn serve(
     let (fleet, mut config_reboots) = join_fleet(&mut agent)?;
     agent.fleet.clone_from(&fleet);
     let mut first = true;
+    let mut owed = Owed::default();
     loop {
         publish(&agent);
         let wait = schedule::next_wait(
@@ -162,11 +163,20 @@ async fn serve(
             fastrand::f64(),
         );
         first = false;
+        let retry = owed.retry;
         let (request, asked) = tokio::select! {
             () = tokio::time::sleep(wait) => (Request::Check, false),
             r = rx.recv() => (r.unwrap_or(Request::Check), true),
             Some(reason) = config_reboots.recv() => {
-                config_reboot(&mut agent, reason).await?;
+                config_reboot(&mut agent, reason, &mut owed).await?;
+                continue;
+            }
+            () = sleep_until(retry), if retry.is_some() => {
+                // The window opened again (or the back-off passed): ask again.
+                owed.retry = None;
+                if let Some(c) = agent.record.memory.config_reboot.clone() {
+                    config_reboot(&mut agent, c.reason, &mut owed).await?;
+                }
                 continue;
             }
         };
@@ -187,9 +197,33 @@ fn publish(agent: &Agent) {
     }
 }
 
+/// A fleet config's reboot owed on this boot, as the daemon follows it: whether this
+/// process already ran the reboot command, and when to ask again when the pipeline gave up
+/// (the next window opening, or a back-off).
+#[derive(Debug, Default)]
+struct Owed {
+    rebooted: bool,
+    retry: Option<tokio::time::Instant>,
+    backoff: Duration,
+}
+
+/// Sleep until `at` (never, for `None`).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A fleet config's reboot-required part: the same pipeline as an update (strategy,
-/// window, lock held across the reboot).
-async fn config_reboot(agent: &mut Agent, reason: String) -> Result<(), Error> {
+/// window, lock held across the reboot). Asked again (the member asks on every start) it is
+/// not run twice once the reboot command ran; when the pipeline stops short of the reboot
+/// (the lock unreachable, the command failed), it is asked again at the next window opening
+/// (or after a back-off of 1 s to 5 min without a window).
+async fn config_reboot(agent: &mut Agent, reason: String, owed: &mut Owed) -> Result<(), Error> {
+    if owed.rebooted {
+        return Ok(());
+    }
     agent.record.memory.config_reboot = Some(ConfigReboot {
         reason: reason.clone(),
         boot_id: agent.identity.boot_id.clone(),
@@ -197,7 +231,35 @@ async fn config_reboot(agent: &mut Agent, reason: String) -> Result<(), Error> {
     agent.save_record()?;
     agent.say_line(&reason);
     publish(agent);
-    reboot(agent).await;
+    match agent.reboot_by_strategy(None).await {
+        Ok(super::reboot::Step::Rebooted(m)) => {
+            owed.rebooted = true;
+            agent.say_line(&m);
+            return Ok(());
+        }
+        Ok(super::reboot::Step::Stay(m)) => {
+            agent.say_line(&m);
+            return Ok(());
+        }
+        Ok(super::reboot::Step::Waiting(m)) => agent.say_line(&m),
+        Err(e) => agent.say_line(&e.to_string()),
+    }
+    owed.backoff = (owed.backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(300));
+    let keys = agent.reboot_keys();
+    let now = jiff::Timestamp::now();
+    let wait = agent
+        .window(&keys)
+        .ok()
+        .flatten()
+        .and_then(|w| w.duration_to_start(now))
+        .and_then(|d| Duration::try_from(d).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(owed.backoff);
+    agent.say_line(&format!(
+        "the reboot a fleet config needs is still owed; asking again in {}s",
+        wait.as_secs()
+    ));
+    owed.retry = Some(tokio::time::Instant::now() + wait);
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! `kindling lock` (and kindling installed as `locksmithctl`): the cluster-wide reboot lock
-//! for operators: `status`, `set-max N`, `lock [ID]`, `unlock [ID]`, `reboot`, with
+//! `kindling lock` (and, through `locksmithctl`, kindling installed under that name): the
+//! cluster-wide reboot lock for operators: `status`, `set-max N`, `lock [ID]`, `unlock [ID]`, `reboot`, with
 //! locksmithctl's flags, output and exit statuses (1 for every failure, 2 for usage), plus
 //! `--backend`, `--format json`, `status --wide` and the FleetLock server `serve`.
 
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::emit;
-use super::error::{self, CliError, Status};
+use super::error::{CliError, Status};
 use crate::lock::operator::{self, Operation, OperatorError};
 use crate::lock::{
     Acquired, Backend, DEFAULT_ENDPOINTS, LockConfig, RebootLock, Status as LockStatus, TlsFiles,
@@ -450,156 +450,6 @@ async fn serve(
     crate::lock::server::serve(listener, options, until_signal())
         .await
         .map_err(CliError::LockServer)
-}
-
-/// locksmithctl's help text (its `help` and bare invocation print it to stdout).
-const LOCKSMITHCTL_USAGE: &str = "NAME:
-\tlocksmithctl - Manage the cluster wide reboot lock.
-
-USAGE: 
-\tlocksmithctl [global options] <command> [command options] [arguments...]
-
-VERSION:
-\t0.6.2+git (kindling)
-
-COMMANDS:
-\thelp\t\t\tShow a list of commands or help for one command
-\tlock\t\t\tLock this machine or a given machine-id for reboot.
-\treboot\t\t\tReboot honoring reboot locks.
-\tsend-need-reboot\tsend a 'need reboot' signal over dbus.
-\tset-max\t\t\tSet the maximum number of lock holders
-\tstatus\t\t\tGet the status of the cluster wide reboot lock.
-\tunlock\t\t\tUnlock this machine or a given machine-id for reboot.
-
-GLOBAL OPTIONS:
-\t--debug=false\t\t\t\t\t\tPrint out debug information to stderr.
-\t--endpoint=http://127.0.0.1:2379,http://127.0.0.1:4001\tetcd endpoint for locksmith. Specify multiple times to use multiple endpoints.
-\t--etcd-cafile=\t\t\t\t\t\tetcd CA file authentication
-\t--etcd-certfile=\t\t\t\t\tetcd cert file authentication
-\t--etcd-keyfile=\t\t\t\t\t\tetcd key file authentication
-\t--etcd-password=\t\t\t\t\tpassword for secure etcd communication
-\t--etcd-username=\t\t\t\t\tusername for secure etcd communication
-\t--group=\t\t\t\t\t\tlocksmith group
-\t--version=false\t\t\t\t\t\tPrint the version and exit.
-
-Run \"locksmithctl help <command>\" for more details on a specific command.
-";
-
-const GO_FLAGS: [&str; 9] = [
-    "debug",
-    "endpoint",
-    "etcd-cafile",
-    "etcd-certfile",
-    "etcd-keyfile",
-    "etcd-password",
-    "etcd-username",
-    "group",
-    "version",
-];
-
-/// kindling installed as `locksmithctl`: Go-style flags (`-endpoint=X`, `--endpoint X`)
-/// before the subcommand, then locksmithctl's subcommands. `parse` reads the translated
-/// `kindling lock ...` command line (`None`: not a `lock` command).
-#[must_use]
-pub fn locksmithctl_main(
-    args: Vec<String>,
-    parse: impl FnOnce(Vec<String>) -> Result<Option<LockArgs>, clap::Error>,
-) -> ExitCode {
-    error::finish(locksmithctl(args, parse))
-}
-
-/// A message of locksmithctl's own (no `kindling: ` prefix) with `status`.
-fn said(status: Status, message: String) -> CliError {
-    match status {
-        Status::Failed => CliError::Failed(message),
-        Status::Usage => CliError::Usage(message),
-    }
-    .prefixed("")
-}
-
-fn locksmithctl(
-    args: Vec<String>,
-    parse: impl FnOnce(Vec<String>) -> Result<Option<LockArgs>, clap::Error>,
-) -> Result<ExitCode, CliError> {
-    let mut rest = args.into_iter().peekable();
-    let Some(flags) = go_flags(&mut rest)? else {
-        print("locksmithctl version 0.6.2+git (kindling)\n")?;
-        return Ok(ExitCode::SUCCESS);
-    };
-    let Some(command) = rest.next() else {
-        print(LOCKSMITHCTL_USAGE)?;
-        return Ok(ExitCode::SUCCESS);
-    };
-    match command.as_str() {
-        "help" => {
-            print(LOCKSMITHCTL_USAGE)?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        "status" | "set-max" | "lock" | "unlock" | "reboot" => {}
-        "send-need-reboot" => {
-            return Err(said(
-                Status::Failed,
-                "send-need-reboot is not supported: kindling's agent does not listen for update_engine's D-Bus signal".into(),
-            ));
-        }
-        other => {
-            return Err(said(
-                Status::Usage,
-                format!(
-                    "locksmithctl: unknown subcommand: {other:?}\nRun 'locksmithctl help' for usage."
-                ),
-            ));
-        }
-    }
-    let mut argv = vec!["kindling".to_string(), "lock".to_string()];
-    argv.extend(flags);
-    argv.push(command.clone());
-    // locksmithctl's positional arguments only; extra ones are ignored as by locksmithctl.
-    let wanted = usize::from(command != "status" && command != "reboot");
-    argv.extend(rest.take(wanted));
-    match parse(argv) {
-        Ok(Some(args)) => run(&args),
-        Ok(None) => Err(CliError::Shown(Status::Usage)),
-        Err(e) => {
-            let _ = e.print();
-            Err(CliError::Shown(Status::Usage))
-        }
-    }
-}
-
-/// The Go-style flags before the subcommand, as `--name=value` for clap; `None` when
-/// `-version` asks for the version instead.
-fn go_flags(
-    rest: &mut std::iter::Peekable<std::vec::IntoIter<String>>,
-) -> Result<Option<Vec<String>>, CliError> {
-    let mut flags = Vec::new();
-    while let Some(arg) = rest.peek().cloned() {
-        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-            break;
-        };
-        rest.next();
-        let (name, value) = match flag.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (flag.to_string(), None),
-        };
-        if !GO_FLAGS.contains(&name.as_str()) {
-            return Err(said(
-                Status::Usage,
-                format!("flag provided but not defined: -{name}"),
-            ));
-        }
-        match name.as_str() {
-            "version" if value.as_deref() != Some("false") => return Ok(None),
-            "version" | "debug" => {}
-            _ => {
-                let value = value.or_else(|| rest.next()).ok_or_else(|| {
-                    said(Status::Usage, format!("flag needs an argument: -{name}"))
-                })?;
-                flags.push(format!("--{name}={value}"));
-            }
-        }
-    }
-    Ok(Some(flags))
 }
 
 #[cfg(test)]

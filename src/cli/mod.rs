@@ -32,6 +32,7 @@ mod fleet_recover;
 pub mod from;
 mod from_args;
 mod lock;
+mod locksmithctl;
 mod node_plan;
 pub mod package_files;
 mod payload;
@@ -72,7 +73,7 @@ pub fn main() -> ExitCode {
         .unwrap_or_default();
     match argv0.as_str() {
         "update_engine_client" => update_engine_client::main(std::env::args_os().skip(1)),
-        "locksmithctl" => lock::locksmithctl_main(
+        "locksmithctl" => locksmithctl::main(
             std::env::args_os()
                 .skip(1)
                 .map(|a| a.to_string_lossy().into_owned())

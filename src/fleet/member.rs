@@ -10,7 +10,9 @@
 //! whose inputs changed, with a generation saved first), run the agent's health check, roll
 //! back through [`crate::apply::rollback`] when it fails, and hand a reboot-required change
 //! to the agent's reboot pipeline (window and lock) by a request on a channel. What the node
-//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes. The same watch
+//! did is kept in `/var/lib/kindling/fleet.json`, so a restart resumes; a reboot owed is part
+//! of it until a boot with another id happened: later applies keep it (and the record shows
+//! it), and every start asks the agent for it again. The same watch
 //! carries an operator's rollback request for this node, which `super::recover` checks and
 //! carries out before anything else is converged.
 
@@ -230,13 +232,8 @@ impl Member {
                 .unwrap_or_default()
         });
         let mut local = Local::load(&self.root);
-        if let (NodeState::AwaitingReboot(_), Some(boot)) = (&local.state, &local.reboot_boot_id)
-            && *boot != self.boot_id
-        {
-            // The reboot happened: the reboot-required part is now in effect.
-            local.state = NodeState::Applied;
-            local.reboot_required.clear();
-            local.reboot_boot_id = None;
+        if local.settle_boot(&self.boot_id) {
+            // A reboot owed by an earlier boot happened: its changes are now in effect.
             local.save(&self.root)?;
         }
         let mut out = Session {
@@ -265,6 +262,15 @@ impl Member {
             .watch(keys::rollback(&self.join.group, &self.machine_id), None)
             .await
             .map_err(Error::Watch)?;
+        // A reboot still owed on this boot is asked for again on every start: the request
+        // sent at apply time died with the agent that got it.
+        if local.owes_reboot(&self.boot_id) {
+            self.ask_reboot(format!(
+                "config generation {} still needs a reboot: {}",
+                local.generation,
+                local.reboot_required.join("; ")
+            ));
+        }
         self.recover(&mut out, &mut local).await?;
         self.converge(&mut out, &mut local).await?;
         loop {
@@ -387,20 +393,15 @@ impl Member {
                 local.managed.extend(paths);
                 local.generation = g;
                 local.healthy = true;
-                if reboot.is_empty() {
-                    local.state = NodeState::Applied;
-                    local.reboot_required.clear();
-                } else {
+                if !reboot.is_empty() {
                     let why = reboot.join("; ");
-                    local.state = NodeState::AwaitingReboot(why.clone());
-                    local.reboot_required = reboot;
-                    local.reboot_boot_id = Some(self.boot_id.clone());
+                    local.owe_reboot(reboot, &self.boot_id);
                     // The agent's pipeline takes it from here: window, then lock.
-                    let _ = self
-                        .reboot
-                        .send(format!("config generation {g} needs a reboot: {why}"))
-                        .await;
+                    self.ask_reboot(format!("config generation {g} needs a reboot: {why}"));
                 }
+                // A reboot owed from an earlier generation stays owed (and shown) through an
+                // in-service one.
+                local.applied(&self.boot_id);
             }
         }
         self.save_and_publish(out, local).await
@@ -408,6 +409,18 @@ impl Member {
 }
 
 impl Member {
+    /// Ask the agent's reboot pipeline for the reboot (window, then lock). Never waits: when
+    /// requests are already queued (the agent is busy waiting for its window), the reboot is
+    /// asked for already, and the member goes on keeping its record.
+    fn ask_reboot(&self, why: String) {
+        match self.reboot.try_send(why) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                (self.log)("fleet: the agent is gone; the reboot stays owed");
+            }
+        }
+    }
+
     /// Answer a pending rollback request (see `recover`), once per request.
     async fn recover(&self, out: &mut Session, local: &mut Local) -> Result<(), Error> {
         let Some(super::recover::Pending { request, revision }) =

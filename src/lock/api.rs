@@ -201,8 +201,9 @@ where
 
 /// [`RebootLock::wait_lock`] for backends that watch: `attempt` tries once; while the
 /// semaphore is full, `wait` blocks until it changes after the position (or `deadline`),
-/// given when the attempt ended. An unreachable backend has nothing to watch, so it is
-/// tried again every second until the deadline.
+/// given when the attempt ended. An unreachable backend has nothing to watch (an attempt or
+/// a watch failing with a transient error, e.g. a restarting etcd), so it is tried again
+/// every second until the deadline: every backend's `wait_lock` survives an etcd restart.
 pub(super) async fn wait_for_slot<P, A, W>(
     deadline: tokio::time::Instant,
     mut attempt: impl FnMut() -> A,
@@ -221,7 +222,17 @@ where
                 if now >= deadline {
                     return Err(LockError::Timeout);
                 }
-                wait(position, now).await?;
+                match wait(position, now).await {
+                    // The watch broke on an unreachable backend (a restarting etcd): pause up
+                    // to a second from the attempt's end, then try again, until the deadline.
+                    Err(e) if e.is_transient() => {
+                        tokio::time::sleep_until(
+                            deadline.min(now + std::time::Duration::from_secs(1)),
+                        )
+                        .await;
+                    }
+                    other => other?,
+                }
             }
             Err(e) if e.is_transient() && now < deadline => {
                 tokio::time::sleep_until(deadline.min(now + std::time::Duration::from_secs(1)))

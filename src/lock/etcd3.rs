@@ -506,23 +506,6 @@ impl Etcd3Lock {
         .await
     }
 
-    /// [`Self::wait_change`], where a watch that breaks on an unreachable etcd is followed
-    /// by a pause of up to a second from `now` (the end of the attempt) instead of an error.
-    async fn wait_or_pause(
-        &self,
-        revision: i64,
-        until: tokio::time::Instant,
-        now: tokio::time::Instant,
-    ) -> Result<(), LockError> {
-        match self.wait_change(revision, until).await {
-            Err(e) if e.is_transient() => {
-                tokio::time::sleep_until(until.min(now + Duration::from_secs(1))).await;
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
     /// Block until the semaphore or a live key changes after `revision`, or `until`.
     async fn wait_change(
         &self,
@@ -656,7 +639,7 @@ impl RebootLock for Etcd3Lock {
     }
 
     fn wait_lock<'a>(&'a self, id: &'a str, deadline: Instant) -> LockFuture<'a, Acquired> {
-        let wait = move |revision, now| self.wait_or_pause(revision, deadline, now);
+        let wait = move |revision, _| self.wait_change(revision, deadline);
         Box::pin(wait_for_slot(deadline, || self.try_lock(id), wait))
     }
 

@@ -1,10 +1,17 @@
 //! locksmith's reboot window start (`pkg/timeutil/periodic.go`): `HH:MM` every day or
 //! `Day HH:MM` every week, laid out on the wall clock of the node's zone.
 //!
-//! locksmith builds each start with Go's `time.Date(y, m, d+Δ, h, min, 0, 0, loc)`; here a
-//! start that falls into a DST gap moves forward by the gap (02:30 on a spring-forward day
-//! in Berlin is 03:30 CEST, as Go normalises it) and one in a repeated hour is its first
-//! occurrence. The length is added as elapsed time, as locksmith's `Start.Add(duration)`.
+//! locksmith builds each start with Go's `time.Date(y, m, d+Δ, h, min, 0, 0, loc)`, and so
+//! does [`go_date`] here, step for step: Go's documentation leaves the instant of a wall
+//! time in a DST gap or a repeated hour unspecified, and its implementation reads the
+//! wall time as UTC, looks up the zone's offset at that instant, and keeps it when the
+//! corrected instant still has it, else takes the offset at the corrected instant. So which
+//! of the two instants of a repeated hour opens the window depends on the zone's side of
+//! UTC: in New York (west) 01:30 on 2026-11-01 is the first pass (EDT), in Berlin (east)
+//! 02:30 on 2026-10-25 is the second (CET); a start in a gap moves by the gap, forward east
+//! of UTC (02:30 in Berlin on 2026-03-29 is 03:30 CEST) and back west of it (02:30 in New
+//! York on 2026-03-08 is 01:30 EST). The length is added as elapsed time, as locksmith's
+//! `Start.Add(duration)`.
 
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
@@ -101,14 +108,30 @@ pub(super) fn parse_start(text: &str) -> Result<Start, StartError> {
     })
 }
 
+/// The instant Go's `time.Date` gives the wall time `civil` in `zone` (`src/time/time.go`,
+/// `Date`): `unix` is `civil` read as UTC; `offset` is the zone's offset at `unix`, replaced
+/// by the offset at `unix - offset` when that instant lies outside the offset's period;
+/// the instant is `unix - offset`. Both branches come to the offset at `unix - offset`
+/// (inside the period it is the same offset), which is what is computed.
+#[must_use]
+pub fn go_date(civil: jiff::civil::DateTime, zone: &TimeZone) -> Option<Timestamp> {
+    let unix = jiff::tz::Offset::UTC.to_timestamp(civil).ok()?;
+    let first = zone.to_offset(unix);
+    let corrected = unix
+        .checked_sub(jiff::SignedDuration::from_secs(i64::from(first.seconds())))
+        .ok()?;
+    let offset = zone.to_offset(corrected);
+    unix.checked_sub(jiff::SignedDuration::from_secs(i64::from(offset.seconds())))
+        .ok()
+}
+
 impl Start {
     /// The start on `date` (when the window starts that day), as an instant.
     fn on(&self, date: Date, zone: &TimeZone) -> Option<Timestamp> {
         if self.day.is_some_and(|d| d != date.weekday()) {
             return None;
         }
-        let civil = date.at(self.hour, self.minute, 0, 0);
-        zone.to_ambiguous_timestamp(civil).compatible().ok()
+        go_date(date.at(self.hour, self.minute, 0, 0), zone)
     }
 
     /// The first start at or after `t`.
@@ -126,6 +149,47 @@ impl Start {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn go(zone: &str, civil: &str) -> String {
+        let tz = TimeZone::get(zone).unwrap();
+        let t = go_date(civil.parse().unwrap(), &tz).unwrap();
+        t.to_zoned_datetime(tz).strftime("%F %T %Z").to_string()
+    }
+
+    #[test]
+    fn wall_times_as_go_time_date_places_them() {
+        // Repeated hours: west of UTC the first pass, east of it the second.
+        assert_eq!(
+            go("America/New_York", "2026-11-01T01:30"),
+            "2026-11-01 01:30:00 EDT"
+        );
+        assert_eq!(
+            go("Europe/Berlin", "2026-10-25T02:30"),
+            "2026-10-25 02:30:00 CET"
+        );
+        assert_eq!(
+            go("Australia/Sydney", "2026-04-05T02:30"),
+            "2026-04-05 02:30:00 AEST"
+        );
+        // Gaps: forward east of UTC (and at UTC+0), back west of it.
+        assert_eq!(
+            go("Europe/Berlin", "2026-03-29T02:30"),
+            "2026-03-29 03:30:00 CEST"
+        );
+        assert_eq!(
+            go("Europe/London", "2026-03-29T01:00"),
+            "2026-03-29 02:00:00 BST"
+        );
+        assert_eq!(
+            go("America/New_York", "2026-03-08T02:30"),
+            "2026-03-08 01:30:00 EST"
+        );
+        // An ordinary time is itself.
+        assert_eq!(
+            go("America/New_York", "2026-07-01T04:00"),
+            "2026-07-01 04:00:00 EDT"
+        );
+    }
 
     #[test]
     fn starts_as_locksmith_parses_them() {
