@@ -27,6 +27,7 @@ mod formats;
 mod fuzz;
 mod generated;
 mod lock;
+mod maintenance_window;
 mod multipart;
 mod omaha;
 mod package;

@@ -177,10 +177,13 @@ fn repeat(item: &str, at: usize, limits: &Limits, from_end: bool) -> Result<Repe
         (Some(end), _) => (start.units, end.units),
         // `~7/1`: from the 7th-last day on to the month's end, i.e. counting down.
         (None, Some(_)) if from_end => (1, start.units),
-        // As the evaluator always did: `N/S` runs to the range's last whole value *in the
-        // component's units*, which for the seconds (microseconds) is 59 µs, so `0/30`
-        // elapses at second 0 only (systemd: 0 and 30).
-        (None, Some(_)) => (start.units, i64::from(limits.max)),
+        // `N/S` runs to the end of the component's range, in the component's units: for
+        // the seconds (microseconds) up to 59.999999 s, so `0/30` elapses at 0 and 30 and
+        // `0.5/20` at 0.5, 20.5 and 40.5, as systemd's.
+        (None, Some(_)) => (
+            start.units,
+            i64::from(limits.max) * limits.scale + limits.scale - 1,
+        ),
         (None, None) => (start.units, start.units),
     };
     Ok(Repeat {
