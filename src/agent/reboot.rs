@@ -10,7 +10,8 @@
 //! With a lock, the order is locksmith's with its bug fixed (coreos/bugs#1886): wait for the
 //! window, wait (by watch) for a slot until the window closes, re-check the window once the
 //! slot is won, and give the slot back when the window closed meanwhile. The slot is held
-//! across the reboot, recorded in the agent's record, re-attached as soon as the agent starts
+//! across the reboot, recorded in the agent's record and in the node's held-slot record
+//! ([`crate::lock::HeldSlot`], the one `kindling lock reboot` writes too), re-attached as soon as the agent starts
 //! on the next boot (`reattach_lock`: on etcd v3 a new lease, before the health check), and
 //! given back by the after-boot step once the new release was judged, so a node that never
 //! comes back keeps its slot visible instead of letting the next node go.
@@ -21,7 +22,7 @@ use std::time::Duration;
 use super::driver::Agent;
 use super::error::{Error, LeaseTtlError};
 use super::state::Status;
-use crate::lock::{LockConfig, RebootLock};
+use crate::lock::{HeldSlot, LockConfig, RebootLock};
 use crate::machine::settings::Strategy;
 use crate::reboot::Window;
 use crate::wait::sleep_within;
@@ -211,10 +212,16 @@ impl Agent {
             },
             None => None,
         };
-        if let Some(waiting) = self
-            .window_and_lock(window.as_ref(), backend.as_deref(), waits)
-            .await?
-        {
+        let held = lock.as_ref().map(|config| {
+            crate::lock::HeldSlot::new(
+                config,
+                &self.identity.machine_id,
+                &self.identity.boot_id,
+                "kindling agent",
+            )
+        });
+        let taking = backend.as_deref().zip(held.as_ref());
+        if let Some(waiting) = self.window_and_lock(window.as_ref(), taking, waits).await? {
             return Ok(Step::Waiting(waiting));
         }
         self.warn_users().await;
@@ -226,7 +233,7 @@ impl Agent {
     async fn window_and_lock(
         &mut self,
         window: Option<&Window>,
-        lock: Option<&dyn RebootLock>,
+        lock: Option<(&dyn RebootLock, &HeldSlot)>,
         waits: Waits,
     ) -> Result<Option<String>, Error> {
         let mut backoff = Duration::from_secs(1);
@@ -244,10 +251,13 @@ impl Agent {
                 continue;
             }
             // 2. The lock, waited for by watch until the window closes (or the limit).
-            let Some(lock) = lock else {
+            let Some((lock, held)) = lock else {
                 return Ok(None);
             };
-            match self.take_lock(lock, window, waits, &mut backoff).await? {
+            match self
+                .take_lock(lock, held, window, waits, &mut backoff)
+                .await?
+            {
                 Attempt::Held => return Ok(None),
                 Attempt::Again => {}
                 Attempt::Waiting(why) => return Ok(Some(why)),
@@ -276,6 +286,7 @@ impl Agent {
     async fn take_lock(
         &mut self,
         lock: &dyn RebootLock,
+        held: &HeldSlot,
         window: Option<&Window>,
         waits: Waits,
         backoff: &mut Duration,
@@ -325,9 +336,19 @@ impl Agent {
             }
             return Ok(Attempt::Again);
         }
-        // Held across the reboot; the after-boot step gives it back.
+        // Held across the reboot; the after-boot step gives it back. Recorded on the node
+        // too (the record every reboot path writes), before the reboot.
         self.record.memory.lock_held = Some(lock.describe());
         self.save_record()?;
+        if let Err(e) = held.write(self.root.path()) {
+            self.say_line(&format!(
+                "cannot record the reboot slot on the node ({e}); giving it back"
+            ));
+            self.record.memory.lock_held = None;
+            self.save_record()?;
+            let _ = lock.unlock(&id).await;
+            return Err(Error::HeldSlot(e));
+        }
         let _ = lock.set_state(&id, "rebooting").await;
         Ok(Attempt::Held)
     }
