@@ -104,14 +104,19 @@ impl Agent {
         keys
     }
 
-    /// The node's reboot window, when one is set.
-    pub(super) fn window(&self, keys: &BTreeMap<String, String>) -> Result<Option<Window>, Error> {
+    /// The node's reboot window, when one is set: the maintenance window's calendar, else
+    /// locksmith's ([`Window::from_settings`]), in the node's zone. The agent's and the reboot
+    /// manager's one window check.
+    ///
+    /// # Errors
+    /// When a window setting is bad or the node's zone cannot be read.
+    pub fn window(&self, keys: &BTreeMap<String, String>) -> Result<Option<Window>, Error> {
         let zone = crate::reboot::node_zone(if self.root.is_host() {
             None
         } else {
             Some(self.root.path())
         })?;
-        Ok(Window::from_env(|k| keys.get(k).cloned(), zone)?)
+        Ok(Window::from_settings(|k| keys.get(k).cloned(), zone)?)
     }
 
     /// The lock the strategy asks for (`None`: no lock).
@@ -224,8 +229,37 @@ impl Agent {
         if let Some(waiting) = self.window_and_lock(window.as_ref(), taking, waits).await? {
             return Ok(Step::Waiting(waiting));
         }
+        if backend.is_none() && window.is_some() && !self.random_delay(&keys, waits.give_up).await {
+            return Ok(Step::Waiting(
+                "still in the random delay before a reboot without a lock".into(),
+            ));
+        }
         self.warn_users().await;
         self.reboot_now().map(Step::Rebooted)
+    }
+
+    /// Before a reboot without the lock inside a window: a random delay of up to
+    /// `KINDLING_REBOOT_RANDOM_DELAY` seconds (the maintenance window's `random-delay`), so
+    /// that nodes whose window opens together do not all reboot at once. False when the
+    /// limit came first.
+    async fn random_delay(
+        &mut self,
+        keys: &BTreeMap<String, String>,
+        give_up: Option<tokio::time::Instant>,
+    ) -> bool {
+        let Some(max) = keys
+            .get(crate::plan::agent::REBOOT_RANDOM_DELAY_KEY)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|m| *m > 0)
+        else {
+            return true;
+        };
+        let delay = Duration::from_secs(fastrand::u64(0..=max));
+        self.say_line(&format!(
+            "rebooting without a lock: waiting a random {}s first (at most {max}s)",
+            delay.as_secs()
+        ));
+        sleep_within(delay, give_up).await
     }
 
     /// Wait for the window, then for the lock (held across the reboot, recorded), until

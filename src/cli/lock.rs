@@ -120,9 +120,10 @@ pub enum LockCommand {
         /// The holder (default: this machine's id).
         id: Option<String>,
     },
-    /// Take a slot for this machine, then reboot it (the slot is held across the reboot,
-    /// recorded under the root, and given back by the agent after the next boot's health
-    /// check).
+    /// Take a slot for this machine, then reboot it (the slot is held across the reboot).
+    ///
+    /// The slot is recorded under the root before the reboot command runs, and the agent
+    /// gives it back after the next boot's health check.
     Reboot {
         /// The reboot command (run with `sh -c`).
         #[arg(
