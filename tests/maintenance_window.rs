@@ -77,3 +77,344 @@ fn second_repetitions_match_systemd_analyze_iterations() {
         assert_eq!(our_iterations(expr, base, 10), theirs, "{expr}");
     }
 }
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::agent::{Guard, Node, Out, Release, bin, kindling, run, update_conf};
+use crate::support::lock::{Etcd, wait_until};
+
+/// The real locksmithctl against `etcd` (the v2 semaphore).
+fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
+    let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
+    assert!(peer.is_file(), "{} is missing", peer.display());
+    let endpoint = format!("--endpoint={}", etcd.url);
+    let mut all = vec![endpoint.as_str()];
+    all.extend_from_slice(args);
+    run(peer.to_str().unwrap(), &all)
+}
+
+/// The reboot command of a simulated node: note the instant (Unix seconds with
+/// nanoseconds) in `rebooted` beside the root.
+const RECORD_REBOOT: &str = "date -u +%s.%N > \"$KINDLING_ROOT/../rebooted\"";
+
+/// When the node's reboot command ran, if it did.
+fn rebooted_at(node: &Node) -> Option<Timestamp> {
+    let text = std::fs::read_to_string(node.dir.join("rebooted")).ok()?;
+    let (secs, nanos) = text.trim().split_once('.')?;
+    Timestamp::new(secs.parse().ok()?, nanos.parse().ok()?).ok()
+}
+
+/// `kindling agent run --once` on `node` in the background, rebooting with
+/// [`RECORD_REBOOT`], waiting up to `wait` seconds for the window and the lock; its
+/// standard error goes to `agent.log` beside the root.
+fn spawn_agent(node: &Node, wait: &str) -> Guard {
+    let mut args = node.agent_args();
+    let at = args.iter().position(|a| *a == "--reboot-command").unwrap();
+    args[at + 1] = RECORD_REBOOT;
+    args.extend_from_slice(&["--reboot-wait", wait]);
+    let log = std::fs::File::create(node.dir.join("agent.log")).unwrap();
+    Guard(
+        std::process::Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn agent_log(node: &Node) -> String {
+    std::fs::read_to_string(node.dir.join("agent.log")).unwrap_or_default()
+}
+
+/// Compile `config` and apply it to `node`'s root, as on the node.
+fn apply(dir: &Path, node: &Node, config: &str) {
+    let file = dir.join("config.yaml");
+    std::fs::write(&file, config).unwrap();
+    let out = kindling(&[
+        "apply",
+        "--root",
+        node.root.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "apply: {}{}", out.stdout, out.stderr);
+}
+
+/// A maintenance window open now: from the start of the current UTC minute, for ten
+/// minutes (`*-*-* HH:MM:00 UTC` + `10min`); its start and end.
+fn window_open_now() -> (String, Timestamp, Timestamp) {
+    let now = Timestamp::now().to_zoned_datetime(TimeZone::UTC);
+    let start = now
+        .datetime()
+        .with()
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .unwrap()
+        .to_zoned_datetime(TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    let calendar = format!("*-*-* {:02}:{:02}:00 UTC", now.hour(), now.minute());
+    (
+        calendar,
+        start,
+        start.checked_add(SignedDuration::from_mins(10)).unwrap(),
+    )
+}
+
+/// The compiled `maintenance-window:` recipe with the kindling agent on three simulated
+/// nodes sharing one slot of a real etcd (v2, locksmith's semaphore): each reboots inside
+/// the window, one at a time (the others wait for the slot by watch), each gives its slot
+/// back after its next boot's health check, and the semaphore is full again at the end
+/// (as the real locksmithctl sees it).
+#[test]
+fn three_nodes_one_slot_reboot_in_turn_inside_the_window() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let release = Release::publish(dir.path(), 4);
+    let url = &release.server.url;
+    let (calendar, opens, closes) = window_open_now();
+    let config = format!(
+        "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    group: stable\n    server: {url}\n    reboot-strategy: etcd-lock\n    maintenance-window:\n      calendar: \"{calendar}\"\n      length: 10min\n  locksmith:\n    endpoint: {}\n",
+        etcd.url
+    );
+    let mut nodes: Vec<Node> = (1..=3)
+        .map(|i| {
+            let node = release.node_at(
+                &dir.path().join(format!("node{i}")),
+                &update_conf(url, "off", ""),
+            );
+            apply(dir.path(), &node, &config);
+            node
+        })
+        .collect();
+    let conf = std::fs::read_to_string(nodes[0].root.join("etc/coreos/update.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("KINDLING_MAINTENANCE_WINDOW={calendar}\n"))
+            && conf.contains("KINDLING_MAINTENANCE_WINDOW_LENGTH=600\n")
+            && conf.contains("REBOOT_STRATEGY=etcd-lock\n"),
+        "{conf}"
+    );
+    assert!(!nodes[0].root.join("opt/bin/update-window.sh").exists());
+
+    let mut agents: Vec<Option<Guard>> =
+        nodes.iter().map(|n| Some(spawn_agent(n, "240"))).collect();
+    let mut order = Vec::new();
+    for turn in 0..3 {
+        // The next reboot: exactly one node that has not rebooted yet.
+        let mut found = None;
+        wait_until(
+            &format!("reboot #{}", turn + 1),
+            Duration::from_secs(180),
+            || {
+                found = (0..3).find(|i| !order.contains(i) && rebooted_at(&nodes[*i]).is_some());
+                found.is_some()
+            },
+        );
+        let i = found.unwrap();
+        let at = rebooted_at(&nodes[i]).unwrap();
+        assert!(
+            opens <= at && at <= closes,
+            "node{} rebooted at {at}, outside the window {opens} .. {closes}",
+            i + 1
+        );
+        // It holds the only slot; the others still wait for it (no second reboot).
+        let status = locksmithctl(&etcd, &["status"]);
+        assert!(
+            status.stdout.starts_with("Available: 0\nMax: 1\n")
+                && status.stdout.contains(&nodes[i].machine_id()),
+            "{}",
+            status.stdout
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        for j in (0..3).filter(|j| *j != i && !order.contains(j)) {
+            assert!(
+                rebooted_at(&nodes[j]).is_none(),
+                "node{} rebooted while node{} held the only slot",
+                j + 1,
+                i + 1
+            );
+        }
+        // Its agent ended with the reboot; the node comes back on the new release, and the
+        // agent's after-boot step gives the slot back after the health check.
+        let mut agent = agents[i].take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent.0.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "node{}'s agent did not end",
+                i + 1
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            agent_log(&nodes[i]).contains("taking the reboot lock"),
+            "{}",
+            agent_log(&nodes[i])
+        );
+        assert_eq!(nodes[i].boot(), "1.0.1");
+        let out = nodes[i].agent_once();
+        assert!(
+            out.stderr.contains("gave the reboot slot back"),
+            "node{}: {}",
+            i + 1,
+            out.stderr
+        );
+        order.push(i);
+    }
+    // Everyone rebooted once, in turn, and the semaphore is full again.
+    let mut times: Vec<Timestamp> = order
+        .iter()
+        .map(|i| rebooted_at(&nodes[*i]).unwrap())
+        .collect();
+    let sorted = {
+        let mut t = times.clone();
+        t.sort();
+        t
+    };
+    assert_eq!(times, sorted);
+    times.dedup();
+    assert_eq!(times.len(), 3);
+    let status = locksmithctl(&etcd, &["status"]);
+    assert_eq!(status.stdout, "Available: 1\nMax: 1\n", "{}", status.stderr);
+    for node in &mut nodes {
+        assert_eq!(node.running(), "1.0.1");
+        assert!(!node.root.join(kindling::lock::HELD_SLOT_FILE).exists());
+    }
+}
+
+/// A maintenance window that is not open now keeps the agent from rebooting (and from
+/// taking the slot): the agent reads the compiled window, not a timer.
+#[test]
+fn a_closed_maintenance_window_means_no_reboot_and_no_slot_taken() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let release = Release::publish(dir.path(), 4);
+    let url = &release.server.url;
+    // Open for a minute, starting 30 minutes from now: closed now.
+    let later = Timestamp::now()
+        .checked_add(SignedDuration::from_mins(30))
+        .unwrap()
+        .to_zoned_datetime(TimeZone::UTC);
+    let config = format!(
+        "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    server: {url}\n    reboot-strategy: etcd-lock\n    maintenance-window:\n      calendar: \"*-*-* {:02}:{:02}:00 UTC\"\n      length: 1min\n  locksmith:\n    endpoint: {}\n",
+        later.hour(),
+        later.minute(),
+        etcd.url
+    );
+    let node = release.node(dir.path(), &update_conf(url, "off", ""));
+    apply(dir.path(), &node, &config);
+    let mut agent = spawn_agent(&node, "2");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while agent.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the agent did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = agent_log(&node);
+    assert!(rebooted_at(&node).is_none(), "{log}");
+    assert!(log.contains("is closed; still waiting"), "{log}");
+    let status = locksmithctl(&etcd, &["status"]);
+    assert_eq!(status.stdout, "Available: 1\nMax: 1\n", "{}", status.stderr);
+}
+
+/// `kindling lock ARGS` (the test's global flags first).
+fn klock(args: &[&str]) -> Out {
+    let mut all = vec!["lock"];
+    all.extend_from_slice(args);
+    kindling(&all)
+}
+
+/// `kindling lock reboot` takes the slot and records it on the node; an agent run in the
+/// same boot leaves it (the reboot has not happened); after the next boot the agent gives
+/// it back once the boot was judged healthy, on the backend the record names.
+fn lock_reboot_slot_is_given_back_after_the_healthy_boot(
+    lock_flags: &[&str],
+    holders: &dyn Fn() -> String,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let release = Release::publish(dir.path(), 4);
+    let mut node = release.node(dir.path(), &update_conf(&release.server.url, "off", ""));
+    let marker = node.dir.join("rebooted");
+    let command = format!("touch {}", marker.display());
+    let mut args = lock_flags.to_vec();
+    let root = node.root.to_str().unwrap().to_string();
+    args.extend_from_slice(&["--root", &root, "reboot", "--reboot-command", &command]);
+    let out = klock(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(marker.exists());
+    let id = node.machine_id();
+    assert!(holders().contains(&id), "{}", holders());
+    let record = std::fs::read_to_string(node.root.join(kindling::lock::HELD_SLOT_FILE)).unwrap();
+    assert!(
+        record.contains("\"taken_by\": \"kindling lock reboot\""),
+        "{record}"
+    );
+
+    // The same boot: the reboot has not happened, the slot stays.
+    let out = node.agent_once();
+    assert!(
+        !out.stderr.contains("gave the reboot slot back"),
+        "{}",
+        out.stderr
+    );
+    assert!(holders().contains(&id), "{}", holders());
+
+    // The next boot, healthy: given back, the record gone.
+    node.boot();
+    let out = node.agent_once();
+    assert!(
+        out.stderr
+            .contains("gave the reboot slot back (taken by kindling lock reboot)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!holders().contains(&id), "{}", holders());
+    assert!(!node.root.join(kindling::lock::HELD_SLOT_FILE).exists());
+}
+
+#[test]
+fn lock_reboot_slot_is_given_back_after_the_healthy_boot_on_etcd_v2() {
+    let etcd = Etcd::start();
+    let holders = || {
+        let out = locksmithctl(&etcd, &["status"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    lock_reboot_slot_is_given_back_after_the_healthy_boot(&["--endpoint", &etcd.url], &holders);
+    assert_eq!(holders(), "Available: 1\nMax: 1\n");
+}
+
+#[test]
+fn lock_reboot_slot_is_given_back_after_the_healthy_boot_on_etcd_v3() {
+    let etcd = Etcd::start();
+    let key = kindling::lock::etcd3_semaphore_key("default");
+    let holders = || {
+        let out = etcd.etcdctl(&["get", "--print-value-only", &key]);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    lock_reboot_slot_is_given_back_after_the_healthy_boot(
+        &["--backend", "etcd3", "--endpoint", &etcd.url],
+        &holders,
+    );
+    let value: serde_json::Value = serde_json::from_str(&holders()).unwrap();
+    assert_eq!(value["semaphore"], value["max"], "{value}");
+}
+
+#[test]
+fn lock_reboot_slot_is_given_back_after_the_healthy_boot_on_fleetlock() {
+    let etcd = Etcd::start();
+    let (_serve, url) = crate::lock::serve(&etcd, &[]);
+    let holders = || {
+        let out = klock(&["--backend", "etcd3", "--endpoint", &etcd.url, "status"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    lock_reboot_slot_is_given_back_after_the_healthy_boot(
+        &["--backend", "fleetlock", "--endpoint", &url],
+        &holders,
+    );
+    assert!(holders().starts_with("Available: 1\n"), "{}", holders());
+}
