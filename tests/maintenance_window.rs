@@ -418,3 +418,168 @@ fn lock_reboot_slot_is_given_back_after_the_healthy_boot_on_fleetlock() {
     );
     assert!(holders().starts_with("Available: 1\n"), "{}", holders());
 }
+
+/// An etcd on fixed ports and data directory that the test stops and starts again.
+struct RestartableEtcd {
+    url: String,
+    client: u16,
+    peer: u16,
+    data: std::path::PathBuf,
+    proc: Option<crate::support::lock::Proc>,
+    _dir: tempfile::TempDir,
+}
+
+impl RestartableEtcd {
+    fn start() -> RestartableEtcd {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let client = crate::support::lock::free_port();
+        let peer = crate::support::lock::free_port();
+        let mut etcd = RestartableEtcd {
+            url: format!("http://127.0.0.1:{client}"),
+            client,
+            peer,
+            data: dir.path().join("data"),
+            proc: None,
+            _dir: dir,
+        };
+        etcd.up();
+        etcd
+    }
+
+    fn up(&mut self) {
+        let program = std::env::var_os("PATH")
+            .and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("etcd"))
+                    .find(|p| p.is_file())
+            })
+            .expect("etcd is not installed: scripts/test installs it (Debian package etcd-server)");
+        self.proc = Some(crate::support::lock::Proc::spawn(
+            "etcd",
+            &mut crate::support::lock::etcd_command(
+                &program,
+                "kindling-test",
+                &self.data,
+                self.client,
+                self.peer,
+            ),
+        ));
+        let url = self.url.clone();
+        wait_until("etcd to be healthy", Duration::from_secs(20), || {
+            crate::support::lock::healthy(&url)
+        });
+    }
+
+    fn down(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+}
+
+fn sigterm(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The exit code of `child`, waited for at most `limit`.
+fn exit_within(child: &mut Guard, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `kindling lock --hold`: told to stop while etcd is down, it keeps trying to give the
+/// slot back (bounded backoff) and succeeds when etcd returns; a second SIGTERM while it
+/// retries makes it give up, with locksmithctl's error.
+#[test]
+fn lock_hold_retries_its_release_while_etcd_is_down() {
+    let mut etcd = RestartableEtcd::start();
+    let url = etcd.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let hold = |id: &str| {
+        let log = std::fs::File::create(dir.path().join(format!("{id}.log"))).unwrap();
+        Guard(
+            std::process::Command::new(bin())
+                .args(["lock", "--endpoint", &url, "lock", id, "--hold"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let log = |id: &str| std::fs::read_to_string(dir.path().join(format!("{id}.log"))).unwrap();
+    let status = |url: &str| {
+        let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
+        assert!(peer.is_file(), "{} is missing", peer.display());
+        run(
+            peer.to_str().unwrap(),
+            &[&format!("--endpoint={url}"), "status"],
+        )
+        .stdout
+    };
+
+    // 1. Released once etcd is back.
+    let mut holder = hold("m1");
+    wait_until("m1 to hold the slot", Duration::from_secs(20), || {
+        status(&url).contains("m1")
+    });
+    etcd.down();
+    sigterm(&holder.0);
+    wait_until("a retried release", Duration::from_secs(20), || {
+        log("m1").contains("retrying in")
+    });
+    assert_eq!(
+        exit_within(&mut holder, Duration::from_secs(3)),
+        None,
+        "{}",
+        log("m1")
+    );
+    etcd.up();
+    // The backoff doubles from 1 s up to 30 s: a few attempts fit in this bound.
+    assert_eq!(
+        exit_within(&mut holder, Duration::from_secs(45)),
+        Some(0),
+        "{}",
+        log("m1")
+    );
+    assert_eq!(status(&url), "Available: 1\nMax: 1\n");
+
+    // 2. Told to stop again while retrying: it gives up, saying why.
+    let mut holder = hold("m2");
+    wait_until("m2 to hold the slot", Duration::from_secs(20), || {
+        status(&url).contains("m2")
+    });
+    etcd.down();
+    sigterm(&holder.0);
+    wait_until("a retried release", Duration::from_secs(20), || {
+        log("m2").contains("retrying in")
+    });
+    sigterm(&holder.0);
+    assert_eq!(
+        exit_within(&mut holder, Duration::from_secs(10)),
+        Some(1),
+        "{}",
+        log("m2")
+    );
+    assert!(
+        log("m2").contains("Error initializing etcd client"),
+        "{}",
+        log("m2")
+    );
+    etcd.up();
+    assert!(
+        status(&url).contains("m2"),
+        "the slot stays with the holder that gave up"
+    );
+}
