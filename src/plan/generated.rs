@@ -24,6 +24,10 @@ use crate::model::{CloudConfig, EnvValue, MaintenanceWindow, Oem, Spanned, Updat
 /// Where the maintenance window's script goes.
 pub const WINDOW_SCRIPT: &str = "/opt/bin/update-window.sh";
 
+/// Where the window's script notes, before `locksmithctl reboot`, that this node takes the
+/// reboot lock for the reboot (for the release at the next boot).
+pub const WINDOW_HELD: &str = "/var/lib/update-window/lock-held";
+
 /// Default upper bound of the random delay, in seconds.
 pub const DEFAULT_RANDOM_DELAY: i64 = 3600;
 
@@ -148,6 +152,16 @@ pub fn window_service() -> String {
     )
 }
 
+/// The unit that gives back, at boot, a reboot slot the window's script took: locksmith's
+/// `locksmithctl reboot` never does (coreos/bugs#1219). Not a oneshot, so a lock that cannot
+/// be reached does not hold up the boot while the script retries.
+#[must_use]
+pub fn window_release_service() -> String {
+    format!(
+        "[Unit]\nDescription=Give back the reboot lock the maintenance window took before the reboot\nConditionPathExists={WINDOW_SCRIPT}\nConditionPathExists={WINDOW_HELD}\nWants=network-online.target\nAfter=network-online.target etcd-member.service etcd2.service etcd.service\n\n[Service]\nExecStart={WINDOW_SCRIPT} release\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+}
+
 /// The maintenance window's timer unit.
 #[must_use]
 pub fn window_timer(calendar: &str) -> String {
@@ -162,14 +176,34 @@ pub fn window_timer(calendar: &str) -> String {
 /// itself, waits for the lock inside it and gives the slot back after the next boot.)
 #[must_use]
 pub fn window_script(random_delay: i64) -> String {
-    let (status, reboot) = ("update_engine_client -status", "locksmithctl reboot");
     let mut s = format!(
-        "#!/bin/bash\n\
-# Reboot into a staged update, inside the maintenance window.\n\
-# Through the cluster reboot lock when etcd runs here, else after a random\n\
-# delay so that nodes do not all reboot at once.\n\
-if ! {status} 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then\n    exit 0\nfi\n\
-if systemctl is-active --quiet etcd-member etcd2 etcd; then\n    exec {reboot}\nfi\n",
+        r#"#!/bin/bash
+# Reboot into a staged update, inside the maintenance window.
+# Through the cluster reboot lock when etcd runs here, else after a random
+# delay so that nodes do not all reboot at once.
+# With "release" (update-window-release.service, at boot): give back the
+# lock taken for the reboot (locksmithctl reboot never does), retrying while
+# etcd cannot be reached.
+held="${{UPDATE_WINDOW_HELD:-{WINDOW_HELD}}}"
+if [ "$1" = release ]; then
+    [ -e "$held" ] || exit 0
+    wait=5
+    until out=$(locksmithctl unlock 2>&1) || [[ $out == *"holder does not exist"* ]]; do
+        echo "cannot give the reboot lock back yet: $out; retrying in ${{wait}}s" >&2
+        sleep "$wait"
+        wait=$((wait * 2 > 300 ? 300 : wait * 2))
+    done
+    rm -f "$held"
+    exit 0
+fi
+if ! update_engine_client -status 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then
+    exit 0
+fi
+if systemctl is-active --quiet etcd-member etcd2 etcd; then
+    mkdir -p "${{held%/*}}" && touch "$held" && sync
+    exec locksmithctl reboot
+fi
+"#
     );
     if random_delay > 0 {
         s.push_str(&format!("sleep \"$(shuf -i 0-{random_delay} -n 1)\"\n"));
@@ -454,13 +488,26 @@ fn update_units(update: &Spanned<Update>, reboots: &Reboots, out: &mut Vec<UnitS
     }
 }
 
-/// The maintenance window's service and its timer (started now).
+/// The maintenance window's service and its timer (started now), and the service that
+/// gives the lock back at boot.
 fn window_units(span: Span, calendar: &str, out: &mut Vec<UnitSpec>) {
     let origin = "coreos.update.maintenance-window";
     out.push(UnitSpec {
         name: "update-window.service".into(),
         content: Some(window_service()),
         runtime: true,
+        span,
+        origin: origin.into(),
+        ..UnitSpec::default()
+    });
+    out.push(UnitSpec {
+        name: "update-window-release.service".into(),
+        content: Some(window_release_service()),
+        runtime: true,
+        enable: true,
+        // Started now too: it does nothing unless a slot was taken, and it makes the
+        // change take effect without a reboot.
+        command: Some("start".into()),
         span,
         origin: origin.into(),
         ..UnitSpec::default()

@@ -101,7 +101,10 @@ fn collisions(cx: &Context<'_>, window: Span, out: &mut Vec<Finding>) {
     }
     for unit in cx.config.units() {
         let name = unit.value.name();
-        if name == "update-window.service" || name == "update-window.timer" {
+        if matches!(
+            name,
+            "update-window.service" | "update-window.timer" | "update-window-release.service"
+        ) {
             out.push(
                 RULE.at(
                     unit.value.name.as_ref().map_or(unit.span, |n| n.span),
