@@ -583,3 +583,138 @@ fn lock_hold_retries_its_release_while_etcd_is_down() {
         "the slot stays with the holder that gave up"
     );
 }
+
+/// A node that keeps update_engine: the compiled recipe's script, run as its timer would
+/// with stand-ins for `update_engine_client` (an update is staged) and `systemctl` (etcd
+/// runs here), and kindling installed as `locksmithctl` on the node's root.
+struct ScriptNode {
+    dir: tempfile::TempDir,
+}
+
+impl ScriptNode {
+    fn new(id: &str) -> ScriptNode {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("root/etc")).unwrap();
+        std::fs::write(dir.path().join("root/etc/machine-id"), format!("{id}\n")).unwrap();
+        ScriptNode { dir }
+    }
+
+    /// Run the script (`arg`: none for the timer's run, `release` for the boot unit's).
+    fn run(&self, script: &Path, stubs: &Path, etcd: &str, arg: Option<&str>) -> Out {
+        let path = format!(
+            "{}:{}",
+            stubs.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let marker = self.dir.path().join("rebooted");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .args(arg)
+            .env("PATH", path)
+            .env("LOCKSMITHCTL_ENDPOINT", etcd)
+            .env("KINDLING_ROOT", self.dir.path().join("root"))
+            .env(
+                "KINDLING_REBOOT_COMMAND",
+                format!("touch {}", marker.display()),
+            )
+            .env("UPDATE_WINDOW_HELD", self.dir.path().join("lock-held"))
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    fn rebooted(&self) -> bool {
+        self.dir.path().join("rebooted").exists()
+    }
+
+    fn holds_marker(&self) -> bool {
+        self.dir.path().join("lock-held").exists()
+    }
+}
+
+/// The maintenance-window recipe for nodes that keep update_engine, on three nodes and one
+/// slot (etcd v2): at each elapse of the timer one node takes the slot and reboots; the
+/// release unit at its next boot gives the slot back (locksmithctl reboot never did), so the
+/// next elapse lets the next node through; the semaphore is full at the end.
+#[test]
+fn the_update_engine_recipe_gives_the_slot_back_at_the_next_boot() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "#cloud-config\ncoreos:\n  update:\n    maintenance-window:\n      calendar: \"*-*-* 05:00\"\n      random-delay: 0\n",
+    )
+    .unwrap();
+    let tree = dir.path().join("tree");
+    let out = kindling(&[
+        "compile",
+        config.to_str().unwrap(),
+        "--out",
+        tree.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let script = tree.join("opt/bin/update-window.sh");
+    let unit =
+        std::fs::read_to_string(tree.join("run/systemd/system/update-window-release.service"))
+            .unwrap();
+    assert!(
+        unit.contains("ExecStart=/opt/bin/update-window.sh release"),
+        "{unit}"
+    );
+    // The stand-ins, and kindling as locksmithctl.
+    let stubs = dir.path().join("bin");
+    std::fs::create_dir_all(&stubs).unwrap();
+    for (name, body) in [
+        (
+            "update_engine_client",
+            "echo CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT",
+        ),
+        ("systemctl", "[ \"$1\" = is-active ]"),
+    ] {
+        let path = stubs.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+    }
+    crate::support::lock::kindling_as_locksmithctl(&stubs);
+    let nodes: Vec<ScriptNode> = (1..=3)
+        .map(|i| ScriptNode::new(&format!("node-{i}")))
+        .collect();
+    let mut rebooted = Vec::new();
+    for elapse in 0..3 {
+        // The timer elapses on every node that has not rebooted: exactly one gets the slot.
+        for (i, node) in nodes.iter().enumerate() {
+            if !rebooted.contains(&i) {
+                node.run(&script, &stubs, &etcd.url, None);
+            }
+        }
+        let now: Vec<usize> = (0..3)
+            .filter(|i| !rebooted.contains(i) && nodes[*i].rebooted())
+            .collect();
+        assert_eq!(now.len(), 1, "elapse {elapse}: {now:?} rebooted");
+        let i = now[0];
+        let status = locksmithctl(&etcd, &["status"]);
+        assert!(
+            status.stdout.contains(&format!("node-{}", i + 1)),
+            "{}",
+            status.stdout
+        );
+        // Its next boot: the release unit gives the slot back.
+        assert!(nodes[i].holds_marker());
+        let out = nodes[i].run(&script, &stubs, &etcd.url, Some("release"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!nodes[i].holds_marker());
+        rebooted.push(i);
+    }
+    let status = locksmithctl(&etcd, &["status"]);
+    assert_eq!(status.stdout, "Available: 1\nMax: 1\n", "{}", status.stderr);
+    // A boot with nothing taken does nothing.
+    let out = nodes[0].run(&script, &stubs, &etcd.url, Some("release"));
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+}
