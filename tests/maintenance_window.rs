@@ -70,6 +70,8 @@ fn second_repetitions_match_systemd_analyze_iterations() {
         "*-*-* 00:*:00/20",
         "*:0/30:0/15",
         "minutely",
+        "*:*:*",
+        "*-*-* 00:00:*",
     ];
     for expr in exprs {
         let theirs = systemd_iterations(expr, base, 10);

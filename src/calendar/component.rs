@@ -51,8 +51,17 @@ impl Limits {
         }]))
     }
 
-    /// The component `*`.
+    /// The component `*`. For the seconds, every *whole* second (as systemd's `*`, whose
+    /// elapses have no fraction): listing every microsecond would make 60 million values.
     pub(super) fn every(&self) -> Component {
+        if self.takes_fraction() {
+            return self.component(Some(vec![Repeat {
+                lo: i64::from(self.min) * self.scale,
+                hi: i64::from(self.max) * self.scale,
+                anchor: 0,
+                step: self.scale,
+            }]));
+        }
         self.component(None)
     }
 }
