@@ -84,18 +84,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::agent_reboot::locksmithctl;
 use crate::support::agent::{Guard, Node, Out, Release, bin, kindling, run, update_conf};
 use crate::support::lock::{Etcd, wait_until};
-
-/// The real locksmithctl against `etcd` (the v2 semaphore).
-fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
-    let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
-    assert!(peer.is_file(), "{} is missing", peer.display());
-    let endpoint = format!("--endpoint={}", etcd.url);
-    let mut all = vec![endpoint.as_str()];
-    all.extend_from_slice(args);
-    run(peer.to_str().unwrap(), &all)
-}
 
 /// The reboot command of a simulated node: note the instant (Unix seconds with
 /// nanoseconds) in `rebooted` beside the root.
