@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::support::agent::{Node, Out, Release, Server, run, update_conf};
 use crate::support::lock::{Etcd, wait_until};
 
-fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
+/// The real locksmithctl against `etcd` (the v2 semaphore).
+pub(crate) fn locksmithctl(etcd: &Etcd, args: &[&str]) -> Out {
     let peer = crate::support::common::root().join("../shared/peers/locksmithctl");
     assert!(peer.is_file(), "{} is missing", peer.display());
     let endpoint = format!("--endpoint={}", etcd.url);

@@ -31,6 +31,7 @@ mod generated;
 mod lock;
 mod lock_wait;
 mod locksmithctl;
+mod maintenance_window;
 mod multipart;
 mod omaha;
 mod package;

@@ -212,11 +212,13 @@ fn installed_as_locksmithctl_kindling_answers_as_locksmithctl() {
     let (code, _, err) = run(Command::new(&ours)
         .arg(format!("--endpoint={}", etcd.url))
         .arg("reboot")
+        .env("KINDLING_ROOT", root.path())
         .env(
             "KINDLING_REBOOT_COMMAND",
             format!("touch {}", marker.display()),
         ));
-    // No --root through locksmithctl's flags: the machine's own id is used.
+    // No --root through locksmithctl's flags: KINDLING_ROOT names the node's root (the
+    // machine id, and where the held slot is recorded), never this machine's.
     assert_eq!(code, 0, "{err}");
     assert!(marker.exists());
     drop(root);

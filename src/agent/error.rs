@@ -123,6 +123,9 @@ pub enum Error {
     /// The reboot lock cannot work (not a passing problem).
     #[error("the reboot lock cannot work: {0}")]
     LockCannotWork(crate::lock::LockError),
+    /// The node's record of a reboot slot held across the reboot cannot be read or written.
+    #[error("the reboot slot's record: {0}")]
+    HeldSlot(crate::lock::HeldSlotError),
     /// `KINDLING_LOCK_LEASE_TTL` cannot be used.
     #[error(transparent)]
     LeaseTtl(#[from] LeaseTtlError),

@@ -3,6 +3,10 @@
 //! slot visible instead of letting the next node go. On the next boot the agent re-attaches
 //! the hold as soon as it starts (`reattach_lock`: on etcd v3 a new lease, before the
 //! health check) and gives the slot back once the new release was judged (`release_lock`).
+//! Every reboot path records the slot on the node too ([`crate::lock::HeldSlot`], written
+//! before the reboot by the agent, `kindling lock reboot` and the reboot manager);
+//! `release_after_boot`, the one after-boot entry point, gives back whichever is held, on
+//! the backend the record names, once the boot was judged healthy.
 
 use super::driver::Agent;
 use super::error::Error;
@@ -95,6 +99,74 @@ impl Agent {
         }
     }
 
+    /// After a boot judged healthy with nothing staged, give back whatever slot this
+    /// machine held across the reboot: the agent's own (its record) or one recorded on the
+    /// node by another reboot path (`kindling lock reboot`, the reboot manager), on the
+    /// backend that record names. The one function every after-boot path calls.
+    ///
+    /// # Errors
+    /// When the lock settings cannot be used or a record cannot be saved.
+    pub async fn release_after_boot(&mut self) -> Result<(), Error> {
+        if self.record.state.staged().is_some() || !self.marked_good_this_boot() {
+            return Ok(());
+        }
+        self.give_back_held_slot().await
+    }
+
+    /// Give back whatever slot this machine held across the reboot (the agent's own, or one
+    /// recorded on the node by another reboot path), for a caller that judged this boot
+    /// healthy itself (the reboot manager, beside update_engine).
+    ///
+    /// # Errors
+    /// When the lock settings cannot be used or a record cannot be saved.
+    pub async fn give_back_held_slot(&mut self) -> Result<(), Error> {
+        if self.record.memory.lock_held.is_some() {
+            return self.release_lock().await;
+        }
+        self.release_recorded().await
+    }
+
+    /// Give back a slot recorded on the node ([`crate::lock::HeldSlot`]) by a reboot path
+    /// other than this agent's, once the boot after it came: the record names the holder and
+    /// the semaphore; a password comes from the node's settings. A failure leaves the
+    /// record, and the next run tries again.
+    async fn release_recorded(&mut self) -> Result<(), Error> {
+        let root = self.root.path().to_path_buf();
+        let held = match crate::lock::HeldSlot::read(&root) {
+            Ok(Some(held)) => held,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                self.say_line(&format!("cannot read the reboot slot's record: {e}"));
+                return Ok(());
+            }
+        };
+        if !held.rebooted_since(&self.identity.boot_id) {
+            // Taken in this boot: the reboot it was taken for has not happened yet.
+            return Ok(());
+        }
+        let password = self.reboot_keys().remove("LOCKSMITHD_ETCD_PASSWORD");
+        let config = held.config(password);
+        let result = match crate::lock::connect(&config).await {
+            Ok(lock) => lock.unlock(&held.holder).await.map(|_| lock.describe()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(described) => {
+                self.say_line(&format!(
+                    "gave the reboot slot back (taken by {}): {described}",
+                    held.taken_by
+                ));
+                crate::lock::HeldSlot::remove(&root).map_err(Error::HeldSlot)
+            }
+            Err(e) => {
+                self.say_line(&format!(
+                    "could not give the reboot slot back yet ({e}); trying again later"
+                ));
+                Ok(())
+            }
+        }
+    }
+
     /// Give back a slot held across the reboot (after the new release was judged). A failure
     /// leaves it recorded, and the next run tries again.
     ///
@@ -107,10 +179,12 @@ impl Agent {
         }
         let keys = self.reboot_keys();
         let Some(config) = self.lock_config(&keys)? else {
-            // The strategy no longer takes a lock; nothing to ask.
+            // The strategy no longer takes a lock; nothing to ask here (a slot recorded on
+            // the node is given back on the backend it names).
             self.record.memory.lock_held = None;
             self.held_lock = None;
-            return self.save_record();
+            self.save_record()?;
+            return self.release_recorded().await;
         };
         let id = self.identity.machine_id.clone();
         let result = match self.held_lock.take() {
@@ -125,7 +199,8 @@ impl Agent {
             Ok(described) => {
                 self.say_line(&format!("gave the reboot slot back: {described}"));
                 self.record.memory.lock_held = None;
-                self.save_record()
+                self.save_record()?;
+                crate::lock::HeldSlot::remove(self.root.path()).map_err(Error::HeldSlot)
             }
             Err(e) => {
                 self.say_line(&format!(

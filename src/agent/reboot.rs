@@ -10,7 +10,8 @@
 //! With a lock, the order is locksmith's with its bug fixed (coreos/bugs#1886): wait for the
 //! window, wait (by watch) for a slot until the window closes, re-check the window once the
 //! slot is won, and give the slot back when the window closed meanwhile. The slot is held
-//! across the reboot, recorded in the agent's record, re-attached as soon as the agent starts
+//! across the reboot, recorded in the agent's record and in the node's held-slot record
+//! ([`crate::lock::HeldSlot`], the one `kindling lock reboot` writes too), re-attached as soon as the agent starts
 //! on the next boot (`reattach_lock`: on etcd v3 a new lease, before the health check), and
 //! given back by the after-boot step once the new release was judged, so a node that never
 //! comes back keeps its slot visible instead of letting the next node go.
@@ -21,7 +22,7 @@ use std::time::Duration;
 use super::driver::Agent;
 use super::error::{Error, LeaseTtlError};
 use super::state::Status;
-use crate::lock::{LockConfig, RebootLock};
+use crate::lock::{HeldSlot, LockConfig, RebootLock};
 use crate::machine::settings::Strategy;
 use crate::reboot::Window;
 use crate::wait::sleep_within;
@@ -103,14 +104,19 @@ impl Agent {
         keys
     }
 
-    /// The node's reboot window, when one is set.
-    pub(super) fn window(&self, keys: &BTreeMap<String, String>) -> Result<Option<Window>, Error> {
+    /// The node's reboot window, when one is set: the maintenance window's calendar, else
+    /// locksmith's ([`Window::from_settings`]), in the node's zone. The agent's and the reboot
+    /// manager's one window check.
+    ///
+    /// # Errors
+    /// When a window setting is bad or the node's zone cannot be read.
+    pub fn window(&self, keys: &BTreeMap<String, String>) -> Result<Option<Window>, Error> {
         let zone = crate::reboot::node_zone(if self.root.is_host() {
             None
         } else {
             Some(self.root.path())
         })?;
-        Ok(Window::from_env(|k| keys.get(k).cloned(), zone)?)
+        Ok(Window::from_settings(|k| keys.get(k).cloned(), zone)?)
     }
 
     /// The lock the strategy asks for (`None`: no lock).
@@ -176,15 +182,31 @@ impl Agent {
         &mut self,
         wait_limit: Option<Duration>,
     ) -> Result<Step, Error> {
+        if let Some(step) = self.ready_to_reboot(wait_limit).await? {
+            return Ok(step);
+        }
+        self.reboot_now().map(Step::Rebooted)
+    }
+
+    /// Everything before the reboot itself: the strategy, the fleet's release gate, the
+    /// window and the lock (held, recorded), logged-in users warned. `None`: reboot now;
+    /// `Some(step)`: not now, and why. The reboot manager reboots through logind after it.
+    ///
+    /// # Errors
+    /// As [`Agent::reboot_by_strategy`].
+    pub(super) async fn ready_to_reboot(
+        &mut self,
+        wait_limit: Option<Duration>,
+    ) -> Result<Option<Step>, Error> {
         if self.record.status() != Status::UpdatedNeedReboot
             && self.record.memory.config_reboot.is_none()
         {
-            return Ok(Step::Stay("nothing staged".into()));
+            return Ok(Some(Step::Stay("nothing staged".into())));
         }
         if self.settings.strategy == Strategy::Off {
-            return Ok(Step::Stay(
+            return Ok(Some(Step::Stay(
                 "REBOOT_STRATEGY=off: staying on the running release until someone reboots".into(),
-            ));
+            )));
         }
         let keys = self.reboot_keys();
         let window = self.window(&keys)?;
@@ -196,29 +218,66 @@ impl Agent {
         };
         // 0. A fleet's release rollout admits this node before its window and lock.
         if let Some(waiting) = self.release_gate(&keys, waits.give_up).await? {
-            return Ok(Step::Waiting(waiting));
+            return Ok(Some(Step::Waiting(waiting)));
         }
         // A lock that cannot be set up is not a reason to reboot without it.
         let backend = match &lock {
             Some(config) => match crate::lock::connect(config).await {
                 Ok(b) => Some(b),
                 Err(e) => {
-                    return Ok(Step::Waiting(format!(
+                    return Ok(Some(Step::Waiting(format!(
                         "cannot reach the reboot lock ({}): {e}",
                         config.endpoints.join(",")
-                    )));
+                    ))));
                 }
             },
             None => None,
         };
-        if let Some(waiting) = self
-            .window_and_lock(window.as_ref(), backend.as_deref(), waits)
-            .await?
-        {
-            return Ok(Step::Waiting(waiting));
+        // The slot is recorded on the node before the reboot, for whichever after-boot path
+        // gives it back.
+        let held = lock.as_ref().map(|config| {
+            HeldSlot::new(
+                config,
+                &self.identity.machine_id,
+                &self.identity.boot_id,
+                "kindling agent",
+            )
+        });
+        let taking = backend.as_deref().zip(held.as_ref());
+        if let Some(waiting) = self.window_and_lock(window.as_ref(), taking, waits).await? {
+            return Ok(Some(Step::Waiting(waiting)));
+        }
+        if backend.is_none() && window.is_some() && !self.random_delay(&keys, waits.give_up).await {
+            return Ok(Some(Step::Waiting(
+                "still in the random delay before a reboot without a lock".into(),
+            )));
         }
         self.warn_users().await;
-        self.reboot_now().map(Step::Rebooted)
+        Ok(None)
+    }
+
+    /// Before a reboot without the lock inside a window: a random delay of up to
+    /// `KINDLING_REBOOT_RANDOM_DELAY` seconds (the maintenance window's `random-delay`), so
+    /// that nodes whose window opens together do not all reboot at once. False when the
+    /// limit came first.
+    async fn random_delay(
+        &mut self,
+        keys: &BTreeMap<String, String>,
+        give_up: Option<tokio::time::Instant>,
+    ) -> bool {
+        let Some(max) = keys
+            .get(crate::plan::agent::REBOOT_RANDOM_DELAY_KEY)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|m| *m > 0)
+        else {
+            return true;
+        };
+        let delay = Duration::from_secs(fastrand::u64(0..=max));
+        self.say_line(&format!(
+            "rebooting without a lock: waiting a random {}s first (at most {max}s)",
+            delay.as_secs()
+        ));
+        sleep_within(delay, give_up).await
     }
 
     /// Wait for the window, then for the lock (held across the reboot, recorded), until
@@ -226,7 +285,7 @@ impl Agent {
     async fn window_and_lock(
         &mut self,
         window: Option<&Window>,
-        lock: Option<&dyn RebootLock>,
+        lock: Option<(&dyn RebootLock, &HeldSlot)>,
         waits: Waits,
     ) -> Result<Option<String>, Error> {
         let mut backoff = Duration::from_secs(1);
@@ -244,10 +303,13 @@ impl Agent {
                 continue;
             }
             // 2. The lock, waited for by watch until the window closes (or the limit).
-            let Some(lock) = lock else {
+            let Some((lock, held)) = lock else {
                 return Ok(None);
             };
-            match self.take_lock(lock, window, waits, &mut backoff).await? {
+            match self
+                .take_lock(lock, held, window, waits, &mut backoff)
+                .await?
+            {
                 Attempt::Held => return Ok(None),
                 Attempt::Again => {}
                 Attempt::Waiting(why) => return Ok(Some(why)),
@@ -276,6 +338,7 @@ impl Agent {
     async fn take_lock(
         &mut self,
         lock: &dyn RebootLock,
+        held: &HeldSlot,
         window: Option<&Window>,
         waits: Waits,
         backoff: &mut Duration,
@@ -325,9 +388,19 @@ impl Agent {
             }
             return Ok(Attempt::Again);
         }
-        // Held across the reboot; the after-boot step gives it back.
+        // Held across the reboot; the after-boot step gives it back. Recorded on the node
+        // too (the record every reboot path writes), before the reboot.
         self.record.memory.lock_held = Some(lock.describe());
         self.save_record()?;
+        if let Err(e) = held.write(self.root.path()) {
+            self.say_line(&format!(
+                "cannot record the reboot slot on the node ({e}); giving it back"
+            ));
+            self.record.memory.lock_held = None;
+            self.save_record()?;
+            let _ = lock.unlock(&id).await;
+            return Err(Error::HeldSlot(e));
+        }
         let _ = lock.set_state(&id, "rebooting").await;
         Ok(Attempt::Held)
     }

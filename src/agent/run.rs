@@ -51,13 +51,7 @@ pub fn reset(agent: &mut Agent) -> Result<String, Error> {
 /// Give back a reboot slot held across the reboot, once this boot's release was judged
 /// healthy and nothing else is staged.
 async fn release_if_judged(agent: &mut Agent) -> Result<(), Error> {
-    if agent.record.memory.lock_held.is_some()
-        && agent.record.state.staged().is_none()
-        && agent.marked_good_this_boot()
-    {
-        agent.release_lock().await?;
-    }
-    Ok(())
+    agent.release_after_boot().await
 }
 
 /// Join the fleet when update.conf says so (`KINDLING_FLEET=on`): start the member that

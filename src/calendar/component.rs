@@ -51,8 +51,17 @@ impl Limits {
         }]))
     }
 
-    /// The component `*`.
+    /// The component `*`. For the seconds, every *whole* second (as systemd's `*`, whose
+    /// elapses have no fraction): listing every microsecond would make 60 million values.
     pub(super) fn every(&self) -> Component {
+        if self.takes_fraction() {
+            return self.component(Some(vec![Repeat {
+                lo: i64::from(self.min) * self.scale,
+                hi: i64::from(self.max) * self.scale,
+                anchor: 0,
+                step: self.scale,
+            }]));
+        }
         self.component(None)
     }
 }
@@ -177,10 +186,13 @@ fn repeat(item: &str, at: usize, limits: &Limits, from_end: bool) -> Result<Repe
         (Some(end), _) => (start.units, end.units),
         // `~7/1`: from the 7th-last day on to the month's end, i.e. counting down.
         (None, Some(_)) if from_end => (1, start.units),
-        // As the evaluator always did: `N/S` runs to the range's last whole value *in the
-        // component's units*, which for the seconds (microseconds) is 59 µs, so `0/30`
-        // elapses at second 0 only (systemd: 0 and 30).
-        (None, Some(_)) => (start.units, i64::from(limits.max)),
+        // `N/S` runs to the end of the component's range, in the component's units: for
+        // the seconds (microseconds) up to 59.999999 s, so `0/30` elapses at 0 and 30 and
+        // `0.5/20` at 0.5, 20.5 and 40.5, as systemd's.
+        (None, Some(_)) => (
+            start.units,
+            i64::from(limits.max) * limits.scale + limits.scale - 1,
+        ),
         (None, None) => (start.units, start.units),
     };
     Ok(Repeat {

@@ -73,8 +73,9 @@ pub struct LockArgs {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = LockFormat::Human)]
     pub format: LockFormat,
-    /// Read the machine id from DIR/etc/machine-id instead of /etc/machine-id.
-    #[arg(long, global = true, value_name = "DIR")]
+    /// The node's root: the machine id is DIR/etc/machine-id and `reboot` records the slot
+    /// it holds across the reboot in DIR/var/lib/kindling/reboot-slot.json (default `/`).
+    #[arg(long, global = true, value_name = "DIR", env = "KINDLING_ROOT")]
     pub root: Option<std::path::PathBuf>,
     /// locksmithctl's debug switch (accepted, no effect).
     #[arg(long, global = true, hide = true)]
@@ -105,8 +106,9 @@ pub enum LockCommand {
         /// Wait up to this many seconds for a free slot (watching etcd), instead of failing.
         #[arg(long, value_name = "SECONDS")]
         wait: Option<u64>,
-        /// Keep running while holding; release on SIGTERM or SIGINT (with --lease-ttl, a
-        /// holder that dies keeps its slot only for the lease's TTL).
+        /// Keep running while holding; release on SIGTERM or SIGINT, retrying while the lock
+        /// cannot be reached until it succeeds or another SIGTERM says to give up (with
+        /// --lease-ttl, a holder that dies keeps its slot only for the lease's TTL).
         #[arg(long)]
         hold: bool,
         /// etcd v3: keep the hold alive on a lease of this many seconds.
@@ -119,6 +121,9 @@ pub enum LockCommand {
         id: Option<String>,
     },
     /// Take a slot for this machine, then reboot it (the slot is held across the reboot).
+    ///
+    /// The slot is recorded under the root before the reboot command runs, and the agent
+    /// gives it back after the next boot's health check.
     Reboot {
         /// The reboot command (run with `sh -c`).
         #[arg(
@@ -197,10 +202,17 @@ impl LockArgs {
         }
     }
 
+    /// The node's root (`/` unless `--root`).
+    fn root_dir(&self) -> &std::path::Path {
+        self.root.as_deref().unwrap_or(std::path::Path::new("/"))
+    }
+
     /// The holder: `given`, or this machine's id.
     fn holder(&self, given: Option<&String>) -> Result<String, CliError> {
-        let root = self.root.as_deref().unwrap_or(std::path::Path::new("/"));
-        Ok(operator::holder_id(given.map(String::as_str), root)?)
+        Ok(operator::holder_id(
+            given.map(String::as_str),
+            self.root_dir(),
+        )?)
     }
 
     /// The backend, built (FleetLock needs its server's URL).
@@ -324,6 +336,32 @@ async fn until_signal() {
     }
 }
 
+/// Every SIGTERM and SIGINT, as a message (registered before this returns).
+fn stop_signals() -> tokio::sync::mpsc::UnboundedReceiver<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    if let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+    } else {
+        // No signal handling: the hold lasts until the process is killed.
+        std::mem::forget(tx);
+    }
+    rx
+}
+
 pub(super) fn run(args: &LockArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(run_async(args))?;
     Ok(ExitCode::SUCCESS)
@@ -384,7 +422,14 @@ async fn run_async(args: &LockArgs) -> Result<(), CliError> {
             let id = args.holder(None)?;
             let lock = args.backend(None).await?;
             let wait = wait.map(Duration::from_secs);
-            Ok(operator::reboot(lock.as_ref(), &id, reboot_command, wait).await?)
+            let root = args.root_dir();
+            let held = crate::lock::HeldSlot::new(
+                &args.config(None),
+                &id,
+                &crate::lock::held::boot_id(root),
+                "kindling lock reboot",
+            );
+            Ok(operator::reboot(lock.as_ref(), &id, reboot_command, wait, (root, &held)).await?)
         }
         LockCommand::Serve {
             listen,
@@ -427,7 +472,14 @@ async fn take(
         print(&format!("{{\"id\":{id:?},\"result\":\"{word}\"}}\n"))?;
     }
     if hold {
-        operator::hold(lock.as_ref(), &id, until_signal()).await?;
+        let mut stops = stop_signals();
+        operator::hold(lock.as_ref(), &id, &mut stops, |e, wait| {
+            eprintln!(
+                "kindling lock: could not give the slot back yet ({e}); retrying in {}s (SIGTERM again to give up)",
+                wait.as_secs()
+            );
+        })
+        .await?;
     }
     Ok(())
 }

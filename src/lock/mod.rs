@@ -23,7 +23,9 @@
 //! trait, its outcomes, [`LockError`], escaping, the watch-based wait), `config` where the
 //! lock is, `connect` the choice of backend, `etcd2`/`etcd3`/`fleetlock` the backends,
 //! `operator` the operator's sequences (`kindling lock`, `locksmithctl`) in locksmithctl's
-//! words, and `server` the FleetLock server.
+//! words, `held` the node's record of a slot held across a reboot (written before the
+//! reboot, read after the next boot to give the slot back), and `server` the FleetLock
+//! server.
 
 mod api;
 mod config;
@@ -31,6 +33,7 @@ mod connect;
 mod etcd2;
 mod etcd3;
 mod fleetlock;
+pub mod held;
 pub mod operator;
 pub mod server;
 
@@ -48,4 +51,5 @@ pub use etcd3::{
     DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
+pub use held::{HELD_SLOT_FILE, HeldSlot, HeldSlotError};
 pub use operator::OperatorError;

@@ -1,19 +1,21 @@
 //! The operator's sequences on the reboot lock, as `kindling lock` and `locksmithctl` run
 //! them: finding the holder's id, connecting, taking a slot (waiting by watch or not),
-//! holding it until told to stop, giving it back, and rebooting under it.
+//! holding it until told to stop (and giving it back, retried until it succeeds or is
+//! told to stop), giving it back, and rebooting under it (the slot recorded on the node
+//! first, for the agent to give back after the next boot).
 //!
 //! Failures are [`OperatorError`]s worded exactly as locksmithctl words them (`Error
 //! locking: semaphore is at 0`), since scripts match on them; an unreachable backend or an
 //! unusable configuration reads as locksmithctl's client initialisation error, whatever
 //! the operation.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::LockConfig;
 use super::api::{Acquired, LockError, RebootLock, Released};
 use super::connect::connect;
+use super::held::{HeldSlot, HeldSlotError};
 
 /// What the operator asked for, for the message of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +76,14 @@ pub enum OperatorError {
     /// Unlocking a holder that has no slot.
     #[error("Error unlocking: holder does not exist")]
     NotHeld,
+    /// The slot taken for a reboot could not be recorded on the node.
+    #[error("Error recording the reboot lock: {source}{}", if *.released { "; the reboot lock was released" } else { "" })]
+    Record {
+        /// Why.
+        source: HeldSlotError,
+        /// Whether the slot taken for it was given back.
+        released: bool,
+    },
     /// `reboot` with `systemctl reboot` by another user than root.
     #[error("Must be root to initiate reboot.")]
     NotRoot,
@@ -149,20 +159,41 @@ pub async fn take(
     result.map_err(|e| OperatorError::failed(Operation::Lock, e))
 }
 
-/// Keep `id`'s slot until `until` completes, then give it back.
+/// The first wait between two attempts at giving a held slot back.
+pub const RELEASE_BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts at giving a held slot back.
+pub const RELEASE_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Keep `id`'s slot until the first message on `stops` (or its end), then give it back,
+/// trying again after a passing failure (etcd down, a lost compare-and-swap) with a
+/// backoff doubling from [`RELEASE_BACKOFF_FIRST`] to [`RELEASE_BACKOFF_MAX`], until it
+/// succeeds or a further message on `stops` says to give up. `retrying` is told each
+/// failure and the wait before the next attempt.
 ///
 /// # Errors
-/// [`OperatorError::Failed`] of [`Operation::Unlock`].
+/// [`OperatorError::Failed`] of [`Operation::Unlock`]: a failure that is not passing, or
+/// the last one when told to stop.
 pub async fn hold(
     lock: &dyn RebootLock,
     id: &str,
-    until: impl Future<Output = ()>,
+    stops: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+    mut retrying: impl FnMut(&LockError, Duration),
 ) -> Result<(), OperatorError> {
-    until.await;
-    lock.unlock(id)
-        .await
-        .map(|_| ())
-        .map_err(|e| OperatorError::failed(Operation::Unlock, e))
+    let _ = stops.recv().await;
+    let mut backoff = RELEASE_BACKOFF_FIRST;
+    loop {
+        let error = match lock.unlock(id).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_transient() => e,
+            Err(e) => return Err(OperatorError::failed(Operation::Unlock, e)),
+        };
+        retrying(&error, backoff);
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stops.recv() => return Err(OperatorError::failed(Operation::Unlock, error)),
+        }
+        backoff = (backoff * 2).min(RELEASE_BACKOFF_MAX);
+    }
 }
 
 /// Give `id`'s slot back; not holding one is an error here (locksmithctl's).
@@ -201,19 +232,28 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Take a slot for `id` (waiting up to `wait`), record `rebooting`, and run `command` with
-/// `sh -c`. When the command fails the node is not rebooting, so a slot taken for it goes
-/// back.
+/// Take a slot for `id` (waiting up to `wait`), record it on the node (`held`: the
+/// record and the root it goes under, written before the command runs, so that the agent
+/// gives the slot back after the next boot), record `rebooting`, and run `command` with
+/// `sh -c`. When the record cannot be written or the command fails, the node is not
+/// rebooting, so a slot taken for it goes back.
 ///
 /// # Errors
-/// [`OperatorError::Failed`] of [`Operation::Lock`], or [`OperatorError::Reboot`].
+/// [`OperatorError::Failed`] of [`Operation::Lock`], [`OperatorError::Record`] or
+/// [`OperatorError::Reboot`].
 pub async fn reboot(
     lock: &dyn RebootLock,
     id: &str,
     command: &str,
     wait: Option<Duration>,
+    held: (&Path, &HeldSlot),
 ) -> Result<(), OperatorError> {
     let acquired = take(lock, id, wait).await?;
+    let (root, slot) = held;
+    if let Err(source) = slot.write(root) {
+        let released = acquired == Acquired::Locked && lock.unlock(id).await.is_ok();
+        return Err(OperatorError::Record { source, released });
+    }
     let _ = lock.set_state(id, "rebooting").await;
     let status = tokio::process::Command::new("sh")
         .arg("-c")
@@ -226,6 +266,9 @@ pub async fn reboot(
         Err(e) => e.to_string(),
     };
     let released = acquired == Acquired::Locked && lock.unlock(id).await.is_ok();
+    if released {
+        let _ = HeldSlot::remove(root);
+    }
     Err(OperatorError::Reboot {
         command: command.to_string(),
         why,

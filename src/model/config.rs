@@ -126,6 +126,11 @@ section! {
         /// (`OnCalendar=`), e.g. `*-*-* 05,06:00,30:00`. Required.
         #[schemars(extend("examples" = ["*-*-* 05,06:00,30:00", "Sun 04:00", "daily"]))]
         calendar: String,
+        /// How long the window stays open after each elapse of the calendar: a systemd time
+        /// span (default `1h`). With the kindling agent, the lock is waited for inside it and
+        /// the window checked again once the lock is taken.
+        #[schemars(extend("examples" = ["1h", "30min"]))]
+        length: String,
         /// Upper bound, in seconds, of the random delay before an unlocked reboot
         /// (default 3600; 0 reboots at once).
         random_delay: i64,

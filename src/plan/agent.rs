@@ -39,6 +39,10 @@ pub const FIRST_CHECK_DELAY_KEY: &str = "KINDLING_FIRST_CHECK_DELAY";
 /// update.conf: upper bound, in seconds, of the random delay added to each wait.
 pub const CHECK_JITTER_KEY: &str = "KINDLING_CHECK_JITTER";
 
+/// update.conf: upper bound, in seconds, of the random delay before a reboot without the
+/// lock inside the maintenance window (the window's `random-delay`).
+pub const REBOOT_RANDOM_DELAY_KEY: &str = "KINDLING_REBOOT_RANDOM_DELAY";
+
 /// Why a setting is not a span the agent can wait.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecondsError {

@@ -4,7 +4,8 @@
 //! only), `/etc/hosts`, `/run/flannel/options.env`, the maintenance window's script.
 //! Units: the etcd, etcd2 and fleet drop-ins, locksmithd's drop-in and reboot-strategy
 //! handling, the update-engine restart, the update-engine proxy drop-in, the
-//! maintenance window's service and timer, and (through `agent.rs`) the kindling agent's
+//! maintenance window's service and timer (with the kindling agent, instead, the window's
+//! update.conf keys: the agent checks the window itself), and (through `agent.rs`) the kindling agent's
 //! unit, masks, trusted keys and update.conf keys.
 //!
 //! Deliberate differences from coreos-cloudinit (book: differences.md): `Environment=`
@@ -22,6 +23,10 @@ use crate::model::{CloudConfig, EnvValue, MaintenanceWindow, Oem, Spanned, Updat
 
 /// Where the maintenance window's script goes.
 pub const WINDOW_SCRIPT: &str = "/opt/bin/update-window.sh";
+
+/// Where the window's script notes, before `locksmithctl reboot`, that this node takes the
+/// reboot lock for the reboot (for the release at the next boot).
+pub const WINDOW_HELD: &str = "/var/lib/update-window/lock-held";
 
 /// Default upper bound of the random delay, in seconds.
 pub const DEFAULT_RANDOM_DELAY: i64 = 3600;
@@ -96,11 +101,64 @@ fn window(config: &CloudConfig) -> Option<(&Spanned<MaintenanceWindow>, String, 
     Some((w, calendar, delay))
 }
 
+/// Whether the maintenance window is the kindling agent's own window check (no timer, no
+/// script): the agent keeps the node updated.
+fn window_in_agent(config: &CloudConfig) -> bool {
+    window(config).is_some() && config.update().is_some_and(|u| u.value.kindling_agent())
+}
+
+/// The maintenance window's length in whole seconds, rounded up: `length:` when it is a
+/// finite time span above zero (the checker reports the others), else an hour.
+#[must_use]
+pub fn window_length_secs(w: &MaintenanceWindow) -> i64 {
+    text(w.length.as_ref())
+        .and_then(|l| crate::units::values::timespan_usec(l).ok().flatten())
+        .filter(|usec| *usec > 0)
+        .and_then(|usec| i64::try_from(usec.div_ceil(1_000_000)).ok())
+        .unwrap_or(crate::reboot::DEFAULT_MAINTENANCE_LENGTH_SECS)
+}
+
+/// The strategy the agent reboots by inside its maintenance window: the config's, unless it
+/// is missing or `off` (which would never reboot); then `best-effort`, the recipe's way
+/// (the lock when etcd runs on the node, else a random delay).
+fn window_strategy(update: &Update) -> String {
+    text(update.reboot_strategy.as_ref())
+        .filter(|s| *s != "off")
+        .unwrap_or("best-effort")
+        .to_string()
+}
+
+/// update.conf's keys for a maintenance window the agent checks itself.
+fn window_settings(config: &CloudConfig, update: &Update) -> Vec<(&'static str, String)> {
+    let Some((w, calendar, delay)) = window(config) else {
+        return Vec::new();
+    };
+    vec![
+        ("REBOOT_STRATEGY", window_strategy(update)),
+        (crate::reboot::MAINTENANCE_WINDOW_VAR, calendar),
+        (
+            crate::reboot::MAINTENANCE_LENGTH_VAR,
+            window_length_secs(&w.value).to_string(),
+        ),
+        (super::agent::REBOOT_RANDOM_DELAY_KEY, delay.to_string()),
+    ]
+}
+
 /// The maintenance window's service unit.
 #[must_use]
 pub fn window_service() -> String {
     format!(
         "[Unit]\nDescription=Reboot into a staged update inside the maintenance window\nConditionPathExists={WINDOW_SCRIPT}\n\n[Service]\nType=oneshot\nExecStart={WINDOW_SCRIPT}\n"
+    )
+}
+
+/// The unit that gives back, at boot, a reboot slot the window's script took: locksmith's
+/// `locksmithctl reboot` never does (coreos/bugs#1219). Not a oneshot, so a lock that cannot
+/// be reached does not hold up the boot while the script retries.
+#[must_use]
+pub fn window_release_service() -> String {
+    format!(
+        "[Unit]\nDescription=Give back the reboot lock the maintenance window took before the reboot\nConditionPathExists={WINDOW_SCRIPT}\nConditionPathExists={WINDOW_HELD}\nWants=network-online.target\nAfter=network-online.target etcd-member.service etcd2.service etcd.service\n\n[Service]\nExecStart={WINDOW_SCRIPT} release\n\n[Install]\nWantedBy=multi-user.target\n"
     )
 }
 
@@ -112,31 +170,40 @@ pub fn window_timer(calendar: &str) -> String {
     )
 }
 
-/// The maintenance window's script: reboot only when an update is staged, through the
-/// reboot lock when etcd runs on the node, else after a random delay. With the kindling
-/// agent, its own status and lock commands stand in for `update_engine_client` and
-/// `locksmithctl` (whose daemons are masked), by absolute path: `/opt/bin` is not on
-/// systemd's `PATH`.
+/// The maintenance window's script, for a node that keeps update_engine: reboot only when
+/// an update is staged, through the reboot lock when etcd runs on the node, else after a
+/// random delay. (With the kindling agent there is no script: the agent checks the window
+/// itself, waits for the lock inside it and gives the slot back after the next boot.)
 #[must_use]
-pub fn window_script(random_delay: i64, kindling_agent: bool) -> String {
-    let (status, reboot) = if kindling_agent {
-        (
-            format!("{} agent status", super::AGENT_BINARY),
-            format!("{} lock reboot", super::AGENT_BINARY),
-        )
-    } else {
-        (
-            "update_engine_client -status".to_string(),
-            "locksmithctl reboot".to_string(),
-        )
-    };
+pub fn window_script(random_delay: i64) -> String {
     let mut s = format!(
-        "#!/bin/bash\n\
-# Reboot into a staged update, inside the maintenance window.\n\
-# Through the cluster reboot lock when etcd runs here, else after a random\n\
-# delay so that nodes do not all reboot at once.\n\
-if ! {status} 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then\n    exit 0\nfi\n\
-if systemctl is-active --quiet etcd-member etcd2 etcd; then\n    exec {reboot}\nfi\n",
+        r#"#!/bin/bash
+# Reboot into a staged update, inside the maintenance window.
+# Through the cluster reboot lock when etcd runs here, else after a random
+# delay so that nodes do not all reboot at once.
+# With "release" (update-window-release.service, at boot): give back the
+# lock taken for the reboot (locksmithctl reboot never does), retrying while
+# etcd cannot be reached.
+held="${{UPDATE_WINDOW_HELD:-{WINDOW_HELD}}}"
+if [ "$1" = release ]; then
+    [ -e "$held" ] || exit 0
+    wait=5
+    until out=$(locksmithctl unlock 2>&1) || [[ $out == *"holder does not exist"* ]]; do
+        echo "cannot give the reboot lock back yet: $out; retrying in ${{wait}}s" >&2
+        sleep "$wait"
+        wait=$((wait * 2 > 300 ? 300 : wait * 2))
+    done
+    rm -f "$held"
+    exit 0
+fi
+if ! update_engine_client -status 2>/dev/null | grep -q 'CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT'; then
+    exit 0
+fi
+if systemctl is-active --quiet etcd-member etcd2 etcd; then
+    mkdir -p "${{held%/*}}" && touch "$held" && sync
+    exec locksmithctl reboot
+fi
+"#
     );
     if random_delay > 0 {
         s.push_str(&format!("sleep \"$(shuf -i 0-{random_delay} -n 1)\"\n"));
@@ -182,12 +249,11 @@ pub fn files(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
             b.file(key);
         }
     }
-    // The maintenance window's script.
-    if let Some((w, _, delay)) = window(config) {
-        let agent = config.update().is_some_and(|u| u.value.kindling_agent());
+    // The maintenance window's script (the kindling agent checks the window itself).
+    if let Some((w, _, delay)) = window(config).filter(|_| !window_in_agent(config)) {
         b.file(generated_file(
             WINDOW_SCRIPT,
-            window_script(delay, agent),
+            window_script(delay),
             0o755,
             Effect::InService,
             w.key_span,
@@ -231,7 +297,9 @@ fn update_conf(config: &CloudConfig, options: &PlanOptions, b: &mut Builder) {
     if let Some(g) = text(u.group.as_ref()) {
         settings.push(("GROUP", g.to_string()));
     }
-    if window(config).is_some() {
+    if window_in_agent(config) {
+        settings.extend(window_settings(config, u));
+    } else if window(config).is_some() {
         settings.push(("REBOOT_STRATEGY", "off".to_string()));
     } else if let Some(s) = text(u.reboot_strategy.as_ref()) {
         settings.push(("REBOOT_STRATEGY", s.to_string()));
@@ -363,7 +431,7 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
     }
     if let Some(update) = update {
         update_units(update, &reboots, &mut out);
-        if let Some((w, calendar, _)) = window(config) {
+        if let Some((w, calendar, _)) = window(config).filter(|_| !window_in_agent(config)) {
             window_units(w.key_span, &calendar, &mut out);
         }
     }
@@ -420,13 +488,26 @@ fn update_units(update: &Spanned<Update>, reboots: &Reboots, out: &mut Vec<UnitS
     }
 }
 
-/// The maintenance window's service and its timer (started now).
+/// The maintenance window's service and its timer (started now), and the service that
+/// gives the lock back at boot.
 fn window_units(span: Span, calendar: &str, out: &mut Vec<UnitSpec>) {
     let origin = "coreos.update.maintenance-window";
     out.push(UnitSpec {
         name: "update-window.service".into(),
         content: Some(window_service()),
         runtime: true,
+        span,
+        origin: origin.into(),
+        ..UnitSpec::default()
+    });
+    out.push(UnitSpec {
+        name: "update-window-release.service".into(),
+        content: Some(window_release_service()),
+        runtime: true,
+        enable: true,
+        // Started now too: it does nothing unless a slot was taken, and it makes the
+        // change take effect without a reboot.
+        command: Some("start".into()),
         span,
         origin: origin.into(),
         ..UnitSpec::default()

@@ -24,5 +24,8 @@ mod zone;
 pub use error::WindowError;
 pub use go_duration::{GoDurationError, parse_go_duration};
 pub use periodic::is_weekly;
-pub use window::{LENGTH_VARS, START_VARS, Window};
+pub use window::{
+    DEFAULT_MAINTENANCE_LENGTH_SECS, LENGTH_VARS, MAINTENANCE_LENGTH_VAR, MAINTENANCE_WINDOW_VAR,
+    START_VARS, Window,
+};
 pub use zone::node_zone;

@@ -34,7 +34,46 @@ pub const START_VARS: [&str; 2] = ["LOCKSMITHD_REBOOT_WINDOW_START", "REBOOT_WIN
 /// See [`START_VARS`].
 pub const LENGTH_VARS: [&str; 2] = ["LOCKSMITHD_REBOOT_WINDOW_LENGTH", "REBOOT_WINDOW_LENGTH"];
 
+/// update.conf: the maintenance window's systemd calendar expression (kindling's
+/// `maintenance-window: calendar:`), read by the agent and the reboot manager.
+pub const MAINTENANCE_WINDOW_VAR: &str = "KINDLING_MAINTENANCE_WINDOW";
+/// update.conf: how long the maintenance window stays open after each elapse, in whole
+/// seconds ([`DEFAULT_MAINTENANCE_LENGTH_SECS`] when unset).
+pub const MAINTENANCE_LENGTH_VAR: &str = "KINDLING_MAINTENANCE_WINDOW_LENGTH";
+/// The maintenance window's length when none is given: one hour.
+pub const DEFAULT_MAINTENANCE_LENGTH_SECS: i64 = 3600;
+
 impl Window {
+    /// The node's reboot window from its settings (update.conf, locksmithd's environment):
+    /// the maintenance window ([`MAINTENANCE_WINDOW_VAR`], open for
+    /// [`MAINTENANCE_LENGTH_VAR`] seconds after each elapse) when set, else locksmith's
+    /// ([`Window::from_env`]). `Ok(None)`: no window, reboots may happen at any time. The one
+    /// window check the agent and the reboot manager share.
+    ///
+    /// # Errors
+    /// When a value is bad (a calendar systemd refuses, a length that is not whole seconds
+    /// above zero, locksmith's pair half set).
+    pub fn from_settings(
+        get: impl Fn(&str) -> Option<String>,
+        zone: TimeZone,
+    ) -> Result<Option<Window>, WindowError> {
+        let Some(calendar) = get(MAINTENANCE_WINDOW_VAR).filter(|v| !v.trim().is_empty()) else {
+            return Window::from_env(get, zone);
+        };
+        let length = match get(MAINTENANCE_LENGTH_VAR).filter(|v| !v.trim().is_empty()) {
+            None => DEFAULT_MAINTENANCE_LENGTH_SECS,
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(secs) if secs > 0 => secs,
+                _ => {
+                    return Err(WindowError(format!(
+                        "{MAINTENANCE_LENGTH_VAR}={text:?} is not a number of seconds above 0"
+                    )));
+                }
+            },
+        };
+        Window::calendar(calendar.trim(), SignedDuration::from_secs(length), zone).map(Some)
+    }
+
     /// locksmith's window: `start` is `HH:MM` (daily) or `Day HH:MM` (weekly; `sun`..`sat`
     /// in any case), `length` a Go duration (`1h30m`), shorter than the period.
     ///

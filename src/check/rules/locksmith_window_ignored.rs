@@ -16,13 +16,19 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         .filter(|s| matches!(s.value.as_str(), "reboot" | "off"))
         .map(|s| (s.value.as_str(), s.span))
         .or_else(|| {
-            // The maintenance window sets REBOOT_STRATEGY=off and masks locksmithd.
+            // The maintenance window sets REBOOT_STRATEGY=off and masks locksmithd; with the
+            // kindling agent it is the agent's window instead of locksmith's.
             let update = cx.config.update()?;
+            let label = if update.value.kindling_agent() {
+                "set by maintenance-window (its calendar is the agent's window)"
+            } else {
+                "off (maintenance-window)"
+            };
             update
                 .value
                 .maintenance_window
                 .as_ref()
-                .map(|w| ("off (maintenance-window)", w.key_span))
+                .map(|w| (label, w.key_span))
         })
     else {
         return;
