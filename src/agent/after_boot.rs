@@ -170,7 +170,7 @@ impl Agent {
 
     /// The health check, run on a blocking thread: it may take minutes, and the runtime
     /// (one thread) meanwhile keeps a re-attached reboot lock's lease alive.
-    async fn health(&mut self) -> Verdict {
+    pub(super) async fn health(&mut self) -> Verdict {
         let timeout = self.options.health_timeout;
         let settings = self.settings.health.clone();
         let root = self.root.path().to_path_buf();

@@ -14,7 +14,9 @@
 //! The files, from the ground up: `state` (the states and the record), `record_file`,
 //! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
 //! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `run`
-//! (the daemon's loop) and `on_demand` (what a command asks of the agent).
+//! (the daemon's loop) and `on_demand` (what a command asks of the agent); the reboot
+//! manager for nodes that keep update_engine (`reboot_manager`, with locksmithd's
+//! configuration read by `locksmithd_env`).
 
 pub mod after_boot;
 pub mod check;
@@ -23,8 +25,10 @@ pub mod driver;
 pub mod error;
 pub mod install;
 pub mod lock_hold;
+pub mod locksmithd_env;
 pub mod on_demand;
 pub mod reboot;
+pub mod reboot_manager;
 pub mod record_file;
 pub mod run;
 pub mod schedule;

@@ -176,15 +176,31 @@ impl Agent {
         &mut self,
         wait_limit: Option<Duration>,
     ) -> Result<Step, Error> {
+        if let Some(step) = self.ready_to_reboot(wait_limit).await? {
+            return Ok(step);
+        }
+        self.reboot_now().map(Step::Rebooted)
+    }
+
+    /// Everything before the reboot itself: the strategy, the fleet's release gate, the
+    /// window and the lock (held, recorded), logged-in users warned. `None`: reboot now;
+    /// `Some(step)`: not now, and why. The reboot manager reboots through logind after it.
+    ///
+    /// # Errors
+    /// As [`Agent::reboot_by_strategy`].
+    pub(super) async fn ready_to_reboot(
+        &mut self,
+        wait_limit: Option<Duration>,
+    ) -> Result<Option<Step>, Error> {
         if self.record.status() != Status::UpdatedNeedReboot
             && self.record.memory.config_reboot.is_none()
         {
-            return Ok(Step::Stay("nothing staged".into()));
+            return Ok(Some(Step::Stay("nothing staged".into())));
         }
         if self.settings.strategy == Strategy::Off {
-            return Ok(Step::Stay(
+            return Ok(Some(Step::Stay(
                 "REBOOT_STRATEGY=off: staying on the running release until someone reboots".into(),
-            ));
+            )));
         }
         let keys = self.reboot_keys();
         let window = self.window(&keys)?;
@@ -196,17 +212,17 @@ impl Agent {
         };
         // 0. A fleet's release rollout admits this node before its window and lock.
         if let Some(waiting) = self.release_gate(&keys, waits.give_up).await? {
-            return Ok(Step::Waiting(waiting));
+            return Ok(Some(Step::Waiting(waiting)));
         }
         // A lock that cannot be set up is not a reason to reboot without it.
         let backend = match &lock {
             Some(config) => match crate::lock::connect(config).await {
                 Ok(b) => Some(b),
                 Err(e) => {
-                    return Ok(Step::Waiting(format!(
+                    return Ok(Some(Step::Waiting(format!(
                         "cannot reach the reboot lock ({}): {e}",
                         config.endpoints.join(",")
-                    )));
+                    ))));
                 }
             },
             None => None,
@@ -215,10 +231,10 @@ impl Agent {
             .window_and_lock(window.as_ref(), backend.as_deref(), waits)
             .await?
         {
-            return Ok(Step::Waiting(waiting));
+            return Ok(Some(Step::Waiting(waiting)));
         }
         self.warn_users().await;
-        self.reboot_now().map(Step::Rebooted)
+        Ok(None)
     }
 
     /// Wait for the window, then for the lock (held across the reboot, recorded), until

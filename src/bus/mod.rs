@@ -8,15 +8,20 @@
 //! strategies; those live above it and hand it plain values.
 //!
 //! Files: `names` (bus names, paths, interfaces, status strings), `connect` (which bus:
-//! a flag, `DBUS_SYSTEM_BUS_ADDRESS`, the system bus only on a real node), `error`. This
-//! file only hands their names on.
+//! a flag, `DBUS_SYSTEM_BUS_ADDRESS`, the system bus only on a real node), `error`; the
+//! clients `update1` (`GetStatus`, the `StatusUpdate` stream read leniently) and `login1`
+//! (`Reboot(false)`). This file only hands their names on.
 
 mod connect;
 mod error;
+mod login1;
 mod names;
+mod update1;
 
 pub use connect::{Choice, connect};
 pub use error::BusError;
+pub use login1::reboot;
+pub use update1::{Heard, StatusUpdates, get_status, is_missing_service, read_signal};
 
 pub use names::{
     LOGIN1_INTERFACE, LOGIN1_NAME, LOGIN1_PATH, STATUS_SIGNAL, Status, UPDATE1_INTERFACE,

@@ -35,6 +35,7 @@ mod lock;
 mod node_plan;
 pub mod package_files;
 mod payload;
+mod reboot_manager;
 pub mod reference;
 mod render;
 mod shared;
