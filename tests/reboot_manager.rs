@@ -257,3 +257,51 @@ fn strategy_off_exits_before_the_bus_and_a_lone_window_key_is_refused() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("REBOOT_WINDOW_LENGTH is not"), "{stderr}");
 }
+
+#[test]
+fn agent_reboot_manager_compiles_to_locksmithd_masked_and_the_manager_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let example = crate::support::common::root().join("examples/reboot-manager.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["compile", "--out"])
+        .arg(&tree)
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let unit =
+        std::fs::read_to_string(tree.join("etc/systemd/system/kindling-reboot-manager.service"))
+            .unwrap();
+    assert!(
+        unit.contains("ExecStart=/opt/bin/kindling agent reboot-manager\n"),
+        "{unit}"
+    );
+    assert_eq!(
+        std::fs::read_link(tree.join("etc/systemd/system/locksmithd.service")).unwrap(),
+        Path::new("/dev/null")
+    );
+    // update-engine keeps updating: never masked.
+    assert!(
+        !tree
+            .join("etc/systemd/system/update-engine.service")
+            .exists()
+    );
+    let manifest = std::fs::read_to_string(tree.join("kindling-plan.json")).unwrap();
+    assert!(
+        manifest.contains("\"unit\": \"kindling-reboot-manager.service\""),
+        "{manifest}"
+    );
+    // validate says what the choice does.
+    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["validate", "--format", "json"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("kindling::update::reboot-manager") && text.contains("replaces locksmithd"),
+        "{text}"
+    );
+}

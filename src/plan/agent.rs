@@ -21,6 +21,9 @@ pub const AGENT_BINARY: &str = "/opt/bin/kindling";
 /// The agent's unit.
 pub const AGENT_UNIT: &str = "kindling-agent.service";
 
+/// The reboot manager's unit (`agent: reboot-manager`: locksmithd's replacement).
+pub const REBOOT_MANAGER_UNIT: &str = "kindling-reboot-manager.service";
+
 /// Where the agent's trusted minisign public keys are, one `<KEY ID>.pub` file each.
 pub const TRUSTED_KEYS_DIR: &str = "/etc/kindling/trusted-keys";
 
@@ -91,6 +94,63 @@ RestartSec=30\n\
 [Install]\n\
 WantedBy=multi-user.target\n"
     )
+}
+
+/// The reboot manager's unit file for a binary at `bin`. Like locksmithd's unit it loads
+/// update.conf as `EnvironmentFile=`s (so an `Environment=` drop-in or the files give it
+/// locksmithd's variables as they gave locksmithd), it waits for update-engine and the bus,
+/// and it does not run on an image marked not to update.
+#[must_use]
+pub fn reboot_manager_unit_text_for(bin: &str) -> String {
+    format!(
+        "[Unit]\n\
+Description=kindling reboot manager (reboots by strategy when update-engine staged an update)\n\
+Requires=dbus.socket\n\
+After=dbus.socket update-engine.service network-online.target\n\
+Wants=network-online.target\n\
+ConditionPathExists=!/usr/.noupdate\n\
+\n\
+[Service]\n\
+EnvironmentFile=-/usr/share/coreos/update.conf\n\
+EnvironmentFile=-/etc/coreos/update.conf\n\
+ExecStart={bin} agent reboot-manager\n\
+Restart=on-failure\n\
+RestartSec=30\n\
+\n\
+[Install]\n\
+WantedBy=multi-user.target\n"
+    )
+}
+
+/// The units of `agent: reboot-manager`: locksmithd masked (persistently: two reboot
+/// managers must never race for one node's reboot) and stopped, the reboot manager's unit
+/// written, enabled and restarted; update-engine is left as it is.
+#[must_use]
+pub fn reboot_manager_units(update: &Spanned<Update>) -> Vec<UnitSpec> {
+    let span = update
+        .value
+        .agent
+        .as_ref()
+        .map_or(update.key_span, |a| a.span);
+    vec![
+        UnitSpec {
+            name: "locksmithd.service".to_string(),
+            mask: true,
+            command: Some("stop".into()),
+            span,
+            origin: ORIGIN.into(),
+            ..UnitSpec::default()
+        },
+        UnitSpec {
+            name: REBOOT_MANAGER_UNIT.into(),
+            content: Some(reboot_manager_unit_text_for(AGENT_BINARY)),
+            enable: true,
+            command: Some("restart".into()),
+            span,
+            origin: ORIGIN.into(),
+            ..UnitSpec::default()
+        },
+    ]
 }
 
 /// The agent's settings as update.conf keys, for the keys the config sets (valid values
