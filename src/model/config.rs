@@ -80,7 +80,7 @@ section! {
         /// masked and kindling's reboot manager (`kindling-reboot-manager.service`) in its
         /// place.
         #[schemars(extend("examples" = ["update-engine", "kindling", "reboot-manager"]))]
-        @valid(values::UPDATE_AGENT) @extension("the kindling agent instead of update-engine, not in coreos-cloudinit")
+        @valid(values::UPDATE_AGENT) @extension("the kindling agent instead of update-engine (`kindling`), or kindling's reboot manager instead of locksmithd (`reboot-manager`), not in coreos-cloudinit")
         agent: String,
         /// minisign public keys the kindling agent trusts for update payloads, each the
         /// two lines of a `.pub` file or its base64 line alone; written to
