@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::agent::utc_clock;
 use crate::support::bus_standins::{Bus, Logind, UpdateEngine, status};
 use crate::support::lock::{Etcd, kindling, wait_until};
 use crate::support::process::Guard;
@@ -75,16 +76,6 @@ fn wait_for_line(log: &Path, needle: &str) {
         || log_text(log).contains(needle),
     );
     let _ = log;
-}
-
-/// `HH:MM` in UTC, `hours` from now (the simulated root has no /etc/localtime: UTC).
-fn utc_clock(hours: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let minute_of_day = (now + hours * 3600).rem_euclid(86_400) / 60;
-    format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
 }
 
 #[test]
@@ -304,4 +295,49 @@ fn agent_reboot_manager_compiles_to_locksmithd_masked_and_the_manager_enabled() 
         text.contains("kindling::update::reboot-manager") && text.contains("replaces locksmithd"),
         "{text}"
     );
+}
+
+#[test]
+fn an_unhealthy_boot_keeps_the_slot_until_a_healthy_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start();
+    let conf = format!(
+        "REBOOT_STRATEGY=etcd-lock\nLOCKSMITHD_ENDPOINT={}\nKINDLING_HEALTH_COMMAND=test -e \"$KINDLING_ROOT/healthy\"\n",
+        etcd.url
+    );
+    let root = node_root(dir.path(), &conf);
+    std::fs::write(root.join("healthy"), "").unwrap();
+    let bus = Bus::start(dir.path());
+    // update_engine staged a release before the reboot manager started.
+    let engine = UpdateEngine::start(&bus, status(NEED_REBOOT, "3100.0.0"));
+    let logind = Logind::start(&bus);
+    let log = dir.path().join("manager.log");
+    let mut manager = spawn(&root, &bus, &log, &[]);
+    wait_for_line(&log, "reboot sent; waiting for the reboot");
+    assert_eq!(logind.reboots(), vec![false]);
+    manager.terminate();
+
+    // The next boot is not healthy: the slot stays held, nothing else happens.
+    std::fs::remove_file(root.join("healthy")).unwrap();
+    boot(&root, 2, "3100.0.0");
+    *engine.status.lock().unwrap() = status("UPDATE_STATUS_IDLE", "0.0.0");
+    let log2 = dir.path().join("manager2.log");
+    let mut manager = spawn(&root, &bus, &log2, &[]);
+    wait_for_line(&log2, "this boot is not healthy");
+    wait_for_line(&log2, "starting: update_engine says UPDATE_STATUS_IDLE");
+    let sem = etcd.v2_value(SEM).unwrap();
+    assert!(sem.contains("5eb00c0ffee"), "the slot stays held: {sem}");
+    manager.terminate();
+
+    // Healthy at the next start: the slot is given back.
+    std::fs::write(root.join("healthy"), "").unwrap();
+    let log3 = dir.path().join("manager3.log");
+    let _manager = spawn(&root, &bus, &log3, &[]);
+    wait_for_line(&log3, "gave the reboot slot back");
+    let sem = etcd.v2_value(SEM).unwrap();
+    assert!(
+        sem.contains("\"semaphore\":1") && !sem.contains("5eb00c0ffee"),
+        "the slot is back: {sem}"
+    );
+    assert_eq!(logind.reboots().len(), 1);
 }

@@ -77,48 +77,36 @@ pub fn unit_text() -> String {
 /// `/usr/bin/kindling`).
 #[must_use]
 pub fn unit_text_for(bin: &str) -> String {
-    // Restart and the condition follow update-engine.service: a failed agent comes back
-    // after a pause, and an image marked not to update (/usr/.noupdate) is left alone.
-    format!(
-        "[Unit]\n\
-Description=kindling update agent (check, download, verify, install, reboot by strategy)\n\
-Wants=network-online.target\n\
-After=network-online.target\n\
-ConditionPathExists=!/usr/.noupdate\n\
-\n\
-[Service]\n\
-ExecStart={bin} agent run\n\
-Restart=on-failure\n\
-RestartSec=30\n\
-\n\
-[Install]\n\
-WantedBy=multi-user.target\n"
+    service_unit(
+        "kindling update agent (check, download, verify, install, reboot by strategy)",
+        "Wants=network-online.target\nAfter=network-online.target\n",
+        "",
+        &format!("{bin} agent run"),
     )
 }
 
-/// The reboot manager's unit file for a binary at `bin`. Like locksmithd's unit it loads
-/// update.conf as `EnvironmentFile=`s (so an `Environment=` drop-in or the files give it
-/// locksmithd's variables as they gave locksmithd), it waits for update-engine and the bus,
-/// and it does not run on an image marked not to update.
+/// The reboot manager's unit file for a binary at `bin`. As locksmithd's unit, it loads
+/// update.conf as `EnvironmentFile=`s (the reboot manager reads the files itself too; the
+/// environment wins over them, as it did for locksmithd); it starts after the bus and
+/// update-engine.
 #[must_use]
 pub fn reboot_manager_unit_text_for(bin: &str) -> String {
+    service_unit(
+        "kindling reboot manager (reboots by strategy when update-engine staged an update)",
+        "Requires=dbus.socket\nAfter=dbus.socket update-engine.service network-online.target\nWants=network-online.target\n",
+        "EnvironmentFile=-/usr/share/coreos/update.conf\nEnvironmentFile=-/etc/coreos/update.conf\n",
+        &format!("{bin} agent reboot-manager"),
+    )
+}
+
+/// A kindling service: `unit` and `service` lines added to its sections. Restart and the
+/// condition follow update-engine.service: a failed service comes back after a pause, and
+/// an image marked not to update (/usr/.noupdate) is left alone.
+fn service_unit(description: &str, unit: &str, service: &str, exec: &str) -> String {
     format!(
-        "[Unit]\n\
-Description=kindling reboot manager (reboots by strategy when update-engine staged an update)\n\
-Requires=dbus.socket\n\
-After=dbus.socket update-engine.service network-online.target\n\
-Wants=network-online.target\n\
-ConditionPathExists=!/usr/.noupdate\n\
-\n\
-[Service]\n\
-EnvironmentFile=-/usr/share/coreos/update.conf\n\
-EnvironmentFile=-/etc/coreos/update.conf\n\
-ExecStart={bin} agent reboot-manager\n\
-Restart=on-failure\n\
-RestartSec=30\n\
-\n\
-[Install]\n\
-WantedBy=multi-user.target\n"
+        "[Unit]\nDescription={description}\n{unit}ConditionPathExists=!/usr/.noupdate\n\n\
+[Service]\n{service}ExecStart={exec}\nRestart=on-failure\nRestartSec=30\n\n\
+[Install]\nWantedBy=multi-user.target\n"
     )
 }
 
