@@ -114,7 +114,13 @@ pub fn read_signal(message: &zbus::Message) -> Heard {
 /// The first five arguments of a body as a status, or why they are not one.
 fn read_body(message: &zbus::Message) -> Result<Status, String> {
     let body = message.body();
-    let signature = body.signature().to_string();
+    // zbus shows a body of several arguments as one structure, `(xds)`: shown as on the
+    // wire, `xds`.
+    let whole = body.signature().to_string();
+    let signature = match whole.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
+        Some(inner) if inner.len() > 1 => inner.to_string(),
+        _ => whole,
+    };
     if signature.is_empty() {
         return Err("no arguments (a status has five: x d s s x)".into());
     }

@@ -4,8 +4,8 @@
 //! command lines), and one harness per part of the system, each a builder a test starts and
 //! that stops whatever it started when it is dropped: a simulated node, a published
 //! `Release` and the update servers (`agent`), an etcd (`lock`), a fleet of agents (`fleet`),
-//! a private D-Bus with update_engine's and logind's
-//! stand-ins (`bus_standins`), the metadata-service emulator (`datasource`), the fault-injecting payload server with its
+//! a private D-Bus with update_engine's and logind's stand-ins (`bus_standins`), the
+//! metadata-service emulator (`datasource`), the fault-injecting payload server with its
 //! `Behaviour` builder (`payload`), the Omaha peers (`omaha`) and insta snapshots (`insta`).
 
 pub mod agent;
