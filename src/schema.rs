@@ -82,7 +82,10 @@ fn reference_sections() -> [(&'static SectionInfo, &'static str); 15] {
 the kindling agent's `KINDLING_*` keys, which update_engine ignores; time spans are written \
 in whole seconds). `agent: kindling` writes and enables `kindling-agent.service` and masks \
 update-engine and locksmithd; `signing-keys` become `/etc/kindling/trusted-keys/<KEY ID>.pub`. \
-See [Compiling a config](compile.md#the-kindling-agent).",
+See [Compiling a config](compile.md#the-kindling-agent). `agent: reboot-manager` keeps \
+update-engine, masks locksmithd and writes and enables `kindling-reboot-manager.service` \
+(`kindling agent reboot-manager`, which reads locksmithd's settings unchanged); see \
+[The reboot manager](reboot-manager.md).",
         ),
         (
             &MaintenanceWindow::INFO,

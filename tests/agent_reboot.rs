@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::agent::{Node, Out, Release, Server, run, update_conf};
+use crate::support::agent::{Node, Out, Release, Server, run, update_conf, utc_clock};
 use crate::support::lock::{Etcd, wait_until};
 
 /// The real locksmithctl against `etcd` (the v2 semaphore).
@@ -161,16 +161,6 @@ fn a_full_semaphore_means_no_reboot_until_a_slot_is_free() {
             .stdout
             .contains(&node.machine_id())
     );
-}
-
-/// `HH:MM` in UTC, `hours` from now (the simulated root has no /etc/localtime: UTC).
-fn utc_clock(hours: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let minute_of_day = (now + hours * 3600).rem_euclid(86_400) / 60;
-    format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
 }
 
 #[test]

@@ -36,6 +36,7 @@ mod multipart;
 mod omaha;
 mod package;
 mod payload;
+mod reboot_manager;
 mod reboot_window;
 mod slots;
 mod snapshots;

@@ -57,6 +57,9 @@ pub enum Error {
     /// beside another updater); other bus failures are logged, never fatal.
     #[error(transparent)]
     Bus(#[from] crate::bus::BusError),
+    /// The reboot manager's bus or update_engine.
+    #[error(transparent)]
+    RebootManager(Box<ManagerError>),
     /// Another agent holds the root.
     #[error("another kindling agent is working on {}", root.display())]
     Busy {
@@ -182,4 +185,33 @@ pub enum LeaseTtlError {
         /// Why it is not one.
         reason: crate::units::values::TimespanError,
     },
+}
+
+/// What the reboot manager fails with, besides the agent's own failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The bus cannot be used.
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
+    /// Nobody owns `com.coreos.update1` after the wait.
+    #[error(
+        "update_engine is not on {bus} (waited {waited}s for com.coreos.update1): {source}; is update-engine.service running?"
+    )]
+    NoUpdateEngine {
+        /// The bus.
+        bus: String,
+        /// Seconds waited.
+        waited: u64,
+        /// The last answer.
+        source: crate::bus::BusError,
+    },
+    /// The bus connection ended.
+    #[error("the connection to {0} closed")]
+    Closed(String),
+}
+
+impl From<ManagerError> for Error {
+    fn from(e: ManagerError) -> Error {
+        Error::RebootManager(Box::new(e))
+    }
 }

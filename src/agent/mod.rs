@@ -15,7 +15,8 @@
 //! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
 //! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `on_bus`
 //! (update_engine's D-Bus interface, served from the record), `run` (the daemon's loop) and
-//! `on_demand` (what a command asks of the agent).
+//! `on_demand` (what a command asks of the agent); the reboot manager for nodes that keep
+//! update_engine (`reboot_manager`, with locksmithd's configuration read by `locksmithd_env`).
 
 pub mod after_boot;
 pub mod check;
@@ -24,9 +25,11 @@ pub mod driver;
 pub mod error;
 pub mod install;
 pub mod lock_hold;
+pub mod locksmithd_env;
 pub mod on_bus;
 pub mod on_demand;
 pub mod reboot;
+pub mod reboot_manager;
 pub mod record_file;
 pub mod run;
 pub mod schedule;

@@ -27,4 +27,7 @@ pub enum BusError {
         #[source]
         source: zbus::Error,
     },
+    /// A reply that is not of the shape the interface promises.
+    #[error("D-Bus {what}: {why}")]
+    Reply { what: String, why: String },
 }

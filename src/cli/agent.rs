@@ -1,4 +1,5 @@
-//! `kindling agent run|status|check|reset`: the on-node update agent. Thin: each command
+//! `kindling agent run|status|check|reset` (and `reboot-manager`, in its own file): the
+//! on-node update agent. Thin: each command
 //! parses, calls the agent (`crate::agent`) and says what it ended in. The agent's own
 //! failures are said the way the agent says its lines (`kindling agent: `), exit status 2.
 use std::io::IsTerminal;
@@ -83,6 +84,9 @@ pub enum AgentCommand {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Replace locksmithd on a node that keeps update_engine: reboot by strategy (window,
+    /// lock) when update_engine says a reboot is needed, through logind.
+    RebootManager(super::reboot_manager::RebootManagerArgs),
 }
 
 /// A current-thread tokio runtime for a command.
@@ -150,6 +154,7 @@ pub(super) fn run(args: &AgentArgs) -> Result<ExitCode, CliError> {
             eprintln!("kindling agent: {}", reset(node)?);
             Ok(ExitCode::SUCCESS)
         }
+        AgentCommand::RebootManager(args) => super::reboot_manager::run(args),
     }
 }
 

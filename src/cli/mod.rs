@@ -36,6 +36,7 @@ mod locksmithctl;
 mod node_plan;
 pub mod package_files;
 mod payload;
+mod reboot_manager;
 pub mod reference;
 mod render;
 mod shared;

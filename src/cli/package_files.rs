@@ -61,6 +61,11 @@ pub fn plan(bin: &str) -> std::io::Result<Plan> {
         Content::Bytes(crate::bus::POLICY.as_bytes().to_vec()),
         "agent",
     ));
+    files.push(file(
+        format!("{UNIT_DIR}/{}", crate::plan::agent::REBOOT_MANAGER_UNIT),
+        Content::Bytes(crate::plan::agent::reboot_manager_unit_text_for(bin).into_bytes()),
+        "reboot manager",
+    ));
     for (path, text) in crate::datasource::boot_units::files(bin) {
         let path = if let Some(name) = path.strip_prefix(crate::datasource::boot_units::UNIT_DIR) {
             format!("{UNIT_DIR}{name}")

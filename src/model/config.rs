@@ -74,11 +74,13 @@ section! {
         /// that reboots when an update is staged (through the reboot lock when etcd runs).
         @extension("the update-window recipe as one key, not in coreos-cloudinit")
         maintenance_window: MaintenanceWindow,
-        /// Which program keeps the node updated: `update-engine` (the default) or
+        /// Which program keeps the node updated: `update-engine` (the default);
         /// `kindling`, whose agent (`kindling-agent.service`) then replaces update-engine
-        /// and locksmithd (both masked).
-        #[schemars(extend("examples" = ["update-engine", "kindling"]))]
-        @valid(values::UPDATE_AGENT) @extension("the kindling agent instead of update-engine, not in coreos-cloudinit")
+        /// and locksmithd (both masked); or `reboot-manager`: update-engine kept, locksmithd
+        /// masked and kindling's reboot manager (`kindling-reboot-manager.service`) in its
+        /// place.
+        #[schemars(extend("examples" = ["update-engine", "kindling", "reboot-manager"]))]
+        @valid(values::UPDATE_AGENT) @extension("the kindling agent instead of update-engine (`kindling`), or kindling's reboot manager instead of locksmithd (`reboot-manager`), not in coreos-cloudinit")
         agent: String,
         /// minisign public keys the kindling agent trusts for update payloads, each the
         /// two lines of a `.pub` file or its base64 line alone; written to
@@ -320,6 +322,14 @@ impl Update {
         self.agent
             .as_ref()
             .is_some_and(|a| a.value == values::AGENT_KINDLING)
+    }
+
+    /// Whether update-engine stays and kindling's reboot manager replaces locksmithd.
+    #[must_use]
+    pub fn reboot_manager(&self) -> bool {
+        self.agent
+            .as_ref()
+            .is_some_and(|a| a.value == values::AGENT_REBOOT_MANAGER)
     }
 
     /// The `signing-keys` entries.

@@ -22,6 +22,11 @@ pub const AGENT_KINDLING: &str = "kindling";
 /// `coreos.update.agent` for the image's update_engine (the default).
 pub const AGENT_UPDATE_ENGINE: &str = "update-engine";
 
+/// `coreos.update.agent` for the image's update_engine with kindling's reboot manager in
+/// locksmithd's place (`kindling agent reboot-manager`; locksmith calls itself a "reboot
+/// manager", and the name says what is replaced: the reboots, not the updates).
+pub const AGENT_REBOOT_MANAGER: &str = "reboot-manager";
+
 /// A check on a string value's text (the `valid` regexes of coreos-cloudinit).
 #[derive(Debug)]
 pub struct ValueRule {
@@ -130,8 +135,8 @@ pub enum Invalid {
     /// A proxy address without a host.
     #[error("{text:?} has no host")]
     ProxyNoHost { text: String },
-    /// Neither [`AGENT_KINDLING`] nor [`AGENT_UPDATE_ENGINE`].
-    #[error("{text:?} is not an update agent ({kindling} or {engine}){hint}", kindling = AGENT_KINDLING, engine = AGENT_UPDATE_ENGINE)]
+    /// None of [`AGENT_KINDLING`], [`AGENT_UPDATE_ENGINE`], [`AGENT_REBOOT_MANAGER`].
+    #[error("{text:?} is not an update agent ({kindling}, {engine} or {manager}){hint}", kindling = AGENT_KINDLING, engine = AGENT_UPDATE_ENGINE, manager = AGENT_REBOOT_MANAGER)]
     UpdateAgent { text: String, hint: Hint },
     /// Not a systemd time span (why, in the time span reader's words).
     #[error("{why}")]
@@ -270,7 +275,7 @@ fn update_proxy(text: &str) -> Result<(), Invalid> {
 }
 
 fn update_agent(text: &str) -> Result<(), Invalid> {
-    if text == AGENT_KINDLING || text == AGENT_UPDATE_ENGINE {
+    if [AGENT_KINDLING, AGENT_UPDATE_ENGINE, AGENT_REBOOT_MANAGER].contains(&text) {
         return Ok(());
     }
     let lower = text.to_ascii_lowercase().replace('_', "-");
@@ -279,6 +284,9 @@ fn update_agent(text: &str) -> Result<(), Invalid> {
         Hint::DidYouMean(AGENT_KINDLING)
     } else if near(AGENT_UPDATE_ENGINE) || lower.contains("engine") {
         Hint::DidYouMean(AGENT_UPDATE_ENGINE)
+    } else if near(AGENT_REBOOT_MANAGER) || lower.contains("reboot") || lower.contains("locksmith")
+    {
+        Hint::DidYouMean(AGENT_REBOOT_MANAGER)
     } else {
         Hint::None
     };
@@ -487,13 +495,21 @@ mod tests {
 
     #[test]
     fn agents() {
-        sorts(update_agent, &["kindling", "update-engine"], &["Kindling"]);
+        sorts(
+            update_agent,
+            &["kindling", "update-engine", "reboot-manager"],
+            &["Kindling"],
+        );
         assert!(message(update_agent, "Kindling").contains("did you mean kindling"));
         assert!(message(update_agent, "update_engine").contains("did you mean update-engine"));
         assert!(message(update_agent, "kindlin").contains("did you mean kindling"));
         assert_eq!(
             message(update_agent, "locksmith"),
-            "\"locksmith\" is not an update agent (kindling or update-engine)"
+            "\"locksmith\" is not an update agent (kindling, update-engine or reboot-manager); did you mean reboot-manager?"
+        );
+        assert_eq!(
+            message(update_agent, "apt"),
+            "\"apt\" is not an update agent (kindling, update-engine or reboot-manager)"
         );
     }
 

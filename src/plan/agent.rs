@@ -21,6 +21,9 @@ pub const AGENT_BINARY: &str = "/opt/bin/kindling";
 /// The agent's unit.
 pub const AGENT_UNIT: &str = "kindling-agent.service";
 
+/// The reboot manager's unit (`agent: reboot-manager`: locksmithd's replacement).
+pub const REBOOT_MANAGER_UNIT: &str = "kindling-reboot-manager.service";
+
 /// Where the agent's trusted minisign public keys are, one `<KEY ID>.pub` file each.
 pub const TRUSTED_KEYS_DIR: &str = "/etc/kindling/trusted-keys";
 
@@ -78,23 +81,68 @@ pub fn unit_text() -> String {
 /// `/usr/bin/kindling`).
 #[must_use]
 pub fn unit_text_for(bin: &str) -> String {
-    // Restart and the condition follow update-engine.service: a failed agent comes back
-    // after a pause, and an image marked not to update (/usr/.noupdate) is left alone.
-    format!(
-        "[Unit]\n\
-Description=kindling update agent (check, download, verify, install, reboot by strategy)\n\
-Wants=network-online.target\n\
-After=network-online.target\n\
-ConditionPathExists=!/usr/.noupdate\n\
-\n\
-[Service]\n\
-ExecStart={bin} agent run\n\
-Restart=on-failure\n\
-RestartSec=30\n\
-\n\
-[Install]\n\
-WantedBy=multi-user.target\n"
+    service_unit(
+        "kindling update agent (check, download, verify, install, reboot by strategy)",
+        "Wants=network-online.target\nAfter=network-online.target\n",
+        "",
+        &format!("{bin} agent run"),
     )
+}
+
+/// The reboot manager's unit file for a binary at `bin`. As locksmithd's unit, it loads
+/// update.conf as `EnvironmentFile=`s (the reboot manager reads the files itself too; the
+/// environment wins over them, as it did for locksmithd); it starts after the bus and
+/// update-engine.
+#[must_use]
+pub fn reboot_manager_unit_text_for(bin: &str) -> String {
+    service_unit(
+        "kindling reboot manager (reboots by strategy when update-engine staged an update)",
+        "Requires=dbus.socket\nAfter=dbus.socket update-engine.service network-online.target\nWants=network-online.target\n",
+        "EnvironmentFile=-/usr/share/coreos/update.conf\nEnvironmentFile=-/etc/coreos/update.conf\n",
+        &format!("{bin} agent reboot-manager"),
+    )
+}
+
+/// A kindling service: `unit` and `service` lines added to its sections. Restart and the
+/// condition follow update-engine.service: a failed service comes back after a pause, and
+/// an image marked not to update (/usr/.noupdate) is left alone.
+fn service_unit(description: &str, unit: &str, service: &str, exec: &str) -> String {
+    format!(
+        "[Unit]\nDescription={description}\n{unit}ConditionPathExists=!/usr/.noupdate\n\n\
+[Service]\n{service}ExecStart={exec}\nRestart=on-failure\nRestartSec=30\n\n\
+[Install]\nWantedBy=multi-user.target\n"
+    )
+}
+
+/// The units of `agent: reboot-manager`: locksmithd masked (persistently: two reboot
+/// managers must never race for one node's reboot) and stopped, the reboot manager's unit
+/// written, enabled and restarted; update-engine is left as it is.
+#[must_use]
+pub fn reboot_manager_units(update: &Spanned<Update>) -> Vec<UnitSpec> {
+    let span = update
+        .value
+        .agent
+        .as_ref()
+        .map_or(update.key_span, |a| a.span);
+    vec![
+        UnitSpec {
+            name: "locksmithd.service".to_string(),
+            mask: true,
+            command: Some("stop".into()),
+            span,
+            origin: ORIGIN.into(),
+            ..UnitSpec::default()
+        },
+        UnitSpec {
+            name: REBOOT_MANAGER_UNIT.into(),
+            content: Some(reboot_manager_unit_text_for(AGENT_BINARY)),
+            enable: true,
+            command: Some("restart".into()),
+            span,
+            origin: ORIGIN.into(),
+            ..UnitSpec::default()
+        },
+    ]
 }
 
 /// The agent's settings as update.conf keys, for the keys the config sets (valid values

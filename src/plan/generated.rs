@@ -413,6 +413,7 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
         masked: window(config).is_some() || strategy == Some("off"),
         // The kindling agent replaces update-engine and locksmithd (both masked).
         agent: update.is_some_and(|u| u.value.kindling_agent()),
+        manager: update.is_some_and(|u| u.value.reboot_manager()),
         strategy: strategy.is_some(),
     };
     if let Some(s) = &c.locksmith
@@ -424,7 +425,7 @@ pub fn units(config: &CloudConfig) -> Vec<UnitSpec> {
             s.key_span,
             "coreos.locksmith",
         );
-        if !reboots.masked && !reboots.agent {
+        if !reboots.masked && !reboots.agent && !reboots.manager {
             unit.command = Some("restart".into());
         }
         out.push(unit);
@@ -444,6 +445,8 @@ struct Reboots {
     masked: bool,
     /// The kindling agent replaces update-engine and locksmithd.
     agent: bool,
+    /// kindling's reboot manager replaces locksmithd (update-engine stays).
+    manager: bool,
     /// The config names a reboot strategy.
     strategy: bool,
 }
@@ -471,7 +474,9 @@ fn update_units(update: &Spanned<Update>, reboots: &Reboots, out: &mut Vec<UnitS
         origin: "coreos.update".into(),
         ..UnitSpec::default()
     };
-    if reboots.masked {
+    if reboots.manager {
+        out.extend(super::agent::reboot_manager_units(update));
+    } else if reboots.masked {
         out.push(locksmithd("stop"));
     } else if reboots.strategy {
         out.push(locksmithd("restart"));

@@ -28,7 +28,7 @@ pub mod text;
 mod types;
 mod units;
 
-pub use agent::{AGENT_BINARY, AGENT_UNIT, TRUSTED_KEYS_DIR};
+pub use agent::{AGENT_BINARY, AGENT_UNIT, REBOOT_MANAGER_UNIT, TRUSTED_KEYS_DIR};
 pub use build::{GENERATED_PLACES, generated_files, plan};
 pub use types::{Action, ActionKind, Content, Effect, Plan, PlanOptions, PlannedFile, UserSpec};
 pub use units::is_network as is_network_unit;

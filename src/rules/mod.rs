@@ -75,6 +75,7 @@ pub mod update_insecure_server;
 pub mod update_maintenance_window;
 pub mod update_no_signing_keys;
 pub mod update_proxy;
+pub mod update_reboot_manager;
 pub mod update_reboot_strategy;
 pub mod update_signing_key;
 pub mod users_missing_name;
@@ -123,6 +124,7 @@ pub static ALL: &[&Rule] = &[
     &update_health_check::RULE,
     &update_check_timing::RULE,
     &update_agent_setting_ignored::RULE,
+    &update_reboot_manager::RULE,
     &locksmith_window_start::RULE,
     &locksmith_window_length::RULE,
     &locksmith_window_pair::RULE,

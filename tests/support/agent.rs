@@ -726,3 +726,13 @@ impl Node {
         }
     }
 }
+
+/// `HH:MM` in UTC, `hours` from now (the simulated root has no /etc/localtime: UTC).
+pub fn utc_clock(hours: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let minute_of_day = (now + hours * 3600).rem_euclid(86_400) / 60;
+    format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
+}

@@ -4,11 +4,13 @@
 //! command lines), and one harness per part of the system, each a builder a test starts and
 //! that stops whatever it started when it is dropped: a simulated node, a published
 //! `Release` and the update servers (`agent`), an etcd (`lock`), a private D-Bus with a
-//! logind stand-in (`dbus`), a fleet of agents (`fleet`),
-//! the metadata-service emulator (`datasource`), the fault-injecting payload server with its
+//! logind stand-in (`dbus`), a fleet of agents (`fleet`), update_engine's and logind's
+//! stand-ins for the reboot manager (`bus_standins`), the
+//! metadata-service emulator (`datasource`), the fault-injecting payload server with its
 //! `Behaviour` builder (`payload`), the Omaha peers (`omaha`) and insta snapshots (`insta`).
 
 pub mod agent;
+pub mod bus_standins;
 pub mod common;
 pub mod datasource;
 pub mod dbus;

@@ -33,6 +33,7 @@ pub mod update_health_check;
 pub mod update_insecure_server;
 pub mod update_maintenance_window;
 pub mod update_no_signing_keys;
+pub mod update_reboot_manager;
 pub mod update_signing_key;
 pub mod users_missing_name;
 pub mod write_files_duplicate_path;
@@ -60,6 +61,7 @@ pub static CHECKS: &[Check] = &[
     update_health_check::check,
     update_check_timing::check_interval,
     update_agent_setting_ignored::check,
+    update_reboot_manager::check,
     locksmith_window_pair::check,
     units_missing_name::check,
     units_duplicate_name::check,

@@ -6,19 +6,24 @@
 use super::shared::update_key;
 use crate::check::Context;
 use crate::diagnostic::Finding;
-use crate::model::values::AGENT_KINDLING;
-use crate::plan::AGENT_UNIT;
+use crate::model::values::{AGENT_KINDLING, AGENT_REBOOT_MANAGER};
+use crate::plan::{AGENT_UNIT, REBOOT_MANAGER_UNIT};
 use crate::rules::update_agent::RULE;
 
 /// Hand-written units that would replace the generated one.
 pub fn check_units(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some(agent) = update_key(cx, |u| u.agent.as_ref()).filter(|a| a.value == AGENT_KINDLING)
-    else {
+    let Some(agent) = update_key(cx, |u| u.agent.as_ref()) else {
         return;
     };
+    let generated = match agent.value.as_str() {
+        AGENT_KINDLING => AGENT_UNIT,
+        AGENT_REBOOT_MANAGER => REBOOT_MANAGER_UNIT,
+        _ => return,
+    };
+    let value = agent.value.as_str();
     for unit in cx.config.units() {
         let u = &unit.value;
-        if u.name() != AGENT_UNIT {
+        if u.name() != generated {
             continue;
         }
         let replaces = u.content.as_ref().is_some_and(|c| !c.value.text.is_empty());
@@ -28,11 +33,11 @@ pub fn check_units(cx: &Context<'_>, out: &mut Vec<Finding>) {
             out.push(
                 RULE.at(
                     u.name.as_ref().map_or(unit.span, |n| n.span),
-                    format!("this entry {what} {AGENT_UNIT}, which agent: kindling generates"),
+                    format!("this entry {what} {generated}, which agent: {value} generates"),
                 )
                 .with_related(agent.span, "generated from here")
                 .with_help(format!(
-                    "give {AGENT_UNIT} a drop-in (drop-ins:) instead, or remove agent: kindling"
+                    "give {generated} a drop-in (drop-ins:) instead, or remove agent: {value}"
                 )),
             );
         }

@@ -20,7 +20,10 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         .agent
         .as_ref()
         .is_none_or(|a| a.value.is_empty() || a.value == AGENT_UPDATE_ENGINE);
-    if !update_engine {
+    // With the reboot manager update-engine still updates; only the health check (after
+    // the reboot, before the slot is given back) is read.
+    let manager = u.reboot_manager();
+    if !update_engine && !manager {
         return;
     }
     let settings: [(&str, Option<Span>); 5] = [
@@ -37,7 +40,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         ("check-jitter", u.check_jitter.as_ref().map(|s| s.key_span)),
     ];
     for (name, span) in settings {
-        let Some(span) = span else {
+        let Some(span) = span.filter(|_| !(manager && name == "health-check")) else {
             continue;
         };
         let mut finding = RULE.at(
