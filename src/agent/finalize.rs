@@ -73,7 +73,6 @@ impl Agent {
         &mut self,
         slot: &NewSlot<'_>,
         kernel: Option<NewKernel>,
-        pcr_policy: Option<String>,
     ) -> Result<(), Stop> {
         let mut args = Vec::new();
         if let Some(kernel) = kernel {
@@ -82,9 +81,6 @@ impl Agent {
                 .map_err(|e| self.unbootable(slot, kernel_code(&e), &e))?;
             self.say_line(&format!("kernel installed as {}", node.display()));
             args.push(format!("KERNEL={}", node.display()));
-        }
-        if let Some(pcr) = pcr_policy {
-            args.push(format!("PCR_POLICY={pcr}"));
         }
         let real = self.root.path() == Path::new("/");
         let device = if real {

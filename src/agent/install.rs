@@ -129,7 +129,11 @@ impl Agent {
         let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER_ERROR, e))?;
         match crate::payload::fetch_signature(&client, expected, &Timeouts::default()).await {
             Ok(signature) => Ok(Some(signature)),
-            Err(missing @ PayloadError::SignatureMissing { .. }) => {
+            // No `.minisig` (a 404, or another 4xx from a bucket that hides missing files).
+            Err(
+                missing
+                @ (PayloadError::SignatureMissing { .. } | PayloadError::ClientError { .. }),
+            ) => {
                 let format =
                     crate::payload::sniff(&client, &expected.url, &Timeouts::default()).await;
                 match format.map_err(payload_failure)? {

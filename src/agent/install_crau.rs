@@ -70,7 +70,7 @@ impl Agent {
                 sha256: k.sha256(),
             },
         });
-        self.finalize_crau(slot, kernel, None).await
+        self.finalize_crau(slot, kernel).await
     }
 
     /// Download and apply the payload, recording each durable resume point.
