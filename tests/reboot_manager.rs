@@ -302,6 +302,45 @@ fn agent_reboot_manager_compiles_to_locksmithd_masked_and_the_manager_enabled() 
     );
 }
 
+/// With the reboot manager a maintenance window is its own window check, as with the agent:
+/// the calendar goes to update.conf (read by `Window::from_settings`), and no timer runs
+/// `lock reboot` once.
+#[test]
+fn a_maintenance_window_with_the_reboot_manager_is_its_window_check_not_a_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "#cloud-config\ncoreos:\n  update:\n    agent: reboot-manager\n    reboot_strategy: etcd-lock\n    maintenance-window:\n      calendar: \"Sat *-*-* 03:00\"\n      length: 2h\n  locksmith:\n    endpoint: http://127.0.0.1:2379\n",
+    )
+    .unwrap();
+    let tree = dir.path().join("tree");
+    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["compile", "--out"])
+        .arg(&tree)
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let conf = std::fs::read_to_string(tree.join("etc/coreos/update.conf")).unwrap();
+    assert!(
+        conf.contains("KINDLING_MAINTENANCE_WINDOW=Sat *-*-* 03:00\n")
+            && conf.contains("KINDLING_MAINTENANCE_WINDOW_LENGTH=7200\n")
+            && conf.contains("REBOOT_STRATEGY=etcd-lock\n"),
+        "{conf}"
+    );
+    for unit in ["update-window.timer", "update-window.service"] {
+        assert!(
+            !tree.join("etc/systemd/system").join(unit).exists(),
+            "{unit} is generated beside the reboot manager"
+        );
+    }
+    assert!(
+        tree.join("etc/systemd/system/kindling-reboot-manager.service")
+            .exists()
+    );
+}
+
 #[test]
 fn an_unhealthy_boot_keeps_the_slot_until_a_healthy_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -332,6 +332,13 @@ impl Update {
             .is_some_and(|a| a.value == values::AGENT_REBOOT_MANAGER)
     }
 
+    /// Whether kindling decides when the node reboots (its agent, or its reboot manager
+    /// beside update-engine): then the maintenance window is kindling's own window check.
+    #[must_use]
+    pub fn kindling_reboots(&self) -> bool {
+        self.kindling_agent() || self.reboot_manager()
+    }
+
     /// The `signing-keys` entries.
     pub fn signing_keys(&self) -> impl Iterator<Item = &Spanned<Block>> {
         self.signing_keys.iter().flat_map(|k| k.value.iter())

@@ -102,9 +102,9 @@ fn window(config: &CloudConfig) -> Option<(&Spanned<MaintenanceWindow>, String, 
 }
 
 /// Whether the maintenance window is the kindling agent's own window check (no timer, no
-/// script): the agent keeps the node updated.
+/// script): kindling's agent or its reboot manager decides when the node reboots.
 fn window_in_agent(config: &CloudConfig) -> bool {
-    window(config).is_some() && config.update().is_some_and(|u| u.value.kindling_agent())
+    window(config).is_some() && config.update().is_some_and(|u| u.value.kindling_reboots())
 }
 
 /// The maintenance window's length in whole seconds, rounded up: `length:` when it is a

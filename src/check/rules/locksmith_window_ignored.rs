@@ -19,7 +19,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             // The maintenance window sets REBOOT_STRATEGY=off and masks locksmithd; with the
             // kindling agent it is the agent's window instead of locksmith's.
             let update = cx.config.update()?;
-            let label = if update.value.kindling_agent() {
+            let label = if update.value.kindling_reboots() {
                 "set by maintenance-window (its calendar is the agent's window)"
             } else {
                 "off (maintenance-window)"

@@ -68,7 +68,7 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             )),
         }
     }
-    if update.value.kindling_agent() {
+    if update.value.kindling_reboots() {
         agent_strategy(update, window.key_span, out);
         return;
     }
@@ -95,8 +95,12 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// Hand-written `update-window.*` units colliding with the generated ones.
 fn collisions(cx: &Context<'_>, window: Span, out: &mut Vec<Finding>) {
-    if cx.config.update().is_some_and(|u| u.value.kindling_agent()) {
-        // The agent checks the window itself: nothing named update-window is generated.
+    if cx
+        .config
+        .update()
+        .is_some_and(|u| u.value.kindling_reboots())
+    {
+        // The agent (or the reboot manager) checks the window itself: nothing named update-window is generated.
         return;
     }
     for unit in cx.config.units() {
