@@ -603,8 +603,13 @@ fn malformed_manifests_are_refused_before_anything_is_written() {
     garbage.extend_from_slice(&1u64.to_be_bytes());
     garbage.extend_from_slice(&50u64.to_be_bytes());
     garbage.extend_from_slice(&[0xFF; 400]);
+    let mut empty = b"CrAU".to_vec();
+    empty.extend_from_slice(&1u64.to_be_bytes());
+    empty.extend_from_slice(&0u64.to_be_bytes());
+    empty.extend_from_slice(&[0; 300]);
     for (bytes, kind) in [
         (b"CrAX0000000000000000".to_vec(), "crau-magic"),
+        (empty, "crau-no-new-info"),
         (huge, "crau-manifest-size"),
         (garbage, "crau-manifest"),
     ] {

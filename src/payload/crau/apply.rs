@@ -321,6 +321,12 @@ impl Applier {
             let mut rest: &[u8] = &chunk;
             while !rest.is_empty() {
                 let used = self.feed(rest, jobs, budget)?;
+                if used == 0 {
+                    // Every phase takes at least one byte; never spin.
+                    return Err(PayloadError::CrauManifest {
+                        reason: "bug: the payload parser made no progress".into(),
+                    });
+                }
                 rest = rest.get(used..).unwrap_or_default();
                 self.collect(done, false)?;
             }
@@ -349,11 +355,11 @@ impl Applier {
                 buf.extend_from_slice(&bytes[..take]);
                 self.hasher.update(&bytes[..take]);
                 self.pos += take as u64;
-                if buf.len() == need {
-                    if need == HEADER_LEN as usize {
-                        // Check the header now (the magic, the version, the size limit).
-                        parse_header(buf)?;
-                    } else {
+                if buf.len() >= HEADER_LEN as usize {
+                    // The header is complete: check it (magic, version, size limit) and
+                    // plan once the manifest is complete too (it may be empty).
+                    let total = HEADER_LEN + parse_header(buf)?;
+                    if buf.len() as u64 == total {
                         let metadata = std::mem::take(buf);
                         self.metadata_sha256 = hex(&Sha256::digest(&metadata));
                         let plan = plan(&metadata, self.ctx.limits)?;
@@ -366,7 +372,9 @@ impl Applier {
             Phase::Data { op, buf } => {
                 let index = *op;
                 let Some(plan) = self.shared.get().map(|(p, _)| Arc::clone(p)) else {
-                    return Ok(0);
+                    return Err(PayloadError::CrauManifest {
+                        reason: "bug: operation data before the plan".into(),
+                    });
                 };
                 let len = plan.ops.get(index).map_or(0, |o| o.data_length);
                 if buf.capacity() == 0 {

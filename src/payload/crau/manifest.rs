@@ -594,3 +594,141 @@ fn check_overlaps(ops: &[Op]) -> Result<(), PayloadError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(offset: u32, len: u32, block: u64, blocks: u64) -> InstallOperation {
+        InstallOperation {
+            r#type: OperationType::Replace as i32,
+            data_offset: Some(offset),
+            data_length: Some(len),
+            dst_extents: vec![Extent {
+                start_block: Some(block),
+                num_blocks: Some(blocks),
+            }],
+            data_sha256_hash: Some(vec![1; 32]),
+            ..InstallOperation::default()
+        }
+    }
+
+    fn metadata(m: &DeltaArchiveManifest) -> Vec<u8> {
+        let bytes = m.encode_to_vec();
+        let mut p = MAGIC.to_vec();
+        p.extend_from_slice(&1u64.to_be_bytes());
+        p.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        p.extend_from_slice(&bytes);
+        p
+    }
+
+    fn sample() -> DeltaArchiveManifest {
+        DeltaArchiveManifest {
+            partition_operations: vec![op(0, 4096, 0, 1), op(4096, 100, 1, 2)],
+            signatures_offset: Some(4196),
+            signatures_size: Some(264),
+            new_partition_info: Some(InstallInfo {
+                size: Some(12288),
+                hash: Some(vec![2; 32]),
+            }),
+            procedures: vec![InstallProcedure {
+                r#type: Some(ProcedureType::Kernel as i32),
+                operations: vec![],
+                old_info: None,
+                new_info: Some(InstallInfo {
+                    size: Some(10),
+                    hash: Some(vec![3; 32]),
+                }),
+            }],
+            ..DeltaArchiveManifest::default()
+        }
+    }
+
+    fn limits(meta: &[u8]) -> Limits {
+        Limits {
+            region_len: 1 << 20,
+            kernel: true,
+            payload_size: meta.len() as u64 + 4196 + 264,
+        }
+    }
+
+    #[test]
+    fn a_full_manifest_plans() {
+        let m = sample();
+        let meta = metadata(&m);
+        let p = plan(&meta, limits(&meta)).unwrap();
+        assert_eq!(p.ops.len(), 2);
+        assert_eq!(p.ops[1].extents, vec![(Some(4096), 8192)]);
+        assert_eq!(p.metadata_size, meta.len() as u64);
+        assert_eq!(p.kernel.unwrap().size, 10);
+        // update_engine's default block size when the field is absent.
+        assert_eq!(m.block_size(), 4096);
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(parse_header(b"CrA").unwrap_err().kind(), "crau-magic");
+        assert_eq!(parse_header(b"CrAU").unwrap_err().kind(), "crau-manifest");
+        let mut h = MAGIC.to_vec();
+        h.extend_from_slice(&2u64.to_be_bytes());
+        h.extend_from_slice(&5u64.to_be_bytes());
+        assert!(
+            parse_header(&h)
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
+    }
+
+    #[test]
+    fn hostile_metadata_never_panics() {
+        let meta = metadata(&sample());
+        let l = limits(&meta);
+        for cut in 0..meta.len() {
+            let _ = plan(&meta[..cut], l);
+        }
+        for at in 0..meta.len() {
+            for bit in 0..8 {
+                let mut bad = meta.clone();
+                bad[at] ^= 1 << bit;
+                let _ = plan(&bad, l);
+            }
+        }
+        let mut x = 1u32;
+        for _ in 0..2000 {
+            let mut junk = MAGIC.to_vec();
+            junk.extend_from_slice(&1u64.to_be_bytes());
+            junk.extend_from_slice(&64u64.to_be_bytes());
+            for _ in 0..64 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                junk.push((x >> 16) as u8);
+            }
+            let _ = plan(&junk, l);
+        }
+    }
+
+    #[test]
+    fn extreme_extents_are_refused_without_overflow() {
+        let mut m = sample();
+        m.partition_operations[0].dst_extents[0].start_block = Some(u64::MAX - 1);
+        let meta = metadata(&m);
+        let e = plan(&meta, limits(&meta)).unwrap_err();
+        assert_eq!(e.kind(), "crau-operation", "{e}");
+        let mut m = sample();
+        m.block_size = Some(3000);
+        let meta = metadata(&m);
+        assert_eq!(
+            plan(&meta, limits(&meta)).unwrap_err().kind(),
+            "crau-manifest"
+        );
+        let mut m = sample();
+        m.procedures[0].operations = vec![op(4196, 10, 1, 1)];
+        m.signatures_offset = Some(4206);
+        let meta = metadata(&m);
+        let mut l = limits(&meta);
+        l.payload_size += 10;
+        // The kernel's extent (block 1) lies beyond its 10 bytes.
+        let e = plan(&meta, l).unwrap_err();
+        assert!(e.to_string().contains("outside its destination"), "{e}");
+    }
+}
