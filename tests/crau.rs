@@ -725,3 +725,31 @@ fn payload_fetch_says_which_format_and_key_verified_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_payload_file_is_checked_without_applying_it() {
+    let kernel = vec![9u8; 3000];
+    let w = World::new(Some(kernel));
+    let path = w.dir.path().join("payload.bin");
+    let f = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap();
+    assert_eq!(f.size, w.payload.len() as u64);
+    assert_eq!(f.sha256, <[u8; 32]>::from(Sha256::digest(&w.payload)));
+    assert_eq!(f.partition_size, SLOT);
+    assert_eq!(f.kernel.unwrap().0, 4096);
+    assert!(f.key.contains("update-payload-key.pub.pem"), "{}", f.key);
+    // Only the official key: refused. A flipped data byte: that operation. Trailing bytes:
+    // the sizes do not add up.
+    let empty = w.dir.path().join("nothing");
+    let e = payload::inspect_crau_file(&path, &RsaKeys::load(&empty)).unwrap_err();
+    assert_eq!(e.kind(), "crau-bad-signature", "{e}");
+    let mut bad = w.payload.clone();
+    bad[w.metadata_size as usize + 10] ^= 4;
+    std::fs::write(&path, &bad).unwrap();
+    let e = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap_err();
+    assert!(e.to_string().starts_with("operation 0: "), "{e}");
+    let mut long = w.payload.clone();
+    long.push(0);
+    std::fs::write(&path, &long).unwrap();
+    let e = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap_err();
+    assert_eq!(e.kind(), "crau-size", "{e}");
+}

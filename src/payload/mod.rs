@@ -34,9 +34,10 @@ mod verify;
 
 pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
 pub use crau::{
-    CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent, InstallInfo,
-    InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType, RsaKey, RsaKeys,
-    Signature, Signatures, UPDATE_ENGINE_KEY, check_signature, fetch_crau,
+    CrauFile, CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent,
+    InstallInfo, InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType,
+    RsaKey, RsaKeys, Signature, Signatures, UPDATE_ENGINE_KEY, check_signature, fetch_crau,
+    inspect_crau_file,
 };
 pub use error::{HashPhase, PayloadError, Retry};
 pub use fetch::{fetch, fetch_signature};

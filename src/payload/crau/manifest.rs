@@ -237,6 +237,8 @@ pub struct Plan {
     pub partition: Info,
     /// What the kernel must be (when it is installed).
     pub kernel: Option<Info>,
+    /// The `KERNEL` procedure's `new_info`, installed or not.
+    pub kernel_info: Option<Info>,
     /// Index of the first kernel operation, if any is written.
     pub first_kernel_op: Option<usize>,
 }
@@ -449,6 +451,7 @@ pub fn check(
         payload_size,
         partition,
         kernel: if limits.kernel { kernel } else { None },
+        kernel_info: kernel,
         first_kernel_op,
     })
 }
