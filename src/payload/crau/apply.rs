@@ -232,6 +232,9 @@ struct Applier {
     after: Vec<Option<(u64, String)>>,
     /// Ops `0..frontier` finished.
     frontier: usize,
+    /// The offset and hash state after op `frontier - 1` (taken out of `after`, so only
+    /// the operations in flight keep a state).
+    frontier_point: Option<(u64, String)>,
     /// The frontier of the last checkpoint sent.
     checkpointed: usize,
     checkpointed_at: (u64, Instant),
@@ -251,6 +254,7 @@ impl Applier {
             finished: Vec::new(),
             after: Vec::new(),
             frontier: 0,
+            frontier_point: None,
             checkpointed: 0,
             checkpointed_at: (0, Instant::now()),
             metadata_sha256: String::new(),
@@ -493,6 +497,9 @@ impl Applier {
             *f = true;
         }
         while self.finished.get(self.frontier).copied().unwrap_or(false) {
+            if let Some(point) = self.after.get_mut(self.frontier).and_then(Option::take) {
+                self.frontier_point = Some(point);
+            }
             self.frontier += 1;
         }
     }
@@ -534,7 +541,7 @@ impl Applier {
         if self.frontier <= self.checkpointed || self.frontier == 0 {
             return Ok(());
         }
-        let Some(Some((offset, state))) = self.after.get(self.frontier - 1).cloned() else {
+        let Some((offset, state)) = self.frontier_point.clone() else {
             return Ok(());
         };
         let (last, at) = self.checkpointed_at;

@@ -19,8 +19,12 @@ pub const MAGIC: &[u8; 4] = b"CrAU";
 /// Magic, version and manifest size.
 pub const HEADER_LEN: u64 = 20;
 
-/// The largest manifest accepted (Flatcar's are a few KiB).
-pub const MAX_MANIFEST: u64 = 16 << 20;
+/// The largest manifest accepted: Flatcar's are about 80 bytes per 1 MiB operation (some
+/// 80 KiB for a 1 GiB `/usr`); a bound this low also bounds what decoding a hostile one costs.
+pub const MAX_MANIFEST: u64 = 1 << 20;
+
+/// The most operations accepted (32 GiB of `/usr` in Flatcar's 1 MiB operations).
+pub const MAX_OPERATIONS: usize = 32 * 1024;
 
 /// The largest data blob of one operation (Flatcar's generators write 1 MiB chunks); all
 /// of an operation's data is held in memory until its hash is checked.
@@ -334,6 +338,16 @@ pub fn check(
     if !block_size.is_power_of_two() || !(512..=(1 << 20)).contains(&block_size) {
         return Err(invalid(format!(
             "block size {block_size} is not a power of two from 512 to 1 MiB"
+        )));
+    }
+    let count = m.partition_operations.len()
+        + m.procedures
+            .iter()
+            .map(|p| p.operations.len())
+            .sum::<usize>();
+    if count > MAX_OPERATIONS {
+        return Err(invalid(format!(
+            "{count} operations, more than the {MAX_OPERATIONS} kindling accepts"
         )));
     }
     if m.old_partition_info.is_some() {
