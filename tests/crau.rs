@@ -753,3 +753,35 @@ fn a_payload_file_is_checked_without_applying_it() {
     let e = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap_err();
     assert_eq!(e.kind(), "crau-size", "{e}");
 }
+
+#[test]
+fn a_tampered_resume_point_never_verifies_a_wrong_result() {
+    let w = World::new(None);
+    let keys = RsaKeys::load(&w.root);
+    let cut = w.metadata_size + (4 << 20) + 7;
+    w.server
+        .script(PATH, vec![Behaviour::default().truncating_at(cut)]);
+    let point = w.fetch(&keys, None).1.unwrap();
+    let json = serde_json::to_value(&point).unwrap();
+    // An offset that is not where its operation starts: ignored, the download starts over.
+    let mut moved = json.clone();
+    moved["offset"] = serde_json::json!(point.offset() + 1);
+    let moved: CrauResume = serde_json::from_value(moved).unwrap();
+    let v = w.fetch(&keys, Some(&moved)).0.unwrap();
+    assert!(!v.resumed());
+    // A hash state that decodes but is not the prefix's: the whole payload's hash (and the
+    // signature over the prefix) cannot match; the agent starts over.
+    let mut forged = json;
+    let fresh = sha2::digest::common::hazmat::SerializableState::serialize(&Sha256::new());
+    forged["sha256_state"] = serde_json::json!(b64(fresh.as_slice()));
+    let forged: CrauResume = serde_json::from_value(forged).unwrap();
+    let e = err(w.fetch(&keys, Some(&forged)).0);
+    assert_eq!(e.kind(), "hash-mismatch", "{e}");
+    assert_eq!(e.retry(), Retry::Restart);
+    // A state that does not decode: starts over.
+    let mut junk = serde_json::to_value(&point).unwrap();
+    junk["sha256_state"] = serde_json::json!("not base64!");
+    let junk: CrauResume = serde_json::from_value(junk).unwrap();
+    assert!(!w.fetch(&keys, Some(&junk)).0.unwrap().resumed());
+    assert_eq!(w.slot(), w.usr);
+}
