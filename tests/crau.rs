@@ -660,30 +660,41 @@ fn sniff_tells_the_formats_apart() {
     assert_eq!(raw.unwrap(), Format::Kindling);
 }
 
-#[test]
-fn payload_fetch_says_which_format_and_key_verified_it() {
-    let w = World::new(Some(vec![1u8; 5000]));
+/// `kindling payload fetch` for the world's payload with trusted keys below `root`.
+fn cli(w: &World, root: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
     let e = w.expected();
-    let state = w.dir.path().join("resume.json");
-    let kernel = w.dir.path().join("vmlinuz-b.tmp");
-    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+    Command::new(env!("CARGO_BIN_EXE_kindling"))
         .args(["payload", "fetch", "--url", &e.url])
         .args(["--size", &e.size.to_string(), "--sha256", &e.sha256_b64])
         .arg("--image")
         .arg(&w.image)
         .args(["--offset", &OFFSET.to_string(), "--len", &SLOT.to_string()])
         .arg("--root")
-        .arg(&w.root)
-        .arg("--kernel")
-        .arg(&kernel)
-        .arg("--resume-state")
-        .arg(&state)
+        .arg(root)
+        .args(extra)
         .env_remove("ALL_PROXY")
         .env_remove("all_proxy")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn payload_fetch_says_which_format_and_key_verified_it() {
+    let w = World::new(Some(vec![1u8; 5000]));
+    let state = w.dir.path().join("resume.json");
+    let kernel = w.dir.path().join("vmlinuz-b.tmp");
+    let out = cli(
+        &w,
+        &w.root,
+        &[
+            "--kernel".as_ref(),
+            kernel.as_os_str(),
+            "--resume-state".as_ref(),
+            state.as_os_str(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -691,10 +702,8 @@ fn payload_fetch_says_which_format_and_key_verified_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.starts_with("verified format=crau "), "{stdout}");
-    assert!(
-        stdout.contains(&format!("sha256={}", e.sha256_b64)),
-        "{stdout}"
-    );
+    let sha = w.expected().sha256_b64;
+    assert!(stdout.contains(&format!("sha256={sha}")), "{stdout}");
     assert!(stdout.contains("kernel-size=8192"), "{stdout}");
     assert!(
         stdout.contains("key=") && stdout.contains("update-payload-key.pub.pem (fingerprint "),
@@ -704,20 +713,7 @@ fn payload_fetch_says_which_format_and_key_verified_it() {
     assert!(state.is_file());
     assert_eq!(&std::fs::read(&kernel).unwrap()[..5000], &[1u8; 5000][..]);
     // Without the developer key: refused, exit 1, the key tried named.
-    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
-        .args(["payload", "fetch", "--url", &e.url])
-        .args(["--size", &e.size.to_string(), "--sha256", &e.sha256_b64])
-        .arg("--image")
-        .arg(&w.image)
-        .args(["--offset", &OFFSET.to_string(), "--len", &SLOT.to_string()])
-        .arg("--root")
-        .arg(w.dir.path())
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .output()
-        .unwrap();
+    let out = cli(&w, w.dir.path(), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
