@@ -781,3 +781,46 @@ fn a_tampered_resume_point_never_verifies_a_wrong_result() {
     assert!(!w.fetch(&keys, Some(&junk)).0.unwrap().resumed());
     assert_eq!(w.slot(), w.usr);
 }
+
+#[test]
+fn output_is_zero_padded_to_a_block_and_holes_are_skipped_as_update_engine_does() {
+    let mut w = World::new(None);
+    let keys = RsaKeys::load(&w.root);
+    let short = vec![0xABu8; 100];
+    let two: Vec<u8> = (0..8192u32).map(|i| (i % 253) as u8).collect();
+    let mut holed = replace_op(100, &two, 0);
+    holed.dst_extents = vec![
+        Extent {
+            start_block: Some(u64::MAX),
+            num_blocks: Some(1),
+        },
+        Extent {
+            start_block: Some(5),
+            num_blocks: Some(1),
+        },
+    ];
+    let m = full_manifest(vec![replace_op(0, &short, 2), holed], 8292);
+    let mut bytes = hand_made(&m, 0);
+    // The data, then 264 filler bytes for the (missing) signature.
+    let metadata = bytes.len() - 264;
+    bytes.truncate(metadata);
+    bytes.extend_from_slice(&short);
+    bytes.extend_from_slice(&two);
+    bytes.extend(std::iter::repeat_n(7u8, 264));
+    w.serve(bytes);
+    // Never verified (no valid signature), but the operations were applied as they came.
+    let e = err(w.fetch(&keys, None).0);
+    assert!(
+        matches!(e.kind(), "crau-unsigned" | "crau-bad-signature"),
+        "{e}"
+    );
+    let slot = w.slot();
+    let block = |n: usize| &slot[n * 4096..(n + 1) * 4096];
+    assert_eq!(&block(2)[..100], &short[..]);
+    assert!(block(2)[100..].iter().all(|&b| b == 0), "not zero-padded");
+    assert_eq!(block(5), &two[4096..]);
+    for n in [0, 1, 3, 4, 6] {
+        assert!(block(n).iter().all(|&b| b == 0x5A), "block {n} was written");
+    }
+    w.assert_outside_untouched();
+}
