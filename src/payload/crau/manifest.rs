@@ -85,7 +85,7 @@ pub struct InstallOperation {
 /// `Extent`: `num_blocks` blocks from `start_block`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Extent {
-    /// The first block ([`SPARSE_HOLE`] for a hole).
+    /// The first block (`u64::MAX` for a sparse hole).
     #[prost(uint64, optional, tag = "1")]
     pub start_block: Option<u64>,
     /// How many blocks.
