@@ -17,6 +17,7 @@ mod cli;
 mod compile;
 mod conformance;
 mod corpus;
+mod crau;
 mod datasource;
 mod datasource_hypervisor;
 mod dbus;
