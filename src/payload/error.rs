@@ -394,6 +394,15 @@ pub enum PayloadError {
         /// The keys tried.
         tried: Vec<String>,
     },
+    /// A PEM key file named to be trusted (`update-server publish --trusted-key`) cannot be
+    /// used.
+    #[error("trusted key {path}: {reason}")]
+    CrauKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why: unreadable, empty, not a PEM RSA public key.
+        reason: String,
+    },
     /// The slot or the kernel file, read back, is not what the manifest says it must be.
     #[error(
         "{what} read back is {actual_size} bytes with SHA-256 {actual} but the payload says \
@@ -484,6 +493,7 @@ impl PayloadError {
             Self::CrauSize { .. } => "crau-size",
             Self::CrauUnsigned { .. } => "crau-unsigned",
             Self::CrauBadSignature { .. } => "crau-bad-signature",
+            Self::CrauKeyFile { .. } => "crau-key-file",
             Self::CrauResultMismatch { .. } => "crau-result-mismatch",
         }
     }

@@ -171,13 +171,15 @@ pub enum PublishError {
          (its RSA signature is checked against the --trusted-key keys)"
     )]
     SignatureNotUsed(PathBuf),
-    /// A CrAU payload that is corrupt, unsigned, or signed by no trusted key.
-    #[error("payload {path} refused: {reason}")]
+    /// A CrAU payload that is corrupt, unsigned, a delta, or signed by no trusted key (or a
+    /// named key file that is not usable).
+    #[error("payload {path} refused: {source}{hint}", hint = crau_hint(source))]
     Crau {
         /// The payload.
         path: PathBuf,
-        /// Why (the reader's message).
-        reason: String,
+        /// Why (the payload reader's error).
+        #[source]
+        source: crate::payload::PayloadError,
     },
     /// Writing into the directory failed.
     #[error(transparent)]
@@ -334,10 +336,10 @@ fn check_signature(req: &PublishRequest<'_>) -> Result<Option<CrauRelease>, Publ
         (true, Some(_)) => Err(PublishError::SignatureNotUsed(req.payload.to_path_buf())),
         (true, None) => {
             let key =
-                super::crau_check::verify(req.payload, req.trusted_keys).map_err(|reason| {
+                super::crau_check::verify(req.payload, req.trusted_keys).map_err(|source| {
                     PublishError::Crau {
                         path: req.payload.to_path_buf(),
-                        reason,
+                        source,
                     }
                 })?;
             Ok(Some(CrauRelease { key }))
@@ -347,6 +349,16 @@ fn check_signature(req: &PublishRequest<'_>) -> Result<Option<CrauRelease>, Publ
             Ok(None)
         }
         (false, None) => Err(PublishError::SignatureNeeded(req.payload.to_path_buf())),
+    }
+}
+
+/// For a publisher, what to do when no key verified the payload.
+fn crau_hint(e: &crate::payload::PayloadError) -> &'static str {
+    match e {
+        crate::payload::PayloadError::CrauBadSignature { .. } => {
+            " (to publish a payload signed by your own key, name its public key with --trusted-key)"
+        }
+        _ => "",
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use sha2::{Digest, Sha256};
 
+use crate::payload::PayloadError;
 use crate::payload::keys::key_files;
 
 /// Flatcar's official update payload key, from github:flatcar/scripts @ ab6d76d9
@@ -101,6 +102,48 @@ impl RsaKeys {
             }
         }
         Self { keys, skipped }
+    }
+
+    /// The built-in key and the PEM files named (a directory stands for its `*.pem` files,
+    /// in name order), as a publisher names them: unlike [`RsaKeys::load`], a named file
+    /// that is not a usable key is an error, not a skipped line.
+    ///
+    /// # Errors
+    /// The first file that cannot be read or is not a PEM RSA public key.
+    pub fn from_files(named: &[PathBuf]) -> Result<Self, PayloadError> {
+        let mut keys = Self::load(Path::new("/nonexistent/kindling-no-root"));
+        keys.skipped.clear();
+        let unusable = |path: &Path, reason: String| PayloadError::CrauKeyFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut files = Vec::new();
+        for path in named {
+            if path.is_dir() {
+                let entries = std::fs::read_dir(path).map_err(|e| unusable(path, e.to_string()))?;
+                let mut pems: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+                    .collect();
+                pems.sort();
+                files.extend(pems);
+            } else {
+                files.push(path.clone());
+            }
+        }
+        for path in files {
+            match read_pem(&path) {
+                Ok(Some(key)) => {
+                    if !keys.keys.iter().any(|k| k.key == key.key) {
+                        keys.keys.push(key);
+                    }
+                }
+                Ok(None) => return Err(unusable(&path, "empty".into())),
+                Err(reason) => return Err(unusable(&path, reason)),
+            }
+        }
+        Ok(keys)
     }
 
     /// The trusted keys, the built-in one first.
