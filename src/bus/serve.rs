@@ -242,41 +242,12 @@ async fn emit(connection: zbus::Connection, mut rx: mpsc::UnboundedReceiver<Stat
 }
 
 /// Ask the owner of `com.coreos.update1` on `choice`'s bus for its status (`GetStatus`):
-/// what `update_engine_client -status` does. (The reboot manager's client has its own
-/// `GetStatus` on a connection it keeps; once both are in, this is `connect` plus that.)
+/// what `update_engine_client -status` does, on a connection of its own.
 ///
 /// # Errors
 /// No bus, a failed connection, no owner of the name, or a reply that is not `xdssx`.
 pub async fn status_on(choice: &Choice) -> Result<Status, BusError> {
-    let connection = connect(choice).await?;
-    let call = |source| BusError::Call {
-        what: "GetStatus".to_string(),
-        source,
-    };
-    let reply = connection
-        .call_method(
-            Some(UPDATE1_NAME),
-            UPDATE1_PATH,
-            Some(UPDATE1_INTERFACE),
-            "GetStatus",
-            &(),
-        )
-        .await
-        .map_err(call)?;
-    let (last_checked_time, progress, current_operation, new_version, new_size): (
-        i64,
-        f64,
-        String,
-        String,
-        i64,
-    ) = reply.body().deserialize().map_err(call)?;
-    Ok(Status {
-        last_checked_time,
-        progress,
-        current_operation,
-        new_version,
-        new_size,
-    })
+    super::update1::get_status(&connect(choice).await?).await
 }
 
 #[cfg(test)]
