@@ -18,6 +18,7 @@ mod conformance;
 mod corpus;
 mod datasource;
 mod datasource_hypervisor;
+mod flatcar;
 mod fleet;
 mod fleet_forty;
 mod fleet_reboot;

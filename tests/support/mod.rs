@@ -5,10 +5,12 @@
 //! that stops whatever it started when it is dropped: a simulated node, a published
 //! `Release` and the update servers (`agent`), an etcd (`lock`), a fleet of agents (`fleet`),
 //! the metadata-service emulator (`datasource`), the fault-injecting payload server with its
-//! `Behaviour` builder (`payload`), the Omaha peers (`omaha`) and insta snapshots (`insta`).
+//! `Behaviour` builder (`payload`), the Omaha peers (`omaha`), Flatcar's CrAU payloads made by mantle's generator with
+//! go-omaha serving them (`crau`) and insta snapshots (`insta`).
 
 pub mod agent;
 pub mod common;
+pub mod crau;
 pub mod datasource;
 pub mod fleet;
 pub mod insta;
