@@ -89,7 +89,7 @@ fn assert_kernel_in_place(node: &Node, p: &Payload) {
     assert!(written.len() >= kernel.len(), "the kernel file is short");
     assert_eq!(&written[..kernel.len()], &kernel[..], "the kernel's bytes");
     assert!(
-        written[kernel.len()..].iter().all(|&b| b == 0) && written.len() % 4096 == 0
+        written[kernel.len()..].iter().all(|&b| b == 0) && written.len().is_multiple_of(4096)
             || written.len() == kernel.len(),
         "the kernel file has {} bytes after the kernel",
         written.len() - kernel.len()
