@@ -14,75 +14,20 @@
 // A panic is how a benchmark reports a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{GIB, OFFSET, measured, median, median_f, serve, slot_image};
 
 use base64::Engine as _;
 use sha2::Digest as _;
 
-const GIB: u64 = 1 << 30;
-const OFFSET: u64 = 1 << 20;
 /// Runs of each; openssl, dd and kindling alternate, so all see the same background load.
 const RUNS: usize = 5;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-/// Serve `files` (URL path -> file) on 127.0.0.1, one request per connection.
-fn serve(files: Vec<(String, PathBuf)>) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let files = files.clone();
-            std::thread::spawn(move || answer(conn, &files));
-        }
-    });
-    addr
-}
-
-fn answer(mut conn: TcpStream, files: &[(String, PathBuf)]) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let path = line.split(' ').nth(1).unwrap_or("/").to_string();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-            break;
-        }
-    }
-    let Some((_, file)) = files.iter().find(|(p, _)| *p == path) else {
-        let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        return;
-    };
-    let mut f = std::fs::File::open(file).unwrap();
-    let len = f.metadata().unwrap().len();
-    let _ = write!(
-        conn,
-        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
-    );
-    // std specialises File -> TcpStream copies to sendfile.
-    let _ = std::io::copy(&mut f, &mut conn);
-}
-
-fn timed(cmd: &mut Command) -> (Duration, String) {
-    let start = Instant::now();
-    let out = cmd.output().unwrap();
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 fn main() {
     let base = std::env::var("KINDLING_BENCH_DIR")
@@ -149,17 +94,7 @@ fn main() {
     // timing, as a real partition is.
     let image = d.join("disk.img");
     let len = GIB + OFFSET;
-    {
-        let f = std::fs::File::create(&image).unwrap();
-        let zeros = vec![0u8; 1 << 20];
-        let mut w = std::io::BufWriter::new(&f);
-        for _ in 0..(OFFSET + len + OFFSET) / (1 << 20) {
-            w.write_all(&zeros).unwrap();
-        }
-        w.flush().unwrap();
-        drop(w);
-        f.sync_all().unwrap();
-    }
+    slot_image(&image, len);
     let addr = serve(vec![
         ("/usr.bin".into(), payload.clone()),
         ("/usr.bin.minisig".into(), d.join("usr.bin.minisig")),
@@ -169,32 +104,29 @@ fn main() {
     // the same slot, alternating with kindling.
     let exe = env!("CARGO_BIN_EXE_kindling");
     let mut ssl_runs = Vec::new();
+    let mut ssl_cpu = Vec::new();
+    let mut cpu = Vec::new();
     let mut dd_runs = Vec::new();
     let mut runs = Vec::new();
     let mut peak_kib = 0u64;
     let mut phases = Vec::new();
     for _ in 0..RUNS {
-        ssl_runs.push(
-            timed(
-                Command::new("openssl")
-                    .args(["dgst", "-sha256"])
-                    .arg(&payload),
-            )
-            .0,
+        let (took, _, used, _) = measured(
+            Command::new("openssl")
+                .args(["dgst", "-sha256"])
+                .arg(&payload),
         );
-        dd_runs.push(
-            timed(
-                Command::new("dd")
-                    .arg(format!("if={}", payload.display()))
-                    .arg(format!("of={}", image.display()))
-                    .args(["bs=1M", "seek=1", "conv=notrunc,fdatasync", "status=none"]),
-            )
-            .0,
+        ssl_runs.push(took);
+        ssl_cpu.push(used);
+        let (took, _, _, _) = measured(
+            Command::new("dd")
+                .arg(format!("if={}", payload.display()))
+                .arg(format!("of={}", image.display()))
+                .args(["bs=1M", "seek=1", "conv=notrunc,fdatasync", "status=none"]),
         );
-        let (took, stderr) = timed(
-            Command::new("/usr/bin/time")
-                .args(["-f", "maxrss_kib=%M"])
-                .arg(exe)
+        dd_runs.push(took);
+        let (took, rss, used, stderr) = measured(
+            Command::new(exe)
                 .args(["payload", "fetch", "--timings"])
                 .args(["--url", &format!("http://{addr}/usr.bin")])
                 .args(["--size", &GIB.to_string()])
@@ -209,12 +141,8 @@ fn main() {
                 .env_remove("HTTP_PROXY")
                 .env_remove("http_proxy"),
         );
-        let rss: u64 = stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("maxrss_kib="))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("no RSS from /usr/bin/time");
         peak_kib = peak_kib.max(rss);
+        cpu.push(used);
         if let Some(t) = stderr.lines().find(|l| l.starts_with("timings:")) {
             phases.push(t.to_string());
         }
@@ -259,6 +187,12 @@ fn main() {
         "throughput vs the limit: {:.0}% (goal >= 90%) {}",
         ratio * 100.0,
         if ratio >= 0.9 { "MET" } else { "NOT MET" }
+    );
+    let (ssl_c, our_c) = (median_f(ssl_cpu), median_f(cpu));
+    println!(
+        "CPU seconds (user + system), medians: openssl {ssl_c:.2} s, kindling {our_c:.2} s ({:.1}x); \
+         on two idle cores kindling's wall time can approach half its CPU time",
+        our_c / ssl_c
     );
     println!(
         "peak RSS: {:.1} MB (goal <= 64 MB) {}",
