@@ -38,6 +38,7 @@ pub mod model;
 pub mod omaha;
 pub mod payload;
 pub mod plan;
+pub mod postinstall;
 pub mod reboot;
 pub mod report;
 pub mod root;

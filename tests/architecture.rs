@@ -52,7 +52,7 @@ const FLOORS: &[&[&str]] = &[
     &["apply", "omaha", "slots", "payload", "lock", "bus"],
     // What stands on them: the boot-time datasources, the update server, and the machine
     // itself (its ids, update.conf settings, the health check) as the agent and fleet see it.
-    &["datasource", "update_server", "machine"],
+    &["datasource", "update_server", "machine", "postinstall"],
     // The fleet in etcd.
     &["fleet"],
     // The update agent.

@@ -43,7 +43,8 @@ pub struct UpdateServerArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Action {
-    /// Add a release to a channel: copy the payload and its minisign signature in.
+    /// Add a release to a channel: copy the payload in, with its minisign signature (kindling's
+    /// format) or after checking its own RSA signature (an update_engine CrAU payload).
     Publish(PublishArgs),
     /// Show the channels and every machine the server has seen.
     Status(StatusArgs),
@@ -66,9 +67,14 @@ pub struct PublishArgs {
     /// The payload file.
     #[arg(long, value_name = "FILE")]
     pub payload: PathBuf,
-    /// Its minisign signature (`minisign -S -m FILE` writes FILE.minisig).
+    /// Its minisign signature (`minisign -S -m FILE` writes FILE.minisig); kindling's format
+    /// only, a CrAU payload is signed inside.
     #[arg(long, value_name = "FILE.minisig")]
-    pub signature: PathBuf,
+    pub signature: Option<PathBuf>,
+    /// A PEM public key (or a directory of *.pem) trusted to sign CrAU payloads, besides
+    /// Flatcar's official key; repeatable.
+    #[arg(long, value_name = "PEM|DIR")]
+    pub trusted_key: Vec<PathBuf>,
     /// The package name in URLs (default: the payload's file name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -187,12 +193,17 @@ fn publish(args: &PublishArgs) -> Result<ExitCode, CliError> {
         channel: &args.channel,
         version: &args.version,
         payload: &args.payload,
-        signature: &args.signature,
+        signature: args.signature.as_deref(),
+        trusted_keys: &args.trusted_key,
         name: args.name.as_deref(),
     };
     let r = srv::publish(&args.dir, &req)?;
+    let signature = match &r.crau {
+        Some(crau) => format!("  format    update_engine (CrAU), signed by {}\n", crau.key),
+        None => format!("  signature {}{}.minisig\n", r.url_dir(), r.name),
+    };
     Ok(emit(&format!(
-        "published {} {} on channel {}: {} bytes, sha256 {}\n  payload   {}{}\n  signature {}{}.minisig\n",
+        "published {} {} on channel {}: {} bytes, sha256 {}\n  payload   {}{}\n{signature}",
         r.name,
         r.version,
         r.channel,
@@ -200,8 +211,6 @@ fn publish(args: &PublishArgs) -> Result<ExitCode, CliError> {
         r.sha256,
         r.url_dir(),
         r.name,
-        r.url_dir(),
-        r.name
     )))
 }
 

@@ -34,7 +34,7 @@ pub use disk::{Disk, NextBoot};
 pub use error::{SizeError, SlotsError};
 pub use find::{booted_under, find_disk, open_disk};
 pub use init::{InitOptions, USR_A_PARTUUID, USR_B_PARTUUID, init, parse_size};
-pub use release::{Release, parse_key_values, parse_release};
+pub use release::{Region, Release, parse_key_values, parse_release};
 pub use slot::{Slot, USR_TYPE};
 pub use table::{CopyHealth, Health};
 

@@ -36,6 +36,17 @@ pub struct Release {
     pub sha1: String,
     /// When it was published, Unix seconds.
     pub published: u64,
+    /// Set for an update_engine (CrAU) payload, which carries its own signature (no
+    /// `.minisig` beside it); absent for kindling's own format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crau: Option<CrauRelease>,
+}
+
+/// What publishing found in a CrAU payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrauRelease {
+    /// The trusted key whose signature verified it at publish time.
+    pub key: String,
 }
 
 impl Release {
@@ -51,10 +62,12 @@ impl Release {
         self.files_dir(dir).join(&self.name)
     }
 
-    /// The signature's path under `dir`.
+    /// The signature's path under `dir`; `None` for a CrAU payload (signed inside).
     #[must_use]
-    pub fn signature_path(&self, dir: &Path) -> PathBuf {
-        self.files_dir(dir).join(format!("{}.minisig", self.name))
+    pub fn signature_path(&self, dir: &Path) -> Option<PathBuf> {
+        self.crau
+            .is_none()
+            .then(|| self.files_dir(dir).join(format!("{}.minisig", self.name)))
     }
 
     fn files_dir(&self, dir: &Path) -> PathBuf {
@@ -146,6 +159,26 @@ pub enum PublishError {
     /// The signature is missing, unreadable or not a minisign signature file.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// A payload in kindling's format was given without its minisign signature.
+    #[error(
+        "payload {0} is not an update_engine (CrAU) payload, so it needs its minisign \
+         signature: pass --signature FILE.minisig"
+    )]
+    SignatureNeeded(PathBuf),
+    /// A CrAU payload was given with a `.minisig`: it carries its own signature.
+    #[error(
+        "payload {0} is an update_engine (CrAU) payload, signed inside; drop --signature \
+         (its RSA signature is checked against the --trusted-key keys)"
+    )]
+    SignatureNotUsed(PathBuf),
+    /// A CrAU payload that is corrupt, unsigned, or signed by no trusted key.
+    #[error("payload {path} refused: {reason}")]
+    Crau {
+        /// The payload.
+        path: PathBuf,
+        /// Why (the reader's message).
+        reason: String,
+    },
     /// Writing into the directory failed.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
@@ -160,8 +193,11 @@ pub struct PublishRequest<'a> {
     pub version: &'a str,
     /// The payload file.
     pub payload: &'a Path,
-    /// The minisign signature of the payload.
-    pub signature: &'a Path,
+    /// The minisign signature of the payload (kindling's format only).
+    pub signature: Option<&'a Path>,
+    /// PEM public keys (files, or directories of `*.pem`) trusted to have signed a CrAU
+    /// payload, besides Flatcar's official key.
+    pub trusted_keys: &'a [PathBuf],
     /// The package name (default: the payload's file name).
     pub name: Option<&'a str>,
 }
@@ -222,7 +258,7 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
     if meta.len() == 0 {
         return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
     }
-    super::signature::check(req.signature)?;
+    let crau = check_signature(req)?;
     fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
     let _lock = lock(dir)?;
     let index = load_releases(dir)?;
@@ -251,14 +287,16 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
     if size == 0 {
         return Err(PublishError::EmptyPayload(req.payload.to_path_buf()));
     }
-    let sig_dest = tmp.path().join(format!("{name}.minisig"));
-    fs::copy(req.signature, &sig_dest).map_err(|source| SignatureError::Io {
-        path: req.signature.to_path_buf(),
-        source,
-    })?;
-    File::open(&sig_dest)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io_at(&sig_dest, e))?;
+    if let Some(signature) = req.signature {
+        let sig_dest = tmp.path().join(format!("{name}.minisig"));
+        fs::copy(signature, &sig_dest).map_err(|source| SignatureError::Io {
+            path: signature.to_path_buf(),
+            source,
+        })?;
+        File::open(&sig_dest)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_at(&sig_dest, e))?;
+    }
     directory::sync_dir(tmp.path())?;
     let final_dir = channel_dir.join(req.version);
     if final_dir.exists() {
@@ -276,11 +314,40 @@ pub fn publish(dir: &Path, req: &PublishRequest<'_>) -> Result<Release, PublishE
         sha256,
         sha1,
         published: now_secs(),
+        crau,
     };
     let mut index = index;
     index.releases.push(release.clone());
     write_json(&dir.join(RELEASES_FILE), &index)?;
     Ok(release)
+}
+
+/// The payload's format decides its signature: kindling's needs a minisign-shaped
+/// `.minisig`; a CrAU payload needs none and must verify against the trusted keys.
+fn check_signature(req: &PublishRequest<'_>) -> Result<Option<CrauRelease>, PublishError> {
+    let is_crau =
+        super::crau_check::is_crau(req.payload).map_err(|source| PublishError::Payload {
+            path: req.payload.to_path_buf(),
+            source,
+        })?;
+    match (is_crau, req.signature) {
+        (true, Some(_)) => Err(PublishError::SignatureNotUsed(req.payload.to_path_buf())),
+        (true, None) => {
+            let key =
+                super::crau_check::verify(req.payload, req.trusted_keys).map_err(|reason| {
+                    PublishError::Crau {
+                        path: req.payload.to_path_buf(),
+                        reason,
+                    }
+                })?;
+            Ok(Some(CrauRelease { key }))
+        }
+        (false, Some(signature)) => {
+            super::signature::check(signature)?;
+            Ok(None)
+        }
+        (false, None) => Err(PublishError::SignatureNeeded(req.payload.to_path_buf())),
+    }
 }
 
 fn copy_hashing(from: &Path, to: &Path) -> Result<(u64, String, String), PublishError> {
@@ -348,7 +415,8 @@ mod tests {
             channel: "stable",
             version: "1.0.0",
             payload,
-            signature,
+            signature: Some(signature),
+            trusted_keys: &[],
             name: None,
         }
     }
@@ -365,7 +433,7 @@ mod tests {
         assert_eq!(r.size, 5);
         assert_eq!(r.sha256, "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
         assert_eq!(fs::read(r.payload_path(&dir)).unwrap(), b"hello");
-        assert!(r.signature_path(&dir).is_file());
+        assert!(r.signature_path(&dir).unwrap().is_file());
         assert!(matches!(
             publish(&dir, &req),
             Err(PublishError::Duplicate { .. })
@@ -428,7 +496,7 @@ mod tests {
             ),
             (
                 PublishRequest {
-                    signature: &junk,
+                    signature: Some(&junk),
                     ..base.clone()
                 },
                 "not a minisign signature",
@@ -439,6 +507,13 @@ mod tests {
                     ..base.clone()
                 },
                 "not usable",
+            ),
+            (
+                PublishRequest {
+                    signature: None,
+                    ..base.clone()
+                },
+                "needs its minisign signature",
             ),
         ];
         for (req, want) in cases {

@@ -397,7 +397,7 @@ async fn package(
             if file == r.name {
                 Some(r.payload_path(&shared.config.dir))
             } else if file == format!("{}.minisig", r.name) {
-                Some(r.signature_path(&shared.config.dir))
+                r.signature_path(&shared.config.dir)
             } else {
                 None
             }

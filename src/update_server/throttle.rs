@@ -154,6 +154,7 @@ mod tests {
             sha256: String::new(),
             sha1: String::new(),
             published: 0,
+            crau: None,
         }
     }
 
