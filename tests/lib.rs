@@ -16,6 +16,7 @@ mod cli;
 mod compile;
 mod conformance;
 mod corpus;
+mod crau;
 mod datasource;
 mod datasource_hypervisor;
 mod flatcar;

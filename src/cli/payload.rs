@@ -59,6 +59,13 @@ pub struct FetchArgs {
     /// A PEM file of extra CA certificates to trust.
     #[arg(long, value_name = "PEM")]
     pub cacert: Vec<std::path::PathBuf>,
+    /// Where an update_engine payload's kernel goes (default: the kernel is skipped).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<std::path::PathBuf>,
+    /// A JSON file keeping an update_engine payload's resume point (read if present,
+    /// rewritten at each checkpoint).
+    #[arg(long, value_name = "FILE")]
+    pub resume_state: Option<std::path::PathBuf>,
     /// Print how long each phase took to standard error (for the W5 benchmark).
     #[arg(long, hide = true)]
     pub timings: bool,
@@ -71,11 +78,65 @@ pub(super) fn run(args: &PayloadArgs) -> Result<ExitCode, CliError> {
 }
 
 fn fetch(args: &FetchArgs) -> Result<ExitCode, CliError> {
+    let job = job(args);
+    if job.format()? == payload::Format::Crau {
+        return fetch_crau(args, &job);
+    }
     let keys = payload::TrustedKeys::load(&args.root)?;
     for skipped in &keys.skipped {
         eprintln!("kindling: trusted keys: skipped {skipped}");
     }
-    let job = Job {
+    let downloaded = job.download(&keys)?;
+    let verify_at = Instant::now();
+    let verified = downloaded.verify();
+    if args.timings {
+        eprintln!(
+            "timings: signature+download+write+sha256+sync {:.3}s, read-back verify {:.3}s",
+            downloaded.took().as_secs_f64(),
+            verify_at.elapsed().as_secs_f64()
+        );
+    }
+    let v = verified?;
+    Ok(emit(&format!(
+        "verified size={} sha256={} key={}\n",
+        v.size(),
+        v.sha256_b64(),
+        v.key_id()
+    )))
+}
+
+/// An update_engine payload: applied while it downloads, then verified as a whole.
+fn fetch_crau(args: &FetchArgs, job: &Job) -> Result<ExitCode, CliError> {
+    let keys = payload::RsaKeys::load(&args.root);
+    for skipped in &keys.skipped {
+        eprintln!("kindling: trusted keys: skipped {skipped}");
+    }
+    let (v, took) = job.crau(&keys, args.kernel.clone(), args.resume_state.as_deref())?;
+    if args.timings {
+        eprintln!("timings: download+apply+verify {:.3}s", took.as_secs_f64());
+    }
+    let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let kernel = v.kernel().map_or(String::new(), |k| {
+        format!(
+            " kernel-size={} kernel-sha256={}",
+            k.size(),
+            hex(k.sha256())
+        )
+    });
+    Ok(emit(&format!(
+        "verified format=crau size={} sha256={} usr-size={} usr-sha256={} operations={}{kernel} key={}\n",
+        v.size(),
+        v.sha256_b64(),
+        v.partition_size(),
+        hex(v.partition_sha256()),
+        v.operations(),
+        v.key()
+    )))
+}
+
+/// The job the arguments describe.
+fn job(args: &FetchArgs) -> Job {
+    Job {
         expected: Expected {
             url: args.url.clone(),
             size: args.size,
@@ -96,22 +157,5 @@ fn fetch(args: &FetchArgs) -> Result<ExitCode, CliError> {
             },
             extra_roots: args.cacert.clone(),
         },
-    };
-    let downloaded = job.download(&keys)?;
-    let verify_at = Instant::now();
-    let verified = downloaded.verify();
-    if args.timings {
-        eprintln!(
-            "timings: signature+download+write+sha256+sync {:.3}s, read-back verify {:.3}s",
-            downloaded.took().as_secs_f64(),
-            verify_at.elapsed().as_secs_f64()
-        );
     }
-    let v = verified?;
-    Ok(emit(&format!(
-        "verified size={} sha256={} key={}\n",
-        v.size(),
-        v.sha256_b64(),
-        v.key_id()
-    )))
 }

@@ -289,6 +289,128 @@ pub enum PayloadError {
         /// The signing key's id.
         key_id: String,
     },
+
+    /// The payload does not start with update_engine's `CrAU` magic.
+    #[error("not an update_engine payload: it starts with {found:?}, not \"CrAU\"")]
+    CrauMagic {
+        /// The first bytes, lossily as text.
+        found: String,
+    },
+    /// The header says the manifest is larger than kindling accepts.
+    #[error("the payload's manifest is {size} bytes, more than the {max} kindling accepts")]
+    CrauManifestSize {
+        /// The size in the header.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The header or manifest cannot be decoded or is inconsistent; nothing was written.
+    #[error("the payload's manifest is invalid: {reason}; nothing was written")]
+    CrauManifest {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The manifest lacks the size and hash a file must have afterwards.
+    #[error(
+        "the payload's manifest has no {what} (size and SHA-256 of the result); nothing was written"
+    )]
+    CrauNoNewInfo {
+        /// Which info is missing.
+        what: String,
+    },
+    /// An operation kindling does not apply (`MOVE`, `BSDIFF`, an unknown type).
+    #[error(
+        "operation {index} is {op_type}: kindling applies full payloads (REPLACE and REPLACE_BZ) \
+         only; ask the update server for a full payload; nothing was written"
+    )]
+    CrauUnsupported {
+        /// The operation's index.
+        index: usize,
+        /// Its type's name.
+        op_type: String,
+    },
+    /// A delta payload (it names a source partition, kernel or extents).
+    #[error(
+        "this is a delta payload ({what}); kindling applies full payloads only; nothing was written"
+    )]
+    CrauDelta {
+        /// What makes it a delta.
+        what: String,
+    },
+    /// An operation is malformed (extents outside the slot, data out of order, ...), found
+    /// while checking the manifest or while applying it.
+    #[error("operation {index} is invalid: {reason}")]
+    CrauOperation {
+        /// The operation's index.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An operation with data has no `data_sha256_hash`.
+    #[error("operation {index} has data but no data_sha256_hash; nothing was written")]
+    CrauOperationHashMissing {
+        /// The operation's index.
+        index: usize,
+    },
+    /// An operation's data is not what its hash says; its bytes were not written.
+    #[error(
+        "operation {index}: its data's SHA-256 is {actual} but the manifest says {expected}; \
+         the payload is corrupt (its bytes were not written)"
+    )]
+    CrauOperationHash {
+        /// The operation's index.
+        index: usize,
+        /// The manifest's hash, hex.
+        expected: String,
+        /// The data's hash, hex.
+        actual: String,
+    },
+    /// The manifest's sizes do not add up to the size the update check announced.
+    #[error(
+        "the payload's manifest describes {manifest} bytes (header, manifest, data and \
+         signatures) but the update offer says {offer}; nothing was written"
+    )]
+    CrauSize {
+        /// Header + manifest + data + signatures.
+        manifest: u64,
+        /// The offer's size.
+        offer: u64,
+    },
+    /// No usable signature: none in the manifest, a malformed `Signatures` message, or no
+    /// version-2 entry.
+    #[error("the payload is not signed as update_engine requires: {reason}")]
+    CrauUnsigned {
+        /// What is missing.
+        reason: String,
+    },
+    /// No trusted RSA key verifies the payload's signature.
+    #[error(
+        "no trusted key verifies the payload's signature (tried: {}); the payload was altered \
+         or is signed by a key this node does not trust; add its public key as a *.pem file in \
+         /etc/kindling/trusted-keys/ if it is a release key",
+        tried.join(", ")
+    )]
+    CrauBadSignature {
+        /// The keys tried.
+        tried: Vec<String>,
+    },
+    /// The slot or the kernel file, read back, is not what the manifest says it must be.
+    #[error(
+        "{what} read back is {actual_size} bytes with SHA-256 {actual} but the payload says \
+         {expected_size} bytes with {expected}; the slot or file does not hold what was written"
+    )]
+    CrauResultMismatch {
+        /// `the slot` or `the kernel file PATH`.
+        what: String,
+        /// Expected size.
+        expected_size: u64,
+        /// Expected SHA-256, hex.
+        expected: String,
+        /// Size found.
+        actual_size: u64,
+        /// SHA-256 found, hex.
+        actual: String,
+    },
 }
 
 impl PayloadError {
@@ -307,6 +429,9 @@ impl PayloadError {
                 phase: HashPhase::Resumed | HashPhase::ReadBack,
                 ..
             } => Retry::Restart,
+            // The slot or kernel file no longer holds what was written (or a resume point
+            // did not match it): start over.
+            Self::CrauResultMismatch { .. } => Retry::Restart,
             // Every other fault is of the offer, the payload, its signature, the keys or
             // the local disk: trying again cannot fix it.
             _ => Retry::Never,
@@ -347,7 +472,44 @@ impl PayloadError {
             Self::LegacySignature { .. } => "legacy-signature",
             Self::UntrustedKey { .. } => "untrusted-key",
             Self::BadSignature { .. } => "bad-signature",
+            Self::CrauMagic { .. } => "crau-magic",
+            Self::CrauManifestSize { .. } => "crau-manifest-size",
+            Self::CrauManifest { .. } => "crau-manifest",
+            Self::CrauNoNewInfo { .. } => "crau-no-new-info",
+            Self::CrauUnsupported { .. } => "crau-unsupported-operation",
+            Self::CrauDelta { .. } => "crau-delta",
+            Self::CrauOperation { .. } => "crau-operation",
+            Self::CrauOperationHashMissing { .. } => "crau-operation-hash-missing",
+            Self::CrauOperationHash { .. } => "crau-operation-hash",
+            Self::CrauSize { .. } => "crau-size",
+            Self::CrauUnsigned { .. } => "crau-unsigned",
+            Self::CrauBadSignature { .. } => "crau-bad-signature",
+            Self::CrauResultMismatch { .. } => "crau-result-mismatch",
         }
+    }
+
+    /// update_engine's error code (`ActionExitCode` in Flatcar's `action_processor.h`) for
+    /// the failures only an update_engine payload can have; `None` for the others (the
+    /// agent's own mapping covers them).
+    #[must_use]
+    pub fn crau_code(&self) -> Option<i32> {
+        Some(match self {
+            Self::CrauSize { .. } => 11,
+            Self::CrauNoNewInfo { .. } => 13,
+            Self::CrauResultMismatch { what, .. } if what.starts_with("the kernel") => 16,
+            Self::CrauResultMismatch { .. } => 15,
+            Self::CrauBadSignature { .. } => 18,
+            Self::CrauMagic { .. } => 21,
+            Self::CrauUnsigned { .. } => 22,
+            Self::CrauManifest { .. } => 23,
+            Self::CrauUnsupported { .. } | Self::CrauDelta { .. } | Self::CrauOperation { .. } => {
+                28
+            }
+            Self::CrauOperationHash { .. } => 29,
+            Self::CrauManifestSize { .. } => 32,
+            Self::CrauOperationHashMissing { .. } => 38,
+            _ => return None,
+        })
     }
 
     /// The error from an HTTP status that is not a success.

@@ -491,7 +491,7 @@ impl Download<'_> {
 }
 
 /// Send a request, waiting at most the stall timeout for the response headers.
-async fn send(
+pub(super) async fn send(
     request: reqwest::RequestBuilder,
     url: &str,
     at: u64,
@@ -509,7 +509,7 @@ async fn send(
 }
 
 /// Name a reqwest error by what it means for the agent.
-fn classify(e: &reqwest::Error, url: &str, at: u64, size: u64) -> PayloadError {
+pub(super) fn classify(e: &reqwest::Error, url: &str, at: u64, size: u64) -> PayloadError {
     let url = url.to_string();
     if e.is_connect() {
         return PayloadError::Connect {
@@ -540,12 +540,15 @@ fn classify(e: &reqwest::Error, url: &str, at: u64, size: u64) -> PayloadError {
     }
 }
 
-fn header_u64(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<u64> {
+pub(super) fn header_u64(
+    resp: &reqwest::Response,
+    name: reqwest::header::HeaderName,
+) -> Option<u64> {
     resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`, given as `None`).
-fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+pub(super) fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
     let rest = value.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;
     let (first, last) = range.split_once('-')?;

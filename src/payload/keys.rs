@@ -43,32 +43,9 @@ impl TrustedKeys {
     /// no key is usable.
     pub fn load(root: &Path) -> Result<Self, PayloadError> {
         let dirs: Vec<PathBuf> = KEY_DIRS.iter().map(|d| root.join(d)).collect();
-        let mut skipped = Vec::new();
-        // File name -> path, the first directory (/etc) winning.
-        let mut chosen: Vec<(String, PathBuf)> = Vec::new();
-        for dir in &dirs {
-            let entries = match std::fs::read_dir(dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    skipped.push(format!("{}: cannot read the directory: {e}", dir.display()));
-                    continue;
-                }
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".pub") && !n.starts_with('.'))
-                .collect();
-            names.sort();
-            for name in names {
-                if !chosen.iter().any(|(n, _)| *n == name) {
-                    chosen.push((name.clone(), dir.join(&name)));
-                }
-            }
-        }
+        let (chosen, mut skipped) = key_files(root, ".pub");
         let mut keys: Vec<TrustedKey> = Vec::new();
-        for (_, path) in chosen {
+        for path in chosen {
             match read_key(&path) {
                 Ok(None) => skipped.push(format!("{}: empty, masks the key", path.display())),
                 Ok(Some(key)) => {
@@ -109,6 +86,38 @@ impl TrustedKeys {
     pub fn ids(&self) -> Vec<String> {
         self.keys.iter().map(|k| k.id.clone()).collect()
     }
+}
+
+/// The key files named `*SUFFIX` in the trusted-key directories below `root`, a file in
+/// `/etc` hiding the one of the same name in `/usr/share`, sorted by name within each
+/// directory; and the directories that could not be read. An empty file is returned too
+/// (its reader treats it as a mask).
+pub(crate) fn key_files(root: &Path, suffix: &str) -> (Vec<PathBuf>, Vec<String>) {
+    let mut skipped = Vec::new();
+    // File name -> path, the first directory (/etc) winning.
+    let mut chosen: Vec<(String, PathBuf)> = Vec::new();
+    for dir in KEY_DIRS.iter().map(|d| root.join(d)) {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                skipped.push(format!("{}: cannot read the directory: {e}", dir.display()));
+                continue;
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(suffix) && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for name in names {
+            if !chosen.iter().any(|(n, _)| *n == name) {
+                chosen.push((name.clone(), dir.join(&name)));
+            }
+        }
+    }
+    (chosen.into_iter().map(|(_, p)| p).collect(), skipped)
 }
 
 /// Why a key file is skipped (its text follows the file's path in [`TrustedKeys::skipped`]).

@@ -23,8 +23,10 @@
 //! own, as `kindling payload fetch` runs it). This file only hands their names on.
 
 mod client;
+mod crau;
 mod error;
 mod fetch;
+mod format;
 mod job;
 mod keys;
 mod offer;
@@ -36,8 +38,14 @@ mod signature;
 mod verify;
 
 pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
+pub use crau::{
+    CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent, InstallInfo,
+    InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType, RsaKey, RsaKeys,
+    Signature, Signatures, UPDATE_ENGINE_KEY, check_signature, fetch_crau,
+};
 pub use error::{HashPhase, PayloadError, Retry};
 pub use fetch::{fetch, fetch_signature, fetch_signed};
+pub use format::{Format, sniff};
 pub use job::{Downloaded, Job};
 pub use keys::{KEY_DIRS, TrustedKey, TrustedKeys};
 pub use offer::Expected;
