@@ -100,7 +100,6 @@ fn assert_kernel_in_place(node: &Node, p: &Payload) {
 /// kernel is in place, the postinst ran with update_engine's arguments from the new slot, and
 /// cgpt shows USR-B above USR-A with one try, not yet successful.
 #[test]
-#[ignore = "needs payload::crau and the agent wiring (issue 17), not merged yet"]
 fn a_flatcar_node_stages_a_mantle_payload_from_go_omaha() {
     let dir = tempfile::tempdir().unwrap();
     let p = Payload::generate(dir.path(), &Spec::new("1.0.1"));
@@ -151,7 +150,6 @@ fn a_flatcar_node_stages_a_mantle_payload_from_go_omaha() {
 /// With only Flatcar's official key trusted (what kindling ships), mantle's developer-signed
 /// payload is refused and nothing becomes bootable.
 #[test]
-#[ignore = "needs payload::crau and the agent wiring (issue 17), not merged yet"]
 fn a_payload_no_trusted_key_signed_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = Payload::generate(dir.path(), &Spec::new("1.0.1"));
@@ -211,7 +209,6 @@ fn refused(dir: &Path, p: &Payload, bad: &Path, words: &[&str]) -> u64 {
 }
 
 #[test]
-#[ignore = "needs payload::crau and the agent wiring (issue 17), not merged yet"]
 fn flipped_bytes_truncation_and_delta_payloads_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = Payload::generate(dir.path(), &Spec::new("1.0.1"));
@@ -245,7 +242,6 @@ fn flipped_bytes_truncation_and_delta_payloads_are_refused() {
 }
 
 #[test]
-#[ignore = "needs payload::crau and the agent wiring (issue 17), not merged yet"]
 fn a_postinst_exiting_1_is_error_5_and_nothing_boots() {
     let dir = tempfile::tempdir().unwrap();
     let p = Payload::generate(
@@ -274,7 +270,6 @@ fn a_postinst_exiting_1_is_error_5_and_nothing_boots() {
 /// keeps its attributes, one GPT copy is whole; every fifth kill is followed by a run left to
 /// finish, which must converge.
 #[test]
-#[ignore = "needs payload::crau and the agent wiring (issue 17), not merged yet"]
 fn sigkill_during_a_crau_install_never_makes_an_unverified_slot_bootable() {
     let dir = tempfile::tempdir().unwrap();
     let p = Payload::generate(dir.path(), &Spec::new("1.0.1"));

@@ -8,6 +8,7 @@
 
 mod agent;
 mod agent_compile;
+mod agent_crau_install;
 mod agent_reboot;
 mod apply;
 mod architecture;
@@ -33,6 +34,7 @@ mod multipart;
 mod omaha;
 mod package;
 mod payload;
+mod publish_crau;
 mod reboot_window;
 mod slots;
 mod snapshots;

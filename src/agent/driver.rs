@@ -118,6 +118,10 @@ pub mod code {
 
     /// The slot could not be opened (`kInstallDeviceOpenError`).
     pub const INSTALL_DEVICE_OPEN_ERROR: i32 = 7;
+    /// The kernel is not the payload's (`kActionCodeNewKernelVerificationError`).
+    pub const NEW_KERNEL_VERIFICATION_ERROR: i32 = 16;
+    /// The postinst exited with status 3 (`kActionCodePostinstallBootedFromFirmwareB`).
+    pub const POSTINSTALL_BOOTED_FROM_FIRMWARE_B: i32 = 19;
 }
 
 impl Agent {

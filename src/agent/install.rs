@@ -14,12 +14,20 @@
 //!
 //! A kill anywhere leaves either an unbootable passive slot (steps 1–3) or a verified one
 //! (step 4), and the booted slot keeps its attributes throughout.
+//!
+//! The payload's format is recognised from the payload itself: with a `.minisig` beside it,
+//! kindling's own format takes the steps above, unchanged; without one, a payload whose
+//! first bytes are update_engine's header (or an interrupted CrAU install the record
+//! remembers) is update_engine's (CrAU) and takes `install_crau.rs`'s steps: the same order
+//! of effects with the operations applied as they download, the RSA signature instead of
+//! the `.minisig`, and the kernel and `/postinst` (`finalize.rs`) between steps 3 and 4.
 
 use std::path::{Path, PathBuf};
 
 use super::check::{Failure, Stop};
 use super::driver::{Agent, code};
 use super::error::Error;
+use super::finalize::NewSlot;
 use super::state::{Offer, Staged};
 use crate::payload::{
     Expected, Fetched, PayloadError, SignatureCheck, Target, Timeouts, TrustedKeys,
@@ -28,6 +36,8 @@ use crate::payload::{
 /// The passive slot, ready to be written.
 struct Passive {
     partuuid: String,
+    number: u32,
+    label: String,
     offset: u64,
     len: u64,
 }
@@ -55,10 +65,35 @@ impl Agent {
             offset: target.offset,
             len: target.len,
         };
+        // The signature first: without one there is no point in downloading. No `.minisig`
+        // beside an update_engine (CrAU) payload (or a CrAU install to resume): that format.
+        let resumed_crau = self
+            .record
+            .state
+            .download()
+            .is_some_and(|d| d.crau.is_some());
+        let signature = if resumed_crau {
+            None
+        } else {
+            self.minisig_or_crau(&expected).await?
+        };
+        let Some(signature) = signature else {
+            let slot = NewSlot {
+                disk: &disk_path,
+                partuuid: &target.partuuid,
+                number: target.number,
+                label: &target.label,
+                first_byte: target.offset,
+                len: target.len,
+            };
+            self.install_crau(&offer, &expected, &region, &slot).await?;
+            self.stage(&offer, &disk_path, &target.partuuid).await?;
+            self.drop_partial_kernel(target.number, &target.label);
+            return Ok(offer.version);
+        };
         let keys = TrustedKeys::load(self.root.path())
             .map_err(|e| Stop::update(code::DOWNLOAD_PAYLOAD_VERIFICATION_ERROR, e))?;
-        // The signature first: without one there is no point in downloading.
-        let (signature, check) = self.signature(&expected, &keys).await?;
+        let check = SignatureCheck::new(&keys, &signature).map_err(payload_failure)?;
         let fetched = self.fetch(&expected, &region, resume_from, &check).await?;
         self.record.downloaded().map_err(Error::from)?;
         self.save_record()?;
@@ -89,20 +124,28 @@ impl Agent {
         Ok(self.record.state.download().map_or(0, |d| d.written))
     }
 
-    /// Fetch the payload's signature and check it is by a trusted key, before a byte of the
-    /// payload is downloaded (a signature by an untrusted key, or in a form that cannot be
-    /// checked, fails here).
-    async fn signature(
-        &self,
-        expected: &Expected,
-        keys: &TrustedKeys,
-    ) -> Result<(Vec<u8>, SignatureCheck), Stop> {
+    /// The payload's minisign signature (kindling's format), fetched before a byte of the
+    /// payload; `None` when there is none and the payload is update_engine's (CrAU), as its
+    /// first bytes say. A signature by an untrusted key, or in a form that cannot be
+    /// checked, fails right after, in `install`.
+    async fn minisig_or_crau(&self, expected: &Expected) -> Result<Option<Vec<u8>>, Stop> {
         let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER_ERROR, e))?;
-        let signature = crate::payload::fetch_signature(&client, expected, &Timeouts::default())
-            .await
-            .map_err(payload_failure)?;
-        let check = SignatureCheck::new(keys, &signature).map_err(payload_failure)?;
-        Ok((signature, check))
+        match crate::payload::fetch_signature(&client, expected, &Timeouts::default()).await {
+            Ok(signature) => Ok(Some(signature)),
+            // No `.minisig` (a 404, or another 4xx from a bucket that hides missing files).
+            Err(
+                missing
+                @ (PayloadError::SignatureMissing { .. } | PayloadError::ClientError { .. }),
+            ) => {
+                let format =
+                    crate::payload::sniff(&client, &expected.url, &Timeouts::default()).await;
+                match format.map_err(payload_failure)? {
+                    crate::payload::Format::Crau => Ok(None),
+                    crate::payload::Format::Kindling => Err(payload_failure(missing)),
+                }
+            }
+            Err(e) => Err(payload_failure(e)),
+        }
     }
 
     /// Verify what is in the slot, read back, against the signature fetched before:
@@ -245,13 +288,15 @@ fn prepare_passive(disk_path: &Path, booted: &str) -> Result<Passive, Error> {
     }
     Ok(Passive {
         partuuid: passive.partuuid,
+        number: passive.number,
+        label: passive.label,
         offset: passive.first_byte,
         len: passive.size_bytes,
     })
 }
 
 /// The HTTP client for payloads and signatures, through the environment's proxies.
-fn http() -> Result<reqwest::Client, PayloadError> {
+pub(super) fn http() -> Result<reqwest::Client, PayloadError> {
     crate::payload::client(&crate::payload::ClientOptions {
         proxy: crate::payload::ProxyEnv::from_process(),
         ..crate::payload::ClientOptions::default()
@@ -264,8 +309,11 @@ fn payload_failure(e: PayloadError) -> Stop {
 }
 
 /// update_engine's error code for a payload error.
-fn error_code(e: &PayloadError) -> i32 {
+pub(super) fn error_code(e: &PayloadError) -> i32 {
     use PayloadError as E;
+    if let Some(code) = e.crau_code() {
+        return code;
+    }
     match e {
         E::HashMismatch { .. } => code::PAYLOAD_HASH_MISMATCH,
         E::SizeMismatch { .. } => code::PAYLOAD_SIZE_MISMATCH,

@@ -13,7 +13,8 @@
 //!
 //! The files, from the ground up: `state` (the states and the record), `record_file`,
 //! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
-//! `check`, `install`, `after_boot`, `reboot` and `lock_hold`; `control` (the socket), `run`
+//! `check`, `install` (with `finalize`: a CrAU payload's kernel and postinst), `after_boot`,
+//! `reboot` and `lock_hold`; `control` (the socket), `run`
 //! (the daemon's loop) and `on_demand` (what a command asks of the agent).
 
 pub mod after_boot;
@@ -21,7 +22,9 @@ pub mod check;
 pub mod control;
 pub mod driver;
 pub mod error;
+pub mod finalize;
 pub mod install;
+pub mod install_crau;
 pub mod lock_hold;
 pub mod on_demand;
 pub mod reboot;

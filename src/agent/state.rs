@@ -79,6 +79,11 @@ pub struct Download {
     pub slot: String,
     /// Bytes written and synced to the slot so far.
     pub written: u64,
+    /// For an update_engine (CrAU) payload, where its application resumes (the operations
+    /// written and synced so far, the payload's hash state); absent for kindling's format,
+    /// and then not written at all, so records of earlier releases read and write unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crau: Option<crate::payload::CrauResume>,
 }
 
 /// An update that was staged and awaits the boot that proves it.
@@ -523,13 +528,17 @@ impl Record {
     pub fn start_download(&mut self, slot: String) -> Result<(), BadTransition> {
         self.go(Status::Downloading, |s| match s {
             State::UpdateAvailable { update } => {
-                let written = match update.download {
-                    Some(d) if d.slot == slot => d.written,
-                    _ => 0,
+                let (written, crau) = match update.download {
+                    Some(d) if d.slot == slot => (d.written, d.crau),
+                    _ => (0, None),
                 };
                 Next::To(State::Downloading {
                     offer: update.offer,
-                    download: Download { slot, written },
+                    download: Download {
+                        slot,
+                        written,
+                        crau,
+                    },
                 })
             }
             other => Next::Refused(other),
@@ -563,6 +572,29 @@ impl Record {
         match &mut self.state {
             State::Downloading { download, .. } => {
                 download.written = written;
+                Ok(())
+            }
+            other => Err(BadTransition {
+                from: other.status(),
+                to: Status::Downloading,
+            }),
+        }
+    }
+
+    /// Record how far a CrAU payload's application got (DOWNLOADING only): the bytes of the
+    /// payload consumed and the point it resumes from.
+    ///
+    /// # Errors
+    /// When not downloading.
+    pub fn crau_progress(
+        &mut self,
+        written: u64,
+        resume: crate::payload::CrauResume,
+    ) -> Result<(), BadTransition> {
+        match &mut self.state {
+            State::Downloading { download, .. } => {
+                download.written = written;
+                download.crau = Some(resume);
                 Ok(())
             }
             other => Err(BadTransition {
@@ -844,7 +876,8 @@ mod tests {
                 offer: offer(),
                 download: Download {
                     slot: "b".into(),
-                    written: 4
+                    written: 4,
+                    crau: None,
                 }
             }
         );

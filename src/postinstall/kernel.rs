@@ -5,8 +5,10 @@
 //! when either CoreOS kernel exists there, else in `/boot/flatcar/`. The same choice is made
 //! here under a root. The kernel is first written beside its final place
 //! ([`partial_kernel_path`]), then checked (size and SHA-256 of the payload's `KERNEL`
-//! procedure), synced, renamed over the old kernel of that slot, and the directory synced:
-//! the slot's kernel file is either the old one or the new one, never a part.
+//! procedure), copied to a second file beside it, synced, renamed over the old kernel of
+//! that slot, and the directory synced: the slot's kernel file is either the old one or the
+//! new one, never a part. The written file is kept (an install interrupted after this step
+//! resumes with it; `/boot` is FAT on Flatcar, so no hard link) for the caller to remove.
 
 use std::fs::File;
 use std::io::Read;
@@ -67,9 +69,9 @@ pub fn partial_kernel_path(kernel: &Path) -> PathBuf {
     kernel.with_file_name(format!(".{name}.kindling-partial"))
 }
 
-/// Checks `written` against `expected`, then moves it to `kernel` atomically (sync, rename,
-/// directory sync). `written` must be on the same filesystem as `kernel` (see
-/// [`partial_kernel_path`]). On a mismatch nothing is moved and `written` is removed.
+/// Checks `written` against `expected`, then puts a copy of it at `kernel` atomically (copy,
+/// sync, rename, directory sync); `written` stays. On a mismatch nothing changes at
+/// `kernel` and `written` is removed.
 ///
 /// # Errors
 /// [`PostinstallError::KernelMismatch`], or [`PostinstallError::Io`].
@@ -99,9 +101,16 @@ pub fn install_kernel(
             expected: hex(&expected.sha256),
         });
     }
-    file.sync_all().map_err(io("sync", written))?;
     drop(file);
-    std::fs::rename(written, kernel).map_err(io("rename into place", kernel))?;
+    let name = kernel
+        .file_name()
+        .map_or_else(|| "vmlinuz".into(), |n| n.to_string_lossy().into_owned());
+    let staging = kernel.with_file_name(format!(".{name}.kindling-new"));
+    std::fs::copy(written, &staging).map_err(io("copy the kernel to", &staging))?;
+    File::open(&staging)
+        .and_then(|f| f.sync_all())
+        .map_err(io("sync", &staging))?;
+    std::fs::rename(&staging, kernel).map_err(io("rename into place", kernel))?;
     if let Some(dir) = kernel.parent() {
         File::open(dir)
             .and_then(|d| d.sync_all())
@@ -192,6 +201,8 @@ mod tests {
         std::fs::write(&partial, new).unwrap();
         install_kernel(&partial, &kernel, &good).unwrap();
         assert_eq!(std::fs::read(&kernel).unwrap(), new);
-        assert!(!partial.exists());
+        // Kept for a resumed install; nothing else left beside the kernel.
+        assert!(partial.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }
