@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{GIB, OFFSET, measured, median, median_f, serve, slot_image};
+use common::{GIB, OFFSET, measured, median, median_f, payload_fetch, serve, slot_image};
 
 /// Runs of each, alternating.
 const RUNS: usize = 3;
@@ -94,7 +94,6 @@ fn main() {
     let apply_dir = d.join("apply");
     std::fs::create_dir_all(&apply_dir).unwrap();
 
-    let exe = env!("CARGO_BIN_EXE_kindling");
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut our_cpu, mut their_cpu) = (Vec::new(), Vec::new());
     let (mut our_rss, mut their_rss) = (0u64, 0u64);
@@ -107,22 +106,13 @@ fn main() {
         theirs.push(took);
         their_cpu.push(cpu);
         their_rss = their_rss.max(rss);
-        let (took, rss, cpu, _) = measured(
-            Command::new(exe)
-                .args(["payload", "fetch"])
-                .args(["--url", &format!("http://{addr}/payload.bin")])
-                .args(["--size", &printed["SIZE"]])
-                .args(["--sha256", &printed["SHA256_B64"]])
-                .arg("--image")
-                .arg(&disk)
-                .args(["--offset", &OFFSET.to_string()])
-                .args(["--len", &len.to_string()])
-                .arg("--root")
-                .arg(&root)
-                .env_remove("ALL_PROXY")
-                .env_remove("HTTP_PROXY")
-                .env_remove("http_proxy"),
-        );
+        let (took, rss, cpu, _) = measured(&mut payload_fetch(
+            &format!("http://{addr}/payload.bin"),
+            &printed["SIZE"],
+            &printed["SHA256_B64"],
+            &disk,
+            &root,
+        ));
         ours.push(took);
         our_cpu.push(cpu);
         our_rss = our_rss.max(rss);

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{GIB, OFFSET, measured, median, median_f, serve, slot_image};
+use common::{GIB, OFFSET, measured, median, median_f, payload_fetch, serve, slot_image};
 
 use base64::Engine as _;
 use sha2::Digest as _;
@@ -102,7 +102,6 @@ fn main() {
 
     // openssl and dd on the same file (warm page cache, as the server's reads are), dd into
     // the same slot, alternating with kindling.
-    let exe = env!("CARGO_BIN_EXE_kindling");
     let mut ssl_runs = Vec::new();
     let mut ssl_cpu = Vec::new();
     let mut cpu = Vec::new();
@@ -126,20 +125,14 @@ fn main() {
         );
         dd_runs.push(took);
         let (took, rss, used, stderr) = measured(
-            Command::new(exe)
-                .args(["payload", "fetch", "--timings"])
-                .args(["--url", &format!("http://{addr}/usr.bin")])
-                .args(["--size", &GIB.to_string()])
-                .args(["--sha256", &sha256])
-                .arg("--image")
-                .arg(&image)
-                .args(["--offset", &OFFSET.to_string()])
-                .args(["--len", &len.to_string()])
-                .arg("--root")
-                .arg(&root)
-                .env_remove("ALL_PROXY")
-                .env_remove("HTTP_PROXY")
-                .env_remove("http_proxy"),
+            payload_fetch(
+                &format!("http://{addr}/usr.bin"),
+                &GIB.to_string(),
+                &sha256,
+                &image,
+                &root,
+            )
+            .arg("--timings"),
         );
         peak_kib = peak_kib.max(rss);
         cpu.push(used);

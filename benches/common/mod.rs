@@ -116,3 +116,24 @@ pub fn slot_image(path: &Path, len: u64) {
     drop(w);
     f.sync_all().unwrap();
 }
+
+/// `kindling payload fetch` (the release binary) of `url` (`size` bytes, base64 `sha256`)
+/// into the slot of `image` (a [`slot_image`] of `GIB + OFFSET` bytes), trusting `root`'s
+/// keys, with no proxy.
+pub fn payload_fetch(url: &str, size: &str, sha256: &str, image: &Path, root: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kindling"));
+    cmd.args(["payload", "fetch"])
+        .args(["--url", url])
+        .args(["--size", size])
+        .args(["--sha256", sha256])
+        .arg("--image")
+        .arg(image)
+        .args(["--offset", &OFFSET.to_string()])
+        .args(["--len", &(GIB + OFFSET).to_string()])
+        .arg("--root")
+        .arg(root)
+        .env_remove("ALL_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy");
+    cmd
+}

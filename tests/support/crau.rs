@@ -79,7 +79,6 @@ fn postinst(record: &Path, code: i32) -> String {
 /// A real ext4 `/usr` image: the release file, a `/postinst` and some bulk (half random,
 /// half compressible, so the generator makes both `REPLACE` and `REPLACE_BZ` operations).
 pub fn usr_image(dir: &Path, spec: &Spec, record: &Path) -> PathBuf {
-    super::agent::need("mkfs.ext4");
     let tree = dir.join(format!("crau-usr-{}", spec.version));
     std::fs::create_dir_all(tree.join("share/coreos")).unwrap();
     std::fs::write(
@@ -102,20 +101,7 @@ pub fn usr_image(dir: &Path, spec: &Spec, record: &Path) -> PathBuf {
     bulk.extend(std::iter::repeat_n(b'k', quarter));
     std::fs::write(tree.join("bin/bulk"), &bulk).unwrap();
     let image = dir.join(format!("crau-usr-{}.ext4", spec.version));
-    let out = super::agent::run(
-        "mkfs.ext4",
-        &[
-            "-q",
-            "-F",
-            "-E",
-            "root_owner=0:0",
-            "-d",
-            tree.to_str().unwrap(),
-            image.to_str().unwrap(),
-            &format!("{}M", spec.usr_mib),
-        ],
-    );
-    assert_eq!(out.code, 0, "mkfs.ext4: {}", out.stderr);
+    super::agent::mkfs_ext4(&tree, &image, spec.usr_mib);
     image
 }
 
