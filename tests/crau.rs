@@ -603,8 +603,13 @@ fn malformed_manifests_are_refused_before_anything_is_written() {
     garbage.extend_from_slice(&1u64.to_be_bytes());
     garbage.extend_from_slice(&50u64.to_be_bytes());
     garbage.extend_from_slice(&[0xFF; 400]);
+    let mut empty = b"CrAU".to_vec();
+    empty.extend_from_slice(&1u64.to_be_bytes());
+    empty.extend_from_slice(&0u64.to_be_bytes());
+    empty.extend_from_slice(&[0; 300]);
     for (bytes, kind) in [
         (b"CrAX0000000000000000".to_vec(), "crau-magic"),
+        (empty, "crau-no-new-info"),
         (huge, "crau-manifest-size"),
         (garbage, "crau-manifest"),
     ] {
@@ -655,30 +660,41 @@ fn sniff_tells_the_formats_apart() {
     assert_eq!(raw.unwrap(), Format::Kindling);
 }
 
-#[test]
-fn payload_fetch_says_which_format_and_key_verified_it() {
-    let w = World::new(Some(vec![1u8; 5000]));
+/// `kindling payload fetch` for the world's payload with trusted keys below `root`.
+fn cli(w: &World, root: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
     let e = w.expected();
-    let state = w.dir.path().join("resume.json");
-    let kernel = w.dir.path().join("vmlinuz-b.tmp");
-    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+    Command::new(env!("CARGO_BIN_EXE_kindling"))
         .args(["payload", "fetch", "--url", &e.url])
         .args(["--size", &e.size.to_string(), "--sha256", &e.sha256_b64])
         .arg("--image")
         .arg(&w.image)
         .args(["--offset", &OFFSET.to_string(), "--len", &SLOT.to_string()])
         .arg("--root")
-        .arg(&w.root)
-        .arg("--kernel")
-        .arg(&kernel)
-        .arg("--resume-state")
-        .arg(&state)
+        .arg(root)
+        .args(extra)
         .env_remove("ALL_PROXY")
         .env_remove("all_proxy")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn payload_fetch_says_which_format_and_key_verified_it() {
+    let w = World::new(Some(vec![1u8; 5000]));
+    let state = w.dir.path().join("resume.json");
+    let kernel = w.dir.path().join("vmlinuz-b.tmp");
+    let out = cli(
+        &w,
+        &w.root,
+        &[
+            "--kernel".as_ref(),
+            kernel.as_os_str(),
+            "--resume-state".as_ref(),
+            state.as_os_str(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -686,10 +702,8 @@ fn payload_fetch_says_which_format_and_key_verified_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.starts_with("verified format=crau "), "{stdout}");
-    assert!(
-        stdout.contains(&format!("sha256={}", e.sha256_b64)),
-        "{stdout}"
-    );
+    let sha = w.expected().sha256_b64;
+    assert!(stdout.contains(&format!("sha256={sha}")), "{stdout}");
     assert!(stdout.contains("kernel-size=8192"), "{stdout}");
     assert!(
         stdout.contains("key=") && stdout.contains("update-payload-key.pub.pem (fingerprint "),
@@ -699,24 +713,114 @@ fn payload_fetch_says_which_format_and_key_verified_it() {
     assert!(state.is_file());
     assert_eq!(&std::fs::read(&kernel).unwrap()[..5000], &[1u8; 5000][..]);
     // Without the developer key: refused, exit 1, the key tried named.
-    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
-        .args(["payload", "fetch", "--url", &e.url])
-        .args(["--size", &e.size.to_string(), "--sha256", &e.sha256_b64])
-        .arg("--image")
-        .arg(&w.image)
-        .args(["--offset", &OFFSET.to_string(), "--len", &SLOT.to_string()])
-        .arg("--root")
-        .arg(w.dir.path())
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .output()
-        .unwrap();
+    let out = cli(&w, w.dir.path(), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("Flatcar official key (built in)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_payload_file_is_checked_without_applying_it() {
+    let kernel = vec![9u8; 3000];
+    let w = World::new(Some(kernel));
+    let path = w.dir.path().join("payload.bin");
+    let f = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap();
+    assert_eq!(f.size, w.payload.len() as u64);
+    assert_eq!(f.sha256, <[u8; 32]>::from(Sha256::digest(&w.payload)));
+    assert_eq!(f.partition_size, SLOT);
+    assert_eq!(f.kernel.unwrap().0, 4096);
+    assert!(f.key.contains("update-payload-key.pub.pem"), "{}", f.key);
+    // Only the official key: refused. A flipped data byte: that operation. Trailing bytes:
+    // the sizes do not add up.
+    let empty = w.dir.path().join("nothing");
+    let e = payload::inspect_crau_file(&path, &RsaKeys::load(&empty)).unwrap_err();
+    assert_eq!(e.kind(), "crau-bad-signature", "{e}");
+    let mut bad = w.payload.clone();
+    bad[w.metadata_size as usize + 10] ^= 4;
+    std::fs::write(&path, &bad).unwrap();
+    let e = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap_err();
+    assert!(e.to_string().starts_with("operation 0: "), "{e}");
+    let mut long = w.payload.clone();
+    long.push(0);
+    std::fs::write(&path, &long).unwrap();
+    let e = payload::inspect_crau_file(&path, &RsaKeys::load(&w.root)).unwrap_err();
+    assert_eq!(e.kind(), "crau-size", "{e}");
+}
+
+#[test]
+fn a_tampered_resume_point_never_verifies_a_wrong_result() {
+    let w = World::new(None);
+    let keys = RsaKeys::load(&w.root);
+    let cut = w.metadata_size + (4 << 20) + 7;
+    w.server
+        .script(PATH, vec![Behaviour::default().truncating_at(cut)]);
+    let point = w.fetch(&keys, None).1.unwrap();
+    let json = serde_json::to_value(&point).unwrap();
+    // An offset that is not where its operation starts: ignored, the download starts over.
+    let mut moved = json.clone();
+    moved["offset"] = serde_json::json!(point.offset() + 1);
+    let moved: CrauResume = serde_json::from_value(moved).unwrap();
+    let v = w.fetch(&keys, Some(&moved)).0.unwrap();
+    assert!(!v.resumed());
+    // A hash state that decodes but is not the prefix's: the whole payload's hash (and the
+    // signature over the prefix) cannot match; the agent starts over.
+    let mut forged = json;
+    let fresh = sha2::digest::common::hazmat::SerializableState::serialize(&Sha256::new());
+    forged["sha256_state"] = serde_json::json!(b64(fresh.as_slice()));
+    let forged: CrauResume = serde_json::from_value(forged).unwrap();
+    let e = err(w.fetch(&keys, Some(&forged)).0);
+    assert_eq!(e.kind(), "hash-mismatch", "{e}");
+    assert_eq!(e.retry(), Retry::Restart);
+    // A state that does not decode: starts over.
+    let mut junk = serde_json::to_value(&point).unwrap();
+    junk["sha256_state"] = serde_json::json!("not base64!");
+    let junk: CrauResume = serde_json::from_value(junk).unwrap();
+    assert!(!w.fetch(&keys, Some(&junk)).0.unwrap().resumed());
+    assert_eq!(w.slot(), w.usr);
+}
+
+#[test]
+fn output_is_zero_padded_to_a_block_and_holes_are_skipped_as_update_engine_does() {
+    let mut w = World::new(None);
+    let keys = RsaKeys::load(&w.root);
+    let short = vec![0xABu8; 100];
+    let two: Vec<u8> = (0..8192u32).map(|i| (i % 253) as u8).collect();
+    let mut holed = replace_op(100, &two, 0);
+    holed.dst_extents = vec![
+        Extent {
+            start_block: Some(u64::MAX),
+            num_blocks: Some(1),
+        },
+        Extent {
+            start_block: Some(5),
+            num_blocks: Some(1),
+        },
+    ];
+    let m = full_manifest(vec![replace_op(0, &short, 2), holed], 8292);
+    let mut bytes = hand_made(&m, 0);
+    // The data, then 264 filler bytes for the (missing) signature.
+    let metadata = bytes.len() - 264;
+    bytes.truncate(metadata);
+    bytes.extend_from_slice(&short);
+    bytes.extend_from_slice(&two);
+    bytes.extend(std::iter::repeat_n(7u8, 264));
+    w.serve(bytes);
+    // Never verified (no valid signature), but the operations were applied as they came.
+    let e = err(w.fetch(&keys, None).0);
+    assert!(
+        matches!(e.kind(), "crau-unsigned" | "crau-bad-signature"),
+        "{e}"
+    );
+    let slot = w.slot();
+    let block = |n: usize| &slot[n * 4096..(n + 1) * 4096];
+    assert_eq!(&block(2)[..100], &short[..]);
+    assert!(block(2)[100..].iter().all(|&b| b == 0), "not zero-padded");
+    assert_eq!(block(5), &two[4096..]);
+    for n in [0, 1, 3, 4, 6] {
+        assert!(block(n).iter().all(|&b| b == 0x5A), "block {n} was written");
+    }
+    w.assert_outside_untouched();
 }

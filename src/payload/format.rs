@@ -47,6 +47,10 @@ pub async fn sniff(
     let request = client.get(url).header(reqwest::header::RANGE, "bytes=0-3");
     let mut resp = send(request, url, 0, timeouts).await?;
     let status = resp.status().as_u16();
+    if status == 416 {
+        // Fewer than 4 bytes... or none: not an update_engine payload.
+        return Ok(Format::Kindling);
+    }
     if !(200..300).contains(&status) {
         return Err(PayloadError::from_status(url, status));
     }

@@ -17,10 +17,16 @@
 //! check passed; the agent sets the slot's GPT attributes only after it holds one.
 //! Every failure is a [`PayloadError`] variant with a [`Retry`] classification.
 //!
+//! update_engine's own payloads (`CrAU`, what Flatcar's servers serve) are the other
+//! format: [`sniff`] tells them apart ([`Format`]), and `crau` applies one while it
+//! downloads and verifies it as a whole ([`fetch_crau`] gives [`CrauVerified`] only after
+//! the payload's hash, its RSA signature by one of the [`RsaKeys`] and the slot and kernel
+//! read back all passed; [`CrauResume`] is its resume point).
+//!
 //! Files: `offer` ([`Expected`]), `proof` ([`Fetched`], [`Verified`]), `error`, `client`,
 //! `region`, `fetch`, `readback`, `signature` ([`SignatureCheck`]), `keys`, `verify`,
-//! `progress`, and `job` ([`Job`]: one payload on its
-//! own, as `kindling payload fetch` runs it). This file only hands their names on.
+//! `progress`, `format`, `crau/`, and `job` ([`Job`]: one payload on its own, as `kindling
+//! payload fetch` runs it). This file only hands their names on.
 
 mod client;
 mod crau;
@@ -39,9 +45,10 @@ mod verify;
 
 pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
 pub use crau::{
-    CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent, InstallInfo,
-    InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType, RsaKey, RsaKeys,
-    Signature, Signatures, UPDATE_ENGINE_KEY, check_signature, fetch_crau,
+    CrauFile, CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent,
+    InstallInfo, InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType,
+    RsaKey, RsaKeys, Signature, Signatures, UPDATE_ENGINE_KEY, check_signature, fetch_crau,
+    inspect_crau_file,
 };
 pub use error::{HashPhase, PayloadError, Retry};
 pub use fetch::{fetch, fetch_signature, fetch_signed};

@@ -232,6 +232,9 @@ struct Applier {
     after: Vec<Option<(u64, String)>>,
     /// Ops `0..frontier` finished.
     frontier: usize,
+    /// The offset and hash state after op `frontier - 1` (taken out of `after`, so only
+    /// the operations in flight keep a state).
+    frontier_point: Option<(u64, String)>,
     /// The frontier of the last checkpoint sent.
     checkpointed: usize,
     checkpointed_at: (u64, Instant),
@@ -251,6 +254,7 @@ impl Applier {
             finished: Vec::new(),
             after: Vec::new(),
             frontier: 0,
+            frontier_point: None,
             checkpointed: 0,
             checkpointed_at: (0, Instant::now()),
             metadata_sha256: String::new(),
@@ -321,6 +325,12 @@ impl Applier {
             let mut rest: &[u8] = &chunk;
             while !rest.is_empty() {
                 let used = self.feed(rest, jobs, budget)?;
+                if used == 0 {
+                    // Every phase takes at least one byte; never spin.
+                    return Err(PayloadError::CrauManifest {
+                        reason: "bug: the payload parser made no progress".into(),
+                    });
+                }
                 rest = rest.get(used..).unwrap_or_default();
                 self.collect(done, false)?;
             }
@@ -349,11 +359,11 @@ impl Applier {
                 buf.extend_from_slice(&bytes[..take]);
                 self.hasher.update(&bytes[..take]);
                 self.pos += take as u64;
-                if buf.len() == need {
-                    if need == HEADER_LEN as usize {
-                        // Check the header now (the magic, the version, the size limit).
-                        parse_header(buf)?;
-                    } else {
+                if buf.len() >= HEADER_LEN as usize {
+                    // The header is complete: check it (magic, version, size limit) and
+                    // plan once the manifest is complete too (it may be empty).
+                    let total = HEADER_LEN + parse_header(buf)?;
+                    if buf.len() as u64 == total {
                         let metadata = std::mem::take(buf);
                         self.metadata_sha256 = hex(&Sha256::digest(&metadata));
                         let plan = plan(&metadata, self.ctx.limits)?;
@@ -366,7 +376,9 @@ impl Applier {
             Phase::Data { op, buf } => {
                 let index = *op;
                 let Some(plan) = self.shared.get().map(|(p, _)| Arc::clone(p)) else {
-                    return Ok(0);
+                    return Err(PayloadError::CrauManifest {
+                        reason: "bug: operation data before the plan".into(),
+                    });
                 };
                 let len = plan.ops.get(index).map_or(0, |o| o.data_length);
                 if buf.capacity() == 0 {
@@ -485,6 +497,9 @@ impl Applier {
             *f = true;
         }
         while self.finished.get(self.frontier).copied().unwrap_or(false) {
+            if let Some(point) = self.after.get_mut(self.frontier).and_then(Option::take) {
+                self.frontier_point = Some(point);
+            }
             self.frontier += 1;
         }
     }
@@ -526,7 +541,7 @@ impl Applier {
         if self.frontier <= self.checkpointed || self.frontier == 0 {
             return Ok(());
         }
-        let Some(Some((offset, state))) = self.after.get(self.frontier - 1).cloned() else {
+        let Some((offset, state)) = self.frontier_point.clone() else {
             return Ok(());
         };
         let (last, at) = self.checkpointed_at;

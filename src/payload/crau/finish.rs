@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::mpsc::sync_channel;
 
 use prost::Message as _;
 use sha2::{Digest, Sha256};
@@ -115,17 +116,41 @@ fn check_info(what: &str, want: Info, size: u64, got: [u8; 32]) -> Result<(), Pa
     })
 }
 
+/// SHA-256 of the region's first `size` bytes; a scoped reader thread reads ahead (a few
+/// 1 MiB buffers) while this thread hashes, so reading and hashing overlap.
 fn hash_region(region: &Region, size: u64) -> Result<[u8; 32], PayloadError> {
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; BLOCK];
-    let mut pos = 0u64;
-    while pos < size {
-        let n = usize::try_from(size - pos).map_or(BLOCK, |r| r.min(BLOCK));
-        region.read_at(&mut buf[..n], pos)?;
-        sha.update(&buf[..n]);
-        pos += n as u64;
+    const BUFFERS: usize = 4;
+    let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        let _ = empty_tx.send(vec![0u8; BLOCK]);
     }
-    Ok(sha.finalize().into())
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut pos = 0u64;
+            while pos < size {
+                let Ok(mut buf) = empty_rx.recv() else { break };
+                let n = usize::try_from(size - pos).map_or(BLOCK, |r| r.min(BLOCK));
+                region.read_at(&mut buf[..n], pos)?;
+                pos += n as u64;
+                if full_tx.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+            Ok::<(), PayloadError>(())
+        });
+        let mut sha = Sha256::new();
+        for (buf, n) in full_rx {
+            sha.update(&buf[..n]);
+            let _ = empty_tx.send(buf);
+        }
+        reader.join().unwrap_or_else(|_| {
+            Err(PayloadError::CrauManifest {
+                reason: "bug: the read-back thread panicked".into(),
+            })
+        })?;
+        Ok(sha.finalize().into())
+    })
 }
 
 fn check_kernel(file: &File, path: &Path, want: Info) -> Result<KernelFile, PayloadError> {

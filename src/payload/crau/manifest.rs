@@ -19,8 +19,12 @@ pub const MAGIC: &[u8; 4] = b"CrAU";
 /// Magic, version and manifest size.
 pub const HEADER_LEN: u64 = 20;
 
-/// The largest manifest accepted (Flatcar's are a few KiB).
-pub const MAX_MANIFEST: u64 = 16 << 20;
+/// The largest manifest accepted: Flatcar's are about 80 bytes per 1 MiB operation (some
+/// 80 KiB for a 1 GiB `/usr`); a bound this low also bounds what decoding a hostile one costs.
+pub const MAX_MANIFEST: u64 = 1 << 20;
+
+/// The most operations accepted (32 GiB of `/usr` in Flatcar's 1 MiB operations).
+pub const MAX_OPERATIONS: usize = 32 * 1024;
 
 /// The largest data blob of one operation (Flatcar's generators write 1 MiB chunks); all
 /// of an operation's data is held in memory until its hash is checked.
@@ -81,7 +85,7 @@ pub struct InstallOperation {
 /// `Extent`: `num_blocks` blocks from `start_block`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Extent {
-    /// The first block ([`SPARSE_HOLE`] for a hole).
+    /// The first block (`u64::MAX` for a sparse hole).
     #[prost(uint64, optional, tag = "1")]
     pub start_block: Option<u64>,
     /// How many blocks.
@@ -237,6 +241,8 @@ pub struct Plan {
     pub partition: Info,
     /// What the kernel must be (when it is installed).
     pub kernel: Option<Info>,
+    /// The `KERNEL` procedure's `new_info`, installed or not.
+    pub kernel_info: Option<Info>,
     /// Index of the first kernel operation, if any is written.
     pub first_kernel_op: Option<usize>,
 }
@@ -332,6 +338,16 @@ pub fn check(
     if !block_size.is_power_of_two() || !(512..=(1 << 20)).contains(&block_size) {
         return Err(invalid(format!(
             "block size {block_size} is not a power of two from 512 to 1 MiB"
+        )));
+    }
+    let count = m.partition_operations.len()
+        + m.procedures
+            .iter()
+            .map(|p| p.operations.len())
+            .sum::<usize>();
+    if count > MAX_OPERATIONS {
+        return Err(invalid(format!(
+            "{count} operations, more than the {MAX_OPERATIONS} kindling accepts"
         )));
     }
     if m.old_partition_info.is_some() {
@@ -449,6 +465,7 @@ pub fn check(
         payload_size,
         partition,
         kernel: if limits.kernel { kernel } else { None },
+        kernel_info: kernel,
         first_kernel_op,
     })
 }
@@ -593,4 +610,142 @@ fn check_overlaps(ops: &[Op]) -> Result<(), PayloadError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(offset: u32, len: u32, block: u64, blocks: u64) -> InstallOperation {
+        InstallOperation {
+            r#type: OperationType::Replace as i32,
+            data_offset: Some(offset),
+            data_length: Some(len),
+            dst_extents: vec![Extent {
+                start_block: Some(block),
+                num_blocks: Some(blocks),
+            }],
+            data_sha256_hash: Some(vec![1; 32]),
+            ..InstallOperation::default()
+        }
+    }
+
+    fn metadata(m: &DeltaArchiveManifest) -> Vec<u8> {
+        let bytes = m.encode_to_vec();
+        let mut p = MAGIC.to_vec();
+        p.extend_from_slice(&1u64.to_be_bytes());
+        p.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        p.extend_from_slice(&bytes);
+        p
+    }
+
+    fn sample() -> DeltaArchiveManifest {
+        DeltaArchiveManifest {
+            partition_operations: vec![op(0, 4096, 0, 1), op(4096, 100, 1, 2)],
+            signatures_offset: Some(4196),
+            signatures_size: Some(264),
+            new_partition_info: Some(InstallInfo {
+                size: Some(12288),
+                hash: Some(vec![2; 32]),
+            }),
+            procedures: vec![InstallProcedure {
+                r#type: Some(ProcedureType::Kernel as i32),
+                operations: vec![],
+                old_info: None,
+                new_info: Some(InstallInfo {
+                    size: Some(10),
+                    hash: Some(vec![3; 32]),
+                }),
+            }],
+            ..DeltaArchiveManifest::default()
+        }
+    }
+
+    fn limits(meta: &[u8]) -> Limits {
+        Limits {
+            region_len: 1 << 20,
+            kernel: true,
+            payload_size: meta.len() as u64 + 4196 + 264,
+        }
+    }
+
+    #[test]
+    fn a_full_manifest_plans() {
+        let m = sample();
+        let meta = metadata(&m);
+        let p = plan(&meta, limits(&meta)).unwrap();
+        assert_eq!(p.ops.len(), 2);
+        assert_eq!(p.ops[1].extents, vec![(Some(4096), 8192)]);
+        assert_eq!(p.metadata_size, meta.len() as u64);
+        assert_eq!(p.kernel.unwrap().size, 10);
+        // update_engine's default block size when the field is absent.
+        assert_eq!(m.block_size(), 4096);
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(parse_header(b"CrA").unwrap_err().kind(), "crau-magic");
+        assert_eq!(parse_header(b"CrAU").unwrap_err().kind(), "crau-manifest");
+        let mut h = MAGIC.to_vec();
+        h.extend_from_slice(&2u64.to_be_bytes());
+        h.extend_from_slice(&5u64.to_be_bytes());
+        assert!(
+            parse_header(&h)
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
+    }
+
+    #[test]
+    fn hostile_metadata_never_panics() {
+        let meta = metadata(&sample());
+        let l = limits(&meta);
+        for cut in 0..meta.len() {
+            let _ = plan(&meta[..cut], l);
+        }
+        for at in 0..meta.len() {
+            for bit in 0..8 {
+                let mut bad = meta.clone();
+                bad[at] ^= 1 << bit;
+                let _ = plan(&bad, l);
+            }
+        }
+        let mut x = 1u32;
+        for _ in 0..2000 {
+            let mut junk = MAGIC.to_vec();
+            junk.extend_from_slice(&1u64.to_be_bytes());
+            junk.extend_from_slice(&64u64.to_be_bytes());
+            for _ in 0..64 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                junk.push((x >> 16) as u8);
+            }
+            let _ = plan(&junk, l);
+        }
+    }
+
+    #[test]
+    fn extreme_extents_are_refused_without_overflow() {
+        let mut m = sample();
+        m.partition_operations[0].dst_extents[0].start_block = Some(u64::MAX - 1);
+        let meta = metadata(&m);
+        let e = plan(&meta, limits(&meta)).unwrap_err();
+        assert_eq!(e.kind(), "crau-operation", "{e}");
+        let mut m = sample();
+        m.block_size = Some(3000);
+        let meta = metadata(&m);
+        assert_eq!(
+            plan(&meta, limits(&meta)).unwrap_err().kind(),
+            "crau-manifest"
+        );
+        let mut m = sample();
+        m.procedures[0].operations = vec![op(4196, 10, 1, 1)];
+        m.signatures_offset = Some(4206);
+        let meta = metadata(&m);
+        let mut l = limits(&meta);
+        l.payload_size += 10;
+        // The kernel's extent (block 1) lies beyond its 10 bytes.
+        let e = plan(&meta, l).unwrap_err();
+        assert!(e.to_string().contains("outside its destination"), "{e}");
+    }
 }
