@@ -61,6 +61,8 @@ struct World {
     proxy: ProxyEnv,
     /// The last successful fetch, which `verify` needs.
     fetched: std::cell::RefCell<Option<Fetched>>,
+    /// Fetch with the signature checked while writing (`fetch_signed`), as the agent does.
+    signed: bool,
 }
 
 impl World {
@@ -102,6 +104,15 @@ impl World {
             timeouts: test_timeouts(),
             proxy: ProxyEnv::default(),
             fetched: std::cell::RefCell::new(None),
+            signed: false,
+        }
+    }
+
+    /// The same world, fetching as the agent does (`fetch_signed`).
+    fn signed() -> Self {
+        Self {
+            signed: true,
+            ..Self::new()
         }
     }
 
@@ -119,19 +130,24 @@ impl World {
         let client = self.client();
         let mut last = 0u64;
         let mut calls = Vec::new();
+        let check = self.signed.then(|| {
+            let keys = TrustedKeys::load(&self.root).unwrap();
+            payload::SignatureCheck::new(&keys, &self.signature().unwrap()).unwrap()
+        });
         let result = block_on(async {
             let mut progress = |done: u64, total: u64| {
                 assert_eq!(total, self.expected.size);
                 assert!(done <= total);
                 calls.push(done);
             };
-            payload::fetch(
+            payload::fetch_signed(
                 &client,
                 &self.expected,
                 &self.target,
                 resume_from,
                 &self.timeouts,
                 &mut progress,
+                check.as_ref(),
             )
             .await
         });
@@ -333,6 +349,80 @@ fn a_prefix_corrupted_after_the_download_fails_verification() {
         "{e:?}"
     );
     assert_eq!(e.retry(), Retry::Restart);
+}
+
+#[test]
+fn signed_fetch_checks_the_signature_over_the_read_back_while_writing() {
+    let w = World::signed();
+    let (fetched, last) = w.fetch(0);
+    assert_eq!(last, fetched.unwrap().size());
+    assert_eq!(w.region_payload(), w.payload);
+    w.assert_outside_untouched();
+    let v = w.verify().unwrap();
+    assert_eq!(v.key_id(), w.key.id);
+    assert_eq!(v.sha256_b64(), w.expected.sha256_b64);
+    assert!(v.trusted_comment().contains("hashed"));
+}
+
+#[test]
+fn signed_fetch_resumes_hashing_the_prefix_read_back_with_both_hashes() {
+    let w = World::signed();
+    w.script(Behaviour::default().truncating_at(1_500_001));
+    let (r, done) = w.fetch(0);
+    assert_eq!(kind(r).kind(), "truncated");
+    let (r, _) = w.fetch(done);
+    r.unwrap();
+    w.verify().unwrap();
+    // A slot corrupted between attempts: the prefix read back fails SHA-256, and the
+    // restart from byte 0 gives a clean, signed slot again.
+    w.script(Behaviour::default().truncating_at(700_000));
+    let (r, done) = w.fetch(0);
+    assert_eq!(kind(r).kind(), "truncated");
+    w.corrupt(4321);
+    let e = kind(w.fetch(done).0);
+    assert!(
+        matches!(
+            e,
+            PayloadError::HashMismatch {
+                phase: HashPhase::Resumed,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    w.fetch(0).0.unwrap();
+    w.verify().unwrap();
+}
+
+#[test]
+fn signed_fetch_restarting_from_zero_restarts_the_prehash() {
+    let w = World::signed();
+    w.serve(Behaviour::default().without_ranges());
+    w.script(
+        Behaviour::default()
+            .without_ranges()
+            .truncating_at(1_200_000),
+    );
+    let (r, done) = w.fetch(0);
+    assert!(kind(r).is_retryable());
+    // The server answers the Range request with the whole file: the writer restarts both
+    // hashes at byte 0.
+    w.fetch(done).0.unwrap();
+    assert_eq!(w.region_payload(), w.payload);
+    w.verify().unwrap();
+}
+
+#[test]
+fn signed_fetch_of_a_tampered_payload_with_its_offer_hash_fails_the_signature() {
+    let mut w = World::signed();
+    let mut tampered = w.payload.clone();
+    tampered[1_300_000] ^= 1;
+    w.server.set_file(PATH, tampered.clone());
+    w.expected.sha256_b64 = b64_sha256(&tampered);
+    w.fetch(0).0.unwrap();
+    let e = kind(w.verify());
+    assert_eq!(e.kind(), "bad-signature", "{e}");
+    assert!(!e.is_retryable());
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! 2. the payload is streamed into that slot (resuming from the recorded count, whose prefix
 //!    the payload module re-hashes);
 //! 3. size, SHA-256 and the minisign signature are checked over the bytes as they are in the
-//!    slot; only after that is the record moved to FINALIZING;
+//!    slot (read back block by block as they are written, both hashes on two cores); only
+//!    after that is the record moved to FINALIZING;
 //! 4. only from FINALIZING is the slot given tries=1 and the top priority.
 //!
 //! A kill anywhere leaves either an unbootable passive slot (steps 1–3) or a verified one
@@ -28,7 +29,9 @@ use super::driver::{Agent, code};
 use super::error::Error;
 use super::finalize::NewSlot;
 use super::state::{Offer, Staged};
-use crate::payload::{Expected, Fetched, PayloadError, Target, Timeouts, TrustedKeys};
+use crate::payload::{
+    Expected, Fetched, PayloadError, SignatureCheck, Target, Timeouts, TrustedKeys,
+};
 
 /// The passive slot, ready to be written.
 struct Passive {
@@ -90,8 +93,8 @@ impl Agent {
         };
         let keys = TrustedKeys::load(self.root.path())
             .map_err(|e| Stop::update(code::DOWNLOAD_PAYLOAD_VERIFICATION_ERROR, e))?;
-        crate::payload::precheck(&keys, &signature).map_err(payload_failure)?;
-        let fetched = self.fetch(&expected, &region, resume_from).await?;
+        let check = SignatureCheck::new(&keys, &signature).map_err(payload_failure)?;
+        let fetched = self.fetch(&expected, &region, resume_from, &check).await?;
         self.record.downloaded().map_err(Error::from)?;
         self.save_record()?;
         self.event(crate::omaha::Event::download_finished()).await;
@@ -210,13 +213,15 @@ impl Agent {
         }
     }
 
-    /// Stream the payload into the slot, recording progress. A failed download records the
-    /// count to resume from (0 when the prefix in the slot is not the payload's).
+    /// Stream the payload into the slot, recording progress, with the signature checked over
+    /// the bytes read back as they are written (on a second core). A failed download records
+    /// the count to resume from (0 when the prefix in the slot is not the payload's).
     async fn fetch(
         &mut self,
         expected: &Expected,
         region: &Target,
         resume_from: u64,
+        check: &SignatureCheck,
     ) -> Result<Fetched, Stop> {
         let client = http().map_err(|e| Stop::update(code::DOWNLOAD_TRANSFER_ERROR, e))?;
         let mut last_saved = resume_from;
@@ -244,13 +249,14 @@ impl Agent {
                     }
                 }
             };
-            crate::payload::fetch(
+            crate::payload::fetch_signed(
                 &client,
                 expected,
                 region,
                 resume_from,
                 &Timeouts::default(),
                 &mut progress,
+                Some(check),
             )
             .await
         };

@@ -1,9 +1,11 @@
 //! The download: one GET (with `Range` when resuming) streamed into the region by a writer
-//! thread that hashes what it writes (SHA-256), so receiving, hashing and writing overlap
-//! and only a few body chunks are ever in memory.
+//! thread that reads every block back from the region as soon as it is written and hashes
+//! what it read (SHA-256 there, and with [`fetch_signed`] minisign's BLAKE2b prehash on a
+//! second thread: see `readback`), so receiving, writing, reading back and both hashes
+//! overlap on two cores and only a few body chunks and 1 MiB blocks are ever in memory.
 //!
 //! Resuming never trusts the region: the writer first reads the prefix `[0, resume_from)`
-//! back and hashes it, then appends. A server that answers 200 to a Range request, a 416,
+//! back and hashes it (both hashes), then appends. A server that answers 200 to a Range request, a 416,
 //! or a `Content-Range` whose total is not the payload's size (the file changed) make it
 //! start over at byte 0 within the same call. Every wait is bounded: the client's connect
 //! timeout, a stall timeout on the headers and on each read, and a low-speed limit.
@@ -14,14 +16,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
-use sha2::{Digest, Sha256};
+use sha2::Digest as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::Timeouts;
 use super::error::{HashPhase, PayloadError};
 use super::offer::Expected;
-use super::proof::{Fetched, b64};
+use super::proof::{Fetched, Signed, b64};
+use super::readback::ReadBack;
 use super::region::{Region, Target};
+use super::signature::SignatureCheck;
 use crate::causes::chain;
 
 /// What the download task tells the writer thread.
@@ -35,15 +39,13 @@ enum Msg {
 /// How many body chunks may wait for the writer (chunks are at most a few hundred KiB).
 const QUEUE: usize = 32;
 
-/// The buffer for reading the prefix back.
-const READ_BLOCK: usize = 1 << 20;
-
 /// Download `expected` into `target`, resuming after the first `resume_from` bytes (which
 /// are read back and re-hashed, never trusted; pass 0 to start over). Calls `progress(done,
 /// total)` as bytes land in the region; the last call before it returns (on success and on
 /// failure) reports the bytes written and synced, which the agent persists as the next
 /// `resume_from`. On success all `expected.size` bytes are in the region, synced, with the
-/// expected SHA-256; nothing is made bootable here.
+/// expected SHA-256; nothing is made bootable here. The signature is checked later, by
+/// [`verify`](super::verify()) reading the region back; [`fetch_signed`] checks it now.
 pub async fn fetch(
     client: &reqwest::Client,
     expected: &Expected,
@@ -51,6 +53,30 @@ pub async fn fetch(
     resume_from: u64,
     timeouts: &Timeouts,
     progress: &mut dyn FnMut(u64, u64),
+) -> Result<Fetched, PayloadError> {
+    fetch_signed(
+        client,
+        expected,
+        target,
+        resume_from,
+        timeouts,
+        progress,
+        None,
+    )
+    .await
+}
+
+/// [`fetch`], and with `check` also minisign's BLAKE2b prehash over the same read-back
+/// bytes, on a second thread: the [`Fetched`] then carries whether the signature held over
+/// what the region holds, and [`verify`](super::verify()) needs no second pass.
+pub async fn fetch_signed(
+    client: &reqwest::Client,
+    expected: &Expected,
+    target: &Target,
+    resume_from: u64,
+    timeouts: &Timeouts,
+    progress: &mut dyn FnMut(u64, u64),
+    check: Option<&SignatureCheck>,
 ) -> Result<Fetched, PayloadError> {
     let want = expected.sha256()?;
     expected.check_url(&expected.url)?;
@@ -64,10 +90,12 @@ pub async fn fetch(
     let cancel = Arc::new(AtomicBool::new(false));
     let writer_done = Arc::clone(&done);
     let writer_cancel = Arc::clone(&cancel);
+    let writer_check = check.cloned();
     std::thread::Builder::new()
         .name("payload-writer".into())
         .spawn(move || {
-            let _ = result_tx.send(write(&region, resume, rx, &writer_done, &writer_cancel));
+            let flags = (&*writer_done, &*writer_cancel);
+            let _ = result_tx.send(write(&region, resume, rx, flags, writer_check.as_ref()));
         })
         .map_err(|e| PayloadError::RegionIo {
             op: "write",
@@ -99,7 +127,7 @@ pub async fn fetch(
         })
     });
     // A failed write ends the download too (its queue closes); the write error is the cause.
-    let (pos, hasher) = written?;
+    let Written { pos, sha, signed } = written?;
     // The writer has synced what it wrote: the last report is a durable resume point, also
     // when the download failed.
     progress(pos, size);
@@ -111,7 +139,7 @@ pub async fn fetch(
             size,
         });
     }
-    let actual: [u8; 32] = hasher.finalize().into();
+    let actual: [u8; 32] = sha.finalize().into();
     if actual != want {
         return Err(PayloadError::HashMismatch {
             expected: expected.sha256_b64.clone(),
@@ -126,6 +154,10 @@ pub async fn fetch(
     Ok(Fetched {
         size,
         sha256: actual,
+        signed: check.zip(signed).map(|(c, valid)| Signed {
+            signature: c.bytes.clone(),
+            valid,
+        }),
     })
 }
 
@@ -168,46 +200,74 @@ pub async fn fetch_signature(
     }
 }
 
-/// The writer thread: hash the prefix back from the region, then write and hash each chunk.
-/// When `cancel` is set during the prefix (the download already failed), it stops hashing
-/// and reports the prefix untouched, so the next attempt can still resume there.
+/// What the writer thread hands back.
+struct Written {
+    /// Bytes in the region, synced.
+    pos: u64,
+    /// SHA-256 over `[0, pos)` as read back.
+    sha: sha2::Sha256,
+    /// Whether the signature held over the same bytes (`None`: not checked).
+    signed: Option<bool>,
+}
+
+/// The writer thread: read the prefix back and hash it, then write each chunk and hash it
+/// as read back (see `readback`). When `cancel` (`flags.1`) is set during the prefix (the
+/// download already failed), it stops and reports the prefix untouched, so the next attempt
+/// can still resume there. `flags.0` counts the bytes written.
 fn write(
     region: &Region,
     prefix: u64,
+    rx: mpsc::Receiver<Msg>,
+    flags: (&AtomicU64, &AtomicBool),
+    check: Option<&SignatureCheck>,
+) -> Result<Written, PayloadError> {
+    std::thread::scope(|scope| {
+        let (mut back, prehash) = ReadBack::start(region, check, scope);
+        let pos = write_into(region, &mut back, prefix, rx, flags);
+        let complete = pos.as_ref().is_ok_and(|p| *p == back.hashed());
+        let sha = back.finish();
+        // The prehash thread ends once its queue closes (`finish` dropped it).
+        let signed = prehash.and_then(|h| h.join().ok()).filter(|_| complete);
+        Ok(Written {
+            pos: pos?,
+            sha,
+            signed,
+        })
+    })
+}
+
+fn write_into(
+    region: &Region,
+    back: &mut ReadBack<'_>,
+    prefix: u64,
     mut rx: mpsc::Receiver<Msg>,
-    done: &AtomicU64,
-    cancel: &AtomicBool,
-) -> Result<(u64, Sha256), PayloadError> {
-    let mut hasher = Sha256::new();
-    let mut pos = 0u64;
-    let mut buf = vec![0u8; READ_BLOCK];
-    while pos < prefix {
+    (done, cancel): (&AtomicU64, &AtomicBool),
+) -> Result<u64, PayloadError> {
+    while back.hashed() < prefix {
         if cancel.load(Ordering::Relaxed) {
-            return Ok((prefix, hasher));
+            return Ok(prefix);
         }
-        let n = usize::try_from(prefix - pos).map_or(READ_BLOCK, |r| r.min(READ_BLOCK));
-        region.read_at(&mut buf[..n], pos)?;
-        hasher.update(&buf[..n]);
-        pos += n as u64;
+        back.one(prefix - back.hashed())?;
     }
-    drop(buf);
+    let mut pos = prefix;
     done.store(pos, Ordering::Relaxed);
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Restart => {
-                hasher = Sha256::new();
+                back.restart();
                 pos = 0;
             }
             Msg::Chunk(bytes) => {
                 region.write_at(&bytes, pos)?;
-                hasher.update(&bytes);
                 pos += bytes.len() as u64;
+                back.catch_up(pos, false)?;
             }
         }
         done.store(pos, Ordering::Relaxed);
     }
     region.sync()?;
-    Ok((pos, hasher))
+    back.catch_up(pos, true)?;
+    Ok(pos)
 }
 
 /// What a 206's headers say about the range.

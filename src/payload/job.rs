@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use super::client::{ClientOptions, Timeouts, client};
 use super::crau::{CrauInstall, CrauResume, CrauVerified, RsaKeys, fetch_crau};
 use super::error::PayloadError;
-use super::fetch::{fetch, fetch_signature};
+use super::fetch::{fetch_signature, fetch_signed};
 use super::format::{Format, sniff};
 use super::keys::TrustedKeys;
 use super::offer::Expected;
 use super::progress::terminal_bar;
 use super::proof::{Fetched, Verified};
 use super::region::Target;
-use super::verify::{precheck, verify};
+use super::signature::SignatureCheck;
+use super::verify::verify;
 
 /// What to download, where to, and how.
 #[derive(Debug, Clone)]
@@ -103,7 +104,8 @@ impl Job {
         Ok((verified?, started.elapsed()))
     }
     /// Fetch the signature, check that one of `keys` made it, then download the payload
-    /// into the region (with a progress bar on a terminal).
+    /// into the region (with a progress bar on a terminal), checking the signature over the
+    /// bytes read back while writing.
     pub fn download<'a>(&'a self, keys: &'a TrustedKeys) -> Result<Downloaded<'a>, PayloadError> {
         let client = client(&self.client)?;
         let runtime = runtime()?;
@@ -112,15 +114,16 @@ impl Job {
         let started = Instant::now();
         let downloaded = runtime.block_on(async {
             let signature = fetch_signature(&client, &self.expected, timeouts).await?;
-            precheck(keys, &signature)?;
+            let check = SignatureCheck::new(keys, &signature)?;
             let mut progress = |done: u64, _total: u64| bar.set_position(done);
-            let fetched = fetch(
+            let fetched = fetch_signed(
                 &client,
                 &self.expected,
                 &self.target,
                 self.resume_from,
                 timeouts,
                 &mut progress,
+                Some(&check),
             )
             .await?;
             Ok::<_, PayloadError>(Downloaded {
@@ -151,13 +154,14 @@ fn save(path: &Path, point: &CrauResume) -> Result<(), PayloadError> {
 }
 
 impl Downloaded<'_> {
-    /// How long the signature, the download, the writes, the SHA-256 and the sync took.
+    /// How long the signature, the download, the writes, the read-back, both hashes and the
+    /// sync took.
     #[must_use]
     pub fn took(&self) -> Duration {
         self.took
     }
 
-    /// Read the region back and check the signature (see [`verify`]).
+    /// Check the signature (see [`verify`]: the result of the check made while writing).
     pub fn verify(&self) -> Result<Verified, PayloadError> {
         verify(
             &self.job.target,

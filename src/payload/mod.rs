@@ -5,9 +5,11 @@
 //! (the prefix already in the region is read back and re-hashed, never trusted), through the
 //! environment's proxies ([`ProxyEnv`]), with bounded waits ([`Timeouts`]) and a progress
 //! callback. [`fetch_signature`] gets the minisign signature beside it (URL + `.minisig`).
-//! `fetch` checks the size and the SHA-256 the update check announced over the bytes it
-//! wrote; [`verify`] reads the region back after the sync and checks the signature over
-//! those bytes against the [`TrustedKeys`].
+//! `fetch` reads every block back from the region as it writes it and checks the size and
+//! the SHA-256 the update check announced over those read-back bytes; [`fetch_signed`] also
+//! runs the minisign signature's BLAKE2b prehash over them on a second core. [`verify`]
+//! checks the signature against the [`TrustedKeys`]: with the result of that check, or by
+//! reading the region back after the sync when the fetch did not check it.
 //!
 //! It owns the bytes of the region and nothing else: it never writes outside the region,
 //! never creates or extends an image file, never touches the partition table, and never
@@ -22,9 +24,9 @@
 //! read back all passed; [`CrauResume`] is its resume point).
 //!
 //! Files: `offer` ([`Expected`]), `proof` ([`Fetched`], [`Verified`]), `error`, `client`,
-//! `region`, `fetch`, `keys`, `verify`, `progress`, `format`, `crau/`, and `job` ([`Job`]:
-//! one payload on its own, as `kindling payload fetch` runs it). This file only hands their
-//! names on.
+//! `region`, `fetch`, `readback`, `signature` ([`SignatureCheck`]), `keys`, `verify`,
+//! `progress`, `format`, `crau/`, and `job` ([`Job`]: one payload on its own, as `kindling
+//! payload fetch` runs it). This file only hands their names on.
 
 mod client;
 mod crau;
@@ -36,7 +38,9 @@ mod keys;
 mod offer;
 mod progress;
 mod proof;
+mod readback;
 mod region;
+mod signature;
 mod verify;
 
 pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
@@ -47,7 +51,7 @@ pub use crau::{
     inspect_crau_file,
 };
 pub use error::{HashPhase, PayloadError, Retry};
-pub use fetch::{fetch, fetch_signature};
+pub use fetch::{fetch, fetch_signature, fetch_signed};
 pub use format::{Format, sniff};
 pub use job::{Downloaded, Job};
 pub use keys::{KEY_DIRS, TrustedKey, TrustedKeys};
@@ -55,4 +59,5 @@ pub use offer::Expected;
 pub use progress::{fraction, terminal_bar};
 pub use proof::{Fetched, Verified};
 pub use region::Target;
-pub use verify::{precheck, verify};
+pub use signature::{SignatureCheck, precheck};
+pub use verify::verify;

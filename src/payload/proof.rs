@@ -5,12 +5,25 @@
 use base64::Engine as _;
 
 /// A finished download: every byte is in the region and synced, with the expected SHA-256
-/// (computed while writing, and over the re-read prefix after a resume). Only [`fetch`](crate::payload::fetch())
+/// (computed over the bytes read back from the region, block by block as they were written,
+/// and over the re-read prefix after a resume). Only [`fetch`](crate::payload::fetch())
 /// makes one; [`verify`](crate::payload::verify()) needs it. Not yet verified against a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub(super) size: u64,
     pub(super) sha256: [u8; 32],
+    /// The signature checked over the same read-back bytes while writing, if one was.
+    pub(super) signed: Option<Signed>,
+}
+
+/// A minisign signature checked by [`fetch_signed`](crate::payload::fetch_signed()) over the
+/// bytes it read back from the region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Signed {
+    /// The `.minisig` file's bytes.
+    pub(super) signature: Vec<u8>,
+    /// Whether it held.
+    pub(super) valid: bool,
 }
 
 impl Fetched {

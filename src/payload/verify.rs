@@ -1,66 +1,29 @@
 //! Verification of what is in the slot: the minisign signature (prehashed, `ED`: Ed25519
-//! over BLAKE2b-512) by a trusted key, checked over the payload read back from the region
-//! after the download was synced, so what is verified is what will boot. The SHA-256 the
-//! update check announced was already checked by `fetch` over the bytes it wrote (and the
-//! re-read prefix); `verify` takes its [`Fetched`] as proof and re-checks it against the
-//! offer. Reading back costs one BLAKE2b pass: a reader thread fills 1 MiB buffers while
-//! this thread hashes, and only a few buffers exist at once. Only when the signature fails
-//! is the region hashed again with SHA-256, to tell "the slot changed after the download"
-//! (download again) from "the payload is not the signed one" (never retry).
+//! over BLAKE2b-512) by a trusted key, checked over the payload as read back from the
+//! region, so what is verified is what will boot. The SHA-256 the update check announced was
+//! already checked by `fetch` over the bytes it read back (and the re-read prefix); `verify`
+//! takes its [`Fetched`] as proof and re-checks it against the offer.
+//!
+//! When the download was [`fetch_signed`](super::fetch_signed()) with this same signature,
+//! the BLAKE2b prehash already ran over those same read-back bytes on a second core (see
+//! `readback` for why that read is as good as one after the sync), and `verify` uses its
+//! result: no second pass. Otherwise it reads the region back now: a reader thread fills
+//! 1 MiB buffers while this thread hashes, and only a few buffers exist at once. Only when
+//! that signature check fails is the region hashed again with SHA-256, to tell "the slot
+//! changed after the download" (download again) from "the payload is not the signed one"
+//! (never retry). A signature that failed over the read-back during the download is the
+//! latter: the same bytes had the offer's SHA-256.
 
 use std::sync::mpsc::sync_channel;
 
 use sha2::{Digest, Sha256};
 
 use super::error::{HashPhase, PayloadError};
-use super::keys::{TrustedKeys, key_id_of};
+use super::keys::TrustedKeys;
 use super::offer::Expected;
 use super::proof::{Fetched, Verified, b64};
 use super::region::{Region, Target};
-
-/// Check, before downloading anything, that `signature` could verify at all: it is a
-/// prehashed minisign signature by one of `keys`. Returns the key's id. [`verify`] repeats
-/// this; calling it first only saves a useless download.
-pub fn precheck(keys: &TrustedKeys, signature: &[u8]) -> Result<String, PayloadError> {
-    let (sig, key_id) = parse(signature)?;
-    let Some(key) = keys.find(&key_id) else {
-        return Err(untrusted(keys, key_id));
-    };
-    match key.key.verify_stream(&sig) {
-        Ok(_) => Ok(key_id),
-        Err(minisign_verify::Error::UnsupportedLegacyMode) => {
-            Err(PayloadError::LegacySignature { key_id })
-        }
-        Err(e) => Err(PayloadError::MalformedSignature {
-            reason: e.to_string(),
-        }),
-    }
-}
-
-/// Decode a `.minisig` file and read the id of the key that made it.
-fn parse(signature: &[u8]) -> Result<(minisign_verify::Signature, String), PayloadError> {
-    let text = std::str::from_utf8(signature).map_err(|_| PayloadError::MalformedSignature {
-        reason: "not UTF-8 text".into(),
-    })?;
-    let sig =
-        minisign_verify::Signature::decode(text).map_err(|e| PayloadError::MalformedSignature {
-            reason: e.to_string(),
-        })?;
-    // The decoder accepted the lines, so the second one is the signature with its key id
-    // and algorithm (`ED` prehashed, `Ed` legacy).
-    let line = text.lines().nth(1).unwrap_or_default();
-    let key_id = key_id_of(line).ok_or_else(|| PayloadError::MalformedSignature {
-        reason: "the signature line has no key id".into(),
-    })?;
-    Ok((sig, key_id))
-}
-
-fn untrusted(keys: &TrustedKeys, key_id: String) -> PayloadError {
-    PayloadError::UntrustedKey {
-        key_id,
-        trusted: keys.ids(),
-    }
-}
+use super::signature::{parse, untrusted};
 
 /// The read-back block size.
 const BLOCK: usize = 1 << 20;
@@ -101,6 +64,20 @@ pub fn verify(
     let Some(key) = keys.find(&key_id) else {
         return Err(untrusted(keys, key_id));
     };
+    // Checked while downloading, over the same read-back bytes whose SHA-256 matched.
+    if let Some(signed) = &fetched.signed
+        && signed.signature == signature
+    {
+        if !signed.valid {
+            return Err(PayloadError::BadSignature { key_id });
+        }
+        return Ok(Verified {
+            sha256: want,
+            size,
+            key_id,
+            trusted_comment: sig.trusted_comment().to_string(),
+        });
+    }
     let mut verifier = match key.key.verify_stream(&sig) {
         Ok(v) => v,
         Err(minisign_verify::Error::UnsupportedLegacyMode) => {

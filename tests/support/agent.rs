@@ -183,6 +183,13 @@ pub fn usr_image(dir: &Path, version: &str, size_mib: u32) -> PathBuf {
         .collect();
     std::fs::write(tree.join("bin/bulk"), &bulk).unwrap();
     let image = dir.join(format!("usr-{version}.ext4"));
+    mkfs_ext4(&tree, &image, size_mib);
+    image
+}
+
+/// An ext4 image of `size_mib` MiB at `image` holding `tree` (`mkfs.ext4 -d`, owned by root).
+pub fn mkfs_ext4(tree: &Path, image: &Path, size_mib: u32) {
+    need("mkfs.ext4");
     let out = run(
         "mkfs.ext4",
         &[
@@ -197,7 +204,6 @@ pub fn usr_image(dir: &Path, version: &str, size_mib: u32) -> PathBuf {
         ],
     );
     assert_eq!(out.code, 0, "mkfs.ext4: {}", out.stderr);
-    image
 }
 
 /// `kindling update-server` on a free loopback port, stopped on drop.

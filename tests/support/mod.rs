@@ -7,11 +7,13 @@
 //! logind stand-in (`dbus`), a fleet of agents (`fleet`), update_engine's and logind's
 //! stand-ins for the reboot manager (`bus_standins`), the
 //! metadata-service emulator (`datasource`), the fault-injecting payload server with its
-//! `Behaviour` builder (`payload`), the Omaha peers (`omaha`) and insta snapshots (`insta`).
+//! `Behaviour` builder (`payload`), the Omaha peers (`omaha`), Flatcar's CrAU payloads made
+//! by mantle's generator with go-omaha serving them (`crau`) and insta snapshots (`insta`).
 
 pub mod agent;
 pub mod bus_standins;
 pub mod common;
+pub mod crau;
 pub mod datasource;
 pub mod dbus;
 pub mod fleet;
