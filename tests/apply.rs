@@ -58,7 +58,7 @@ fn apply_converges_and_diff_agrees() {
         String::from_utf8_lossy(&first.stderr)
     );
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert!(stdout.contains("wrote 6 file(s)"), "{stdout}");
+    assert!(stdout.contains("wrote 7 file(s)"), "{stdout}");
     let conf = std::fs::read_to_string(dir.path().join("etc/coreos/update.conf")).unwrap();
     assert!(conf.contains("GROUP=stable\n") && conf.contains("REBOOT_STRATEGY=off\n"));
     assert_eq!(

@@ -998,6 +998,12 @@ fn boot_units_install_and_verify() {
         "etc/udev/rules.d/90-kindling-configdrive.rules",
     );
     assert!(rules.contains("ENV{ID_FS_LABEL}==\"config-2\""));
+    // update_engine's D-Bus policy, so the agent can own com.coreos.update1 on the system bus.
+    let policy = read(root.path(), "etc/dbus-1/system.d/com.coreos.update1.conf");
+    assert!(
+        policy.contains("<allow own=\"com.coreos.update1\" />"),
+        "{policy}"
+    );
     let again = kindling(&["boot-units", "--root", r, "--bin", bin]);
     assert!(again.stdout.contains("no changes"), "{}", again.stdout);
 

@@ -86,6 +86,10 @@ const CONFIGDRIVE_CONDITIONS: &str = "# Only in virtual machines, or where coreo
 
 /// The boot units and rules, as (node path, text) pairs; `bin` is kindling's path.
 #[must_use]
+/// Where `kindling boot-units` puts update_engine's D-Bus policy ([`crate::bus::POLICY`]):
+/// the administrator's directory, since `/usr` is read-only on a Flatcar node.
+pub const BUS_POLICY_PATH: &str = "/etc/dbus-1/system.d/com.coreos.update1.conf";
+
 pub fn files(bin: &str) -> Vec<(String, String)> {
     let mut files = boot_services(bin);
     files.extend(drives(bin));
@@ -213,7 +217,7 @@ fn drives(bin: &str) -> Vec<(String, String)> {
 /// The boot wiring as a plan: the files, then `systemctl enable` of the units wanted at boot.
 #[must_use]
 pub fn plan(bin: &str) -> Plan {
-    let files = files(bin)
+    let mut files: Vec<PlannedFile> = files(bin)
         .into_iter()
         .map(|(path, text)| {
             PlannedFile::unplaced(
@@ -225,6 +229,17 @@ pub fn plan(bin: &str) -> Plan {
             )
         })
         .collect();
+    // The system bus's policy for update_engine's name, so the agent a compiled config
+    // enables can serve `com.coreos.update1` on a node without kindling's package (which
+    // installs the same file under /usr/share). dbus-daemon reads /etc/dbus-1/system.d on
+    // a reload or at its next start.
+    files.push(PlannedFile::unplaced(
+        BUS_POLICY_PATH.to_string(),
+        Content::Bytes(crate::bus::POLICY.as_bytes().to_vec()),
+        0o644,
+        Effect::RebootRequired,
+        "boot-units".into(),
+    ));
     let actions = [
         "kindling-oem.service",
         "kindling-oem-cloudinit.service",
