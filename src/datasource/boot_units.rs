@@ -84,12 +84,12 @@ fn mount(
 
 const CONFIGDRIVE_CONDITIONS: &str = "# Only in virtual machines, or where coreos.configdrive=1 asks for it; never with =0.\nConditionVirtualization=|vm\nConditionKernelCommandLine=|coreos.configdrive=1\nConditionKernelCommandLine=!coreos.configdrive=0\n";
 
-/// The boot units and rules, as (node path, text) pairs; `bin` is kindling's path.
-#[must_use]
 /// Where `kindling boot-units` puts update_engine's D-Bus policy ([`crate::bus::POLICY`]):
 /// the administrator's directory, since `/usr` is read-only on a Flatcar node.
 pub const BUS_POLICY_PATH: &str = "/etc/dbus-1/system.d/com.coreos.update1.conf";
 
+/// The boot units and rules, as (node path, text) pairs; `bin` is kindling's path.
+#[must_use]
 pub fn files(bin: &str) -> Vec<(String, String)> {
     let mut files = boot_services(bin);
     files.extend(drives(bin));
