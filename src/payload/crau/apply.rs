@@ -355,10 +355,7 @@ impl Applier {
                     let manifest = parse_header(buf)?;
                     usize::try_from(HEADER_LEN + manifest).unwrap_or(usize::MAX)
                 };
-                let take = (need - buf.len()).min(bytes.len());
-                buf.extend_from_slice(&bytes[..take]);
-                self.hasher.update(&bytes[..take]);
-                self.pos += take as u64;
+                let take = fill(buf, need, bytes, &mut self.hasher, &mut self.pos);
                 if buf.len() >= HEADER_LEN as usize {
                     // The header is complete: check it (magic, version, size limit) and
                     // plan once the manifest is complete too (it may be empty).
@@ -385,13 +382,8 @@ impl Applier {
                     budget.take(len);
                     buf.reserve_exact(usize::try_from(len).unwrap_or(0));
                 }
-                let take = usize::try_from(len)
-                    .unwrap_or(0)
-                    .saturating_sub(buf.len())
-                    .min(bytes.len());
-                buf.extend_from_slice(&bytes[..take]);
-                self.hasher.update(&bytes[..take]);
-                self.pos += take as u64;
+                let want = usize::try_from(len).unwrap_or(0);
+                let take = fill(buf, want, bytes, &mut self.hasher, &mut self.pos);
                 if buf.len() as u64 == len {
                     let data = std::mem::take(buf);
                     self.send(index, data, jobs, budget)?;
@@ -405,13 +397,8 @@ impl Applier {
                     self.signed = Some(self.hasher.clone().finalize().into());
                 }
                 let size = sig_size;
-                let take = usize::try_from(size)
-                    .unwrap_or(0)
-                    .saturating_sub(buf.len())
-                    .min(bytes.len());
-                buf.extend_from_slice(&bytes[..take]);
-                self.hasher.update(&bytes[..take]);
-                self.pos += take as u64;
+                let want = usize::try_from(size).unwrap_or(0);
+                let take = fill(buf, want, bytes, &mut self.hasher, &mut self.pos);
                 if buf.len() as u64 == size {
                     let sigs = std::mem::take(buf);
                     self.phase = Phase::Done;
@@ -620,6 +607,16 @@ impl Applier {
 }
 
 /// Check an operation's data and write it into its extents.
+/// Move the next bytes of the stream into `buf` until it holds `want` bytes, hashing them
+/// into the payload's SHA-256 and advancing the payload offset; how many bytes were taken.
+fn fill(buf: &mut Vec<u8>, want: usize, bytes: &[u8], hasher: &mut Sha256, pos: &mut u64) -> usize {
+    let take = want.saturating_sub(buf.len()).min(bytes.len());
+    buf.extend_from_slice(&bytes[..take]);
+    hasher.update(&bytes[..take]);
+    *pos += take as u64;
+    take
+}
+
 fn apply_op(op: &Op, data: &[u8], sinks: &Sinks) -> Result<(), PayloadError> {
     if let Some(want) = op.sha256 {
         let got: [u8; 32] = Sha256::digest(data).into();
