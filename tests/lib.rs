@@ -40,6 +40,7 @@ mod omaha;
 mod package;
 mod payload;
 mod publish_crau;
+mod reboot_hooks;
 mod reboot_manager;
 mod reboot_window;
 mod slots;

@@ -170,7 +170,20 @@ impl Agent {
             marked_good: self.marked_good_this_boot(),
             denied: self.record.memory.denylist.iter().cloned().collect(),
             admission: self.admission.clone(),
+            reboot_held_back: self.hook_failure(crate::machine::hooks::Which::PreReboot),
+            not_back: self.hook_failure(crate::machine::hooks::Which::PostBoot),
         }
+    }
+
+    /// The message of a failure of hook `which` still in effect.
+    fn hook_failure(&self, which: crate::machine::hooks::Which) -> Option<String> {
+        self.record
+            .memory
+            .hooks
+            .failure
+            .as_ref()
+            .filter(|f| f.hook == which)
+            .map(|f| f.message.clone())
     }
 
     /// Whether the booted slot was judged healthy and marked good in this boot.

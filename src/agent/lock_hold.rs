@@ -6,7 +6,8 @@
 //! Every reboot path records the slot on the node too ([`crate::lock::HeldSlot`], written
 //! before the reboot by the agent, `kindling lock reboot` and the reboot manager);
 //! `release_after_boot`, the one after-boot entry point, gives back whichever is held, on
-//! the backend the record names, once the boot was judged healthy.
+//! the backend the record names, once the boot was judged healthy and the post-boot hook
+//! (`hooks`) succeeded.
 
 use super::driver::Agent;
 use super::error::Error;
@@ -108,6 +109,11 @@ impl Agent {
     /// When the lock settings cannot be used or a record cannot be saved.
     pub async fn release_after_boot(&mut self) -> Result<(), Error> {
         if self.record.state.staged().is_some() || !self.marked_good_this_boot() {
+            return Ok(());
+        }
+        // The post-boot hook first (`hooks`): a node it fails for is not back in service
+        // and keeps its slot.
+        if !self.post_boot_hook().await? {
             return Ok(());
         }
         self.give_back_held_slot().await

@@ -14,7 +14,8 @@
 //! The files, from the ground up: `state` (the states and the record), `record_file`,
 //! `error`, `schedule`, `status`; `driver` (the [`Agent`] the phases share); the phases
 //! `check`, `install` (with `finalize`: a CrAU payload's kernel and postinst), `after_boot`,
-//! `reboot` and `lock_hold`; `control` (the socket), `on_bus` (update_engine's D-Bus
+//! `reboot` and `lock_hold`, with the reboot hooks' policy (`hooks`: before the reboot, after
+//! the next boot's health check); `control` (the socket), `on_bus` (update_engine's D-Bus
 //! interface, served from the record), `run` (the daemon's loop) and `on_demand` (what a
 //! command asks of the agent); the reboot manager for nodes that keep update_engine
 //! (`reboot_manager`, with locksmithd's configuration read by `locksmithd_env`).
@@ -25,6 +26,7 @@ pub mod control;
 pub mod driver;
 pub mod error;
 pub mod finalize;
+pub mod hooks;
 pub mod install;
 pub mod install_crau;
 pub mod lock_hold;

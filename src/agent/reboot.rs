@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use super::driver::Agent;
 use super::error::{Error, LeaseTtlError};
+use super::hooks::PreReboot;
 use super::state::Status;
 use crate::lock::{HeldSlot, LockConfig, RebootLock};
 use crate::machine::settings::Strategy;
@@ -173,7 +174,9 @@ impl Agent {
     }
 
     /// Reboot by strategy when an update is staged. `wait_limit` bounds the waiting for the
-    /// window and the lock (`None`: wait as long as it takes, the daemon's way).
+    /// window and the lock (`None`: wait as long as it takes, the daemon's way). Once both are
+    /// held the pre-reboot hook runs (`hooks`); when it fails, the whole way is taken again
+    /// at its retry time.
     ///
     /// # Errors
     /// When the configuration cannot work (a bad window, a bad lock setting) or the reboot
@@ -182,10 +185,22 @@ impl Agent {
         &mut self,
         wait_limit: Option<Duration>,
     ) -> Result<Step, Error> {
-        if let Some(step) = self.ready_to_reboot(wait_limit).await? {
-            return Ok(step);
+        let give_up = wait_limit.map(|l| tokio::time::Instant::now() + l);
+        loop {
+            let left = give_up.map(|g| g.saturating_duration_since(tokio::time::Instant::now()));
+            if let Some(step) = self.ready_to_reboot(left).await? {
+                return Ok(step);
+            }
+            // The pre-reboot hook (`hooks`): a failure gives the slot back and comes round
+            // again at the next window opening.
+            match self.pre_reboot_hook(give_up).await? {
+                PreReboot::Go => {}
+                PreReboot::Again => continue,
+                PreReboot::Stop(why) => return Ok(Step::Waiting(why)),
+            }
+            self.owe_post_boot()?;
+            return self.reboot_now().map(Step::Rebooted);
         }
-        self.reboot_now().map(Step::Rebooted)
     }
 
     /// Everything before the reboot itself: the strategy, the fleet's release gate, the

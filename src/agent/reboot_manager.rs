@@ -14,7 +14,9 @@
 //! won as `lock_held`. On the next boot ([`Agent::after_reboot`], before the bus is touched)
 //! the slot is re-attached at once, the health check judges the boot, and a healthy boot
 //! gives the slot back; an unhealthy one keeps it, so no other node follows into the same
-//! release. It never touches the slots: update_engine marks its own boot good.
+//! release. It never touches the slots: update_engine marks its own boot good. The reboot
+//! hooks run as in the agent (`hooks`): the pre-reboot hook right before logind is asked,
+//! the post-boot hook after the next boot's health check, before the slot is given back.
 //!
 //! Deliberate differences from locksmithd: update_engine missing at start is waited for
 //! (bounded, [`ManagerOptions::update_engine_wait`]) before the clear error; a `GetStatus`
@@ -61,6 +63,12 @@ pub async fn run(root: Root, options: Options, manager: ManagerOptions) -> Resul
     agent.window(&keys)?;
     agent.lock_config(&keys)?;
     agent.after_reboot().await?;
+    // A post-boot hook that failed keeps the node out of service: tried again after its
+    // backoff until it succeeds (the slot stays held meanwhile).
+    while let Some(at) = agent.post_boot_retry() {
+        tokio::time::sleep_until(at).await;
+        agent.after_reboot().await?;
+    }
     if agent.settings.strategy == Strategy::Off {
         agent.say_line("REBOOT_STRATEGY=off: the reboot manager has nothing to do; exiting");
         return Ok(());
@@ -169,7 +177,16 @@ impl Agent {
         let recorded = crate::lock::HeldSlot::read(self.root.path())
             .is_ok_and(|h| h.is_some_and(|h| h.rebooted_since(&self.identity.boot_id)));
         let orphan = staged.is_none() && (self.record.memory.lock_held.is_some() || recorded);
-        if !rebooted && !orphan {
+        // A post-boot hook owed by an earlier boot (it failed, or the node rebooted without
+        // a lock) is run after the health check too.
+        let hook_owed = self
+            .record
+            .memory
+            .hooks
+            .post_boot_owed
+            .as_ref()
+            .is_some_and(|b| *b != self.identity.boot_id);
+        if !rebooted && !orphan && !hook_owed {
             self.settle_reattach().await;
             return Ok(());
         }
@@ -183,6 +200,9 @@ impl Agent {
                     self.say_line(&line);
                     self.record.reset()?;
                     self.save_record()?;
+                }
+                if !self.post_boot_hook().await? {
+                    return Ok(());
                 }
                 self.give_back_held_slot().await
             }
@@ -219,6 +239,15 @@ impl Agent {
                 }
                 None => {}
             }
+            match self.pre_reboot_hook(None).await? {
+                super::hooks::PreReboot::Go => {}
+                super::hooks::PreReboot::Again => continue,
+                super::hooks::PreReboot::Stop(why) => {
+                    self.say_line(&why);
+                    return Ok(());
+                }
+            }
+            self.owe_post_boot()?;
             self.say_line("rebooting through logind (org.freedesktop.login1.Manager.Reboot)");
             match crate::bus::reboot(conn).await {
                 Ok(()) => {

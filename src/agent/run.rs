@@ -149,6 +149,8 @@ async fn serve(
     let mut owed = Owed::default();
     loop {
         publish(&agent);
+        // A post-boot hook that failed (the node not back, its slot held): tried again.
+        let back = agent.post_boot_retry();
         let wait = schedule::next_wait(
             &agent.settings.timing,
             first,
@@ -163,6 +165,10 @@ async fn serve(
             r = rx.recv() => (r.unwrap_or(Request::Check), true),
             Some(reason) = config_reboots.recv() => {
                 config_reboot(&mut agent, reason, &mut owed).await?;
+                continue;
+            }
+            () = sleep_until(back), if back.is_some() => {
+                release_if_judged(&mut agent).await?;
                 continue;
             }
             () = sleep_until(retry), if retry.is_some() => {

@@ -278,6 +278,47 @@ pub struct Memory {
     /// A fleet config whose reboot-required part waits for a reboot (window and lock, as
     /// an update does); cleared by the first step of the next boot.
     pub config_reboot: Option<ConfigReboot>,
+    /// The reboot hooks' memory (left out of the file while there is nothing to remember).
+    #[serde(skip_serializing_if = "HookMemory::is_empty")]
+    pub hooks: HookMemory,
+}
+
+/// What the agent remembers of its reboot hooks (`agent::hooks`): the failures the backoff
+/// counts, the post-boot hook a reboot left owed, and the failure still in effect, which
+/// `agent status --json` and the fleet record show.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HookMemory {
+    /// Consecutive failures of the pre-reboot hook.
+    pub pre_reboot_failures: u32,
+    /// The boot that rebooted: the post-boot hook is owed by the next boot (and stays owed
+    /// until it succeeded).
+    pub post_boot_owed: Option<String>,
+    /// Consecutive failures of the post-boot hook.
+    pub post_boot_failures: u32,
+    /// The failure still in effect (cleared by the hook's next success).
+    pub failure: Option<HookFailure>,
+}
+
+impl HookMemory {
+    /// Nothing to remember.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == HookMemory::default()
+    }
+}
+
+/// A hook that failed, and what it means for the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookFailure {
+    /// Which hook.
+    pub hook: crate::machine::hooks::Which,
+    /// What the node says: why there was no reboot, or why it is not back in service.
+    pub message: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// Unix seconds of the next try, when one is planned.
+    pub retry_at: Option<i64>,
 }
 
 /// The record as `/var/lib/kindling/agent.json` holds it, byte for byte the shape earlier

@@ -119,6 +119,14 @@ pub struct AgentView {
     /// (`waiting for admission to 1.0.1`, `admitted to 1.0.1`); `None` when no release
     /// rollout governs this node.
     pub admission: Option<String>,
+    /// Why the last reboot was held back: the pre-reboot hook failed (the slot was given
+    /// back; the reboot is tried again at the next window opening).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot_held_back: Option<String>,
+    /// Why the node is not back in service after its reboot: the post-boot hook failed (the
+    /// slot stays held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_back: Option<String>,
 }
 
 /// A node's record: `kindling/fleet/<group>/node/<id>`.

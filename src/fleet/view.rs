@@ -1,6 +1,8 @@
 //! `fleet status`: one row per node in the shape of StarlingX's `sw-patch query-hosts`
 //! (host, address, version, config generation, config current, reboot required, state,
-//! last seen) and a summary line. A node whose lease expired is shown as `unreachable` with
+//! last seen) and a summary line. A node whose post-boot hook failed is shown as not back in
+//! service, and one whose pre-reboot hook failed with its reboot held back, with the hook's
+//! message in its state. A node whose lease expired is shown as `unreachable` with
 //! what it last reported; a record that cannot be used (another group's, oversized, not
 //! JSON) is shown as `invalid` with the reason. No node is ever dropped from the view.
 
@@ -42,6 +44,10 @@ pub struct Row {
     pub agent: String,
     /// The reboot lock it holds.
     pub lock_held: Option<String>,
+    /// Why it is not back in service after its reboot (its post-boot hook failed).
+    pub not_back: Option<String>,
+    /// Why its last reboot was held back (its pre-reboot hook failed).
+    pub reboot_held_back: Option<String>,
     /// Unix seconds of its last record change (0: unknown).
     pub last_seen: i64,
 }
@@ -76,6 +82,8 @@ fn row(listed: &Listed, published: u64) -> Row {
             reason: Some(why.to_string()),
             agent: String::new(),
             lock_held: None,
+            not_back: None,
+            reboot_held_back: None,
             last_seen: 0,
         },
         Ok(r) => {
@@ -115,6 +123,8 @@ fn row(listed: &Listed, published: u64) -> Row {
                 reason,
                 agent: agent.status.clone(),
                 lock_held: agent.lock_held.clone(),
+                not_back: agent.not_back.clone(),
+                reboot_held_back: agent.reboot_held_back.clone(),
                 last_seen: *last_seen,
             }
         }
@@ -163,6 +173,24 @@ pub fn build(group: &str, published: u64, nodes: &[Listed]) -> View {
         .count();
     if waiting > 0 {
         summary.push_str(&format!(", {waiting} waiting for admission to reboot"));
+    }
+    let not_back = rows
+        .iter()
+        .filter(|r| r.state != "unreachable" && r.not_back.is_some())
+        .count();
+    if not_back > 0 {
+        summary.push_str(&format!(
+            ", {not_back} not back in service after a reboot (post-boot hook)"
+        ));
+    }
+    let held_back = rows
+        .iter()
+        .filter(|r| r.state != "unreachable" && r.reboot_held_back.is_some())
+        .count();
+    if held_back > 0 {
+        summary.push_str(&format!(
+            ", {held_back} with a reboot held back (pre-reboot hook)"
+        ));
     }
     let mut versions: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for r in rows.iter().filter(|r| !r.version.is_empty()) {
@@ -223,10 +251,17 @@ pub fn render(view: &View) -> String {
                 (Some(s), _) => format!("{} (staged {s})", r.version),
                 (None, _) => r.version.clone(),
             };
-            let state = match &r.reason {
+            let mut state = match &r.reason {
                 Some(why) if r.state != "awaiting-reboot" => format!("{} ({why})", r.state),
                 _ => r.state.clone(),
             };
+            // What a reboot hook says about the node (not for one whose lease expired: what
+            // it last said may be stale).
+            if r.state != "unreachable" {
+                for why in [&r.not_back, &r.reboot_held_back].into_iter().flatten() {
+                    state.push_str(&format!("; {why}"));
+                }
+            }
             [
                 r.host.clone(),
                 r.address.clone(),

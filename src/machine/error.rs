@@ -72,6 +72,18 @@ pub enum Error {
         /// The file that set it.
         origin: InFile,
     },
+    /// A reboot hook's command or timeout cannot be used.
+    #[error("{key}={value}{origin} cannot be used: {why}")]
+    BadHook {
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// Why.
+        why: String,
+        /// The file that set it.
+        origin: InFile,
+    },
     /// A program of the health check could not be started.
     #[error("cannot run {program}: {source}")]
     CannotRun {

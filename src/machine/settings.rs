@@ -134,6 +134,8 @@ pub struct Settings {
     pub timing: Timing,
     /// The health check.
     pub health: Health,
+    /// The reboot hooks.
+    pub hooks: super::hooks::Hooks,
     /// Every key read, with its value (locksmith's keys included, for the reboot step).
     pub keys: BTreeMap<String, String>,
     /// Which file gave each key.
@@ -242,6 +244,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .cloned(),
         };
+        let hooks = super::hooks::Hooks::from_keys(&keys, &origin)?;
         Ok(Settings {
             group: get(&["GROUP"]).unwrap_or_else(|| "stable".to_string()),
             server: get(&["SERVER"]).unwrap_or_else(|| DEFAULT_SERVER.to_string()),
@@ -254,6 +257,7 @@ impl Settings {
                 .unwrap_or_else(|| "amd64-usr".to_string()),
             timing,
             health,
+            hooks,
             keys,
             origin,
         })
