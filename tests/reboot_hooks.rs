@@ -490,3 +490,127 @@ fn three_nodes_one_slot_never_overlap_between_pre_reboot_and_post_boot() {
         assert_eq!(n.running(), "1.0.1");
     }
 }
+
+/// A fleet config's reboot-required change takes the same hooks; after the reboot a
+/// post-boot hook that fails keeps the slot, and `fleet status` shows the node as not back
+/// in service until the hook succeeds (the daemon tries again after its backoff), when the
+/// slot is given back.
+#[test]
+fn a_failing_post_boot_hook_keeps_the_slot_and_fleet_status_shows_the_node_not_back() {
+    use crate::fleet::{fleet, status_json, wait_status, write};
+    const GROUP: &str = "hooks";
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let events = dir.path().join("events");
+    let script = hook_script(dir.path(), &events, &etcd);
+    let conf = format!(
+        "GROUP=stable\nSERVER=http://127.0.0.1:9/v1/update/\nREBOOT_STRATEGY=etcd-lock\nKINDLING_FIRST_CHECK_DELAY=3600\nKINDLING_FLEET=on\nKINDLING_FLEET_GROUP={GROUP}\nKINDLING_FLEET_TTL=3\n{}",
+        hook_conf(&etcd, &script, &events, "", "")
+    );
+    let image = crate::support::agent::usr_image(dir.path(), "1.0.0", 4);
+    let mut node = Node::new(&dir.path().join("node"), &image, &conf, &[]);
+    std::fs::write(node.root.join("etc/hostname"), "hooks-0\n").unwrap();
+    std::fs::write(node.dir.join("post-boot-fail-until-allowed"), "").unwrap();
+    let id = node.machine_id();
+    let daemon = |node: &Node| {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.dir.join("agent.log"))
+            .unwrap();
+        Guard(
+            std::process::Command::new(bin())
+                .args(["agent", "run", "--root", node.root.to_str().unwrap()])
+                .args(["--disk", node.disk.to_str().unwrap()])
+                .args(["--health-timeout", "20"])
+                .args(["--reboot-command", &reboot_command(&events)])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let only = |s: &serde_json::Value| -> serde_json::Value {
+        let nodes = s["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 1, "{s}");
+        nodes[0].clone()
+    };
+    let limit = Duration::from_secs(40);
+    let agent = daemon(&node);
+    wait_status(&etcd, GROUP, "the node's record", limit, |s| {
+        s["nodes"].as_array().is_some_and(|n| n.len() == 1)
+    });
+    let sysctl = write(
+        dir.path(),
+        "sysctl.yaml",
+        "#cloud-config\nwrite_files:\n  - path: /etc/sysctl.d/90-fleet.conf\n    content: |\n      vm.swappiness=10\n",
+    );
+    assert_eq!(fleet(&etcd, GROUP, &["publish", &sysctl]).code, 0);
+    wait_until("the config's reboot", limit, || node.rebooted());
+    let all = read_events(&events);
+    let pre = of(&all, &id, "pre-reboot-start");
+    assert_eq!(pre.len(), 1, "{all:#?}");
+    assert!(
+        pre[0]
+            .rest
+            .contains("reason=config change: config generation 1 needs a reboot"),
+        "{}",
+        pre[0].rest
+    );
+    assert!(holds(&etcd, &node));
+
+    // The next boot: healthy, but the post-boot hook fails: the slot stays held and the
+    // fleet shows the node as not back.
+    drop(agent);
+    node.clear_rebooted();
+    node.boot();
+    let agent = daemon(&node);
+    let s = wait_status(&etcd, GROUP, "the node shown not back", limit, |s| {
+        only(s)["not_back"].is_string()
+    });
+    let not_back = only(&s)["not_back"].as_str().unwrap().to_string();
+    assert!(
+        not_back.starts_with("not back in service: the post-boot hook failed")
+            && not_back.contains("the reboot slot stays held"),
+        "{s}"
+    );
+    assert!(
+        s["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 not back in service after a reboot (post-boot hook)"),
+        "{s}"
+    );
+    let table = fleet(&etcd, GROUP, &["status"]).stdout;
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("hooks-0") && l.contains("not back in service")),
+        "{table}"
+    );
+    assert!(holds(&etcd, &node), "the slot was given back:\n{}", agent_log(&node));
+    // Tried again (the backoff is capped at 2 s here), still failing, still held.
+    wait_until("a second try", limit, || {
+        of(&read_events(&events), &id, "post-boot-fail").len() >= 2
+    });
+    assert!(holds(&etcd, &node));
+
+    // The hook succeeds: back in service, the slot given back.
+    std::fs::write(node.dir.join("allow"), "").unwrap();
+    wait_status(&etcd, GROUP, "the node back", limit, |s| {
+        only(s)["not_back"].is_null()
+    });
+    wait_until("the slot to be given back", limit, || free(&etcd));
+    let all = read_events(&events);
+    let end = of(&all, &id, "post-boot-end");
+    assert_eq!(end.len(), 1, "{all:#?}");
+    assert_eq!(end[0].rest, "held", "{all:#?}");
+    let s = status_json(&etcd, GROUP);
+    assert!(
+        !s["summary"].as_str().unwrap().contains("not back"),
+        "{s}"
+    );
+    drop(agent);
+    assert!(!node.rebooted(), "rebooted again:\n{}", agent_log(&node));
+}
