@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::model::{
     CloudConfig, Coreos, DropIn, FieldSpec, HealthCheck, Kind, Locksmith, MaintenanceWindow, Oem,
-    SectionInfo, Unit, Update, User, WriteFile, legacy,
+    RebootHooks, SectionInfo, Unit, Update, User, WriteFile, legacy,
 };
 
 /// Where the schema is committed, relative to the repository root.
@@ -72,7 +72,7 @@ fn add_hyphen_aliases(value: &mut Value) {
 }
 
 /// The sections of the reference, each with what it is written to.
-fn reference_sections() -> [(&'static SectionInfo, &'static str); 15] {
+fn reference_sections() -> [(&'static SectionInfo, &'static str); 16] {
     [
         (&CloudConfig::INFO, "The top level of the document."),
         (&Coreos::INFO, "CoreOS-specific settings."),
@@ -96,6 +96,13 @@ update-engine, masks locksmithd and writes and enables `kindling-reboot-manager.
             "Kindling extension, read by the kindling agent after booting into an update: \
 `units` become `KINDLING_HEALTH_UNITS=` (names separated by a blank), `command` becomes \
 `KINDLING_HEALTH_COMMAND=` (run with `/bin/sh -c`, healthy on exit 0).",
+        ),
+        (
+            &RebootHooks::INFO,
+            "Kindling extension, read by the kindling agent and the reboot manager: `pre-reboot` \
+becomes `KINDLING_PRE_REBOOT_COMMAND=`, `post-boot` `KINDLING_POST_BOOT_COMMAND=`, the timeouts \
+`KINDLING_PRE_REBOOT_TIMEOUT=` and `KINDLING_POST_BOOT_TIMEOUT=` in whole seconds. See \
+[Kubernetes: drain and uncordon](kubernetes.md).",
         ),
         (
             &Locksmith::INFO,

@@ -589,7 +589,11 @@ fn a_failing_post_boot_hook_keeps_the_slot_and_fleet_status_shows_the_node_not_b
             .any(|l| l.starts_with("hooks-0") && l.contains("not back in service")),
         "{table}"
     );
-    assert!(holds(&etcd, &node), "the slot was given back:\n{}", agent_log(&node));
+    assert!(
+        holds(&etcd, &node),
+        "the slot was given back:\n{}",
+        agent_log(&node)
+    );
     // Tried again (the backoff is capped at 2 s here), still failing, still held.
     wait_until("a second try", limit, || {
         of(&read_events(&events), &id, "post-boot-fail").len() >= 2
@@ -607,10 +611,7 @@ fn a_failing_post_boot_hook_keeps_the_slot_and_fleet_status_shows_the_node_not_b
     assert_eq!(end.len(), 1, "{all:#?}");
     assert_eq!(end[0].rest, "held", "{all:#?}");
     let s = status_json(&etcd, GROUP);
-    assert!(
-        !s["summary"].as_str().unwrap().contains("not back"),
-        "{s}"
-    );
+    assert!(!s["summary"].as_str().unwrap().contains("not back"), "{s}");
     drop(agent);
     assert!(!node.rebooted(), "rebooted again:\n{}", agent_log(&node));
 }

@@ -4,7 +4,8 @@
 //! health check passed, before the reboot slot is given back.
 //!
 //! A command is split into words as a POSIX shell splits them (quotes and backslashes, no
-//! expansion) and run **without a shell**: the first word is the program (an absolute path),
+//! expansion; `model::values::hook_words`, the compiler's check too) and run **without a
+//! shell**: the first word is the program (an absolute path),
 //! the rest its arguments. A hook that wants a shell asks for one
 //! (`/bin/sh -c 'kubectl drain "$(hostname)"'`). It runs in its own process group with the
 //! agent's environment plus [`ENV_HOOK`], [`ENV_REASON`], [`ENV_LOCK_GROUP`],
@@ -20,15 +21,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::error::{Error, InFile};
+use crate::model::values::{hook_timeout, hook_words};
 
-/// update.conf: the command run before a reboot.
-pub const PRE_REBOOT_COMMAND_KEY: &str = "KINDLING_PRE_REBOOT_COMMAND";
-/// update.conf: how long the pre-reboot command may run (a time span, seconds by default).
-pub const PRE_REBOOT_TIMEOUT_KEY: &str = "KINDLING_PRE_REBOOT_TIMEOUT";
-/// update.conf: the command run after the next boot's health check passed.
-pub const POST_BOOT_COMMAND_KEY: &str = "KINDLING_POST_BOOT_COMMAND";
-/// update.conf: how long the post-boot command may run.
-pub const POST_BOOT_TIMEOUT_KEY: &str = "KINDLING_POST_BOOT_TIMEOUT";
+use crate::plan::agent::{
+    POST_BOOT_COMMAND_KEY, POST_BOOT_TIMEOUT_KEY, PRE_REBOOT_COMMAND_KEY, PRE_REBOOT_TIMEOUT_KEY,
+};
 
 /// A hook's timeout when none is set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -87,72 +84,6 @@ pub struct Hooks {
     pub post_boot: Option<Hook>,
 }
 
-/// Why a command cannot be a hook (also the compiler's value check).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommandError {
-    /// Nothing to run.
-    #[error("the command is blank")]
-    Blank,
-    /// Unbalanced quotes or a trailing backslash.
-    #[error(
-        "the command's quotes are not balanced (it is split into words as a shell would, without running one)"
-    )]
-    Quotes,
-    /// A line break.
-    #[error("the command goes on over several lines; update.conf holds it on one")]
-    Lines,
-    /// Not an absolute path.
-    #[error("{0:?} is not an absolute path; a hook runs without a shell and without a PATH search")]
-    Relative(String),
-}
-
-/// Split a hook's command into words, as a POSIX shell would (without expansions).
-///
-/// # Errors
-/// A blank command, unbalanced quotes, a line break, or a program that is not an absolute
-/// path.
-pub fn split(command: &str) -> Result<Vec<String>, CommandError> {
-    let text = command.trim();
-    if text.is_empty() {
-        return Err(CommandError::Blank);
-    }
-    if text.contains(['\n', '\r']) {
-        return Err(CommandError::Lines);
-    }
-    let words = shlex::split(text).ok_or(CommandError::Quotes)?;
-    let Some(program) = words.first() else {
-        return Err(CommandError::Blank);
-    };
-    if !program.starts_with('/') {
-        return Err(CommandError::Relative(program.clone()));
-    }
-    Ok(words)
-}
-
-/// A hook timeout: a systemd time span (plain numbers are seconds), finite and at least a
-/// second.
-///
-/// # Errors
-/// Why not, in one sentence.
-pub fn timeout(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return if secs == 0 {
-            Err("0 leaves the hook no time; give at least 1s".into())
-        } else {
-            Ok(Duration::from_secs(secs))
-        };
-    }
-    match crate::units::values::timespan_usec(text) {
-        Err(why) => Err(why.to_string()),
-        Ok(None) => Err(format!(
-            "{text:?} is endless; a hook needs a finite timeout"
-        )),
-        Ok(Some(usec)) if usec < 1_000_000 => Err(format!("{text:?} is less than a second")),
-        Ok(Some(usec)) => Ok(Duration::from_micros(usec)),
-    }
-}
-
 impl Hooks {
     /// The hooks of update.conf's keys; `origin` names the file of a key, for errors.
     ///
@@ -166,17 +97,17 @@ impl Hooks {
             let at = |key: &str| InFile(origin.get(key).cloned());
             let timeout = match keys.get(timeout_key).filter(|v| !v.trim().is_empty()) {
                 None => DEFAULT_TIMEOUT,
-                Some(v) => timeout(v).map_err(|why| Error::BadHook {
+                Some(v) => hook_timeout(v).map_err(|e| Error::BadHook {
                     key: timeout_key,
                     value: v.clone(),
-                    why,
+                    why: e.to_string(),
                     origin: at(timeout_key),
                 })?,
             };
             let Some(command) = keys.get(command_key).filter(|v| !v.trim().is_empty()) else {
                 return Ok(None);
             };
-            let argv = split(command).map_err(|e| Error::BadHook {
+            let argv = hook_words(command).map_err(|e| Error::BadHook {
                 key: command_key,
                 value: command.clone(),
                 why: e.to_string(),
@@ -358,43 +289,11 @@ fn kill_group(pid: Option<rustix::process::Pid>, signal: rustix::process::Signal
 mod tests {
     use super::*;
 
-    #[test]
-    fn commands_split_as_a_shell_would_without_one() {
-        assert_eq!(
-            split("/bin/sh -c 'kubectl drain \"$(hostname)\" --timeout=5m'").unwrap(),
-            [
-                "/bin/sh",
-                "-c",
-                "kubectl drain \"$(hostname)\" --timeout=5m"
-            ]
-        );
-        assert_eq!(
-            split("  /opt/bin/drain a\\ b \"c d\"").unwrap(),
-            ["/opt/bin/drain", "a b", "c d"]
-        );
-        assert_eq!(split(" "), Err(CommandError::Blank));
-        assert_eq!(split("/bin/x 'open"), Err(CommandError::Quotes));
-        assert_eq!(split("/bin/x\n/bin/y"), Err(CommandError::Lines));
-        assert_eq!(
-            split("kubectl drain"),
-            Err(CommandError::Relative("kubectl".into()))
-        );
-    }
-
-    #[test]
-    fn timeouts() {
-        assert_eq!(timeout("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(timeout("10min"), Ok(Duration::from_secs(600)));
-        for bad in ["0", "infinity", "soon", "500ms"] {
-            assert!(timeout(bad).is_err(), "{bad}");
-        }
-    }
-
     fn hook(command: &str, secs: u64) -> Hook {
         Hook {
             which: Which::PreReboot,
             command: command.into(),
-            argv: split(command).unwrap(),
+            argv: hook_words(command).unwrap(),
             timeout: Duration::from_secs(secs),
         }
     }

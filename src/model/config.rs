@@ -91,6 +91,10 @@ section! {
         /// new slot good (else it rolls back).
         @extension("the kindling agent's health check, not in coreos-cloudinit")
         health_check: HealthCheck,
+        /// Commands the kindling agent and reboot manager run around a reboot: `pre-reboot`
+        /// before it (drain), `post-boot` after the next boot's health check (uncordon).
+        @extension("reboot hooks of the kindling agent and reboot manager, not in coreos-cloudinit")
+        reboot_hooks: RebootHooks,
         /// How often the kindling agent checks for updates: a systemd time span
         /// (`1h`, `45min`); written in whole seconds.
         #[schemars(extend("examples" = ["1h", "45min", "2h 30min"]))]
@@ -118,6 +122,37 @@ section! {
         /// A command run with `/bin/sh -c` that must exit 0, e.g. `curl -fsS http://127.0.0.1:8080/healthz`.
         @valid(values::HEALTH_COMMAND) @env("KINDLING_HEALTH_COMMAND")
         command: Block,
+    }
+}
+
+section! {
+    /// `coreos.update.reboot-hooks` (kindling extension): commands around a reboot the
+    /// kindling agent or reboot manager makes. Each is split into words as a shell would
+    /// and run without one (the program an absolute path; `/bin/sh -c '...'` asks for a
+    /// shell), with `KINDLING_REBOOT_REASON`, `KINDLING_LOCK_GROUP` and
+    /// `KINDLING_MACHINE_ID` in its environment.
+    pub struct RebootHooks in "coreos.update.reboot_hooks" {
+        /// Run once the window and the reboot lock are held, immediately before the reboot;
+        /// failing or timing out means no reboot now (the slot is given back, the reboot
+        /// tried again at the next window opening), e.g. `/opt/bin/drain-node`.
+        #[schemars(extend("examples" = ["/opt/bin/drain-node", "/bin/sh -c 'kubectl drain \"$(hostname)\" --ignore-daemonsets'"]))]
+        @valid(values::HOOK_COMMAND) @env("KINDLING_PRE_REBOOT_COMMAND")
+        pre_reboot: String,
+        /// How long `pre-reboot` may run (a systemd time span, default `10min`); then it is
+        /// killed with its process group.
+        #[schemars(extend("examples" = ["10min", "15min"]))]
+        @valid(values::HOOK_TIMEOUT) @env("KINDLING_PRE_REBOOT_TIMEOUT")
+        pre_reboot_timeout: String,
+        /// Run after the next boot's health check passed, before the reboot slot is given
+        /// back; failing keeps the slot (the node is not back in service) and is retried,
+        /// e.g. `/opt/bin/uncordon-node`.
+        #[schemars(extend("examples" = ["/opt/bin/uncordon-node"]))]
+        @valid(values::HOOK_COMMAND) @env("KINDLING_POST_BOOT_COMMAND")
+        post_boot: String,
+        /// How long `post-boot` may run (default `10min`).
+        #[schemars(extend("examples" = ["5min"]))]
+        @valid(values::HOOK_TIMEOUT) @env("KINDLING_POST_BOOT_TIMEOUT")
+        post_boot_timeout: String,
     }
 }
 

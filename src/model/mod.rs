@@ -21,8 +21,8 @@ pub mod minisign;
 pub mod values;
 
 pub use config::{
-    CloudConfig, Coreos, DropIn, HealthCheck, Locksmith, MaintenanceWindow, Oem, Unit, Update,
-    User, VARIABLES, WriteFile,
+    CloudConfig, Coreos, DropIn, HealthCheck, Locksmith, MaintenanceWindow, Oem, RebootHooks, Unit,
+    Update, User, VARIABLES, WriteFile,
 };
 pub(crate) use keys::opt;
 pub use keys::{

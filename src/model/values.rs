@@ -80,6 +80,18 @@ pub static HEALTH_COMMAND: ValueRule = ValueRule {
     check: health_command,
 };
 
+/// `pre-reboot` and `post-boot` of `coreos.update.reboot-hooks`.
+pub static HOOK_COMMAND: ValueRule = ValueRule {
+    rule: &rules::update_reboot_hooks::RULE,
+    check: hook_command,
+};
+
+/// `pre-reboot-timeout` and `post-boot-timeout` of `coreos.update.reboot-hooks`.
+pub static HOOK_TIMEOUT: ValueRule = ValueRule {
+    rule: &rules::update_reboot_hooks::RULE,
+    check: hook_timeout_text,
+};
+
 /// `coreos.locksmith.window-start`.
 pub static WINDOW_START: ValueRule = ValueRule {
     rule: &rules::locksmith_window_start::RULE,
@@ -147,6 +159,22 @@ pub enum Invalid {
     /// A blank health-check command.
     #[error("the command is blank")]
     BlankCommand,
+    /// A hook command whose quotes are not balanced.
+    #[error(
+        "the command's quotes are not balanced (it is split into words as a shell would, without running one)"
+    )]
+    HookQuotes,
+    /// A hook command on several lines.
+    #[error("the command goes on over several lines; update.conf holds it on one")]
+    HookLines,
+    /// A hook program that is not an absolute path.
+    #[error(
+        "{program:?} is not an absolute path; a hook runs without a shell and without a PATH search"
+    )]
+    HookRelative { program: String },
+    /// A hook timeout that cannot be used.
+    #[error("{why}")]
+    HookTimeout { why: String },
     /// Not `[<day> ]H:MM`.
     #[error("{text:?} is not a window start: {why}")]
     WindowStart { text: String, why: WindowStart },
@@ -314,6 +342,60 @@ fn health_command(text: &str) -> Result<(), Invalid> {
         return Err(Invalid::BlankCommand);
     }
     Ok(())
+}
+
+/// A reboot hook's command split into words as a POSIX shell splits them (quotes and
+/// backslashes, no expansion): the program, an absolute path, and its arguments. The
+/// compiler's check and the node's reading (`machine::hooks`) are this one function.
+///
+/// # Errors
+/// A blank command, a line break, unbalanced quotes, or a relative program.
+pub fn hook_words(text: &str) -> Result<Vec<String>, Invalid> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Invalid::BlankCommand);
+    }
+    if text.contains(['\n', '\r']) {
+        return Err(Invalid::HookLines);
+    }
+    let words = shlex::split(text).ok_or(Invalid::HookQuotes)?;
+    let Some(program) = words.first() else {
+        return Err(Invalid::BlankCommand);
+    };
+    if !program.starts_with('/') {
+        return Err(Invalid::HookRelative {
+            program: program.clone(),
+        });
+    }
+    Ok(words)
+}
+
+fn hook_command(text: &str) -> Result<(), Invalid> {
+    hook_words(text).map(|_| ())
+}
+
+/// A reboot hook's timeout: a systemd time span (a bare number is seconds), finite and at
+/// least a second.
+///
+/// # Errors
+/// Why not.
+pub fn hook_timeout(text: &str) -> Result<std::time::Duration, Invalid> {
+    let text = text.trim();
+    let why = |why: String| Invalid::HookTimeout { why };
+    match timespan_usec(text) {
+        Err(e) => Err(why(e.to_string())),
+        Ok(None) => Err(why(format!(
+            "{text:?} is endless; a hook needs a finite timeout"
+        ))),
+        Ok(Some(usec)) if usec < 1_000_000 => Err(why(format!(
+            "{text:?} is less than a second; give a hook at least 1s"
+        ))),
+        Ok(Some(usec)) => Ok(std::time::Duration::from_micros(usec)),
+    }
+}
+
+fn hook_timeout_text(text: &str) -> Result<(), Invalid> {
+    hook_timeout(text).map(|_| ())
 }
 
 const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
@@ -526,6 +608,35 @@ mod tests {
     fn health_commands() {
         sorts(health_command, &["systemctl is-active docker"], &[]);
         assert_eq!(message(health_command, "  "), "the command is blank");
+    }
+
+    #[test]
+    fn hook_commands_and_timeouts() {
+        assert_eq!(
+            hook_words("/bin/sh -c 'kubectl drain \"$(hostname)\" --timeout=5m'").unwrap(),
+            [
+                "/bin/sh",
+                "-c",
+                "kubectl drain \"$(hostname)\" --timeout=5m"
+            ]
+        );
+        assert_eq!(
+            hook_words("  /opt/bin/drain a\\ b \"c d\"").unwrap(),
+            ["/opt/bin/drain", "a b", "c d"]
+        );
+        assert_eq!(message(hook_command, " "), "the command is blank");
+        assert_eq!(hook_words("/bin/x 'open"), Err(Invalid::HookQuotes));
+        assert_eq!(hook_words("/bin/x\n/bin/y"), Err(Invalid::HookLines));
+        assert_eq!(
+            message(hook_command, "kubectl drain"),
+            "\"kubectl\" is not an absolute path; a hook runs without a shell and without a PATH search"
+        );
+        sorts(
+            hook_timeout_text,
+            &["90", "10min", "1h 30min", "1s"],
+            &["0", "infinity", "soon", "500ms"],
+        );
+        assert_eq!(hook_timeout("90"), Ok(std::time::Duration::from_secs(90)));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 use super::types::{Content, Effect, PlannedFile};
 use super::units::UnitSpec;
 use crate::model::minisign::PublicKey;
-use crate::model::{Spanned, Update};
+use crate::model::values::{hook_timeout, hook_words};
+use crate::model::{RebootHooks, Spanned, Update};
 use crate::units::values::{TimespanError, timespan_usec};
 
 /// Where the kindling binary is installed on a node: `/usr` is the read-only image, and
@@ -172,6 +173,9 @@ pub fn update_conf_settings(update: &Update) -> Vec<(&'static str, String)> {
             out.push((HEALTH_COMMAND_KEY, command.to_string()));
         }
     }
+    if let Some(hooks) = &update.reboot_hooks {
+        out.extend(reboot_hook_settings(&hooks.value));
+    }
     for (key, value) in [
         (CHECK_INTERVAL_KEY, &update.check_interval),
         (FIRST_CHECK_DELAY_KEY, &update.first_check_delay),
@@ -179,6 +183,51 @@ pub fn update_conf_settings(update: &Update) -> Vec<(&'static str, String)> {
     ] {
         if let Some(s) = value.as_ref().and_then(|v| seconds(&v.value).ok()) {
             out.push((key, s.to_string()));
+        }
+    }
+    out
+}
+
+/// update.conf: the command run before a reboot (split into words, run without a shell).
+pub const PRE_REBOOT_COMMAND_KEY: &str = "KINDLING_PRE_REBOOT_COMMAND";
+/// update.conf: seconds the pre-reboot command may run.
+pub const PRE_REBOOT_TIMEOUT_KEY: &str = "KINDLING_PRE_REBOOT_TIMEOUT";
+/// update.conf: the command run after the next boot's health check.
+pub const POST_BOOT_COMMAND_KEY: &str = "KINDLING_POST_BOOT_COMMAND";
+/// update.conf: seconds the post-boot command may run.
+pub const POST_BOOT_TIMEOUT_KEY: &str = "KINDLING_POST_BOOT_TIMEOUT";
+
+/// The reboot hooks' update.conf keys (valid values only). A command that starts with a
+/// quote is written inside double quotes, since update.conf's reader strips one pair of
+/// quotes around a whole value.
+fn reboot_hook_settings(hooks: &RebootHooks) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (key, command) in [
+        (PRE_REBOOT_COMMAND_KEY, &hooks.pre_reboot),
+        (POST_BOOT_COMMAND_KEY, &hooks.post_boot),
+    ] {
+        let Some(text) = command
+            .as_ref()
+            .map(|c| c.value.trim())
+            .filter(|c| hook_words(c).is_ok())
+        else {
+            continue;
+        };
+        let text = if text.starts_with(['"', '\'']) {
+            format!("\"{text}\"")
+        } else {
+            text.to_string()
+        };
+        out.push((key, text));
+    }
+    for (key, timeout) in [
+        (PRE_REBOOT_TIMEOUT_KEY, &hooks.pre_reboot_timeout),
+        (POST_BOOT_TIMEOUT_KEY, &hooks.post_boot_timeout),
+    ] {
+        if let Some(t) = timeout.as_ref().and_then(|t| hook_timeout(&t.value).ok()) {
+            // Whole seconds, rounded up as every other span of update.conf.
+            let secs = t.as_secs() + u64::from(t.subsec_nanos() > 0);
+            out.push((key, secs.to_string()));
         }
     }
     out
@@ -286,5 +335,40 @@ mod tests {
                 (CHECK_JITTER_KEY, "2".into()),
             ]
         );
+    }
+
+    #[test]
+    fn reboot_hooks_as_update_conf_keys() {
+        use crate::model::RebootHooks;
+        let env = |key: &str| RebootHooks::INFO.field(key).and_then(|f| f.env);
+        assert_eq!(env("pre_reboot"), Some(PRE_REBOOT_COMMAND_KEY));
+        assert_eq!(env("pre_reboot_timeout"), Some(PRE_REBOOT_TIMEOUT_KEY));
+        assert_eq!(env("post_boot"), Some(POST_BOOT_COMMAND_KEY));
+        assert_eq!(env("post_boot_timeout"), Some(POST_BOOT_TIMEOUT_KEY));
+        let v = crate::validate(
+            "t",
+            b"#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    reboot-hooks:\n      pre-reboot: /bin/sh -c 'kubectl drain \"$(hostname)\"'\n      pre-reboot-timeout: 1h 30min\n      post-boot: \"'/opt/my bin/uncordon' now\"\n      post-boot-timeout: 1.5s\n".to_vec(),
+        );
+        let update = &v.config.update().unwrap().value;
+        assert_eq!(
+            update_conf_settings(update),
+            vec![
+                (
+                    PRE_REBOOT_COMMAND_KEY,
+                    "/bin/sh -c 'kubectl drain \"$(hostname)\"'".into()
+                ),
+                // Quoted, so that update.conf's reader keeps the inner quotes.
+                (
+                    POST_BOOT_COMMAND_KEY,
+                    "\"'/opt/my bin/uncordon' now\"".into()
+                ),
+                (PRE_REBOOT_TIMEOUT_KEY, "5400".into()),
+                (POST_BOOT_TIMEOUT_KEY, "2".into()),
+            ]
+        );
+        // As the node reads it back: the words the config meant.
+        let line = format!("X={}", update_conf_settings(update)[1].1);
+        let (_, value) = crate::slots::parse_key_values(&line).remove(0);
+        assert_eq!(hook_words(&value).unwrap(), ["/opt/my bin/uncordon", "now"]);
     }
 }

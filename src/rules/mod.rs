@@ -75,6 +75,7 @@ pub mod update_insecure_server;
 pub mod update_maintenance_window;
 pub mod update_no_signing_keys;
 pub mod update_proxy;
+pub mod update_reboot_hooks;
 pub mod update_reboot_manager;
 pub mod update_reboot_strategy;
 pub mod update_signing_key;
@@ -125,6 +126,7 @@ pub static ALL: &[&Rule] = &[
     &update_check_timing::RULE,
     &update_agent_setting_ignored::RULE,
     &update_reboot_manager::RULE,
+    &update_reboot_hooks::RULE,
     &locksmith_window_start::RULE,
     &locksmith_window_length::RULE,
     &locksmith_window_pair::RULE,

@@ -33,6 +33,7 @@ pub mod update_health_check;
 pub mod update_insecure_server;
 pub mod update_maintenance_window;
 pub mod update_no_signing_keys;
+pub mod update_reboot_hooks;
 pub mod update_reboot_manager;
 pub mod update_signing_key;
 pub mod users_missing_name;
@@ -62,6 +63,7 @@ pub static CHECKS: &[Check] = &[
     update_check_timing::check_interval,
     update_agent_setting_ignored::check,
     update_reboot_manager::check,
+    update_reboot_hooks::check,
     locksmith_window_pair::check,
     units_missing_name::check,
     units_duplicate_name::check,

@@ -21,14 +21,15 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         .as_ref()
         .is_none_or(|a| a.value.is_empty() || a.value == AGENT_UPDATE_ENGINE);
     // With the reboot manager update-engine still updates; only the health check (after
-    // the reboot, before the slot is given back) is read.
+    // the reboot, before the slot is given back) and the reboot hooks are read.
     let manager = u.reboot_manager();
     if !update_engine && !manager {
         return;
     }
-    let settings: [(&str, Option<Span>); 5] = [
+    let settings: [(&str, Option<Span>); 6] = [
         ("signing-keys", u.signing_keys.as_ref().map(|s| s.key_span)),
         ("health-check", u.health_check.as_ref().map(|s| s.key_span)),
+        ("reboot-hooks", u.reboot_hooks.as_ref().map(|s| s.key_span)),
         (
             "check-interval",
             u.check_interval.as_ref().map(|s| s.key_span),
@@ -40,7 +41,9 @@ pub fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         ("check-jitter", u.check_jitter.as_ref().map(|s| s.key_span)),
     ];
     for (name, span) in settings {
-        let Some(span) = span.filter(|_| !(manager && name == "health-check")) else {
+        let Some(span) =
+            span.filter(|_| !(manager && matches!(name, "health-check" | "reboot-hooks")))
+        else {
             continue;
         };
         let mut finding = RULE.at(
