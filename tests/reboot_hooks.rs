@@ -615,3 +615,45 @@ fn a_failing_post_boot_hook_keeps_the_slot_and_fleet_status_shows_the_node_not_b
     drop(agent);
     assert!(!node.rebooted(), "rebooted again:\n{}", agent_log(&node));
 }
+
+/// A pre-reboot hook (a drain) that runs longer than the etcd v3 lease the slot lives on:
+/// the lease is kept alive while it runs, so the slot is still this node's, alive, when the
+/// hook ends and the node reboots.
+#[test]
+fn a_pre_reboot_hook_longer_than_the_etcd3_lease_keeps_the_slot() {
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events");
+    let release = Release::publish(dir.path(), 4);
+    let at_end = dir.path().join("node/at-hook-end");
+    let hook = format!(
+        "/bin/sh -c 'sleep 5; {bin} lock --backend etcd3 --endpoint {url} status --format json > {at_end}'",
+        bin = bin(),
+        url = etcd.url,
+        at_end = at_end.display()
+    );
+    let node = release.node(
+        dir.path(),
+        &update_conf(
+            &release.server.url,
+            "etcd-lock",
+            &format!(
+                "LOCKSMITHD_ENDPOINT={}\nKINDLING_LOCK_BACKEND=etcd3\nKINDLING_LOCK_LEASE_TTL=2\nKINDLING_PRE_REBOOT_COMMAND={hook}\n",
+                etcd.url
+            ),
+        ),
+    );
+    let mut agent = spawn_agent(&node, &events, "60");
+    ended(&mut agent, &node, Duration::from_secs(90));
+    let log = agent_log(&node);
+    assert!(node.dir.join("rebooted").exists(), "{log}");
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&at_end).unwrap()).unwrap();
+    let holders = status["holders"].as_array().unwrap();
+    assert!(
+        holders
+            .iter()
+            .any(|h| h["id"] == node.machine_id().as_str() && h["alive"] == true),
+        "the slot's lease did not outlive the hook: {status}\n{log}"
+    );
+}

@@ -8,7 +8,9 @@
 //!   is tried again at the next window opening, no sooner than a backoff of
 //!   [`FIRST_BACKOFF`] doubled with each consecutive failure (at most `KINDLING_MAX_BACKOFF`),
 //!   the whole way (window, lock, hook) again. The reboot stays owed: the staged release or
-//!   the fleet config's reboot stays in the record.
+//!   the fleet config's reboot stays in the record. While the hook runs, the lock the slot
+//!   was taken through is kept (with an etcd v3 lease's keep-alive), so a drain longer than
+//!   the lease does not lose the slot.
 //! - Every reboot kindling makes leaves the **post-boot hook** owed (`owe_post_boot`); the
 //!   next boot runs it after its health check passed and before the slot is given back
 //!   (`post_boot_hook`). It failing keeps the slot (the node is not back in service, and no
@@ -134,6 +136,8 @@ impl Agent {
         };
         let failed = match self.run_hook(&hook).await {
             Ok(()) => {
+                // The lease (etcd v3) now lives its TTL across the reboot, as without a hook.
+                self.held_lock = None;
                 let h = &mut self.record.memory.hooks;
                 h.pre_reboot_failures = 0;
                 if h.failure

@@ -267,6 +267,11 @@ impl Agent {
                 "still in the random delay before a reboot without a lock".into(),
             )));
         }
+        // A pre-reboot hook (a drain) may run longer than an etcd v3 lease: the lock, and
+        // with it the lease's keep-alive, is kept until the hook is done (`hooks`).
+        if self.settings.hooks.pre_reboot.is_some() && backend.is_some() {
+            self.held_lock = backend;
+        }
         self.warn_users().await;
         Ok(None)
     }
