@@ -385,3 +385,88 @@ fn an_unhealthy_boot_keeps_the_slot_until_a_healthy_start() {
     );
     assert_eq!(logind.reboots().len(), 1);
 }
+
+/// The reboot hooks in the reboot manager: a pre-reboot hook that fails once means no
+/// reboot through logind and the slot given back, then the retry (after the backoff, no
+/// window set) reboots; on the next boot the post-boot hook runs after the health check and
+/// before the slot is given back.
+#[test]
+fn the_reboot_hooks_run_around_the_logind_reboot() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start();
+    let events = dir.path().join("events");
+    let note = |what: &str| {
+        format!(
+            "echo \"$(date +%s.%N) {what} $KINDLING_HOOK [$KINDLING_REBOOT_REASON] $KINDLING_MACHINE_ID\" >> {}",
+            events.display()
+        )
+    };
+    let conf = format!(
+        "REBOOT_STRATEGY=etcd-lock\nLOCKSMITHD_ENDPOINT={url}\nKINDLING_MAX_BACKOFF=1\n\
+KINDLING_PRE_REBOOT_COMMAND=/bin/sh -c 'n=$(cat \"$KINDLING_ROOT/../pre-runs\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$KINDLING_ROOT/../pre-runs\"; {pre}; [ $n -ge 2 ]'\n\
+KINDLING_POST_BOOT_COMMAND=/bin/sh -c '{post}'\n\
+KINDLING_HEALTH_COMMAND=echo \"$(date +%s.%N) health\" >> {events}\n",
+        url = etcd.url,
+        pre = note("pre"),
+        post = note("post"),
+        events = events.display(),
+    );
+    let root = node_root(dir.path(), &conf);
+    let bus = Bus::start(dir.path());
+    let engine = UpdateEngine::start(&bus, status("UPDATE_STATUS_IDLE", "0.0.0"));
+    let logind = Logind::start(&bus);
+    let log = dir.path().join("manager.log");
+    let mut manager = spawn(&root, &bus, &log, &[]);
+    wait_for_line(&log, "starting: update_engine says UPDATE_STATUS_IDLE");
+    engine.set(status(NEED_REBOOT, "3100.0.0"));
+    wait_until("Reboot on logind", Duration::from_secs(30), || {
+        !logind.reboots().is_empty()
+    });
+    wait_for_line(&log, "reboot sent; waiting for the reboot");
+    manager.terminate();
+    let text = log_text(&log);
+    let failed = text
+        .find("no reboot: the pre-reboot hook failed")
+        .unwrap_or_else(|| panic!("{text}"));
+    let given_back = text.find("gave the reboot slot back").unwrap();
+    let retaken = text.rfind("taking the reboot lock").unwrap();
+    let succeeded = text.find("the pre-reboot hook succeeded").unwrap();
+    let logind_asked = text.find("rebooting through logind").unwrap();
+    assert!(
+        given_back < failed && failed < retaken && retaken < succeeded && succeeded < logind_asked,
+        "{text}"
+    );
+    assert_eq!(logind.reboots().len(), 1, "{text}");
+    let held = etcd.v2_value(SEM).unwrap();
+    assert!(
+        held.contains("5eb00c0ffee"),
+        "held across the reboot: {held}"
+    );
+    let lines = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(
+        lines
+            .matches(" pre pre-reboot [update to 3100.0.0] 5eb00c0ffee0000000000000000000aa")
+            .count(),
+        2,
+        "{lines}"
+    );
+
+    // The next boot: health check, post-boot hook, slot given back.
+    boot(&root, 2, "3100.0.0");
+    *engine.status.lock().unwrap() = status("UPDATE_STATUS_IDLE", "0.0.0");
+    let log2 = dir.path().join("manager2.log");
+    let _manager = spawn(&root, &bus, &log2, &[]);
+    wait_for_line(&log2, "gave the reboot slot back");
+    let text = log_text(&log2);
+    let post = text.find("running the post-boot hook").unwrap();
+    assert!(
+        post < text.find("gave the reboot slot back").unwrap(),
+        "{text}"
+    );
+    let lines = std::fs::read_to_string(&events).unwrap();
+    let health = lines.rfind(" health\n").unwrap();
+    let post = lines.find(" post post-boot").unwrap();
+    assert!(health < post, "{lines}");
+    let sem = etcd.v2_value(SEM).unwrap();
+    assert!(!sem.contains("5eb00c0ffee"), "the slot is back: {sem}");
+}
