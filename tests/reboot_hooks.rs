@@ -413,7 +413,9 @@ fn a_pre_reboot_hook_past_its_timeout_is_killed_with_its_children_and_retried() 
 }
 
 /// Three nodes, one slot, hooks that note their start and end: at no moment are two nodes
-/// between their pre-reboot start and their post-boot end.
+/// between their pre-reboot start and their post-boot end. The nodes get their window,
+/// lock and hooks from a cloud-config (`coreos.update.reboot-hooks`), compiled and applied
+/// as on a node.
 #[test]
 fn three_nodes_one_slot_never_overlap_between_pre_reboot_and_post_boot() {
     let etcd = Etcd::start();
@@ -421,15 +423,42 @@ fn three_nodes_one_slot_never_overlap_between_pre_reboot_and_post_boot() {
     let events = dir.path().join("events");
     let script = hook_script(dir.path(), &events, &etcd);
     let release = Release::publish(dir.path(), 4);
-    let (window, _, _) = window_open_now();
-    let conf = update_conf(
-        &release.server.url,
-        "etcd-lock",
-        &hook_conf(&etcd, &script, &events, &window, ""),
+    let url = &release.server.url;
+    let now = Timestamp::now().to_zoned_datetime(TimeZone::UTC);
+    let config = format!(
+        "#cloud-config\ncoreos:\n  update:\n    agent: kindling\n    server: {url}\n    reboot-strategy: etcd-lock\n    maintenance-window:\n      calendar: \"*-*-* {:02}:{:02}:00 UTC\"\n      length: 10min\n    reboot-hooks:\n      pre-reboot: \"{script} pre-reboot\"\n      pre-reboot-timeout: 1min\n      post-boot: \"{script} post-boot\"\n    health-check:\n      command: echo \"$(date +%s.%N) $(cat \"$KINDLING_ROOT/etc/machine-id\") health\" >> {events}\n  locksmith:\n    endpoint: {}\n",
+        now.hour(),
+        now.minute(),
+        etcd.url,
+        script = script.display(),
+        events = events.display(),
     );
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, &config).unwrap();
     let mut nodes: Vec<Node> = (1..=3)
-        .map(|i| release.node_at(&dir.path().join(format!("node{i}")), &conf))
+        .map(|i| {
+            let node = release.node_at(
+                &dir.path().join(format!("node{i}")),
+                &update_conf(url, "off", ""),
+            );
+            let out = kindling(&[
+                "apply",
+                "--root",
+                node.root.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ]);
+            assert_eq!(out.code, 0, "apply: {}{}", out.stdout, out.stderr);
+            node
+        })
         .collect();
+    let conf = std::fs::read_to_string(nodes[0].root.join("etc/coreos/update.conf")).unwrap();
+    assert!(
+        conf.contains(&format!(
+            "KINDLING_PRE_REBOOT_COMMAND={} pre-reboot\n",
+            script.display()
+        )) && conf.contains("KINDLING_PRE_REBOOT_TIMEOUT=60\n"),
+        "{conf}"
+    );
     let mut agents: Vec<Option<Guard>> = nodes
         .iter()
         .map(|n| Some(spawn_agent(n, &events, "240")))
@@ -471,6 +500,9 @@ fn three_nodes_one_slot_never_overlap_between_pre_reboot_and_post_boot() {
             let end = of(&all, &id, "post-boot-end");
             assert_eq!((start.len(), end.len()), (1, 1), "{id}: {all:#?}");
             assert!(start[0].at < end[0].at, "{all:#?}");
+            // Both hooks ran while this node held the slot.
+            assert_eq!(end[0].rest, "held", "{all:#?}");
+            assert_eq!(of(&all, &id, "pre-reboot-end")[0].rest, "held", "{all:#?}");
             (start[0].at, end[0].at, id)
         })
         .collect();
