@@ -339,4 +339,42 @@ mod tests {
         assert!(text.contains("unreachable (its lease expired"), "{text}");
         assert_eq!(text.lines().count(), 2 + 4 + 2);
     }
+
+    #[test]
+    fn a_node_not_back_after_its_reboot_is_shown_and_counted() {
+        let mut back = node("a", 1, NodeState::Applied, true);
+        let mut held = node("b", 1, NodeState::Applied, true);
+        let mut gone = node("c", 1, NodeState::Applied, false);
+        for (n, why) in [
+            (&mut back, None),
+            (&mut held, Some("held")),
+            (&mut gone, None),
+        ] {
+            if let Ok(r) = &mut n.record {
+                r.agent.not_back = Some("not back in service: the post-boot hook failed".into());
+                r.agent.reboot_held_back = why.map(|w| format!("no reboot: {w}"));
+            }
+        }
+        let v = build("g", 1, &[back, held, gone]);
+        assert!(
+            v.summary.contains(", 2 not back in service after a reboot (post-boot hook), 1 with a reboot held back (pre-reboot hook)"),
+            "{}",
+            v.summary
+        );
+        let text = render(&v);
+        let line = |host: &str| {
+            text.lines()
+                .find(|l| l.starts_with(host))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            line("host-b").contains(
+                "applied; not back in service: the post-boot hook failed; no reboot: held"
+            ),
+            "{text}"
+        );
+        // What an unreachable node last said may be stale: not shown.
+        assert!(!line("host-c").contains("not back"), "{text}");
+    }
 }

@@ -329,5 +329,29 @@ mod tests {
         let err =
             settings(&[("/etc/coreos/update.conf", "KINDLING_CHECK_INTERVAL=soon\n")]).unwrap_err();
         assert!(err.contains("KINDLING_CHECK_INTERVAL=soon"), "{err}");
+        let err = settings(&[(
+            "/etc/flatcar/update.conf",
+            "KINDLING_PRE_REBOOT_COMMAND=kubectl drain n1\n",
+        )])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "KINDLING_PRE_REBOOT_COMMAND=kubectl drain n1 (in /etc/flatcar/update.conf) cannot be used: \"kubectl\" is not an absolute path; a hook runs without a shell and without a PATH search"
+        );
+        let err = settings(&[(
+            "/etc/coreos/update.conf",
+            "KINDLING_POST_BOOT_COMMAND=/bin/true\nKINDLING_POST_BOOT_TIMEOUT=infinity\n",
+        )])
+        .unwrap_err();
+        assert!(err.contains("KINDLING_POST_BOOT_TIMEOUT=infinity"), "{err}");
+        let s = settings(&[(
+            "/etc/coreos/update.conf",
+            "KINDLING_PRE_REBOOT_COMMAND=/bin/sh -c 'kubectl drain \"$(hostname)\"'\nKINDLING_PRE_REBOOT_TIMEOUT=90\n",
+        )])
+        .unwrap();
+        let pre = s.hooks.pre_reboot.unwrap();
+        assert_eq!(pre.argv, ["/bin/sh", "-c", "kubectl drain \"$(hostname)\""]);
+        assert_eq!(pre.timeout, Duration::from_secs(90));
+        assert_eq!(s.hooks.post_boot, None);
     }
 }
