@@ -11,7 +11,8 @@
 //!   the fleet config's reboot stays in the record. While the hook runs, the lock the slot
 //!   was taken through is kept (with an etcd v3 lease's keep-alive), so a drain longer than
 //!   the lease does not lose the slot.
-//! - Every reboot kindling makes leaves the **post-boot hook** owed (`owe_post_boot`); the
+//! - Every reboot kindling makes leaves the **post-boot hook** owed, when one is set
+//!   (`owe_post_boot`); the
 //!   next boot runs it after its health check passed and before the slot is given back
 //!   (`post_boot_hook`). It failing keeps the slot (the node is not back in service, and no
 //!   other node follows), is recorded and shown the same way, and is tried again (the
@@ -197,6 +198,10 @@ impl Agent {
     /// # Errors
     /// The record cannot be saved.
     pub(super) fn owe_post_boot(&mut self) -> Result<(), Error> {
+        if self.settings.hooks.post_boot.is_none() {
+            // Nothing to run after the boot: the record stays as it was.
+            return Ok(());
+        }
         self.record.memory.hooks.post_boot_owed = Some(self.identity.boot_id.clone());
         self.save_record()
     }
@@ -275,6 +280,29 @@ impl Agent {
             .retry_at
             .map_or(0, |at| at.saturating_sub(now()).max(0));
         Some(tokio::time::Instant::now() + Duration::from_secs(wait.unsigned_abs()))
+    }
+
+    /// After a try at the failed post-boot hook: when it did not run (the boot is not
+    /// judged healthy, an update is staged), the next try is put off by the backoff, so a
+    /// loop that waits for [`Agent::post_boot_retry`] never spins.
+    ///
+    /// # Errors
+    /// The record cannot be saved.
+    pub fn defer_post_boot_retry(&mut self) -> Result<(), Error> {
+        let failures = self.record.memory.hooks.post_boot_failures;
+        let backoff = i64::try_from(self.hook_backoff(failures).as_secs()).unwrap_or(i64::MAX);
+        let Some(failure) = self
+            .record
+            .memory
+            .hooks
+            .failure
+            .as_mut()
+            .filter(|f| f.hook == Which::PostBoot && f.retry_at.is_none_or(|at| at <= now()))
+        else {
+            return Ok(());
+        };
+        failure.retry_at = Some(now().saturating_add(backoff));
+        self.save_record()
     }
 
     /// Show the agent's state in the fleet record, when a fleet member runs beside it.

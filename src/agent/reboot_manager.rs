@@ -68,6 +68,7 @@ pub async fn run(root: Root, options: Options, manager: ManagerOptions) -> Resul
     while let Some(at) = agent.post_boot_retry() {
         tokio::time::sleep_until(at).await;
         agent.after_reboot().await?;
+        agent.defer_post_boot_retry()?;
     }
     if agent.settings.strategy == Strategy::Off {
         agent.say_line("REBOOT_STRATEGY=off: the reboot manager has nothing to do; exiting");

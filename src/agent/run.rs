@@ -169,6 +169,7 @@ async fn serve(
             }
             () = sleep_until(back), if back.is_some() => {
                 release_if_judged(&mut agent).await?;
+                agent.defer_post_boot_retry()?;
                 continue;
             }
             () = sleep_until(retry), if retry.is_some() => {
