@@ -689,3 +689,91 @@ fn a_pre_reboot_hook_longer_than_the_etcd3_lease_keeps_the_slot() {
         "the slot's lease did not outlive the hook: {status}\n{log}"
     );
 }
+
+/// A fleet config's reboot whose pre-reboot hook fails: no reboot, the slot back, the node
+/// still `awaiting-reboot` and shown with its reboot held back in `fleet status`; the
+/// reboot stays owed and happens once the hook succeeds (the daemon tries again after the
+/// backoff; no window is set).
+#[test]
+fn a_fleet_reboot_held_back_by_its_pre_reboot_hook_stays_owed_and_is_shown() {
+    use crate::fleet::{fleet, wait_status, write};
+    const GROUP: &str = "held";
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let events = dir.path().join("events");
+    let script = hook_script(dir.path(), &events, &etcd);
+    let conf = format!(
+        "GROUP=stable\nSERVER=http://127.0.0.1:9/v1/update/\nREBOOT_STRATEGY=etcd-lock\nKINDLING_FIRST_CHECK_DELAY=3600\nKINDLING_FLEET=on\nKINDLING_FLEET_GROUP={GROUP}\nKINDLING_FLEET_TTL=3\n{}",
+        hook_conf(&etcd, &script, &events, "", "")
+    );
+    let image = crate::support::agent::usr_image(dir.path(), "1.0.0", 4);
+    let node = Node::new(&dir.path().join("node"), &image, &conf, &[]);
+    std::fs::write(node.root.join("etc/hostname"), "held-0\n").unwrap();
+    std::fs::write(node.dir.join("pre-reboot-fail-until-allowed"), "").unwrap();
+    let id = node.machine_id();
+    let log = std::fs::File::create(node.dir.join("agent.log")).unwrap();
+    let _agent = Guard(
+        std::process::Command::new(bin())
+            .args(["agent", "run", "--root", node.root.to_str().unwrap()])
+            .args(["--disk", node.disk.to_str().unwrap()])
+            .args(["--health-timeout", "20"])
+            .args(["--reboot-command", &reboot_command(&events)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let only = |s: &serde_json::Value| -> serde_json::Value {
+        let nodes = s["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 1, "{s}");
+        nodes[0].clone()
+    };
+    let limit = Duration::from_secs(40);
+    wait_status(&etcd, GROUP, "the node's record", limit, |s| {
+        s["nodes"].as_array().is_some_and(|n| n.len() == 1)
+    });
+    let sysctl = write(
+        dir.path(),
+        "sysctl.yaml",
+        "#cloud-config\nwrite_files:\n  - path: /etc/sysctl.d/90-fleet.conf\n    content: |\n      vm.swappiness=10\n",
+    );
+    assert_eq!(fleet(&etcd, GROUP, &["publish", &sysctl]).code, 0);
+    let s = wait_status(&etcd, GROUP, "the reboot held back", limit, |s| {
+        only(s)["reboot_held_back"].is_string()
+    });
+    let r = only(&s);
+    assert_eq!(r["state"], "awaiting-reboot", "{s}");
+    assert!(
+        r["reboot_held_back"]
+            .as_str()
+            .unwrap()
+            .starts_with("no reboot: the pre-reboot hook failed"),
+        "{s}"
+    );
+    assert!(
+        s["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 with a reboot held back (pre-reboot hook)"),
+        "{s}"
+    );
+    // Tried again and again, never rebooting, the slot given back each time.
+    wait_until("a second failure", limit, || {
+        of(&read_events(&events), &id, "pre-reboot-fail").len() >= 2
+    });
+    assert!(!node.rebooted(), "{}", agent_log(&node));
+    wait_until("the slot back", Duration::from_secs(10), || free(&etcd));
+    assert_eq!(
+        of(&read_events(&events), &id, "pre-reboot-fail")[0].rest,
+        "held",
+        "the hook ran without the slot"
+    );
+    // The hook succeeds: the owed reboot happens.
+    std::fs::write(node.dir.join("allow"), "").unwrap();
+    wait_until("the owed reboot", limit, || node.rebooted());
+    assert!(holds(&etcd, &node));
+    wait_status(&etcd, GROUP, "the failure cleared", limit, |s| {
+        only(s)["reboot_held_back"].is_null()
+    });
+}
