@@ -51,7 +51,10 @@ fn arg(args: &[String], name: &str) -> Option<f64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let n: usize = args
         .iter()
         .take_while(|a| !a.starts_with("--"))
