@@ -448,3 +448,48 @@ fn coreos_cloudinit_refuses_an_argument_that_is_not_utf8() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_payload_at_a_link_local_address_is_refused_before_any_connection() {
+    // Every proxy variable points at a listener on loopback: if kindling tried the URL at
+    // all, the attempt would arrive here (and nothing leaves the machine).
+    let guard = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    guard.set_nonblocking(true).unwrap();
+    let proxy = format!("http://{}", guard.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("img"), vec![0u8; 65536]).unwrap();
+    std::fs::create_dir(dir.path().join("root")).unwrap();
+    for url in [
+        "http://169.254.169.254/latest/meta-data/p.raw",
+        "http://[fe80::1]/p.raw",
+        "http://224.0.0.1/p.raw",
+        "http://0.0.0.0/p.raw",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+            .args(["payload", "fetch", "--url", url, "--size", "10"])
+            .args(["--sha256", "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="])
+            .args(["--image", "img", "--len", "65536", "--root", "root"])
+            .current_dir(dir.path())
+            .env("HTTP_PROXY", &proxy)
+            .env("HTTPS_PROXY", &proxy)
+            .env("ALL_PROXY", &proxy)
+            .env("http_proxy", &proxy)
+            .env("https_proxy", &proxy)
+            .env("all_proxy", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{url}: {stderr}");
+        assert!(
+            stderr.contains("address; kindling fetches payloads and signatures only"),
+            "{url}: {stderr}"
+        );
+        assert!(
+            matches!(guard.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{url}: kindling tried to fetch it"
+        );
+    }
+}

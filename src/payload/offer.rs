@@ -59,20 +59,34 @@ impl Expected {
                 reason: format!("{url:?} is not an http:// or https:// URL"),
             });
         }
-        let host = parsed.host_str().unwrap_or("");
-        let literal = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = literal.parse::<std::net::IpAddr>()
-            && let Some(what) = refused_address(ip)
-        {
-            return Err(PayloadError::BadOffer {
-                reason: format!(
-                    "{url:?} is at {what} address; kindling fetches payloads and signatures \
-                     only from routable or loopback addresses"
-                ),
-            });
-        }
-        Ok(())
+        check_address(&parsed)
     }
+}
+
+/// Refuse `url` when its host is an address a payload may not come from ([`refused_address`]).
+///
+/// # Errors
+/// A bad offer naming the URL and the kind of address.
+pub(crate) fn check_address(url: &reqwest::Url) -> Result<(), PayloadError> {
+    match url_address(url).and_then(refused_address) {
+        Some(what) => Err(PayloadError::BadOffer {
+            reason: format!(
+                "{:?} is at {what} address; kindling fetches payloads and signatures only \
+                 from routable or loopback addresses",
+                url.as_str()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The address a URL's host is written as, when it is one (`[fe80::1]` included).
+fn url_address(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    let host = url.host_str()?;
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// What kind of address `ip` is when a payload may not come from it: link-local (where a
