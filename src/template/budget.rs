@@ -10,10 +10,12 @@ use std::sync::{Mutex, PoisonError};
 
 use super::files::Located;
 
-/// Steps all the renders of one template may take together: a hundred renders at the
-/// per-render limit ([`super::FUEL`]). A 10,000-node inventory of a 100-line template takes
-/// a few tens of millions.
-pub const INVENTORY_FUEL: u64 = 100 * super::engine::FUEL;
+/// Steps all the renders of one template may take together: 500 renders at the per-render
+/// limit ([`super::FUEL`]), a billion steps (about 10 s of a release build). A 100-line
+/// fleet template takes a few thousand steps a node, so a 10,000-node inventory stays far
+/// below (100,000 steps a node would be needed to reach it); a template just under the
+/// per-render limit stops after 500 nodes instead of costing the limit on every node.
+pub const INVENTORY_FUEL: u64 = 500 * super::engine::FUEL;
 
 /// What the renders of one template used so far, and the finding that stopped them.
 #[derive(Debug, Default)]
@@ -43,5 +45,28 @@ impl Budget {
     pub(super) fn charge(&self, steps: u64) -> bool {
         let before = self.used.fetch_add(steps, Ordering::Relaxed);
         before.saturating_add(steps) > INVENTORY_FUEL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Span;
+
+    #[test]
+    fn the_budget_is_spent_past_the_inventory_fuel_and_the_first_stop_stays() {
+        let budget = Budget::default();
+        assert!(!budget.charge(INVENTORY_FUEL - 1));
+        assert!(!budget.charge(1));
+        assert!(budget.charge(1));
+        assert!(budget.stopped().is_none());
+        let located = |message: &str| Located {
+            file: 0,
+            finding: crate::rules::template_limits::RULE.at(Span::point(0), message),
+            included_at: None,
+        };
+        budget.stop(located("first"));
+        budget.stop(located("second"));
+        assert_eq!(budget.stopped().unwrap().finding.message, "first");
     }
 }
