@@ -51,14 +51,24 @@ fn arg(args: &[String], name: &str) -> Option<f64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let n: usize = args
         .iter()
         .take_while(|a| !a.starts_with("--"))
         .find_map(|a| a.parse().ok())
         .unwrap_or(100);
-    let reboot = Duration::from_secs_f64(arg(&args, "--reboot").unwrap_or(1.0));
-    let cap = Duration::from_secs_f64(arg(&args, "--polling-cap").unwrap_or(600.0));
+    let seconds = |name: &str, default: f64| {
+        let value = arg(&args, name).unwrap_or(default);
+        Duration::try_from_secs_f64(value).unwrap_or_else(|e| {
+            eprintln!("{name} {value}: {e}");
+            std::process::exit(2)
+        })
+    };
+    let reboot = seconds("--reboot", 1.0);
+    let cap = seconds("--polling-cap", 600.0);
     let polling = !args.iter().any(|a| a == "--no-polling");
     let _one = one_at_a_time();
     let ideal = Spec::new(n, 3, reboot, Backend::Etcd3).ideal();

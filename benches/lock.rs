@@ -141,7 +141,10 @@ async fn run(url: &str, mode: Mode, n: usize, group: &str, cap: Duration) -> (Du
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100);
     let polling = !args.iter().any(|a| a == "--no-polling");
     // locksmith's backoff can take many times the ideal; stop measuring after this.

@@ -71,7 +71,9 @@ fn run(exe: &str, args: &[&std::ffi::OsStr]) -> (Duration, std::process::Output)
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let base = std::env::var("KINDLING_BENCH_DIR")
         .unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_string());
     let keep;

@@ -26,7 +26,9 @@ fn peak_child_rss_kib() -> i64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let w1 = workload::w1(1);
     let w2 = workload::w1(2);
     if let Some(i) = args.iter().position(|a| a == "--write") {

@@ -396,6 +396,7 @@ fn scale_ten_thousand_nodes() {
                 "address": format!("10.0.{}.{}", i / 250, i % 250), "status": "UPDATE_STATUS_IDLE",
                 "running_version": "3510.2.0", "generation": 1, "target_generation": 1,
                 "state": "applied", "digest": digest,
+                "vars": {"private_ipv4": format!("10.0.{}.{}", i / 250, i % 250)},
             });
             ops.push(etcd_client::TxnOp::put(
                 format!("kindling/fleet/big/node/m{i:05}"),
@@ -419,6 +420,10 @@ fn scale_ten_thousand_nodes() {
         ));
     }
     let c = write(dir.path(), "c.yaml", &files);
+    // The same config with one file per node: `$private_ipv4` (a value each node published).
+    let per_node = files.replace("      v0\n", "      listen $private_ipv4:8080\n");
+    let v = write(dir.path(), "v.yaml", &per_node);
+    let mut over = Vec::new();
     for (what, args, limit) in [
         ("fleet status", vec!["status"], 1.0),
         (
@@ -427,6 +432,7 @@ fn scale_ten_thousand_nodes() {
             1.0,
         ),
         ("fleet diff", vec!["diff", c.as_str()], 2.0),
+        ("fleet diff ($private_ipv4)", vec!["diff", v.as_str()], 2.0),
     ] {
         let mut best = f64::MAX;
         for _ in 0..3 {
@@ -443,16 +449,20 @@ fn scale_ten_thousand_nodes() {
                 "{what}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(
-                String::from_utf8_lossy(&out.stdout).contains(if what == "fleet diff" {
+            assert!(String::from_utf8_lossy(&out.stdout).contains(
+                if what.starts_with("fleet diff") {
                     "node(s): in-service"
                 } else {
                     "host-00000"
-                })
-            );
+                }
+            ));
             best = best.min(secs);
         }
         println!("{what} over {n} nodes: {best:.3} s (best of 3; limit {limit} s)");
-        assert!(best <= limit, "{what} took {best:.3} s over {n} nodes");
+        if best > limit {
+            over.push(format!("{what} took {best:.3} s over {n} nodes"));
+        }
     }
+    // Every figure is printed first, then any over its limit fails the run.
+    assert!(over.is_empty(), "{over:?}");
 }

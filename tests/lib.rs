@@ -31,6 +31,7 @@ mod fleet_watch;
 mod formats;
 mod fuzz;
 mod generated;
+mod hostile_inputs;
 mod lock;
 mod lock_wait;
 mod locksmithctl;

@@ -88,7 +88,21 @@ pub fn main() -> ExitCode {
 
 /// kindling as `coreos-cloudinit`: its `-version`, or `apply` with its flags.
 fn coreos_cloudinit_main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
+    // `std::env::args` panics on an argument that is not UTF-8; every argument is text or
+    // a path kindling keeps as text, so such an argument is a usage error (status 2).
+    let mut argv = Vec::new();
+    for (i, arg) in std::env::args_os().enumerate() {
+        match arg.into_string() {
+            Ok(arg) => argv.push(arg),
+            Err(_) if i == 0 => argv.push("coreos-cloudinit".to_string()),
+            Err(raw) => {
+                return error::finish(Err(error::CliError::Usage(format!(
+                    "argument {i} ({}) is not valid UTF-8",
+                    raw.to_string_lossy()
+                ))));
+            }
+        }
+    }
     if argv
         .iter()
         .skip(1)

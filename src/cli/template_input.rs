@@ -128,7 +128,9 @@ pub(crate) fn plain_vars(file: &str, inputs: &Inputs) -> Result<(), CliError> {
 }
 
 /// Included templates, looked up relative to the template's directory. Absolute names and
-/// `..` are refused, so a template reads only below its own directory.
+/// `..` are refused, and so is a name whose real path (symbolic links followed) is not below
+/// the directory's real path, so a template reads only below its own directory. An
+/// included file must be a regular file (a FIFO would block the render).
 pub(crate) fn includes_for(template: &str) -> Includes {
     let dir = if template == "-" {
         PathBuf::new()
@@ -138,6 +140,11 @@ pub(crate) fn includes_for(template: &str) -> Includes {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     };
+    let real_dir = std::fs::canonicalize(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &dir
+    });
     Arc::new(move |name: &str| {
         let rel = Path::new(name);
         if rel
@@ -147,16 +154,26 @@ pub(crate) fn includes_for(template: &str) -> Includes {
             return Err(IncludeError::OutsideDirectory);
         }
         let path = dir.join(rel);
-        match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => Ok(Some((path.display().to_string(), text))),
-                Err(_) => Err(IncludeError::NotUtf8(path.display().to_string())),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(IncludeError::Unreadable {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+        let shown = path.display().to_string();
+        let unreadable = |e: std::io::Error| IncludeError::Unreadable {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let real = match std::fs::canonicalize(&path) {
+            Ok(real) => real,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(e)),
+        };
+        match &real_dir {
+            Ok(real_dir) if real.starts_with(real_dir) => {}
+            _ => return Err(IncludeError::LeavesDirectory(shown)),
+        }
+        // The real path, so a link swapped in after the check is not followed.
+        let bytes =
+            crate::source::read_regular(&real, crate::source::MAX_USER_DATA).map_err(unreadable)?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some((shown, text))),
+            Err(_) => Err(IncludeError::NotUtf8(shown)),
         }
     })
 }

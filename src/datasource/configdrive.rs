@@ -2,7 +2,8 @@
 //! mounted at DIR. Available when DIR exists; user-data `openstack/latest/user_data`;
 //! metadata `openstack/latest/meta_data.json` (`public_keys` map, `hostname`, and
 //! `network_config.content_path`, a Debian `interfaces` file under `openstack/`). Missing
-//! files read as empty.
+//! files read as empty; every file must be a regular file whose real path is on the drive (a
+//! symbolic link that leads off it is refused).
 //!
 //! Difference: coreos-cloudinit ignores the drive's `ec2/` tree, so `$private_ipv4` is empty
 //! on OpenStack (coreos/bugs#761). kindling reads `local-ipv4` and `public-ipv4` from
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use super::{
     Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
-    NetworkConfig, parse_ip, read_bounded,
+    NetworkConfig, parse_ip, read_bounded_within,
 };
 
 /// A mounted config drive.
@@ -24,8 +25,8 @@ pub struct ConfigDrive {
     pub root: PathBuf,
 }
 
-fn json(path: &Path) -> Result<Option<Value>, FetchError> {
-    let bytes = read_bounded(path, MAX_METADATA)?;
+fn json(root: &Path, path: &Path) -> Result<Option<Value>, FetchError> {
+    let bytes = read_bounded_within(root, path, MAX_METADATA)?;
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -50,7 +51,7 @@ impl ConfigDrive {
         let mut md = Metadata::default();
         let openstack = self.root.join("openstack");
         let path = openstack.join("latest/meta_data.json");
-        if let Some(v) = json(&path)? {
+        if let Some(v) = json(&self.root, &path)? {
             if !v.is_object() {
                 return Err(FetchError::Malformed(format!(
                     "{}: not a JSON object",
@@ -91,14 +92,15 @@ impl ConfigDrive {
                         path.display()
                     )));
                 }
-                md.network = Some(NetworkConfig::Debian(read_bounded(
+                md.network = Some(NetworkConfig::Debian(read_bounded_within(
+                    &self.root,
                     &openstack.join(rel),
                     MAX_METADATA,
                 )?));
             }
         }
         let ec2 = self.root.join("ec2/latest/meta-data.json");
-        if let Some(v) = json(&ec2)? {
+        if let Some(v) = json(&self.root, &ec2)? {
             if let Some(ip) = string_field(&v, "local-ipv4", &ec2)? {
                 md.private_ipv4 = parse_ip(ip, &format!("{} local-ipv4", ec2.display()))?;
             }
@@ -125,7 +127,11 @@ impl Datasource for ConfigDrive {
 
     fn fetch_user_data(&self) -> Fut<'_, Result<Vec<u8>, FetchError>> {
         Box::pin(async move {
-            read_bounded(&self.root.join("openstack/latest/user_data"), MAX_USER_DATA)
+            read_bounded_within(
+                &self.root,
+                &self.root.join("openstack/latest/user_data"),
+                MAX_USER_DATA,
+            )
         })
     }
 

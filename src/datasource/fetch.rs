@@ -191,14 +191,43 @@ pub fn parse_ip(text: &str, what: &str) -> Result<Option<IpAddr>, FetchError> {
 }
 
 /// Read a file of a local source, bounded; a missing file is empty (as coreos-cloudinit's
-/// `tryReadFile`).
+/// `tryReadFile`). It must be a regular file, opened without blocking
+/// ([`crate::source::read_regular`]): a FIFO, a socket or a device is refused at once rather
+/// than waited on past the run's deadline.
 ///
 /// # Errors
-/// When the file cannot be read or is larger than `limit`.
+/// When the file cannot be read, is not a regular file or is larger than `limit`.
 pub fn read_bounded(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, FetchError> {
-    use std::io::Read;
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match crate::source::read_regular(path, limit as u64) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            Err(FetchError::Malformed(e.to_string()))
+        }
+        Err(e) => Err(FetchError::Unreachable(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// [`read_bounded`] for a file that must stay below `dir` (a config drive's files): its real
+/// path, symbolic links followed, must be below `dir`'s real path. A missing file is empty.
+///
+/// # Errors
+/// As [`read_bounded`], and when a link leads outside `dir`.
+pub fn read_bounded_within(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    limit: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let real = match std::fs::canonicalize(path) {
+        Ok(real) => real,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
             return Err(FetchError::Unreachable(format!(
@@ -207,18 +236,16 @@ pub fn read_bounded(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, Fet
             )));
         }
     };
-    let mut out = Vec::new();
-    file.take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| FetchError::Unreachable(format!("cannot read {}: {e}", path.display())))?;
-    if out.len() > limit {
+    let inside = std::fs::canonicalize(dir).is_ok_and(|dir| real.starts_with(dir));
+    if !inside {
         return Err(FetchError::Malformed(format!(
-            "{} is larger than {} KiB",
+            "{} leads outside {} through a symbolic link; not read",
             path.display(),
-            limit / 1024
+            dir.display()
         )));
     }
-    Ok(out)
+    // The real path: no link is followed after the check.
+    read_bounded(&real, limit)
 }
 
 /// A DMI field of the node (`field` in `dmi_dir`, the root's `sys/class/dmi/id`), trimmed;

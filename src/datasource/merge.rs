@@ -27,7 +27,9 @@ use super::netconf;
 use super::{FetchError, Metadata};
 use crate::compile::{self, Compiled, Options, Target};
 use crate::diagnostic::{Severity, Span};
+use crate::model::values::{HOSTNAME_MAX, hostname_problem};
 use crate::plan::{Action, ActionKind, Content, Effect, Plan, PlanOptions, PlannedFile};
+use crate::rules;
 use crate::source::UserData;
 
 /// What `build` needs besides the data.
@@ -96,23 +98,39 @@ fn uses(text: &str, name: &str) -> bool {
 }
 
 /// A metadata hostname as `hostnamectl` accepts it: trimmed, and when longer than 64 bytes
-/// cut at the first dot and to 63 bytes (Flatcar's rule, flatcar/coreos-cloudinit#19).
-fn usable_hostname(h: &str, warnings: &mut Vec<String>) -> Option<String> {
+/// cut at the first dot and to 63 bytes (Flatcar's rule, flatcar/coreos-cloudinit#19); then
+/// it must be a valid hostname (`model::values::hostname_problem`), else it is refused.
+///
+/// # Errors
+/// The name is not a valid hostname (the message names the rule and why).
+fn usable_hostname(h: &str, warnings: &mut Vec<String>) -> Result<Option<String>, String> {
     let h = h.trim();
     if h.is_empty() {
-        return None;
+        return Ok(None);
     }
-    if h.len() <= 64 {
-        return Some(h.to_string());
+    let name = if h.len() <= HOSTNAME_MAX {
+        h.to_string()
+    } else {
+        let mut short = h.split('.').next().unwrap_or("").to_string();
+        while short.len() > 63 {
+            short.pop();
+        }
+        warnings.push(format!(
+            "the metadata hostname {h:?} is longer than {HOSTNAME_MAX} bytes; using {short:?}"
+        ));
+        if short.is_empty() {
+            return Ok(None);
+        }
+        short
+    };
+    match hostname_problem(&name) {
+        None => Ok(Some(name)),
+        Some(why) => Err(format!(
+            "{}: the metadata hostname {name:?} is not set: {why} ({})",
+            rules::hostname_invalid::RULE.code,
+            rules::hostname_invalid::RULE.help
+        )),
     }
-    let mut short = h.split('.').next().unwrap_or("").to_string();
-    while short.len() > 63 {
-        short.pop();
-    }
-    warnings.push(format!(
-        "the metadata hostname {h:?} is longer than 64 bytes; using {short:?}"
-    ));
-    (!short.is_empty()).then_some(short)
 }
 
 /// Insert `a` before the first `systemctl` command (after enables and reloads), or last.
@@ -213,12 +231,18 @@ pub fn build(input: Input<'_>) -> Result<Outcome, netconf::Error> {
     }
     let mut plan = part.plan;
     let md = &input.metadata;
-    if let Some(h) = md
+    let mut failure = part.failure;
+    match md
         .hostname
         .as_deref()
-        .and_then(|h| usable_hostname(h, &mut warnings))
+        .map(|h| usable_hostname(h, &mut warnings))
     {
-        merge_hostname(&mut plan, h, &mut warnings);
+        Some(Ok(Some(h))) => merge_hostname(&mut plan, h, &mut warnings),
+        Some(Err(why)) => {
+            warnings.push(why.clone());
+            failure.get_or_insert(why);
+        }
+        None | Some(Ok(None)) => {}
     }
     merge_keys(&mut plan, md);
     merge_environment(&mut plan, &vals, &input.etc_environment);
@@ -233,7 +257,7 @@ pub fn build(input: Input<'_>) -> Result<Outcome, netconf::Error> {
     Ok(Outcome {
         plan,
         warnings,
-        failure: part.failure,
+        failure,
         ignition: false,
         compiled: part.compiled,
         source: part.source,

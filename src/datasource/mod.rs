@@ -51,6 +51,6 @@ pub mod waagent;
 
 pub use fetch::{
     Availability, Datasource, FetchError, Fut, Identity, MAX_METADATA, MAX_USER_DATA, Metadata,
-    dmi, json_document, parse_ip, read_bounded,
+    dmi, json_document, parse_ip, read_bounded, read_bounded_within,
 };
 pub use network::NetworkConfig;

@@ -46,9 +46,12 @@ pub fn find_url(cmdline: &str) -> Option<String> {
 
 impl ProcCmdline {
     fn url(&self) -> Result<String, FetchError> {
-        let text = std::fs::read_to_string(&self.path).map_err(|e| {
-            FetchError::Malformed(format!("cannot read {}: {e}", self.path.display()))
-        })?;
+        // Bounded and never blocking (a regular file: /proc/cmdline is one).
+        let bytes =
+            crate::source::read_regular(&self.path, super::MAX_METADATA as u64).map_err(|e| {
+                FetchError::Malformed(format!("cannot read {}: {e}", self.path.display()))
+            })?;
+        let text = String::from_utf8_lossy(&bytes);
         find_url(&text).ok_or_else(|| {
             FetchError::Malformed(format!(
                 "{} has no cloud-config-url=URL; waiting cannot help",

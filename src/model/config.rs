@@ -19,7 +19,8 @@ section! {
         ssh_authorized_keys: Vec<Spanned<String>>,
         /// Files to write, with content, permissions and owner.
         write_files: Vec<Spanned<WriteFile>>,
-        /// The node's hostname.
+        /// The node's hostname (RFC 1123 labels, at most 64 bytes).
+        @valid(values::HOSTNAME)
         hostname: String,
         /// Users to create or update.
         users: Vec<Spanned<User>>,

@@ -129,6 +129,59 @@ pub static ETCD2_PROXY: ValueRule = ValueRule {
     check: etcd2_proxy,
 };
 
+/// `hostname`.
+pub static HOSTNAME: ValueRule = ValueRule {
+    rule: &rules::hostname_invalid::RULE,
+    check: hostname,
+};
+
+/// The longest hostname the node sets (`HOST_NAME_MAX`: `hostnamectl` refuses a longer one).
+pub const HOSTNAME_MAX: usize = 64;
+
+/// Why `name` is not a hostname a node can set, or `None` when it is one: RFC 1123 labels
+/// (ASCII letters, digits and `-`, 1 to 63 bytes, no `-` at either end) joined by `.`, at
+/// most [`HOSTNAME_MAX`] bytes in all. The one check of every hostname kindling is given,
+/// from user-data (`hostname`) and from every datasource's metadata.
+#[must_use]
+pub fn hostname_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        let what = if c == char::REPLACEMENT_CHARACTER {
+            "invalid UTF-8 is".to_string()
+        } else if c.is_ascii() {
+            format!("{c:?} is")
+        } else {
+            format!("{c:?} (not ASCII) is")
+        };
+        return Some(format!(
+            "{what} not allowed (only letters, digits, `-` and `.`)"
+        ));
+    }
+    if name.len() > HOSTNAME_MAX {
+        return Some(format!(
+            "it is {} bytes long; the node takes at most {HOSTNAME_MAX}",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Some("it has an empty label (a `.` at either end, or `..`)".into());
+        }
+        if label.len() > 63 {
+            return Some(format!("the label {label:?} is longer than 63 bytes"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!("the label {label:?} starts or ends with `-`"));
+        }
+    }
+    None
+}
+
 /// Why a key's text is not valid (the finding's message).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Invalid {
@@ -196,6 +249,9 @@ pub enum Invalid {
     /// A mode that is not 3 or 4 octal digits.
     #[error("{text:?} is not an octal mode")]
     NotOctal { text: String },
+    /// Not a hostname the node can set.
+    #[error("{text:?} is not a valid hostname: {why}")]
+    Hostname { text: String, why: String },
     /// Not `on`, `off` or `readonly`.
     #[error("{text:?} is not an etcd2 proxy mode")]
     Etcd2Proxy { text: String },
@@ -465,6 +521,25 @@ fn window_length(text: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+fn hostname(text: &str) -> Result<(), Invalid> {
+    // The node substitutes `$private_ipv4` and friends (config::VARIABLES, not imported:
+    // config names this file) before it sets the name; check it with a stand-in value.
+    let mut probe = text.to_string();
+    for var in ["public_ipv4", "private_ipv4", "public_ipv6", "private_ipv6"] {
+        probe = probe.replace(&format!("${var}"), "0");
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    match hostname_problem(&probe) {
+        None => Ok(()),
+        Some(why) => Err(Invalid::Hostname {
+            text: text.to_string(),
+            why,
+        }),
+    }
+}
+
 fn unit_command(text: &str) -> Result<(), Invalid> {
     if COMMANDS.contains(&text) {
         return Ok(());
@@ -539,6 +614,45 @@ mod tests {
         for text in bad {
             assert!(check(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn hostnames() {
+        sorts(
+            hostname,
+            &[
+                "node-1",
+                "a",
+                "web01.example.com",
+                "node-$private_ipv4",
+                &"a".repeat(63),
+                &format!("{}.{}", "a".repeat(31), "b".repeat(32)),
+            ],
+            &[
+                "../../etc/x",
+                "a/b",
+                "a b",
+                "-a",
+                "a-",
+                "a..b",
+                ".a",
+                "a.",
+                "h\u{fffd}st",
+                "höst",
+                "a_b",
+                "$foo",
+                &"a".repeat(64 + 1),
+                &format!("{}.b", "a".repeat(64)),
+            ],
+        );
+        assert_eq!(
+            message(hostname, "../../etc/x"),
+            "\"../../etc/x\" is not a valid hostname: '/' is not allowed (only letters, digits, `-` and `.`)"
+        );
+        assert_eq!(
+            message(hostname, "h\u{fffd}st"),
+            "\"h\u{fffd}st\" is not a valid hostname: invalid UTF-8 is not allowed (only letters, digits, `-` and `.`)"
+        );
     }
 
     #[test]

@@ -94,7 +94,18 @@ pub fn client(options: &ClientOptions) -> Result<reqwest::Client, PayloadError> 
         .no_proxy()
         .connect_timeout(options.timeouts.connect)
         .user_agent(concat!("kindling/", env!("CARGO_PKG_VERSION")))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // reqwest's default (at most 10 redirects), and never to an address a payload may
+        // not come from (a redirect to 169.254.169.254 is refused like such a URL).
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 10 {
+                attempt.error("too many redirects")
+            } else if let Err(refused) = super::offer::check_address(attempt.url()) {
+                attempt.error(refused.to_string())
+            } else {
+                attempt.follow()
+            }
+        }));
     let no_proxy = options
         .proxy
         .no_proxy

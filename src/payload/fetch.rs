@@ -497,6 +497,11 @@ pub(super) async fn send(
     at: u64,
     timeouts: &Timeouts,
 ) -> Result<reqwest::Response, PayloadError> {
+    // Every payload request (format sniff, payload, signature, update_engine ranges) passes
+    // here: none goes to a link-local, multicast or unspecified address.
+    if let Ok(parsed) = reqwest::Url::parse(url) {
+        super::offer::check_address(&parsed)?;
+    }
     match tokio::time::timeout(timeouts.stall, request.send()).await {
         Err(_) => Err(PayloadError::Stalled {
             url: url.to_string(),

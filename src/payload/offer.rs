@@ -59,6 +59,97 @@ impl Expected {
                 reason: format!("{url:?} is not an http:// or https:// URL"),
             });
         }
-        Ok(())
+        check_address(&parsed)
+    }
+}
+
+/// Refuse `url` when its host is an address a payload may not come from ([`refused_address`]).
+///
+/// # Errors
+/// A bad offer naming the URL and the kind of address.
+pub(crate) fn check_address(url: &reqwest::Url) -> Result<(), PayloadError> {
+    match url_address(url).and_then(refused_address) {
+        Some(what) => Err(PayloadError::BadOffer {
+            reason: format!(
+                "{:?} is at {what} address; kindling fetches payloads and signatures only \
+                 from routable or loopback addresses",
+                url.as_str()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The address a URL's host is written as, when it is one (`[fe80::1]` included).
+fn url_address(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    let host = url.host_str()?;
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// What kind of address `ip` is when a payload may not come from it: link-local (where a
+/// cloud's metadata service answers, 169.254.169.254), multicast, broadcast or unspecified.
+/// An IPv4 address written as IPv6 (`::ffff:169.254.169.254`) is judged as IPv4.
+#[must_use]
+pub fn refused_address(ip: std::net::IpAddr) -> Option<&'static str> {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
+    };
+    if ip.is_unspecified() {
+        return Some("an unspecified");
+    }
+    if ip.is_multicast() {
+        return Some("a multicast");
+    }
+    match ip {
+        IpAddr::V4(v4) if v4.is_link_local() => Some("a link-local"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("a broadcast"),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("a link-local"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(url: &str) -> Expected {
+        Expected {
+            url: url.into(),
+            size: 1,
+            sha256_b64: String::new(),
+            signature_url: None,
+        }
+    }
+
+    #[test]
+    fn payloads_at_link_local_multicast_or_unspecified_addresses_are_refused() {
+        for url in [
+            "http://169.254.169.254/latest/user-data",
+            "http://169.254.1.1:8080/p.raw",
+            "http://[fe80::1]/p.raw",
+            "http://[::ffff:169.254.169.254]/p.raw",
+            "http://224.0.0.1/p.raw",
+            "http://[ff02::1]/p.raw",
+            "http://0.0.0.0/p.raw",
+            "http://[::]/p.raw",
+            "http://255.255.255.255/p.raw",
+        ] {
+            let err = offer(url).check_url(url).expect_err(url).to_string();
+            assert!(err.contains("address; kindling fetches payloads"), "{err}");
+        }
+        for url in [
+            "http://127.0.0.1:8080/p.raw",
+            "http://[::1]/p.raw",
+            "https://update.example.com/p.raw",
+            "http://10.0.0.1/p.raw",
+            "http://169.255.0.1/p.raw",
+        ] {
+            assert!(offer(url).check_url(url).is_ok(), "{url}");
+        }
     }
 }

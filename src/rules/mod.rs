@@ -20,6 +20,7 @@ pub mod compile_unset_variable;
 pub mod compile_unsupported_input;
 pub mod etcd2_proxy;
 pub mod etcd_discovery_url;
+pub mod hostname_invalid;
 pub mod lint_unused_suppression;
 pub mod locksmith_window_ignored;
 pub mod locksmith_window_length;
@@ -156,6 +157,7 @@ pub static ALL: &[&Rule] = &[
     &write_files_under_coreos::RULE,
     &users_missing_name::RULE,
     &manage_etc_hosts::RULE,
+    &hostname_invalid::RULE,
     &etcd_discovery_url::RULE,
     &etcd2_proxy::RULE,
     &units_exec_not_executable::RULE,

@@ -114,6 +114,60 @@ pub fn read(name: &str) -> Result<Vec<u8>, LoadError> {
     })
 }
 
+/// Read at most `limit` bytes of the regular file at `path` (more is an error), never
+/// blocking on what is not one: the file is opened with `O_NONBLOCK` and checked with
+/// `fstat` before anything is read, so a FIFO, a socket or a device is refused at once
+/// instead of waiting for a writer that never comes. The last component may be a symbolic
+/// link (callers that must stay below a directory check the real path first).
+///
+/// # Errors
+/// The file cannot be opened, is not a regular file, cannot be read or is larger than `limit`.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    let file = std::fs::File::from(fd);
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file ({})",
+                path.display(),
+                describe_kind(kind)
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is larger than {} KiB", path.display(), limit / 1024),
+        ));
+    }
+    Ok(out)
+}
+
+/// What a file that is not a regular file is, for messages.
+fn describe_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a plain file"
+    }
+}
+
 /// Turn raw user-data bytes into a [`SourceFile`], with findings for gzip and UTF-8
 /// problems and for the classification (scripts, Ignition, unrecognised headers).
 #[must_use]

@@ -34,9 +34,24 @@ pub enum IncludeError {
     /// The name leaves the template's directory (absolute, or with `..`).
     #[error("an include is a path below the template's directory (no `/` at the start, no `..`)")]
     OutsideDirectory,
+    /// The name is inside the directory, but a symbolic link on the way leads out of it.
+    #[error("{0} leads outside the template's directory through a symbolic link")]
+    LeavesDirectory(String),
     /// The file is not UTF-8.
     #[error("{0} is not UTF-8")]
     NotUtf8(String),
+    /// A tag of the file holds more operators than a template may
+    /// ([`super::expression_limits::MAX_OPERATORS`]).
+    #[error(
+        "{path}, line {line}: a tag holds more than {} operators (kindling's limit for one expression)",
+        super::expression_limits::MAX_OPERATORS
+    )]
+    ExpressionTooLarge {
+        /// The file.
+        path: String,
+        /// The line of the tag (1-based).
+        line: usize,
+    },
     /// The file cannot be read.
     #[error("{path}: {reason}")]
     Unreadable {
@@ -50,19 +65,22 @@ pub enum IncludeError {
 /// Gives minijinja the text of an included template by the name the template wrote.
 pub type Loader = Arc<dyn Fn(&str) -> Result<Option<String>, IncludeError> + Send + Sync>;
 
+/// The default syntax with cloud-init's whitespace rules.
+pub fn syntax() -> SyntaxConfig {
+    // Building it from the default delimiters cannot fail.
+    SyntaxConfig::builder()
+        .trim_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .unwrap_or_default()
+}
+
 /// A new environment with kindling's settings, filters and, when given, an include loader.
 pub fn environment(includes: Option<Loader>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    // The default syntax with cloud-init's whitespace rules; building it cannot fail.
-    if let Ok(syntax) = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .keep_trailing_newline(true)
-        .build()
-    {
-        env.set_syntax(syntax);
-    }
+    env.set_syntax(syntax());
     env.set_debug(true);
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
@@ -71,8 +89,10 @@ pub fn environment(includes: Option<Loader>) -> Environment<'static> {
     if let Some(includes) = includes {
         env.set_loader(move |name| {
             includes(name).map_err(|why| {
+                // Not `TemplateNotFound`: minijinja would replace the reason by "tried to
+                // include non-existing template".
                 Error::new(
-                    ErrorKind::TemplateNotFound,
+                    ErrorKind::InvalidOperation,
                     format!("cannot read the included template {name:?}: {why}"),
                 )
             })
@@ -81,14 +101,21 @@ pub fn environment(includes: Option<Loader>) -> Environment<'static> {
     env
 }
 
-/// Render `name` with `context` into a string of at most [`MAX_OUTPUT`] bytes.
-pub fn render_capped(env: &Environment<'_>, name: &str, context: Value) -> Result<String, Error> {
+/// Render `name` with `context` into a string of at most [`MAX_OUTPUT`] bytes; with it,
+/// the fuel the render used.
+pub fn render_capped(
+    env: &Environment<'_>,
+    name: &str,
+    context: Value,
+) -> Result<(String, u64), Error> {
     let template = env.get_template(name)?;
     let mut out = Capped {
         buf: Vec::with_capacity(4096),
         over: false,
     };
-    let result = template.render_captured_to(context, &mut out);
+    let result = template
+        .render_captured_to(context, &mut out)
+        .map(|captured| captured.state().fuel_levels().map_or(0, |(used, _)| used));
     if out.over {
         return Err(Error::new(
             ErrorKind::WriteFailure,
@@ -98,14 +125,25 @@ pub fn render_capped(env: &Environment<'_>, name: &str, context: Value) -> Resul
             ),
         ));
     }
-    result?;
+    let used = result?;
     // minijinja writes only UTF-8 (it renders Rust strings).
-    String::from_utf8(out.buf).map_err(|_| {
+    let text = String::from_utf8(out.buf).map_err(|_| {
         Error::new(
             ErrorKind::WriteFailure,
             "the rendered text is not UTF-8 (a bug in kindling)",
         )
-    })
+    })?;
+    Ok((text, used))
+}
+
+/// Whether `err` is a limit of the render (fuel, recursion, output) rather than a mistake
+/// of one node's values.
+pub fn is_limit(err: &Error) -> bool {
+    match err.kind() {
+        ErrorKind::OutOfFuel | ErrorKind::WriteFailure => true,
+        ErrorKind::InvalidOperation => err.detail().is_some_and(|d| d.contains("recursion limit")),
+        _ => false,
+    }
 }
 
 /// A writer that refuses to grow past [`MAX_OUTPUT`].

@@ -5,7 +5,8 @@
 //! template position it came from.
 //!
 //! Owns: the parsed template (`parsed`) and its files (`files`), the environment and its
-//! limits (`engine`), kindling's filters (`filters`), the map from rendered text back to
+//! limits (`engine`), one render budget for a whole inventory (`budget`), expressions bounded before they are parsed (`expression_limits`),
+//! kindling's filters (`filters`), the map from rendered text back to
 //! template text (`source_map`, minijinja's own record of which template span wrote which
 //! output bytes), minijinja errors as findings (`errors`), variables and inventories read
 //! through the spanned YAML reader (`vars`, `inventory`), and work spread over a fleet's
@@ -17,8 +18,10 @@
 //! `$public_ipv4`-style variables are not touched here: they are text in the rendered
 //! config, substituted afterwards by `compile` exactly as for a plain config.
 
+mod budget;
 mod engine;
 mod errors;
+pub mod expression_limits;
 mod files;
 mod filters;
 pub mod inventory;
@@ -27,6 +30,7 @@ mod parsed;
 mod source_map;
 pub mod vars;
 
+pub use budget::INVENTORY_FUEL;
 pub use engine::{FUEL, IncludeError, MAX_OUTPUT, RECURSION_LIMIT};
 pub use files::Located;
 pub use parallel::per_node;

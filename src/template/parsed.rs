@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use minijinja::{Environment, Value};
 
+use super::budget::{Budget, INVENTORY_FUEL};
 use super::engine::{self, IncludeError};
 use super::errors;
+use super::expression_limits::{self, MAX_OPERATORS, TooLarge};
 use super::files::{File, Files, Located};
 use super::source_map::SourceMap;
 use crate::diagnostic::{Finding, Nodes, Span};
@@ -23,6 +25,7 @@ pub type Includes =
 /// A parsed template, ready to render for any number of nodes (also from several threads).
 pub struct Template {
     files: Arc<Files>,
+    budget: Budget,
     body_start: usize,
     env: Environment<'static>,
     main: String,
@@ -40,6 +43,22 @@ impl std::fmt::Debug for Template {
 /// Byte offset where the line after the first one starts.
 fn after_first_line(text: &str) -> usize {
     text.find('\n').map_or(text.len(), |i| i + 1)
+}
+
+/// The finding for a tag with more operators than [`MAX_OPERATORS`] (`body_start`: where
+/// the template's body starts in its file).
+fn expression_too_large(body_start: usize, large: TooLarge) -> Finding {
+    rules::template_limits::RULE
+        .at(
+            Span::new(body_start + large.start, body_start + large.end),
+            format!(
+                "this tag holds more than {MAX_OPERATORS} operators; kindling refuses it before \
+                 parsing (a chain that long would exhaust the stack)"
+            ),
+        )
+        .with_help(
+            "split the expression: `{% set part = ... %}` a piece at a time, or a loop over a list",
+        )
 }
 
 impl Template {
@@ -82,6 +101,12 @@ impl Template {
                     return Ok(None);
                 };
                 let index = LineIndex::new(&text);
+                if let Err(large) = expression_limits::check(&text, engine::syntax()) {
+                    return Err(IncludeError::ExpressionTooLarge {
+                        line: index.position(&text, large.start).line,
+                        path: display,
+                    });
+                }
                 let source = SourceFile {
                     name: display,
                     text: text.clone(),
@@ -103,10 +128,14 @@ impl Template {
         let mut env = engine::environment(loader);
         let mut template = Template {
             files,
+            budget: Budget::default(),
             body_start,
             env: engine::environment(None),
             main: main.clone(),
         };
+        if let Err(large) = expression_limits::check(&body, engine::syntax()) {
+            return Err(vec![expression_too_large(body_start, large)]);
+        }
         if let Err(err) = env.add_template_owned(main, body) {
             return Err(vec![
                 errors::finding(&template.files, template.body_start, &err, &[]).finding,
@@ -135,12 +164,59 @@ impl Template {
     }
 
     /// Render with `context` (a map of variables); `known` are its names, for suggestions.
+    /// Every render of this template draws on one budget (see `budget`): once a render hit a
+    /// limit, or all of them together used [`INVENTORY_FUEL`] steps, the template renders no
+    /// more.
     ///
     /// # Errors
     /// The first error of the render, as a finding at its template position.
     pub fn render(&self, context: &Value, known: &[&str]) -> Result<String, Box<Located>> {
-        engine::render_capped(&self.env, &self.main, context.clone())
-            .map_err(|err| Box::new(errors::finding(&self.files, self.body_start, &err, known)))
+        if let Some(stopped) = self.budget.stopped() {
+            return Err(Box::new(stopped));
+        }
+        match engine::render_capped(&self.env, &self.main, context.clone()) {
+            Ok((text, used)) => {
+                if self.budget.charge(used) {
+                    self.budget.stop(self.spent_finding());
+                }
+                Ok(text)
+            }
+            Err(err) => {
+                let located = errors::finding(&self.files, self.body_start, &err, known);
+                if engine::is_limit(&err) {
+                    self.budget.charge(engine::FUEL);
+                    let mut rest = located.clone();
+                    rest.finding.message = format!(
+                        "not rendered: the render for another node stopped here ({}); one budget \
+                         covers the whole inventory, so the template renders for no more nodes",
+                        located.finding.message
+                    );
+                    self.budget.stop(rest);
+                }
+                Err(Box::new(located))
+            }
+        }
+    }
+
+    /// The finding for the renders after the inventory's renders used up [`INVENTORY_FUEL`].
+    fn spent_finding(&self) -> Located {
+        let header = Span::new(0, self.body_start.saturating_sub(1));
+        Located {
+            file: 0,
+            finding: rules::template_limits::RULE
+                .at(
+                    header,
+                    format!(
+                        "not rendered: the renders of this template used their budget of \
+                         {INVENTORY_FUEL} steps for the whole inventory"
+                    ),
+                )
+                .with_help(
+                    "a render takes a few thousand steps; look for a loop over a large range or \
+                     a large variable",
+                ),
+            included_at: None,
+        }
     }
 
     /// The source map of the render with `context` (render it again, recording spans).

@@ -486,8 +486,8 @@ impl Fleet {
         run.booted = Some(now());
         let up = reboot.at + self.spec.reboot.as_secs_f64();
         let left = up - now();
-        if left > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(left));
+        if let Ok(left) = Duration::try_from_secs_f64(left) {
+            std::thread::sleep(left);
         }
         run.up = Some(now());
         // 3. After the boot: mark good, give the slot back (again while etcd is away).
