@@ -74,6 +74,12 @@ pub struct NodeVarArgs {
     /// (repeatable; later files win).
     #[arg(long = "vars", value_name = "FILE")]
     pub var_files: Vec<String>,
+    /// An inventory (YAML/JSON list or CSV) for a template; with --node, that node's record.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    pub inventory: Option<String>,
+    /// The inventory record to plan for.
+    #[arg(long, value_name = "NAME", requires = "inventory")]
+    pub node: Option<String>,
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

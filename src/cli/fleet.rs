@@ -309,6 +309,7 @@ fn plan_with_placeholders(
         file,
         vars: placeholders,
         var_files: &[],
+        inventory: None,
         root: None,
         color: super::Color::Auto,
         refuse_unused: true,
