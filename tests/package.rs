@@ -16,9 +16,17 @@ use crate::support::common::{Run, root};
 /// The triple `scripts/package` builds the static binary for.
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
+/// Where cargo builds, as `scripts/package` sees it: `CARGO_TARGET_DIR` (relative to the
+/// repository when relative), else `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| root().join("target"), |d| root().join(d))
+}
+
 fn static_binary() -> PathBuf {
     let path = std::env::var_os("KINDLING_STATIC_BIN").map_or_else(
-        || root().join(format!("target/{TRIPLE}/release/kindling")),
+        || target_dir().join(format!("{TRIPLE}/release/kindling")),
         PathBuf::from,
     );
     assert!(
@@ -38,7 +46,7 @@ fn static_binary() -> PathBuf {
 }
 
 fn deb() -> PathBuf {
-    let dir = root().join("target/debian");
+    let dir = target_dir().join("debian");
     let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
             panic!(
@@ -401,6 +409,9 @@ fn debian_package_installs_into_a_fresh_root_and_runs_there() {
         "/usr/lib/udev/rules.d/90-kindling-configdrive.rules",
         "/usr/share/bash-completion/completions/kindling",
         "/usr/share/man/man1/kindling-agent-run.1.gz",
+        "/usr/share/man/man1/update_engine_client.1.gz",
+        "/usr/share/man/man1/locksmithctl.1.gz",
+        "/usr/share/man/man1/coreos-cloudinit.1.gz",
     ] {
         assert!(
             listed.lines().any(|l| l == needle),
@@ -415,6 +426,59 @@ fn debian_package_installs_into_a_fresh_root_and_runs_there() {
     assert!(
         unit.contains("ExecStart=/usr/bin/kindling agent run\n"),
         "{unit}"
+    );
+    // md5sums lists every regular file the package installs, and dpkg --verify checks them:
+    // clean as installed, a changed file named.
+    let md5sums = text(
+        &run(Command::new("dpkg-deb")
+            .args(["--info"])
+            .arg(&deb)
+            .arg("md5sums"))
+        .stdout,
+    );
+    let regular: Vec<&str> = listed
+        .lines()
+        .filter(|l| {
+            std::fs::symlink_metadata(dir.path().join(l.trim_start_matches('/')))
+                .is_ok_and(|m| m.file_type().is_file())
+        })
+        .collect();
+    assert!(regular.len() > 20, "{listed}");
+    for file in &regular {
+        assert!(
+            md5sums
+                .lines()
+                .any(|l| l.len() > 34 && &l[34..] == file.trim_start_matches('/')),
+            "{file} is not in md5sums:\n{md5sums}"
+        );
+    }
+    assert_eq!(md5sums.lines().count(), regular.len(), "{md5sums}");
+    let verify = dpkg(dir.path(), &["--verify", "kindling"]);
+    assert_eq!(text(&verify.stdout), "", "a fresh install verifies clean");
+    let readme = dir.path().join("usr/share/doc/kindling/README.md");
+    let mut changed = std::fs::read(&readme).unwrap();
+    changed.push(b'x');
+    std::fs::write(&readme, changed).unwrap();
+    let verify = run(Command::new("dpkg")
+        .arg(format!("--root={}", dir.path().display()))
+        .args(["--verify", "kindling"]));
+    assert!(
+        text(&verify.stdout).contains("/usr/share/doc/kindling/README.md"),
+        "{}{}",
+        text(&verify.stdout),
+        text(&verify.stderr)
+    );
+    // The compatibility names have man pages: man renders one from the installed root.
+    let man = run(Command::new("man")
+        .arg("-l")
+        .arg(dir.path().join("usr/share/man/man1/locksmithctl.1.gz"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "200"));
+    let page = text(&man.stdout);
+    assert!(
+        page.contains("locksmithctl") && page.contains("kindling-lock(1)"),
+        "{page}{}",
+        text(&man.stderr)
     );
     // The man pages are man pages: man itself renders one from the installed root.
     let man = run(Command::new("man")
@@ -694,4 +758,39 @@ fn static_binary_resolves_names_from_the_roots_etc_hosts() {
     );
     let said = text(&out.stderr);
     assert!(said.contains("dns error"), "{said}");
+}
+
+/// `scripts/package`'s static-link check refuses a missing file, a non-ELF file and a
+/// dynamically linked one (it once passed a missing file: readelf's failure read as "no
+/// INTERP").
+#[test]
+fn static_link_check_fails_on_a_missing_non_elf_or_dynamic_file() {
+    let check = |file: &Path| {
+        run(Command::new(root().join("scripts/package"))
+            .arg("--check-static")
+            .arg(file))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let missing = check(&dir.path().join("kindling"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("is missing"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let not_elf = check(&root().join("README.md"));
+    assert_eq!(not_elf.status.code(), Some(1));
+    assert!(
+        text(&not_elf.stderr).contains("is not an ELF file"),
+        "{}",
+        text(&not_elf.stderr)
+    );
+    // The test build is the ordinary dynamic one.
+    let dynamic = check(Path::new(env!("CARGO_BIN_EXE_kindling")));
+    assert_eq!(dynamic.status.code(), Some(1));
+    assert!(
+        text(&dynamic.stderr).contains("is not statically linked"),
+        "{}",
+        text(&dynamic.stderr)
+    );
 }
