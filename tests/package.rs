@@ -645,7 +645,41 @@ fn install_block(heading: &str, lang: &str) -> String {
 
 #[test]
 fn install_page_snippets_validate_and_compile() {
-    let config = install_block("## On a node", "yaml");
+    // The stock Flatcar config is the page's included file: clean for kindling, and for
+    // coreos-cloudinit (the tests/docs.rs run of the page checks that too).
+    assert!(
+        install_block("### A stock Flatcar node", "yaml")
+            .starts_with("{{#include install/flatcar-node.yaml}}")
+    );
+    let stock = std::fs::read_to_string(root().join("book/src/install/flatcar-node.yaml")).unwrap();
+    let out = Run::new(&["validate", "--strict", "stock.yaml"])
+        .file("stock.yaml", stock.clone())
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    // What it hands to kindling apply holds the agent and its key.
+    let inner = Run::new(&["compile", "stock.yaml", "--out", "out"])
+        .file("stock.yaml", stock)
+        .run();
+    assert_eq!(inner.status, 0, "{}", inner.stderr);
+    let node_yaml =
+        std::fs::read_to_string(inner.dir.path().join("out/etc/kindling/node.yaml")).unwrap();
+    let out = Run::new(&["compile", "node.yaml", "--out", "out", "--strict"])
+        .file("node.yaml", node_yaml)
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.dir
+            .path()
+            .join("out/etc/systemd/system/kindling-agent.service")
+            .is_file()
+    );
+    assert!(
+        out.dir
+            .path()
+            .join("out/etc/kindling/trusted-keys/32C5E904496D57FF.pub")
+            .is_file()
+    );
+    let config = install_block("### When kindling reads the user-data", "yaml");
     let out = Run::new(&["validate", "--strict", "install.yaml"])
         .file("install.yaml", config.clone())
         .run();
