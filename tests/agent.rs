@@ -527,3 +527,36 @@ fn a_torn_partition_table_copy_is_repaired_first() {
             .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
     );
 }
+
+/// `agent status` on a root that is no node (no release file, no update.conf, the agent
+/// never ran there) says so and exits 1, where it once printed an idle status with exit 0;
+/// a release file alone makes it a node that is idle.
+#[test]
+fn agent_status_on_a_root_that_is_no_node_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    for format in ["human", "json"] {
+        let out = kindling(&["agent", "status", "--root", root, "--format", format]);
+        assert_eq!(out.code, 1, "{format}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{format}: {}", out.stdout);
+        assert!(
+            out.stderr
+                .contains(&format!("{root} is not a CoreOS or Flatcar node")),
+            "{}",
+            out.stderr
+        );
+    }
+    std::fs::create_dir_all(dir.path().join("usr/share/flatcar")).unwrap();
+    std::fs::write(
+        dir.path().join("usr/share/flatcar/release"),
+        "FLATCAR_RELEASE_VERSION=4081.2.0\n",
+    )
+    .unwrap();
+    let out = kindling(&["agent", "status", "--root", root]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("CURRENT_OP=UPDATE_STATUS_IDLE\n"),
+        "{}",
+        out.stdout
+    );
+}
