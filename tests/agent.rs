@@ -116,16 +116,30 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     let health =
         "KINDLING_HEALTH_COMMAND=grep -q =1.0.0 \"$KINDLING_ROOT/usr/share/coreos/release\"\n";
     let (_server, mut node, _keys, _) = setup(dir.path(), "reboot", health);
-    assert_eq!(node.agent_once().code, 0);
+    let out = node.agent_once();
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.contains("rebooting into the staged release: "),
+        "{}",
+        out.stderr
+    );
     node.clear_rebooted();
     assert_eq!(node.boot(), "1.0.1");
-    // After boot: unhealthy, not marked good, a reboot to fall back.
+    // After boot: unhealthy, not marked good, a reboot to fall back, logged as such (it
+    // once said "rebooting into the staged release" with nothing staged).
     let out = node.agent_once();
     assert!(
         out.stderr.contains("failed its health check"),
         "{}",
         out.stderr
     );
+    assert!(
+        out.stderr
+            .contains("rebooting to return to the previous release (the running one failed its health check): "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("staged release"), "{}", out.stderr);
     assert!(
         node.rebooted(),
         "the agent rebooted to leave the bad release"
