@@ -298,3 +298,29 @@ fn quickstart_output_is_true() {
         out.stdout
     );
 }
+
+/// `--format human` is described by what each command prints: only `diff` and `apply`
+/// print a unified diff (the fleet's help once said "A unified diff" for `status` too).
+#[test]
+fn format_help_names_a_diff_only_where_there_is_one() {
+    for args in [
+        &["fleet", "--help"][..],
+        &["slots", "show", "--help"],
+        &["agent", "status", "--help"],
+        &["diff", "--help"],
+    ] {
+        let out = Run::new(args).run();
+        assert_eq!(out.status, 0, "{args:?}: {}", out.stderr);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("- human:"))
+            .unwrap_or_else(|| panic!("{args:?} has no human format: {}", out.stdout));
+        if line.contains("unified diff") {
+            assert!(
+                line.contains("(diff, apply)") && line.contains("table"),
+                "{args:?}: {line}"
+            );
+        }
+    }
+}
