@@ -324,3 +324,37 @@ fn format_help_names_a_diff_only_where_there_is_one() {
         }
     }
 }
+
+/// A directory named as an input is refused by name with what to do (it once said "Is a
+/// directory (os error 21)"); the files named with it are still checked.
+#[test]
+fn a_directory_as_input_is_refused_with_what_to_do() {
+    let out = Run::new(&["validate", "--format", "json", "configs/", "c.yaml"])
+        .file("c.yaml", "#cloud-config\nhostname: a\n")
+        .dir("configs")
+        .run();
+    assert_eq!(out.status, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "configs is a directory, not a file: name the files in it (e.g. configs/*.yaml)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
+    for command in [
+        &["compile", "configs", "--out", "out"][..],
+        &["diff", "configs", "c.yaml"],
+    ] {
+        let out = Run::new(command)
+            .file("c.yaml", "#cloud-config\nhostname: a\n")
+            .dir("configs")
+            .run();
+        assert_eq!(out.status, 2, "{command:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("configs is a directory, not a file"),
+            "{command:?}: {}",
+            out.stderr
+        );
+    }
+}
