@@ -116,16 +116,30 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     let health =
         "KINDLING_HEALTH_COMMAND=grep -q =1.0.0 \"$KINDLING_ROOT/usr/share/coreos/release\"\n";
     let (_server, mut node, _keys, _) = setup(dir.path(), "reboot", health);
-    assert_eq!(node.agent_once().code, 0);
+    let out = node.agent_once();
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.contains("rebooting into the staged release: "),
+        "{}",
+        out.stderr
+    );
     node.clear_rebooted();
     assert_eq!(node.boot(), "1.0.1");
-    // After boot: unhealthy, not marked good, a reboot to fall back.
+    // After boot: unhealthy, not marked good, a reboot to fall back, logged as such (it
+    // once said "rebooting into the staged release" with nothing staged).
     let out = node.agent_once();
     assert!(
         out.stderr.contains("failed its health check"),
         "{}",
         out.stderr
     );
+    assert!(
+        out.stderr
+            .contains("rebooting to return to the previous release (the running one failed its health check): "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("staged release"), "{}", out.stderr);
     assert!(
         node.rebooted(),
         "the agent rebooted to leave the bad release"
@@ -525,5 +539,38 @@ fn a_torn_partition_table_copy_is_repaired_first() {
     assert!(
         node.status()
             .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+    );
+}
+
+/// `agent status` on a root that is no node (no release file, no update.conf, the agent
+/// never ran there) says so and exits 1, where it once printed an idle status with exit 0;
+/// a release file alone makes it a node that is idle.
+#[test]
+fn agent_status_on_a_root_that_is_no_node_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    for format in ["human", "json"] {
+        let out = kindling(&["agent", "status", "--root", root, "--format", format]);
+        assert_eq!(out.code, 1, "{format}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{format}: {}", out.stdout);
+        assert!(
+            out.stderr
+                .contains(&format!("{root} is not a CoreOS or Flatcar node")),
+            "{}",
+            out.stderr
+        );
+    }
+    std::fs::create_dir_all(dir.path().join("usr/share/flatcar")).unwrap();
+    std::fs::write(
+        dir.path().join("usr/share/flatcar/release"),
+        "FLATCAR_RELEASE_VERSION=4081.2.0\n",
+    )
+    .unwrap();
+    let out = kindling(&["agent", "status", "--root", root]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("CURRENT_OP=UPDATE_STATUS_IDLE\n"),
+        "{}",
+        out.stdout
     );
 }

@@ -298,3 +298,63 @@ fn quickstart_output_is_true() {
         out.stdout
     );
 }
+
+/// `--format human` is described by what each command prints: only `diff` and `apply`
+/// print a unified diff (the fleet's help once said "A unified diff" for `status` too).
+#[test]
+fn format_help_names_a_diff_only_where_there_is_one() {
+    for args in [
+        &["fleet", "--help"][..],
+        &["slots", "show", "--help"],
+        &["agent", "status", "--help"],
+        &["diff", "--help"],
+    ] {
+        let out = Run::new(args).run();
+        assert_eq!(out.status, 0, "{args:?}: {}", out.stderr);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("- human:"))
+            .unwrap_or_else(|| panic!("{args:?} has no human format: {}", out.stdout));
+        if line.contains("unified diff") {
+            assert!(
+                line.contains("(diff, apply)") && line.contains("table"),
+                "{args:?}: {line}"
+            );
+        }
+    }
+}
+
+/// A directory named as an input is refused by name with what to do (it once said "Is a
+/// directory (os error 21)"); the files named with it are still checked.
+#[test]
+fn a_directory_as_input_is_refused_with_what_to_do() {
+    let out = Run::new(&["validate", "--format", "json", "configs/", "c.yaml"])
+        .file("c.yaml", "#cloud-config\nhostname: a\n")
+        .dir("configs")
+        .run();
+    assert_eq!(out.status, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "configs is a directory, not a file: name the files in it (e.g. configs/*.yaml)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
+    for command in [
+        &["compile", "configs", "--out", "out"][..],
+        &["diff", "configs", "c.yaml"],
+    ] {
+        let out = Run::new(command)
+            .file("c.yaml", "#cloud-config\nhostname: a\n")
+            .dir("configs")
+            .run();
+        assert_eq!(out.status, 2, "{command:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("configs is a directory, not a file"),
+            "{command:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -237,13 +237,15 @@ fn static_binary_validates_and_compiles_in_an_empty_root() {
 
 #[test]
 fn static_binary_reports_agent_status_from_the_root_it_runs_in() {
-    // A root that never ran the agent: no /var/lib/kindling at all, an idle status.
+    // A root that is no node (no release file, the agent never ran): said, status 1.
     let dir = bare_root();
     let out = chroot(dir.path(), &["/kindling", "agent", "status", "--root", "/"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let idle = text(&out.stdout);
-    assert!(idle.contains("CURRENT_OP=UPDATE_STATUS_IDLE\n"), "{idle}");
-    assert!(idle.contains("NEW_VERSION=0.0.0\n"), "{idle}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("/ is not a CoreOS or Flatcar node"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // What agent status reads: the record under /var/lib/kindling and, for the running
     // version, the release file. Both exist only inside this root, so the answer proves

@@ -10,10 +10,12 @@ use clap::ValueEnum;
 
 use crate::diagnostic::Severity;
 
-/// Formats of `diff` and `apply` reports.
+/// Output formats of the commands that print a report, a table or a status (`diff`,
+/// `apply`, `fleet`, `slots show`, `agent status`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
-    /// A unified diff and a summary line.
+    /// Text for people: a unified diff and a summary line (diff, apply), else the
+    /// command's table or lines.
     Human,
     /// JSON.
     Json,
