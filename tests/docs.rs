@@ -19,6 +19,9 @@
 //!   commands, which its script runs), and the list must match the pages.
 //!
 //! Any other shell block is an error, so no example is skipped unknowingly.
+//!
+//! `KINDLING_DOCS_FRESH_CLONE=1` runs the pages in a literal `git clone` of the committed
+//! HEAD instead of a copy of the work tree's tracked files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -216,6 +219,21 @@ impl Sandbox {
         std::fs::create_dir_all(&home).unwrap();
         let exe = PathBuf::from(env!("CARGO_BIN_EXE_kindling"));
         std::os::unix::fs::symlink(&exe, bin.join("kindling")).unwrap();
+        if std::env::var_os("KINDLING_DOCS_FRESH_CLONE").is_some() {
+            // A literal fresh clone of the committed HEAD (uncommitted changes left out).
+            let out = Command::new("git")
+                .args(["clone", "--quiet", "--no-hardlinks"])
+                .arg(root())
+                .arg(&clone)
+                .output()
+                .expect("git clone");
+            assert!(
+                out.status.success(),
+                "git clone: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return Sandbox::finish(dir, clone, bin, home, &exe);
+        }
         let listed = Command::new("git")
             .args(["ls-files", "-z"])
             .current_dir(root())
@@ -239,9 +257,19 @@ impl Sandbox {
                 Err(_) => {}
             }
         }
+        Sandbox::finish(dir, clone, bin, home, &exe)
+    }
+
+    fn finish(
+        dir: tempfile::TempDir,
+        clone: PathBuf,
+        bin: PathBuf,
+        home: PathBuf,
+        exe: &Path,
+    ) -> Sandbox {
         // `cargo build --release` is given: its binary is where the quickstart runs it.
         std::fs::create_dir_all(clone.join("target/release")).unwrap();
-        std::os::unix::fs::symlink(&exe, clone.join("target/release/kindling")).unwrap();
+        std::os::unix::fs::symlink(exe, clone.join("target/release/kindling")).unwrap();
         Sandbox {
             _dir: dir,
             cwd: std::cell::RefCell::new(clone.clone()),
