@@ -358,3 +358,50 @@ fn a_directory_as_input_is_refused_with_what_to_do() {
         );
     }
 }
+
+/// `validate --for`: the node's coreos-cloudinit drops the agent keys and rejects
+/// `best-effort` (reported, exit 1), kindling reads them (the default for a cloud-config:
+/// nothing reported), Ignition reads no cloud-config; an Ignition config declares Ignition.
+#[test]
+fn validate_for_names_what_the_reader_ignores_or_rejects() {
+    let node = "#cloud-config\ncoreos:\n  update:\n    reboot_strategy: best-effort\n    agent: kindling\n    check_interval: 2h\n";
+    let codes = |out: &crate::support::common::Output| -> Vec<String> {
+        json(out)
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .filter(|c| c.starts_with("kindling::reader::"))
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        let mut all = vec!["validate", "--format", "json"];
+        all.extend_from_slice(args);
+        all.push("node.yaml");
+        Run::new(&all).file("node.yaml", node).run()
+    };
+    let out = run(&["--for", "coreos-cloudinit"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(
+        codes(&out),
+        [
+            "kindling::reader::rejected",
+            "kindling::reader::ignored",
+            "kindling::reader::ignored"
+        ],
+        "{}",
+        out.stdout
+    );
+    for args in [&[][..], &["--for", "kindling"]] {
+        let out = run(args);
+        assert_eq!(out.status, 0, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(codes(&out).is_empty(), "{args:?}: {}", out.stdout);
+    }
+    let out = run(&["--for", "ignition"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(codes(&out), ["kindling::reader::not-read"]);
+    // An Ignition config declares its reader: nothing to say by default.
+    let out = Run::new(&["validate", "--format", "json", "c.ign"])
+        .file("c.ign", "{\"ignition\": {\"version\": \"3.3.0\"}}\n")
+        .run();
+    assert_eq!(out.status, 0, "{}", out.stdout);
+    assert!(codes(&out).is_empty(), "{}", out.stdout);
+}

@@ -32,6 +32,33 @@ pub struct ValidateArgs {
     /// Check every node of this inventory (YAML/JSON list or CSV, each with a `name`).
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<String>,
+    /// The software on the node that will read the config; what it would ignore or reject
+    /// is reported. Default: what the file itself declares (Ignition for an Ignition
+    /// config), else kindling.
+    #[arg(long = "for", value_enum, value_name = "READER")]
+    pub reader: Option<ReaderArg>,
+}
+
+/// The values of `validate --for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReaderArg {
+    /// A stock node's coreos-cloudinit: kindling's extensions are dropped, `best-effort`
+    /// and templates rejected.
+    CoreosCloudinit,
+    /// kindling (`apply`, `boot-apply`, a compiled config): reads everything it validates.
+    Kindling,
+    /// Ignition: reads only Ignition configs.
+    Ignition,
+}
+
+impl From<ReaderArg> for crate::validate::Reader {
+    fn from(r: ReaderArg) -> Self {
+        match r {
+            ReaderArg::CoreosCloudinit => crate::validate::Reader::CoreosCloudinit,
+            ReaderArg::Kindling => crate::validate::Reader::Kindling,
+            ReaderArg::Ignition => crate::validate::Reader::Ignition,
+        }
+    }
 }
 
 pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
@@ -57,6 +84,12 @@ pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
                 io_failed = true;
             }
         }
+    }
+    for v in &mut results {
+        let reader = args
+            .reader
+            .map_or_else(|| crate::validate::Reader::declared(&v.source), Into::into);
+        crate::validate::check_for(v, reader);
     }
     let text = match args.format {
         Format::Json => report::json::render(&results),
