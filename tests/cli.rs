@@ -405,3 +405,38 @@ fn validate_for_names_what_the_reader_ignores_or_rejects() {
     assert_eq!(out.status, 0, "{}", out.stdout);
     assert!(codes(&out).is_empty(), "{}", out.stdout);
 }
+
+/// The summary counts the config files checked, not the variables file, the inventory and
+/// the partials they use, and says for how many nodes a template was checked (one template
+/// over the example's 5 nodes once said "3 files").
+#[test]
+fn summary_counts_config_files_and_nodes() {
+    let dir = root().join("examples/templates");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .current_dir(&dir)
+        .args([
+            "validate",
+            "--color",
+            "never",
+            "cloud-config.yaml.j2",
+            "--vars",
+            "vars.yaml",
+            "--inventory",
+            "fleet.csv",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1 file for 5 nodes: 0 errors, 0 warnings, 0 infos"),
+        "{stdout}"
+    );
+    // Without an inventory: one file, no nodes named.
+    let out = Run::new(&["validate", "--color", "never", "a.yaml", "b.yaml"])
+        .file("a.yaml", "#cloud-config\nhostname: a\n")
+        .file("b.yaml", "#cloud-config\nhostname: b\n")
+        .run();
+    assert_eq!(out.stdout, "2 files: 0 errors, 0 warnings, 0 infos\n");
+}

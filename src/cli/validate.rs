@@ -67,8 +67,14 @@ pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
     let nodes = inputs.nodes();
     // Variables files first (their mistakes explain the rest), then the files in order.
     let mut results = inputs.validations;
+    // The summary counts the config files checked, not the inputs they use.
+    let mut files = 0;
+    let mut templates = false;
     for name in &args.files {
-        match input(name) {
+        let read = input(name);
+        files += usize::from(read.is_ok());
+        templates |= matches!(read, Ok(Input::Template(_)));
+        match read {
             Ok(Input::Plain(bytes)) => results.push(crate::validate(name, bytes)),
             Ok(Input::Broken(v)) => results.push(*v),
             // Without usable variables a template is not rendered: the variables' own
@@ -97,7 +103,13 @@ pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
         Format::Github => report::github::render(&results),
         Format::Human => {
             let color = use_color(args.color, std::io::stdout().is_terminal());
-            report::human::render(&results, report::human::Style { color, width: 100 })
+            let nodes = (templates && args.inventory.is_some()).then_some(nodes.len());
+            let summary = report::Summary::of_files(&results, files, nodes);
+            report::human::render_with(
+                &results,
+                report::human::Style { color, width: 100 },
+                summary,
+            )
         }
     };
     write_out(&text)?;
