@@ -681,7 +681,12 @@ fn install_page_snippets_validate_and_compile() {
             .join("out/etc/kindling/trusted-keys/32C5E904496D57FF.pub")
             .is_file()
     );
-    let config = install_block("### When kindling reads the user-data", "yaml");
+    assert!(
+        install_block("### When kindling reads the user-data", "yaml")
+            .starts_with("{{#include install/kindling-node.yaml}}")
+    );
+    let config =
+        std::fs::read_to_string(root().join("book/src/install/kindling-node.yaml")).unwrap();
     let out = Run::new(&["validate", "--strict", "install.yaml"])
         .file("install.yaml", config.clone())
         .run();
