@@ -194,6 +194,7 @@ impl Agent {
                 boot_id: self.identity.boot_id.clone(),
             })
             .map_err(Error::from)?;
+        self.record.memory.previous_version = Some(self.settings.version.clone());
         self.save_record()?;
         self.mark_reboot_required();
         self.event(crate::omaha::Event::installed()).await;
