@@ -251,7 +251,15 @@ fn a_tampered_payload_is_never_made_bootable() {
     let out = node.agent_once();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_nothing_bootable_but_the_old_slot(&node);
-    assert!(node.status_json().to_string().contains("\"code\":10"));
+    let json = node.status_json();
+    assert!(json.to_string().contains("\"code\":10"), "{json}");
+    // The complete download's SHA-256 was wrong: the next run starts over at byte 0,
+    // never resuming the bad bytes once more.
+    let written = json["record"]["download"]["written"].as_u64().unwrap_or(0);
+    assert_eq!(written, 0, "{json}");
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("resum"), "{}", out.stderr);
 }
 
 #[test]
