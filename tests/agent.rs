@@ -150,9 +150,13 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     assert_eq!(node.boot(), "1.0.0");
     let out = node.agent_once();
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // Back on 1.0.0, the check carries the rollback (3/0, error 44: the version the update
+    // came from runs again), so kindling's update server no longer offers 1.0.1 to this
+    // machine; were it offered, the node's denylist refuses it.
     assert!(
         out.stderr.contains("not installing it again")
-            || out.stderr.contains("failed on this node"),
+            || out.stderr.contains("failed on this node")
+            || out.stderr.contains("1.0.0 is the newest release of stable"),
         "{}",
         out.stderr
     );
@@ -170,7 +174,7 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
 #[test]
 fn a_release_that_never_comes_up_is_detected_as_a_rollback() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, mut node, _keys, _) = setup(dir.path(), "off", "");
+    let (server, mut node, _keys, _) = setup(dir.path(), "off", "");
     assert_eq!(node.agent_once().code, 0);
     // 1.0.1 boots once and dies before the agent runs; the next boot is 1.0.0 again.
     assert_eq!(node.boot(), "1.0.1");
@@ -181,6 +185,20 @@ fn a_release_that_never_comes_up_is_detected_as_a_rollback() {
     let json = node.status_json().to_string();
     assert!(json.contains("\"code\":44"), "{json}");
     assert!(json.contains("\"denylist\":[\"1.0.1\"]"), "{json}");
+    // The update check carried the rollback (3/0, error 44), and a later check still does,
+    // as update_engine's kept previous-version makes it (it once sent 3/2 with
+    // previousversion="" from the second check on).
+    let rolled_back = |i: &serde_json::Value| {
+        i["version"] == "1.0.0"
+            && i["last_event"]["event_type"] == 3
+            && i["last_event"]["result"] == 0
+            && i["last_event"]["error_code"] == 44
+    };
+    server.instance_where(&node.machine_id(), rolled_back);
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = server.instance_where(&node.machine_id(), |i| i["version"] == "1.0.0");
+    assert!(rolled_back(&seen), "{seen}");
     assert_eq!(node.boot(), "1.0.0");
 }
 
@@ -233,7 +251,15 @@ fn a_tampered_payload_is_never_made_bootable() {
     let out = node.agent_once();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_nothing_bootable_but_the_old_slot(&node);
-    assert!(node.status_json().to_string().contains("\"code\":10"));
+    let json = node.status_json();
+    assert!(json.to_string().contains("\"code\":10"), "{json}");
+    // The complete download's SHA-256 was wrong: the next run starts over at byte 0,
+    // never resuming the bad bytes once more.
+    let written = json["record"]["download"]["written"].as_u64().unwrap_or(0);
+    assert_eq!(written, 0, "{json}");
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("resum"), "{}", out.stderr);
 }
 
 #[test]

@@ -278,6 +278,12 @@ pub struct Memory {
     /// A fleet config whose reboot-required part waits for a reboot (window and lock, as
     /// an update does); cleared by the first step of the next boot.
     pub config_reboot: Option<ConfigReboot>,
+    /// update_engine's `previous-version` preference: the version that was running when the
+    /// last update was staged. Every update check carries it (3/2 `previousversion`; 3/0
+    /// error 44 when it is the running version again, a rollback); never set, the check
+    /// says `0.0.0.0`. Kept until the next update is staged, as update_engine keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
 }
 
 /// The record as `/var/lib/kindling/agent.json` holds it, byte for byte the shape earlier

@@ -390,25 +390,8 @@ fn show_rollout(
         super::DiffFormat::Json => json(r),
         super::DiffFormat::Human => {
             let mut t = format!("{}\n", r.summary());
-            let done = if r.release.is_some() {
-                "updated"
-            } else {
-                "applied"
-            };
             for id in &r.admitted {
-                let state = if r.succeeded.contains(id) {
-                    done.to_string()
-                } else if let Some(g) = r.rolled_back.get(id) {
-                    format!(
-                        "failed ({}), rolled back to generation {g}",
-                        r.failed.get(id).map_or("", String::as_str)
-                    )
-                } else if let Some(why) = r.failed.get(id) {
-                    format!("failed: {why}")
-                } else {
-                    "in flight".to_string()
-                };
-                t.push_str(&format!("  {}: {state}\n", name(id)));
+                t.push_str(&format!("  {}: {}\n", name(id), r.node_state(id)));
             }
             for id in &r.not_staged {
                 t.push_str(&format!("  {}: never staged it\n", name(id)));
