@@ -116,16 +116,30 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     let health =
         "KINDLING_HEALTH_COMMAND=grep -q =1.0.0 \"$KINDLING_ROOT/usr/share/coreos/release\"\n";
     let (_server, mut node, _keys, _) = setup(dir.path(), "reboot", health);
-    assert_eq!(node.agent_once().code, 0);
+    let out = node.agent_once();
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.contains("rebooting into the staged release: "),
+        "{}",
+        out.stderr
+    );
     node.clear_rebooted();
     assert_eq!(node.boot(), "1.0.1");
-    // After boot: unhealthy, not marked good, a reboot to fall back.
+    // After boot: unhealthy, not marked good, a reboot to fall back, logged as such (it
+    // once said "rebooting into the staged release" with nothing staged).
     let out = node.agent_once();
     assert!(
         out.stderr.contains("failed its health check"),
         "{}",
         out.stderr
     );
+    assert!(
+        out.stderr
+            .contains("rebooting to return to the previous release (the running one failed its health check): "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("staged release"), "{}", out.stderr);
     assert!(
         node.rebooted(),
         "the agent rebooted to leave the bad release"
@@ -136,9 +150,13 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
     assert_eq!(node.boot(), "1.0.0");
     let out = node.agent_once();
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // Back on 1.0.0, the check carries the rollback (3/0, error 44: the version the update
+    // came from runs again), so kindling's update server no longer offers 1.0.1 to this
+    // machine; were it offered, the node's denylist refuses it.
     assert!(
         out.stderr.contains("not installing it again")
-            || out.stderr.contains("failed on this node"),
+            || out.stderr.contains("failed on this node")
+            || out.stderr.contains("1.0.0 is the newest release of stable"),
         "{}",
         out.stderr
     );
@@ -156,7 +174,7 @@ fn a_release_that_fails_its_health_check_rolls_back_and_is_never_retried() {
 #[test]
 fn a_release_that_never_comes_up_is_detected_as_a_rollback() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, mut node, _keys, _) = setup(dir.path(), "off", "");
+    let (server, mut node, _keys, _) = setup(dir.path(), "off", "");
     assert_eq!(node.agent_once().code, 0);
     // 1.0.1 boots once and dies before the agent runs; the next boot is 1.0.0 again.
     assert_eq!(node.boot(), "1.0.1");
@@ -167,6 +185,20 @@ fn a_release_that_never_comes_up_is_detected_as_a_rollback() {
     let json = node.status_json().to_string();
     assert!(json.contains("\"code\":44"), "{json}");
     assert!(json.contains("\"denylist\":[\"1.0.1\"]"), "{json}");
+    // The update check carried the rollback (3/0, error 44), and a later check still does,
+    // as update_engine's kept previous-version makes it (it once sent 3/2 with
+    // previousversion="" from the second check on).
+    let rolled_back = |i: &serde_json::Value| {
+        i["version"] == "1.0.0"
+            && i["last_event"]["event_type"] == 3
+            && i["last_event"]["result"] == 0
+            && i["last_event"]["error_code"] == 44
+    };
+    server.instance_where(&node.machine_id(), rolled_back);
+    let out = node.agent_once();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = server.instance_where(&node.machine_id(), |i| i["version"] == "1.0.0");
+    assert!(rolled_back(&seen), "{seen}");
     assert_eq!(node.boot(), "1.0.0");
 }
 
@@ -219,7 +251,15 @@ fn a_tampered_payload_is_never_made_bootable() {
     let out = node.agent_once();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_nothing_bootable_but_the_old_slot(&node);
-    assert!(node.status_json().to_string().contains("\"code\":10"));
+    let json = node.status_json();
+    assert!(json.to_string().contains("\"code\":10"), "{json}");
+    // The complete download's SHA-256 was wrong: the next run starts over at byte 0,
+    // never resuming the bad bytes once more.
+    let written = json["record"]["download"]["written"].as_u64().unwrap_or(0);
+    assert_eq!(written, 0, "{json}");
+    let out = node.agent_once();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("resum"), "{}", out.stderr);
 }
 
 #[test]
@@ -525,5 +565,38 @@ fn a_torn_partition_table_copy_is_repaired_first() {
     assert!(
         node.status()
             .contains("CURRENT_OP=UPDATE_STATUS_UPDATED_NEED_REBOOT")
+    );
+}
+
+/// `agent status` on a root that is no node (no release file, no update.conf, the agent
+/// never ran there) says so and exits 1, where it once printed an idle status with exit 0;
+/// a release file alone makes it a node that is idle.
+#[test]
+fn agent_status_on_a_root_that_is_no_node_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    for format in ["human", "json"] {
+        let out = kindling(&["agent", "status", "--root", root, "--format", format]);
+        assert_eq!(out.code, 1, "{format}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{format}: {}", out.stdout);
+        assert!(
+            out.stderr
+                .contains(&format!("{root} is not a CoreOS or Flatcar node")),
+            "{}",
+            out.stderr
+        );
+    }
+    std::fs::create_dir_all(dir.path().join("usr/share/flatcar")).unwrap();
+    std::fs::write(
+        dir.path().join("usr/share/flatcar/release"),
+        "FLATCAR_RELEASE_VERSION=4081.2.0\n",
+    )
+    .unwrap();
+    let out = kindling(&["agent", "status", "--root", root]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("CURRENT_OP=UPDATE_STATUS_IDLE\n"),
+        "{}",
+        out.stdout
     );
 }

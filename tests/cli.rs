@@ -298,3 +298,145 @@ fn quickstart_output_is_true() {
         out.stdout
     );
 }
+
+/// `--format human` is described by what each command prints: only `diff` and `apply`
+/// print a unified diff (the fleet's help once said "A unified diff" for `status` too).
+#[test]
+fn format_help_names_a_diff_only_where_there_is_one() {
+    for args in [
+        &["fleet", "--help"][..],
+        &["slots", "show", "--help"],
+        &["agent", "status", "--help"],
+        &["diff", "--help"],
+    ] {
+        let out = Run::new(args).run();
+        assert_eq!(out.status, 0, "{args:?}: {}", out.stderr);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("- human:"))
+            .unwrap_or_else(|| panic!("{args:?} has no human format: {}", out.stdout));
+        if line.contains("unified diff") {
+            assert!(
+                line.contains("(diff, apply)") && line.contains("table"),
+                "{args:?}: {line}"
+            );
+        }
+    }
+}
+
+/// A directory named as an input is refused by name with what to do (it once said "Is a
+/// directory (os error 21)"); the files named with it are still checked.
+#[test]
+fn a_directory_as_input_is_refused_with_what_to_do() {
+    let out = Run::new(&["validate", "--format", "json", "configs/", "c.yaml"])
+        .file("c.yaml", "#cloud-config\nhostname: a\n")
+        .dir("configs")
+        .run();
+    assert_eq!(out.status, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "configs is a directory, not a file: name the files in it (e.g. configs/*.yaml)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
+    for command in [
+        &["compile", "configs", "--out", "out"][..],
+        &["diff", "configs", "c.yaml"],
+    ] {
+        let out = Run::new(command)
+            .file("c.yaml", "#cloud-config\nhostname: a\n")
+            .dir("configs")
+            .run();
+        assert_eq!(out.status, 2, "{command:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("configs is a directory, not a file"),
+            "{command:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// `validate --for`: the node's coreos-cloudinit drops the agent keys and rejects
+/// `best-effort` (reported, exit 1), kindling reads them (the default for a cloud-config:
+/// nothing reported), Ignition reads no cloud-config; an Ignition config declares Ignition.
+#[test]
+fn validate_for_names_what_the_reader_ignores_or_rejects() {
+    let node = "#cloud-config\ncoreos:\n  update:\n    reboot_strategy: best-effort\n    agent: kindling\n    check_interval: 2h\n";
+    let codes = |out: &crate::support::common::Output| -> Vec<String> {
+        json(out)
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .filter(|c| c.starts_with("kindling::reader::"))
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        let mut all = vec!["validate", "--format", "json"];
+        all.extend_from_slice(args);
+        all.push("node.yaml");
+        Run::new(&all).file("node.yaml", node).run()
+    };
+    let out = run(&["--for", "coreos-cloudinit"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(
+        codes(&out),
+        [
+            "kindling::reader::rejected",
+            "kindling::reader::ignored",
+            "kindling::reader::ignored"
+        ],
+        "{}",
+        out.stdout
+    );
+    for args in [&[][..], &["--for", "kindling"]] {
+        let out = run(args);
+        assert_eq!(out.status, 0, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(codes(&out).is_empty(), "{args:?}: {}", out.stdout);
+    }
+    let out = run(&["--for", "ignition"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(codes(&out), ["kindling::reader::not-read"]);
+    // An Ignition config declares its reader: nothing to say by default.
+    let out = Run::new(&["validate", "--format", "json", "c.ign"])
+        .file("c.ign", "{\"ignition\": {\"version\": \"3.3.0\"}}\n")
+        .run();
+    assert_eq!(out.status, 0, "{}", out.stdout);
+    assert!(codes(&out).is_empty(), "{}", out.stdout);
+}
+
+/// The summary counts the config files checked, not the variables file, the inventory and
+/// the partials they use, and says for how many nodes a template was checked (one template
+/// over the example's 5 nodes once said "3 files").
+#[test]
+fn summary_counts_config_files_and_nodes() {
+    let dir = root().join("examples/templates");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .current_dir(&dir)
+        .args([
+            "validate",
+            "--color",
+            "never",
+            "cloud-config.yaml.j2",
+            "--vars",
+            "vars.yaml",
+            "--inventory",
+            "fleet.csv",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1 file for 5 nodes: 0 errors, 0 warnings, 0 infos"),
+        "{stdout}"
+    );
+    // Without an inventory: one file, no nodes named.
+    let out = Run::new(&["validate", "--color", "never", "a.yaml", "b.yaml"])
+        .file("a.yaml", "#cloud-config\nhostname: a\n")
+        .file("b.yaml", "#cloud-config\nhostname: b\n")
+        .run();
+    assert_eq!(out.stdout, "2 files: 0 errors, 0 warnings, 0 infos\n");
+}

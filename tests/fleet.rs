@@ -466,3 +466,44 @@ fn scale_ten_thousand_nodes() {
     // Every figure is printed first, then any over its limit fails the run.
     assert!(over.is_empty(), "{over:?}");
 }
+
+/// With no etcd at the endpoint, every fleet command says it cannot reach etcd, names the
+/// endpoint, and exits 2, with no Rust debug dump (`tonic::transport::Error(...)`, `Os {
+/// code: ...}`) in the message.
+#[test]
+fn fleet_without_etcd_says_so_plainly() {
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "c.yaml", "#cloud-config\nhostname: a\n");
+    let cases: [&[&str]; 4] = [
+        &["status"],
+        &["rollout", "show"],
+        &["diff", &config],
+        &["publish", &config],
+    ];
+    for args in cases {
+        let mut all = vec!["fleet", "--endpoint", endpoint.as_str()];
+        all.extend_from_slice(args);
+        let out = kindling(&all);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("cannot reach etcd at {endpoint}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        for dump in ["tonic::", "Os {", "ConnectError(", "{ code", "Transport,"] {
+            assert!(
+                !out.stderr.contains(dump),
+                "{args:?} prints a debug dump ({dump}): {}",
+                out.stderr
+            );
+        }
+    }
+}

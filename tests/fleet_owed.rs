@@ -147,6 +147,16 @@ fn a_reboot_owed_survives_an_in_service_publish_and_an_agent_restart_until_a_boo
     }
     let s = status_json(&etcd, GROUP);
     assert_eq!(only(&s)["state"], "awaiting-reboot", "{s}");
+    // The log names the config change, not a staged release (nothing is staged).
+    let said = log(&node);
+    assert!(
+        said.contains("rebooting to apply the config change (") && said.contains("90-fleet.conf"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("rebooting into the staged release"),
+        "{said}"
+    );
 
     // The simulated reboot: a new boot id; the reboot is no longer owed.
     drop(agent);

@@ -649,8 +649,10 @@ fn rollout_rollback_restores_a_failed_nodes_files_exactly() {
     assert_eq!(cmd(&["rollout", "create", "--type", "serial"]).code, 0);
     let out = cmd(&["rollout", "apply", "--node-timeout", "30"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    // The gate names the node by its hostname, as the book promises (not its machine id).
     assert!(
-        out.stdout.contains("stopped (strict health gate"),
+        out.stdout
+            .contains("stopped (strict health gate: node-00 failed"),
         "{}",
         out.stdout
     );

@@ -160,6 +160,11 @@ fn rule_examples_trigger_their_rule() {
                 };
                 kindling::compile::compile("example.yaml", text.as_bytes().to_vec(), &options)
                     .findings
+            } else if let Some(reader) = reader_of(rule.code) {
+                // The reader rules speak only when asked for a reader (`validate --for`).
+                let mut v = validate_text(text);
+                kindling::validate::check_for(&mut v, reader);
+                v.findings
             } else {
                 validate_text(text).findings
             }
@@ -183,4 +188,14 @@ fn rule_examples_trigger_their_rule() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The reader a `kindling::reader::` rule is about (`validate --for`).
+fn reader_of(code: &str) -> Option<kindling::validate::Reader> {
+    use kindling::validate::Reader;
+    match code {
+        "kindling::reader::ignored" | "kindling::reader::rejected" => Some(Reader::CoreosCloudinit),
+        "kindling::reader::not-read" => Some(Reader::Ignition),
+        _ => None,
+    }
 }

@@ -21,6 +21,7 @@ mod crau;
 mod datasource;
 mod datasource_hypervisor;
 mod dbus;
+mod docs;
 mod flatcar;
 mod fleet;
 mod fleet_forty;

@@ -166,6 +166,34 @@ async fn client_errors_say_what_failed() {
         .unwrap_err();
     assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
     assert!(err.is_transient());
+    // A server that accepts and never answers: a timeout, said as one (it was once "cannot
+    // reach the update server"), with the same error code and retried like a transport error.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/v1/update/", silent.local_addr().unwrap());
+    let err = Client::with_timeout(&silent_url, std::time::Duration::from_secs(1))
+        .unwrap()
+        .check(&app("1.0.0", "m1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::TimedOut {
+                what: "the request",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let said = err.to_string();
+    assert!(
+        said.contains("did not answer in time: the request timed out after 1 s"),
+        "{said}"
+    );
+    assert!(!said.contains("cannot reach"), "{said}");
+    assert!(err.is_transient());
+    assert_eq!(err.error_code(), 2000);
+    drop(silent);
     // kindling's own server answers a payload URL with 404: an HTTP status error.
     let (tmp, _) = published(&[("stable", "1.0.0")]);
     let (_guard, url) = kindling_server(&tmp.path().join("srv"), &[]);

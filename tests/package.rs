@@ -16,9 +16,17 @@ use crate::support::common::{Run, root};
 /// The triple `scripts/package` builds the static binary for.
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
+/// Where cargo builds, as `scripts/package` sees it: `CARGO_TARGET_DIR` (relative to the
+/// repository when relative), else `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| root().join("target"), |d| root().join(d))
+}
+
 fn static_binary() -> PathBuf {
     let path = std::env::var_os("KINDLING_STATIC_BIN").map_or_else(
-        || root().join(format!("target/{TRIPLE}/release/kindling")),
+        || target_dir().join(format!("{TRIPLE}/release/kindling")),
         PathBuf::from,
     );
     assert!(
@@ -38,7 +46,7 @@ fn static_binary() -> PathBuf {
 }
 
 fn deb() -> PathBuf {
-    let dir = root().join("target/debian");
+    let dir = target_dir().join("debian");
     let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
             panic!(
@@ -229,13 +237,15 @@ fn static_binary_validates_and_compiles_in_an_empty_root() {
 
 #[test]
 fn static_binary_reports_agent_status_from_the_root_it_runs_in() {
-    // A root that never ran the agent: no /var/lib/kindling at all, an idle status.
+    // A root that is no node (no release file, the agent never ran): said, status 1.
     let dir = bare_root();
     let out = chroot(dir.path(), &["/kindling", "agent", "status", "--root", "/"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let idle = text(&out.stdout);
-    assert!(idle.contains("CURRENT_OP=UPDATE_STATUS_IDLE\n"), "{idle}");
-    assert!(idle.contains("NEW_VERSION=0.0.0\n"), "{idle}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("/ is not a CoreOS or Flatcar node"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // What agent status reads: the record under /var/lib/kindling and, for the running
     // version, the release file. Both exist only inside this root, so the answer proves
@@ -401,6 +411,9 @@ fn debian_package_installs_into_a_fresh_root_and_runs_there() {
         "/usr/lib/udev/rules.d/90-kindling-configdrive.rules",
         "/usr/share/bash-completion/completions/kindling",
         "/usr/share/man/man1/kindling-agent-run.1.gz",
+        "/usr/share/man/man1/update_engine_client.1.gz",
+        "/usr/share/man/man1/locksmithctl.1.gz",
+        "/usr/share/man/man1/coreos-cloudinit.1.gz",
     ] {
         assert!(
             listed.lines().any(|l| l == needle),
@@ -415,6 +428,59 @@ fn debian_package_installs_into_a_fresh_root_and_runs_there() {
     assert!(
         unit.contains("ExecStart=/usr/bin/kindling agent run\n"),
         "{unit}"
+    );
+    // md5sums lists every regular file the package installs, and dpkg --verify checks them:
+    // clean as installed, a changed file named.
+    let md5sums = text(
+        &run(Command::new("dpkg-deb")
+            .args(["--info"])
+            .arg(&deb)
+            .arg("md5sums"))
+        .stdout,
+    );
+    let regular: Vec<&str> = listed
+        .lines()
+        .filter(|l| {
+            std::fs::symlink_metadata(dir.path().join(l.trim_start_matches('/')))
+                .is_ok_and(|m| m.file_type().is_file())
+        })
+        .collect();
+    assert!(regular.len() > 20, "{listed}");
+    for file in &regular {
+        assert!(
+            md5sums
+                .lines()
+                .any(|l| l.len() > 34 && &l[34..] == file.trim_start_matches('/')),
+            "{file} is not in md5sums:\n{md5sums}"
+        );
+    }
+    assert_eq!(md5sums.lines().count(), regular.len(), "{md5sums}");
+    let verify = dpkg(dir.path(), &["--verify", "kindling"]);
+    assert_eq!(text(&verify.stdout), "", "a fresh install verifies clean");
+    let readme = dir.path().join("usr/share/doc/kindling/README.md");
+    let mut changed = std::fs::read(&readme).unwrap();
+    changed.push(b'x');
+    std::fs::write(&readme, changed).unwrap();
+    let verify = run(Command::new("dpkg")
+        .arg(format!("--root={}", dir.path().display()))
+        .args(["--verify", "kindling"]));
+    assert!(
+        text(&verify.stdout).contains("/usr/share/doc/kindling/README.md"),
+        "{}{}",
+        text(&verify.stdout),
+        text(&verify.stderr)
+    );
+    // The compatibility names have man pages: man renders one from the installed root.
+    let man = run(Command::new("man")
+        .arg("-l")
+        .arg(dir.path().join("usr/share/man/man1/locksmithctl.1.gz"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "200"));
+    let page = text(&man.stdout);
+    assert!(
+        page.contains("locksmithctl") && page.contains("kindling-lock(1)"),
+        "{page}{}",
+        text(&man.stderr)
     );
     // The man pages are man pages: man itself renders one from the installed root.
     let man = run(Command::new("man")
@@ -581,7 +647,46 @@ fn install_block(heading: &str, lang: &str) -> String {
 
 #[test]
 fn install_page_snippets_validate_and_compile() {
-    let config = install_block("## On a node", "yaml");
+    // The stock Flatcar config is the page's included file: clean for kindling, and for
+    // coreos-cloudinit (the tests/docs.rs run of the page checks that too).
+    assert!(
+        install_block("### A stock Flatcar node", "yaml")
+            .starts_with("{{#include install/flatcar-node.yaml}}")
+    );
+    let stock = std::fs::read_to_string(root().join("book/src/install/flatcar-node.yaml")).unwrap();
+    let out = Run::new(&["validate", "--strict", "stock.yaml"])
+        .file("stock.yaml", stock.clone())
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    // What it hands to kindling apply holds the agent and its key.
+    let inner = Run::new(&["compile", "stock.yaml", "--out", "out"])
+        .file("stock.yaml", stock)
+        .run();
+    assert_eq!(inner.status, 0, "{}", inner.stderr);
+    let node_yaml =
+        std::fs::read_to_string(inner.dir.path().join("out/etc/kindling/node.yaml")).unwrap();
+    let out = Run::new(&["compile", "node.yaml", "--out", "out", "--strict"])
+        .file("node.yaml", node_yaml)
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.dir
+            .path()
+            .join("out/etc/systemd/system/kindling-agent.service")
+            .is_file()
+    );
+    assert!(
+        out.dir
+            .path()
+            .join("out/etc/kindling/trusted-keys/32C5E904496D57FF.pub")
+            .is_file()
+    );
+    assert!(
+        install_block("### When kindling reads the user-data", "yaml")
+            .starts_with("{{#include install/kindling-node.yaml}}")
+    );
+    let config =
+        std::fs::read_to_string(root().join("book/src/install/kindling-node.yaml")).unwrap();
     let out = Run::new(&["validate", "--strict", "install.yaml"])
         .file("install.yaml", config.clone())
         .run();
@@ -694,4 +799,39 @@ fn static_binary_resolves_names_from_the_roots_etc_hosts() {
     );
     let said = text(&out.stderr);
     assert!(said.contains("dns error"), "{said}");
+}
+
+/// `scripts/package`'s static-link check refuses a missing file, a non-ELF file and a
+/// dynamically linked one (it once passed a missing file: readelf's failure read as "no
+/// INTERP").
+#[test]
+fn static_link_check_fails_on_a_missing_non_elf_or_dynamic_file() {
+    let check = |file: &Path| {
+        run(Command::new(root().join("scripts/package"))
+            .arg("--check-static")
+            .arg(file))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let missing = check(&dir.path().join("kindling"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("is missing"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let not_elf = check(&root().join("README.md"));
+    assert_eq!(not_elf.status.code(), Some(1));
+    assert!(
+        text(&not_elf.stderr).contains("is not an ELF file"),
+        "{}",
+        text(&not_elf.stderr)
+    );
+    // The test build is the ordinary dynamic one.
+    let dynamic = check(Path::new(env!("CARGO_BIN_EXE_kindling")));
+    assert_eq!(dynamic.status.code(), Some(1));
+    assert!(
+        text(&dynamic.stderr).contains("is not statically linked"),
+        "{}",
+        text(&dynamic.stderr)
+    );
 }

@@ -905,3 +905,64 @@ fn the_library_names_slots_and_refuses_strangers() {
     let out = kindling(&["slots", "set-trial", "--disk", s(&img)]);
     assert_eq!(out.status, 2);
 }
+
+/// The options named in `text` (`--disk`, `--partuuid`), in order of appearance.
+fn options_named(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("--") {
+        let name: String = rest[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+            .collect();
+        if !name.is_empty() {
+            found.push(format!("--{name}"));
+        }
+        rest = &rest[at + 2 + name.len()..];
+    }
+    found
+}
+
+/// On a machine whose kernel command line names no /usr slot, each `slots` command says
+/// what to pass instead, and every option it suggests is one that command has (`slots show`
+/// once suggested `--partuuid`, which only `slots set-*` take).
+#[test]
+fn slots_suggest_only_their_own_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    std::fs::write(root.join("proc/cmdline"), "console=ttyS0 root=LABEL=ROOT\n").unwrap();
+    let img = dir.path().join("disk.img");
+    kindling_ok(&["slots", "init", "--disk", s(&img), "--slot-size", "1M"]);
+    let cases: [&[&str]; 4] = [
+        &["slots", "show", "--root", s(&root)],
+        &["slots", "show", "--root", s(&root), "--disk", s(&img)],
+        &["slots", "set-good", "--root", s(&root)],
+        &["slots", "set-good", "--root", s(&root), "--disk", s(&img)],
+    ];
+    for args in cases {
+        let out = kindling(args);
+        assert_ne!(out.status, 0, "{args:?} succeeded: {}", out.stdout);
+        assert!(
+            out.stderr.contains("names no booted /usr partition"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let suggested = options_named(&out.stderr);
+        assert!(
+            !suggested.is_empty(),
+            "{args:?} suggests nothing: {}",
+            out.stderr
+        );
+        let help = kindling_ok(&[args[0], args[1], "--help"]);
+        for option in &suggested {
+            assert!(
+                help.contains(&format!("{option} ")),
+                "{args:?} suggests {option}, which `{} {}` does not take: {}",
+                args[0],
+                args[1],
+                out.stderr
+            );
+        }
+    }
+}

@@ -856,3 +856,108 @@ fn validate_without_variables_reports_what_is_missing() {
         out.stdout
     );
 }
+
+const NODE_TEMPLATE: &str = "## template: jinja\n#cloud-config\nhostname: {{ name }}\ncoreos:\n  update:\n    group: {{ channel }}\n  units:\n    - name: app.service\n      content: |\n        [Service]\n        ExecStart=/opt/bin/app --listen $private_ipv4 --role {{ role }}\n";
+const NODE_INVENTORY: &str =
+    "name,role,channel,private_ipv4\nweb-01,web,stable,10.0.0.1\ndb-01,db,beta,10.0.0.2\n";
+
+/// `diff OLD TEMPLATE --inventory --node`: both sides for that node, the plain side's
+/// `$private_ipv4` from the node's record too (no warning, no error), and `apply` the same.
+#[test]
+fn diff_and_apply_plan_a_template_for_one_inventory_node() {
+    let render = Run::new(&[
+        "render",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--node",
+        "db-01",
+    ])
+    .file("t.yaml.j2", NODE_TEMPLATE)
+    .file("fleet.csv", NODE_INVENTORY)
+    .run();
+    assert_eq!(render.status, 0, "{}", render.stderr);
+    let diff = |node: &str, extra: &[&str]| {
+        let mut args = vec![
+            "diff",
+            "old.yaml",
+            "t.yaml.j2",
+            "--inventory",
+            "fleet.csv",
+            "--node",
+            node,
+        ];
+        args.extend_from_slice(extra);
+        Run::new(&args)
+            .file("old.yaml", render.stdout.clone())
+            .file("t.yaml.j2", NODE_TEMPLATE)
+            .file("fleet.csv", NODE_INVENTORY)
+            .run()
+    };
+    let same = diff("db-01", &[]);
+    assert_eq!(same.status, 0, "{}", same.stderr);
+    assert_eq!(same.stdout, "no changes\n");
+    assert_eq!(
+        same.stderr, "",
+        "the plain side's $private_ipv4 has the node's value"
+    );
+    let other = diff("web-01", &["--exit-code"]);
+    assert_eq!(other.status, 1, "{}", other.stderr);
+    assert!(other.stdout.contains("-hostname") || other.stdout.contains("set-hostname web-01"));
+    assert!(
+        other.stdout.contains("--listen 10.0.0.1 --role web"),
+        "{}",
+        other.stdout
+    );
+    let missing = diff("web-99", &[]);
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("the inventory has no node named \"web-99\""),
+        "{}",
+        missing.stderr
+    );
+    // --node needs --inventory and the other way round (usage, exit 2).
+    let alone = Run::new(&["diff", "old.yaml", "t.yaml.j2", "--node", "db-01"]).run();
+    assert_eq!(alone.status, 2, "{}", alone.stderr);
+    // apply converges a root to that node's render.
+    let apply = Run::new(&[
+        "apply",
+        "t.yaml.j2",
+        "--inventory",
+        "fleet.csv",
+        "--node",
+        "web-01",
+        "--root",
+        "node",
+    ])
+    .file("t.yaml.j2", NODE_TEMPLATE)
+    .file("fleet.csv", NODE_INVENTORY);
+    std::fs::create_dir(apply.dir.path().join("node")).unwrap();
+    let out = apply.run();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let unit = std::fs::read_to_string(out.dir.path().join("node/etc/systemd/system/app.service"))
+        .unwrap();
+    assert!(unit.contains("--listen 10.0.0.1 --role web"), "{unit}");
+    // A plain config refuses an inventory (it has no use there).
+    let plain = Run::new(&[
+        "apply",
+        "old.yaml",
+        "--inventory",
+        "fleet.csv",
+        "--node",
+        "web-01",
+        "--root",
+        ".",
+    ])
+    .file("old.yaml", render.stdout.clone())
+    .file("fleet.csv", NODE_INVENTORY)
+    .run();
+    assert_eq!(plain.status, 2, "{}", plain.stderr);
+    assert!(
+        plain.stderr.contains("is not a template"),
+        "{}",
+        plain.stderr
+    );
+}

@@ -125,7 +125,8 @@ impl Agent {
             s.version
         );
         self.deny(&s.version, code::ROLLBACK, message)?;
-        self.event(crate::omaha::Event::rollback()).await;
+        // No event of its own: the next update check carries 3/0 error 44, since the
+        // previous version runs again (update_engine's way).
         self.say_line(&format!(
             "rollback detected: {} did not stay booted; running {running}; {} will not be installed again",
             s.version, s.version

@@ -230,9 +230,10 @@ impl Agent {
         );
         app.board = self.settings.board.clone();
         app.interactive = self.options.on_demand;
-        // The boot events (3/2, rollback) are sent by the after-boot step as soon as the
-        // verdict is known, not attached to every check.
-        app.previous_version = Some(String::new());
+        // update_engine's boot event goes with every check: 3/2 with the version the last
+        // update came from (`0.0.0.0` on a node that never updated), or 3/0 error 44 while
+        // that version runs again (a rollback).
+        app.previous_version = self.record.memory.previous_version.clone();
         app
     }
 

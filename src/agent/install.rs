@@ -194,6 +194,7 @@ impl Agent {
                 boot_id: self.identity.boot_id.clone(),
             })
             .map_err(Error::from)?;
+        self.record.memory.previous_version = Some(self.settings.version.clone());
         self.save_record()?;
         self.mark_reboot_required();
         self.event(crate::omaha::Event::installed()).await;
@@ -265,8 +266,15 @@ impl Agent {
         }
         let resume = match &result {
             Ok(_) => expected.size,
-            // The prefix in the slot is not the payload's: start over.
-            Err(e) if e.retry() == crate::payload::Retry::Restart => 0,
+            // The prefix in the slot is not the payload's: start over. A complete download
+            // whose SHA-256 is wrong is not resumed either (resuming would only hash the
+            // same bad bytes again before starting over).
+            Err(e)
+                if e.retry() == crate::payload::Retry::Restart
+                    || matches!(e, PayloadError::HashMismatch { .. }) =>
+            {
+                0
+            }
             Err(_) => last_done,
         };
         self.record.progress(resume).map_err(Error::from)?;

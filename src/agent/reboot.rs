@@ -199,7 +199,8 @@ impl Agent {
                 PreReboot::Stop(why) => return Ok(Step::Waiting(why)),
             }
             self.owe_post_boot()?;
-            return self.reboot_now().map(Step::Rebooted);
+            let why = self.reboot_reason();
+            return self.reboot_now(&why).map(Step::Rebooted);
         }
     }
 
@@ -505,12 +506,27 @@ impl Agent {
     /// # Errors
     /// When the reboot command could not be run.
     pub fn fallback_reboot(&mut self) -> Result<String, Error> {
-        self.say_line("rebooting to return to the previous release");
-        self.reboot_now()
+        self.reboot_now(
+            "rebooting to return to the previous release (the running one failed its health check)",
+        )
     }
 
-    /// Run the reboot command.
-    fn reboot_now(&mut self) -> Result<String, Error> {
+    /// What a reboot by strategy is for, as the log says it: the staged release, else the
+    /// fleet config change that needs a reboot (with its reason).
+    fn reboot_reason(&self) -> String {
+        if self.record.status() == Status::UpdatedNeedReboot {
+            return "rebooting into the staged release".to_string();
+        }
+        match &self.record.memory.config_reboot {
+            Some(c) if !c.reason.is_empty() => {
+                format!("rebooting to apply the config change ({})", c.reason)
+            }
+            _ => "rebooting to apply the config change".to_string(),
+        }
+    }
+
+    /// Run the reboot command, logging `why` with it.
+    fn reboot_now(&mut self, why: &str) -> Result<String, Error> {
         let command = match (&self.options.reboot_command, self.root.is_host()) {
             (Some(c), _) => c.clone(),
             (None, true) => "systemctl reboot".to_string(),
@@ -520,7 +536,7 @@ impl Agent {
                 });
             }
         };
-        self.say_line(&format!("rebooting into the staged release: {command}"));
+        self.say_line(&format!("{why}: {command}"));
         let status = std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&command)

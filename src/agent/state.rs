@@ -281,6 +281,12 @@ pub struct Memory {
     /// The reboot hooks' memory (left out of the file while there is nothing to remember).
     #[serde(skip_serializing_if = "HookMemory::is_empty")]
     pub hooks: HookMemory,
+    /// update_engine's `previous-version` preference: the version that was running when the
+    /// last update was staged. Every update check carries it (3/2 `previousversion`; 3/0
+    /// error 44 when it is the running version again, a rollback); never set, the check
+    /// says `0.0.0.0`. Kept until the next update is staged, as update_engine keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
 }
 
 /// What the agent remembers of its reboot hooks (`agent::hooks`): the failures the backoff

@@ -182,7 +182,21 @@ fn daemon(
 
 /// `agent status`: update_engine_client's lines, or JSON.
 fn status(root: &std::path::Path, format: DiffFormat) -> Result<ExitCode, CliError> {
+    let root_dir = root;
     let root = root_at(root)?;
+    let ran = !matches!(
+        root.observe(crate::agent::record_file::RECORD),
+        Ok(crate::root::Observed::Missing)
+    );
+    if !ran && !crate::machine::settings::is_node(&root) {
+        return Err(CliError::Failed(format!(
+            "{} is not a CoreOS or Flatcar node: it has none of {} and the agent never ran \
+             there (no {}); pass --root with a node's root",
+            root_dir.display(),
+            crate::machine::settings::FILES.join(", "),
+            crate::agent::record_file::RECORD
+        )));
+    }
     let record = read_record(&root).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(match format {
         DiffFormat::Human => emit(&crate::agent::status::render(&record)),

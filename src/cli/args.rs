@@ -10,10 +10,12 @@ use clap::ValueEnum;
 
 use crate::diagnostic::Severity;
 
-/// Formats of `diff` and `apply` reports.
+/// Output formats of the commands that print a report, a table or a status (`diff`,
+/// `apply`, `fleet`, `slots show`, `agent status`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
-    /// A unified diff and a summary line.
+    /// Text for people: a unified diff and a summary line (diff, apply), else the
+    /// command's table or lines.
     Human,
     /// JSON.
     Json,
@@ -74,6 +76,12 @@ pub struct NodeVarArgs {
     /// (repeatable; later files win).
     #[arg(long = "vars", value_name = "FILE")]
     pub var_files: Vec<String>,
+    /// An inventory (YAML/JSON list or CSV) for a template; with --node, that node's record.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    pub inventory: Option<String>,
+    /// The inventory record to plan for.
+    #[arg(long, value_name = "NAME", requires = "inventory")]
+    pub node: Option<String>,
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

@@ -85,6 +85,7 @@ pub(super) fn node_input<'a>(
         file,
         vars: &args.vars,
         var_files: &args.var_files,
+        inventory: args.inventory.as_deref().zip(args.node.as_deref()),
         root,
         color: args.color,
         refuse_unused,

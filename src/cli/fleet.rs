@@ -159,7 +159,7 @@ pub(super) fn run(args: &FleetArgs) -> Result<ExitCode, CliError> {
         let store = FleetEtcd::connect(&config(args), &args.group)
             .await
             .map_err(|e| CliError::Usage(format!("cannot reach etcd at {}: {e}", args.endpoint)))?;
-        match &args.command {
+        let done = match &args.command {
             FleetCommand::Status { watch, watch_for } => {
                 status(args, &store, *watch, watch_for.map(Duration::from_secs)).await
             }
@@ -170,8 +170,34 @@ pub(super) fn run(args: &FleetArgs) -> Result<ExitCode, CliError> {
             } => publish(args, &store, config, *hold, *generation).await,
             FleetCommand::Diff { config } => diff(args, &store, config).await,
             FleetCommand::Rollout { command } => rollout_cmd(args, &store, command).await,
+        };
+        // The client connects on its first request: an etcd that is not there shows here.
+        match done {
+            Err(CliError::Fleet(e)) => match unreachable(&e) {
+                Some(cause) => Err(CliError::Usage(format!(
+                    "cannot reach etcd at {} ({}){}; start etcd or pass --endpoint",
+                    args.endpoint,
+                    crate::lock::describe_etcd_error(cause),
+                    if matches!(e, crate::fleet::Error::NotPublished(_)) {
+                        "; nothing published"
+                    } else {
+                        ""
+                    }
+                ))),
+                None => Err(CliError::Fleet(e)),
+            },
+            other => other,
         }
     })
+}
+
+/// etcd's error when `e` is etcd not being there at all.
+fn unreachable(e: &crate::fleet::Error) -> Option<&etcd_client::Error> {
+    match e {
+        crate::fleet::Error::Etcd(cause) if crate::lock::etcd_unreachable(cause) => Some(cause),
+        crate::fleet::Error::NotPublished(why) => unreachable(why),
+        _ => None,
+    }
 }
 
 async fn build_view(store: &FleetEtcd) -> Result<view::View, crate::fleet::Error> {
@@ -309,6 +335,7 @@ fn plan_with_placeholders(
         file,
         vars: placeholders,
         var_files: &[],
+        inventory: None,
         root: None,
         color: super::Color::Auto,
         refuse_unused: true,
@@ -363,25 +390,8 @@ fn show_rollout(
         super::DiffFormat::Json => json(r),
         super::DiffFormat::Human => {
             let mut t = format!("{}\n", r.summary());
-            let done = if r.release.is_some() {
-                "updated"
-            } else {
-                "applied"
-            };
             for id in &r.admitted {
-                let state = if r.succeeded.contains(id) {
-                    done.to_string()
-                } else if let Some(g) = r.rolled_back.get(id) {
-                    format!(
-                        "failed ({}), rolled back to generation {g}",
-                        r.failed.get(id).map_or("", String::as_str)
-                    )
-                } else if let Some(why) = r.failed.get(id) {
-                    format!("failed: {why}")
-                } else {
-                    "in flight".to_string()
-                };
-                t.push_str(&format!("  {}: {state}\n", name(id)));
+                t.push_str(&format!("  {}: {}\n", name(id), r.node_state(id)));
             }
             for id in &r.not_staged {
                 t.push_str(&format!("  {}: never staged it\n", name(id)));

@@ -11,6 +11,7 @@ use super::template_input::{
 };
 use crate::plan::Plan;
 use crate::root::Root;
+use crate::template::NodeVars;
 
 /// What a command plans from: the config, the node's variables, the root.
 pub(crate) struct NodeInput<'a> {
@@ -20,6 +21,8 @@ pub(crate) struct NodeInput<'a> {
     pub vars: &'a [(String, String)],
     /// `--vars` files.
     pub var_files: &'a [String],
+    /// `--inventory FILE --node NAME`: the node's record of an inventory.
+    pub inventory: Option<(&'a str, &'a str)>,
     /// The root whose update.conf the plan merges with.
     pub root: Option<&'a Root>,
     /// Colour for findings.
@@ -34,7 +37,7 @@ pub(crate) struct NodeInput<'a> {
 /// # Errors
 /// The inputs cannot be read, the variables or the config have errors (shown).
 pub(crate) fn plan_node(node: &NodeInput<'_>) -> Result<Plan, CliError> {
-    let inputs = Inputs::read(node.var_files, None, node.vars)?;
+    let inputs = Inputs::read(node.var_files, node.inventory.map(|(f, _)| f), node.vars)?;
     let bytes = match input(node.file)? {
         Input::Plain(bytes) => {
             if node.refuse_unused {
@@ -48,7 +51,21 @@ pub(crate) fn plan_node(node: &NodeInput<'_>) -> Result<Plan, CliError> {
         }
         Input::Template(t) => return plan_template(node, &t, &inputs),
     };
-    let compiled = crate::compile::compile(node.file, bytes, &compile_options(node));
+    let mut options = compile_options(node);
+    if !node.refuse_unused {
+        // The plain side of `diff OLD TEMPLATE`: the same node's `$` values as the template's.
+        options.vars.extend(dollar_vars(&chosen(node, &inputs)?));
+    }
+    let mut compiled = crate::compile::compile(node.file, bytes, &options);
+    // `$private_ipv4` given a value is no risk (as for a template's node).
+    compiled.findings.retain(|f| {
+        f.rule.code != crate::rules::substitution_variable::RULE.code
+            || !f
+                .message
+                .strip_prefix('$')
+                .and_then(|rest| rest.split_once(' '))
+                .is_some_and(|(var, _)| options.vars.contains_key(var))
+    });
     print_findings_of(&compiled.validation.source, &compiled.findings, node.color);
     compiled.plan.ok_or_else(|| has_errors(node.file))
 }
@@ -60,13 +77,31 @@ fn plan_template(
     inputs: &Inputs,
 ) -> Result<Plan, CliError> {
     usable_variables(inputs, node.color, "nothing to compare or apply")?;
-    let nodes = inputs.nodes();
+    let one = chosen(node, inputs)?;
     let mut options = compile_options(node);
-    options.vars.extend(dollar_vars(&nodes[0]));
-    let compiled = crate::compile::compile_node(template, &nodes[0], &options);
-    let validations = crate::validate::group(template, &nodes[..1], vec![compiled.findings]);
+    options.vars.extend(dollar_vars(&one));
+    let compiled = crate::compile::compile_node(template, &one, &options);
+    let validations = crate::validate::group(
+        template,
+        std::slice::from_ref(&one),
+        vec![compiled.findings],
+    );
     print_findings(&validations, node.color);
     compiled.plan.ok_or_else(|| has_errors(node.file))
+}
+
+/// The node to plan for: `--node NAME`'s inventory record, else the one node the variables
+/// make.
+fn chosen(node: &NodeInput<'_>, inputs: &Inputs) -> Result<NodeVars, CliError> {
+    let mut nodes = inputs.nodes();
+    match node.inventory {
+        Some((_, name)) => nodes
+            .into_iter()
+            .find(|n| n.name.as_deref() == Some(name))
+            .ok_or_else(|| CliError::Usage(format!("the inventory has no node named {name:?}"))),
+        None if nodes.is_empty() => Err(CliError::Usage("the inventory has no nodes".into())),
+        None => Ok(nodes.swap_remove(0)),
+    }
 }
 
 fn has_errors(file: &str) -> CliError {

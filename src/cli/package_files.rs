@@ -96,7 +96,10 @@ pub fn plan(bin: &str) -> std::io::Result<Plan> {
             "completions",
         ));
     }
-    for (name, roff) in super::reference::man_pages()? {
+    for (name, roff) in super::reference::man_pages()?
+        .into_iter()
+        .chain(compat_man_pages()?)
+    {
         files.push(file(
             format!("{MAN_DIR}/{name}.gz"),
             Content::Bytes(gzip(&roff)?),
@@ -107,6 +110,63 @@ pub fn plan(bin: &str) -> std::io::Result<Plan> {
         files,
         actions: Vec::new(),
     })
+}
+
+/// What each compatibility name is, and the kindling command whose page has the details.
+const COMPAT_PAGES: [(&str, &str, &str); 3] = [
+    (
+        "update_engine_client",
+        "update_engine's client, answered by kindling's update agent",
+        "Installed as update_engine_client, kindling takes update_engine_client's flags \
+         (-status, -check_for_update, -update, -reset_status, -watch_for_updates) and \
+         answers as update_engine_client does, from the kindling update agent.",
+    ),
+    (
+        "locksmithctl",
+        "locksmith's reboot lock client, answered by kindling lock",
+        "Installed as locksmithctl, kindling takes locksmithctl's global flags \
+         (-endpoint, -etcd-cafile, -etcd-certfile, -etcd-keyfile, -etcd-username, \
+         -etcd-password, -group) and commands (status, lock, unlock, set-max, reboot, help) \
+         and answers byte for byte as locksmithctl 0.6.2 does; the command itself runs as \
+         kindling lock.",
+    ),
+    (
+        "coreos-cloudinit",
+        "coreos-cloudinit's command line, answered by kindling apply",
+        "Installed as coreos-cloudinit, kindling takes coreos-cloudinit's flags in Go's \
+         spelling (-from-file=FILE, -from-configdrive, -from-ec2-metadata, \
+         -from-proc-cmdline, -oem, -validate, -version, ...) and runs them as \
+         kindling apply --root=/ with the same flags, so images' boot units call it unchanged.",
+    ),
+];
+
+/// A man page for each compatibility name: what it is, and where kindling's own page is.
+///
+/// # Errors
+/// When a page cannot be rendered (in memory: not in practice).
+pub fn compat_man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (name, about, long) in COMPAT_PAGES {
+        let see = match name {
+            "update_engine_client" => "kindling-agent(1)",
+            "locksmithctl" => "kindling-lock(1)",
+            _ => "kindling-apply(1)",
+        };
+        let cmd = clap::Command::new(name)
+            .about(about)
+            .long_about(format!(
+                "{long} It is a symbolic link to kindling; see kindling(1) and {see}."
+            ))
+            .disable_help_flag(true)
+            .disable_version_flag(true);
+        let man = clap_mangen::Man::new(cmd)
+            .source(concat!("kindling ", env!("CARGO_PKG_VERSION")))
+            .manual("kindling");
+        let mut text = Vec::new();
+        man.render(&mut text)?;
+        out.push((man.get_filename(), text));
+    }
+    Ok(out)
 }
 
 pub(super) fn run(args: &PackageFilesArgs) -> Result<ExitCode, CliError> {

@@ -218,8 +218,14 @@ impl Shown {
 fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
     let disk = open(&args.disk)?;
     let booted = match (&args.disk.root, &args.disk.disk) {
-        (Some(root), _) => Some(slots::booted_under(root)?),
-        (None, None) => Some(slots::booted_under(Path::new("/"))?),
+        (Some(root), _) => Some(slots::booted_under(
+            root,
+            "leave out --root to show the disk without its booted slot",
+        )?),
+        (None, None) => Some(slots::booted_under(
+            Path::new("/"),
+            "pass --disk IMG to name the disk",
+        )?),
         (None, Some(_)) => None,
     };
     let shown = Shown {
@@ -259,7 +265,9 @@ fn set(args: &SetArgs, change: Change) -> Result<ExitCode, CliError> {
     let disk = open(&args.disk)?;
     let partuuid = match (&args.partuuid, change) {
         (Some(p), _) => p.clone(),
-        (None, Change::Good) => slots::booted_under(root_of(&args.disk))?,
+        (None, Change::Good) => {
+            slots::booted_under(root_of(&args.disk), "pass --partuuid UUID to name the slot")?
+        }
         (None, _) => {
             return Err(CliError::Usage(format!(
                 "slots {} needs --partuuid",

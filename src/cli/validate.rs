@@ -32,6 +32,33 @@ pub struct ValidateArgs {
     /// Check every node of this inventory (YAML/JSON list or CSV, each with a `name`).
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<String>,
+    /// The software on the node that will read the config; what it would ignore or reject
+    /// is reported. Default: what the file itself declares (Ignition for an Ignition
+    /// config), else kindling.
+    #[arg(long = "for", value_enum, value_name = "READER")]
+    pub reader: Option<ReaderArg>,
+}
+
+/// The values of `validate --for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReaderArg {
+    /// A stock node's coreos-cloudinit: kindling's extensions are dropped, `best-effort`
+    /// and templates rejected.
+    CoreosCloudinit,
+    /// kindling (`apply`, `boot-apply`, a compiled config): reads everything it validates.
+    Kindling,
+    /// Ignition: reads only Ignition configs.
+    Ignition,
+}
+
+impl From<ReaderArg> for crate::validate::Reader {
+    fn from(r: ReaderArg) -> Self {
+        match r {
+            ReaderArg::CoreosCloudinit => crate::validate::Reader::CoreosCloudinit,
+            ReaderArg::Kindling => crate::validate::Reader::Kindling,
+            ReaderArg::Ignition => crate::validate::Reader::Ignition,
+        }
+    }
 }
 
 pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
@@ -40,8 +67,14 @@ pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
     let nodes = inputs.nodes();
     // Variables files first (their mistakes explain the rest), then the files in order.
     let mut results = inputs.validations;
+    // The summary counts the config files checked, not the inputs they use.
+    let mut files = 0;
+    let mut templates = false;
     for name in &args.files {
-        match input(name) {
+        let read = input(name);
+        files += usize::from(read.is_ok());
+        templates |= matches!(read, Ok(Input::Template(_)));
+        match read {
             Ok(Input::Plain(bytes)) => results.push(crate::validate(name, bytes)),
             Ok(Input::Broken(v)) => results.push(*v),
             // Without usable variables a template is not rendered: the variables' own
@@ -58,13 +91,25 @@ pub(super) fn run(args: &ValidateArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
+    for v in &mut results {
+        let reader = args
+            .reader
+            .map_or_else(|| crate::validate::Reader::declared(&v.source), Into::into);
+        crate::validate::check_for(v, reader);
+    }
     let text = match args.format {
         Format::Json => report::json::render(&results),
         Format::Sarif => report::sarif::render(&results),
         Format::Github => report::github::render(&results),
         Format::Human => {
             let color = use_color(args.color, std::io::stdout().is_terminal());
-            report::human::render(&results, report::human::Style { color, width: 100 })
+            let nodes = (templates && args.inventory.is_some()).then_some(nodes.len());
+            let summary = report::Summary::of_files(&results, files, nodes);
+            report::human::render_with(
+                &results,
+                report::human::Style { color, width: 100 },
+                summary,
+            )
         }
     };
     write_out(&text)?;

@@ -331,13 +331,18 @@ impl Controller<'_> {
                 Outcome::Failed(why) => say(&format!("{name} failed: {why}")),
             }
         }
-        update(self.store, &|r| record_outcomes(r, &outcomes)).await
+        update(self.store, &|r| record_outcomes(r, &outcomes, names)).await
     }
 }
 
 /// Write a wave's outcomes into the rollout (once per node), and stop it when the failures
-/// are more than its health gate tolerates.
-fn record_outcomes(r: &mut Rollout, outcomes: &[(String, Outcome)]) {
+/// are more than its health gate tolerates; the reason names the node by its hostname
+/// (`names`), as every other line of the controller does.
+fn record_outcomes(
+    r: &mut Rollout,
+    outcomes: &[(String, Outcome)],
+    names: &HashMap<String, String>,
+) {
     for (id, o) in outcomes {
         if r.succeeded.contains(id) || r.failed.contains_key(id) {
             continue;
@@ -351,6 +356,7 @@ fn record_outcomes(r: &mut Rollout, outcomes: &[(String, Outcome)]) {
     }
     if r.failed.len() > r.max_failures && r.phase == Phase::Running {
         let first = r.failed.keys().next().cloned().unwrap_or_default();
+        let first = names.get(&first).cloned().unwrap_or(first);
         r.phase = Phase::Stopped(if r.max_failures == 0 {
             format!("strict health gate: {first} failed")
         } else {
@@ -493,4 +499,30 @@ pub async fn abort(store: &FleetEtcd) -> Result<Rollout, Error> {
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::{Outcome, record_outcomes};
+    use crate::fleet::rollout::{Kind, Phase, Rollout};
+
+    #[test]
+    fn the_strict_gate_names_the_failed_node_by_hostname() {
+        let mut r = Rollout::new(2, Kind::Serial, 1, 0);
+        r.phase = Phase::Running;
+        let names = HashMap::from([("0123abcd".to_string(), "web-01".to_string())]);
+        record_outcomes(
+            &mut r,
+            &[("0123abcd".into(), Outcome::Failed("health check".into()))],
+            &names,
+        );
+        assert_eq!(
+            r.phase,
+            Phase::Stopped("strict health gate: web-01 failed".into())
+        );
+        // The rollout keeps the id (the JSON's key); only the words use the hostname.
+        assert!(r.failed.contains_key("0123abcd"));
+    }
 }

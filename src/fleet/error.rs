@@ -15,16 +15,16 @@ pub enum Error {
     #[error("{0}")]
     Lock(#[from] crate::lock::LockError),
     /// A read or write failed.
-    #[error("etcd: {0}")]
+    #[error("etcd: {}", crate::lock::describe_etcd_error(.0))]
     Etcd(#[from] etcd_client::Error),
     /// A watch could not be started or failed.
-    #[error("etcd watch: {0}")]
+    #[error("etcd watch: {}", crate::lock::describe_etcd_error(.0))]
     Watch(etcd_client::Error),
     /// The member's watch ended.
     #[error("the fleet watch ended")]
     WatchEnded,
     /// The liveness lease could not be granted or kept alive.
-    #[error("etcd lease: {0}")]
+    #[error("etcd lease: {}", crate::lock::describe_etcd_error(.0))]
     Lease(etcd_client::Error),
     /// A keep-alive was not answered within its period (a frozen etcd).
     #[error("etcd did not answer a lease keep-alive in time")]

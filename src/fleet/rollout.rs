@@ -204,4 +204,47 @@ impl Rollout {
         }
         text
     }
+
+    /// Where an admitted node stands, for `rollout show`: a rollback wins over the apply
+    /// it undid (the node is no longer on the rollout's generation), a failure with its
+    /// reason, else done or in flight.
+    #[must_use]
+    pub fn node_state(&self, id: &str) -> String {
+        let failed = self.failed.get(id);
+        match (self.rolled_back.get(id), failed) {
+            (Some(g), Some(why)) => format!("failed ({why}), rolled back to generation {g}"),
+            (Some(g), None) => format!("rolled back to generation {g}"),
+            (None, Some(why)) => format!("failed: {why}"),
+            (None, None) if self.succeeded.iter().any(|s| s == id) => {
+                if self.release.is_some() {
+                    "updated".to_string()
+                } else {
+                    "applied".to_string()
+                }
+            }
+            (None, None) => "in flight".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod node_state_tests {
+    use super::{Kind, Rollout};
+
+    #[test]
+    fn a_rollback_is_shown_over_the_apply_it_undid() {
+        let mut r = Rollout::new(3, Kind::Serial, 1, 0);
+        r.admitted = vec!["m1".into(), "m2".into(), "m3".into(), "m4".into()];
+        r.succeeded = vec!["m1".into(), "m2".into()];
+        r.failed.insert("m3".into(), "health check".into());
+        r.rolled_back.insert("m1".into(), 2);
+        r.rolled_back.insert("m3".into(), 2);
+        assert_eq!(r.node_state("m1"), "rolled back to generation 2");
+        assert_eq!(r.node_state("m2"), "applied");
+        assert_eq!(
+            r.node_state("m3"),
+            "failed (health check), rolled back to generation 2"
+        );
+        assert_eq!(r.node_state("m4"), "in flight");
+    }
 }

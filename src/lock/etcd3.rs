@@ -111,8 +111,55 @@ impl Drop for Etcd3Lock {
     }
 }
 
+/// etcd's error in words: a gRPC status as its code's meaning and message, then each cause
+/// in the chain by its `Display` (etcd-client's own `Display` shows a gRPC status's source
+/// as a Rust debug dump).
+#[must_use]
+pub fn describe(e: &etcd_client::Error) -> String {
+    let mut text = match e {
+        etcd_client::Error::GRpcStatus(status) => {
+            let code = status.code().description();
+            let message = status.message();
+            if message.is_empty() || code.contains(message) {
+                code.to_string()
+            } else {
+                format!("{code}: {message}")
+            }
+        }
+        other => other.to_string(),
+    };
+    let mut cause = std::error::Error::source(e);
+    if let etcd_client::Error::GRpcStatus(status) = e {
+        cause = std::error::Error::source(status);
+    }
+    // Bounded: a cause chain is short, but a cycle must not hang the message.
+    for _ in 0..8 {
+        let Some(c) = cause else { break };
+        let words = c.to_string();
+        if !words.is_empty() && !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether etcd could not be reached at all (connection refused, no route, timed out), as
+/// against a request etcd answered with an error.
+#[must_use]
+pub fn is_unreachable(e: &etcd_client::Error) -> bool {
+    match e {
+        // gRPC's UNAVAILABLE (14) and DEADLINE_EXCEEDED (4); etcd-client does not re-export
+        // tonic's `Code`, and its numbers are fixed by the gRPC specification.
+        etcd_client::Error::GRpcStatus(status) => matches!(i32::from(status.code()), 4 | 14),
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
+    }
+}
+
 fn unavailable(e: &etcd_client::Error) -> LockError {
-    let text = e.to_string();
+    let text = describe(e);
     // etcd's own words for a refused login (the gRPC code is not re-exported).
     if text.contains("authentication failed") || text.contains("permission denied") {
         LockError::Config(format!("etcd refused the credentials: {text}"))

@@ -155,6 +155,16 @@ fn span(text: &str) -> Option<Duration> {
         .map(Duration::from_micros)
 }
 
+/// Whether `root` is a CoreOS or Flatcar node: one of [`FILES`] is there (every node has
+/// its release file; a compiled config adds update.conf). An unreadable file counts as
+/// there, so the caller's read reports it.
+#[must_use]
+pub fn is_node(root: &Root) -> bool {
+    FILES
+        .iter()
+        .any(|file| !matches!(root.observe(file), Ok(Observed::Missing)))
+}
+
 impl Settings {
     /// Read the settings of a root.
     ///

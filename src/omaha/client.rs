@@ -42,6 +42,16 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
+    /// Connecting, or the whole request, took longer than its limit.
+    #[error("the update server {url} did not answer in time: {what} timed out after {} s", after.as_secs())]
+    TimedOut {
+        /// The endpoint.
+        url: String,
+        /// What timed out: `connecting` or `the request`.
+        what: &'static str,
+        /// The limit that passed.
+        after: Duration,
+    },
     /// The server answered with a status other than 200.
     #[error("the update server answered HTTP {status}{}", app_status.as_ref().map(|s| format!(" (application status {s:?})")).unwrap_or_default())]
     HttpStatus {
@@ -69,7 +79,9 @@ impl ClientError {
     pub fn error_code(&self) -> i32 {
         match self {
             ClientError::Url { .. } | ClientError::Setup(_) => code::OMAHA_REQUEST_ERROR,
-            ClientError::Transport { .. } => code::HTTP_RESPONSE_BASE,
+            ClientError::Transport { .. } | ClientError::TimedOut { .. } => {
+                code::HTTP_RESPONSE_BASE
+            }
             ClientError::HttpStatus { status, .. } => {
                 code::HTTP_RESPONSE_BASE + i32::from((*status).min(999))
             }
@@ -82,7 +94,7 @@ impl ClientError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Transport { .. } => true,
+            ClientError::Transport { .. } | ClientError::TimedOut { .. } => true,
             ClientError::HttpStatus { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
@@ -94,6 +106,8 @@ impl ClientError {
 pub struct Client {
     http: reqwest::Client,
     url: String,
+    /// The limit of one request (connecting has [`CONNECT_TIMEOUT`] at most).
+    timeout: Duration,
 }
 
 impl Client {
@@ -119,7 +133,7 @@ impl Client {
             .timeout(timeout)
             .build()
             .map_err(ClientError::Setup)?;
-        Ok(Client { http, url })
+        Ok(Client { http, url, timeout })
     }
 
     /// The endpoint requests go to.
@@ -156,9 +170,25 @@ impl Client {
     }
 
     async fn post(&self, body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
-        let transport = |source| ClientError::Transport {
-            url: self.url.clone(),
-            source,
+        // A timeout is said as one: "cannot reach" would send the reader to the network.
+        let transport = |source: reqwest::Error| {
+            if source.is_timeout() {
+                let (what, after) = if source.is_connect() {
+                    ("connecting", CONNECT_TIMEOUT.min(self.timeout))
+                } else {
+                    ("the request", self.timeout)
+                };
+                ClientError::TimedOut {
+                    url: self.url.clone(),
+                    what,
+                    after,
+                }
+            } else {
+                ClientError::Transport {
+                    url: self.url.clone(),
+                    source,
+                }
+            }
         };
         let mut resp = self
             .http

@@ -143,9 +143,16 @@ pub fn render_finding(source: &SourceFile, finding: &Finding, style: Style) -> S
     out
 }
 
-/// Render every finding of every validation, then a summary line.
+/// Render every finding of every validation, then a summary line (each validation counted
+/// as a file).
 #[must_use]
 pub fn render(results: &[Validation], style: Style) -> String {
+    render_with(results, style, super::Summary::of(results))
+}
+
+/// Render every finding of every validation, then `summary`'s line.
+#[must_use]
+pub fn render_with(results: &[Validation], style: Style, summary: super::Summary) -> String {
     let mut out = String::new();
     for result in results {
         for finding in &result.findings {
@@ -153,7 +160,7 @@ pub fn render(results: &[Validation], style: Style) -> String {
             out.push('\n');
         }
     }
-    out.push_str(&super::Summary::of(results).line());
+    out.push_str(&summary.line());
     out.push('\n');
     out
 }

@@ -15,8 +15,10 @@ use crate::validate::Validation;
 /// Counts of findings by severity.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
-    /// Files read.
+    /// Config files checked (not the variables files, inventories and partials they use).
     pub files: usize,
+    /// The nodes a template was checked for, when an inventory gave them.
+    pub nodes: Option<usize>,
     /// Errors.
     pub errors: usize,
     /// Warnings.
@@ -26,11 +28,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Count the findings of several validations.
+    /// Count the findings of several validations, each validation one config file.
     #[must_use]
     pub fn of(results: &[Validation]) -> Self {
+        Summary::of_files(results, results.len(), None)
+    }
+
+    /// Count the findings of several validations, of `files` config files checked (the
+    /// rest being the variables files, inventories and partials they use) for `nodes`.
+    #[must_use]
+    pub fn of_files(results: &[Validation], files: usize, nodes: Option<usize>) -> Self {
         let mut s = Summary {
-            files: results.len(),
+            files,
+            nodes,
             ..Summary::default()
         };
         for finding in results.iter().flat_map(|r| &r.findings) {
@@ -43,7 +53,7 @@ impl Summary {
         s
     }
 
-    /// `2 files: 1 error, 3 warnings, 0 infos`.
+    /// `2 files: 1 error, 3 warnings, 0 infos`, or `1 file for 5 nodes: ...`.
     #[must_use]
     pub fn line(&self) -> String {
         let plural = |n: usize, word: &str| {
@@ -53,8 +63,12 @@ impl Summary {
                 format!("{n} {word}s")
             }
         };
+        let nodes = self
+            .nodes
+            .map(|n| format!(" for {}", plural(n, "node")))
+            .unwrap_or_default();
         format!(
-            "{}: {}, {}, {}",
+            "{}{nodes}: {}, {}, {}",
             plural(self.files, "file"),
             plural(self.errors, "error"),
             plural(self.warnings, "warning"),

@@ -28,6 +28,9 @@ pub mod locksmith_window_pair;
 pub mod locksmith_window_start;
 pub mod manage_etc_hosts;
 pub mod portability_hyphen_keys;
+pub mod reader_ignored;
+pub mod reader_not_read;
+pub mod reader_rejected;
 pub mod source_gzip;
 pub mod source_multipart;
 pub mod source_multipart_conflict;
@@ -167,6 +170,9 @@ pub static ALL: &[&Rule] = &[
     &write_files_generated_conflict::RULE,
     &locksmith_window_ignored::RULE,
     &portability_hyphen_keys::RULE,
+    &reader_ignored::RULE,
+    &reader_rejected::RULE,
+    &reader_not_read::RULE,
     &lint_unused_suppression::RULE,
     &compile_unset_variable::RULE,
     &compile_unsupported_input::RULE,

@@ -105,12 +105,14 @@ pub enum SlotsError {
     /// The kernel command line names no booted /usr partition.
     #[error(
         "{} names no booted /usr partition (no mount.usr=PARTUUID=... or usr=PARTUUID=...); \
-         pass --disk and --partuuid",
+         {remedy}",
         path.display()
     )]
     NoBootedSlot {
         /// The command line file (`ROOT/proc/cmdline`).
         path: PathBuf,
+        /// What the caller can pass instead, in terms of the options it has.
+        remedy: &'static str,
     },
     /// The disk holding a partuuid could not be found under a root.
     #[error("cannot find the disk holding partition {partuuid} under {}: {detail}", root.display())]

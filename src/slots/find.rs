@@ -14,11 +14,15 @@ use super::cmdline::booted_partuuid;
 use super::disk::Disk;
 use super::error::SlotsError;
 
-/// The booted /usr partition's PARTUUID, as `ROOT/proc/cmdline` names it.
-pub fn booted_under(root: &Path) -> Result<String, SlotsError> {
+/// What to pass when the booted disk cannot be found: every `slots` command takes `--disk`.
+const PASS_DISK: &str = "pass --disk IMG to name the disk";
+
+/// The booted /usr partition's PARTUUID, as `ROOT/proc/cmdline` names it. When there is
+/// none, the error suggests `remedy` (an option of the caller's command).
+pub fn booted_under(root: &Path, remedy: &'static str) -> Result<String, SlotsError> {
     let path = root.join("proc/cmdline");
     let text = std::fs::read_to_string(&path).map_err(|e| SlotsError::io("read", &path, e))?;
-    booted_partuuid(&text).ok_or(SlotsError::NoBootedSlot { path })
+    booted_partuuid(&text).ok_or(SlotsError::NoBootedSlot { path, remedy })
 }
 
 /// The disk image or device `disk`, or else the disk holding the booted /usr partition
@@ -26,7 +30,7 @@ pub fn booted_under(root: &Path) -> Result<String, SlotsError> {
 pub fn open_disk(disk: Option<&Path>, root: &Path) -> Result<Disk, SlotsError> {
     match disk {
         Some(path) => Disk::open(path),
-        None => Disk::open(&find_disk(root, &booted_under(root)?)?),
+        None => Disk::open(&find_disk(root, &booted_under(root, PASS_DISK)?)?),
     }
 }
 

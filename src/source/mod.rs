@@ -95,6 +95,13 @@ pub enum LoadError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A directory was named where a file belongs (commands read files, never a folder's
+    /// contents, so a stray backup or README in it is never taken for a config).
+    #[error("{name} is a directory, not a file: name the files in it (e.g. {name}/*.yaml)")]
+    Directory {
+        /// The name given.
+        name: String,
+    },
 }
 
 /// Read a file, or standard input for `-`.
@@ -108,9 +115,17 @@ pub fn read(name: &str) -> Result<Vec<u8>, LoadError> {
     } else {
         std::fs::read(Path::new(name))
     };
-    result.map_err(|source| LoadError::Io {
-        name: name.to_string(),
-        source,
+    result.map_err(|source| {
+        if name != "-" && Path::new(name).is_dir() {
+            LoadError::Directory {
+                name: name.trim_end_matches('/').to_string(),
+            }
+        } else {
+            LoadError::Io {
+                name: name.to_string(),
+                source,
+            }
+        }
     })
 }
 

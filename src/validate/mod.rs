@@ -7,7 +7,8 @@
 //! user-data part by part, with what two parts both write (`rendered`, `parts`); a template
 //! over a fleet's nodes, each distinct finding once with its nodes (`fleet`); and
 //! [`Validation`], the outcome every report renders (`validation`), also for variables files
-//! and inventories ([`input_file`]).
+//! and inventories ([`input_file`]); what the node's reader (coreos-cloudinit, Ignition)
+//! would ignore or reject (`reader`, `validate --for`).
 //!
 //! Never does: I/O, rendering a report, or planning beyond what the multipart conflicts
 //! need. Pure: the caller reads the inputs.
@@ -15,11 +16,13 @@
 mod fleet;
 mod input;
 mod parts;
+mod reader;
 mod rendered;
 mod validation;
 
 pub use fleet::{check_node, drop_given_dollar_vars, group, validate_fleet};
 pub use input::validate;
 pub use parts::{PartMapper, as_cloud_config, conflicts, from_hostname_key};
+pub use reader::{Reader, check_for};
 pub use rendered::validate_rendered;
 pub use validation::{Validation, input_file, validation_of};

@@ -117,6 +117,12 @@ impl Run {
         self
     }
 
+    /// An empty directory `name` in the working directory.
+    pub fn dir(self, name: &str) -> Self {
+        std::fs::create_dir_all(self.dir.path().join(name)).unwrap();
+        self
+    }
+
     pub fn stdin(mut self, content: &str) -> Self {
         self.stdin = Some(content.as_bytes().to_vec());
         self
