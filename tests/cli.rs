@@ -440,3 +440,50 @@ fn summary_counts_config_files_and_nodes() {
         .run();
     assert_eq!(out.stdout, "2 files: 0 errors, 0 warnings, 0 infos\n");
 }
+
+/// `compile TEMPLATE --inventory ... --out DIR` names the folders of DIR that no node of
+/// the inventory wrote (a node dropped since an earlier run) and leaves them as they were
+/// (it once said nothing).
+#[test]
+fn compile_over_an_inventory_names_stale_node_folders() {
+    let examples = root().join("examples/templates");
+    let out = tempfile::tempdir().unwrap();
+    let old = out.path().join("web-99");
+    std::fs::create_dir_all(old.join("etc")).unwrap();
+    std::fs::write(old.join("etc/hostname"), "web-99\n").unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .current_dir(&examples)
+        .args([
+            "compile",
+            "cloud-config.yaml.j2",
+            "--vars",
+            "vars.yaml",
+            "--inventory",
+            "fleet.csv",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.starts_with("wrote 5 trees to "), "{stdout}");
+    let line = format!(
+        "left as it was: {}/ (no node of this inventory is named web-99; from an earlier run?)",
+        old.display()
+    );
+    assert!(stdout.lines().any(|l| l == line), "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "only the stale folder is named: {stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(old.join("etc/hostname")).unwrap(),
+        "web-99\n"
+    );
+}

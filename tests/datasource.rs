@@ -1037,3 +1037,47 @@ fn which(name: &str) -> Option<PathBuf> {
             .find(|f| f.is_file())
     })
 }
+
+/// `apply --validate` from a datasource exits 0 on the usual `$private_ipv4` user-data, as
+/// coreos-cloudinit's -validate does (the metadata fills it in); a real mistake still
+/// exits 1.
+#[test]
+fn validate_from_a_datasource_accepts_substitution_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = node();
+    let r = root.path().to_str().unwrap();
+    let usual = dir.path().join("usual.yaml");
+    std::fs::write(
+        &usual,
+        "#cloud-config\nwrite_files:\n  - path: /etc/app.env\n    content: |\n      LISTEN=$private_ipv4:8080\n",
+    )
+    .unwrap();
+    let out = kindling(&[
+        "apply",
+        "--validate",
+        "--from-file",
+        usual.to_str().unwrap(),
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let wrong = dir.path().join("wrong.yaml");
+    std::fs::write(
+        &wrong,
+        "#cloud-config\ncoreos:\n  update:\n    reboot-strategy: always\n",
+    )
+    .unwrap();
+    let out = kindling(&[
+        "apply",
+        "--validate",
+        "--from-file",
+        wrong.to_str().unwrap(),
+        "--root",
+        r,
+        "--color",
+        "never",
+    ]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+}

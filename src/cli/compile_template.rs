@@ -38,19 +38,38 @@ pub(super) fn run(
         })
         .collect();
     let count = jobs.len();
+    let written: std::collections::BTreeSet<std::ffi::OsString> = jobs
+        .iter()
+        .filter_map(|(dir, _)| dir.file_name().map(std::ffi::OsStr::to_os_string))
+        .collect();
     if let Some(err) = write_all(jobs).into_iter().next() {
         return Err(err);
     }
+    let stale = if per_node_dirs {
+        stale_folders(&args.out, &written)
+    } else {
+        Vec::new()
+    };
     let what = match args.target {
         CompileTarget::Tree => "tree",
         CompileTarget::Ignition => "Ignition config",
     };
     if per_node_dirs {
-        write_out(&format!(
+        let mut text = format!(
             "wrote {count} {what}{} to {}/<name>/\n",
             if count == 1 { "" } else { "s" },
             args.out.display()
-        ))
+        );
+        // Never removed: a folder of DIR that no node of this inventory wrote may be a
+        // node dropped from the inventory, or something else entirely; it is named.
+        for name in &stale {
+            text.push_str(&format!(
+                "left as it was: {}/ (no node of this inventory is named {}; from an earlier run?)\n",
+                args.out.join(name).display(),
+                name.to_string_lossy()
+            ));
+        }
+        write_out(&text)
     } else {
         write_out(&format!("wrote one {what} to {}\n", args.out.display()))
     }
@@ -141,4 +160,22 @@ fn write_all(jobs: Vec<(std::path::PathBuf, Output)>) -> Vec<CliError> {
         }
     });
     errors
+}
+
+/// The folders of `out` that this run did not write, sorted.
+fn stale_folders(
+    out: &std::path::Path,
+    written: &std::collections::BTreeSet<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<std::ffi::OsString> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name())
+        .filter(|name| !written.contains(name) && !name.to_string_lossy().starts_with('.'))
+        .collect();
+    stale.sort();
+    stale
 }
