@@ -199,7 +199,7 @@ impl Agent {
                 PreReboot::Stop(why) => return Ok(Step::Waiting(why)),
             }
             self.owe_post_boot()?;
-            let why = self.reboot_reason();
+            let why = self.reboot_log_reason();
             return self.reboot_now(&why).map(Step::Rebooted);
         }
     }
@@ -513,7 +513,7 @@ impl Agent {
 
     /// What a reboot by strategy is for, as the log says it: the staged release, else the
     /// fleet config change that needs a reboot (with its reason).
-    fn reboot_reason(&self) -> String {
+    fn reboot_log_reason(&self) -> String {
         if self.record.status() == Status::UpdatedNeedReboot {
             return "rebooting into the staged release".to_string();
         }
