@@ -42,6 +42,7 @@ mod payload;
 mod publish_crau;
 mod reboot_manager;
 mod reboot_window;
+mod servers;
 mod slots;
 mod snapshots;
 mod support;
