@@ -223,6 +223,9 @@ impl Tracker {
                 conn.close.notify_one();
             }
         }
+        if conns.is_empty() {
+            self.emptied.notify_waiters();
+        }
         count
     }
 
@@ -239,6 +242,9 @@ impl Tracker {
             }
             keep
         });
+        if conns.is_empty() {
+            self.emptied.notify_waiters();
+        }
     }
 
     fn remove(&self, id: u64) {

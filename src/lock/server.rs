@@ -555,7 +555,26 @@ pub async fn serve(
         .route("/v1/admin/release", post(release))
         .route("/metrics", get(metrics))
         .with_state(app);
-    crate::http_serve::serve(listener, router, options.limits, shutdown)
-        .await
-        .map_err(|e| LockError::Unavailable(format!("the FleetLock server stopped: {e}")))
+    // After `shutdown`, requests in progress get a few seconds (a half-sent request is not
+    // waited for past them).
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::http_serve::serve(
+        listener,
+        router,
+        options.limits,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    shutdown.await;
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Err(e))) => Err(LockError::Unavailable(format!(
+            "the FleetLock server stopped: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
+
+/// How long a stopping server waits for requests in progress.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
