@@ -542,3 +542,46 @@ async fn only_configured_holds_on_every_endpoint() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_on_which_nothing_moves_is_closed_after_the_idle_timeout() {
+    let (tmp, _) = published(&[("stable", "2.0.0")]);
+    let srv = tmp.path().join("srv");
+    let (_guard, url) = kindling_server(&srv, &["--header-timeout", "30s", "--idle-timeout", "1s"]);
+    let addr = url.trim_start_matches("http://").to_string();
+    let mut quiet = TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let (read, took) = timed("the idle close", quiet.read(&mut buf)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "closed after {took:?} (idle timeout 1 s, header timeout 30 s)"
+    );
+    // A client that keeps asking is not cut.
+    let mut busy = TcpStream::connect(&addr).await.unwrap();
+    for n in 0..4 {
+        let body = check_request(&format!("busy{n}"), "2.0.0");
+        let head = format!(
+            "POST /v1/update/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        busy.write_all(head.as_bytes()).await.unwrap();
+        busy.write_all(body.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !answer.ends_with(b"</response>\n") {
+            let n = tokio::time::timeout(Duration::from_secs(5), busy.read(&mut chunk))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                n > 0,
+                "closed while in use: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+}
