@@ -311,17 +311,21 @@ fn bounded_lock_serve(exe: &str, rt: &tokio::runtime::Runtime) {
             .spawn()
             .expect("etcd (Debian package etcd-server) is needed"),
     );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(format!("127.0.0.1:{c}")).is_err() {
+        assert!(Instant::now() < deadline, "etcd did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let addr = format!("127.0.0.1:{l}");
     let server = Killed(
         Command::new(exe)
             .args(["lock", "--endpoint", &url, "serve", "--listen", &addr])
             .args(["--group-slots", "workers=100"])
-            .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
     let pid = server.0.id();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(&addr).is_err() {
         assert!(Instant::now() < deadline, "lock serve did not listen");
         std::thread::sleep(Duration::from_millis(50));
