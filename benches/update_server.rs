@@ -127,7 +127,14 @@ fn main() {
     }
     publish(exe, tmp.path(), "2.0.0", &payload);
     let mut child = Command::new(exe)
-        .args(["update-server", "--listen", "127.0.0.1:0", "--dir"])
+        .args([
+            "update-server",
+            "--new-machines-per-minute",
+            "100000",
+            "--listen",
+            "127.0.0.1:0",
+            "--dir",
+        ])
         .arg(tmp.path().join("srv"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

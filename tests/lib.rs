@@ -45,6 +45,7 @@ mod publish_crau;
 mod reboot_hooks;
 mod reboot_manager;
 mod reboot_window;
+mod servers;
 mod slots;
 mod snapshots;
 mod support;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 
-use super::args::DiffFormat;
+use super::args::{DiffFormat, ServerLimitArgs};
 use super::error::CliError;
 use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
@@ -38,6 +38,15 @@ pub struct UpdateServerArgs {
     /// How often changed instance records are written, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
     pub flush_interval_ms: u64,
+    /// Machines recorded at most; past it the longest unseen are evicted.
+    #[arg(long, value_name = "N", default_value_t = srv::instances::Bounds::default().max_machines)]
+    pub max_machines: usize,
+    /// New machines one client address may add to the records per minute (0: none).
+    #[arg(long, value_name = "N", default_value_t = srv::instances::Bounds::default().new_per_address_per_minute)]
+    pub new_machines_per_minute: u32,
+    /// Timeouts, the connection cap and the body size limit.
+    #[command(flatten)]
+    pub limits: ServerLimitArgs,
 }
 
 /// The subcommands.
@@ -156,6 +165,11 @@ fn serve(args: &UpdateServerArgs) -> Result<ExitCode, CliError> {
         base_url: args.base_url.clone(),
         flush_interval: Duration::from_millis(args.flush_interval_ms.max(10)),
         shutdown_grace: Duration::from_secs(5),
+        limits: args.limits.limits(),
+        bounds: srv::instances::Bounds {
+            max_machines: args.max_machines.max(1),
+            new_per_address_per_minute: args.new_machines_per_minute,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -217,14 +231,14 @@ fn publish(args: &PublishArgs) -> Result<ExitCode, CliError> {
 fn show_status(args: &StatusArgs) -> Result<ExitCode, CliError> {
     let releases = releases::load_releases(&args.dir)?;
     let settings = settings::load(&args.dir)?;
-    let instances = srv::instances::load(&args.dir)?;
+    let instances = srv::record_log::load(&args.dir)?.instances;
     if !args.dir.is_dir() {
         return Err(CliError::Usage(format!(
             "{} is not a directory; create it with `update-server publish`",
             args.dir.display()
         )));
     }
-    let report = status::report(&releases, &settings, &instances);
+    let report = status::report(&releases, &settings, instances);
     Ok(match args.format {
         DiffFormat::Json => {
             let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();

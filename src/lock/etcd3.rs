@@ -220,9 +220,15 @@ impl Etcd3Lock {
     /// # Errors
     /// When the TLS files cannot be read, or etcd cannot be reached or refuses the login.
     pub async fn connect(config: &LockConfig) -> Result<Etcd3Lock, LockError> {
-        let client = client(config).await?;
+        Ok(Etcd3Lock::with_client(client(config).await?, config))
+    }
+
+    /// The semaphore of `config`'s group through a client already connected (the FleetLock
+    /// server shares one client across every group).
+    #[must_use]
+    pub fn with_client(client: Client, config: &LockConfig) -> Etcd3Lock {
         let group = config.named_group().to_string();
-        Ok(Etcd3Lock {
+        Etcd3Lock {
             client,
             key: semaphore_key(&group),
             prefix: kindling_prefix(&group),
@@ -231,7 +237,42 @@ impl Etcd3Lock {
             lease_ttl: config.lease_ttl,
             lease: tokio::sync::Mutex::new(None),
             initial_slots: 1,
-        })
+        }
+    }
+
+    /// Whether the group's semaphore is stored (a read: it is never created here).
+    ///
+    /// # Errors
+    /// When etcd cannot be reached.
+    pub async fn exists(&self) -> Result<bool, LockError> {
+        let resp = self
+            .client
+            .clone()
+            .get(self.key.clone(), Some(GetOptions::new().with_count_only()))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(resp.count() > 0)
+    }
+
+    /// Delete the semaphore when nobody holds a slot and it has `slots` slots (what it
+    /// would be created with again): a group that was made on first use leaves nothing
+    /// behind once its last holder is gone. Whether it was deleted.
+    ///
+    /// # Errors
+    /// When etcd cannot be reached.
+    pub async fn remove_if_idle(&self, slots: u64) -> Result<bool, LockError> {
+        let idle = json(&Semaphore {
+            total_slots: slots,
+            holders: Vec::new(),
+        })?;
+        let txn = Txn::new()
+            .when(vec![Compare::value(
+                self.key.clone(),
+                CompareOp::Equal,
+                idle,
+            )])
+            .and_then(vec![TxnOp::delete(self.key.clone(), None)]);
+        self.commit(txn).await
     }
 
     /// Slots a semaphore created by this client starts with (default 1, as Airlock's).

@@ -8,20 +8,30 @@
 //!
 //! Holds taken through the server have no lease (a Zincati node holds its slot across the
 //! reboot and gives it back with steady-state), exactly as Airlock's.
+//!
+//! Groups: one etcd client serves every group (a group's lock is a key name over it, made
+//! per request and kept nowhere). Every endpoint checks the group the same way (Zincati's
+//! `^[a-zA-Z0-9.-]+$`, at most [`MAX_GROUP_LEN`] bytes, and only configured groups with
+//! `--only-configured`) and answers a refused one with Airlock's `unknown_group`. Only
+//! `pre-reboot` creates a group's semaphore; `steady-state`, `holders` and the forced
+//! release of a group that is not stored write nothing, and when the last holder of a group
+//! made on first use leaves, its semaphore is deleted again: an unknown group costs nothing
+//! that stays. The server is served by [`crate::http_serve`] under its limits; a body
+//! too large or too slow is answered with Airlock's error shape.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::Deserialize;
 
 use super::{Etcd3Lock, LockConfig, LockError, RebootLock, Released};
+use crate::http_serve::{self, BodyError};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -37,11 +47,20 @@ pub struct ServeOptions {
     pub only_configured: bool,
     /// Bearer token for `/v1/admin/release` from non-loopback peers.
     pub admin_token: Option<String>,
+    /// Timeouts, the connection cap and the body size limit.
+    pub limits: crate::http_serve::Limits,
 }
+
+/// The longest group name accepted (an etcd key part; Zincati sets no limit).
+pub const MAX_GROUP_LEN: usize = 128;
+
+/// A FleetLock body is a few hundred bytes; this is far above any real one.
+const MAX_BODY_BYTES: usize = 16 * 1024;
 
 struct AppState {
     options: ServeOptions,
-    locks: tokio::sync::Mutex<BTreeMap<String, Arc<Etcd3Lock>>>,
+    /// The one etcd client, shared by every group.
+    client: etcd_client::Client,
     counters: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -80,23 +99,53 @@ impl AppState {
         }
     }
 
-    async fn lock_for(&self, group: &str) -> Result<Arc<Etcd3Lock>, LockError> {
-        let mut locks = self.locks.lock().await;
-        if let Some(lock) = locks.get(group) {
-            return Ok(lock.clone());
-        }
+    /// The group's semaphore over the shared client (nothing is connected or kept).
+    fn lock_for(&self, group: &str) -> Etcd3Lock {
         let mut config = self.options.etcd.clone();
         config.group = group.to_string();
         config.lease_ttl = None;
-        let slots = self
-            .options
+        Etcd3Lock::with_client(self.client.clone(), &config).with_initial_slots(self.slots(group))
+    }
+
+    fn slots(&self, group: &str) -> u64 {
+        self.options
             .groups
             .get(group)
             .copied()
-            .unwrap_or(self.options.default_slots);
-        let lock = Arc::new(Etcd3Lock::connect(&config).await?.with_initial_slots(slots));
-        locks.insert(group.to_string(), lock.clone());
-        Ok(lock)
+            .unwrap_or(self.options.default_slots)
+    }
+
+    fn configured(&self, group: &str) -> bool {
+        self.options.groups.contains_key(group)
+    }
+
+    /// Whether `group` may be used: configured, or (without `--only-configured`) well formed.
+    fn check_group(&self, group: &str) -> Result<(), Box<Response>> {
+        let well_formed = !group.is_empty()
+            && group.len() <= MAX_GROUP_LEN
+            && group
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if self.configured(group) || (well_formed && !self.options.only_configured) {
+            return Ok(());
+        }
+        let shown: String = group.chars().take(MAX_GROUP_LEN).collect();
+        Err(Box::new(fail(
+            StatusCode::BAD_REQUEST,
+            "unknown_group",
+            &format!("unknown group {shown:?}"),
+        )))
+    }
+
+    /// The group's semaphore if it is configured or stored; `None` (and nothing written)
+    /// for a group that does not exist.
+    async fn existing(&self, group: &str) -> Result<Option<Etcd3Lock>, LockError> {
+        let lock = self.lock_for(group);
+        if self.configured(group) || lock.exists().await? {
+            Ok(Some(lock))
+        } else {
+            Ok(None)
+        }
     }
 
     /// Validate a FleetLock request; the error response otherwise.
@@ -123,18 +172,7 @@ impl AppState {
         if params.id.is_empty() {
             return Err(Box::new(identity("empty client ID")));
         }
-        let known = self.options.groups.contains_key(&params.group);
-        let well_formed = params
-            .group
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        if !known && (self.options.only_configured || !well_formed) {
-            return Err(Box::new(fail(
-                StatusCode::BAD_REQUEST,
-                "unknown_group",
-                &format!("unknown group {:?}", params.group),
-            )));
-        }
+        self.check_group(&params.group)?;
         Ok(params)
     }
 }
@@ -164,40 +202,60 @@ fn lock_failure(e: &LockError) -> Response {
     }
 }
 
-async fn pre_reboot(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    client_call(&app, "pre-reboot", &headers, &body).await
+/// A body refused by the server's limits, in Airlock's error shape.
+fn body_refused(e: &BodyError) -> Response {
+    let status = match e {
+        BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
+        BodyError::Broken(_) => StatusCode::BAD_REQUEST,
+    };
+    fail(status, "invalid_request", &e.to_string())
 }
 
-async fn steady_state(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    client_call(&app, "steady-state", &headers, &body).await
+async fn pre_reboot(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    client_call(&app, "pre-reboot", req).await
+}
+
+async fn steady_state(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    client_call(&app, "steady-state", req).await
 }
 
 /// A client's call, counted: `pre-reboot` takes its slot, `steady-state` gives it back.
-async fn client_call(app: &AppState, api: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+async fn client_call(app: &AppState, api: &str, req: Request) -> Response {
     app.count(api.into());
-    let response = match app.client(headers, body) {
-        Err(r) => *r,
-        Ok(params) => match app.lock_for(&params.group).await {
-            Err(e) => lock_failure(&e),
-            Ok(lock) => {
-                let done = if api == "pre-reboot" {
-                    lock.lock(&params.id).await.map(|_| ())
-                } else {
-                    lock.unlock(&params.id).await.map(|_| ())
-                };
-                match done {
-                    Ok(()) => StatusCode::OK.into_response(),
-                    Err(e) => lock_failure(&e),
-                }
-            }
+    let response = match http_serve::read_body(req, Some(MAX_BODY_BYTES)).await {
+        Err(e) => body_refused(&e),
+        Ok((parts, body)) => match app.client(&parts.headers, &body) {
+            Err(r) => *r,
+            Ok(params) => match take_or_give(app, api, &params).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => lock_failure(&e),
+            },
         },
     };
     count_error(app, api, &response);
     response
+}
+
+/// `pre-reboot` takes the slot (creating the group's semaphore on first use);
+/// `steady-state` gives it back, writing nothing for a group that is not stored, and
+/// deletes a semaphore made on first use once its last holder is gone.
+async fn take_or_give(app: &AppState, api: &str, params: &ClientParams) -> Result<(), LockError> {
+    if api == "pre-reboot" {
+        return app
+            .lock_for(&params.group)
+            .lock(&params.id)
+            .await
+            .map(|_| ());
+    }
+    let Some(lock) = app.existing(&params.group).await? else {
+        return Ok(());
+    };
+    lock.unlock(&params.id).await?;
+    if !app.configured(&params.group) {
+        lock.remove_if_idle(app.slots(&params.group)).await?;
+    }
+    Ok(())
 }
 
 fn count_error(app: &AppState, api: &str, response: &Response) {
@@ -213,8 +271,28 @@ struct GroupQuery {
 
 async fn holders(State(app): State<Arc<AppState>>, Query(q): Query<GroupQuery>) -> Response {
     let group = q.group.unwrap_or_else(|| "default".into());
-    let lock = match app.lock_for(&group).await {
-        Ok(lock) => lock,
+    if let Err(refused) = app.check_group(&group) {
+        return *refused;
+    }
+    let lock = match app.existing(&group).await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            // Not stored: what it would be, without creating it.
+            let slots = i64::try_from(app.slots(&group)).unwrap_or(i64::MAX);
+            let body = serde_json::json!({
+                "group": group,
+                "max": slots,
+                "available": slots,
+                "holders": [],
+                "stored": false,
+            });
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string() + "\n",
+            )
+                .into_response();
+        }
         Err(e) => return lock_failure(&e),
     };
     match lock.status().await {
@@ -224,6 +302,7 @@ async fn holders(State(app): State<Arc<AppState>>, Query(q): Query<GroupQuery>) 
                 "max": status.max,
                 "available": status.available,
                 "holders": status.holders,
+                "stored": true,
             });
             (
                 StatusCode::OK,
@@ -239,9 +318,12 @@ async fn holders(State(app): State<Arc<AppState>>, Query(q): Query<GroupQuery>) 
 async fn release(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
+    let (headers, body) = match http_serve::read_body(req, Some(MAX_BODY_BYTES)).await {
+        Ok((parts, body)) => (parts.headers, body),
+        Err(e) => return body_refused(&e),
+    };
     let token_ok = app.options.admin_token.as_deref().is_some_and(|token| {
         headers
             .get(header::AUTHORIZATION)
@@ -272,11 +354,16 @@ async fn release(
     } else {
         params.group
     };
-    let lock = match app.lock_for(&group).await {
-        Ok(lock) => lock,
-        Err(e) => return lock_failure(&e),
+    if let Err(refused) = app.check_group(&group) {
+        return *refused;
+    }
+    let released = match app.existing(&group).await {
+        Ok(Some(lock)) => lock.unlock(&params.id).await,
+        // Nothing stored, nothing held: nothing to write.
+        Ok(None) => Ok(Released::NotHeld),
+        Err(e) => Err(e),
     };
-    match lock.unlock(&params.id).await {
+    match released {
         Ok(released) => {
             eprintln!(
                 "kindling lock serve: forced release of {:?} in group {group:?} by {peer}: {}",
@@ -335,12 +422,13 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "airlock_v1_steady_state_incoming_requests_total {}\n",
         get("steady-state")
     ));
-    let locks: Vec<(String, Arc<Etcd3Lock>)> = app
-        .locks
-        .lock()
+    let locks: Vec<(String, Etcd3Lock)> = stored_groups(&app)
         .await
-        .iter()
-        .map(|(g, l)| (g.clone(), l.clone()))
+        .into_iter()
+        .map(|g| {
+            let lock = app.lock_for(&g);
+            (g, lock)
+        })
         .collect();
     let mut slots = String::new();
     let mut held = String::new();
@@ -399,6 +487,33 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// The configured groups and the groups stored in etcd (at most [`MAX_METRIC_GROUPS`] of
+/// those), read with one keys-only range request.
+async fn stored_groups(app: &AppState) -> Vec<String> {
+    let mut groups: std::collections::BTreeSet<String> =
+        app.options.groups.keys().cloned().collect();
+    let prefix = "com.coreos.airlock/groups/";
+    let options = etcd_client::GetOptions::new()
+        .with_prefix()
+        .with_keys_only()
+        .with_limit(MAX_METRIC_GROUPS);
+    if let Ok(resp) = app.client.clone().get(prefix, Some(options)).await {
+        for kv in resp.kvs() {
+            let key = String::from_utf8_lossy(kv.key());
+            if let Some(group) = key
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix("/v1/semaphore"))
+            {
+                groups.insert(super::query_unescape(group));
+            }
+        }
+    }
+    groups.into_iter().collect()
+}
+
+/// Stored groups listed in `/metrics` at most.
+const MAX_METRIC_GROUPS: i64 = 1000;
+
 fn escape_label(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -415,13 +530,14 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LockError> {
+    let client = super::etcd3_client(&options.etcd).await?;
     let app = Arc::new(AppState {
         options: options.clone(),
-        locks: tokio::sync::Mutex::new(BTreeMap::new()),
+        client,
         counters: Mutex::new(BTreeMap::new()),
     });
     for (group, slots) in &options.groups {
-        let lock = app.lock_for(group).await?;
+        let lock = app.lock_for(group);
         let slots_i = i64::try_from(*slots).unwrap_or(i64::MAX);
         let status = lock.status().await?;
         if status.max != slots_i {
@@ -439,11 +555,26 @@ pub async fn serve(
         .route("/v1/admin/release", post(release))
         .route("/metrics", get(metrics))
         .with_state(app);
-    axum::serve(
+    // After `shutdown`, requests in progress get a few seconds (a half-sent request is not
+    // waited for past them).
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::http_serve::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| LockError::Unavailable(format!("the FleetLock server stopped: {e}")))
+        router,
+        options.limits,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    shutdown.await;
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Err(e))) => Err(LockError::Unavailable(format!(
+            "the FleetLock server stopped: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
+
+/// How long a stopping server waits for requests in progress.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

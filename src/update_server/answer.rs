@@ -4,7 +4,11 @@
 //! recorded, and the `<app>` answers for the response. No I/O here: a halt to persist is
 //! returned to the caller.
 
-use super::instances::{Grant, Instance, Instances, State};
+use std::net::IpAddr;
+
+use super::instances::{
+    Admission, Grant, Instance, Instances, Intake, MAX_FIELD_BYTES, State, evict_over,
+};
 use super::releases::{Release, Releases};
 use super::settings::{ChannelSettings, Halt, Settings};
 use super::throttle::{self, Decision};
@@ -23,6 +27,10 @@ pub struct Books<'a> {
     pub releases: &'a Releases,
     /// Instances (changed).
     pub instances: &'a mut Instances,
+    /// The records' bounds and the new machines per address this minute.
+    pub intake: &'a mut Intake,
+    /// The client's address (`None` when not from a socket).
+    pub peer: Option<IpAddr>,
 }
 
 /// The outcome of one request.
@@ -36,6 +44,10 @@ pub struct Outcome {
     pub log: Vec<String>,
     /// Whether an instance record changed.
     pub changed: bool,
+    /// The machine ids whose records changed.
+    pub touched: Vec<String>,
+    /// The machine ids evicted (over the cap).
+    pub evicted: Vec<String>,
 }
 
 /// Answer `req`. `base_url` is the scheme and authority payload URLs start with.
@@ -64,10 +76,71 @@ pub fn answer(
             });
             continue;
         }
+        if let Some(field) = too_long(req, app) {
+            out.log.push(format!(
+                "refused a request whose {field} is longer than {MAX_FIELD_BYTES} bytes"
+            ));
+            out.apps.push(AppAnswer {
+                app_id: app.app_id.clone(),
+                status: "error-fieldTooLong".into(),
+                ping: false,
+                update_check: None,
+                events: 0,
+            });
+            continue;
+        }
         let answer = answer_app(req, app, base_url, books, now, &mut out);
         out.apps.push(answer);
     }
     out
+}
+
+/// The first field of `app` (or its request) longer than [`MAX_FIELD_BYTES`].
+fn too_long(req: &Request, app: &AppRequest) -> Option<&'static str> {
+    let fields = [
+        ("machine id", app.machine_id.as_deref()),
+        ("machine alias", app.machine_alias.as_deref()),
+        ("track", app.track.as_deref()),
+        ("version", Some(app.version.as_str())),
+        ("app id", Some(app.app_id.as_str())),
+        ("updater version", req.updater.as_deref()),
+    ];
+    fields
+        .into_iter()
+        .find(|(_, v)| v.is_some_and(|v| v.len() > MAX_FIELD_BYTES))
+        .map(|(name, _)| name)
+}
+
+/// The machine's record, made when it is new and its address may still add machines this
+/// minute (evicting the longest unseen past the cap); `None` when it is not recorded.
+fn admit<'b>(
+    books: &'b mut Books<'_>,
+    id: &str,
+    now: u64,
+    out: &mut Outcome,
+) -> Option<&'b mut Instance> {
+    if !books.instances.instances.contains_key(id) {
+        match books.intake.admit(books.peer, now) {
+            Admission::Admitted => {}
+            Admission::Refused { first } => {
+                if first && let Some(peer) = books.peer {
+                    out.log.push(format!(
+                        "not recording new machines from {peer} for the rest of this minute (more than {} new)",
+                        books.intake.bounds.new_per_address_per_minute
+                    ));
+                }
+                return None;
+            }
+        }
+        books
+            .instances
+            .instances
+            .insert(id.to_string(), Instance::new(id, now));
+        let max = books.intake.bounds.max_machines;
+        out.evicted
+            .extend(evict_over(&mut books.instances.instances, max, id));
+    }
+    books.instances.instances.get_mut(id)
 }
 
 fn answer_app(
@@ -87,12 +160,13 @@ fn answer_app(
     let settings = books.settings.channel(&channel);
     let release = books.releases.newest(&channel);
     let machine_id = app.machine_id.as_deref().filter(|m| !m.is_empty());
-    if let Some(id) = machine_id {
-        let inst = books
-            .instances
-            .instances
-            .entry(id.to_string())
-            .or_insert_with(|| Instance::new(id, now));
+    let recorded = match machine_id {
+        Some(id) => admit(books, id, now, out).is_some(),
+        None => false,
+    };
+    if let Some(id) = machine_id
+        && let Some(inst) = books.instances.instances.get_mut(id)
+    {
         inst.last_seen = now;
         inst.app_id.clone_from(&app.app_id);
         inst.channel.clone_from(&channel);
@@ -101,6 +175,7 @@ fn answer_app(
         inst.updater.clone_from(&req.updater);
         apply_events(inst, app, &channel, &settings, release, now, out);
         out.changed = true;
+        out.touched.push(id.to_string());
     }
     let update_check = app.update_check.then(|| {
         // A halt decided by this very request already applies to it.
@@ -108,15 +183,21 @@ fn answer_app(
         if let Some((_, h)) = out.halts.iter().find(|(c, _)| *c == channel) {
             effective.halted = Some(h.clone());
         }
-        let decision = throttle::decide(&throttle::Context {
-            settings: &effective,
-            release,
-            client_version: &app.version,
-            machine_id,
-            instances: &books.instances.instances,
-            channel: &channel,
-            now,
-        });
+        let decision = if machine_id.is_some() && !recorded {
+            // Not recorded (its address added too many machines this minute): nothing is
+            // granted without a record, so rollout limits cannot be sprayed around.
+            Decision::Hold("too many new machines from its address this minute".into())
+        } else {
+            throttle::decide(&throttle::Context {
+                settings: &effective,
+                release,
+                client_version: &app.version,
+                machine_id,
+                instances: &books.instances.instances,
+                channel: &channel,
+                now,
+            })
+        };
         let inst = machine_id.and_then(|id| books.instances.instances.get_mut(id));
         record(
             inst,

@@ -1,15 +1,20 @@
 //! The machines the server has seen, one record per machine id: version, channel, the last
 //! event, when it was last seen, the update it was granted and where it stands. Kept in
-//! memory and written to `DIR/instances.json` atomically by the server's flusher, at most
-//! once a second and only when something changed, so a busy server does not fsync per
+//! memory and appended to `DIR/instances.log` (`record_log`) by the server's flusher, at most
+//! once a second and only the records that changed, so a busy server does not fsync per
 //! request (a crash loses at most the last second of records).
+//!
+//! Bounded ([`Bounds`]): every field a client sends is at most [`MAX_FIELD_BYTES`] long (a
+//! longer one is refused, not recorded); at most `max_machines` are kept, the longest unseen
+//! evicted past it ([`evict_over`]); and one client address may add at most
+//! `new_per_address_per_minute` machines a minute ([`Intake`]), so a client spraying machine
+//! ids neither grows the table past its cap nor pushes the fleet out of it faster than that.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::directory::{self, DirectoryError, INSTANCES_FILE};
 use crate::omaha::Event;
 use crate::omaha::event::{
     RESULT_ERROR, RESULT_SUCCESS, RESULT_SUCCESS_REBOOT, TYPE_DOWNLOAD_FINISHED,
@@ -210,27 +215,157 @@ pub struct Instances {
     pub instances: BTreeMap<String, Instance>,
 }
 
-/// Read `DIR/instances.json` (empty when it does not exist).
-///
-/// # Errors
-/// [`DirectoryError`].
-pub fn load(dir: &Path) -> Result<Instances, DirectoryError> {
-    directory::read_json(&dir.join(INSTANCES_FILE))
+/// The longest machine id, alias, app id, track, version or updater name recorded, bytes.
+pub const MAX_FIELD_BYTES: usize = 128;
+
+/// The bounds of the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Machines kept at most (the longest unseen are evicted past it).
+    pub max_machines: usize,
+    /// New machines one client address may add per minute.
+    pub new_per_address_per_minute: u32,
 }
 
-/// The serialised form, for the flusher (made under the server's lock, written outside).
-///
-/// # Errors
-/// serde_json's error (never for these types).
-pub fn to_bytes(instances: &Instances) -> Result<Vec<u8>, serde_json::Error> {
-    let mut bytes = serde_json::to_vec_pretty(instances)?;
-    bytes.push(b'\n');
-    Ok(bytes)
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            max_machines: 100_000,
+            new_per_address_per_minute: 600,
+        }
+    }
+}
+
+/// Whether a new machine is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Recorded.
+    Admitted,
+    /// Over its address's rate; `first` for the first refusal of that address this minute.
+    Refused {
+        /// The first refusal of the address this minute (worth a log line).
+        first: bool,
+    },
+}
+
+/// New machines per client address in the current minute.
+#[derive(Debug, Default)]
+pub struct Intake {
+    /// The bounds.
+    pub bounds: Bounds,
+    minute: u64,
+    per_address: HashMap<IpAddr, u32>,
+}
+
+impl Intake {
+    /// An intake under `bounds`.
+    #[must_use]
+    pub fn new(bounds: Bounds) -> Intake {
+        Intake {
+            bounds,
+            ..Intake::default()
+        }
+    }
+
+    /// Admit one new machine from `peer` at `now` (Unix seconds); a request with no peer
+    /// address (not from a socket) is admitted.
+    pub fn admit(&mut self, peer: Option<IpAddr>, now: u64) -> Admission {
+        let Some(peer) = peer else {
+            return Admission::Admitted;
+        };
+        let minute = now / 60;
+        if minute != self.minute {
+            // A new minute: the table starts empty (so it holds one minute's addresses).
+            self.minute = minute;
+            self.per_address = HashMap::new();
+        }
+        let count = self.per_address.entry(peer).or_insert(0);
+        if *count >= self.bounds.new_per_address_per_minute {
+            *count = count.saturating_add(1);
+            return Admission::Refused {
+                first: *count == self.bounds.new_per_address_per_minute.saturating_add(1),
+            };
+        }
+        *count += 1;
+        Admission::Admitted
+    }
+}
+
+/// Evict the longest-unseen machines (never `keep`) while there are more than `max`; a
+/// percent of the cap goes at once, so the cost is amortised over the next arrivals.
+/// The evicted ids.
+pub fn evict_over(
+    instances: &mut BTreeMap<String, Instance>,
+    max: usize,
+    keep: &str,
+) -> Vec<String> {
+    if instances.len() <= max {
+        return Vec::new();
+    }
+    let count = (instances.len() - max + max / 100).min(instances.len().saturating_sub(1));
+    let mut by_age: Vec<(u64, &str)> = instances
+        .values()
+        .filter(|i| i.machine_id != keep)
+        .map(|i| (i.last_seen, i.machine_id.as_str()))
+        .collect();
+    let count = count.min(by_age.len());
+    if count == 0 {
+        return Vec::new();
+    }
+    if count < by_age.len() {
+        by_age.select_nth_unstable(count - 1);
+    }
+    let evicted: Vec<String> = by_age[..count]
+        .iter()
+        .map(|(_, id)| (*id).to_string())
+        .collect();
+    for id in &evicted {
+        instances.remove(id);
+    }
+    evicted
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intake_limits_an_address_per_minute() {
+        let mut intake = Intake::new(Bounds {
+            max_machines: 10,
+            new_per_address_per_minute: 2,
+        });
+        let a: IpAddr = [127, 0, 0, 2].into();
+        let b: IpAddr = [127, 0, 0, 3].into();
+        assert_eq!(intake.admit(Some(a), 60), Admission::Admitted);
+        assert_eq!(intake.admit(Some(a), 61), Admission::Admitted);
+        assert_eq!(
+            intake.admit(Some(a), 62),
+            Admission::Refused { first: true }
+        );
+        assert_eq!(
+            intake.admit(Some(a), 63),
+            Admission::Refused { first: false }
+        );
+        assert_eq!(intake.admit(Some(b), 63), Admission::Admitted);
+        assert_eq!(intake.admit(Some(a), 120), Admission::Admitted);
+    }
+
+    #[test]
+    fn eviction_takes_the_longest_unseen_and_keeps_the_new() {
+        let mut map = BTreeMap::new();
+        for n in 0..300u64 {
+            let mut i = Instance::new(&format!("m{n}"), n);
+            i.last_seen = 1000 - n;
+            map.insert(i.machine_id.clone(), i);
+        }
+        let evicted = evict_over(&mut map, 200, "m299");
+        assert_eq!(evicted.len(), 102);
+        assert_eq!(map.len(), 198);
+        assert!(map.contains_key("m299"));
+        assert!(map.contains_key("m0"));
+        assert!(!map.contains_key("m298"));
+    }
 
     #[test]
     fn events_move_the_state() {

@@ -19,6 +19,7 @@ pub mod answer;
 pub mod crau_check;
 pub mod directory;
 pub mod instances;
+pub mod record_log;
 pub mod releases;
 pub mod server;
 pub mod settings;

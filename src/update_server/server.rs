@@ -2,9 +2,12 @@
 //! and `/v1/update` as Nebraska spells it) and for payloads and signatures
 //! (`GET|HEAD /packages/CHANNEL/VERSION/NAME[.minisig]`, streamed by tower-http's
 //! `ServeFile` with single-range support), the shared state behind one mutex, the settings
-//! and release files re-read when their `stat` changes, and the flusher that writes the
-//! instance records at most once per interval.
+//! and release files re-read when their `stat` changes, and the flusher that appends the
+//! changed instance records to their log at most once per interval (`record_log`). Served by
+//! [`crate::http_serve`] under [`Config::limits`]; a body refused by those limits is
+//! answered as Omaha answers (an `<app>` with an `error-…` status).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,10 +25,12 @@ use tower_http::services::ServeFile;
 
 use super::answer::{self, Books};
 use super::directory::DirectoryError;
-use super::directory::{self, CHANNELS_FILE, INSTANCES_FILE, RELEASES_FILE};
-use super::instances::{self, Instances};
+use super::directory::{self, CHANNELS_FILE, RELEASES_FILE};
+use super::instances::{Bounds, Instances, Intake};
+use super::record_log::{self, RecordLog};
 use super::releases::{self, Releases};
 use super::settings::{self, Settings};
+use crate::http_serve::{self, BodyError, Limits};
 use crate::omaha::request;
 use crate::omaha::response;
 use crate::xml::REQUEST_LIMITS;
@@ -45,6 +50,11 @@ pub struct Config {
     pub flush_interval: Duration,
     /// How long shutdown waits for requests in progress (downloads).
     pub shutdown_grace: Duration,
+    /// Timeouts, the connection cap and the request size limit (an Omaha request is never
+    /// read past [`REQUEST_LIMITS`]'s size, whatever `max_body_bytes` says).
+    pub limits: Limits,
+    /// The instance records' cap and the new machines one address may add per minute.
+    pub bounds: Bounds,
 }
 
 /// Why the server could not run.
@@ -89,7 +99,11 @@ struct Live {
     releases: Releases,
     releases_stamp: Option<Stamp>,
     instances: Instances,
-    dirty: bool,
+    intake: Intake,
+    /// Machines whose records changed since the last flush.
+    dirty: HashSet<String>,
+    /// Machines evicted since the last flush.
+    evicted: Vec<String>,
 }
 
 /// `file` of `dir` read again with `load` when its stamp changed; `None` when it did not,
@@ -139,6 +153,8 @@ impl Live {
 struct Shared {
     config: Config,
     books: Mutex<Live>,
+    /// The records' log; held for a whole flush (lock order: the log, then the books).
+    log: Mutex<RecordLog>,
 }
 
 impl Shared {
@@ -164,13 +180,24 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let dir = config.dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| directory::io_at(&dir, e))?;
+    let loaded = record_log::load(&dir)?;
+    if loaded.skipped > 0 {
+        eprintln!(
+            "kindling update-server: skipped {} unreadable lines of {}",
+            loaded.skipped,
+            record_log::LOG_FILE
+        );
+    }
+    let log = RecordLog::open(&dir, loaded.migrated)?;
     let books = Live {
         settings: settings::load(&dir)?,
         settings_stamp: stamp(&dir.join(CHANNELS_FILE)),
         releases: releases::load_releases(&dir)?,
         releases_stamp: stamp(&dir.join(RELEASES_FILE)),
-        instances: instances::load(&dir)?,
-        dirty: false,
+        instances: loaded.instances,
+        intake: Intake::new(config.bounds),
+        dirty: HashSet::new(),
+        evicted: Vec::new(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -184,6 +211,7 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         config,
         books: Mutex::new(books),
+        log: Mutex::new(log),
     });
     let app = Router::new()
         .route("/v1/update/", post(omaha))
@@ -195,11 +223,12 @@ pub async fn serve(
     let flusher = tokio::spawn(flush_loop(Arc::clone(&shared), flush_every));
     ready(addr);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let limits = shared.config.limits;
+    let server = http_serve::serve(listener, app, limits, async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|stop| *stop).await;
     });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(server);
     shutdown.await;
     let _ = stop_tx.send(true);
     // Downloads in progress get the grace period, then the process goes on to exit.
@@ -223,26 +252,53 @@ async fn flush_loop(shared: Arc<Shared>, every: Duration) {
 }
 
 async fn flush(shared: &Arc<Shared>) {
-    let bytes = {
-        let mut books = shared.books();
-        if !books.dirty {
-            return;
-        }
-        books.dirty = false;
-        instances::to_bytes(&books.instances)
-    };
-    let path = shared.config.dir.join(INSTANCES_FILE);
-    let written = match bytes {
-        Ok(bytes) => tokio::task::spawn_blocking(move || directory::atomic_write(&path, &bytes))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string())),
-        Err(e) => Err(e.to_string()),
-    };
+    let s = Arc::clone(shared);
+    let written = tokio::task::spawn_blocking(move || flush_now(&s))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
     if let Err(e) = written {
         eprintln!("kindling update-server: cannot write the instance records (will retry): {e}");
-        shared.books().dirty = true;
     }
+}
+
+/// Append the changed records to the log (and compact it when it has grown), under the
+/// log's lock; the books are locked only to copy what changed.
+fn flush_now(shared: &Shared) -> Result<(), String> {
+    let mut log = shared
+        .log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (lines, ids, evicted) = {
+        let mut books = shared.books();
+        if books.dirty.is_empty() && books.evicted.is_empty() && !log.wants_compaction() {
+            return Ok(());
+        }
+        let ids = std::mem::take(&mut books.dirty);
+        let evicted = std::mem::take(&mut books.evicted);
+        let puts = ids
+            .iter()
+            .filter_map(|id| books.instances.instances.get(id));
+        (record_log::lines(puts, &evicted), ids, evicted)
+    };
+    let appended = lines
+        .map_err(|e| e.to_string())
+        .and_then(|lines| log.append(&lines).map_err(|e| e.to_string()));
+    if let Err(e) = appended {
+        let mut books = shared.books();
+        books.dirty.extend(ids);
+        books.evicted.extend(evicted);
+        return Err(e);
+    }
+    if log.wants_compaction() {
+        let snapshot = {
+            let books = shared.books();
+            record_log::lines(books.instances.instances.values(), &[])
+        };
+        let snapshot = snapshot.map_err(|e| e.to_string())?;
+        log.compact(&snapshot).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn text(status: StatusCode, message: String) -> Response {
@@ -254,11 +310,37 @@ fn text(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
-fn too_large(limit: usize) -> Response {
-    text(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("an Omaha request is at most {limit} bytes\n"),
+/// A request refused before it was parsed, answered as Omaha answers: a `<response>` whose
+/// `<app>` (the served app id) has an `error-…` status, so an Omaha client reports it as the
+/// server's answer.
+fn omaha_error(config: &Config, status: StatusCode, app_status: &str, why: &str) -> Response {
+    eprintln!("kindling update-server: refused a request: {why}");
+    let app = response::AppAnswer {
+        app_id: config.app_id.clone(),
+        status: app_status.into(),
+        ping: false,
+        update_check: None,
+        events: 0,
+    };
+    let body = response::write("kindling", directory::now_secs() % 86_400, &[app]);
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=utf-8"),
+        )],
+        body,
     )
+        .into_response()
+}
+
+fn body_refused(config: &Config, e: &BodyError) -> Response {
+    let (status, app_status) = match e {
+        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "error-requestTooLarge"),
+        BodyError::TimedOut { .. } => (StatusCode::REQUEST_TIMEOUT, "error-requestTimeout"),
+        BodyError::Broken(_) => (StatusCode::BAD_REQUEST, "error-badRequest"),
+    };
+    omaha_error(config, status, app_status, &e.to_string())
 }
 
 /// go-omaha's rule: no Content-Type, `text/xml` or `application/xml`, UTF-8 if a charset.
@@ -304,20 +386,17 @@ fn base_url(config: &Config, headers: &HeaderMap) -> String {
 }
 
 async fn omaha(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let limit = REQUEST_LIMITS.max_bytes;
-    let headers = req.headers().clone();
     // A body announced larger than the limit is refused before any of it is read.
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return too_large(limit);
-    }
-    let body: Bytes = match axum::body::to_bytes(req.into_body(), limit).await {
-        Ok(b) => b,
-        Err(_) => return too_large(limit),
-    };
+    let (parts, body): (_, Bytes) =
+        match http_serve::read_body(req, Some(REQUEST_LIMITS.max_bytes)).await {
+            Ok(read) => read,
+            Err(e) => return body_refused(&shared.config, &e),
+        };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let headers = parts.headers;
     if !content_type_ok(&headers) {
         return text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -342,11 +421,15 @@ async fn omaha(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             settings: &b.settings,
             releases: &b.releases,
             instances: &mut b.instances,
+            intake: &mut b.intake,
+            peer,
         };
-        let outcome = answer::answer(&req, &shared.config.app_id, &base, &mut books, now);
-        if outcome.changed {
-            b.dirty = true;
+        let mut outcome = answer::answer(&req, &shared.config.app_id, &base, &mut books, now);
+        for id in &outcome.evicted {
+            b.dirty.remove(id);
         }
+        b.dirty.extend(outcome.touched.drain(..));
+        b.evicted.append(&mut outcome.evicted);
         // Halts are rare (a failure in safe mode): written here, under the lock, so the
         // next request already sees them.
         for (channel, halt) in &outcome.halts {

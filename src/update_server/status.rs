@@ -44,7 +44,7 @@ pub struct Report {
 
 /// Build the report.
 #[must_use]
-pub fn report(releases: &Releases, settings: &Settings, instances: &Instances) -> Report {
+pub fn report(releases: &Releases, settings: &Settings, instances: Instances) -> Report {
     let names: BTreeSet<&str> = releases
         .releases
         .iter()
@@ -73,7 +73,7 @@ pub fn report(releases: &Releases, settings: &Settings, instances: &Instances) -
         .collect();
     Report {
         channels,
-        instances: instances.instances.values().cloned().collect(),
+        instances: instances.instances.into_values().collect(),
     }
 }
 
@@ -191,7 +191,7 @@ mod tests {
         instances.instances.insert("m1".into(), i);
         let mut settings = Settings::default();
         settings.channels.insert("beta".into(), Default::default());
-        let text = render_table(&report(&Releases::default(), &settings, &instances));
+        let text = render_table(&report(&Releases::default(), &settings, instances));
         assert!(text.starts_with(
             "CHANNEL  NEWEST  RELEASES  UPDATES  LIMIT  SAFE MODE  HALTED\nbeta     -"
         ));
