@@ -30,6 +30,7 @@ mod fleet_release;
 mod fleet_watch;
 mod formats;
 mod fuzz;
+mod fuzz_replay;
 mod generated;
 mod lock;
 mod lock_wait;
