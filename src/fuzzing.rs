@@ -174,7 +174,10 @@ pub fn waagent(data: &[u8]) {
 
 /// A Debian `interfaces` file (`--convert-netconf=debian`).
 pub fn netconf_debian(data: &[u8]) {
-    let _ = netconf::debian::convert(&String::from_utf8_lossy(data));
+    let config = crate::datasource::NetworkConfig::Debian(data.to_vec());
+    if let Ok(units) = netconf::convert("debian", &config) {
+        unit_names(&units);
+    }
 }
 
 /// Packet's metadata document and the network config it carries.
@@ -215,14 +218,22 @@ fn network(md: &Metadata, kind: &str) {
     if let Some(config) = &md.network
         && let Ok(units) = netconf::convert(kind, config)
     {
-        for u in &units {
-            // The units are written under /run/systemd/network: a name is one file there.
-            assert!(
-                !u.name.is_empty() && !u.name.contains('/') && u.name != "..",
-                "unit name {:?} is not a file name",
-                u.name
-            );
-        }
+        unit_names(&units);
+    }
+}
+
+fn unit_names(units: &[netconf::NetworkUnit]) {
+    for u in units {
+        // The units are written under /run/systemd/network: a name is one file there.
+        assert!(
+            !u.name.is_empty()
+                && !u.name.contains('/')
+                && u.name != "."
+                && u.name != ".."
+                && !u.name.chars().any(char::is_control),
+            "unit name {:?} is not a file name",
+            u.name
+        );
     }
 }
 
