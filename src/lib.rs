@@ -32,6 +32,7 @@ pub mod diff;
 pub mod emit;
 pub mod encoding;
 pub mod fleet;
+pub mod fuzzing;
 pub mod http_serve;
 pub mod lock;
 pub mod machine;

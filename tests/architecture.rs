@@ -55,7 +55,7 @@ const FLOORS: &[&[&str]] = &[
     // itself (its ids, update.conf settings, the health check) as the agent and fleet see it.
     &["datasource", "update_server", "machine", "postinstall"],
     // The fleet in etcd.
-    &["fleet"],
+    &["fleet", "fuzzing"],
     // The update agent.
     &["agent"],
     // The command line.

@@ -31,6 +31,7 @@ mod fleet_release;
 mod fleet_watch;
 mod formats;
 mod fuzz;
+mod fuzz_replay;
 mod generated;
 mod hostile_inputs;
 mod lock;

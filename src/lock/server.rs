@@ -70,12 +70,24 @@ struct Body {
     client_params: ClientParams,
 }
 
+/// A FleetLock client's `client_params` (each empty when absent).
 #[derive(Debug, Deserialize)]
-struct ClientParams {
+pub struct ClientParams {
+    /// The node's id.
     #[serde(default)]
-    id: String,
+    pub id: String,
+    /// Its group.
     #[serde(default)]
-    group: String,
+    pub group: String,
+}
+
+/// Read a FleetLock request body (`{"client_params": {"id": ..., "group": ...}}`), as
+/// every endpoint that takes one does.
+///
+/// # Errors
+/// When it is not that JSON.
+pub fn client_params(body: &[u8]) -> Result<ClientParams, serde_json::Error> {
+    serde_json::from_slice::<Body>(body).map(|b| b.client_params)
 }
 
 /// An error the way Airlock writes it: `http.Error` with a JSON line.
@@ -163,9 +175,7 @@ impl AppState {
         {
             return Err(Box::new(identity("wrong 'fleet-lock-protocol' header")));
         }
-        let body: Body =
-            serde_json::from_slice(body).map_err(|e| Box::new(identity(&e.to_string())))?;
-        let params = body.client_params;
+        let params = client_params(body).map_err(|e| Box::new(identity(&e.to_string())))?;
         if params.group.is_empty() {
             return Err(Box::new(identity("empty client group")));
         }
@@ -338,8 +348,8 @@ async fn release(
             "a forced release needs a loopback peer or the admin token (Authorization: Bearer ...)",
         );
     }
-    let params = match serde_json::from_slice::<Body>(&body) {
-        Ok(b) if !b.client_params.id.is_empty() => b.client_params,
+    let params = match client_params(&body) {
+        Ok(p) if !p.id.is_empty() => p,
         Ok(_) => {
             return fail(
                 StatusCode::BAD_REQUEST,

@@ -552,8 +552,11 @@ pub(super) fn header_u64(
     resp.headers().get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`, given as `None`).
-pub(super) fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`, given as `None`). A range is returned only
+/// when it is one (`FIRST <= LAST`), lies inside its total (`LAST < TOTAL`, RFC 9110
+/// 14.4: anything else is invalid) and its end can be counted past (`LAST + 1` fits), so a
+/// caller may compute `last + 1` and `size - 1` without overflowing.
+pub fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
     let rest = value.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;
     let (first, last) = range.split_once('-')?;
@@ -563,7 +566,11 @@ pub(super) fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)
         "*" => None,
         t => Some(t.parse().ok()?),
     };
-    (first <= last).then_some((first, last, total))
+    let inside = match total {
+        Some(total) => last < total,
+        None => last < u64::MAX,
+    };
+    (first <= last && inside).then_some((first, last, total))
 }
 
 #[cfg(test)]
@@ -579,5 +586,14 @@ mod tests {
         assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, 0, None)));
         assert_eq!(parse_content_range("bytes 9-1/100"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
+        // Past the total, or an end that cannot be counted past: invalid (found by fuzzing;
+        // the callers' `last + 1` overflowed, and `size - 1` with a total of 0).
+        assert_eq!(parse_content_range("bytes 0-100/100"), None);
+        assert_eq!(parse_content_range("bytes 0-0/0"), None);
+        assert_eq!(
+            parse_content_range("bytes 0-18446744073709551615/18446744073709551615"),
+            None
+        );
+        assert_eq!(parse_content_range("bytes 0-18446744073709551615/*"), None);
     }
 }

@@ -47,11 +47,11 @@ pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
 pub use crau::{
     CrauFile, CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent,
     InstallInfo, InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType,
-    RsaKey, RsaKeys, Signature, Signatures, UPDATE_ENGINE_KEY, check_signature, fetch_crau,
-    inspect_crau_file,
+    RsaKey, RsaKeys, Signature, Signatures, UPDATE_ENGINE_KEY, check_crau_metadata,
+    check_signature, fetch_crau, inspect_crau_file,
 };
 pub use error::{HashPhase, PayloadError, Retry};
-pub use fetch::{fetch, fetch_signature, fetch_signed};
+pub use fetch::{fetch, fetch_signature, fetch_signed, parse_content_range};
 pub use format::{Format, sniff};
 pub use job::{Downloaded, Job};
 pub use keys::{KEY_DIRS, TrustedKey, TrustedKeys};
@@ -59,5 +59,5 @@ pub use offer::Expected;
 pub use progress::{fraction, terminal_bar};
 pub use proof::{Fetched, Verified};
 pub use region::Target;
-pub use signature::{SignatureCheck, precheck};
+pub use signature::{SignatureCheck, decode_signature, precheck};
 pub use verify::verify;

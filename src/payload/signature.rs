@@ -72,6 +72,15 @@ pub fn precheck(keys: &TrustedKeys, signature: &[u8]) -> Result<String, PayloadE
     SignatureCheck::new(keys, signature).map(|c| c.key_id)
 }
 
+/// Decode a `.minisig` file alone (no key needed) and return the id of the key that made
+/// it: the reading [`precheck`] starts with, for the fuzz targets.
+///
+/// # Errors
+/// [`PayloadError::MalformedSignature`] when it is not a minisign signature.
+pub fn decode_signature(signature: &[u8]) -> Result<String, PayloadError> {
+    parse(signature).map(|(_, key_id)| key_id)
+}
+
 /// What the writer sends the [`prehash`] thread.
 pub(super) enum Block {
     /// The next `.1` bytes of the payload, as read back from the slot, in `.0`.

@@ -211,8 +211,10 @@ pub fn load(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
                 kind,
                 UserData::CloudConfig | UserData::Template | UserData::Multipart
             ) {
+                // The span covers the U+FFFD the byte became in the text (found by fuzzing:
+                // one byte wide, it ended inside that character).
                 findings.push(rules::source_utf8::RULE.at(
-                    Span::new(at, at + 1),
+                    Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8()),
                     format!("byte {at} is not valid UTF-8"),
                 ));
             }

@@ -71,8 +71,9 @@ pub fn text_file(name: &str, bytes: Vec<u8>) -> (SourceFile, Vec<Finding>) {
         Ok(text) => text,
         Err(err) => {
             let at = err.utf8_error().valid_up_to();
+            // The span covers the U+FFFD the byte becomes in the text.
             findings.push(rules::template_vars::RULE.at(
-                Span::new(at, at + 1),
+                Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8()),
                 format!("byte {at} is not valid UTF-8"),
             ));
             String::from_utf8_lossy(err.as_bytes()).into_owned()

@@ -37,6 +37,12 @@ pub enum Error {
         got: &'static str,
     },
     /// Debian: a line before the first stanza.
+    /// An interface name (from metadata) that cannot be a file name under
+    /// `/run/systemd/network` (found by fuzzing: `a/b` or `../x` named a path elsewhere).
+    #[error(
+        "interface name {0:?} cannot name a network unit (it must be a file name: no `/`, not `.` or `..`, no control characters)"
+    )]
+    UnitName(String),
     #[error("missing stanza start before {0:?}")]
     NoStanzaStart(String),
     /// Debian: a stanza line with a keyword only.

@@ -37,6 +37,22 @@ use super::NetworkConfig;
 /// # Errors
 /// When the converter does not read this source's form, or the config is malformed.
 pub fn convert(kind: &str, config: &NetworkConfig) -> Result<Vec<NetworkUnit>, Error> {
+    let units = convert_any(kind, config)?;
+    // Each unit is one file under /run/systemd/network; a name from metadata may not make
+    // it a path.
+    if let Some(bad) = units.iter().find(|u| {
+        u.name.is_empty()
+            || u.name.contains('/')
+            || u.name == "."
+            || u.name == ".."
+            || u.name.chars().any(char::is_control)
+    }) {
+        return Err(Error::UnitName(bad.name.clone()));
+    }
+    Ok(units)
+}
+
+fn convert_any(kind: &str, config: &NetworkConfig) -> Result<Vec<NetworkUnit>, Error> {
     match (kind, config) {
         ("debian", NetworkConfig::Debian(bytes)) => {
             debian::convert(&String::from_utf8_lossy(bytes))

@@ -307,6 +307,21 @@ pub fn plan(metadata: &[u8], limits: Limits) -> Result<Plan, PayloadError> {
     check(&manifest, HEADER_LEN + manifest_size, limits)
 }
 
+/// Decode and check a payload's metadata (header + manifest) as the agent does before any
+/// data, for a payload of `payload_size` bytes into a region of any size, kernel
+/// included: the number of operations. The reading [`plan`] does, for the fuzz targets.
+///
+/// # Errors
+/// As [`plan`].
+pub fn check_metadata(metadata: &[u8], payload_size: u64) -> Result<usize, PayloadError> {
+    let limits = Limits {
+        region_len: u64::MAX,
+        kernel: true,
+        payload_size,
+    };
+    plan(metadata, limits).map(|p| p.ops.len())
+}
+
 fn invalid(reason: String) -> PayloadError {
     PayloadError::CrauManifest { reason }
 }

@@ -23,7 +23,7 @@ pub use finish::check_signature;
 pub use keys::{RsaKey, RsaKeys, UPDATE_ENGINE_KEY};
 pub use manifest::{
     DeltaArchiveManifest, Extent, InstallInfo, InstallOperation, InstallProcedure, OperationType,
-    ProcedureType, Signature, Signatures,
+    ProcedureType, Signature, Signatures, check_metadata as check_crau_metadata,
 };
 pub use proof::{CrauVerified, KernelFile};
 pub use resume::CrauResume;

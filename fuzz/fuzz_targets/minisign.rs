@@ -1,0 +1,7 @@
+//! `kindling::fuzzing::minisign` under libFuzzer (the body and its checks live in the library,
+//! shared with `tests/fuzz_replay.rs`). Run: `cargo +nightly fuzz run minisign fuzz/corpus/minisign`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| kindling::fuzzing::minisign(data));

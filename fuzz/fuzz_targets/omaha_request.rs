@@ -1,0 +1,7 @@
+//! `kindling::fuzzing::omaha_request` under libFuzzer (the body and its checks live in the library,
+//! shared with `tests/fuzz_replay.rs`). Run: `cargo +nightly fuzz run omaha_request fuzz/corpus/omaha_request`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| kindling::fuzzing::omaha_request(data));
