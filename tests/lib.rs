@@ -21,6 +21,7 @@ mod crau;
 mod datasource;
 mod datasource_hypervisor;
 mod dbus;
+mod etcd_cluster;
 mod flatcar;
 mod fleet;
 mod fleet_forty;

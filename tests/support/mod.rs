@@ -12,6 +12,7 @@
 
 pub mod agent;
 pub mod bus_standins;
+pub mod cluster;
 pub mod common;
 pub mod crau;
 pub mod datasource;
