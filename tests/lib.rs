@@ -24,6 +24,7 @@ mod dbus;
 mod etcd_cluster;
 mod flatcar;
 mod fleet;
+mod fleet_cluster;
 mod fleet_forty;
 mod fleet_owed;
 mod fleet_reboot;

@@ -222,6 +222,21 @@ pub fn netns_available() -> bool {
     })
 }
 
+/// Run `f` on a thread inside the namespace `name`: everything it starts (processes,
+/// threads, sockets) is there too.
+pub fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let joined = s
+            .spawn(|| {
+                let file = std::fs::File::open(format!("/var/run/netns/{name}")).unwrap();
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+                f()
+            })
+            .join();
+        joined.unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
 /// A network namespace made by the test (loopback up), deleted on drop.
 pub struct Netns {
     pub name: String,
