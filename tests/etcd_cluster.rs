@@ -44,20 +44,37 @@ fn lock_commands_work_on_the_tls_cluster_from_flags_and_the_environment() {
     let cluster = Cluster::start();
     let tls = cluster.pki.flags();
     for backend in ["etcd3", "etcd2"] {
-        for args in [&["set-max", "2"][..], &["lock", "n1"], &["status"], &["unlock", "n1"]] {
+        for args in [
+            &["set-max", "2"][..],
+            &["lock", "n1"],
+            &["status"],
+            &["unlock", "n1"],
+        ] {
             let out = klock(&cluster, backend, &tls, args);
             assert!(out.status.success(), "{backend} {args:?}: {}", text(&out));
         }
         let p = &cluster.pki;
         let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
-            .args(["lock", "--backend", backend, "--format", "json", "lock", "n2"])
+            .args([
+                "lock",
+                "--backend",
+                backend,
+                "--format",
+                "json",
+                "lock",
+                "n2",
+            ])
             .env("LOCKSMITHCTL_ENDPOINT", cluster.endpoints())
             .env("LOCKSMITHCTL_ETCD_CAFILE", &p.ca)
             .env("LOCKSMITHCTL_ETCD_CERTFILE", &p.client_cert)
             .env("LOCKSMITHCTL_ETCD_KEYFILE", &p.client_key)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{backend} from the environment: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "{backend} from the environment: {}",
+            text(&out)
+        );
         assert!(text(&out).contains("\"locked\""), "{}", text(&out));
         let out = klock(&cluster, backend, &tls, &["status"]);
         assert!(text(&out).contains("n2"), "{backend}: {}", text(&out));
@@ -85,21 +102,45 @@ fn tls_mistakes_are_named_with_the_file_and_the_reason() {
         (
             "no client certificate",
             vec!["--etcd-cafile".into(), s(&p.ca)],
-            vec!["requires a client certificate and none was given".into(), "--etcd-certfile".into()],
+            vec![
+                "requires a client certificate and none was given".into(),
+                "--etcd-certfile".into(),
+            ],
         ),
         (
             "a CA that did not sign etcd's certificate",
-            vec!["--etcd-cafile".into(), s(&p.other_ca), "--etcd-certfile".into(), s(&p.client_cert), "--etcd-keyfile".into(), s(&p.client_key)],
+            vec![
+                "--etcd-cafile".into(),
+                s(&p.other_ca),
+                "--etcd-certfile".into(),
+                s(&p.client_cert),
+                "--etcd-keyfile".into(),
+                s(&p.client_key),
+            ],
             vec![s(&p.other_ca), "does not vouch for".into()],
         ),
         (
             "an expired client certificate",
-            vec!["--etcd-cafile".into(), s(&p.ca), "--etcd-certfile".into(), s(&p.expired_cert), "--etcd-keyfile".into(), s(&p.client_key)],
+            vec![
+                "--etcd-cafile".into(),
+                s(&p.ca),
+                "--etcd-certfile".into(),
+                s(&p.expired_cert),
+                "--etcd-keyfile".into(),
+                s(&p.client_key),
+            ],
             vec![s(&p.expired_cert), "expired on 2020-01-02".into()],
         ),
         (
             "a client certificate from another CA",
-            vec!["--etcd-cafile".into(), s(&p.ca), "--etcd-certfile".into(), s(&p.other_cert), "--etcd-keyfile".into(), s(&p.other_key)],
+            vec![
+                "--etcd-cafile".into(),
+                s(&p.ca),
+                "--etcd-certfile".into(),
+                s(&p.other_cert),
+                "--etcd-keyfile".into(),
+                s(&p.other_key),
+            ],
             vec![s(&p.other_cert), "refused the client certificate".into()],
         ),
         (
@@ -115,7 +156,10 @@ fn tls_mistakes_are_named_with_the_file_and_the_reason() {
             let t = text(&out);
             assert!(!out.status.success(), "{backend}, {what}: succeeded: {t}");
             for e in expect {
-                assert!(t.contains(e.as_str()), "{backend}, {what}: no {e:?} in: {t}");
+                assert!(
+                    t.contains(e.as_str()),
+                    "{backend}, {what}: no {e:?} in: {t}"
+                );
             }
             for dump in ["tonic", "Status {", "hyper::", "transport error"] {
                 assert!(!t.contains(dump), "{backend}, {what}: a debug dump: {t}");

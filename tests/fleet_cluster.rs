@@ -140,3 +140,182 @@ fn run_partitioned(cluster: &mut Cluster, backend: Backend) -> crate::support::c
         },
     )
 }
+
+/// `kindling fleet` on the TLS cluster (every endpoint; the client certificate from its
+/// environment variables).
+fn fleet_cmd(cluster: &Cluster, group: &str, args: &[&str]) -> std::process::Output {
+    let p = &cluster.pki;
+    std::process::Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["fleet", "--group", group])
+        .args(args)
+        .env("KINDLING_FLEET_ENDPOINT", cluster.endpoints())
+        .env("KINDLING_FLEET_ETCD_CAFILE", &p.ca)
+        .env("KINDLING_FLEET_ETCD_CERTFILE", &p.client_cert)
+        .env("KINDLING_FLEET_ETCD_KEYFILE", &p.client_key)
+        .output()
+        .unwrap()
+}
+
+fn fleet_status(cluster: &Cluster, group: &str) -> serde_json::Value {
+    let out = fleet_cmd(cluster, group, &["--format", "json", "status"]);
+    assert!(
+        out.status.success(),
+        "fleet status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn wait_fleet(
+    cluster: &Cluster,
+    group: &str,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let s = fleet_status(cluster, group);
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {what}: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Fleet members (agent daemons with `KINDLING_FLEET=on`, the client certificate in
+/// update.conf) and the operator commands on the TLS cluster while leaders die and a
+/// follower is frozen: every node record stays, a generation published while the leader
+/// was just killed is published and applied everywhere, and a rollout run while the leader
+/// is killed under it completes.
+#[test]
+fn fleet_members_and_operators_on_a_tls_cluster_keep_records_generations_and_rollouts() {
+    use crate::fleet::{FleetNode, app_config, conf, write};
+    const N: usize = 5;
+    const GROUP: &str = "tls";
+    let mut cluster = Cluster::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    let tls = crate::support::fleet::EtcdTls::of(&cluster.pki).update_conf();
+    let image = crate::support::agent::usr_image(d, "1.0.0", 4);
+    let template = crate::support::agent::Node::new(
+        &d.join("template"),
+        &image,
+        &conf(&cluster.endpoints(), GROUP, &tls),
+        &[],
+    );
+    let mut nodes: Vec<FleetNode> = (0..N)
+        .map(|i| {
+            let node = template.copy_to(&d.join(format!("node-{i:02}")), &format!("f1ee7{i:027x}"));
+            std::fs::write(node.root.join("etc/hostname"), format!("node-{i:02}\n")).unwrap();
+            let f = FleetNode::new(node);
+            f.set_health("exit 0\n");
+            f
+        })
+        .collect();
+    for f in &mut nodes {
+        f.start();
+    }
+    let all = |s: &serde_json::Value, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        s["nodes"]
+            .as_array()
+            .is_some_and(|a| a.len() == N && a.iter().all(pred))
+    };
+    wait_fleet(&cluster, GROUP, "every node's record", |s| {
+        all(s, &|_| true)
+    });
+    // Generation 1, published right after the leader died.
+    let leader = cluster.kill_leader().unwrap();
+    let c1 = write(d, "c1.yaml", &app_config("1"));
+    let out = fleet_cmd(&cluster, GROUP, &["publish", &c1]);
+    assert!(
+        out.status.success(),
+        "publish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.restart(leader);
+    wait_fleet(&cluster, GROUP, "generation 1 everywhere", |s| {
+        all(s, &|r| r["generation"] == 1 && r["state"] == "applied")
+    });
+    // Generation 2, held, rolled out while a follower is frozen and the leader is killed.
+    let c2 = write(d, "c2.yaml", &app_config("2"));
+    let out = fleet_cmd(&cluster, GROUP, &["publish", "--hold", &c2]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = fleet_cmd(
+        &cluster,
+        GROUP,
+        &[
+            "rollout",
+            "create",
+            "--type",
+            "parallel",
+            "--max-parallel",
+            "2",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leader = cluster.leader(Duration::from_secs(5)).unwrap();
+    let follower = (0..3).find(|&i| i != leader).unwrap();
+    cluster.freeze(follower, true);
+    let apply = std::process::Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args([
+            "fleet",
+            "--group",
+            GROUP,
+            "rollout",
+            "apply",
+            "--node-timeout",
+            "60",
+        ])
+        .env("KINDLING_FLEET_ENDPOINT", cluster.endpoints())
+        .env("KINDLING_FLEET_ETCD_CAFILE", &cluster.pki.ca)
+        .env("KINDLING_FLEET_ETCD_CERTFILE", &cluster.pki.client_cert)
+        .env("KINDLING_FLEET_ETCD_KEYFILE", &cluster.pki.client_key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let apply = crate::support::process::Guard(apply);
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.freeze(follower, false);
+    // The follower thawed: kill the leader (a majority stays).
+    let killed = cluster.kill_leader().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.restart(killed);
+    let mut apply = apply;
+    let start = std::time::Instant::now();
+    while apply.0.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "rollout apply never ended"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(apply.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(apply.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(
+        apply.0.wait().unwrap().success(),
+        "rollout apply: {out}{err}"
+    );
+    assert!(out.contains("completed"), "{out}{err}");
+    let s = wait_fleet(&cluster, GROUP, "generation 2 everywhere", |s| {
+        all(s, &|r| r["generation"] == 2 && r["state"] == "applied")
+    });
+    assert_eq!(s["generation"], 2, "the published generation: {s}");
+    for f in &nodes {
+        assert_eq!(f.file("/etc/app/app.conf").as_deref(), Some("version=2\n"));
+    }
+}

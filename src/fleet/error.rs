@@ -15,10 +15,10 @@ pub enum Error {
     #[error("{0}")]
     Lock(#[from] crate::lock::LockError),
     /// A read or write failed.
-    #[error("etcd: {0}")]
+    #[error("etcd: {}", crate::lock::etcd3_error_text(.0))]
     Etcd(#[from] etcd_client::Error),
     /// A watch could not be started or failed.
-    #[error("etcd watch: {0}")]
+    #[error("etcd watch: {}", crate::lock::etcd3_error_text(.0))]
     Watch(etcd_client::Error),
     /// The member's watch ended.
     #[error("the fleet watch ended")]

@@ -125,9 +125,26 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// member cut off from its peers may keep a watch open that never fires).
 const WATCH_PERIOD: Duration = Duration::from_secs(15);
 
-/// The error text with its causes (tonic keeps the why in its sources).
-fn error_text(e: &etcd_client::Error) -> String {
-    crate::causes::chain(e)
+/// The error text with its causes (tonic keeps the why in its sources), without the
+/// debug dump a gRPC status prints of its source (its metadata, tonic's and hyper's types).
+#[must_use]
+pub fn error_text(e: &etcd_client::Error) -> String {
+    match e {
+        etcd_client::Error::GRpcStatus(status) => {
+            let mut text = status.message().to_string();
+            let mut source = std::error::Error::source(status);
+            while let Some(cause) = source {
+                let more = cause.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                source = cause.source();
+            }
+            text
+        }
+        other => crate::causes::chain(other),
+    }
 }
 
 /// Whether `e` may pass on another member or after an election: a connection that failed

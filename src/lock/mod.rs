@@ -49,8 +49,8 @@ pub use config::{
 pub use connect::connect;
 pub use etcd2::Etcd2Lock;
 pub use etcd3::{
-    DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, failover as etcd3_failover,
-    semaphore_key as etcd3_semaphore_key,
+    DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, error_text as etcd3_error_text,
+    failover as etcd3_failover, semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
 pub use held::{HELD_SLOT_FILE, HeldSlot, HeldSlotError};
