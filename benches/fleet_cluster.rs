@@ -11,7 +11,7 @@
 //!
 //! `cargo bench --bench fleet_cluster -- [N] [--kill-every SECS] [--freeze SECS]`
 
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unused_imports)]
 
 mod common {
     /// The repository root.

@@ -46,6 +46,11 @@ fn ci(backend: Backend) {
     );
     assert_eq!(out.frozen, 1);
     assert_eq!(out.summary.reboots, 9);
+    assert_eq!(
+        out.summary.rechecks, 9,
+        "the agents did not re-check their slots"
+    );
+    assert!(out.summary.revisions >= 18, "{:?}", out.summary);
     assert_eq!(out.summary.most_holders, 3, "the slots were never all used");
 }
 

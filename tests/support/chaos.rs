@@ -6,7 +6,7 @@
 //! keeps three members) and freezes a member (SIGSTOP) for `freeze_for`, and the history
 //! checker (support::history) over the run.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::Cluster;
@@ -25,6 +25,8 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// The bench's run without faults (the tests always inject some).
+    #[allow(dead_code)]
     pub const NONE: Faults = Faults {
         kill_every: None,
         freeze_for: None,
@@ -182,10 +184,4 @@ pub fn run_with(
         leaders_killed: 0,
         frozen: 0,
     }
-}
-
-/// `kindling` with `args` in the cluster's namespace.
-pub fn kindling_in(cluster: &Cluster, args: &[&str]) -> std::process::Output {
-    let mut c: Command = cluster.command(env!("CARGO_BIN_EXE_kindling"));
-    c.args(args).output().unwrap()
 }

@@ -10,7 +10,7 @@
 //!
 //! Partitions: a member is cut off from its peers (and, optionally, from clients) by a
 //! [`Partition`], which drops its ports' traffic with iptables inside a network namespace
-//! the harness creates; the whole cluster then runs in that namespace (`Cluster::start_in_netns`),
+//! the harness creates; the whole cluster then runs in that namespace (`Cluster::start_with` given a `Netns`, and the test runs inside it with `in_netns`),
 //! so nothing outside it is touched and all traffic stays on its loopback. Where namespaces
 //! cannot be made, [`netns_available`] says so and the callers freeze members instead.
 
@@ -35,7 +35,6 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// The certificates of a test cluster, all PEM files in one temp dir.
 pub struct Pki {
-    pub dir: PathBuf,
     pub ca: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
@@ -152,7 +151,6 @@ impl Pki {
         );
         let p = |n: &str| dir.join(n);
         Pki {
-            dir: dir.to_path_buf(),
             ca: p("ca.pem"),
             server_cert: p("server.pem"),
             server_key: p("server.key"),
@@ -175,26 +173,6 @@ impl Pki {
             "--etcd-keyfile".into(),
             self.client_key.display().to_string(),
         ]
-    }
-
-    /// update.conf lines for the client certificate (as locksmithd reads them).
-    pub fn update_conf(&self) -> String {
-        format!(
-            "LOCKSMITHD_ETCD_CAFILE={}\nLOCKSMITHD_ETCD_CERTFILE={}\nLOCKSMITHD_ETCD_KEYFILE={}\n",
-            self.ca.display(),
-            self.client_cert.display(),
-            self.client_key.display()
-        )
-    }
-
-    /// etcdctl's TLS flags.
-    pub fn etcdctl_flags(&self) -> String {
-        format!(
-            "--cacert={} --cert={} --key={}",
-            self.ca.display(),
-            self.client_cert.display(),
-            self.client_key.display()
-        )
     }
 }
 
@@ -328,11 +306,6 @@ impl Cluster {
         Cluster::start_with(3, None)
     }
 
-    /// Three members in a namespace of their own (see [`netns_available`]).
-    pub fn start_in_netns() -> Cluster {
-        Cluster::start_with(3, Some(Netns::new()))
-    }
-
     pub fn start_with(n: usize, netns: Option<Netns>) -> Cluster {
         crate::support::agent::need("etcd");
         crate::support::agent::need("etcdctl");
@@ -439,11 +412,6 @@ impl Cluster {
             .args(args)
             .output()
             .unwrap()
-    }
-
-    /// etcdctl (API 3) against every endpoint.
-    pub fn etcdctl(&self, args: &[&str]) -> std::process::Output {
-        self.etcdctl_at(&self.endpoints(), args)
     }
 
     /// Whether member `i` answers a health check (which needs a quorum).
@@ -555,7 +523,7 @@ impl Cluster {
         let ns = self
             .netns
             .as_ref()
-            .expect("partitions need Cluster::start_in_netns");
+            .expect("partitions need a cluster in a namespace of its own");
         let m = &self.members[i];
         let gid = (MEMBER_GID + i).to_string();
         let mut rules: Vec<Vec<String>> = Vec::new();
@@ -611,10 +579,6 @@ const MEMBER_GID: usize = 4200;
 pub struct Partition<'a> {
     ns: &'a Netns,
     rules: Vec<Vec<String>>,
-}
-
-impl Partition<'_> {
-    pub fn heal(self) {}
 }
 
 impl Drop for Partition<'_> {
