@@ -26,6 +26,8 @@ mod common {
 }
 #[path = "../tests/support/agent.rs"]
 mod agent;
+#[path = "../tests/support/cluster.rs"]
+mod cluster;
 #[path = "../tests/support/fleet.rs"]
 mod fleet;
 #[path = "../tests/support/lock.rs"]
@@ -34,7 +36,7 @@ mod lock;
 mod process;
 /// The integration tests' harness names its parts `crate::support::*`.
 mod support {
-    pub(crate) use super::{agent, common, fleet, lock};
+    pub(crate) use super::{agent, cluster, common, fleet, lock};
 }
 
 use std::time::{Duration, Instant};

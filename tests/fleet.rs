@@ -24,7 +24,7 @@ impl Drop for FleetNode {
     }
 }
 
-fn conf(etcd: &str, group: &str, extra: &str) -> String {
+pub fn conf(etcd: &str, group: &str, extra: &str) -> String {
     // The health command is a script beside the root, so a test can make one node slow or
     // unhealthy for one phase without restarting its agent (update.conf is read at start).
     format!(
@@ -53,6 +53,11 @@ pub fn agent_daemon(node: &crate::support::agent::Node) -> Command {
 }
 
 impl FleetNode {
+    /// A node whose agent is not started yet.
+    pub fn new(node: Node) -> FleetNode {
+        FleetNode { node, agent: None }
+    }
+
     pub fn start(&mut self) {
         let child = agent_daemon(&self.node)
             .stdout(Stdio::null())

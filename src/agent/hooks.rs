@@ -137,8 +137,9 @@ impl Agent {
         };
         let failed = match self.run_hook(&hook).await {
             Ok(()) => {
-                // The lease (etcd v3) now lives its TTL across the reboot, as without a hook.
-                self.held_lock = None;
+                // The slot, confirmed immediately before the reboot; the lease (etcd v3) then
+                // lives its TTL across the reboot, as without a hook.
+                let lock = self.held_lock.take();
                 let h = &mut self.record.memory.hooks;
                 h.pre_reboot_failures = 0;
                 if h.failure
@@ -149,6 +150,11 @@ impl Agent {
                 }
                 self.save_record()?;
                 self.publish_view();
+                if let Some(lock) = lock.as_deref()
+                    && let Some(why) = self.confirm_slot(lock).await?
+                {
+                    return Ok(PreReboot::Stop(why));
+                }
                 return Ok(PreReboot::Go);
             }
             Err(failed) => failed,

@@ -268,13 +268,67 @@ impl Agent {
                 "still in the random delay before a reboot without a lock".into(),
             )));
         }
+        self.warn_users().await;
         // A pre-reboot hook (a drain) may run longer than an etcd v3 lease: the lock, and
-        // with it the lease's keep-alive, is kept until the hook is done (`hooks`).
+        // with it the lease's keep-alive, is kept until the hook is done (`hooks`), and the
+        // slot is confirmed after the hook, immediately before the reboot.
         if self.settings.hooks.pre_reboot.is_some() && backend.is_some() {
             self.held_lock = backend;
+            return Ok(None);
         }
-        self.warn_users().await;
+        if let Some(lock) = backend.as_deref()
+            && let Some(why) = self.confirm_slot(lock).await?
+        {
+            return Ok(Some(Step::Waiting(why)));
+        }
         Ok(None)
+    }
+
+    /// Immediately before the reboot: ask the lock whether this node still holds its slot,
+    /// alive (an operator's unlock, a lease that expired while etcd was out of reach and a
+    /// contender that took the slot, an answer lost in a failover). `Some(why)` when it does
+    /// not, or when the lock cannot answer: the node does not reboot now; a slot it no
+    /// longer holds is forgotten on the node, so the next run takes one again. A FleetLock
+    /// server without kindling's `/v1/holders` (Airlock) cannot be asked: said, and rebooted.
+    pub(super) async fn confirm_slot(
+        &mut self,
+        lock: &dyn RebootLock,
+    ) -> Result<Option<String>, Error> {
+        let id = self.identity.machine_id.clone();
+        let (why, lost) = match lock.status().await {
+            Ok(status) => match status.holders.iter().find(|h| h.id == id) {
+                Some(h) if h.alive != Some(false) => {
+                    self.say_line("still holding the reboot slot: rebooting");
+                    return Ok(None);
+                }
+                Some(_) => ("its lease expired (a contender may take the slot)", false),
+                None => ("the slot was taken from it", true),
+            },
+            Err(crate::lock::LockError::Unsupported(_) | crate::lock::LockError::Remote { .. }) => {
+                self.say_line(
+                    "the lock cannot say who holds its slots: rebooting on the slot taken",
+                );
+                return Ok(None);
+            }
+            Err(e) => {
+                let why = format!(
+                    "cannot confirm the reboot slot before rebooting ({e}): not rebooting now"
+                );
+                self.say_line(&why);
+                return Ok(Some(why));
+            }
+        };
+        let why = format!(
+            "no longer holds its reboot slot: {why} ({}); not rebooting, taking a slot again",
+            lock.describe()
+        );
+        self.say_line(&why);
+        if lost {
+            self.record.memory.lock_held = None;
+            self.save_record()?;
+            HeldSlot::remove(self.root.path()).map_err(Error::HeldSlot)?;
+        }
+        Ok(Some(why))
     }
 
     /// Before a reboot without the lock inside a window: a random delay of up to

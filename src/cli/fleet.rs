@@ -21,13 +21,28 @@ pub struct FleetArgs {
     #[arg(long, global = true, default_value = "default")]
     pub group: String,
     /// CA file (PEM) for the etcd connection.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "KINDLING_FLEET_ETCD_CAFILE"
+    )]
     pub etcd_cafile: Option<std::path::PathBuf>,
     /// Client certificate (PEM) for the etcd connection.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "KINDLING_FLEET_ETCD_CERTFILE"
+    )]
     pub etcd_certfile: Option<std::path::PathBuf>,
     /// Client key (PEM) for the etcd connection.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "KINDLING_FLEET_ETCD_KEYFILE"
+    )]
     pub etcd_keyfile: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = super::DiffFormat::Human)]

@@ -14,7 +14,7 @@ use super::keys;
 use super::listing::Listed;
 use super::record::{NodeRecord, Published, hex, now_secs};
 use super::rollout::Rollout;
-use crate::lock::LockConfig;
+use crate::lock::{LockConfig, etcd3_failover as failover};
 
 /// Keys read per page.
 const PAGE: i64 = 2000;
@@ -67,7 +67,11 @@ impl FleetEtcd {
     /// One key as of `revision` (0: now).
     pub(super) async fn get(&self, key: &str, revision: i64) -> Result<GetResponse, Error> {
         let options = (revision > 0).then(|| GetOptions::new().with_revision(revision));
-        Ok(self.client.clone().get(key, options).await?)
+        Ok(failover(&self.client, |mut c| {
+            let options = options.clone();
+            async move { c.get(key, options).await }
+        })
+        .await?)
     }
 
     /// One key's value and mod revision, when it exists.
@@ -89,7 +93,12 @@ impl FleetEtcd {
         let txn = Txn::new()
             .when(vec![Compare::mod_revision(key, CompareOp::Equal, revision)])
             .and_then(then);
-        Ok(self.client.clone().txn(txn).await?.succeeded())
+        Ok(failover(&self.client, |mut c| {
+            let txn = txn.clone();
+            async move { c.txn(txn).await }
+        })
+        .await?
+        .succeeded())
     }
 
     /// Every key and value under `prefix`, paged.
@@ -117,7 +126,11 @@ impl FleetEtcd {
                 // Every page at the first page's revision: one consistent listing.
                 options = options.with_revision(revision);
             }
-            let resp = self.client.clone().get(from.clone(), Some(options)).await?;
+            let resp = failover(&self.client, |mut c| {
+                let (from, options) = (from.clone(), options.clone());
+                async move { c.get(from, Some(options)).await }
+            })
+            .await?;
             if revision == 0 {
                 revision = resp
                     .header()
@@ -274,7 +287,11 @@ impl FleetEtcd {
                 Some(PutOptions::new().with_lease(lease)),
             ),
         ]);
-        self.client.clone().txn(txn).await?;
+        failover(&self.client, |mut c| {
+            let txn = txn.clone();
+            async move { c.txn(txn).await }
+        })
+        .await?;
         Ok(())
     }
 
@@ -284,7 +301,11 @@ impl FleetEtcd {
     /// # Errors
     /// When etcd fails.
     pub async fn put_raw(&self, key: &str, value: Vec<u8>) -> Result<i64, Error> {
-        let resp = self.client.clone().put(key, value, None).await?;
+        let resp = failover(&self.client, |mut c| {
+            let value = value.clone();
+            async move { c.put(key, value, None).await }
+        })
+        .await?;
         Ok(resp
             .header()
             .map_or(0, etcd_client::ResponseHeader::revision))

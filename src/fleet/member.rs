@@ -222,7 +222,13 @@ impl Member {
         // is alive. The task ends with the session (dropped guard) or reports the loss.
         let every = (self.join.ttl / 3).max(Duration::from_millis(500));
         let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<Error>();
-        let _keeper = KeepAlive(tokio::spawn(keep_alive(keeper, answers, every, lost_tx)));
+        let _keeper = KeepAlive(tokio::spawn(keep_alive(
+            client.clone(),
+            lease,
+            (keeper, answers),
+            every,
+            lost_tx,
+        )));
         let address = self.join.address.clone().unwrap_or_else(|| {
             self.join
                 .etcd
@@ -467,25 +473,47 @@ impl Drop for KeepAlive {
     }
 }
 
-/// Keep `lease` alive every `every` until a keep-alive fails, is not answered within
-/// `every` (a frozen etcd), or comes back with TTL 0 (the lease is gone); then say why.
+/// Keep `lease` alive every `every` until it comes back with TTL 0 (the lease is gone);
+/// then say why. A keep-alive that fails or is not answered within `every` (its member
+/// died, lost its leader or froze) re-opens the renewal stream through `client`, whose
+/// balancer sends it to a member that answers, so the same lease (and the record's live
+/// key on it) outlives a failover; a stream that cannot be re-opened before the lease's
+/// TTL runs out ends with the reason.
 async fn keep_alive(
-    mut keeper: etcd_client::LeaseKeeper,
-    mut answers: etcd_client::LeaseKeepAliveStream,
+    client: etcd_client::Client,
+    lease: i64,
+    stream: (etcd_client::LeaseKeeper, etcd_client::LeaseKeepAliveStream),
     every: Duration,
     lost: tokio::sync::oneshot::Sender<Error>,
 ) {
+    let (mut keeper, mut answers) = stream;
     let mut tick = tokio::time::interval(every);
+    // The TTL is three periods: the lease outlives at most that long without an answer.
+    let mut answered = tokio::time::Instant::now();
     let why = loop {
         tick.tick().await;
-        if let Err(e) = keeper.keep_alive().await {
-            break Error::Lease(e);
+        let answer = async {
+            keeper.keep_alive().await?;
+            answers.message().await
+        };
+        let failure = match tokio::time::timeout(every, answer).await {
+            Ok(Ok(Some(a))) if a.ttl() > 0 => {
+                answered = tokio::time::Instant::now();
+                continue;
+            }
+            Ok(Ok(_)) => break Error::LeaseExpired,
+            Ok(Err(e)) => Error::Lease(e),
+            Err(_) => Error::LeaseUnanswered,
+        };
+        if answered.elapsed() >= every * 3 {
+            break failure;
         }
-        match tokio::time::timeout(every, answers.message()).await {
-            Ok(Ok(Some(a))) if a.ttl() > 0 => {}
-            Ok(Err(e)) => break Error::Lease(e),
-            Err(_) => break Error::LeaseUnanswered,
-            Ok(_) => break Error::LeaseExpired,
+        match client.clone().lease_keep_alive(lease).await {
+            Ok((k, a)) => (keeper, answers) = (k, a),
+            Err(etcd_client::Error::LeaseKeepAliveError(t)) if t.contains("lease not found") => {
+                break Error::LeaseExpired;
+            }
+            Err(_) => {}
         }
     };
     let _ = lost.send(why);

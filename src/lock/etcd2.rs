@@ -68,7 +68,21 @@ pub struct Etcd2Lock {
     /// The time limit of a request that is not a watch (a watch has its own deadline), so an
     /// etcd that accepts connections but never answers cannot hang the caller.
     request_timeout: Duration,
+    /// The TLS files, named when a handshake fails.
+    tls: super::config::TlsFiles,
 }
+
+/// The time limit of one request to one member that is not a watch (a frozen member
+/// answers nothing).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request keeps going round the members (a leader election, a frozen member)
+/// before its failure is the caller's.
+const FAILOVER_BUDGET: Duration = Duration::from_secs(30);
+
+/// The longest one watch is trusted without an event (a member cut off from its peers
+/// keeps a watch open that never fires); the semaphore is then read again.
+const WATCH_PERIOD: Duration = Duration::from_secs(15);
 
 /// What a request came back with.
 struct Answer {
@@ -82,6 +96,7 @@ impl Etcd2Lock {
     /// # Errors
     /// When TLS files cannot be read or parsed.
     pub fn new(config: &LockConfig) -> Result<Etcd2Lock, LockError> {
+        super::tls::check(&config.tls)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.timeout)
             .user_agent(concat!("kindling/", env!("CARGO_PKG_VERSION")));
@@ -121,13 +136,40 @@ impl Etcd2Lock {
             holders_dir: format!("{base}/holders"),
             auth: config.auth.clone(),
             group: config.group.clone(),
-            request_timeout: config.timeout,
+            request_timeout: config.timeout.min(REQUEST_TIMEOUT),
+            tls: config.tls.clone(),
         })
     }
 
-    /// One request, tried on each endpoint in turn from the one that answered last; only
-    /// connection failures move on to the next endpoint.
+    /// One request, tried on each endpoint in turn from the one that answered last, round
+    /// after round (a pause of 0.2 s doubling to 1 s between rounds) until one answers or
+    /// [`FAILOVER_BUDGET`] passes. A connection failure or a server error (5xx: no leader,
+    /// a timed-out proposal) moves on to the next endpoint; a TLS failure is explained
+    /// ([`super::tls::explain`]) and not tried again. Every write is a compare-and-swap or
+    /// idempotent, so a request repeated after a lost answer is safe.
     async fn request(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        query: &[(&str, String)],
+        form: Option<&[(&str, String)]>,
+        timeout: Option<Duration>,
+    ) -> Result<Answer, LockError> {
+        let deadline = Instant::now() + FAILOVER_BUDGET;
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.round(method.clone(), key, query, form, timeout).await {
+                Err(LockError::Unavailable(_)) if Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One round of [`Self::request`]: each endpoint once.
+    async fn round(
         &self,
         method: reqwest::Method,
         key: &str,
@@ -156,6 +198,10 @@ impl Etcd2Lock {
             }
             req = req.timeout(timeout.unwrap_or(self.request_timeout));
             match req.send().await {
+                Ok(resp) if resp.status().is_server_error() && k + 1 < n => {
+                    // This member cannot serve it now (no leader, a proposal timed out).
+                    tried.push(format!("{endpoint}: HTTP {}", resp.status().as_u16()));
+                }
                 Ok(resp) => {
                     self.current.store(at, Ordering::Relaxed);
                     let status = resp.status().as_u16();
@@ -192,7 +238,13 @@ impl Etcd2Lock {
                         },
                     });
                 }
-                Err(e) => tried.push(format!("{endpoint}: {}", crate::causes::chain(&e))),
+                Err(e) => {
+                    let text = crate::causes::chain(&e);
+                    if let Some(why) = super::tls::explain(&self.tls, endpoint, &text) {
+                        return Err(LockError::Config(why));
+                    }
+                    tried.push(format!("{endpoint}: {text}"));
+                }
             }
         }
         Err(LockError::Unavailable(format!(
@@ -280,6 +332,7 @@ impl Etcd2Lock {
 
     /// Block until the semaphore changes after `index` or `until` passes.
     async fn wait_change(&self, index: u64, until: tokio::time::Instant) -> Result<(), LockError> {
+        let until = until.min(Instant::now() + WATCH_PERIOD);
         let left = until.saturating_duration_since(tokio::time::Instant::now());
         if left.is_zero() {
             return Ok(());

@@ -32,6 +32,7 @@ use super::api::{
     Acquired, Attempt, Holder, HolderRecord, LockError, LockFuture, RebootLock, Released, Status,
     insert_sorted, query_escape, query_unescape, until_settled, wait_for_slot,
 };
+use super::config::TlsFiles;
 
 /// The lease TTL the agent should use: long enough to cover a reboot and the next boot's
 /// health check, after which a holder that has not come back may be replaced.
@@ -84,6 +85,7 @@ pub struct Etcd3Lock {
     key: String,
     prefix: String,
     endpoints: String,
+    tls: TlsFiles,
     lease_ttl: Option<Duration>,
     lease: tokio::sync::Mutex<Option<Lease>>,
     /// Slots a new semaphore starts with.
@@ -158,25 +160,101 @@ pub fn is_unreachable(e: &etcd_client::Error) -> bool {
     }
 }
 
-fn unavailable(e: &etcd_client::Error) -> LockError {
+/// How long an operation keeps trying other members (and waits out an election) before
+/// its failure is the caller's: a leader killed under a request costs an election (about a
+/// second), a frozen member a request timeout.
+pub const FAILOVER_BUDGET: Duration = Duration::from_secs(30);
+
+/// The time limit of one request to one member (a frozen member answers nothing).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest a watch is trusted without an event before the semaphore is read again (a
+/// member cut off from its peers may keep a watch open that never fires).
+const WATCH_PERIOD: Duration = Duration::from_secs(15);
+
+/// Whether `e` may pass on another member or after an election: a connection that failed
+/// or broke, a member without a leader, a leader that changed, a request that timed out. A
+/// TLS failure is not (another try fails the same way).
+fn transient(e: &etcd_client::Error) -> bool {
+    let text = describe(e).to_ascii_lowercase();
+    if ["certificate", "alert", "handshake"]
+        .iter()
+        .any(|t| text.contains(t))
+    {
+        return false;
+    }
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(status) => {
+            // Cancelled, Unknown, DeadlineExceeded, ResourceExhausted, Aborted, Unavailable.
+            matches!(i32::from(status.code()), 1 | 2 | 4 | 8 | 10 | 14)
+        }
+        etcd_client::Error::LeaseKeepAliveError(text) | etcd_client::Error::WatchError(text) => {
+            !text.contains("lease not found")
+        }
+        _ => false,
+    }
+}
+
+/// Run `op` on `client` until it succeeds, fails for good, or [`FAILOVER_BUDGET`] passes:
+/// a transient failure ([`transient`]) is tried again after a pause (0.1 s doubling to 1
+/// s), and the client's balancer sends the next try to a member that answers. Every
+/// kindling operation on etcd v3 is a compare-and-swap or an idempotent write, so a try
+/// whose answer was lost (the member died after committing) is safe to repeat: the
+/// compare fails and the caller reads the outcome.
+///
+/// # Errors
+/// The last failure.
+pub async fn failover<T, F, Fut>(client: &Client, mut op: F) -> Result<T, etcd_client::Error>
+where
+    F: FnMut(Client) -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    let deadline = Instant::now() + FAILOVER_BUDGET;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match op(client.clone()).await {
+            Err(e) if transient(&e) && Instant::now() + pause < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A failed call as the lock's error: refused credentials and TLS failures are
+/// configuration errors named as such, the rest is an unreachable etcd.
+fn unavailable(e: &etcd_client::Error, tls: &TlsFiles, endpoints: &str) -> LockError {
     let text = describe(e);
     // etcd's own words for a refused login (the gRPC code is not re-exported).
     if text.contains("authentication failed") || text.contains("permission denied") {
         LockError::Config(format!("etcd refused the credentials: {text}"))
+    } else if let Some(why) = super::tls::explain(tls, endpoints, &text) {
+        LockError::Config(why)
     } else {
-        LockError::Unavailable(format!("etcd v3: {text}"))
+        LockError::Unavailable(format!("etcd v3 at {endpoints}: {text}"))
     }
 }
 
 /// An etcd v3 client for `config`'s endpoints, TLS files and credentials (the lock's and
-/// the fleet's one way to reach etcd).
+/// the fleet's one way to reach etcd). Every endpoint is in its balancer; each request has
+/// [`REQUEST_TIMEOUT`], HTTP/2 keep-alive pings find a member that stopped answering, and
+/// every request asks for a member with a leader (etcd then ends a watch on a member that
+/// lost its leader instead of keeping it silent). The TLS files are checked first
+/// (`tls::check`).
 ///
 /// # Errors
-/// When the TLS files cannot be read, or etcd cannot be reached or refuses the login.
+/// When the TLS files cannot be read or are unusable, or etcd refuses the login.
 pub async fn client(config: &LockConfig) -> Result<Client, LockError> {
+    super::tls::check(&config.tls)?;
     let mut options = ConnectOptions::new()
-        .with_connect_timeout(config.timeout)
-        .with_timeout(config.timeout);
+        .with_connect_timeout(config.timeout.min(Duration::from_secs(3)))
+        .with_timeout(config.timeout.min(REQUEST_TIMEOUT))
+        // etcd's default --grpc-keepalive-min-time is 5 s: pings more often are refused.
+        .with_keep_alive(Duration::from_secs(6), Duration::from_secs(3))
+        .with_keep_alive_while_idle(false)
+        .with_require_leader(true);
     if let Some((user, password)) = &config.auth {
         options = options.with_user(user.clone(), password.clone());
     }
@@ -209,9 +287,10 @@ pub async fn client(config: &LockConfig) -> Result<Client, LockError> {
     if config.endpoints.is_empty() {
         return Err(LockError::Config("no etcd endpoint given".into()));
     }
+    let endpoints = config.endpoints.join(",");
     Client::connect(&config.endpoints, Some(options))
         .await
-        .map_err(|e| unavailable(&e))
+        .map_err(|e| unavailable(&e, &config.tls, &endpoints))
 }
 
 impl Etcd3Lock {
@@ -234,6 +313,7 @@ impl Etcd3Lock {
             prefix: kindling_prefix(&group),
             group,
             endpoints: config.endpoints.join(","),
+            tls: config.tls.clone(),
             lease_ttl: config.lease_ttl,
             lease: tokio::sync::Mutex::new(None),
             initial_slots: 1,
@@ -245,12 +325,13 @@ impl Etcd3Lock {
     /// # Errors
     /// When etcd cannot be reached.
     pub async fn exists(&self) -> Result<bool, LockError> {
+        let key = self.key.clone();
         let resp = self
-            .client
-            .clone()
-            .get(self.key.clone(), Some(GetOptions::new().with_count_only()))
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .call(|mut c| {
+                let key = key.clone();
+                async move { c.get(key, Some(GetOptions::new().with_count_only())).await }
+            })
+            .await?;
         Ok(resp.count() > 0)
     }
 
@@ -288,6 +369,19 @@ impl Etcd3Lock {
         &self.group
     }
 
+    /// `op` with failover ([`failover`]), its failure as the lock's error.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, LockError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        failover(&self.client, op).await.map_err(|e| self.fail(&e))
+    }
+
+    fn fail(&self, e: &etcd_client::Error) -> LockError {
+        unavailable(e, &self.tls, &self.endpoints)
+    }
+
     fn record_key(&self, id: &str) -> String {
         format!("{}holders/{}", self.prefix, query_escape(id))
     }
@@ -303,21 +397,21 @@ impl Etcd3Lock {
             holders: Vec::new(),
         })?;
         let txn = self.if_unchanged(0, vec![TxnOp::put(self.key.clone(), value, None)]);
-        self.client
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        self.call(|mut c| {
+            let txn = txn.clone();
+            async move { c.txn(txn).await }
+        })
+        .await?;
         Ok(())
     }
 
     async fn get(&self) -> Result<Snapshot, LockError> {
         let resp = self
-            .client
-            .clone()
-            .get(self.key.clone(), None)
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .call(|mut c| {
+                let key = self.key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await?;
         let revision = resp
             .header()
             .map_or(0, etcd_client::ResponseHeader::revision);
@@ -344,11 +438,11 @@ impl Etcd3Lock {
         &self,
     ) -> Result<(Vec<(String, HolderRecord, i64)>, BTreeSet<String>), LockError> {
         let resp = self
-            .client
-            .clone()
-            .get(self.prefix.clone(), Some(GetOptions::new().with_prefix()))
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .call(|mut c| {
+                let prefix = self.prefix.clone();
+                async move { c.get(prefix, Some(GetOptions::new().with_prefix())).await }
+            })
+            .await?;
         let mut records = Vec::new();
         let mut live = BTreeSet::new();
         let holders_at = format!("{}holders/", self.prefix);
@@ -378,11 +472,8 @@ impl Etcd3Lock {
         }
         let secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
         let granted = self
-            .client
-            .clone()
-            .lease_grant(secs, None)
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .call(|mut c| async move { c.lease_grant(secs, None).await })
+            .await?;
         let id = granted.id();
         let Some(lease) = self.keep_alive(id, ttl).await? else {
             return Err(LockError::Unavailable(format!(
@@ -398,23 +489,47 @@ impl Etcd3Lock {
     async fn keep_alive(&self, id: i64, ttl: Duration) -> Result<Option<Lease>, LockError> {
         // `lease_keep_alive` sends the first renewal and reads its answer: an error of its
         // own kind when etcd says the lease is gone.
-        let (mut keeper, mut stream) = match self.client.clone().lease_keep_alive(id).await {
-            Ok(pair) => pair,
-            Err(etcd_client::Error::LeaseKeepAliveError(_)) => return Ok(None),
-            Err(e) => return Err(unavailable(&e)),
-        };
+        let (keeper, stream) =
+            match failover(
+                &self.client,
+                |mut c| async move { c.lease_keep_alive(id).await },
+            )
+            .await
+            {
+                Ok(pair) => pair,
+                Err(etcd_client::Error::LeaseKeepAliveError(t))
+                    if t.contains("lease not found") =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(self.fail(&e)),
+            };
+        let client = self.client.clone();
         let every = (ttl / 3).max(Duration::from_millis(300));
         let task = tokio::spawn(async move {
+            let (mut keeper, mut stream) = (keeper, stream);
             loop {
                 tokio::time::sleep(every).await;
-                if keeper.keep_alive().await.is_err() {
-                    break;
-                }
-                match stream.message().await {
-                    Ok(Some(resp)) if resp.ttl() > 0 => {}
+                let answer = async {
+                    keeper.keep_alive().await?;
+                    stream.message().await
+                };
+                match tokio::time::timeout(every, answer).await {
+                    Ok(Ok(Some(resp))) if resp.ttl() > 0 => {}
                     // The lease is gone (expired while etcd was out of reach): the next
                     // lock call grants a new one and re-attaches.
-                    _ => break,
+                    Ok(Ok(Some(_))) => break,
+                    // The member went away or stopped answering: renew through another
+                    // one from the next period on, until etcd says the lease is gone.
+                    _ => match client.clone().lease_keep_alive(id).await {
+                        Ok((k, s)) => (keeper, stream) = (k, s),
+                        Err(etcd_client::Error::LeaseKeepAliveError(t))
+                            if t.contains("lease not found") =>
+                        {
+                            break;
+                        }
+                        Err(_) => {}
+                    },
                 }
             }
         });
@@ -424,11 +539,11 @@ impl Etcd3Lock {
     /// The lease `id`'s live key is on, when it has one.
     async fn live_lease(&self, id: &str) -> Result<Option<i64>, LockError> {
         let resp = self
-            .client
-            .clone()
-            .get(self.live_key(id), None)
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .call(|mut c| {
+                let key = self.live_key(id);
+                async move { c.get(key, None).await }
+            })
+            .await?;
         Ok(resp
             .kvs()
             .first()
@@ -462,11 +577,11 @@ impl Etcd3Lock {
 
     async fn commit(&self, txn: Txn) -> Result<bool, LockError> {
         Ok(self
-            .client
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(|e| unavailable(&e))?
+            .call(|mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?
             .succeeded())
     }
 
@@ -594,21 +709,27 @@ impl Etcd3Lock {
         .await
     }
 
-    /// Block until the semaphore or a live key changes after `revision`, or `until`.
+    /// Block until the semaphore or a live key changes after `revision`, or `until`, or
+    /// [`WATCH_PERIOD`] passes (the caller then reads the semaphore again: a watch on a
+    /// member that was cut off may never fire).
     async fn wait_change(
         &self,
         revision: i64,
         until: tokio::time::Instant,
     ) -> Result<(), LockError> {
+        let until = until.min(Instant::now() + WATCH_PERIOD);
         let mut stream = self
-            .client
-            .clone()
-            .watch(
-                self.key.clone(),
-                Some(WatchOptions::new().with_start_revision(revision + 1)),
-            )
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .call(|mut c| {
+                let key = self.key.clone();
+                async move {
+                    c.watch(
+                        key,
+                        Some(WatchOptions::new().with_start_revision(revision + 1)),
+                    )
+                    .await
+                }
+            })
+            .await?;
         stream
             .watch(
                 format!("{}live/", self.prefix),
@@ -619,11 +740,11 @@ impl Etcd3Lock {
                 ),
             )
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| self.fail(&e))?;
         loop {
             match tokio::time::timeout_at(until, stream.message()).await {
                 Err(_) => return Ok(()),
-                Ok(Err(e)) => return Err(unavailable(&e)),
+                Ok(Err(e)) => return Err(self.fail(&e)),
                 Ok(Ok(None)) => return Ok(()),
                 Ok(Ok(Some(resp))) => {
                     if !resp.events().is_empty() || resp.canceled() {
@@ -776,11 +897,12 @@ impl RebootLock for Etcd3Lock {
                 .map(|(_, r, _)| r)
                 .unwrap_or_default();
             record.state = Some(state.to_string());
-            self.client
-                .clone()
-                .put(self.record_key(id), json(&record)?, None)
-                .await
-                .map_err(|e| unavailable(&e))?;
+            let value = json(&record)?;
+            self.call(|mut c| {
+                let (key, value) = (self.record_key(id), value.clone());
+                async move { c.put(key, value, None).await }
+            })
+            .await?;
             Ok(())
         })
     }

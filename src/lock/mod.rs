@@ -23,7 +23,7 @@
 //! trait, its outcomes, [`LockError`], escaping, the watch-based wait), `config` where the
 //! lock is, `connect` the choice of backend, `etcd2`/`etcd3`/`fleetlock` the backends,
 //! `operator` the operator's sequences (`kindling lock`, `locksmithctl`) in locksmithctl's
-//! words, `held` the node's record of a slot held across a reboot (written before the
+//! words, `tls` the TLS files checked and handshake failures explained, `held` the node's record of a slot held across a reboot (written before the
 //! reboot, read after the next boot to give the slot back), and `server` the FleetLock
 //! server.
 
@@ -36,6 +36,7 @@ mod fleetlock;
 pub mod held;
 pub mod operator;
 pub mod server;
+mod tls;
 
 pub use api::{
     Acquired, Holder, LockError, LockFuture, Reattached, RebootLock, Released, Status,
@@ -49,7 +50,8 @@ pub use connect::connect;
 pub use etcd2::Etcd2Lock;
 pub use etcd3::{
     DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, describe as describe_etcd_error,
-    is_unreachable as etcd_unreachable, semaphore_key as etcd3_semaphore_key,
+    failover as etcd3_failover, is_unreachable as etcd_unreachable,
+    semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
 pub use held::{HELD_SLOT_FILE, HeldSlot, HeldSlotError};

@@ -155,6 +155,64 @@ pub enum Backend {
     Etcd2,
     /// Airlock's v3 key, holders on leases (`KINDLING_LOCK_BACKEND=etcd3`).
     Etcd3,
+    /// `kindling lock serve` in front of etcd v3 (Airlock's key); the agents speak
+    /// FleetLock to it (`KINDLING_LOCK_BACKEND=fleetlock`, `Spec::lock_endpoint`).
+    FleetLock,
+}
+
+/// The client certificate and CA of a TLS etcd (tests/support/cluster.rs makes them).
+#[derive(Debug, Clone)]
+pub struct EtcdTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl EtcdTls {
+    pub fn of(pki: &crate::support::cluster::Pki) -> EtcdTls {
+        EtcdTls {
+            ca: pki.ca.clone(),
+            cert: pki.client_cert.clone(),
+            key: pki.client_key.clone(),
+        }
+    }
+
+    /// update.conf's lines, as locksmithd reads them.
+    pub fn update_conf(&self) -> String {
+        format!(
+            "LOCKSMITHD_ETCD_CAFILE={}\nLOCKSMITHD_ETCD_CERTFILE={}\nLOCKSMITHD_ETCD_KEYFILE={}\n",
+            self.ca.display(),
+            self.cert.display(),
+            self.key.display()
+        )
+    }
+
+    /// `kindling lock` flags.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--etcd-cafile".into(),
+            self.ca.display().to_string(),
+            "--etcd-certfile".into(),
+            self.cert.display().to_string(),
+            "--etcd-keyfile".into(),
+            self.key.display().to_string(),
+        ]
+    }
+
+    /// etcdctl's flags for API `api`.
+    pub fn etcdctl(&self, api: u8) -> String {
+        let (ca, cert, key) = if api == 2 {
+            ("--ca-file", "--cert-file", "--key-file")
+        } else {
+            ("--cacert", "--cert", "--key")
+        };
+        format!(
+            "{ca}={} {cert}={} {key}={}",
+            self.ca.display(),
+            self.cert.display(),
+            self.key.display()
+        )
+    }
 }
 
 impl Backend {
@@ -162,7 +220,7 @@ impl Backend {
     pub fn key(self) -> &'static str {
         match self {
             Backend::Etcd2 => "coreos.com/updateengine/rebootlock/semaphore",
-            Backend::Etcd3 => "com.coreos.airlock/groups/default/v1/semaphore",
+            Backend::Etcd3 | Backend::FleetLock => "com.coreos.airlock/groups/default/v1/semaphore",
         }
     }
 
@@ -170,18 +228,22 @@ impl Backend {
         match self {
             Backend::Etcd2 => "",
             Backend::Etcd3 => "KINDLING_LOCK_BACKEND=etcd3\n",
+            Backend::FleetLock => "KINDLING_LOCK_BACKEND=fleetlock\n",
         }
     }
 
-    /// A shell command printing the semaphore with etcdctl, failing when etcd does not answer.
-    fn etcdctl_get(self, url: &str) -> String {
+    /// A shell command printing the semaphore with etcdctl, failing when etcd does not
+    /// answer; on v3 as etcdctl's JSON (with the revision of the read).
+    fn etcdctl_get(self, url: &str, tls: Option<&EtcdTls>) -> String {
         match self {
             Backend::Etcd2 => format!(
-                "ETCDCTL_API=2 etcdctl --endpoints={url} --timeout=1s --total-timeout=2s get /{}",
+                "ETCDCTL_API=2 etcdctl --endpoints={url} {} --timeout=1s --total-timeout=2s get /{}",
+                tls.map(|t| t.etcdctl(2)).unwrap_or_default(),
                 self.key()
             ),
-            Backend::Etcd3 => format!(
-                "ETCDCTL_API=3 etcdctl --endpoints={url} --dial-timeout=1s --command-timeout=2s get --print-value-only {}",
+            Backend::Etcd3 | Backend::FleetLock => format!(
+                "ETCDCTL_API=3 etcdctl --endpoints={url} {} --dial-timeout=1s --command-timeout=2s get -w json {}",
+                tls.map(|t| t.etcdctl(3)).unwrap_or_default(),
                 self.key()
             ),
         }
@@ -221,6 +283,12 @@ pub struct Spec {
     pub polling: bool,
     /// Every node must be done by then; a node that is not records why.
     pub limit: Duration,
+    /// The etcd demands a client certificate: these files (update.conf, flags, etcdctl).
+    pub tls: Option<EtcdTls>,
+    /// `LOCKSMITHD_ENDPOINT` when it is not the etcd (a FleetLock server's URL).
+    pub lock_endpoint: Option<String>,
+    /// A prefix of every agent's command line (`ip netns exec NAME`).
+    pub wrap: Vec<String>,
 }
 
 impl Spec {
@@ -237,6 +305,9 @@ impl Spec {
             first: Vec::new(),
             polling: false,
             limit: Duration::from_secs(90),
+            tls: None,
+            lock_endpoint: None,
+            wrap: Vec::new(),
         }
     }
 
@@ -316,8 +387,13 @@ impl Fleet {
             &self.server.url,
             "etcd-lock",
             &format!(
-                "LOCKSMITHD_ENDPOINT={}\n{}{}{extra}",
-                self.etcd_url,
+                "LOCKSMITHD_ENDPOINT={}\n{}{}{}{extra}",
+                self.spec.lock_endpoint.as_deref().unwrap_or(&self.etcd_url),
+                self.spec
+                    .tls
+                    .as_ref()
+                    .map(EtcdTls::update_conf)
+                    .unwrap_or_default(),
                 self.spec.backend.conf(),
                 self.spec.conf
             ),
@@ -330,20 +406,34 @@ impl Fleet {
 
     fn set_max(&self, slots: u32) {
         let n = slots.to_string();
+        let tls = self
+            .spec
+            .tls
+            .as_ref()
+            .map(EtcdTls::flags)
+            .unwrap_or_default();
+        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
         let out = match self.spec.backend {
+            Backend::Etcd2 if self.spec.tls.is_some() => kindling(
+                &[
+                    &["lock", "--endpoint", &self.etcd_url, "--backend", "etcd2"][..],
+                    &tls,
+                    &["set-max", &n],
+                ]
+                .concat(),
+            ),
             Backend::Etcd2 => crate::support::agent::run(
                 crate::support::lock::peer("locksmithctl").to_str().unwrap(),
                 &["--endpoint", &self.etcd_url, "set-max", &n],
             ),
-            Backend::Etcd3 => kindling(&[
-                "lock",
-                "--endpoint",
-                &self.etcd_url,
-                "--backend",
-                "etcd3",
-                "set-max",
-                &n,
-            ]),
+            Backend::Etcd3 | Backend::FleetLock => kindling(
+                &[
+                    &["lock", "--endpoint", &self.etcd_url, "--backend", "etcd3"][..],
+                    &tls,
+                    &["set-max", &n],
+                ]
+                .concat(),
+            ),
         };
         assert_eq!(out.code, 0, "set-max {n}: {}{}", out.stdout, out.stderr);
     }
@@ -361,7 +451,10 @@ impl Fleet {
         // The semaphore as etcd has it at the reboot, read until etcd answers (bounded).
         format!(
             "t=$(date +%s.%N); n=0; until v=$({get} 2>/dev/null); do n=$((n+1)); if [ $n -ge 120 ]; then v=unreachable; break; fi; sleep 0.5; done; printf '%s %s\\n' \"$t\" \"$v\" >> {log}",
-            get = self.spec.backend.etcdctl_get(&self.etcd_url)
+            get = self
+                .spec
+                .backend
+                .etcdctl_get(&self.etcd_url, self.spec.tls.as_ref())
         )
     }
 
@@ -373,9 +466,11 @@ impl Fleet {
         text.lines()
             .map(|l| {
                 let (at, semaphore) = l.split_once(' ').unwrap();
+                let (semaphore, revision) = etcdctl_json(semaphore);
                 Reboot {
                     at: at.parse().unwrap(),
-                    semaphore: semaphore.to_string(),
+                    semaphore,
+                    revision,
                 }
             })
             .collect()
@@ -561,7 +656,15 @@ impl Fleet {
             .append(true)
             .open(&log)
             .unwrap();
-        let child = Command::new(bin())
+        let mut command_line = match self.spec.wrap.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = command_line
             .args([
                 "agent",
                 "run",
@@ -668,6 +771,28 @@ pub struct Reboot {
     pub at: f64,
     /// The semaphore's value at that moment (`-` when not read).
     pub semaphore: String,
+    /// The etcd revision of that read (etcd v3).
+    pub revision: Option<i64>,
+}
+
+/// A value etcdctl printed: its JSON (`get -w json`) as (value, revision of the read), any
+/// other text as it is.
+fn etcdctl_json(text: &str) -> (String, Option<i64>) {
+    use base64::Engine as _;
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return (text.to_string(), None);
+    };
+    if v.get("header").is_none() {
+        // The value itself (etcd v2's etcdctl prints it bare).
+        return (text.to_string(), None);
+    }
+    let revision = v["header"]["revision"].as_i64();
+    let value = v["kvs"][0]["value"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    (value, revision)
 }
 
 /// How one node went.
@@ -867,17 +992,42 @@ pub struct V2Watch {
     thread: Option<std::thread::JoinHandle<()>>,
     url: String,
     key: String,
+    tls: Option<EtcdTls>,
+}
+
+/// An HTTP client for etcd's v2 API, with the client certificate when there is one.
+fn v2_http(tls: Option<&EtcdTls>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    if let Some(t) = tls {
+        let ca = std::fs::read(&t.ca).unwrap();
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+        let mut pem = std::fs::read(&t.cert).unwrap();
+        pem.extend(std::fs::read(&t.key).unwrap());
+        builder = builder.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
 }
 
 impl V2Watch {
     pub fn start(url: &str, key: &str) -> V2Watch {
+        V2Watch::start_tls(url, key, None)
+    }
+
+    /// On every endpoint of `urls` (comma-separated; the next one after a failure or a
+    /// poll that saw nothing: every member has the same v2 history), with `tls`.
+    pub fn start_tls(urls: &str, key: &str, tls: Option<&EtcdTls>) -> V2Watch {
         let values = Arc::new(Mutex::new(Vec::new()));
         let error = Arc::new(Mutex::new(None));
         let stop_after = Arc::new(Mutex::new(None));
         let (v, e, s) = (values.clone(), error.clone(), stop_after.clone());
-        let target = format!("{url}/v2/keys/{key}");
+        let targets: Vec<String> = urls
+            .split(',')
+            .map(|url| format!("{url}/v2/keys/{key}"))
+            .collect();
+        let tls_files = tls.cloned();
         let thread = super::process::spawn_runtime(move || async move {
-            let http = reqwest::Client::new();
+            let http = v2_http(tls_files.as_ref());
+            let mut at = 0usize;
             let mut index = 1u64;
             let give_up = Instant::now() + Duration::from_secs(900);
             loop {
@@ -888,8 +1038,9 @@ impl V2Watch {
                     *e.lock().unwrap() = Some("the v2 watcher ran for 900 s".into());
                     return;
                 }
+                let target = &targets[at % targets.len()];
                 let resp = http
-                    .get(&target)
+                    .get(target)
                     .query(&[("wait", "true"), ("waitIndex", &index.to_string())])
                     .timeout(Duration::from_secs(1))
                     .send()
@@ -901,9 +1052,13 @@ impl V2Watch {
                         .map(|b| serde_json::from_slice::<serde_json::Value>(&b))
                     {
                         Ok(Ok(b)) => b,
-                        _ => continue,
+                        _ => {
+                            at += 1;
+                            continue;
+                        }
                     },
                     Err(_) => {
+                        at += 1;
                         // A poll that saw nothing in time, or etcd away: poll again
                         // from the same index (nothing is lost).
                         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -931,17 +1086,42 @@ impl V2Watch {
             error,
             stop_after,
             thread: Some(thread),
-            url: url.to_string(),
+            url: urls.to_string(),
             key: key.to_string(),
+            tls: tls.cloned(),
         }
     }
 
     /// Every value seen, once the watcher caught up with the key's current modification.
     pub fn finish(mut self) -> Vec<String> {
-        let target = format!("{}/v2/keys/{}", self.url, self.key);
+        let http = v2_http(self.tls.as_ref());
+        let targets: Vec<String> = self
+            .url
+            .split(',')
+            .map(|url| format!("{url}/v2/keys/{}", self.key))
+            .collect();
         let body: serde_json::Value = crate::support::lock::rt().block_on(async {
-            let bytes = reqwest::get(&target).await.unwrap().bytes().await.unwrap();
-            serde_json::from_slice(&bytes).unwrap()
+            for _ in 0..20 {
+                for target in &targets {
+                    let Ok(resp) = http
+                        .get(target)
+                        .query(&[("quorum", "true")])
+                        .timeout(Duration::from_secs(2))
+                        .send()
+                        .await
+                    else {
+                        continue;
+                    };
+                    if let Ok(bytes) = resp.bytes().await
+                        && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                        && body["node"]["modifiedIndex"].is_u64()
+                    {
+                        return body;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            panic!("no etcd member answered for {}", self.key)
         });
         let current = body["node"]["modifiedIndex"].as_u64().unwrap();
         *self.stop_after.lock().unwrap() = Some(current);

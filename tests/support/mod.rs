@@ -12,11 +12,14 @@
 
 pub mod agent;
 pub mod bus_standins;
+pub mod chaos;
+pub mod cluster;
 pub mod common;
 pub mod crau;
 pub mod datasource;
 pub mod dbus;
 pub mod fleet;
+pub mod history;
 pub mod insta;
 pub mod lock;
 pub mod omaha;
