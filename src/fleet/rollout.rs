@@ -59,6 +59,10 @@ pub struct Rollout {
     pub phase: Phase,
     /// Nodes admitted, in order.
     pub admitted: Vec<String>,
+    /// The size of each wave admitted, in order (`admitted` split into waves); empty in a
+    /// rollout written before waves were recorded (then read as `max_parallel` each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<usize>,
     /// Nodes that reported the generation applied.
     pub succeeded: Vec<String>,
     /// Nodes that failed, with why.
@@ -92,6 +96,7 @@ impl Rollout {
             max_failures,
             phase: Phase::Created,
             admitted: Vec::new(),
+            waves: Vec::new(),
             succeeded: Vec::new(),
             failed: BTreeMap::new(),
             rolled_back: BTreeMap::new(),
@@ -157,6 +162,23 @@ impl Rollout {
             .filter(|id| !self.succeeded.contains(id) && !self.failed.contains_key(*id))
             .cloned()
             .collect()
+    }
+
+    /// The admitted nodes wave by wave, in admission order: as recorded, else (a rollout
+    /// written before waves were recorded) `max_parallel` nodes each.
+    #[must_use]
+    pub fn wave_members(&self) -> Vec<&[String]> {
+        let mut out = Vec::new();
+        let mut rest = self.admitted.as_slice();
+        for &size in &self.waves {
+            let (wave, tail) = rest.split_at(size.min(rest.len()));
+            if !wave.is_empty() {
+                out.push(wave);
+            }
+            rest = tail;
+        }
+        out.extend(rest.chunks(self.max_parallel.max(1)));
+        out
     }
 
     /// Whether nothing more will happen.

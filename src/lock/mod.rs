@@ -48,7 +48,8 @@ pub use config::{
 pub use connect::connect;
 pub use etcd2::Etcd2Lock;
 pub use etcd3::{
-    DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, semaphore_key as etcd3_semaphore_key,
+    DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, kindling_prefix as etcd3_holders_prefix,
+    semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
 pub use held::{HELD_SLOT_FILE, HeldSlot, HeldSlotError};
