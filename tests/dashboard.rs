@@ -315,3 +315,291 @@ fn the_dashboard_in_a_real_browser_is_live_advances_waves_and_refuses_control_wi
         "{log}"
     );
 }
+
+/// `GET` a dashboard path: status and body.
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// `POST` a control form: status and body.
+async fn post(
+    base: &str,
+    action: &str,
+    bearer: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/control/{action}"))
+        .form(form);
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn serve(etcd: &Etcd, dir: &Path, name: &str, extra: &[&str]) -> (Guard, String) {
+    let port = free_port();
+    let guard = spawn_logged(
+        Command::new(bin())
+            .args(["fleet", "--endpoint", &etcd.url, "--group", GROUP, "serve"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra),
+        &dir.join(format!("{name}.log")),
+    );
+    wait_until(name, Duration::from_secs(20), || listening(port));
+    (guard, format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn the_dashboard_is_read_only_by_default_shows_releases_escapes_and_releases_only_dead_holders() {
+    need("minisign");
+    let etcd = Etcd::start();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = dir.path();
+    rt().block_on(async {
+        let mut c = etcd_client::Client::connect([etcd.url.as_str()], None)
+            .await
+            .unwrap();
+        for (id, host) in nodes() {
+            put(
+                &mut c,
+                format!("kindling/fleet/{GROUP}/node/{id}"),
+                record(&id, &host, "1.0.0", 0, "applied"),
+            )
+            .await;
+            // m2 is dead: its lease expired (no liveness key).
+            if id != "m2" {
+                put(
+                    &mut c,
+                    format!("kindling/fleet/{GROUP}/live/{id}"),
+                    String::new(),
+                )
+                .await;
+            }
+        }
+    });
+    // An update server's directory with release 1.0.1 on stable.
+    std::fs::write(d.join("payload"), b"not really a release").unwrap();
+    let ok = |c: &mut Command| {
+        assert!(
+            c.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    ok(Command::new("minisign")
+        .args(["-G", "-W", "-f", "-p"])
+        .arg(d.join("k.pub"))
+        .arg("-s")
+        .arg(d.join("k.key")));
+    ok(Command::new("minisign")
+        .arg("-S")
+        .arg("-s")
+        .arg(d.join("k.key"))
+        .arg("-m")
+        .arg(d.join("payload")));
+    let server = d.join("server");
+    let out = crate::support::agent::kindling(&[
+        "update-server",
+        "publish",
+        "--dir",
+        server.to_str().unwrap(),
+        "--channel",
+        "stable",
+        "--version",
+        "1.0.1",
+        "--payload",
+        d.join("payload").to_str().unwrap(),
+        "--signature",
+        d.join("payload.minisig").to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Two holders of the reboot lock: m2 (on a lease, then killed: dead once its 2 s lease
+    // expires) and m1 (no lease: never dead by its lease, and its node is reachable).
+    let lock = |args: &[&str]| {
+        let mut all = vec![
+            "lock",
+            "--backend",
+            "etcd3",
+            "--endpoint",
+            etcd.url.as_str(),
+            "--group",
+            "default",
+        ];
+        all.extend_from_slice(args);
+        all.iter().map(|s| (*s).to_string()).collect::<Vec<_>>()
+    };
+    let out = crate::support::agent::kindling(
+        &lock(&["set-max", "3"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = crate::support::agent::kindling(
+        &lock(&["lock", "m1"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut holder = Guard(
+        Command::new(bin())
+            .args(lock(&["lock", "m2", "--hold", "--lease-ttl", "2"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("m2 to hold a slot", Duration::from_secs(20), || {
+        String::from_utf8_lossy(
+            &etcd
+                .etcdctl(&[
+                    "get",
+                    "--print-value-only",
+                    "com.coreos.airlock/groups/default/v1/semaphore",
+                ])
+                .stdout,
+        )
+        .contains("m2")
+    });
+    holder.0.kill().unwrap();
+    holder.0.wait().unwrap();
+
+    // Read-only: pages, no control.
+    let (_ro, base) = serve(
+        &etcd,
+        d,
+        "read-only",
+        &["--update-dir", server.to_str().unwrap()],
+    );
+    rt().block_on(async {
+        let (code, page) = get(&base, "/releases").await;
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("<td>stable</td><td>1.0.1</td>"), "{page}");
+        assert!(page.contains("Instances per version"), "{page}");
+        let (code, page) = get(&base, &format!("/nodes?group={GROUP}&q=evil")).await;
+        assert_eq!(code, 200);
+        assert!(
+            page.contains("&lt;b&gt;evil&lt;/b&gt;&lt;script&gt;window.pwned=1&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains(EVIL), "{page}");
+        assert!(page.contains("1 of 6 node(s)"), "{page}");
+        let (code, page) = get(
+            &base,
+            "/nodes?state=unreachable&sort=seen&order=desc&per=1&page=7",
+        )
+        .await;
+        assert_eq!(code, 200);
+        assert!(
+            page.contains("1 of 6 node(s); page 1 of 1") && page.contains("node-2"),
+            "{page}"
+        );
+        let (code, _) = get(&base, "/nodes?group=nope").await;
+        assert_eq!(code, 404);
+        let (code, page) = post(
+            &base,
+            "rollout-abort",
+            Some("whatever-token-it-is"),
+            &[("group", GROUP), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(code, 403, "{page}");
+        assert!(page.contains("started without --allow-control"), "{page}");
+        // Without JavaScript the page refreshes; every control has a name.
+        let (_, page) = get(&base, "/").await;
+        assert!(
+            page.contains("<noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>"),
+            "{page}"
+        );
+        assert!(page.contains("<meta name=\"viewport\""), "{page}");
+        // The event stream sends the page's live region at once.
+        let mut r = reqwest::get(format!("{base}/events?path=%2F"))
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        let mut got = String::new();
+        while !got.contains("\n\n") {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), r.chunk())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            got.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(
+            got.starts_with("event: main\ndata: \"<h1>Overview</h1>"),
+            "{got}"
+        );
+    });
+
+    // With control: only a dead holder's slot is released; a wrong token is refused.
+    let token = "another-control-token-0123456789";
+    let token_file = write(d, "token", token);
+    let (_rw, base) = serve(
+        &etcd,
+        d,
+        "control",
+        &["--allow-control", "--control-token-file", &token_file],
+    );
+    let status = || {
+        crate::support::agent::kindling(
+            &lock(&["status"])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .stdout
+    };
+    rt().block_on(async {
+        let (code, _) = post(
+            &base,
+            "release-slot",
+            Some("wrong-token-wrong-token"),
+            &[("holder", "m2"), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(code, 401);
+        let (code, page) = post(&base, "release-slot", Some(token), &[("holder", "m2")]).await;
+        assert_eq!(code, 200);
+        assert!(
+            page.contains("Release the reboot slot of holder m2"),
+            "{page}"
+        );
+        assert!(status().contains("m2"), "{}", status());
+        let (code, page) = post(
+            &base,
+            "release-slot",
+            Some(token),
+            &[("holder", "m1"), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(code, 409, "{page}");
+        assert!(page.contains("m1 is not dead"), "{page}");
+        let (code, page) = post(
+            &base,
+            "release-slot",
+            Some(token),
+            &[("holder", "m2"), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(code, 200, "{page}");
+        assert!(
+            page.contains("released the reboot slot of dead holder m2"),
+            "{page}"
+        );
+    });
+    let s = status();
+    assert!(!s.contains("m2") && s.contains("m1"), "{s}");
+    let log = std::fs::read_to_string(d.join("control.log")).unwrap();
+    assert!(
+        log.contains("release-slot: refused, no valid token")
+            && log.contains("released the reboot slot of dead holder m2"),
+        "{log}"
+    );
+}

@@ -272,8 +272,22 @@ async fn serve(args: &FleetArgs, serve: &ServeArgs) -> Result<ExitCode, CliError
         control_token,
         node_timeout: Duration::from_secs(serve.node_timeout),
     };
+    // SIGTERM (systemd, a test's guard) or SIGINT: the open pages' streams end, then the
+    // server.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+        eprintln!("kindling fleet serve: shutting down");
     };
     crate::dashboard::serve(listener, options, shutdown)
         .await

@@ -68,6 +68,9 @@ struct App {
     site: Site,
     streams: AtomicUsize,
     running: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    /// Becomes true at shutdown: the event streams end (a graceful shutdown waits for
+    /// every connection, and a stream would never end by itself).
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 type Shared = Arc<App>;
@@ -297,32 +300,36 @@ async fn events(State(app): State<Shared>, Query(q): Query<EventsQuery>) -> Resp
     let rx = app.live.subscribe();
     // The first event is the region as of now: a change between the page's load and the
     // stream's start is not lost.
-    let state = (slot, rx, q.path, String::new(), true);
-    let stream =
-        futures_util::stream::unfold(state, |(slot, mut rx, path, last, first)| async move {
-            let mut last = last;
-            let mut first = first;
-            loop {
-                if !first && rx.changed().await.is_err() {
-                    return None;
-                }
-                first = false;
-                let snap = rx.borrow_and_update().clone();
-                let Ok((_, _, main)) = render(&slot.0, &snap, &path).await else {
-                    continue;
-                };
-                let text = main.into_string();
-                if text == last {
-                    continue;
-                }
-                let event = Event::default().event("main").json_data(&text);
-                last = text;
-                match event {
-                    Ok(e) => return Some((Ok::<_, Infallible>(e), (slot, rx, path, last, first))),
-                    Err(_) => continue,
+    let state = (slot, rx, app.closing.clone(), q.path, String::new(), true);
+    let stream = futures_util::stream::unfold(state, |state| async move {
+        let (slot, mut rx, mut closing, path, mut last, mut first) = state;
+        loop {
+            if *closing.borrow() {
+                return None;
+            }
+            if !first {
+                tokio::select! {
+                    r = rx.changed() => if r.is_err() { return None },
+                    _ = closing.changed() => return None,
                 }
             }
-        });
+            first = false;
+            let snap = rx.borrow_and_update().clone();
+            let Ok((_, _, main)) = render(&slot.0, &snap, &path).await else {
+                continue;
+            };
+            let text = main.into_string();
+            if text == last {
+                continue;
+            }
+            let event = Event::default().event("main").json_data(&text);
+            last = text;
+            if let Ok(e) = event {
+                let next = (slot, rx, closing, path, last, first);
+                return Some((Ok::<_, Infallible>(e), next));
+            }
+        }
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
@@ -575,7 +582,13 @@ pub async fn serve(
         options.lock.clone(),
         live.clone(),
     )));
+    let (close_tx, closing) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = close_tx.send(true);
+    };
     let app = Arc::new(App {
+        closing,
         site: Site {
             releases: options.update_dir.is_some(),
             control: options.control_token.is_some(),
