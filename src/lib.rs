@@ -16,7 +16,7 @@
 //! The node's other half is the `agent` (update_engine's state machine): `omaha` talks to the
 //! update server, `payload` downloads and verifies into the passive slot of `slots`, and the
 //! reboot waits for the `reboot` window and the `lock`; `update_server` and `lock::server`
-//! are the servers. `cli` is the command line; `main.rs` only calls it.
+//! are the servers, both served by `http_serve` under its limits. `cli` is the command line; `main.rs` only calls it.
 
 pub mod agent;
 pub mod apply;
@@ -33,6 +33,7 @@ pub mod diff;
 pub mod emit;
 pub mod encoding;
 pub mod fleet;
+pub mod http_serve;
 pub mod lock;
 pub mod machine;
 pub mod model;

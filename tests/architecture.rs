@@ -30,6 +30,7 @@ const FLOORS: &[&[&str]] = &[
         "calendar",
         "wait",
         "causes",
+        "http_serve",
     ],
     // The rule catalogue: data only (codes, severities, help, book text).
     &["rules"],

@@ -97,3 +97,48 @@ pub struct PackageFilesArgs {
     #[arg(long, value_name = "PATH", default_value = "/usr/bin/kindling")]
     pub bin: String,
 }
+
+/// The bounds of a kindling HTTP server (`update-server`, `lock serve`), flattened into
+/// each server command; the defaults are [`crate::http_serve::Limits::default`]'s.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerLimitArgs {
+    /// Open connections at most; past it the longest-quiet idle connection is closed.
+    #[arg(long, value_name = "N", default_value_t = crate::http_serve::Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// A request head must arrive whole within this (also the keep-alive idle limit).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// A connection on which nothing moves for this long, while no request is handled, is closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: std::time::Duration,
+    /// A request body must arrive whole within this.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: std::time::Duration,
+    /// A request body at most, in bytes (the protocol's own limit applies too).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::http_serve::Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+}
+
+impl ServerLimitArgs {
+    /// The limits these flags give.
+    #[must_use]
+    pub fn limits(&self) -> crate::http_serve::Limits {
+        crate::http_serve::Limits {
+            header_read_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections.max(1),
+            max_body_bytes: self.max_body_bytes,
+            ..crate::http_serve::Limits::default()
+        }
+    }
+}
+
+/// A duration as `10s`, `500ms`, `2m` (humantime), above zero.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("a duration above zero is needed".into()),
+        Err(e) => Err(format!("{e} (e.g. 10s, 500ms, 2m)")),
+    }
+}

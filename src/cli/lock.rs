@@ -154,6 +154,9 @@ pub enum LockCommand {
         /// Bearer token that allows /v1/admin/release from non-loopback peers.
         #[arg(long, env = "KINDLING_LOCK_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// Timeouts, the connection cap and the body size limit.
+        #[command(flatten)]
+        limits: super::args::ServerLimitArgs,
     },
 }
 
@@ -437,6 +440,7 @@ async fn run_async(args: &LockArgs) -> Result<(), CliError> {
             group_slots,
             only_configured,
             admin_token,
+            limits,
         } => {
             let options = crate::lock::server::ServeOptions {
                 etcd: args.config(None),
@@ -444,6 +448,7 @@ async fn run_async(args: &LockArgs) -> Result<(), CliError> {
                 groups: group_slots.iter().cloned().collect::<BTreeMap<_, _>>(),
                 only_configured: *only_configured,
                 admin_token: admin_token.clone(),
+                limits: limits.limits(),
             };
             serve(args, listen, options)
                 .await

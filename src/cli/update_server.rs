@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 
-use super::args::DiffFormat;
+use super::args::{DiffFormat, ServerLimitArgs};
 use super::error::CliError;
 use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
@@ -38,6 +38,9 @@ pub struct UpdateServerArgs {
     /// How often changed instance records are written, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
     pub flush_interval_ms: u64,
+    /// Timeouts, the connection cap and the body size limit.
+    #[command(flatten)]
+    pub limits: ServerLimitArgs,
 }
 
 /// The subcommands.
@@ -156,6 +159,7 @@ fn serve(args: &UpdateServerArgs) -> Result<ExitCode, CliError> {
         base_url: args.base_url.clone(),
         flush_interval: Duration::from_millis(args.flush_interval_ms.max(10)),
         shutdown_grace: Duration::from_secs(5),
+        limits: args.limits.limits(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

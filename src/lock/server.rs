@@ -37,6 +37,8 @@ pub struct ServeOptions {
     pub only_configured: bool,
     /// Bearer token for `/v1/admin/release` from non-loopback peers.
     pub admin_token: Option<String>,
+    /// Timeouts, the connection cap and the body size limit.
+    pub limits: crate::http_serve::Limits,
 }
 
 struct AppState {
@@ -439,11 +441,7 @@ pub async fn serve(
         .route("/v1/admin/release", post(release))
         .route("/metrics", get(metrics))
         .with_state(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| LockError::Unavailable(format!("the FleetLock server stopped: {e}")))
+    crate::http_serve::serve(listener, router, options.limits, shutdown)
+        .await
+        .map_err(|e| LockError::Unavailable(format!("the FleetLock server stopped: {e}")))
 }

@@ -26,6 +26,7 @@ use super::directory::{self, CHANNELS_FILE, INSTANCES_FILE, RELEASES_FILE};
 use super::instances::{self, Instances};
 use super::releases::{self, Releases};
 use super::settings::{self, Settings};
+use crate::http_serve::{self, BodyError, Limits};
 use crate::omaha::request;
 use crate::omaha::response;
 use crate::xml::REQUEST_LIMITS;
@@ -45,6 +46,9 @@ pub struct Config {
     pub flush_interval: Duration,
     /// How long shutdown waits for requests in progress (downloads).
     pub shutdown_grace: Duration,
+    /// Timeouts, the connection cap and the request size limit (an Omaha request is never
+    /// read past [`REQUEST_LIMITS`]'s size, whatever `max_body_bytes` says).
+    pub limits: Limits,
 }
 
 /// Why the server could not run.
@@ -195,11 +199,12 @@ pub async fn serve(
     let flusher = tokio::spawn(flush_loop(Arc::clone(&shared), flush_every));
     ready(addr);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let limits = shared.config.limits;
+    let server = http_serve::serve(listener, app, limits, async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|stop| *stop).await;
     });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(server);
     shutdown.await;
     let _ = stop_tx.send(true);
     // Downloads in progress get the grace period, then the process goes on to exit.
@@ -254,11 +259,37 @@ fn text(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
-fn too_large(limit: usize) -> Response {
-    text(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("an Omaha request is at most {limit} bytes\n"),
+/// A request refused before it was parsed, answered as Omaha answers: a `<response>` whose
+/// `<app>` (the served app id) has an `error-…` status, so an Omaha client reports it as the
+/// server's answer.
+fn omaha_error(config: &Config, status: StatusCode, app_status: &str, why: &str) -> Response {
+    eprintln!("kindling update-server: refused a request: {why}");
+    let app = response::AppAnswer {
+        app_id: config.app_id.clone(),
+        status: app_status.into(),
+        ping: false,
+        update_check: None,
+        events: 0,
+    };
+    let body = response::write("kindling", directory::now_secs() % 86_400, &[app]);
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=utf-8"),
+        )],
+        body,
     )
+        .into_response()
+}
+
+fn body_refused(config: &Config, e: &BodyError) -> Response {
+    let (status, app_status) = match e {
+        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "error-requestTooLarge"),
+        BodyError::TimedOut { .. } => (StatusCode::REQUEST_TIMEOUT, "error-requestTimeout"),
+        BodyError::Broken(_) => (StatusCode::BAD_REQUEST, "error-badRequest"),
+    };
+    omaha_error(config, status, app_status, &e.to_string())
 }
 
 /// go-omaha's rule: no Content-Type, `text/xml` or `application/xml`, UTF-8 if a charset.
@@ -304,20 +335,13 @@ fn base_url(config: &Config, headers: &HeaderMap) -> String {
 }
 
 async fn omaha(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let limit = REQUEST_LIMITS.max_bytes;
-    let headers = req.headers().clone();
     // A body announced larger than the limit is refused before any of it is read.
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return too_large(limit);
-    }
-    let body: Bytes = match axum::body::to_bytes(req.into_body(), limit).await {
-        Ok(b) => b,
-        Err(_) => return too_large(limit),
-    };
+    let (parts, body): (_, Bytes) =
+        match http_serve::read_body(req, Some(REQUEST_LIMITS.max_bytes)).await {
+            Ok(read) => read,
+            Err(e) => return body_refused(&shared.config, &e),
+        };
+    let headers = parts.headers;
     if !content_type_ok(&headers) {
         return text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
