@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// A rollout run from the dashboard waits this long for one wave, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub node_timeout: u64,
+    /// Timeouts and the connection cap, as every kindling server's.
+    #[command(flatten)]
+    pub limits: super::args::ServerLimitArgs,
 }
 
 /// The rollout subcommands.
@@ -271,6 +274,7 @@ async fn serve(args: &FleetArgs, serve: &ServeArgs) -> Result<ExitCode, CliError
         update_dir: serve.update_dir.clone(),
         control_token,
         node_timeout: Duration::from_secs(serve.node_timeout),
+        limits: serve.limits.limits(),
     };
     // SIGTERM (systemd, a test's guard) or SIGINT: the open pages' streams end, then the
     // server.

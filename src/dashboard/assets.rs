@@ -45,15 +45,24 @@ pub const JS: &str = r#"(function () {
   var mark = document.getElementById('livestate');
   if (!live || !window.EventSource) return;
   var path = location.pathname + location.search;
-  var es = new EventSource('/events?path=' + encodeURIComponent(path));
   var updates = 0;
-  es.addEventListener('main', function (e) {
-    live.innerHTML = JSON.parse(e.data);
-    updates += 1;
-    document.documentElement.setAttribute('data-updates', String(updates));
-    if (mark) mark.textContent = 'live, updated ' + new Date().toLocaleTimeString();
-  });
-  es.onopen = function () { if (mark) mark.textContent = 'live'; };
-  es.onerror = function () { if (mark) mark.textContent = 'reconnecting'; };
+  var es = null;
+  function open() {
+    es = new EventSource('/events?path=' + encodeURIComponent(path));
+    es.addEventListener('main', function (e) {
+      live.innerHTML = JSON.parse(e.data);
+      updates += 1;
+      document.documentElement.setAttribute('data-updates', String(updates));
+      if (mark) mark.textContent = 'live, updated ' + new Date().toLocaleTimeString();
+    });
+    es.onopen = function () { if (mark) mark.textContent = 'live'; };
+    es.onerror = function () { if (mark) mark.textContent = 'reconnecting'; };
+  }
+  // A page left for another is kept by the browser (back/forward cache) with its stream
+  // open, and a browser opens only a few connections per server: close it, and open it
+  // again if the page is shown again.
+  window.addEventListener('pagehide', function () { if (es) { es.close(); es = null; } });
+  window.addEventListener('pageshow', function (e) { if (e.persisted && !es) open(); });
+  open();
 })();
 "#;

@@ -44,6 +44,8 @@ pub struct GroupSnap {
     pub history: Arc<Vec<Sample>>,
     /// What failed last (etcd unreachable, a value that cannot be read), while it lasts.
     pub error: Option<String>,
+    /// Whether the group was read at least once.
+    pub loaded: bool,
 }
 
 /// The reboot semaphore as shown.
@@ -113,7 +115,8 @@ impl Live {
                         published: None,
                         rollout: None,
                         history: Arc::default(),
-                        error: Some("not read yet".into()),
+                        error: None,
+                        loaded: false,
                     })
                 })
                 .collect(),
@@ -133,6 +136,14 @@ impl Live {
     #[must_use]
     pub fn now(&self) -> Arc<Snapshot> {
         self.tx.borrow().clone()
+    }
+
+    /// Wait until every group was read once, for at most `limit` (a page asked for right
+    /// after the start shows the fleet, not an empty one).
+    pub async fn loaded(&self, limit: Duration) {
+        let mut rx = self.subscribe();
+        let _ =
+            tokio::time::timeout(limit, rx.wait_for(|s| s.groups.iter().all(|g| g.loaded))).await;
     }
 
     /// A receiver woken at each change.
@@ -214,6 +225,7 @@ fn empty(group: &str) -> GroupSnap {
         rollout: None,
         history: Arc::default(),
         error: None,
+        loaded: false,
     }
 }
 
@@ -246,6 +258,7 @@ async fn follow_once(
             rollout: rollout.clone(),
             history: Arc::new(history.clone()),
             error: None,
+            loaded: true,
         });
         fleet.changed(far).await?;
         tokio::time::sleep(GATHER).await;

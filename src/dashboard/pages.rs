@@ -160,6 +160,7 @@ fn group_card(g: &GroupSnap, _snap: &Snapshot, now: i64) -> Markup {
         section.card id=(id) aria-label={"Group " (g.group)} {
             h2 { "Group " (g.group) }
             @if let Some(e) = &g.error { p.error role="alert" { "etcd: " (e) } }
+            @if !g.loaded && g.error.is_none() { p.muted { "reading the group from etcd…" } }
             div.grid {
                 div {
                     h3 { "Config" }

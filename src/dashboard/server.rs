@@ -48,6 +48,8 @@ pub struct Options {
     pub control_token: Option<String>,
     /// A rollout run from the dashboard waits this long for one wave.
     pub node_timeout: Duration,
+    /// The bounds every kindling server runs under (timeouts, connection cap).
+    pub limits: crate::http_serve::Limits,
 }
 
 /// Why the dashboard could not run.
@@ -232,6 +234,7 @@ fn group_of<'a>(
 
 async fn page(State(app): State<Shared>, uri: axum::http::Uri) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    app.live.loaded(Duration::from_secs(5)).await;
     let snap = app.live.now();
     match render(&app, &snap, &path).await {
         Ok((title, active, main)) => html(
@@ -340,14 +343,46 @@ fn token_ok(expected: &str, given: &str) -> bool {
     Sha256::digest(expected.as_bytes()) == Sha256::digest(given.as_bytes())
 }
 
+/// A control form is small: its fields and the token.
+const MAX_FORM_BYTES: usize = 4096;
+
 async fn control(
     State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(action): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    req: axum::extract::Request,
 ) -> Response {
     let peer = peer.to_string();
+    // The body under the server's size and time limits, then read as a form.
+    let (parts, body) = match crate::http_serve::read_body(req, Some(MAX_FORM_BYTES)).await {
+        Ok(read) => read,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                pages::message("Not done", &e.to_string()),
+            );
+        }
+    };
+    let headers: HeaderMap = parts.headers.clone();
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
+    let form: HashMap<String, String> = if req.headers().contains_key(header::CONTENT_TYPE) {
+        match <Form<HashMap<String, String>> as axum::extract::FromRequest<()>>::from_request(
+            req,
+            &(),
+        )
+        .await
+        {
+            Ok(Form(f)) => f,
+            Err(e) => {
+                return html(
+                    StatusCode::BAD_REQUEST,
+                    pages::message("Not done", &e.body_text()),
+                );
+            }
+        }
+    } else {
+        HashMap::new()
+    };
     let Some(expected) = app.options.control_token.as_deref() else {
         app.live
             .log(&peer, &format!("{action}: refused, control is off"));
@@ -582,6 +617,7 @@ pub async fn serve(
         options.lock.clone(),
         live.clone(),
     )));
+    let limits = options.limits;
     let (close_tx, closing) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;
@@ -609,12 +645,10 @@ pub async fn serve(
         .route("/assets/live.js", get(js))
         .route("/control/{action}", post(control))
         .with_state(app);
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    // The same bounds as every kindling server: timeouts, the connection cap (an open
+    // page's event stream is one connection; its keep-alive comments every 15 s keep it
+    // inside the idle timeout).
+    let result = crate::http_serve::serve(listener, router, limits, shutdown).await;
     for t in tasks {
         t.abort();
     }
