@@ -303,9 +303,10 @@ async fn events(State(app): State<Shared>, Query(q): Query<EventsQuery>) -> Resp
     let rx = app.live.subscribe();
     // The first event is the region as of now: a change between the page's load and the
     // stream's start is not lost.
-    let state = (slot, rx, app.closing.clone(), q.path, String::new(), true);
+    let state = (slot, rx, app.closing.clone(), q.path, String::new(), None);
     let stream = futures_util::stream::unfold(state, |state| async move {
-        let (slot, mut rx, mut closing, path, mut last, mut first) = state;
+        let (slot, mut rx, mut closing, path, mut last, mut seen) = state;
+        let mut first = seen.is_none();
         loop {
             if *closing.borrow() {
                 return None;
@@ -318,6 +319,13 @@ async fn events(State(app): State<Shared>, Query(q): Query<EventsQuery>) -> Resp
             }
             first = false;
             let snap = rx.borrow_and_update().clone();
+            // A node's page reads the node's history from etcd: only when what the page
+            // shows of the node changed, not at every change of the fleet.
+            let key = watched(&snap, &path);
+            if key.is_some() && seen.as_ref() == Some(&key) {
+                continue;
+            }
+            seen = Some(key);
             let Ok((_, _, main)) = render(&slot.0, &snap, &path).await else {
                 continue;
             };
@@ -328,7 +336,7 @@ async fn events(State(app): State<Shared>, Query(q): Query<EventsQuery>) -> Resp
             let event = Event::default().event("main").json_data(&text);
             last = text;
             if let Ok(e) = event {
-                let next = (slot, rx, closing, path, last, first);
+                let next = (slot, rx, closing, path, last, seen);
                 return Some((Ok::<_, Infallible>(e), next));
             }
         }
@@ -336,6 +344,21 @@ async fn events(State(app): State<Shared>, Query(q): Query<EventsQuery>) -> Resp
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// For a node's page: what of the snapshot that page shows (its row, the published
+/// generation, whether it holds a slot); `None` for every other page.
+fn watched(snap: &Snapshot, path: &str) -> Option<String> {
+    let query = path.strip_prefix("/node?")?;
+    let q: NodeQuery = serde_urlencoded_query(query).ok()?;
+    let g = group_of(snap, &q.group).ok()?;
+    let row = g.view.nodes.iter().find(|r| r.id == q.id);
+    let holds = snap
+        .lock
+        .status
+        .as_ref()
+        .is_some_and(|s| s.holders.iter().any(|h| h.id == q.id));
+    Some(format!("{row:?} {} {holds}", g.view.generation))
 }
 
 /// Whether `given` is the token (compared as SHA-256 digests: no early exit on a prefix).

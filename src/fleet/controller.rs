@@ -171,7 +171,7 @@ enum Step {
     /// Something changed while waiting for nodes to stage a release: look again.
     Again,
     /// The rollout ended (aborted or completed).
-    Finished(Rollout),
+    Finished(Box<Rollout>),
 }
 
 /// One run of the controller: the rollout's store, what it rolls out, and the group as
@@ -231,7 +231,7 @@ pub async fn run(
                 Step::Again => continue,
                 Step::Finished(done) => {
                     say(&done.summary());
-                    return Ok(done);
+                    return Ok(*done);
                 }
             }
         } else {
@@ -261,7 +261,7 @@ impl Controller<'_> {
     ) -> Result<Step, Error> {
         if r.phase == Phase::Aborting {
             let done = update(self.store, &|r| r.phase = Phase::Aborted).await?;
-            return Ok(Step::Finished(done));
+            return Ok(Step::Finished(Box::new(done)));
         }
         let (left, candidates) = self.candidates(r);
         if candidates.is_empty() {
@@ -286,7 +286,7 @@ impl Controller<'_> {
                 }
             })
             .await?;
-            return Ok(Step::Finished(done));
+            return Ok(Step::Finished(Box::new(done)));
         }
         self.idle_since = None;
         let wave: Vec<String> = candidates.into_iter().take(r.max_parallel).collect();
