@@ -639,7 +639,7 @@ fn bench_ten_thousand_nodes() {
         serde_json::json!({
             "group": "big", "machine_id": format!("m{i:05}"), "hostname": format!("host-{i:05}"),
             "address": format!("10.0.{}.{}", i / 250, i % 250), "status": "UPDATE_STATUS_IDLE",
-            "running_version": if i % 3 == 0 { "3510.2.1" } else { "3510.2.0" }, "generation": 1,
+            "running_version": if i.is_multiple_of(3) { "3510.2.1" } else { "3510.2.0" }, "generation": 1,
             "target_generation": 1, "state": state, "digest": digest, "last_seen": 1_700_000_000 + i,
         })
         .to_string()
