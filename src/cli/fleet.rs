@@ -1,4 +1,5 @@
-//! `kindling fleet status|publish|diff|rollout`: the fleet in etcd (see `crate::fleet`).
+//! `kindling fleet status|publish|diff|rollout|serve`: the fleet in etcd (see `crate::fleet`; the
+//! dashboard is `crate::dashboard`).
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
