@@ -289,6 +289,21 @@ fn the_dashboard_in_a_real_browser_is_live_advances_waves_and_refuses_control_wi
         b.goto(&format!("{base}/")).await.unwrap();
         until(&b, "the logged actions", &text_has("main", "refused, no valid token"), Duration::from_secs(5)).await;
         let shot = b.screenshot().await.unwrap();
+        // Every control has an accessible name, on the overview and the nodes page, and a
+        // narrow window (a phone's) needs no sideways scrolling of the page.
+        let named = "return [...document.querySelectorAll('input:not([type=hidden]), select, button')]\
+            .every(e => (e.labels && e.labels.length > 0) || e.getAttribute('aria-label') || e.textContent.trim());";
+        assert_eq!(b.execute(named, vec![]).await.unwrap(), true);
+        b.set_window_size(400, 900).await.unwrap();
+        for path in ["/", "/nodes"] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            assert_eq!(b.execute(named, vec![]).await.unwrap(), true, "{path}");
+            let fits = b
+                .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![])
+                .await
+                .unwrap();
+            assert_eq!(fits, true, "{path} is wider than a 400 px window");
+        }
         b.close().await.unwrap();
         shot
     });
