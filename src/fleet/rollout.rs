@@ -227,3 +227,28 @@ impl Rollout {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_are_as_recorded_and_an_older_rollout_is_cut_by_max_parallel() {
+        let mut r = Rollout::new(2, Kind::Parallel, 2, 0);
+        r.admitted = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        // Written before waves were recorded: cut into waves of max_parallel.
+        let sizes: Vec<usize> = r.wave_members().iter().map(|w| w.len()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        // Recorded: a wave of one (a release not staged everywhere yet), then two.
+        r.waves = vec![1, 2, 2];
+        let waves = r.wave_members();
+        assert_eq!(waves[0], ["a"]);
+        assert_eq!(waves[1], ["b", "c"]);
+        assert_eq!(waves[2], ["d", "e"]);
+        // The value without waves reads as before, and round-trips with them.
+        let old = br#"{"generation":2,"kind":"serial","max_parallel":1,"max_failures":0,"phase":"running","admitted":[],"succeeded":[],"failed":{},"created_at":0,"updated_at":0}"#;
+        assert!(Rollout::parse(old).unwrap().waves.is_empty());
+        let back = Rollout::parse(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(back.waves, [1, 2, 2]);
+    }
+}
