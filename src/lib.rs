@@ -26,6 +26,7 @@ pub mod causes;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod dashboard;
 pub mod datasource;
 pub mod diagnostic;
 pub mod diff;

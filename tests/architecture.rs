@@ -56,8 +56,8 @@ const FLOORS: &[&[&str]] = &[
     &["datasource", "update_server", "machine", "postinstall"],
     // The fleet in etcd.
     &["fleet", "fuzzing"],
-    // The update agent.
-    &["agent"],
+    // The update agent, and the fleet's dashboard (`fleet serve`).
+    &["agent", "dashboard"],
     // The command line.
     &["cli"],
 ];

@@ -18,6 +18,7 @@ mod compile;
 mod conformance;
 mod corpus;
 mod crau;
+mod dashboard;
 mod datasource;
 mod datasource_hypervisor;
 mod dbus;

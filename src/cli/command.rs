@@ -60,7 +60,7 @@ pub enum Command {
     UpdateServer(UpdateServerArgs),
     /// The cluster-wide reboot lock (locksmithctl-compatible) and a FleetLock server.
     Lock(LockArgs),
-    /// The fleet in etcd: status, publish, diff, rollout.
+    /// The fleet in etcd: status, publish, diff, rollout, and a web dashboard (serve).
     Fleet(FleetArgs),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),

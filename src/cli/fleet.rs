@@ -1,4 +1,5 @@
-//! `kindling fleet status|publish|diff|rollout`: the fleet in etcd (see `crate::fleet`).
+//! `kindling fleet status|publish|diff|rollout|serve`: the fleet in etcd (see `crate::fleet`; the
+//! dashboard is `crate::dashboard`).
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -80,6 +81,9 @@ pub enum FleetCommand {
         /// The cloud-config.
         config: String,
     },
+    /// A web dashboard of the group(s): overview, nodes, a node's history, releases; live by
+    /// server-sent events from the fleet's watch; read-only unless --allow-control.
+    Serve(ServeArgs),
     /// Orchestrated rollout of a held config or of an OS release: create, show, apply,
     /// abort, rollback.
     Rollout {
@@ -87,6 +91,37 @@ pub enum FleetCommand {
         #[command(subcommand)]
         command: RolloutCommand,
     },
+}
+
+/// Arguments of `fleet serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Where to listen (loopback unless told otherwise).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7480")]
+    pub listen: std::net::SocketAddr,
+    /// More groups to show beside --group (comma-separated).
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
+    pub also: Vec<String>,
+    /// The reboot lock's group whose semaphore is shown (as `kindling lock --group`).
+    #[arg(long, value_name = "GROUP", default_value = "default")]
+    pub lock_group: String,
+    /// The update server's directory (`update-server --dir`): a releases page.
+    #[arg(long, value_name = "DIR")]
+    pub update_dir: Option<std::path::PathBuf>,
+    /// Allow control actions (abort or run a rollout, release a dead holder's slot), each
+    /// with the token as a bearer token, confirmed and logged.
+    #[arg(long, requires = "control_token_file")]
+    pub allow_control: bool,
+    /// The file holding the control token (at least 16 characters; required by
+    /// --allow-control).
+    #[arg(long, value_name = "FILE")]
+    pub control_token_file: Option<std::path::PathBuf>,
+    /// A rollout run from the dashboard waits this long for one wave, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub node_timeout: u64,
+    /// Timeouts and the connection cap, as every kindling server's.
+    #[command(flatten)]
+    pub limits: super::args::ServerLimitArgs,
 }
 
 /// The rollout subcommands.
@@ -185,6 +220,7 @@ pub(super) fn run(args: &FleetArgs) -> Result<ExitCode, CliError> {
             } => publish(args, &store, config, *hold, *generation).await,
             FleetCommand::Diff { config } => diff(args, &store, config).await,
             FleetCommand::Rollout { command } => rollout_cmd(args, &store, command).await,
+            FleetCommand::Serve(serve_args) => serve(args, serve_args).await,
         };
         // The client connects on its first request: an etcd that is not there shows here.
         match done {
@@ -213,6 +249,96 @@ fn unreachable(e: &crate::fleet::Error) -> Option<&etcd_client::Error> {
         crate::fleet::Error::NotPublished(why) => unreachable(why),
         _ => None,
     }
+}
+
+async fn serve(args: &FleetArgs, serve: &ServeArgs) -> Result<ExitCode, CliError> {
+    let control_token = match (&serve.control_token_file, serve.allow_control) {
+        (Some(file), true) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot read the control token {}: {e}",
+                    file.display()
+                ))
+            })?;
+            let token = text.trim().to_string();
+            if token.chars().count() < 16 {
+                return Err(CliError::Usage(format!(
+                    "the control token in {} is {} characters; use at least 16",
+                    file.display(),
+                    token.chars().count()
+                )));
+            }
+            Some(token)
+        }
+        (Some(_), false) => {
+            return Err(CliError::Usage(
+                "--control-token-file without --allow-control: control stays off; add --allow-control".into(),
+            ));
+        }
+        _ => None,
+    };
+    let mut groups = vec![args.group.clone()];
+    for g in &serve.also {
+        if !g.is_empty() && !groups.contains(g) {
+            groups.push(g.clone());
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", serve.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "kindling fleet serve: listening on {addr}, which is not loopback (as --listen says)"
+        );
+    }
+    eprintln!(
+        "kindling fleet serve: http://{addr}/ ({}{})",
+        if control_token.is_some() {
+            "control on, with the token"
+        } else {
+            "read-only"
+        },
+        if serve.update_dir.is_some() {
+            ", releases from the update server's directory"
+        } else {
+            ""
+        }
+    );
+    let mut lock = config(args);
+    lock.group.clone_from(&serve.lock_group);
+    let options = crate::dashboard::Options {
+        etcd: config(args),
+        groups,
+        lock,
+        update_dir: serve.update_dir.clone(),
+        control_token,
+        node_timeout: Duration::from_secs(serve.node_timeout),
+        limits: serve.limits.limits(),
+    };
+    // SIGTERM (systemd, a test's guard) or SIGINT: the open pages' streams end, then the
+    // server.
+    let shutdown = async {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+        eprintln!("kindling fleet serve: shutting down");
+    };
+    crate::dashboard::serve(listener, options, shutdown)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn build_view(store: &FleetEtcd) -> Result<view::View, crate::fleet::Error> {

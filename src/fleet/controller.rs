@@ -38,7 +38,10 @@ use super::rollout::{Kind, Phase, Rollout};
 
 /// Write `change`d rollout with compare-and-swap, re-reading on a conflict (an abort written
 /// meanwhile is kept: the change is re-applied to the fresh value).
-async fn update(store: &FleetEtcd, change: &dyn Fn(&mut Rollout)) -> Result<Rollout, Error> {
+async fn update(
+    store: &FleetEtcd,
+    change: &(dyn Fn(&mut Rollout) + Sync),
+) -> Result<Rollout, Error> {
     for _ in 0..32 {
         let Some((mut r, rev)) = store.rollout().await? else {
             return Err(Error::RolloutDeleted);
@@ -168,7 +171,7 @@ enum Step {
     /// Something changed while waiting for nodes to stage a release: look again.
     Again,
     /// The rollout ended (aborted or completed).
-    Finished(Rollout),
+    Finished(Box<Rollout>),
 }
 
 /// One run of the controller: the rollout's store, what it rolls out, and the group as
@@ -192,7 +195,7 @@ struct Controller<'a> {
 pub async fn run(
     store: &FleetEtcd,
     node_timeout: Duration,
-    say: &mut dyn FnMut(&str),
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Rollout, Error> {
     let Some((r, _)) = store.rollout().await? else {
         return Err(Error::NoRolloutToRun(store.group().to_string()));
@@ -228,7 +231,7 @@ pub async fn run(
                 Step::Again => continue,
                 Step::Finished(done) => {
                     say(&done.summary());
-                    return Ok(done);
+                    return Ok(*done);
                 }
             }
         } else {
@@ -254,11 +257,11 @@ impl Controller<'_> {
         &mut self,
         r: &mut Rollout,
         names: &HashMap<String, String>,
-        say: &mut dyn FnMut(&str),
+        say: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Step, Error> {
         if r.phase == Phase::Aborting {
             let done = update(self.store, &|r| r.phase = Phase::Aborted).await?;
-            return Ok(Step::Finished(done));
+            return Ok(Step::Finished(Box::new(done)));
         }
         let (left, candidates) = self.candidates(r);
         if candidates.is_empty() {
@@ -283,13 +286,17 @@ impl Controller<'_> {
                 }
             })
             .await?;
-            return Ok(Step::Finished(done));
+            return Ok(Step::Finished(Box::new(done)));
         }
         self.idle_since = None;
         let wave: Vec<String> = candidates.into_iter().take(r.max_parallel).collect();
         // The rollout first, then the admissions: a controller killed in between finds
         // the nodes in flight when it starts again, and admits them again (idempotent).
-        update(self.store, &|r| r.admitted.extend(wave.iter().cloned())).await?;
+        update(self.store, &|r| {
+            r.admitted.extend(wave.iter().cloned());
+            r.waves.push(wave.len());
+        })
+        .await?;
         admit(self.store, &self.target, &wave).await?;
         say(&format!("admitted {}", named(names, &wave)));
         Ok(Step::Wave(wave))
@@ -321,7 +328,7 @@ impl Controller<'_> {
         &mut self,
         wave: &[String],
         names: &HashMap<String, String>,
-        say: &mut dyn FnMut(&str),
+        say: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Rollout, Error> {
         let outcomes = wait_wave(&mut self.fleet, &self.target, wave, self.node_timeout).await?;
         for (id, o) in &outcomes {

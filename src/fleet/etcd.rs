@@ -188,6 +188,43 @@ impl FleetEtcd {
         Ok(out)
     }
 
+    /// A node's record as it was written, newest first: up to `max` versions of its key,
+    /// read back through etcd's own history (each version's predecessor is the value at
+    /// the revision before it was written), until the key did not exist or etcd compacted
+    /// the revision away. Each comes with its mod revision and, where it can be used, the
+    /// record; nothing is kept anywhere but in etcd.
+    ///
+    /// # Errors
+    /// When etcd fails (a compacted revision only ends the history).
+    pub async fn record_history(
+        &self,
+        id: &str,
+        max: usize,
+    ) -> Result<Vec<(i64, Result<NodeRecord, super::listing::Unusable>)>, Error> {
+        let key = keys::node(&self.group, id);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while out.len() < max {
+            let resp = match self.get(&key, at).await {
+                Ok(resp) => resp,
+                // The revision was compacted: the history ends here.
+                Err(_) if at > 0 => break,
+                Err(e) => return Err(e),
+            };
+            let Some(kv) = resp.kvs().first() else { break };
+            let revision = kv.mod_revision();
+            out.push((
+                revision,
+                NodeRecord::parse(kv.value(), &self.group).map_err(Into::into),
+            ));
+            if revision <= 1 {
+                break;
+            }
+            at = revision - 1;
+        }
+        Ok(out)
+    }
+
     /// The published config, with its key's mod revision.
     ///
     /// # Errors

@@ -59,6 +59,10 @@ pub struct Rollout {
     pub phase: Phase,
     /// Nodes admitted, in order.
     pub admitted: Vec<String>,
+    /// The size of each wave admitted, in order (`admitted` split into waves); empty in a
+    /// rollout written before waves were recorded (then read as `max_parallel` each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<usize>,
     /// Nodes that reported the generation applied.
     pub succeeded: Vec<String>,
     /// Nodes that failed, with why.
@@ -92,6 +96,7 @@ impl Rollout {
             max_failures,
             phase: Phase::Created,
             admitted: Vec::new(),
+            waves: Vec::new(),
             succeeded: Vec::new(),
             failed: BTreeMap::new(),
             rolled_back: BTreeMap::new(),
@@ -157,6 +162,23 @@ impl Rollout {
             .filter(|id| !self.succeeded.contains(id) && !self.failed.contains_key(*id))
             .cloned()
             .collect()
+    }
+
+    /// The admitted nodes wave by wave, in admission order: as recorded, else (a rollout
+    /// written before waves were recorded) `max_parallel` nodes each.
+    #[must_use]
+    pub fn wave_members(&self) -> Vec<&[String]> {
+        let mut out = Vec::new();
+        let mut rest = self.admitted.as_slice();
+        for &size in &self.waves {
+            let (wave, tail) = rest.split_at(size.min(rest.len()));
+            if !wave.is_empty() {
+                out.push(wave);
+            }
+            rest = tail;
+        }
+        out.extend(rest.chunks(self.max_parallel.max(1)));
+        out
     }
 
     /// Whether nothing more will happen.
@@ -246,5 +268,30 @@ mod node_state_tests {
             "failed (health check), rolled back to generation 2"
         );
         assert_eq!(r.node_state("m4"), "in flight");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_are_as_recorded_and_an_older_rollout_is_cut_by_max_parallel() {
+        let mut r = Rollout::new(2, Kind::Parallel, 2, 0);
+        r.admitted = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        // Written before waves were recorded: cut into waves of max_parallel.
+        let sizes: Vec<usize> = r.wave_members().iter().map(|w| w.len()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        // Recorded: a wave of one (a release not staged everywhere yet), then two.
+        r.waves = vec![1, 2, 2];
+        let waves = r.wave_members();
+        assert_eq!(waves[0], ["a"]);
+        assert_eq!(waves[1], ["b", "c"]);
+        assert_eq!(waves[2], ["d", "e"]);
+        // The value without waves reads as before, and round-trips with them.
+        let old = br#"{"generation":2,"kind":"serial","max_parallel":1,"max_failures":0,"phase":"running","admitted":[],"succeeded":[],"failed":{},"created_at":0,"updated_at":0}"#;
+        assert!(Rollout::parse(old).unwrap().waves.is_empty());
+        let back = Rollout::parse(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(back.waves, [1, 2, 2]);
     }
 }

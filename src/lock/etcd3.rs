@@ -59,7 +59,10 @@ pub fn semaphore_key(group: &str) -> String {
     )
 }
 
-fn kindling_prefix(group: &str) -> String {
+/// The prefix of kindling's per-holder records and liveness keys beside the semaphore
+/// (watched with the semaphore key by whoever shows the holders live).
+#[must_use]
+pub fn kindling_prefix(group: &str) -> String {
     format!("kindling/rebootlock/groups/{}/", query_escape(group))
 }
 

@@ -51,7 +51,7 @@ pub use etcd2::Etcd2Lock;
 pub use etcd3::{
     DEFAULT_LEASE_TTL, Etcd3Lock, client as etcd3_client, describe as describe_etcd_error,
     failover as etcd3_failover, is_unreachable as etcd_unreachable,
-    semaphore_key as etcd3_semaphore_key,
+    kindling_prefix as etcd3_holders_prefix, semaphore_key as etcd3_semaphore_key,
 };
 pub use fleetlock::FleetLockClient;
 pub use held::{HELD_SLOT_FILE, HeldSlot, HeldSlotError};
