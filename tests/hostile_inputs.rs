@@ -493,3 +493,73 @@ fn a_payload_at_a_link_local_address_is_refused_before_any_connection() {
         );
     }
 }
+
+#[test]
+fn a_redirect_to_a_link_local_address_is_refused_before_any_connection() {
+    use std::io::Write as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A loopback server that answers every request with a redirect to the metadata address.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&asked);
+    let server = crate::support::process::LoopbackServer::start(move |mut conn, _| {
+        conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+            match conn.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        counted.fetch_add(1, Ordering::SeqCst);
+        let _ = conn.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/p.raw\r\n\
+              Content-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
+    // Every proxy variable points at a listener on loopback, and only the redirecting
+    // server is reached directly: a followed redirect would arrive at the listener (and
+    // nothing leaves the machine).
+    let guard = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    guard.set_nonblocking(true).unwrap();
+    let proxy = format!("http://{}", guard.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("img"), vec![0u8; 65536]).unwrap();
+    std::fs::create_dir(dir.path().join("root")).unwrap();
+    let url = format!("http://{}/p.raw", server.addr());
+    let out = Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args(["payload", "fetch", "--url", &url, "--size", "10"])
+        .args(["--sha256", "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="])
+        .args(["--image", "img", "--len", "65536", "--root", "root"])
+        // Bounded even if the redirect were followed into the silent listener.
+        .args(["--stall-timeout", "2"])
+        .current_dir(dir.path())
+        .env("HTTP_PROXY", &proxy)
+        .env("HTTPS_PROXY", &proxy)
+        .env("ALL_PROXY", &proxy)
+        .env("http_proxy", &proxy)
+        .env("https_proxy", &proxy)
+        .env("all_proxy", &proxy)
+        .env("NO_PROXY", "127.0.0.1")
+        .env_remove("no_proxy")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        asked.load(Ordering::SeqCst) >= 1,
+        "the server was never asked: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "\"http://169.254.169.254/latest/meta-data/p.raw\" is at a link-local address"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        matches!(guard.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "kindling followed the redirect: {stderr}"
+    );
+}

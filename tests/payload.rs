@@ -59,6 +59,8 @@ struct World {
     expected: Expected,
     timeouts: Timeouts,
     proxy: ProxyEnv,
+    /// Names the client answers itself (`ClientOptions::resolve`).
+    resolve: Vec<(String, std::net::IpAddr)>,
     /// The last successful fetch, which `verify` needs.
     fetched: std::cell::RefCell<Option<Fetched>>,
     /// Fetch with the signature checked while writing (`fetch_signed`), as the agent does.
@@ -103,6 +105,7 @@ impl World {
             expected,
             timeouts: test_timeouts(),
             proxy: ProxyEnv::default(),
+            resolve: Vec::new(),
             fetched: std::cell::RefCell::new(None),
             signed: false,
         }
@@ -121,6 +124,7 @@ impl World {
             proxy: self.proxy.clone(),
             timeouts: self.timeouts,
             extra_roots: Vec::new(),
+            resolve: self.resolve.clone(),
         })
         .unwrap()
     }
@@ -742,6 +746,86 @@ fn a_too_small_slot_is_refused_before_downloading() {
     assert!(w.server.seen().is_empty());
 }
 
+/// `w`'s payload and signature at `host` (the loopback server's port).
+fn at_host(w: &mut World, host: &str) {
+    let port = w
+        .expected
+        .url
+        .split(':')
+        .nth(2)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    w.expected.url = format!("http://{host}:{port}{PATH}");
+}
+
+#[test]
+fn a_name_resolving_to_a_refused_address_is_never_connected_to() {
+    let mut w = World::new();
+    w.timeouts.connect = Duration::from_secs(2);
+    // 0.0.0.0 and :: first: connecting to them reaches this machine's own listeners (the
+    // loopback file server on that port), so a resolver that let them through would show
+    // here as a request, and nothing could leave the machine.
+    for (host, ip, what) in [
+        ("unspecified.test", "0.0.0.0", "an unspecified"),
+        ("unspecified6.test", "::", "an unspecified"),
+    ] {
+        w.resolve = vec![(host.to_string(), ip.parse().unwrap())];
+        at_host(&mut w, host);
+        let before = w.server.seen().len();
+        let err = kind(w.fetch(0).0);
+        let text = err.to_string();
+        assert_eq!(err.kind(), "connect", "{host}: {text}");
+        assert!(
+            text.contains(&format!("{host} resolves to {ip}, {what} address")),
+            "{host}: {text}"
+        );
+        assert_eq!(w.server.seen().len(), before, "{host} was connected to");
+    }
+    // Only with that shown: the metadata address, link-local IPv4 and IPv6, multicast.
+    for (host, ip, what) in [
+        ("metadata.test", "169.254.169.254", "a link-local"),
+        ("mapped.test", "::ffff:169.254.169.254", "a link-local"),
+        ("fe80.test", "fe80::1", "a link-local"),
+        ("multicast.test", "224.0.0.1", "a multicast"),
+    ] {
+        w.resolve = vec![(host.to_string(), ip.parse().unwrap())];
+        at_host(&mut w, host);
+        let text = kind(w.fetch(0).0).to_string();
+        assert!(
+            text.contains(&format!("{host} resolves to {ip}, {what} address"))
+                && text.contains("only from routable or loopback addresses"),
+            "{host}: {text}"
+        );
+        // The signature URL is refused the same way.
+        let text = w.signature().unwrap_err().to_string();
+        assert!(
+            text.contains(&format!("{host} resolves to {ip}")),
+            "{host}: {text}"
+        );
+    }
+    // A refused address among good ones is dropped, the good one used.
+    w.resolve = vec![
+        ("mixed.test".to_string(), "0.0.0.0".parse().unwrap()),
+        ("mixed.test".to_string(), "127.0.0.1".parse().unwrap()),
+    ];
+    at_host(&mut w, "mixed.test");
+    w.fetch(0).0.unwrap();
+}
+
+#[test]
+fn names_resolving_to_loopback_are_fetched() {
+    let mut w = World::new();
+    // The system resolver's answer for localhost, and a pinned name.
+    at_host(&mut w, "localhost");
+    w.fetch(0).0.unwrap();
+    w.verify().unwrap();
+    w.resolve = vec![("payload.test".to_string(), "127.0.0.1".parse().unwrap())];
+    at_host(&mut w, "payload.test");
+    w.fetch(0).0.unwrap();
+    w.verify().unwrap();
+}
+
 #[test]
 fn bad_offers_are_refused() {
     let mut w = World::new();
@@ -898,6 +982,7 @@ fn https_directly_and_through_a_connect_proxy() {
             proxy,
             timeouts: w.timeouts,
             extra_roots: vec![tls.ca.clone()],
+            resolve: Vec::new(),
         })
         .unwrap()
     };

@@ -156,6 +156,7 @@ fn job(args: &FetchArgs) -> Job {
                 ..Timeouts::default()
             },
             extra_roots: args.cacert.clone(),
+            resolve: Vec::new(),
         },
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Subcommand, ValueEnum};
 
 use super::args::{DiffFormat, ServerLimitArgs};
-use super::error::CliError;
+use super::error::{CliError, finish};
 use super::shared::emit;
 use crate::omaha::COREOS_APP_ID;
 use crate::update_server::{self as srv, releases, settings, status};
@@ -231,21 +231,29 @@ fn publish(args: &PublishArgs) -> Result<ExitCode, CliError> {
 fn show_status(args: &StatusArgs) -> Result<ExitCode, CliError> {
     let releases = releases::load_releases(&args.dir)?;
     let settings = settings::load(&args.dir)?;
-    let instances = srv::record_log::load(&args.dir)?.instances;
     if !args.dir.is_dir() {
         return Err(CliError::Usage(format!(
             "{} is not a directory; create it with `update-server publish`",
             args.dir.display()
         )));
     }
-    let report = status::report(&releases, &settings, instances);
     Ok(match args.format {
         DiffFormat::Json => {
-            let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
-            text.push('\n');
-            emit(&text)
+            // Streamed: the log is indexed, each record parsed as it is written.
+            let index = srv::record_log::index(&args.dir)?;
+            let channels = status::channels(&releases, &settings);
+            match status::write_json(std::io::stdout().lock(), &channels, &index) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => finish(Err(CliError::Usage(format!("cannot write output: {e}")))),
+            }
         }
-        DiffFormat::Human => emit(&status::render_table(&report)),
+        DiffFormat::Human => {
+            let instances = srv::record_log::load(&args.dir)?.instances;
+            emit(&status::render_table(&status::report(
+                &releases, &settings, instances,
+            )))
+        }
     })
 }
 

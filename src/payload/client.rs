@@ -7,6 +7,7 @@
 //! process environment), and a bad value is a clear error instead of a silent direct
 //! connection.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -85,6 +86,95 @@ pub struct ClientOptions {
     pub timeouts: Timeouts,
     /// PEM files of CA certificates to trust in addition to the built-in roots.
     pub extra_roots: Vec<PathBuf>,
+    /// Names answered without asking the system resolver (as curl's `--resolve`), each
+    /// address still judged by [`Resolver`] like a looked-up one.
+    pub resolve: Vec<(String, IpAddr)>,
+}
+
+/// The client's resolver: the system's (tokio's `lookup_host`, getaddrinfo), or a pinned
+/// answer from [`ClientOptions::resolve`], with every address a payload may not come from
+/// ([`super::offer::refused_address`]: link-local, multicast, broadcast, unspecified)
+/// dropped before reqwest sees it. A name with no other address is an error naming the
+/// name and the address, so a host NAME that resolves to 169.254.169.254 is refused at
+/// connection time exactly as that address written in the URL is, and never connected to.
+/// (Through a proxy the proxy resolves the target; only the proxy's own name passes here.)
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    pinned: Vec<(String, IpAddr)>,
+}
+
+/// A name whose every address is one a payload may not come from.
+#[derive(Debug)]
+pub struct RefusedName {
+    /// The name looked up.
+    pub host: String,
+    /// Its (first) refused address.
+    pub address: IpAddr,
+    /// What kind of address it is ("a link-local").
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for RefusedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} resolves to {}, {} address; kindling fetches payloads and signatures only \
+             from routable or loopback addresses",
+            self.host, self.address, self.what
+        )
+    }
+}
+
+impl std::error::Error for RefusedName {}
+
+impl Resolver {
+    /// Keep the addresses of `host` a payload may come from; none left is [`RefusedName`]
+    /// (an empty answer stays empty: reqwest reports it).
+    ///
+    /// # Errors
+    /// [`RefusedName`] when every address was refused.
+    pub fn filter(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, RefusedName> {
+        let mut refused = None;
+        let kept: Vec<SocketAddr> = addrs
+            .into_iter()
+            .filter(|a| match super::offer::refused_address(a.ip()) {
+                Some(what) => {
+                    refused.get_or_insert((a.ip(), what));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        match refused {
+            Some((address, what)) if kept.is_empty() => Err(RefusedName {
+                host: host.to_string(),
+                address,
+                what,
+            }),
+            _ => Ok(kept),
+        }
+    }
+}
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        let pinned: Vec<SocketAddr> = self
+            .pinned
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&host))
+            .map(|&(_, ip)| SocketAddr::new(ip, 0))
+            .collect();
+        Box::pin(async move {
+            let addrs = if pinned.is_empty() {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            } else {
+                pinned
+            };
+            let kept = Resolver::filter(&host, addrs)?;
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// Build the HTTP client for payload downloads.
@@ -95,6 +185,10 @@ pub fn client(options: &ClientOptions) -> Result<reqwest::Client, PayloadError> 
         .connect_timeout(options.timeouts.connect)
         .user_agent(concat!("kindling/", env!("CARGO_PKG_VERSION")))
         .tcp_nodelay(true)
+        // Every name resolved is judged by its addresses too, not only an address in a URL.
+        .dns_resolver(std::sync::Arc::new(Resolver {
+            pinned: options.resolve.clone(),
+        }))
         // reqwest's default (at most 10 redirects), and never to an address a payload may
         // not come from (a redirect to 169.254.169.254 is refused like such a URL).
         .redirect(reqwest::redirect::Policy::custom(|attempt| {

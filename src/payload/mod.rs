@@ -43,7 +43,7 @@ mod region;
 mod signature;
 mod verify;
 
-pub use client::{ClientOptions, ProxyEnv, Timeouts, client};
+pub use client::{ClientOptions, ProxyEnv, RefusedName, Resolver, Timeouts, client};
 pub use crau::{
     CrauFile, CrauInstall, CrauProgress, CrauResume, CrauVerified, DeltaArchiveManifest, Extent,
     InstallInfo, InstallOperation, InstallProcedure, KernelFile, OperationType, ProcedureType,

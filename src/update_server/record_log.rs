@@ -11,10 +11,13 @@
 //! `instances.json`) is read from that file, and the server's first compaction writes the
 //! log and renames the old file to `instances.json.migrated`.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::directory::{self, DirectoryError, INSTANCES_FILE};
@@ -88,6 +91,117 @@ pub fn load(dir: &Path) -> Result<Loaded, DirectoryError> {
         }
     }
     Ok(loaded)
+}
+
+/// The live records located, not read: for each machine id (in id order) where its winning
+/// `put` line lies in the log, so a reader such as `update-server status` parses each record
+/// once, when it writes it, and never holds the whole table. Built by [`index`].
+#[derive(Debug, Default)]
+pub struct Index {
+    /// The log, opened (`None`: records came from the old `instances.json`).
+    file: Option<File>,
+    /// Machine id to (offset, length) of its last `put` line.
+    lines: BTreeMap<String, (u64, usize)>,
+    /// The records of a pre-log directory (read whole; `file` is `None`).
+    old: Instances,
+}
+
+/// Only what locating a record needs: its id (and that its required fields are present).
+#[derive(Deserialize)]
+struct Located<'a> {
+    #[serde(borrow)]
+    machine_id: Cow<'a, str>,
+    #[allow(dead_code)]
+    app_id: IgnoredAny,
+    #[allow(dead_code)]
+    channel: IgnoredAny,
+    #[allow(dead_code)]
+    version: IgnoredAny,
+    #[allow(dead_code)]
+    first_seen: IgnoredAny,
+    #[allow(dead_code)]
+    last_seen: IgnoredAny,
+    #[allow(dead_code)]
+    state: IgnoredAny,
+}
+
+/// Replay the log cheaply: each line is scanned for its machine id only (no record is
+/// built), the last `put` for a machine wins and an `evict` drops it, as [`load`] does.
+///
+/// # Errors
+/// [`DirectoryError`] when a file exists but cannot be read (or the old file is corrupt).
+pub fn index(dir: &Path) -> Result<Index, DirectoryError> {
+    let path = dir.join(LOG_FILE);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Index {
+                old: directory::read_json(&dir.join(INSTANCES_FILE))?,
+                ..Index::default()
+            });
+        }
+        Err(e) => return Err(directory::io_at(&path, e)),
+    };
+    let mut lines = BTreeMap::new();
+    let mut reader = BufReader::with_capacity(1 << 20, &file);
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| directory::io_at(&path, e))?;
+        if n == 0 {
+            break;
+        }
+        match serde_json::from_slice::<Entry<Located<'_>>>(&line) {
+            Ok(Entry::Put(l)) => {
+                lines.insert(l.machine_id.into_owned(), (offset, n));
+            }
+            Ok(Entry::Evict(id)) => {
+                lines.remove(&id);
+            }
+            Err(_) => {}
+        }
+        offset += n as u64;
+    }
+    drop(reader);
+    Ok(Index {
+        file: Some(file),
+        lines,
+        old: Instances::default(),
+    })
+}
+
+impl Index {
+    /// How many machines.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lines.len() + self.old.instances.len()
+    }
+
+    /// Whether there is none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record, in machine-id order, each read and parsed as it is asked for. A located
+    /// line that then does not parse as a whole record (a corrupt line, not a torn one) or
+    /// cannot be read is skipped.
+    pub fn records(&self) -> impl Iterator<Item = Instance> + '_ {
+        let logged = self.lines.values().filter_map(|&(offset, len)| {
+            use std::os::unix::fs::FileExt as _;
+            let file = self.file.as_ref()?;
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, offset).ok()?;
+            match serde_json::from_slice::<Entry<Instance>>(&buf) {
+                Ok(Entry::Put(i)) => Some(i),
+                _ => None,
+            }
+        });
+        logged.chain(self.old.instances.values().cloned())
+    }
 }
 
 /// The open log the server appends to.

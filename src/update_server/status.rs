@@ -4,11 +4,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use super::instances::{Instance, Instances};
+use super::record_log::Index;
 use super::releases::Releases;
 use super::settings::{Halt, Settings};
 
@@ -45,13 +47,22 @@ pub struct Report {
 /// Build the report.
 #[must_use]
 pub fn report(releases: &Releases, settings: &Settings, instances: Instances) -> Report {
+    Report {
+        channels: channels(releases, settings),
+        instances: instances.instances.into_values().collect(),
+    }
+}
+
+/// The report's channels.
+#[must_use]
+pub fn channels(releases: &Releases, settings: &Settings) -> Vec<ChannelStatus> {
     let names: BTreeSet<&str> = releases
         .releases
         .iter()
         .map(|r| r.channel.as_str())
         .chain(settings.channels.keys().map(String::as_str))
         .collect();
-    let channels = names
+    names
         .into_iter()
         .map(|name| {
             let c = settings.channel(name);
@@ -70,10 +81,49 @@ pub fn report(releases: &Releases, settings: &Settings, instances: Instances) ->
                 halted: c.halted,
             }
         })
-        .collect();
-    Report {
+        .collect()
+}
+
+/// The report as [`Report`]'s pretty JSON (byte for byte what `serde_json::to_string_pretty`
+/// of it gives, plus a newline), written record by record: each machine's record is read from
+/// the log, parsed and written in turn, so the whole table is never in memory at once.
+///
+/// # Errors
+/// `out` cannot be written.
+pub fn write_json<W: std::io::Write>(
+    out: W,
+    channels: &[ChannelStatus],
+    records: &Index,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let mut ser = serde_json::Serializer::pretty(&mut out);
+    Streamed {
         channels,
-        instances: instances.instances.into_values().collect(),
+        instances: Records(records),
+    }
+    .serialize(&mut ser)
+    .map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// [`Report`]'s shape with the instances streamed.
+#[derive(Serialize)]
+struct Streamed<'a> {
+    channels: &'a [ChannelStatus],
+    instances: Records<'a>,
+}
+
+struct Records<'a>(&'a Index);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = serializer.serialize_seq(None)?;
+        for record in self.0.records() {
+            seq.serialize_element(&record)?;
+        }
+        seq.end()
     }
 }
 
@@ -198,5 +248,54 @@ mod tests {
         assert!(text.contains(
             "m1          stable   1.0.0    up-to-date  -           1970-01-01T00:00:00Z  -"
         ));
+    }
+
+    fn streamed(dir: &std::path::Path, settings: &Settings) -> String {
+        let index = crate::update_server::record_log::index(dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        write_json(&mut out, &channels(&Releases::default(), settings), &index)
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8(out).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn whole(dir: &std::path::Path, settings: &Settings) -> String {
+        let loaded = crate::update_server::record_log::load(dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut text =
+            serde_json::to_string_pretty(&report(&Releases::default(), settings, loaded.instances))
+                .unwrap_or_else(|e| panic!("{e}"));
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn streamed_json_is_the_whole_report_byte_for_byte() {
+        use crate::update_server::record_log::{RecordLog, lines};
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut settings = Settings::default();
+        // No log yet, no machines: `"instances": []`.
+        assert_eq!(
+            streamed(dir.path(), &settings),
+            whole(dir.path(), &settings)
+        );
+        settings.channels.insert("beta".into(), Default::default());
+        let mut log = RecordLog::open(dir.path(), false).unwrap_or_else(|e| panic!("{e}"));
+        let mut a = Instance::new("a", 1);
+        a.alias = Some("alpha \"quoted\"".into());
+        let b = Instance::new("b", 2);
+        let c = Instance::new("c", 3);
+        log.append(&lines([&c, &a, &b], &[]).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        a.version = "2.0.0".into();
+        a.state = State::Installed;
+        log.append(&lines([&a], &["b".to_string()]).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // A machine put, then a corrupt line and a torn tail: both skipped.
+        log.append(b"{\"put\":{\"machine_id\":\"z\"}}\n{\"put\":{\"machine_id\"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = streamed(dir.path(), &settings);
+        assert_eq!(text, whole(dir.path(), &settings));
+        assert!(text.contains("\"version\": \"2.0.0\""), "{text}");
+        assert!(!text.contains("\"machine_id\": \"b\""), "{text}");
+        assert!(text.find("\"machine_id\": \"a\"") < text.find("\"machine_id\": \"c\""));
     }
 }
