@@ -80,6 +80,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// before its failure is the caller's.
 const FAILOVER_BUDGET: Duration = Duration::from_secs(30);
 
+/// How long a request keeps trying while every member refuses the connection (etcd down,
+/// or a single member restarting): long enough for a restart, short enough that a caller
+/// with retries of its own (`lock --hold` giving its slot back) says so.
+const DOWN_BUDGET: Duration = Duration::from_secs(3);
+
 /// The longest one watch is trusted without an event (a member cut off from its peers
 /// keeps a watch open that never fires); the semaphore is then read again.
 const WATCH_PERIOD: Duration = Duration::from_secs(15);
@@ -155,11 +160,21 @@ impl Etcd2Lock {
         form: Option<&[(&str, String)]>,
         timeout: Option<Duration>,
     ) -> Result<Answer, LockError> {
-        let deadline = Instant::now() + FAILOVER_BUDGET;
+        let started = Instant::now();
+        let deadline = started + FAILOVER_BUDGET;
         let mut pause = Duration::from_millis(200);
         loop {
-            match self.round(method.clone(), key, query, form, timeout).await {
-                Err(LockError::Unavailable(_)) if Instant::now() + pause < deadline => {
+            let (answer, all_refused) = self.round(method.clone(), key, query, form, timeout).await;
+            // Every member refusing the connection is an etcd that is down, not a failover:
+            // the caller hears it after DOWN_BUDGET (its own retries, or its error) instead
+            // of after the whole failover budget.
+            let budget_left = if all_refused {
+                started + DOWN_BUDGET
+            } else {
+                deadline
+            };
+            match answer {
+                Err(LockError::Unavailable(_)) if Instant::now() + pause < budget_left => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
@@ -176,6 +191,23 @@ impl Etcd2Lock {
         query: &[(&str, String)],
         form: Option<&[(&str, String)]>,
         timeout: Option<Duration>,
+    ) -> (Result<Answer, LockError>, bool) {
+        let mut refused = 0;
+        let answer = self
+            .round_counting(method, key, query, form, timeout, &mut refused)
+            .await;
+        (answer, refused == self.endpoints.len())
+    }
+
+    /// [`Self::round`], counting the endpoints that refused the connection.
+    async fn round_counting(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        query: &[(&str, String)],
+        form: Option<&[(&str, String)]>,
+        timeout: Option<Duration>,
+        refused: &mut usize,
     ) -> Result<Answer, LockError> {
         let n = self.endpoints.len();
         let first = self.current.load(Ordering::Relaxed) % n;
@@ -242,6 +274,9 @@ impl Etcd2Lock {
                     let text = crate::causes::chain(&e);
                     if let Some(why) = super::tls::explain(&self.tls, endpoint, &text) {
                         return Err(LockError::Config(why));
+                    }
+                    if e.is_connect() {
+                        *refused += 1;
                     }
                     tried.push(format!("{endpoint}: {text}"));
                 }

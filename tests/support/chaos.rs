@@ -86,7 +86,11 @@ pub fn run(
         limit,
         |cluster, done| {
             let start = Instant::now();
-            let mut next_kill = faults.kill_every.map(|k| start + k);
+            // The first kill comes early (at most 1 s in), so a short run sees one before
+            // it ends; the rest follow every `kill_every`.
+            let mut next_kill = faults
+                .kill_every
+                .map(|k| start + k.min(Duration::from_secs(1)));
             let mut freeze = faults.freeze_for.map(|f| (start + faults.freeze_at, f));
             while !done() && start.elapsed() < limit {
                 std::thread::sleep(Duration::from_millis(100));
