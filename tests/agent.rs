@@ -348,12 +348,43 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
         assert_eq!(node.attrs("USR-B").1, 1, "{why}: one try");
     };
     // How long a whole cycle takes here (the kills are spread over it).
+    let args: Vec<String> = node.agent_args().iter().map(|s| (*s).to_string()).collect();
+    let spawn = || {
+        std::process::Command::new(crate::support::agent::bin())
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let status_of = || {
+        std::fs::read_to_string(&record).ok().and_then(|t| {
+            let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+            v["status"].as_str().map(str::to_string)
+        })
+    };
+    // The first run, watched: when its record first says VERIFYING (a short phase: the
+    // payload was hashed as it was written), for the kills aimed at it below.
     let started = Instant::now();
-    assert_eq!(node.agent_once().code, 0);
+    let mut first = spawn();
+    let mut verifying_at = None;
+    let first_status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        if verifying_at.is_none() && status_of().as_deref() == Some("VERIFYING") {
+            verifying_at = Some(started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first run hangs"
+        );
+        std::thread::sleep(Duration::from_micros(300));
+    };
+    assert!(first_status.success());
     let full = started.elapsed();
     converged("the first run");
     reset();
-    let args: Vec<String> = node.agent_args().iter().map(|s| (*s).to_string()).collect();
     let mut landed = 0;
     let mut torn = 0;
     let mut phases = std::collections::BTreeMap::<String, u32>::new();
@@ -368,12 +399,7 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let at = full.mul_f64((rng % 1000) as f64 / 1000.0);
-        let mut child = std::process::Command::new(crate::support::agent::bin())
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn();
         std::thread::sleep(at);
         if child.try_wait().unwrap().is_some() {
             // It finished before the kill: that run converged.
@@ -418,6 +444,36 @@ fn sigkill_at_random_moments_never_makes_an_unverified_slot_bootable() {
             converged(&format!("the run after kill {landed}"));
             node.assert_gpt_clean();
             reset();
+        }
+    }
+    // Random moments rarely land in the short VERIFYING phase: aim at it (bounded), each
+    // try from a fresh start, with the same checks.
+    if !phases.contains_key("VERIFYING")
+        && let Some(at) = verifying_at
+    {
+        for k in 0..60u32 {
+            let mut child = spawn();
+            std::thread::sleep(at + Duration::from_micros(u64::from(k % 6) * 400));
+            if child.try_wait().unwrap().is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+                if status_of().as_deref() == Some("VERIFYING") {
+                    *phases.entry("VERIFYING".into()).or_default() += 1;
+                    let (pb, tb, sb) = node.attrs("USR-B");
+                    assert!(
+                        pb == 0 || (tb == 0 && sb == 0),
+                        "killed in VERIFYING: USR-B must not be bootable yet"
+                    );
+                    assert_eq!(node.attrs("USR-A"), (1, 0, 1));
+                }
+            }
+            let out = node.agent_once();
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            converged("the run after an aimed kill");
+            reset();
+            if phases.contains_key("VERIFYING") {
+                break;
+            }
         }
     }
     eprintln!("kills by the phase the record showed: {phases:?}; {torn} left one GPT copy torn");
