@@ -40,7 +40,8 @@ pub(super) enum PreReboot {
     Go,
     /// It failed and the retry time came: go round again (window, lock, hook).
     Again,
-    /// It failed and the retry is past the wait limit: why the node still waits.
+    /// It failed and the retry is past the wait limit, or it succeeded but the slot could
+    /// not be confirmed after it: why the node still waits.
     Stop(String),
 }
 

@@ -243,9 +243,12 @@ impl Agent {
             match self.pre_reboot_hook(None).await? {
                 super::hooks::PreReboot::Go => {}
                 super::hooks::PreReboot::Again => continue,
+                // No wait limit here, so only the slot re-check after the hook stops it (the
+                // slot was taken or cannot be confirmed): as a wait, tried again.
                 super::hooks::PreReboot::Stop(why) => {
-                    self.say_line(&why);
-                    return Ok(());
+                    self.say_line(&format!("{why}; trying again in {}s", retry.as_secs()));
+                    tokio::time::sleep(retry).await;
+                    continue;
                 }
             }
             self.owe_post_boot()?;
