@@ -164,7 +164,11 @@ impl Etcd2Lock {
         let deadline = started + FAILOVER_BUDGET;
         let mut pause = Duration::from_millis(200);
         loop {
-            let (answer, all_refused) = self.round(method.clone(), key, query, form, timeout).await;
+            let mut refused = 0;
+            let answer = self
+                .round(method.clone(), key, query, form, timeout, &mut refused)
+                .await;
+            let all_refused = refused == self.endpoints.len();
             // Every member refusing the connection is an etcd that is down, not a failover:
             // the caller hears it after DOWN_BUDGET (its own retries, or its error) instead
             // of after the whole failover budget.
@@ -183,24 +187,9 @@ impl Etcd2Lock {
         }
     }
 
-    /// One round of [`Self::request`]: each endpoint once.
+    /// One round of [`Self::request`]: each endpoint once, counting in `refused` the
+    /// endpoints that refused the connection.
     async fn round(
-        &self,
-        method: reqwest::Method,
-        key: &str,
-        query: &[(&str, String)],
-        form: Option<&[(&str, String)]>,
-        timeout: Option<Duration>,
-    ) -> (Result<Answer, LockError>, bool) {
-        let mut refused = 0;
-        let answer = self
-            .round_counting(method, key, query, form, timeout, &mut refused)
-            .await;
-        (answer, refused == self.endpoints.len())
-    }
-
-    /// [`Self::round`], counting the endpoints that refused the connection.
-    async fn round_counting(
         &self,
         method: reqwest::Method,
         key: &str,
