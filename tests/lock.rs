@@ -560,6 +560,128 @@ fn zincati_request_against_kindling_serve() {
     );
 }
 
+/// kindling's waiting extension: a `pre-reboot` with `kindling-lock-wait: S` waits for a slot
+/// by watch and answers the moment it frees (echoing the header); without the header the
+/// answer is immediate (Airlock's); past half the connection cap a request is answered at
+/// once without it; a stopping server answers its waiting requests at once. kindling's
+/// FleetLock client takes a freed slot within a second of its release (polling, as against
+/// Airlock, would take it at its next poll: 3.5 s after the release here).
+#[test]
+fn kindling_serve_waits_for_a_slot() {
+    let etcd = Etcd::start();
+    let (mut server, url) = serve(
+        &etcd,
+        &["--group-slots", "workers=1", "--max-connections", "8"],
+    );
+    rt().block_on(async {
+        let http = reqwest::Client::new();
+        let pre_reboot = |id: &str, wait: Option<&str>| {
+            let mut req = http
+                .post(format!("{url}/v1/pre-reboot"))
+                .header("fleet-lock-protocol", "true")
+                .body(zincati_body(id, "workers"));
+            if let Some(w) = wait {
+                req = req.header("kindling-lock-wait", w);
+            }
+            req.send()
+        };
+        assert_eq!(pre_reboot("a", None).await.unwrap().status(), 200);
+        // Without the header: at once, as Airlock.
+        let t = Instant::now();
+        let full = pre_reboot("b", None).await.unwrap();
+        assert_eq!(full.status(), 500);
+        assert!(full.headers().get("kindling-lock-wait").is_none());
+        assert!(t.elapsed() < Duration::from_secs(1));
+        // With it: the whole wait, then failed_lock with the seconds granted.
+        let t = Instant::now();
+        let waited = pre_reboot("b", Some("2")).await.unwrap();
+        let took = t.elapsed();
+        assert_eq!(waited.status(), 500);
+        assert_eq!(waited.headers()["kindling-lock-wait"], "2");
+        assert!(took >= Duration::from_millis(1900), "{took:?}");
+        assert_eq!(
+            waited.text().await.unwrap(),
+            "{\"kind\":\"failed_lock\",\"value\":\"all 1 semaphore slots currently locked\"}\n"
+        );
+        // A malformed wait is no wait.
+        let t = Instant::now();
+        assert_eq!(pre_reboot("b", Some("soon")).await.unwrap().status(), 500);
+        assert!(t.elapsed() < Duration::from_secs(1));
+
+        // kindling's client, waiting: the slot comes the moment `a` gives it back.
+        let mut cfg = config(&etcd, Backend::FleetLock, "workers");
+        cfg.endpoints = vec![url.clone()];
+        let client = Arc::new(FleetLockClient::new(&cfg).unwrap());
+        let waiter = {
+            let client = Arc::clone(&client);
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                client
+                    .wait_lock("b", deadline)
+                    .await
+                    .map(|a| (a, Instant::now()))
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let released = Instant::now();
+        assert_eq!(client.unlock("a").await.unwrap(), Released::Unlocked);
+        let (acquired, at) = tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(acquired, Acquired::Locked);
+        let handover = at.duration_since(released);
+        assert!(
+            handover < Duration::from_secs(1),
+            "hand-over took {handover:?}"
+        );
+        let s = client.status().await.unwrap();
+        assert_eq!(s.holders.len(), 1);
+        assert_eq!(s.holders[0].id, "b");
+
+        // At most half the connection cap (8) waits: four wait, the fifth is answered at once
+        // without the header.
+        let mut waiting = Vec::new();
+        for (id, wait) in [("c", "20"), ("d", "20"), ("e", "20"), ("f", "60")] {
+            waiting.push(tokio::spawn(pre_reboot(id, Some(wait))));
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let t = Instant::now();
+        let past_cap = pre_reboot("g", Some("20")).await.unwrap();
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert_eq!(past_cap.status(), 500);
+        assert!(past_cap.headers().get("kindling-lock-wait").is_none());
+
+        // A stopping server answers the waiting requests at once.
+        let t = Instant::now();
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        for (w, granted) in waiting.into_iter().zip(["20", "20", "20", "30"]) {
+            let answer = tokio::time::timeout(Duration::from_secs(5), w)
+                .await
+                .expect("a waiting request was not answered when the server stopped")
+                .unwrap()
+                .unwrap();
+            assert_eq!(answer.status(), 500);
+            // 60 asked: 30 granted, the most.
+            assert_eq!(answer.headers()["kindling-lock-wait"], granted);
+        }
+        assert!(t.elapsed() < Duration::from_secs(5));
+    });
+    wait_until(
+        "lock serve to exit after SIGTERM",
+        Duration::from_secs(10),
+        || !server.is_running(),
+    );
+}
+
 /// Read a response as JSON, with the text in the panic when it is not.
 trait JsonOrText {
     async fn json_or_text(self) -> serde_json::Value;

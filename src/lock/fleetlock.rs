@@ -5,7 +5,10 @@
 //!
 //! The protocol has no status, no slot count and no way to wait, so `status` uses
 //! kindling's server's `GET <base>/v1/holders` (Airlock has none: [`LockError::Unsupported`]),
-//! `set_max` is unsupported, and `wait_lock` polls (1 s doubling to 30 s) until its deadline.
+//! `set_max` is unsupported. `wait_lock` asks the server to wait for a slot (kindling's
+//! extension, [`super::server::WAIT_HEADER`]: `kindling lock serve` answers the moment a
+//! slot frees, up to [`LONG_POLL`] per request, and says so in the same header); a server
+//! that does not say so (Airlock) is polled instead (1 s doubling to 30 s) until the deadline.
 //! Unlike Zincati, the base URL gets a trailing `/` before the paths are joined, so
 //! `http://h/fleet_lock` means `http://h/fleet_lock/v1/pre-reboot`, not `http://h/v1/...`.
 
@@ -15,6 +18,10 @@ use serde::Deserialize;
 
 use super::LockConfig;
 use super::api::{Acquired, Holder, LockError, LockFuture, RebootLock, Released, Status};
+
+/// The longest one `pre-reboot` asks the server to wait for a slot (below the server's
+/// [`super::server::MAX_WAIT`] and the client's request timeout).
+pub const LONG_POLL: Duration = Duration::from_secs(25);
 
 /// The FleetLock client.
 #[derive(Debug)]
@@ -93,15 +100,39 @@ impl FleetLockClient {
     }
 
     async fn call(&self, path: &str, id: &str) -> Result<(), LockError> {
+        self.call_waiting(path, id, None).await.0
+    }
+
+    /// A call, asking the server to wait up to `wait` for a slot (whole seconds); also
+    /// whether the server said it waited ([`super::server::WAIT_HEADER`] in its answer).
+    async fn call_waiting(
+        &self,
+        path: &str,
+        id: &str,
+        wait: Option<Duration>,
+    ) -> (Result<(), LockError>, bool) {
         let url = format!("{}{path}", self.base);
-        let resp = self
+        let mut req = self
             .http
             .post(&url)
             .header("fleet-lock-protocol", "true")
-            .body(self.body(id))
-            .send()
-            .await
-            .map_err(|e| LockError::Unavailable(format!("{url}: {e}")))?;
+            .body(self.body(id));
+        if let Some(wait) = wait {
+            req = req.header(
+                super::server::WAIT_HEADER,
+                wait.as_secs().max(1).to_string(),
+            );
+        }
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return (Err(LockError::Unavailable(format!("{url}: {e}"))), false),
+        };
+        let waited = resp.headers().contains_key(super::server::WAIT_HEADER);
+        (Self::outcome(resp).await, waited)
+    }
+
+    /// A FleetLock answer as the lock's outcome.
+    async fn outcome(resp: reqwest::Response) -> Result<(), LockError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(());
@@ -202,12 +233,28 @@ impl RebootLock for FleetLockClient {
         Box::pin(async move {
             let mut pause = Duration::from_secs(1);
             loop {
-                match self.lock(id).await {
-                    Ok(acquired) => return Ok(acquired),
+                // Ask the server to wait for the slot, in whole seconds, within the deadline.
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let wait = Duration::from_secs(left.as_secs()).min(LONG_POLL);
+                let asked = tokio::time::Instant::now();
+                let (outcome, waited) = self
+                    .call_waiting("v1/pre-reboot", id, (!wait.is_zero()).then_some(wait))
+                    .await;
+                match outcome {
+                    Ok(()) => return Ok(Acquired::Locked),
                     Err(e) if e.is_transient() => {
                         let now = tokio::time::Instant::now();
                         if now >= deadline {
                             return Err(LockError::Timeout);
+                        }
+                        // A server that waited (most of the time asked) and found every slot
+                        // still taken is asked again at once; anything else (Airlock, an
+                        // unreachable server, an etcd error, a wait cut short) backs off.
+                        let full =
+                            matches!(&e, LockError::Remote { kind, .. } if kind == "failed_lock");
+                        if waited && full && now.duration_since(asked) >= wait / 2 {
+                            pause = Duration::from_secs(1);
+                            continue;
                         }
                         tokio::time::sleep_until(deadline.min(now + pause)).await;
                         pause = (pause * 2).min(Duration::from_secs(30));

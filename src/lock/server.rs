@@ -18,11 +18,22 @@
 //! made on first use leaves, its semaphore is deleted again: an unknown group costs nothing
 //! that stays. The server is served by [`crate::http_serve`] under its limits; a body
 //! too large or too slow is answered with Airlock's error shape.
+//!
+//! Waiting (a kindling extension; FleetLock itself has no way to wait, so Zincati polls): a
+//! `pre-reboot` with the request header [`WAIT_HEADER`]` : S` (whole seconds, at most
+//! [`MAX_WAIT`]) that finds every slot taken waits for one by etcd watch, up to S seconds,
+//! and answers the moment it has it; the answer carries the header back with the seconds
+//! granted. Without the header the answer is immediate, as Airlock's. At most
+//! [`AppState::wait_cap`] requests wait at once (half the connection cap: waiting
+//! connections are busy and never shed); past it, and while the server stops, a request is
+//! answered at once without the header.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -57,11 +68,22 @@ pub const MAX_GROUP_LEN: usize = 128;
 /// A FleetLock body is a few hundred bytes; this is far above any real one.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// The request header that asks `pre-reboot` to wait for a slot (whole seconds); the
+/// answer carries it back with the seconds granted.
+pub const WAIT_HEADER: &str = "kindling-lock-wait";
+
+/// The longest a `pre-reboot` waits for a slot (a client asks again after it).
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
 struct AppState {
     options: ServeOptions,
     /// The one etcd client, shared by every group.
     client: etcd_client::Client,
     counters: Mutex<BTreeMap<String, u64>>,
+    /// `pre-reboot` requests waiting for a slot now.
+    waiting: AtomicUsize,
+    /// True once the server stops: waiting requests are answered at once.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The client's parameters, as Zincati sends them.
@@ -117,6 +139,35 @@ impl AppState {
         config.group = group.to_string();
         config.lease_ttl = None;
         Etcd3Lock::with_client(self.client.clone(), &config).with_initial_slots(self.slots(group))
+    }
+
+    /// How many `pre-reboot` requests may wait at once: half the connection cap.
+    fn wait_cap(&self) -> usize {
+        (self.options.limits.max_connections / 2).max(1)
+    }
+
+    /// The wait a request asks for in [`WAIT_HEADER`] (at most [`MAX_WAIT`]), if it may
+    /// have it now; `None` (answer at once) without the header, with a malformed one, past
+    /// [`Self::wait_cap`] or while the server stops.
+    fn grant_wait(&self, headers: &HeaderMap) -> Option<WaitTicket<'_>> {
+        let asked: u64 = headers
+            .get(WAIT_HEADER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        if asked == 0 || *self.stopping.borrow() {
+            return None;
+        }
+        let wait = Duration::from_secs(asked).min(MAX_WAIT);
+        let cap = self.wait_cap();
+        self.waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .ok()?;
+        Some(WaitTicket { app: self, wait })
     }
 
     fn slots(&self, group: &str) -> u64 {
@@ -187,12 +238,29 @@ impl AppState {
     }
 }
 
+/// A granted wait, counted in [`AppState::waiting`] until dropped.
+struct WaitTicket<'a> {
+    app: &'a AppState,
+    wait: Duration,
+}
+
+impl Drop for WaitTicket<'_> {
+    fn drop(&mut self) {
+        self.app.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn lock_failure(e: &LockError) -> Response {
     match e {
         LockError::Full { max, .. } => fail(
             StatusCode::INTERNAL_SERVER_ERROR,
             "failed_lock",
             &format!("all {max} semaphore slots currently locked"),
+        ),
+        LockError::Timeout => fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed_lock",
+            "all semaphore slots currently locked",
         ),
         LockError::Unavailable(why) => fail(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -237,10 +305,28 @@ async fn client_call(app: &AppState, api: &str, req: Request) -> Response {
         Err(e) => body_refused(&e),
         Ok((parts, body)) => match app.client(&parts.headers, &body) {
             Err(r) => *r,
-            Ok(params) => match take_or_give(app, api, &params).await {
-                Ok(()) => StatusCode::OK.into_response(),
-                Err(e) => lock_failure(&e),
-            },
+            Ok(params) => {
+                let ticket = if api == "pre-reboot" {
+                    app.grant_wait(&parts.headers)
+                } else {
+                    None
+                };
+                let granted = ticket.as_ref().map(|t| t.wait);
+                let outcome = match ticket {
+                    Some(ticket) => take_waiting(app, &params, &ticket).await,
+                    None => take_or_give(app, api, &params).await,
+                };
+                let mut response = match outcome {
+                    Ok(()) => StatusCode::OK.into_response(),
+                    Err(e) => lock_failure(&e),
+                };
+                if let Some(wait) = granted
+                    && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().to_string())
+                {
+                    response.headers_mut().insert(WAIT_HEADER, value);
+                }
+                response
+            }
         },
     };
     count_error(app, api, &response);
@@ -266,6 +352,28 @@ async fn take_or_give(app: &AppState, api: &str, params: &ClientParams) -> Resul
         lock.remove_if_idle(app.slots(&params.group)).await?;
     }
     Ok(())
+}
+
+/// `pre-reboot` waiting up to the ticket's time for a slot, by etcd watch (answered at once
+/// when the server stops).
+async fn take_waiting(
+    app: &AppState,
+    params: &ClientParams,
+    ticket: &WaitTicket<'_>,
+) -> Result<(), LockError> {
+    let lock = app.lock_for(&params.group);
+    let deadline = tokio::time::Instant::now() + ticket.wait;
+    let mut stopping = app.stopping.clone();
+    let waited = tokio::select! {
+        taken = lock.wait_lock(&params.id, deadline) => taken.map(|_| ()),
+        Ok(_) = stopping.wait_for(|stop| *stop) => Err(LockError::Timeout),
+    };
+    match waited {
+        // The wait is over without a slot: one last attempt, whose failure says why (every
+        // slot taken, or etcd unreachable).
+        Err(LockError::Timeout) => lock.lock(&params.id).await.map(|_| ()),
+        other => other,
+    }
 }
 
 fn count_error(app: &AppState, api: &str, response: &Response) {
@@ -541,10 +649,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LockError> {
     let client = super::etcd3_client(&options.etcd).await?;
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let app = Arc::new(AppState {
         options: options.clone(),
         client,
         counters: Mutex::new(BTreeMap::new()),
+        waiting: AtomicUsize::new(0),
+        stopping,
     });
     for (group, slots) in &options.groups {
         let lock = app.lock_for(group);
@@ -577,6 +688,7 @@ pub async fn serve(
         },
     ));
     shutdown.await;
+    let _ = stopping_tx.send(true);
     let _ = stop_tx.send(());
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
         Ok(Ok(Err(e))) => Err(LockError::Unavailable(format!(
@@ -587,4 +699,4 @@ pub async fn serve(
 }
 
 /// How long a stopping server waits for requests in progress.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
