@@ -73,8 +73,12 @@ pub struct Etcd2Lock {
 }
 
 /// The time limit of one request to one member that is not a watch (a frozen member
-/// answers nothing).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// answers nothing; the request then goes to the next member).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The time limit of a request's first try at each member (a live member answers in
+/// milliseconds).
+const FIRST_TRY: Duration = Duration::from_millis(500);
 
 /// How long a request keeps going round the members (a leader election, a frozen member)
 /// before its failure is the caller's.
@@ -88,6 +92,19 @@ const DOWN_BUDGET: Duration = Duration::from_secs(3);
 /// The longest one watch is trusted without an event (a member cut off from its peers
 /// keeps a watch open that never fires); the semaphore is then read again.
 const WATCH_PERIOD: Duration = Duration::from_secs(15);
+
+/// How often the member a watch is held on is asked whether it still answers, and how long
+/// it has to answer (a frozen member is left within twice this).
+const WATCH_PROBE: Duration = Duration::from_secs(1);
+
+/// The time limit of one try at one member.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// A request that is answered at once.
+    Answer(Duration),
+    /// A watch: its deadline passing is its answer (nothing changed).
+    Watch(Duration),
+}
 
 /// What a request came back with.
 struct Answer {
@@ -136,7 +153,11 @@ impl Etcd2Lock {
                 .iter()
                 .map(|e| e.trim_end_matches('/').to_string())
                 .collect(),
-            current: AtomicUsize::new(0),
+            // Clients of one fleet start on different members (as etcd's own v2 client
+            // pins a random endpoint).
+            current: AtomicUsize::new(
+                usize::try_from(std::process::id()).unwrap_or(0) % config.endpoints.len().max(1),
+            ),
             key: format!("{base}/semaphore"),
             holders_dir: format!("{base}/holders"),
             auth: config.auth.clone(),
@@ -148,7 +169,8 @@ impl Etcd2Lock {
 
     /// One request, tried on each endpoint in turn from the one that answered last, round
     /// after round (a pause of 0.2 s doubling to 1 s between rounds) until one answers or
-    /// [`FAILOVER_BUDGET`] passes. A connection failure or a server error (5xx: no leader,
+    /// [`FAILOVER_BUDGET`] passes; each member gets [`FIRST_TRY`] in the first round and
+    /// the request timeout after. A connection failure or a server error (5xx: no leader,
     /// a timed-out proposal) moves on to the next endpoint; a TLS failure is explained
     /// ([`super::tls::explain`]) and not tried again. Every write is a compare-and-swap or
     /// idempotent, so a request repeated after a lost answer is safe.
@@ -163,11 +185,22 @@ impl Etcd2Lock {
         let started = Instant::now();
         let deadline = started + FAILOVER_BUDGET;
         let mut pause = Duration::from_millis(200);
+        // The first round gives each member FIRST_TRY (a live member answers in
+        // milliseconds; a frozen one is passed quickly), later rounds the whole timeout.
+        let mut per_member = FIRST_TRY.min(self.request_timeout);
         loop {
             let mut refused = 0;
             let answer = self
-                .round(method.clone(), key, query, form, timeout, &mut refused)
+                .round(
+                    method.clone(),
+                    key,
+                    query,
+                    form,
+                    timeout.map_or(Limit::Answer(per_member), Limit::Watch),
+                    &mut refused,
+                )
                 .await;
+            per_member = self.request_timeout;
             let all_refused = refused == self.endpoints.len();
             // Every member refusing the connection is an etcd that is down, not a failover:
             // the caller hears it after DOWN_BUDGET (its own retries, or its error) instead
@@ -195,9 +228,13 @@ impl Etcd2Lock {
         key: &str,
         query: &[(&str, String)],
         form: Option<&[(&str, String)]>,
-        timeout: Option<Duration>,
+        limit: Limit,
         refused: &mut usize,
     ) -> Result<Answer, LockError> {
+        let (timeout, watch) = match limit {
+            Limit::Answer(t) => (t, false),
+            Limit::Watch(t) => (t, true),
+        };
         let n = self.endpoints.len();
         let first = self.current.load(Ordering::Relaxed) % n;
         let mut tried = Vec::new();
@@ -217,7 +254,7 @@ impl Etcd2Lock {
             if let Some((user, password)) = &self.auth {
                 req = req.basic_auth(user, Some(password));
             }
-            req = req.timeout(timeout.unwrap_or(self.request_timeout));
+            req = req.timeout(timeout);
             match req.send().await {
                 Ok(resp) if resp.status().is_server_error() && k + 1 < n => {
                     // This member cannot serve it now (no leader, a proposal timed out).
@@ -247,7 +284,7 @@ impl Etcd2Lock {
                     })?;
                     return Ok(Answer { status, body });
                 }
-                Err(e) if e.is_timeout() && timeout.is_some() => {
+                Err(e) if e.is_timeout() && watch => {
                     // A watch that saw nothing before its deadline.
                     return Ok(Answer {
                         status: 408,
@@ -300,14 +337,22 @@ impl Etcd2Lock {
         }
     }
 
-    /// The semaphore and its modifiedIndex.
+    /// The semaphore and its modifiedIndex, read as locksmith does (`quorum=false`: a
+    /// member cut off from its peers may answer a stale value; the compare-and-swap that
+    /// follows every such read needs a quorum and fails on it).
     async fn get(&self) -> Result<(Semaphore, u64), LockError> {
+        self.read(false).await
+    }
+
+    /// The semaphore and its modifiedIndex; with `quorum`, a linearizable read (through the
+    /// leader: a member cut off from its peers cannot answer, the next member does).
+    async fn read(&self, quorum: bool) -> Result<(Semaphore, u64), LockError> {
         let answer = self
             .request(
                 reqwest::Method::GET,
                 &self.key,
                 &[
-                    ("quorum", "false".into()),
+                    ("quorum", quorum.to_string()),
                     ("recursive", "false".into()),
                     ("sorted", "false".into()),
                 ],
@@ -318,7 +363,7 @@ impl Etcd2Lock {
         if answer.body.error_code == Some(100) {
             // Deleted behind our back (an operator): create it again, then read it.
             self.init().await?;
-            return Box::pin(self.get()).await;
+            return Box::pin(self.read(quorum)).await;
         }
         let node = answer
             .body
@@ -361,18 +406,15 @@ impl Etcd2Lock {
         if left.is_zero() {
             return Ok(());
         }
-        let answer = self
-            .request(
-                reqwest::Method::GET,
-                &self.key,
-                &[
-                    ("wait", "true".into()),
-                    ("waitIndex", (index + 1).to_string()),
-                ],
-                None,
-                Some(left),
-            )
-            .await;
+        let query = [
+            ("wait", "true".into()),
+            ("waitIndex", (index + 1).to_string()),
+        ];
+        let watch = self.request(reqwest::Method::GET, &self.key, &query, None, Some(left));
+        let answer = tokio::select! {
+            answer = watch => answer,
+            why = self.watched_member_stops() => Err(why),
+        };
         match answer {
             // 408 (our deadline), a change, or errorCode 401 (the index fell out of etcd's
             // 1000-event history): in every case the caller reads the semaphore again.
@@ -381,6 +423,38 @@ impl Etcd2Lock {
             // is the deadline, not an unreachable etcd; the caller sees it and stops.
             Err(_) if tokio::time::Instant::now() + Duration::from_millis(100) >= until => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Returns once the member a watch is held on (the one that answered last: etcd sends
+    /// a watch's headers at once) stops answering: asked for its version every
+    /// [`WATCH_PROBE`], an answer must come within [`WATCH_PROBE`]. A frozen member keeps
+    /// the watch's connection open and silent; without this, a waiter would only notice at
+    /// the end of [`WATCH_PERIOD`]. The next request starts at the member after it.
+    async fn watched_member_stops(&self) -> LockError {
+        loop {
+            tokio::time::sleep(WATCH_PROBE).await;
+            let at = self.current.load(Ordering::Relaxed) % self.endpoints.len();
+            let endpoint = &self.endpoints[at];
+            let probe = self
+                .http
+                .get(format!("{endpoint}/version"))
+                .timeout(WATCH_PROBE)
+                .send()
+                .await;
+            if let Err(e) = probe {
+                // Move on only if no other request moved on already.
+                let _ = self.current.compare_exchange(
+                    at,
+                    (at + 1) % self.endpoints.len(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                return LockError::Unavailable(format!(
+                    "{endpoint} stopped answering while watched: {}",
+                    crate::causes::chain(&e)
+                ));
+            }
         }
     }
 
@@ -550,7 +624,8 @@ impl RebootLock for Etcd2Lock {
     fn status(&self) -> LockFuture<'_, Status> {
         Box::pin(async move {
             self.init().await?;
-            let (sem, _) = self.get().await?;
+            // Linearizable: the agent's re-check before a reboot reads this.
+            let (sem, _) = self.read(true).await?;
             let records = self.records().await.unwrap_or_default();
             let holders = sem
                 .holders

@@ -168,8 +168,17 @@ pub fn is_unreachable(e: &etcd_client::Error) -> bool {
 /// second), a frozen member a request timeout.
 pub const FAILOVER_BUDGET: Duration = Duration::from_secs(30);
 
-/// The time limit of one request to one member (a frozen member answers nothing).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The time limit of one request to one member (a frozen member answers nothing; a
+/// request that times out is tried again, on whichever member the balancer picks).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The first try of a lock operation is given this long (then twice that, up to
+/// [`REQUEST_TIMEOUT`]): a lock operation on a live member takes milliseconds.
+const FIRST_TRY: Duration = Duration::from_millis(500);
+
+/// How often a watch's member is asked for the watch's progress; it must answer before the
+/// next ask, so a frozen member is left within twice this.
+const WATCH_PROBE: Duration = Duration::from_secs(1);
 
 /// The longest a watch is trusted without an event before the semaphore is read again (a
 /// member cut off from its peers may keep a watch open that never fires).
@@ -241,7 +250,8 @@ fn unavailable(e: &etcd_client::Error, tls: &TlsFiles, endpoints: &str) -> LockE
 }
 
 /// An etcd v3 client for `config`'s endpoints, TLS files and credentials (the lock's and
-/// the fleet's one way to reach etcd). Every endpoint is in its balancer; each request has
+/// the fleet's one way to reach etcd). Every endpoint is in its channel
+/// ([`super::etcd3_route`]: requests go to the member that answered last); each request has
 /// [`REQUEST_TIMEOUT`], HTTP/2 keep-alive pings find a member that stopped answering, and
 /// every request asks for a member with a leader (etcd then ends a watch on a member that
 /// lost its leader instead of keeping it silent). The TLS files are checked first
@@ -291,9 +301,13 @@ pub async fn client(config: &LockConfig) -> Result<Client, LockError> {
         return Err(LockError::Config("no etcd endpoint given".into()));
     }
     let endpoints = config.endpoints.join(",");
-    Client::connect(&config.endpoints, Some(options))
-        .await
-        .map_err(|e| unavailable(&e, &config.tls, &endpoints))
+    Client::connect_with_balanced_channel(
+        &config.endpoints,
+        Some(options),
+        super::etcd3_route::Builder,
+    )
+    .await
+    .map_err(|e| unavailable(&e, &config.tls, &endpoints))
 }
 
 impl Etcd3Lock {
@@ -373,12 +387,35 @@ impl Etcd3Lock {
     }
 
     /// `op` with failover ([`failover`]), its failure as the lock's error.
-    async fn call<T, F, Fut>(&self, op: F) -> Result<T, LockError>
+    ///
+    /// Each try of a lock operation (a few small keys) is also cut short after
+    /// [`FIRST_TRY`], then twice that, up to [`REQUEST_TIMEOUT`]: the client's balancer
+    /// picks a member at random, and a try that landed on a frozen member would otherwise
+    /// cost the whole request timeout before the next try goes elsewhere. A try cut short
+    /// after its write committed is safe to repeat (see [`failover`]).
+    async fn call<T, F, Fut>(&self, mut op: F) -> Result<T, LockError>
     where
         F: FnMut(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        failover(&self.client, op).await.map_err(|e| self.fail(&e))
+        let mut limit = FIRST_TRY;
+        failover(&self.client, move |c| {
+            let this_try = limit;
+            limit = (limit * 2).min(REQUEST_TIMEOUT);
+            let attempt = op(c);
+            async move {
+                tokio::time::timeout(this_try, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(etcd_client::Error::IoError(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no answer within {} ms", this_try.as_millis()),
+                        )))
+                    })
+            }
+        })
+        .await
+        .map_err(|e| self.fail(&e))
     }
 
     fn fail(&self, e: &etcd_client::Error) -> LockError {
@@ -744,15 +781,34 @@ impl Etcd3Lock {
             )
             .await
             .map_err(|e| self.fail(&e))?;
+        // The member holding the watch is asked for the watch's progress every
+        // WATCH_PROBE and must answer before the next: a frozen member keeps the stream
+        // open and silent, and its HTTP/2 keep-alive would only give it up after 9 s.
+        let (mut ask, mut answers) = stream.split();
+        let mut probe = tokio::time::interval_at(Instant::now() + WATCH_PROBE, WATCH_PROBE);
+        let mut unanswered = false;
         loop {
-            match tokio::time::timeout_at(until, stream.message()).await {
-                Err(_) => return Ok(()),
-                Ok(Err(e)) => return Err(self.fail(&e)),
-                Ok(Ok(None)) => return Ok(()),
-                Ok(Ok(Some(resp))) => {
-                    if !resp.events().is_empty() || resp.canceled() {
-                        return Ok(());
+            tokio::select! {
+                answer = tokio::time::timeout_at(until, answers.message()) => match answer {
+                    Err(_) => return Ok(()),
+                    Ok(Err(e)) => return Err(self.fail(&e)),
+                    Ok(Ok(None)) => return Ok(()),
+                    Ok(Ok(Some(resp))) => {
+                        if !resp.events().is_empty() || resp.canceled() {
+                            return Ok(());
+                        }
+                        unanswered = false;
                     }
+                },
+                _ = probe.tick() => {
+                    if unanswered {
+                        return Err(LockError::Unavailable(format!(
+                            "etcd v3 at {}: the member holding the watch stopped answering",
+                            self.endpoints
+                        )));
+                    }
+                    ask.request_progress().await.map_err(|e| self.fail(&e))?;
+                    unanswered = true;
                 }
             }
         }

@@ -32,6 +32,7 @@ mod config;
 mod connect;
 mod etcd2;
 mod etcd3;
+mod etcd3_route;
 mod fleetlock;
 pub mod held;
 pub mod operator;
