@@ -9,7 +9,7 @@
 //! reboot with its slot held and re-checked, every slot given back); reported: the
 //! makespans and their ratio (goal <= 1.5x).
 //!
-//! `cargo bench --bench fleet_cluster -- [N] [--kill-every SECS] [--freeze SECS]`
+//! `cargo bench --bench fleet_cluster -- [N] [--kill-every SECS] [--freeze SECS] [--only v3|v2|fleetlock]`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unused_imports)]
 
@@ -82,11 +82,23 @@ fn main() {
         freeze_for: Some(freeze),
         freeze_at: Duration::from_secs(5),
     };
-    for (name, backend) in [
-        ("agent, etcd v3", Backend::Etcd3),
-        ("agent, etcd v2", Backend::Etcd2),
-        ("agent, lock serve (FleetLock)", Backend::FleetLock),
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    for (key, name, backend) in [
+        ("v3", "agent, etcd v3", Backend::Etcd3),
+        ("v2", "agent, etcd v2", Backend::Etcd2),
+        (
+            "fleetlock",
+            "agent, lock serve (FleetLock)",
+            Backend::FleetLock,
+        ),
     ] {
+        if only.as_deref().is_some_and(|o| o != key) {
+            continue;
+        }
         let mut makespans = Vec::new();
         for (what, f) in [("no faults", Faults::NONE), ("faults", faults)] {
             let mut cluster = Cluster::start();
@@ -111,6 +123,9 @@ fn main() {
                 out.summary.rechecks
             );
             makespans.push(fig.makespan);
+            if std::env::var_os("FLEET_CLUSTER_TRACE").is_some() {
+                trace(&out);
+            }
         }
         println!(
             "{name:<30} makespan with faults / without: {:.2} s / {:.2} s = {:.2}x (goal <= 1.5x)",
@@ -118,5 +133,57 @@ fn main() {
             makespans[0],
             makespans[1] / makespans[0]
         );
+    }
+}
+
+/// With `FLEET_CLUSTER_TRACE` set: the run's timeline (faults, reboots, nodes up, slots given
+/// back, seconds from the start) and the log of each node whose reboot came over a second
+/// after the slot it took was freed.
+fn trace(out: &support::chaos::Outcome) {
+    let t0 = out.report.started;
+    let mut lines: Vec<(f64, String)> = out
+        .events
+        .iter()
+        .map(|(t, what)| (t - t0, format!("FAULT {what}")))
+        .collect();
+    for n in &out.report.nodes {
+        if let Some(r) = n.reboots.first() {
+            lines.push((r.at - t0, format!("{} reboots", n.id)));
+        }
+        if let Some(up) = n.up {
+            lines.push((up - t0, format!("{} up", n.id)));
+        }
+        if let Some(rel) = n.released {
+            lines.push((rel - t0, format!("{} released", n.id)));
+        }
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (t, what) in &lines {
+        println!("  {t:7.2} {what}");
+    }
+    let slots = out.report.spec.slots as usize;
+    let mut reboots: Vec<(f64, &str)> = out
+        .report
+        .nodes
+        .iter()
+        .filter_map(|n| n.reboots.first().map(|r| (r.at, n.id.as_str())))
+        .collect();
+    let mut ups: Vec<f64> = out.report.nodes.iter().filter_map(|n| n.up).collect();
+    reboots.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ups.sort_by(f64::total_cmp);
+    for (up, (next, id)) in ups.iter().zip(reboots.iter().skip(slots)) {
+        if next - up > 1.0 {
+            let log = out
+                .report
+                .nodes
+                .iter()
+                .find(|n| n.id == *id)
+                .map_or("", |n| n.log.as_str());
+            println!(
+                "--- hand-over {:.2} s at {:.2}: {id}'s log ---\n{log}",
+                next - up,
+                up - t0
+            );
+        }
     }
 }

@@ -194,8 +194,9 @@ fn wait_fleet(
 /// Fleet members (agent daemons with `KINDLING_FLEET=on`, the client certificate in
 /// update.conf) and the operator commands on the TLS cluster while leaders die and a
 /// follower is frozen: every node record stays, a generation published while the leader
-/// was just killed is published and applied everywhere, and a rollout run while the leader
-/// is killed under it completes.
+/// was just killed is published and applied everywhere, a rollout run while the leader is
+/// killed under it completes, and one whose first node fails its health check (the leader
+/// killed again) stops with that reason, the other nodes untouched.
 #[test]
 fn fleet_members_and_operators_on_a_tls_cluster_keep_records_generations_and_rollouts() {
     use crate::fleet::{FleetNode, app_config, conf, write};
@@ -325,6 +326,108 @@ fn fleet_members_and_operators_on_a_tls_cluster_keep_records_generations_and_rol
     });
     assert_eq!(s["generation"], 2, "the published generation: {s}");
     for f in &nodes {
+        assert_eq!(f.file("/etc/app/app.conf").as_deref(), Some("version=2\n"));
+    }
+    // Generation 3, held, rolled out serially under a strict gate while the leader is
+    // killed; node-00 (admitted first) fails its health check: the rollout stops with that
+    // reason, and the other nodes stay on generation 2.
+    nodes[0].set_health("exit 1\n");
+    let c3 = write(d, "c3.yaml", &app_config("3"));
+    let out = fleet_cmd(&cluster, GROUP, &["publish", "--hold", &c3]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = fleet_cmd(
+        &cluster,
+        GROUP,
+        &[
+            "rollout",
+            "create",
+            "--replace",
+            "--type",
+            "serial",
+            "--gate",
+            "strict",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let apply = std::process::Command::new(env!("CARGO_BIN_EXE_kindling"))
+        .args([
+            "fleet",
+            "--group",
+            GROUP,
+            "rollout",
+            "apply",
+            "--node-timeout",
+            "60",
+        ])
+        .env("KINDLING_FLEET_ENDPOINT", cluster.endpoints())
+        .env("KINDLING_FLEET_ETCD_CAFILE", &cluster.pki.ca)
+        .env("KINDLING_FLEET_ETCD_CERTFILE", &cluster.pki.client_cert)
+        .env("KINDLING_FLEET_ETCD_KEYFILE", &cluster.pki.client_key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut apply = crate::support::process::Guard(apply);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = cluster.kill_leader().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.restart(killed);
+    let start = std::time::Instant::now();
+    while apply.0.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "rollout apply never ended"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(apply.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(apply.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(
+        apply.0.wait().unwrap().code(),
+        Some(1),
+        "rollout apply: {out}{err}"
+    );
+    assert!(
+        out.contains("stopped (strict health gate: node-00 failed"),
+        "{out}{err}"
+    );
+    let show = fleet_cmd(&cluster, GROUP, &["rollout", "show"]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("stopped"), "{show}");
+    let s = fleet_status(&cluster, GROUP);
+    let others: Vec<&serde_json::Value> = s["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["host"] != "node-00")
+        .collect();
+    let first = s["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["host"] == "node-00")
+        .unwrap();
+    assert_eq!(first["state"], "rolled-back", "{s}");
+    assert_eq!(first["generation"], 2, "{s}");
+    assert!(
+        first["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("health check failed")),
+        "{s}"
+    );
+    assert_eq!(others.len(), N - 1, "{s}");
+    assert!(others.iter().all(|r| r["generation"] == 2), "{s}");
+    for f in nodes.iter().skip(1) {
         assert_eq!(f.file("/etc/app/app.conf").as_deref(), Some("version=2\n"));
     }
 }

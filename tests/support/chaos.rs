@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::Cluster;
-use crate::support::fleet::{Backend, EtcdTls, Fleet, Report, Spec, V2Watch};
+use crate::support::fleet::{Backend, EtcdTls, Fleet, Report, Spec, V2Watch, now};
 use crate::support::history::{History, Summary, v3_history};
 use crate::support::process::Guard;
 
@@ -40,6 +40,8 @@ pub struct Outcome {
     pub summary: Summary,
     pub leaders_killed: usize,
     pub frozen: usize,
+    /// Each fault as it happened: wall-clock seconds (as the report's) and what.
+    pub events: Vec<(f64, String)>,
 }
 
 /// `kindling lock serve` on the cluster (all endpoints, the client certificate), 3 slots.
@@ -77,6 +79,7 @@ pub fn run(
 ) -> Outcome {
     let mut killed = 0;
     let mut frozen = 0;
+    let mut events = Vec::new();
     let mut out = run_with(
         cluster,
         backend,
@@ -92,15 +95,26 @@ pub fn run(
                 .kill_every
                 .map(|k| start + k.min(Duration::from_secs(1)));
             let mut freeze = faults.freeze_for.map(|f| (start + faults.freeze_at, f));
+            // The frozen member and when it thaws; the leader kills go on meanwhile.
+            let mut thaw: Option<(usize, Instant)> = None;
             while !done() && start.elapsed() < limit {
                 std::thread::sleep(Duration::from_millis(100));
+                if let Some((v, at)) = thaw
+                    && Instant::now() >= at
+                {
+                    cluster.freeze(v, false);
+                    events.push((now(), format!("member {v} thawed")));
+                    thaw = None;
+                }
                 if let Some(at) = next_kill
                     && Instant::now() >= at
                 {
                     if let Some(leader) = cluster.kill_leader() {
+                        events.push((now(), format!("leader {leader} killed")));
                         killed += 1;
                         std::thread::sleep(Duration::from_secs(1));
                         cluster.restart(leader);
+                        events.push((now(), format!("member {leader} restarted")));
                     }
                     next_kill = faults.kill_every.map(|k| at + k);
                 }
@@ -112,20 +126,21 @@ pub fn run(
                     let victim = (0..3).find(|&i| Some(i) != leader && cluster.is_running(i));
                     if let Some(v) = victim {
                         cluster.freeze(v, true);
+                        events.push((now(), format!("member {v} frozen")));
                         frozen += 1;
-                        let thaw = Instant::now() + long;
-                        while Instant::now() < thaw && !done() {
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                        cluster.freeze(v, false);
+                        thaw = Some((v, Instant::now() + long));
                     }
                     freeze = None;
                 }
+            }
+            if let Some((v, _)) = thaw {
+                cluster.freeze(v, false);
             }
         },
     );
     out.leaders_killed = killed;
     out.frozen = frozen;
+    out.events = events;
     out
 }
 
@@ -187,5 +202,6 @@ pub fn run_with(
         summary,
         leaders_killed: 0,
         frozen: 0,
+        events: Vec::new(),
     }
 }

@@ -233,11 +233,13 @@ impl Backend {
     }
 
     /// A shell command printing the semaphore with etcdctl, failing when etcd does not
-    /// answer; on v3 as etcdctl's JSON (with the revision of the read).
+    /// answer; on v3 as etcdctl's JSON (with the revision of the read). Both reads are
+    /// linearizable (v2: `--quorum`), so a member cut off from its peers cannot answer a
+    /// stale semaphore.
     fn etcdctl_get(self, url: &str, tls: Option<&EtcdTls>) -> String {
         match self {
             Backend::Etcd2 => format!(
-                "ETCDCTL_API=2 etcdctl --endpoints={url} {} --timeout=1s --total-timeout=2s get /{}",
+                "ETCDCTL_API=2 etcdctl --endpoints={url} {} --timeout=1s --total-timeout=2s get --quorum /{}",
                 tls.map(|t| t.etcdctl(2)).unwrap_or_default(),
                 self.key()
             ),

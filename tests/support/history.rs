@@ -199,7 +199,8 @@ pub async fn v3_client(endpoints: &str, tls: &EtcdTls) -> etcd_client::Client {
 
 /// Every change of `key` (with `prefix`, of every key under it) in the TLS cluster's
 /// history, oldest first: (revision, key, value; `None` for a delete), read by a watch from
-/// revision 1 up to the newest revision there is now (bounded: 30 s).
+/// revision 1 up to the newest revision there is now. A read that meets an election (the
+/// run's last leader kill may have just happened) starts again, bounded: 60 s in all.
 pub fn v3_events(
     endpoints: &str,
     tls: &EtcdTls,
@@ -207,46 +208,71 @@ pub fn v3_events(
     prefix: bool,
 ) -> Vec<(i64, String, Option<String>)> {
     crate::support::lock::rt().block_on(async {
-        let mut client = v3_client(endpoints, tls).await;
-        let now = client.get(key, None).await.unwrap();
-        let last = now.header().unwrap().revision();
-        let mut watch = etcd_client::WatchOptions::new().with_start_revision(1);
-        if prefix {
-            watch = watch.with_prefix();
-        }
-        let mut stream = client.watch(key, Some(watch)).await.unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let mut out = Vec::new();
+        let client = v3_client(endpoints, tls).await;
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            // A watch reports progress only with events; stop at the newest revision.
-            let msg = match tokio::time::timeout_at(
-                deadline.min(tokio::time::Instant::now() + Duration::from_secs(2)),
-                stream.message(),
-            )
-            .await
-            {
-                Ok(m) => m.unwrap().unwrap(),
-                Err(_) => return out,
-            };
-            for event in msg.events() {
-                let Some(kv) = event.kv() else { continue };
-                let value = match event.event_type() {
-                    etcd_client::EventType::Put => {
-                        Some(String::from_utf8_lossy(kv.value()).into_owned())
-                    }
-                    etcd_client::EventType::Delete => None,
-                };
-                out.push((
-                    kv.mod_revision(),
-                    String::from_utf8_lossy(kv.key()).into_owned(),
-                    value,
-                ));
-            }
-            if out.last().is_some_and(|(r, _, _)| *r >= last) {
-                return out;
+            match v3_events_once(client.clone(), key, prefix).await {
+                Ok(out) => return out,
+                Err(e) => {
+                    assert!(
+                        tokio::time::Instant::now() < give_up,
+                        "reading the history of {key}: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
         }
     })
+}
+
+async fn v3_events_once(
+    mut client: etcd_client::Client,
+    key: &str,
+    prefix: bool,
+) -> Result<Vec<(i64, String, Option<String>)>, etcd_client::Error> {
+    let now = client.get(key, None).await?;
+    let last = now
+        .header()
+        .map_or(0, etcd_client::ResponseHeader::revision);
+    let mut watch = etcd_client::WatchOptions::new().with_start_revision(1);
+    if prefix {
+        watch = watch.with_prefix();
+    }
+    let mut stream = client.watch(key, Some(watch)).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut out = Vec::new();
+    loop {
+        // A watch reports progress only with events; stop at the newest revision.
+        let msg = match tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + Duration::from_secs(2)),
+            stream.message(),
+        )
+        .await
+        {
+            Ok(m) => match m? {
+                Some(m) => m,
+                None => return Err(etcd_client::Error::WatchError("the watch ended".into())),
+            },
+            Err(_) => return Ok(out),
+        };
+        for event in msg.events() {
+            let Some(kv) = event.kv() else { continue };
+            let value = match event.event_type() {
+                etcd_client::EventType::Put => {
+                    Some(String::from_utf8_lossy(kv.value()).into_owned())
+                }
+                etcd_client::EventType::Delete => None,
+            };
+            out.push((
+                kv.mod_revision(),
+                String::from_utf8_lossy(kv.key()).into_owned(),
+                value,
+            ));
+        }
+        if out.last().is_some_and(|(r, _, _)| *r >= last) {
+            return Ok(out);
+        }
+    }
 }
 
 /// The v3 history of the fleet's semaphore and live keys (group `default`).
