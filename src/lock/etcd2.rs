@@ -76,7 +76,7 @@ pub struct Etcd2Lock {
 /// answers nothing; the request then goes to the next member).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The time limit of a request's first try at each member (a live member answers in
+/// The time limit of a read's first try at each member (a live member answers in
 /// milliseconds).
 const FIRST_TRY: Duration = Duration::from_millis(500);
 
@@ -169,8 +169,8 @@ impl Etcd2Lock {
 
     /// One request, tried on each endpoint in turn from the one that answered last, round
     /// after round (a pause of 0.2 s doubling to 1 s between rounds) until one answers or
-    /// [`FAILOVER_BUDGET`] passes; each member gets [`FIRST_TRY`] in the first round and
-    /// the request timeout after. A connection failure or a server error (5xx: no leader,
+    /// [`FAILOVER_BUDGET`] passes; for a read each member gets [`FIRST_TRY`] in the first
+    /// round and the request timeout after (a write always the request timeout). A connection failure or a server error (5xx: no leader,
     /// a timed-out proposal) moves on to the next endpoint; a TLS failure is explained
     /// ([`super::tls::explain`]) and not tried again. Every write is a compare-and-swap or
     /// idempotent, so a request repeated after a lost answer is safe.
@@ -185,9 +185,15 @@ impl Etcd2Lock {
         let started = Instant::now();
         let deadline = started + FAILOVER_BUDGET;
         let mut pause = Duration::from_millis(200);
-        // The first round gives each member FIRST_TRY (a live member answers in
-        // milliseconds; a frozen one is passed quickly), later rounds the whole timeout.
-        let mut per_member = FIRST_TRY.min(self.request_timeout);
+        // A read's first round gives each member FIRST_TRY (a live member answers in
+        // milliseconds; a frozen one is passed quickly), later rounds the whole timeout. A
+        // write always has the whole timeout: one cut short on a slow but live member could
+        // commit after its answer was given up, and its retry would then see it done.
+        let mut per_member = if method == reqwest::Method::GET {
+            FIRST_TRY.min(self.request_timeout)
+        } else {
+            self.request_timeout
+        };
         loop {
             let mut refused = 0;
             let answer = self

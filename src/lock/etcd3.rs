@@ -172,8 +172,8 @@ pub const FAILOVER_BUDGET: Duration = Duration::from_secs(30);
 /// request that times out is tried again, on whichever member the balancer picks).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The first try of a lock operation is given this long (then twice that, up to
-/// [`REQUEST_TIMEOUT`]): a lock operation on a live member takes milliseconds.
+/// The first try of a lock's read is given this long (then twice that, up to
+/// [`REQUEST_TIMEOUT`]): a read on a live member takes milliseconds.
 const FIRST_TRY: Duration = Duration::from_millis(500);
 
 /// How often a watch's member is asked for the watch's progress; it must answer before the
@@ -208,12 +208,13 @@ fn transient(e: &etcd_client::Error) -> bool {
     }
 }
 
-/// Run `op` on `client` until it succeeds, fails for good, or [`FAILOVER_BUDGET`] passes:
-/// a transient failure ([`transient`]) is tried again after a pause (0.1 s doubling to 1
-/// s), and the client's balancer sends the next try to a member that answers. Every
-/// kindling operation on etcd v3 is a compare-and-swap or an idempotent write, so a try
-/// whose answer was lost (the member died after committing) is safe to repeat: the
-/// compare fails and the caller reads the outcome.
+/// Run `op` on `client` until it succeeds, fails for good, or [`FAILOVER_BUDGET`] passes
+/// ([`DOWN_BUDGET`] while every try had its connection refused: etcd is down, not failing
+/// over): a transient failure ([`transient`]) is tried again after a pause (0.1 s doubling
+/// to 1 s), and the client's channel sends the next try to the next member
+/// ([`super::etcd3_route`]). Every kindling operation on etcd v3 is a compare-and-swap or
+/// an idempotent write, so a try whose answer was lost (the member died after committing)
+/// is safe to repeat: the compare fails and the caller reads the outcome.
 ///
 /// # Errors
 /// The last failure.
@@ -222,17 +223,38 @@ where
     F: FnMut(Client) -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
 {
-    let deadline = Instant::now() + FAILOVER_BUDGET;
+    let started = Instant::now();
     let mut pause = Duration::from_millis(100);
+    let mut only_refused = true;
     loop {
         match op(client.clone()).await {
-            Err(e) if transient(&e) && Instant::now() + pause < deadline => {
+            Err(e) if transient(&e) => {
+                only_refused &= refused(&e);
+                let budget = if only_refused {
+                    DOWN_BUDGET
+                } else {
+                    FAILOVER_BUDGET
+                };
+                if Instant::now() + pause >= started + budget {
+                    return Err(e);
+                }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
             other => return other,
         }
     }
+}
+
+/// How long an operation keeps trying while every try has its connection refused (etcd
+/// down, or a single member restarting): long enough for a restart, short enough that a
+/// caller with retries of its own says so.
+pub const DOWN_BUDGET: Duration = Duration::from_secs(3);
+
+/// Whether the connection was refused (nothing listens there).
+fn refused(e: &etcd_client::Error) -> bool {
+    let text = describe(e);
+    text.contains("Connection refused") || text.contains("os error 111")
 }
 
 /// A failed call as the lock's error: refused credentials and TLS failures are
@@ -344,7 +366,7 @@ impl Etcd3Lock {
     pub async fn exists(&self) -> Result<bool, LockError> {
         let key = self.key.clone();
         let resp = self
-            .call(|mut c| {
+            .read(|mut c| {
                 let key = key.clone();
                 async move { c.get(key, Some(GetOptions::new().with_count_only())).await }
             })
@@ -386,14 +408,22 @@ impl Etcd3Lock {
         &self.group
     }
 
-    /// `op` with failover ([`failover`]), its failure as the lock's error.
-    ///
-    /// Each try of a lock operation (a few small keys) is also cut short after
-    /// [`FIRST_TRY`], then twice that, up to [`REQUEST_TIMEOUT`]: the client's balancer
-    /// picks a member at random, and a try that landed on a frozen member would otherwise
-    /// cost the whole request timeout before the next try goes elsewhere. A try cut short
-    /// after its write committed is safe to repeat (see [`failover`]).
-    async fn call<T, F, Fut>(&self, mut op: F) -> Result<T, LockError>
+    /// `op` with failover ([`failover`]), its failure as the lock's error (a write: each
+    /// try has the whole [`REQUEST_TIMEOUT`], so a slow but live member is not asked twice).
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, LockError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        failover(&self.client, op).await.map_err(|e| self.fail(&e))
+    }
+
+    /// A read (or a watch's start) with failover, its first try cut short after
+    /// [`FIRST_TRY`], then twice that, up to [`REQUEST_TIMEOUT`]: a frozen member is left
+    /// after half a second, and the route ([`super::etcd3_route`]) sends the writes that
+    /// follow to the member that answered. A read asked twice is harmless; a write is not
+    /// cut short (its answer would be lost, not its effect).
+    async fn read<T, F, Fut>(&self, mut op: F) -> Result<T, LockError>
     where
         F: FnMut(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
@@ -447,7 +477,7 @@ impl Etcd3Lock {
 
     async fn get(&self) -> Result<Snapshot, LockError> {
         let resp = self
-            .call(|mut c| {
+            .read(|mut c| {
                 let key = self.key.clone();
                 async move { c.get(key, None).await }
             })
@@ -478,7 +508,7 @@ impl Etcd3Lock {
         &self,
     ) -> Result<(Vec<(String, HolderRecord, i64)>, BTreeSet<String>), LockError> {
         let resp = self
-            .call(|mut c| {
+            .read(|mut c| {
                 let prefix = self.prefix.clone();
                 async move { c.get(prefix, Some(GetOptions::new().with_prefix())).await }
             })
@@ -759,7 +789,7 @@ impl Etcd3Lock {
     ) -> Result<(), LockError> {
         let until = until.min(Instant::now() + WATCH_PERIOD);
         let mut stream = self
-            .call(|mut c| {
+            .read(|mut c| {
                 let key = self.key.clone();
                 async move {
                     c.watch(

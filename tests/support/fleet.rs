@@ -235,16 +235,17 @@ impl Backend {
     /// A shell command printing the semaphore with etcdctl, failing when etcd does not
     /// answer; on v3 as etcdctl's JSON (with the revision of the read). Both reads are
     /// linearizable (v2: `--quorum`), so a member cut off from its peers cannot answer a
-    /// stale semaphore.
+    /// stale semaphore. Short timeouts: a read that meets a frozen member is tried again at
+    /// once (the loop around it) instead of stretching the simulated reboot.
     fn etcdctl_get(self, url: &str, tls: Option<&EtcdTls>) -> String {
         match self {
             Backend::Etcd2 => format!(
-                "ETCDCTL_API=2 etcdctl --endpoints={url} {} --timeout=1s --total-timeout=2s get --quorum /{}",
+                "ETCDCTL_API=2 etcdctl --endpoints={url} {} --timeout=300ms --total-timeout=1s get --quorum /{}",
                 tls.map(|t| t.etcdctl(2)).unwrap_or_default(),
                 self.key()
             ),
             Backend::Etcd3 | Backend::FleetLock => format!(
-                "ETCDCTL_API=3 etcdctl --endpoints={url} {} --dial-timeout=1s --command-timeout=2s get -w json {}",
+                "ETCDCTL_API=3 etcdctl --endpoints={url} {} --dial-timeout=1s --command-timeout=1s get -w json {}",
                 tls.map(|t| t.etcdctl(3)).unwrap_or_default(),
                 self.key()
             ),
@@ -452,7 +453,7 @@ impl Fleet {
         }
         // The semaphore as etcd has it at the reboot, read until etcd answers (bounded).
         format!(
-            "t=$(date +%s.%N); n=0; until v=$({get} 2>/dev/null); do n=$((n+1)); if [ $n -ge 120 ]; then v=unreachable; break; fi; sleep 0.5; done; printf '%s %s\\n' \"$t\" \"$v\" >> {log}",
+            "t=$(date +%s.%N); n=0; until v=$({get} 2>/dev/null); do n=$((n+1)); if [ $n -ge 120 ]; then v=unreachable; break; fi; sleep 0.2; done; printf '%s %s\\n' \"$t\" \"$v\" >> {log}",
             get = self
                 .spec
                 .backend
