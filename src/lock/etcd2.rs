@@ -76,8 +76,8 @@ pub struct Etcd2Lock {
 /// answers nothing; the request then goes to the next member).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The time limit of a read's first try at each member (a live member answers in
-/// milliseconds).
+/// The time limit of a first try at each member (a live member answers in milliseconds);
+/// not for a compare-and-swap.
 const FIRST_TRY: Duration = Duration::from_millis(500);
 
 /// How long a request keeps going round the members (a leader election, a frozen member)
@@ -169,8 +169,8 @@ impl Etcd2Lock {
 
     /// One request, tried on each endpoint in turn from the one that answered last, round
     /// after round (a pause of 0.2 s doubling to 1 s between rounds) until one answers or
-    /// [`FAILOVER_BUDGET`] passes; for a read each member gets [`FIRST_TRY`] in the first
-    /// round and the request timeout after (a write always the request timeout). A connection failure or a server error (5xx: no leader,
+    /// [`FAILOVER_BUDGET`] passes; each member gets [`FIRST_TRY`] in the first round and
+    /// the request timeout after (a compare-and-swap always the request timeout). A connection failure or a server error (5xx: no leader,
     /// a timed-out proposal) moves on to the next endpoint; a TLS failure is explained
     /// ([`super::tls::explain`]) and not tried again. Every write is a compare-and-swap or
     /// idempotent, so a request repeated after a lost answer is safe.
@@ -185,14 +185,17 @@ impl Etcd2Lock {
         let started = Instant::now();
         let deadline = started + FAILOVER_BUDGET;
         let mut pause = Duration::from_millis(200);
-        // A read's first round gives each member FIRST_TRY (a live member answers in
+        // The first round gives each member FIRST_TRY (a live member answers in
         // milliseconds; a frozen one is passed quickly), later rounds the whole timeout. A
-        // write always has the whole timeout: one cut short on a slow but live member could
-        // commit after its answer was given up, and its retry would then see it done.
-        let mut per_member = if method == reqwest::Method::GET {
-            FIRST_TRY.min(self.request_timeout)
-        } else {
+        // compare-and-swap always has the whole timeout: one cut short on a slow but live
+        // member could commit after its answer was given up, and its retry would then fail
+        // its compare on its own write. Reads, create-only writes (`prevExist=false`: a
+        // repeat answers "exists") and plain puts and deletes are safe to repeat.
+        let compare_and_swap = query.iter().any(|(k, _)| *k == "prevIndex");
+        let mut per_member = if compare_and_swap {
             self.request_timeout
+        } else {
+            FIRST_TRY.min(self.request_timeout)
         };
         loop {
             let mut refused = 0;

@@ -282,6 +282,18 @@ impl Member {
         format!("https://127.0.0.1:{}", self.client)
     }
 
+    /// Where etcd's stderr goes (a file: a pipe nobody reads could block it).
+    fn log(&self) -> PathBuf {
+        self.data.with_extension("log")
+    }
+
+    /// The last lines etcd wrote to its log.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(3)..].join(" / ")
+    }
+
     fn pid(&self) -> Option<nix::unistd::Pid> {
         self.proc
             .as_ref()
@@ -311,35 +323,92 @@ impl Cluster {
         crate::support::agent::need("etcdctl");
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let pki = Pki::new(&dir.path().join("pki"));
+        let mut cluster = Cluster {
+            pki,
+            members: Vec::new(),
+            initial: String::new(),
+            token: String::new(),
+            netns,
+            _dir: dir,
+        };
+        // A free port is only free until someone binds it: another test may take one of the
+        // six between `free_port` and etcd's bind, and that member then exits. Such a start is
+        // thrown away whole (fresh ports, data and token), at most three times.
+        let mut last = String::new();
+        for attempt in 0..3 {
+            cluster.lay_out(n, attempt);
+            for i in 0..n {
+                cluster.spawn(i);
+            }
+            match cluster.settle(Duration::from_secs(30)) {
+                Ok(()) => return cluster,
+                Err(why) => {
+                    last = why;
+                    for m in &mut cluster.members {
+                        if let Some(mut p) = m.proc.take() {
+                            p.kill();
+                        }
+                    }
+                }
+            }
+        }
+        panic!("the etcd cluster did not start after three tries: {last}");
+    }
+
+    /// New ports, data dirs, logs and token for the members of start `attempt`.
+    fn lay_out(&mut self, n: usize, attempt: usize) {
+        let root = self._dir.path().to_path_buf();
         // Ports are free in this namespace; a fresh namespace has them all free.
-        let members: Vec<Member> = (0..n)
+        self.members = (0..n)
             .map(|i| Member {
                 name: format!("m{i}"),
                 client: free_port(),
                 peer: free_port(),
-                data: dir.path().join(format!("m{i}")),
+                data: root.join(format!("try{attempt}-m{i}")),
                 proc: None,
                 frozen: false,
             })
             .collect();
-        let initial = members
+        self.initial = self
+            .members
             .iter()
             .map(|m| format!("{}=https://127.0.0.1:{}", m.name, m.peer))
             .collect::<Vec<_>>()
             .join(",");
-        let mut cluster = Cluster {
-            pki,
-            members,
-            initial,
-            token: format!("kt-{}-{}", std::process::id(), free_port()),
-            netns,
-            _dir: dir,
-        };
-        for i in 0..n {
-            cluster.spawn(i);
+        self.token = format!("kt-{}-{}-{attempt}", std::process::id(), free_port());
+    }
+
+    /// Wait (bounded) until every member is healthy; a member that exited ends the wait at
+    /// once with what it logged.
+    fn settle(&mut self, limit: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            for i in 0..self.members.len() {
+                let running = self.members[i].proc.as_mut().is_some_and(Proc::is_running);
+                if !running {
+                    return Err(format!(
+                        "member {} exited: {}",
+                        self.members[i].name,
+                        self.members[i].log_tail()
+                    ));
+                }
+            }
+            if (0..self.members.len()).all(|i| self.member_healthy(i)) {
+                return Ok(());
+            }
+            if start.elapsed() >= limit {
+                let tails: Vec<String> = self
+                    .members
+                    .iter()
+                    .map(|m| format!("{}: {}", m.name, m.log_tail()))
+                    .collect();
+                return Err(format!(
+                    "not healthy within {limit:?}; logs: {}",
+                    tails.join(" | ")
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        cluster.wait_healthy(Duration::from_secs(30));
-        cluster
     }
 
     /// A command for a client of the cluster (inside its namespace, if it has one).
@@ -385,7 +454,12 @@ impl Cluster {
             .arg(format!("--peer-trusted-ca-file={}", p.ca.display()))
             .arg(format!("--peer-cert-file={}", p.server_cert.display()))
             .arg(format!("--peer-key-file={}", p.server_key.display()));
-        let proc = Proc::spawn("etcd", &mut cmd);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(m.log())
+            .unwrap();
+        let proc = Proc::spawn_logged("etcd", &mut cmd, log);
         let m = &mut self.members[i];
         m.proc = Some(proc);
         m.frozen = false;
@@ -422,24 +496,6 @@ impl Cluster {
         self.etcdctl_at(&self.members[i].url(), &["endpoint", "health"])
             .status
             .success()
-    }
-
-    /// Wait (bounded) until every running, unfrozen member is healthy.
-    pub fn wait_healthy(&self, limit: Duration) {
-        let start = Instant::now();
-        loop {
-            let up: Vec<usize> = (0..self.members.len())
-                .filter(|&i| self.members[i].proc.is_some() && !self.members[i].frozen)
-                .collect();
-            if up.iter().all(|&i| self.member_healthy(i)) {
-                return;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "the etcd cluster was not healthy within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
     }
 
     /// The index of the member that is leader now, as the members that answer say (bounded:

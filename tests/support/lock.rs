@@ -38,6 +38,17 @@ impl Proc {
         Proc { child }
     }
 
+    /// As [`Proc::spawn`], with stderr appended to `log` (a file, never a pipe).
+    pub fn spawn_logged(name: &str, cmd: &mut Command, log: std::fs::File) -> Proc {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { child }
+    }
+
     /// SIGKILL now (the process gets no chance to clean up).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
