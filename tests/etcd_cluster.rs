@@ -2,7 +2,8 @@
 //! certificates (tests/support/cluster.rs), every endpoint listed. Checked: `kindling lock`
 //! with TLS from flags and from the environment, on etcd v2 and v3; clear messages for a
 //! wrong CA, an expired and a missing client certificate; 12 contenders for 2 slots all
-//! finish while the leader is killed under them.
+//! finish while the leader is killed under them; with a majority frozen no slot is given
+//! and the error says the cluster lacks a quorum, and a waiter gets its slot after the thaw.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -239,4 +240,82 @@ fn twelve_v3_contenders_all_finish_while_the_leader_is_killed() {
             .collect::<Vec<_>>()
     );
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Two of three members frozen (SIGSTOP, a majority: no quorum): a lock without `--wait`
+/// fails within its failover budget saying the cluster has no quorum, a lock with `--wait`
+/// holds nothing while the majority is frozen and takes its slot once it thaws; on etcd v3
+/// and v2. No slot is ever given out without a quorum.
+#[test]
+fn with_a_majority_frozen_no_slot_is_given_until_it_thaws() {
+    let mut cluster = Cluster::start();
+    let tls = cluster.pki.flags();
+    for backend in ["etcd3", "etcd2"] {
+        let out = klock(&cluster, backend, &tls, &["set-max", "1"]);
+        assert!(out.status.success(), "{backend}: {}", text(&out));
+        let leader = cluster.leader(Duration::from_secs(10)).expect("no leader");
+        let follower = (0..3).find(|&i| i != leader).unwrap();
+        cluster.freeze(leader, true);
+        cluster.freeze(follower, true);
+        let start = Instant::now();
+        let out = klock(&cluster, backend, &tls, &["lock", "a"]);
+        let took = start.elapsed();
+        eprintln!("{backend}: lock without a quorum, {took:?}: {}", text(&out));
+        assert!(!out.status.success(), "{backend}: {}", text(&out));
+        assert!(took < Duration::from_secs(60), "{backend}: {took:?}");
+        assert!(
+            text(&out).contains("majority of its members are up and reach each other"),
+            "{backend}: no quorum hint: {}",
+            text(&out)
+        );
+        let waiter = Guard(
+            Command::new(env!("CARGO_BIN_EXE_kindling"))
+                .args([
+                    "lock",
+                    "--endpoint",
+                    &cluster.endpoints(),
+                    "--backend",
+                    backend,
+                ])
+                .args(&tls)
+                .args(["lock", "b", "--wait", "90"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut waiter = waiter;
+        std::thread::sleep(Duration::from_secs(5));
+        assert!(
+            waiter.0.try_wait().unwrap().is_none(),
+            "{backend}: the waiter ended without a quorum"
+        );
+        let thawed = Instant::now();
+        cluster.freeze(leader, false);
+        cluster.freeze(follower, false);
+        let status = loop {
+            if let Some(s) = waiter.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                thawed.elapsed() < Duration::from_secs(60),
+                "{backend}: the waiter did not get the slot within 60 s of the thaw"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(waiter.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+        eprintln!(
+            "{backend}: the waiter took its slot {:?} after the thaw: {err}",
+            thawed.elapsed()
+        );
+        assert!(status.success(), "{backend}: {err}");
+        let out = klock(&cluster, backend, &tls, &["status", "--format", "json"]);
+        assert!(out.status.success(), "{backend}: {}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        eprintln!("{backend}: {v}");
+        let out = klock(&cluster, backend, &tls, &["unlock", "b"]);
+        assert!(out.status.success(), "{backend}: {}", text(&out));
+    }
 }

@@ -123,6 +123,27 @@ impl LockError {
     }
 }
 
+/// `text` (an etcd failure) with a hint added when it reads as a cluster without a quorum:
+/// a member that has no leader, or members that did not answer in time. etcd answers reads
+/// and writes only while a majority of its members are up and reach each other, so an
+/// operator who sees every member time out has to look at the cluster, not at the node.
+#[must_use]
+pub fn with_quorum_hint(text: String) -> String {
+    let lower = text.to_ascii_lowercase();
+    let no_quorum = ["no leader", "timed out", "deadline", "stopped answering"]
+        .iter()
+        .any(|t| lower.contains(t));
+    if no_quorum && !lower.contains("hint: no member") {
+        format!(
+            "{text}; hint: no member answered for the cluster: etcd answers only while a \
+             majority of its members are up and reach each other (check `etcdctl endpoint \
+             status --cluster` and the members' logs)"
+        )
+    } else {
+        text
+    }
+}
+
 /// The reboot lock, whatever its backend. See the module docs for the contract.
 pub trait RebootLock: Send + Sync + std::fmt::Debug {
     /// A one-line description for logs: backend, endpoint, group.

@@ -317,9 +317,11 @@ impl Etcd2Lock {
                 }
             }
         }
-        Err(LockError::Unavailable(format!(
-            "client: etcd cluster is unavailable or misconfigured (tried {})",
-            tried.join("; ")
+        Err(LockError::Unavailable(super::api::with_quorum_hint(
+            format!(
+                "client: etcd cluster is unavailable or misconfigured (tried {})",
+                tried.join("; ")
+            ),
         )))
     }
 

@@ -267,7 +267,9 @@ fn unavailable(e: &etcd_client::Error, tls: &TlsFiles, endpoints: &str) -> LockE
     } else if let Some(why) = super::tls::explain(tls, endpoints, &text) {
         LockError::Config(why)
     } else {
-        LockError::Unavailable(format!("etcd v3 at {endpoints}: {text}"))
+        LockError::Unavailable(super::api::with_quorum_hint(format!(
+            "etcd v3 at {endpoints}: {text}"
+        )))
     }
 }
 
