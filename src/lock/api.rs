@@ -343,4 +343,15 @@ mod tests {
         };
         assert_eq!(e.to_string(), "semaphore is at 0");
     }
+
+    #[test]
+    fn the_quorum_hint_is_for_timeouts_and_no_leader_only_and_added_once() {
+        let refused =
+            "client: etcd cluster is unavailable or misconfigured (tried a: Connection refused)";
+        assert_eq!(with_quorum_hint(refused.to_string()), refused);
+        let hinted = with_quorum_hint("etcdserver: no leader".to_string());
+        assert!(hinted.contains("majority of its members"), "{hinted}");
+        assert_eq!(with_quorum_hint(hinted.clone()), hinted);
+        assert!(with_quorum_hint("a: operation timed out".to_string()).contains("hint:"));
+    }
 }
