@@ -4,6 +4,9 @@
 //! data dir per member; and the faults: kill the leader (SIGKILL), freeze members (SIGSTOP,
 //! a minority or a majority), restart a member on its ports and data. Every member is
 //! stopped by its own PID when the cluster drops (also when a test fails), a frozen one too.
+//! A start that fails (a member exits, e.g. a free port taken by another test meanwhile, or
+//! no health within 30 s) is started again whole on fresh ports, up to three times; each
+//! member's stderr goes to a log file whose last lines a failure shows.
 //!
 //! [`Pki`] also makes the certificates a client gets wrong: one signed by another CA, one
 //! expired (valid for a day in 2020, signed with `openssl ca -startdate/-enddate`).
