@@ -9,21 +9,26 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::Cluster;
+use crate::support::lock::wait_until;
 use crate::support::process::Guard;
 
+/// `kindling lock --endpoint EVERY-MEMBER --backend BACKEND TLS-FLAGS ARGS`.
+fn klock_cmd(cluster: &Cluster, backend: &str, tls: &[String], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kindling"));
+    cmd.args([
+        "lock",
+        "--endpoint",
+        &cluster.endpoints(),
+        "--backend",
+        backend,
+    ])
+    .args(tls)
+    .args(args);
+    cmd
+}
+
 fn klock(cluster: &Cluster, backend: &str, tls: &[String], args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kindling"))
-        .args([
-            "lock",
-            "--endpoint",
-            &cluster.endpoints(),
-            "--backend",
-            backend,
-        ])
-        .args(tls)
-        .args(args)
-        .output()
-        .unwrap()
+    klock_cmd(cluster, backend, tls, args).output().unwrap()
 }
 
 fn text(out: &std::process::Output) -> String {
@@ -268,24 +273,14 @@ fn with_a_majority_frozen_no_slot_is_given_until_it_thaws() {
             "{backend}: no quorum hint: {}",
             text(&out)
         );
-        let waiter = Guard(
-            Command::new(env!("CARGO_BIN_EXE_kindling"))
-                .args([
-                    "lock",
-                    "--endpoint",
-                    &cluster.endpoints(),
-                    "--backend",
-                    backend,
-                ])
-                .args(&tls)
-                .args(["lock", "b", "--wait", "90"])
+        let mut waiter = Guard(
+            klock_cmd(&cluster, backend, &tls, &["lock", "b", "--wait", "90"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap(),
         );
-        let mut waiter = waiter;
         std::thread::sleep(Duration::from_secs(5));
         assert!(
             waiter.0.try_wait().unwrap().is_none(),
@@ -294,16 +289,16 @@ fn with_a_majority_frozen_no_slot_is_given_until_it_thaws() {
         let thawed = Instant::now();
         cluster.freeze(leader, false);
         cluster.freeze(follower, false);
-        let status = loop {
-            if let Some(s) = waiter.0.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                thawed.elapsed() < Duration::from_secs(60),
-                "{backend}: the waiter did not get the slot within 60 s of the thaw"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let mut status = None;
+        wait_until(
+            &format!("{backend}: the waiter's slot after the thaw"),
+            Duration::from_secs(60),
+            || {
+                status = waiter.0.try_wait().unwrap();
+                status.is_some()
+            },
+        );
+        let status = status.unwrap();
         let mut err = String::new();
         std::io::Read::read_to_string(waiter.0.stderr.as_mut().unwrap(), &mut err).unwrap();
         eprintln!(

@@ -170,8 +170,9 @@ impl Etcd2Lock {
     /// One request, tried on each endpoint in turn from the one that answered last, round
     /// after round (a pause of 0.2 s doubling to 1 s between rounds) until one answers or
     /// [`FAILOVER_BUDGET`] passes; each member gets [`FIRST_TRY`] in the first round and
-    /// the request timeout after (a compare-and-swap always the request timeout). A connection failure or a server error (5xx: no leader,
-    /// a timed-out proposal) moves on to the next endpoint; a TLS failure is explained
+    /// the request timeout after (a compare-and-swap always the request timeout). A
+    /// connection failure or a server error (5xx: no leader, a timed-out proposal) moves on
+    /// to the next endpoint; a TLS failure is explained
     /// ([`super::tls::explain`]) and not tried again. Every write is a compare-and-swap or
     /// idempotent, so a request repeated after a lost answer is safe.
     async fn request(

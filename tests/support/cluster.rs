@@ -312,7 +312,7 @@ pub struct Cluster {
     token: String,
     /// The namespace everything runs in, when partitions were asked for.
     pub netns: Option<Netns>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -332,7 +332,7 @@ impl Cluster {
             initial: String::new(),
             token: String::new(),
             netns,
-            _dir: dir,
+            dir,
         };
         // A free port is only free until someone binds it: another test may take one of the
         // six between `free_port` and etcd's bind, and that member then exits. Such a start is
@@ -360,7 +360,7 @@ impl Cluster {
 
     /// New ports, data dirs, logs and token for the members of start `attempt`.
     fn lay_out(&mut self, n: usize, attempt: usize) {
-        let root = self._dir.path().to_path_buf();
+        let root = self.dir.path().to_path_buf();
         // Ports are free in this namespace; a fresh namespace has them all free.
         self.members = (0..n)
             .map(|i| Member {
